@@ -1,0 +1,102 @@
+//! Human-written durations (`90s`, `5m`, `24h`, `7d`) as they appear in a spec.
+
+use std::fmt;
+use std::time::Duration;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A duration written as `500ms`, `90s`, `5m`, `24h` or `7d` (units may be combined: `1h 30m`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SpecDuration(pub Duration);
+
+impl SpecDuration {
+    /// The duration in whole seconds, rounded down.
+    pub fn as_secs(self) -> u64 {
+        self.0.as_secs()
+    }
+
+    /// The duration in whole milliseconds, rounded down.
+    pub fn as_millis(self) -> u64 {
+        u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl fmt::Display for SpecDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl std::str::FromStr for SpecDuration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(text.trim())
+            .map(SpecDuration)
+            .map_err(|err| {
+                format!(
+                    "`{text}` is not a duration ({err}); write it as `90s`, `5m`, `24h` or `7d`"
+                )
+            })
+    }
+}
+
+impl Serialize for SpecDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SpecDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for SpecDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration such as `500ms`, `90s`, `5m`, `24h` or `7d`.",
+            "pattern": r"^\s*\d+\s*[a-zA-Z]+(\s*\d+\s*[a-zA-Z]+)*\s*$",
+            "examples": ["90s", "5m", "24h", "7d"]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_units_specs_use() {
+        let parse = |text: &str| text.parse::<SpecDuration>().unwrap().as_secs();
+        assert_eq!(parse("90s"), 90);
+        assert_eq!(parse("5m"), 300);
+        assert_eq!(parse("24h"), 86_400);
+        assert_eq!(parse("7d"), 604_800);
+        assert_eq!(parse("1h 30m"), 5_400);
+        assert_eq!("500ms".parse::<SpecDuration>().unwrap().as_millis(), 500);
+    }
+
+    #[test]
+    fn rejects_a_bare_number_with_a_hint() {
+        let err = "300".parse::<SpecDuration>().unwrap_err();
+        assert!(err.contains("write it as `90s`"), "{err}");
+    }
+
+    #[test]
+    fn round_trips_through_display() {
+        let duration: SpecDuration = "7d".parse().unwrap();
+        assert_eq!(
+            duration.to_string().parse::<SpecDuration>().unwrap(),
+            duration
+        );
+    }
+}

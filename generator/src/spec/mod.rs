@@ -1,0 +1,405 @@
+//! The cache spec: what users write in `cache.yaml`, as serde + schemars types.
+//!
+//! These types mirror the YAML one to one and carry no validation beyond shape;
+//! [`crate::validate`] turns them into the checked [`crate::ir::CacheModel`].
+
+mod duration;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use duration::SpecDuration;
+
+/// A cachegen spec: one service's cache tables, data types, consumers and alarms.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct Spec {
+    /// Spec format version. Only `1` exists.
+    pub version: u32,
+    /// Service name, used in resource names as `${service}`.
+    pub service: String,
+    /// What this cache is for; becomes the template description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Deploy-time parameters (for example `env`), usable in names as `${name}`.
+    #[serde(default)]
+    pub parameters: IndexMap<String, Parameter>,
+    /// Values that tables and data types inherit unless they set their own.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// DynamoDB tables, by name.
+    pub tables: IndexMap<String, Table>,
+    /// The kinds of values cached, by name (the heart of the spec).
+    pub data_types: IndexMap<String, DataType>,
+    /// Lambdas or roles that use the cache, and what each may do.
+    #[serde(default)]
+    pub consumers: IndexMap<String, Consumer>,
+    /// Where the runtime publishes its metrics.
+    #[serde(default)]
+    pub metrics: Metrics,
+    /// CloudWatch alarms, by name.
+    #[serde(default)]
+    pub alarms: IndexMap<String, Alarm>,
+    /// What `cachegen build` writes, and where.
+    #[serde(default)]
+    pub outputs: Outputs,
+}
+
+/// A deploy-time parameter, such as the environment name.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+pub struct Parameter {
+    /// Value used when the deployer gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// The only values the deployer may give.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed: Vec<String>,
+    /// Shown to whoever deploys the template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Values inherited by every table and data type that does not set its own.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+pub struct Defaults {
+    /// Table a data type uses when it names none (the only table, if there is one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Store TTL for data types that set none (default `5m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<SpecDuration>,
+    /// In-memory (L1) TTL for data types that set none (default: the store TTL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_ttl: Option<SpecDuration>,
+    /// Billing for tables that set none (default `on_demand`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing: Option<Billing>,
+    /// Encryption for tables that set none (default `aws_managed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+    /// Point-in-time recovery for tables that set none (default `true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_in_time_recovery: Option<bool>,
+    /// Deletion protection for tables that set none (default `false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<bool>,
+    /// Tags added to every table.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub tags: IndexMap<String, String>,
+}
+
+/// A DynamoDB table that holds cache items.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct Table {
+    /// Physical table name; may use `${service}`, `${parameter}` and `${AWS::StackName}`.
+    pub name: String,
+    /// What the table is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Partition key (default `{ name: pk, type: S }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_key: Option<KeyAttribute>,
+    /// Optional sort key; every data type on the table must then give `sort_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_key: Option<KeyAttribute>,
+    /// Attribute DynamoDB's TTL deletes items by (default `ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_attribute: Option<String>,
+    /// `on_demand`, or `{ provisioned: { read: 5, write: 5 } }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing: Option<Billing>,
+    /// Global secondary indexes, by name (at most 20).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub indexes: IndexMap<String, Index>,
+    /// `aws_owned`, `aws_managed`, or `{ kms_key: <key ARN or ${parameter}> }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+    /// Continuous backups for point-in-time recovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_in_time_recovery: Option<bool>,
+    /// Refuse `DeleteTable` until this is turned off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<bool>,
+    /// Tags on the table, merged over `defaults.tags`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub tags: IndexMap<String, String>,
+    /// Environment variable through which Lambdas learn the table's name
+    /// (default `CACHE_TABLE_NAME` for a lone table, else `<TABLE>_TABLE_NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_var: Option<String>,
+}
+
+/// A key attribute: its name and DynamoDB scalar type.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct KeyAttribute {
+    /// Attribute name.
+    pub name: String,
+    /// `S` (string, the default), `N` (number) or `B` (binary).
+    #[serde(rename = "type", default)]
+    pub kind: AttributeType,
+}
+
+/// A DynamoDB scalar attribute type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+pub enum AttributeType {
+    /// String.
+    #[default]
+    S,
+    /// Number.
+    N,
+    /// Binary.
+    B,
+}
+
+/// How a table (and its indexes) is billed.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Billing {
+    /// Pay per request.
+    OnDemand,
+    /// Fixed capacity (for example to stay inside the free tier: 25 RCU / 25 WCU).
+    Provisioned(Capacity),
+}
+
+/// Provisioned read and write capacity units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub struct Capacity {
+    /// Read capacity units.
+    pub read: u32,
+    /// Write capacity units.
+    pub write: u32,
+}
+
+/// Server-side encryption of a table.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Encryption {
+    /// DynamoDB's default: a key AWS owns, invisible in your account.
+    AwsOwned,
+    /// The AWS-managed KMS key `aws/dynamodb`, visible in CloudTrail.
+    AwsManaged,
+    /// A customer-managed KMS key (ARN, alias or `${parameter}`).
+    KmsKey(String),
+}
+
+/// A global secondary index.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct Index {
+    /// Index partition key.
+    pub partition_key: KeyAttribute,
+    /// Optional index sort key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_key: Option<KeyAttribute>,
+    /// `all` (default), `keys_only` or `include`.
+    #[serde(default)]
+    pub projection: ProjectionType,
+    /// Attributes copied into the index when `projection: include`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projected_attributes: Vec<String>,
+    /// Capacity when the table is provisioned (default: the table's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+}
+
+/// Which attributes a GSI copies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectionType {
+    /// Every attribute.
+    #[default]
+    All,
+    /// Only the table and index keys.
+    KeysOnly,
+    /// The keys plus `projected_attributes`.
+    Include,
+}
+
+/// A kind of cached value: its key, value type, lifetimes and index attributes.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct DataType {
+    /// What the value is; becomes the doc comment of the generated type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Table the items live in (default: `defaults.table`, or the only table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Key template, such as `drs-quotas#{region}#{account_id}`.
+    pub key: String,
+    /// Sort key template, required when the table has a sort key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_key: Option<String>,
+    /// Typed key parameters named in the templates: `string`, `u32`, `u64`, `i64` or `bool`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub params: IndexMap<String, String>,
+    /// The cached value: a Rust type path, or fields declared inline.
+    pub value: ValueSpec,
+    /// How long the shared store serves the value (default `defaults.ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<SpecDuration>,
+    /// Shorter in-process (L1) TTL (default: `defaults.memory_ttl`, else `ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_ttl: Option<SpecDuration>,
+    /// Window after expiry in which a stale value is served while one refresh runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_while_revalidate: Option<SpecDuration>,
+    /// Extra item attributes, so GSIs can find items. Templates may use key
+    /// parameters (`{region}`), value fields (`{value.status}`), `{now}` and `{data_type}`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub attributes: IndexMap<String, String>,
+    /// Invalidation tags, such as `discord:guild:{guild_id}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// GSI used to invalidate every item of this type; its partition key must be a
+    /// constant attribute of this data type (such as `dataType`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalidate_by: Option<String>,
+}
+
+/// The value type of a data type: exactly one of `type` or `fields`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+pub struct ValueSpec {
+    /// A Rust type path implementing serde, such as `crate::model::DrsQuota`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub rust_type: Option<String>,
+    /// Fields of a struct cachegen generates: `name: type`, where type is `string`,
+    /// `bool`, `u32`, `u64`, `i64`, `f64`, `json`, `list<T>`, `option<T>` or `map<T>`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub fields: IndexMap<String, String>,
+}
+
+/// A Lambda or role that uses the cache.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct Consumer {
+    /// What the consumer is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The IAM role its policy attaches to (default `create`).
+    #[serde(default)]
+    pub role: RoleRef,
+    /// What it may do, by data type name (or `"*"` for all): `read`, `write`, `invalidate`, `query`.
+    pub access: IndexMap<String, Vec<Access>>,
+}
+
+/// How a consumer's IAM role is found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleRef {
+    /// cachegen creates a Lambda execution role.
+    #[default]
+    Create,
+    /// An existing role, by name.
+    Existing(String),
+    /// A role whose name the deployer passes as this template parameter.
+    Parameter(String),
+}
+
+/// One thing a consumer may do with a data type.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Get and batch-get items.
+    Read,
+    /// Put and update items.
+    Write,
+    /// Delete items, by key, tag or (through its GSI) data type.
+    Invalidate,
+    /// Query the GSIs the data type's attributes populate.
+    Query,
+}
+
+/// Where the runtime publishes metrics.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+pub struct Metrics {
+    /// CloudWatch namespace (default `Cachegen/<service>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// A CloudWatch alarm.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct Alarm {
+    /// Shown in the alarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// What is watched.
+    pub metric: AlarmMetric,
+    /// Limit: a ratio for `hit_rate` (`0.7`), a duration for `latency` (`500ms`), a count otherwise.
+    pub threshold: Threshold,
+    /// Limit the alarm to one data type (default: the whole service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_type: Option<String>,
+    /// Table watched by a `throttles` alarm (default: the only table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Percentile for `latency` (default `p99`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<String>,
+    /// Length of one evaluation period (default `5m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<SpecDuration>,
+    /// Periods evaluated (default `1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_periods: Option<u32>,
+    /// Actions on alarm, such as an SNS topic ARN; may use `${parameter}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+}
+
+/// The metric an alarm watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmMetric {
+    /// Hits (memory and store) over lookups; alarms when below the threshold.
+    HitRate,
+    /// Store latency percentile; alarms when above the threshold.
+    Latency,
+    /// Failed store calls; alarms when above the threshold.
+    StoreErrors,
+    /// DynamoDB throttled requests on the table, for every operation consumers use.
+    Throttles,
+}
+
+/// An alarm threshold: a number, or a duration for latency.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Threshold {
+    /// A ratio or a count.
+    Number(f64),
+    /// A duration such as `500ms`.
+    Duration(SpecDuration),
+}
+
+/// What `cachegen build` writes.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+pub struct Outputs {
+    /// Directory, relative to the spec file (default `generated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// Targets written (default `[cloudformation]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
+}
+
+/// An output format.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// A CloudFormation template (`cloudformation.yaml`).
+    Cloudformation,
+}
+
+/// The JSON Schema of the spec, as `cachegen schema` prints it.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(Spec).to_value();
+    if let Some(object) = schema.as_object_mut() {
+        object.insert(
+            "$id".into(),
+            "https://cachegen.dev/schema/cachegen.schema.json".into(),
+        );
+    }
+    schema
+}

@@ -1,0 +1,341 @@
+//! Alarms, resolved to the exact metrics (names, dimensions, statistics) they watch.
+
+use heck::ToPascalCase;
+
+use super::source::NodePath;
+use super::{Checker, names};
+use crate::ir::{
+    Alarm, AlarmQuery, Comparison, Consumer, DimensionValue, MetricStat, Table, metric,
+};
+use crate::spec::{self, AlarmMetric, SpecDuration, Threshold};
+
+/// Operations watched by a throttling alarm on a table no consumer declares.
+const ALL_ITEM_OPERATIONS: &[&str] = &[
+    "BatchGetItem",
+    "BatchWriteItem",
+    "DeleteItem",
+    "GetItem",
+    "PutItem",
+    "Query",
+    "UpdateItem",
+];
+
+impl Checker<'_> {
+    pub(super) fn alarms(
+        &mut self,
+        tables: &[Table],
+        consumers: &[Consumer],
+        namespace: &str,
+    ) -> Vec<Alarm> {
+        let spec = self.spec;
+        self.unique_logical_ids("alarms", spec.alarms.keys());
+        spec.alarms
+            .iter()
+            .filter_map(|(name, alarm)| self.alarm(name, alarm, tables, consumers, namespace))
+            .collect()
+    }
+
+    fn alarm(
+        &mut self,
+        name: &str,
+        alarm: &spec::Alarm,
+        tables: &[Table],
+        consumers: &[Consumer],
+        namespace: &str,
+    ) -> Option<Alarm> {
+        let path = NodePath::parse("alarms").key(name);
+        self.check(
+            &path,
+            names::identifier_problem("alarm", name),
+            "alarm names become logical IDs",
+        );
+        let period = alarm
+            .period
+            .unwrap_or(SpecDuration(std::time::Duration::from_secs(300)));
+        let period_secs = period.as_secs();
+        if !(matches!(period_secs, 10 | 30) || (period_secs >= 60 && period_secs % 60 == 0)) {
+            self.error(
+                &path.key("period"),
+                format!("alarm period {period} is not one CloudWatch accepts"),
+                "use 10s, 30s, or a whole number of minutes",
+            );
+        }
+        let evaluation_periods = alarm.evaluation_periods.unwrap_or(1);
+        if evaluation_periods == 0 || u64::from(evaluation_periods) * period_secs > 86_400 {
+            self.error(
+                &path.key("evaluation_periods"),
+                "evaluation periods must be at least 1 and span at most one day",
+                "for example `evaluation_periods: 2`",
+            );
+        }
+        if let Some(data_type) = &alarm.data_type
+            && !self.spec.data_types.contains_key(data_type)
+        {
+            let hint = Self::suggest(data_type, self.spec.data_types.keys().map(String::as_str));
+            self.error(
+                &path.key("data_type"),
+                format!("data type `{data_type}` is not declared"),
+                hint,
+            );
+        }
+
+        let (query, threshold, comparison, what) = match alarm.metric {
+            AlarmMetric::Throttles => {
+                let table = self.alarm_table(&path, alarm, tables)?;
+                let threshold = self.count_threshold(&path, &alarm.threshold);
+                (
+                    throttle_query(table, consumers),
+                    threshold,
+                    Comparison::GreaterThanThreshold,
+                    format!("DynamoDB throttled requests on table {}", table.name),
+                )
+            }
+            AlarmMetric::HitRate => {
+                let threshold = match alarm.threshold {
+                    Threshold::Number(ratio) if ratio > 0.0 && ratio < 1.0 => ratio,
+                    _ => {
+                        self.error(
+                            &path.key("threshold"),
+                            "a hit-rate threshold is a ratio between 0 and 1",
+                            "for example `threshold: 0.7` for 70%",
+                        );
+                        0.0
+                    }
+                };
+                (
+                    self.hit_rate_query(namespace, alarm.data_type.as_deref()),
+                    threshold,
+                    Comparison::LessThanThreshold,
+                    "cache hit rate".to_owned(),
+                )
+            }
+            AlarmMetric::Latency => {
+                let threshold = match &alarm.threshold {
+                    Threshold::Duration(duration) => duration.as_millis() as f64,
+                    Threshold::Number(_) => {
+                        self.error(
+                            &path.key("threshold"),
+                            "a latency threshold is a duration",
+                            "for example `threshold: 500ms`",
+                        );
+                        0.0
+                    }
+                };
+                let statistic = alarm.statistic.clone().unwrap_or_else(|| "p99".into());
+                if !is_percentile(&statistic) {
+                    self.error(
+                        &path.key("statistic"),
+                        format!("`{statistic}` is not a percentile statistic"),
+                        "use a percentile such as `p50`, `p99` or `p99.9`",
+                    );
+                }
+                (
+                    AlarmQuery::Metric(self.runtime_metric(
+                        namespace,
+                        metric::STORE_LATENCY,
+                        alarm.data_type.as_deref(),
+                        &statistic,
+                    )),
+                    threshold,
+                    Comparison::GreaterThanThreshold,
+                    format!("{statistic} store latency (ms)"),
+                )
+            }
+            AlarmMetric::StoreErrors => {
+                let threshold = self.count_threshold(&path, &alarm.threshold);
+                (
+                    AlarmQuery::Metric(self.runtime_metric(
+                        namespace,
+                        metric::STORE_ERRORS,
+                        alarm.data_type.as_deref(),
+                        "Sum",
+                    )),
+                    threshold,
+                    Comparison::GreaterThanThreshold,
+                    "cache store errors".to_owned(),
+                )
+            }
+        };
+        if alarm.data_type.is_some() && alarm.metric == AlarmMetric::Throttles {
+            self.error(
+                &path.key("data_type"),
+                "a throttling alarm watches a whole table, not a data type",
+                "remove `data_type`, or set `table`",
+            );
+        }
+        let scope = alarm.data_type.as_ref().map_or_else(
+            || self.spec.service.clone(),
+            |data_type| format!("{} {data_type}", self.spec.service),
+        );
+        let direction = match comparison {
+            Comparison::LessThanThreshold => "below",
+            Comparison::GreaterThanThreshold => "above",
+        };
+        let description = alarm.description.clone().unwrap_or_else(|| {
+            format!(
+                "{scope}: {what} {direction} {threshold} for {evaluation_periods} period(s) of {period}"
+            )
+        });
+        let actions = alarm
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(position, action)| {
+                self.name_template(&path.key("actions").index(position), action)
+            })
+            .collect();
+        Some(Alarm {
+            name: name.to_owned(),
+            logical_id: format!("{}Alarm", name.to_pascal_case()),
+            description,
+            metric: alarm.metric,
+            query,
+            threshold,
+            comparison,
+            period_secs,
+            evaluation_periods,
+            actions,
+        })
+    }
+
+    fn alarm_table<'t>(
+        &mut self,
+        path: &NodePath,
+        alarm: &spec::Alarm,
+        tables: &'t [Table],
+    ) -> Option<&'t Table> {
+        match &alarm.table {
+            Some(wanted) => {
+                let found = tables.iter().find(|table| &table.name == wanted);
+                if found.is_none() {
+                    let hint =
+                        Self::suggest(wanted, tables.iter().map(|table| table.name.as_str()));
+                    self.error(
+                        &path.key("table"),
+                        format!("table `{wanted}` is not declared"),
+                        hint,
+                    );
+                }
+                found
+            }
+            None if tables.len() == 1 => tables.first(),
+            None => {
+                self.key_error(
+                    path,
+                    "a throttling alarm must name its table",
+                    "add `table: <name>`",
+                );
+                None
+            }
+        }
+    }
+
+    fn count_threshold(&mut self, path: &NodePath, threshold: &Threshold) -> f64 {
+        match threshold {
+            Threshold::Number(count) if *count >= 0.0 => *count,
+            _ => {
+                self.error(
+                    &path.key("threshold"),
+                    "this threshold is a count of zero or more",
+                    "for example `threshold: 0` to alarm on the first one",
+                );
+                0.0
+            }
+        }
+    }
+
+    fn runtime_metric(
+        &self,
+        namespace: &str,
+        name: &str,
+        data_type: Option<&str>,
+        statistic: &str,
+    ) -> MetricStat {
+        let mut dimensions = vec![(
+            metric::SERVICE_DIMENSION.to_owned(),
+            DimensionValue::Literal(self.spec.service.clone()),
+        )];
+        if let Some(data_type) = data_type {
+            dimensions.push((
+                metric::DATA_TYPE_DIMENSION.to_owned(),
+                DimensionValue::Literal(data_type.to_owned()),
+            ));
+        }
+        MetricStat {
+            namespace: namespace.to_owned(),
+            metric_name: name.to_owned(),
+            dimensions,
+            statistic: statistic.to_owned(),
+        }
+    }
+
+    fn hit_rate_query(&self, namespace: &str, data_type: Option<&str>) -> AlarmQuery {
+        let input = |id: &str, name: &str| {
+            (
+                id.to_owned(),
+                self.runtime_metric(namespace, name, data_type, "Sum"),
+            )
+        };
+        AlarmQuery::Math {
+            expression: "(FILL(memory_hits,0)+FILL(store_hits,0))/(FILL(memory_hits,0)+FILL(store_hits,0)+FILL(misses,0))"
+                .to_owned(),
+            label: "HitRate".to_owned(),
+            metrics: vec![
+                input("memory_hits", metric::MEMORY_HITS),
+                input("store_hits", metric::STORE_HITS),
+                input("misses", metric::MISSES),
+            ],
+        }
+    }
+}
+
+/// `ThrottledRequests` summed over each operation the table's consumers use: the metric
+/// only exists per `TableName` *and* `Operation`, so an alarm without both never fires.
+fn throttle_query(table: &Table, consumers: &[Consumer]) -> AlarmQuery {
+    let mut operations: Vec<String> = consumers
+        .iter()
+        .flat_map(|consumer| &consumer.grants)
+        .filter(|grant| grant.table == table.name)
+        .flat_map(|grant| grant.operations())
+        .map(|action| action.trim_start_matches("dynamodb:").to_owned())
+        .collect();
+    if operations.is_empty() {
+        operations = ALL_ITEM_OPERATIONS
+            .iter()
+            .map(|op| (*op).to_owned())
+            .collect();
+    }
+    operations.sort();
+    operations.dedup();
+    AlarmQuery::Math {
+        expression: "SUM(METRICS())".to_owned(),
+        label: "ThrottledRequests".to_owned(),
+        metrics: operations
+            .into_iter()
+            .map(|operation| {
+                (
+                    heck::AsSnakeCase(&operation).to_string(),
+                    MetricStat {
+                        namespace: metric::DYNAMODB_NAMESPACE.to_owned(),
+                        metric_name: metric::DYNAMODB_THROTTLED_REQUESTS.to_owned(),
+                        dimensions: vec![
+                            (
+                                "TableName".to_owned(),
+                                DimensionValue::TableName(table.name.clone()),
+                            ),
+                            ("Operation".to_owned(), DimensionValue::Literal(operation)),
+                        ],
+                        statistic: "Sum".to_owned(),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+fn is_percentile(statistic: &str) -> bool {
+    statistic
+        .strip_prefix('p')
+        .and_then(|number| number.parse::<f64>().ok())
+        .is_some_and(|number| number > 0.0 && number < 100.0)
+}

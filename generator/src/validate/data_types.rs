@@ -1,0 +1,617 @@
+//! Data types: keys, values, lifetimes, index attributes and tags.
+
+use super::source::NodePath;
+use super::{Checker, DEFAULT_TTL, names};
+use crate::ir::{
+    AttributeType, DataType, Field, FieldType, ItemAttribute, Table, Template, TemplatePart,
+    ValueType, item,
+};
+use crate::spec::{self, SpecDuration};
+
+/// Key parameter types.
+const PARAM_TYPES: &[&str] = &["string", "u32", "u64", "i64", "bool"];
+
+/// Attributes the runtime writes on every item, with their types.
+const RUNTIME_ATTRIBUTES: &[(&str, AttributeType)] = &[
+    (item::EXPIRES_AT, AttributeType::N),
+    (item::CREATED_AT, AttributeType::N),
+];
+
+impl Checker<'_> {
+    pub(super) fn data_types(&mut self, tables: &[Table]) -> Vec<DataType> {
+        let spec = self.spec;
+        if spec.data_types.is_empty() {
+            self.key_error(
+                &NodePath::parse("data_types"),
+                "the spec declares no data type",
+                "declare what you cache under `data_types`",
+            );
+        }
+        if let Some(default) = &spec.defaults.table
+            && !spec.tables.contains_key(default)
+        {
+            let hint = Self::suggest(default, spec.tables.keys().map(String::as_str));
+            self.error(
+                &NodePath::parse("defaults.table"),
+                format!("default table `{default}` is not declared"),
+                hint,
+            );
+        }
+        let data_types: Vec<DataType> = spec
+            .data_types
+            .iter()
+            .filter_map(|(name, data_type)| self.data_type(name, data_type, tables))
+            .collect();
+        self.check_index_coverage(tables, &data_types);
+        self.check_key_prefixes(&data_types);
+        data_types
+    }
+
+    fn data_type(
+        &mut self,
+        name: &str,
+        spec: &spec::DataType,
+        tables: &[Table],
+    ) -> Option<DataType> {
+        let path = NodePath::parse("data_types").key(name);
+        self.check(
+            &path,
+            names::identifier_problem("data type", name),
+            "data type names become Rust identifiers and metric dimensions",
+        );
+        let table = self.data_type_table(&path, spec, tables)?;
+
+        let params = self.params(&path, spec);
+        let key = self.key_template(&path.key("key"), &spec.key, &params);
+        let sort_key = match (&spec.sort_key, &table.sort_key) {
+            (Some(text), Some(_)) => Some(self.key_template(&path.key("sort_key"), text, &params)),
+            (None, Some(sort)) => {
+                self.key_error(
+                    &path.key("key"),
+                    format!(
+                        "table `{}` has sort key `{}`, but data type `{name}` gives no `sort_key`",
+                        table.name, sort.name
+                    ),
+                    "add a `sort_key` template, such as `sort_key: \"v1\"`",
+                );
+                None
+            }
+            (Some(_), None) => {
+                self.key_error(
+                    &path.key("sort_key"),
+                    format!("table `{}` has no sort key", table.name),
+                    "remove `sort_key`, or declare `sort_key` on the table",
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        for param in &params {
+            let used = key
+                .0
+                .iter()
+                .chain(sort_key.iter().flat_map(|t| &t.0))
+                .any(|part| matches!(part, TemplatePart::Param(used) if *used == param.name));
+            if !used {
+                self.key_error(
+                    &path.key("params").key(param.name.as_str()),
+                    format!(
+                        "parameter `{}` is declared but the key template never uses it",
+                        param.name
+                    ),
+                    format!("use it in `key` as `{{{}}}`, or remove it", param.name),
+                );
+            }
+        }
+
+        let value = self.value_type(&path.key("value"), &spec.value);
+        let defaults = &self.spec.defaults;
+        let ttl_value = spec
+            .ttl
+            .or(defaults.ttl)
+            .unwrap_or(SpecDuration(DEFAULT_TTL));
+        let ttl_path = if spec.ttl.is_some() {
+            path.key("ttl")
+        } else {
+            NodePath::parse("defaults.ttl")
+        };
+        let ttl_secs = self.duration(&ttl_path, "ttl", ttl_value);
+        let memory_ttl_secs = match spec.memory_ttl.or(defaults.memory_ttl) {
+            Some(memory) => {
+                let memory_path = if spec.memory_ttl.is_some() {
+                    path.key("memory_ttl")
+                } else {
+                    NodePath::parse("defaults.memory_ttl")
+                };
+                let secs = self.duration(&memory_path, "memory_ttl", memory);
+                if memory > ttl_value {
+                    self.error(
+                        &memory_path,
+                        format!("memory_ttl ({memory}) of `{name}` is longer than its ttl ({ttl_value})"),
+                        "the in-process copy must not outlive the shared one: make memory_ttl shorter",
+                    );
+                }
+                secs.min(ttl_secs)
+            }
+            None => ttl_secs,
+        };
+        let stale_while_revalidate_secs = spec.stale_while_revalidate.map(|window| {
+            self.duration(
+                &path.key("stale_while_revalidate"),
+                "stale_while_revalidate",
+                window,
+            )
+        });
+
+        let attributes = self.attributes(&path, spec, &params, &value, table);
+        let tags = spec
+            .tags
+            .iter()
+            .enumerate()
+            .map(|(position, tag)| {
+                let tag_path = path.key("tags").index(position);
+                let template = self.template(&tag_path, tag);
+                self.placeholders(&tag_path, &template, &params, None, false);
+                template
+            })
+            .collect();
+        let indexes = covered_indexes(table, &attributes);
+        let invalidate_by = spec.invalidate_by.as_ref().and_then(|index| {
+            self.invalidate_by(&path.key("invalidate_by"), name, index, table, &attributes)
+        });
+
+        Some(DataType {
+            name: name.to_owned(),
+            description: spec.description.clone(),
+            table: table.name.clone(),
+            key,
+            sort_key,
+            params,
+            value,
+            ttl_secs,
+            memory_ttl_secs,
+            stale_while_revalidate_secs,
+            attributes,
+            tags,
+            invalidate_by,
+            indexes,
+        })
+    }
+
+    fn data_type_table<'t>(
+        &mut self,
+        path: &NodePath,
+        spec: &spec::DataType,
+        tables: &'t [Table],
+    ) -> Option<&'t Table> {
+        let wanted = spec.table.as_ref().or(self.spec.defaults.table.as_ref());
+        match wanted {
+            Some(wanted) => {
+                let found = tables.iter().find(|table| &table.name == wanted);
+                if found.is_none() {
+                    let hint =
+                        Self::suggest(wanted, tables.iter().map(|table| table.name.as_str()));
+                    self.error(
+                        &path.key("table"),
+                        format!("table `{wanted}` is not declared"),
+                        hint,
+                    );
+                }
+                found
+            }
+            None if tables.len() == 1 => tables.first(),
+            None => {
+                self.key_error(
+                    path,
+                    "this data type names no table, and the spec has several",
+                    "add `table: <name>`, or set `defaults.table`",
+                );
+                None
+            }
+        }
+    }
+
+    fn params(&mut self, path: &NodePath, spec: &spec::DataType) -> Vec<Field> {
+        spec.params
+            .iter()
+            .filter_map(|(name, ty)| {
+                let param_path = path.key("params").key(name);
+                if let Some(problem) = names::field_name_problem("key parameter", name) {
+                    self.key_error(
+                        &param_path,
+                        problem,
+                        "rename it in snake_case, here and in the key",
+                    );
+                }
+                match parse_field_type(ty) {
+                    Some(parsed) if PARAM_TYPES.contains(&ty.trim()) => Some(Field {
+                        name: name.clone(),
+                        ty: parsed,
+                    }),
+                    _ => {
+                        let hint = Self::suggest(ty, PARAM_TYPES.iter().copied());
+                        self.error(
+                            &param_path,
+                            format!("`{ty}` is not a key parameter type"),
+                            hint,
+                        );
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn template(&mut self, path: &NodePath, text: &str) -> Template {
+        names::parse_template(text).unwrap_or_else(|err| {
+            self.template_error(path, text, err);
+            Template(Vec::new())
+        })
+    }
+
+    fn key_template(&mut self, path: &NodePath, text: &str, params: &[Field]) -> Template {
+        let template = self.template(path, text);
+        self.placeholders(path, &template, params, None, false);
+        if !matches!(template.0.first(), Some(TemplatePart::Literal(_))) && !template.0.is_empty() {
+            self.error(
+                path,
+                format!("key template `{text}` does not start with fixed text"),
+                "start keys with the data type, such as `drs-quotas#{region}`, so types cannot collide",
+            );
+        }
+        template
+    }
+
+    /// Checks the placeholders of `template` against what this kind of template may use.
+    fn placeholders(
+        &mut self,
+        path: &NodePath,
+        template: &Template,
+        params: &[Field],
+        value_fields: Option<&ValueType>,
+        allow_now: bool,
+    ) {
+        for part in &template.0 {
+            match part {
+                TemplatePart::Param(name) if !params.iter().any(|param| &param.name == name) => {
+                    let hint =
+                        match Self::suggest(name, params.iter().map(|param| param.name.as_str())) {
+                            hint if hint.starts_with("did you mean") => hint,
+                            _ => format!(
+                                "declare it under `params`, such as `params: {{ {name}: string }}`"
+                            ),
+                        };
+                    self.error(
+                        path,
+                        format!("`{{{name}}}` names an undeclared key parameter"),
+                        hint,
+                    );
+                }
+                TemplatePart::ValueField(field) => match value_fields {
+                    None => self.error(
+                        path,
+                        format!("`{{value.{field}}}` cannot be used here"),
+                        "value fields may only be used in `attributes`",
+                    ),
+                    Some(ValueType::Fields(fields)) if !fields.iter().any(|f| &f.name == field) => {
+                        let hint = Self::suggest(field, fields.iter().map(|f| f.name.as_str()));
+                        self.error(
+                            path,
+                            format!("`{{value.{field}}}` names no field of the value"),
+                            hint,
+                        );
+                    }
+                    Some(_) => {}
+                },
+                TemplatePart::Now if !allow_now => self.error(
+                    path,
+                    "`{now}` cannot be used here",
+                    "`{now}` (the write time) may only be used in `attributes`",
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    fn value_type(&mut self, path: &NodePath, value: &spec::ValueSpec) -> ValueType {
+        match (&value.rust_type, value.fields.is_empty()) {
+            (Some(rust_type), true) => {
+                let valid = !rust_type.is_empty()
+                    && rust_type
+                        .split("::")
+                        .all(|segment| !segment.is_empty() && !segment.contains(char::is_whitespace));
+                if !valid {
+                    self.error(
+                        &path.key("type"),
+                        format!("`{rust_type}` is not a Rust type path"),
+                        "write a path such as `crate::model::DrsQuota`",
+                    );
+                }
+                ValueType::Rust(rust_type.clone())
+            }
+            (None, false) => ValueType::Fields(
+                value
+                    .fields
+                    .iter()
+                    .filter_map(|(name, ty)| {
+                        let field_path = path.key("fields").key(name);
+                        if let Some(problem) = names::field_name_problem("value field", name) {
+                            self.key_error(&field_path, problem, "rename it in snake_case");
+                        }
+                        let parsed = parse_field_type(ty);
+                        if parsed.is_none() {
+                            self.error(
+                                &field_path,
+                                format!("`{ty}` is not a field type"),
+                                "use string, bool, u32, u64, i64, f64, json, list<T>, option<T> or map<T>",
+                            );
+                        }
+                        Some(Field { name: name.clone(), ty: parsed? })
+                    })
+                    .collect(),
+            ),
+            (Some(_), false) => {
+                self.error(
+                    path,
+                    "the value gives both `type` and `fields`",
+                    "keep `type` for your own Rust type, or `fields` for a struct cachegen generates",
+                );
+                ValueType::Fields(Vec::new())
+            }
+            (None, true) => {
+                self.error(
+                    path,
+                    "the value gives neither `type` nor `fields`",
+                    "write `value: { type: crate::model::MyValue }` or `value: { fields: { name: string } }`",
+                );
+                ValueType::Fields(Vec::new())
+            }
+        }
+    }
+
+    fn attributes(
+        &mut self,
+        path: &NodePath,
+        spec: &spec::DataType,
+        params: &[Field],
+        value: &ValueType,
+        table: &Table,
+    ) -> Vec<ItemAttribute> {
+        let mut attributes = Vec::new();
+        for (name, text) in &spec.attributes {
+            let attribute_path = path.key("attributes").key(name);
+            let template = self.template(&attribute_path, text);
+            self.placeholders(&attribute_path, &template, params, Some(value), true);
+            let reserved = name == &table.partition_key.name
+                || table.sort_key.as_ref().is_some_and(|key| &key.name == name)
+                || name == &table.ttl_attribute
+                || name == item::VALUE
+                || name == item::EXPIRES_AT;
+            let runtime_created_at = name == item::CREATED_AT && template.0 != [TemplatePart::Now];
+            if reserved || runtime_created_at {
+                self.key_error(
+                    &attribute_path,
+                    format!("attribute `{name}` is written by cachegen itself"),
+                    format!(
+                        "pick another name; cachegen writes the keys, `{}`, `{}`, `{}` (as `{{now}}`) and `{}`",
+                        item::VALUE,
+                        item::EXPIRES_AT,
+                        item::CREATED_AT,
+                        table.ttl_attribute
+                    ),
+                );
+            }
+            let inferred = infer_type(&template, value);
+            let declared = table
+                .key_attributes
+                .iter()
+                .find(|key| &key.name == name)
+                .map(|key| key.kind);
+            if let (Some(inferred), Some(declared)) = (inferred, declared)
+                && inferred != declared
+            {
+                self.error(
+                    &attribute_path,
+                    format!("attribute `{name}` is written as {inferred:?} but table `{}` declares it {declared:?}", table.name),
+                    "make the index key type match what the template produces ({now} and numeric fields are N)",
+                );
+            }
+            attributes.push(ItemAttribute {
+                name: name.clone(),
+                kind: declared.or(inferred).unwrap_or(AttributeType::S),
+                template,
+            });
+        }
+        attributes
+    }
+
+    fn invalidate_by(
+        &mut self,
+        path: &NodePath,
+        data_type: &str,
+        index_name: &str,
+        table: &Table,
+        attributes: &[ItemAttribute],
+    ) -> Option<String> {
+        let Some(index) = table.indexes.iter().find(|index| index.name == index_name) else {
+            let hint = Self::suggest(
+                index_name,
+                table.indexes.iter().map(|index| index.name.as_str()),
+            );
+            self.error(
+                path,
+                format!("table `{}` has no index `{index_name}`", table.name),
+                hint,
+            );
+            return None;
+        };
+        let constant = attributes.iter().find(|attribute| {
+            attribute.name == index.partition_key.name
+                && attribute.template.0.iter().all(|part| {
+                    matches!(part, TemplatePart::Literal(_) | TemplatePart::DataTypeName)
+                })
+        });
+        if constant.is_none() {
+            self.error(
+                path,
+                format!(
+                    "index `{index_name}` cannot find every `{data_type}` item: its partition key `{}` is not a constant attribute of `{data_type}`",
+                    index.partition_key.name
+                ),
+                format!("add `attributes: {{ {}: \"{{data_type}}\" }}` to the data type", index.partition_key.name),
+            );
+            return None;
+        }
+        Some(index_name.to_owned())
+    }
+
+    /// Every index key attribute must be written by some data type on the table.
+    fn check_index_coverage(&mut self, tables: &[Table], data_types: &[DataType]) {
+        for table in tables {
+            let on_table: Vec<&DataType> = data_types
+                .iter()
+                .filter(|dt| dt.table == table.name)
+                .collect();
+            for index in &table.indexes {
+                let keys = std::iter::once(("partition_key", &index.partition_key))
+                    .chain(index.sort_key.as_ref().map(|key| ("sort_key", key)));
+                for (role, key) in keys {
+                    let written = is_table_written(table, &key.name)
+                        || on_table
+                            .iter()
+                            .any(|dt| dt.attributes.iter().any(|a| a.name == key.name));
+                    if !written {
+                        self.error(
+                            &NodePath::parse("tables")
+                                .key(table.name.as_str())
+                                .key("indexes")
+                                .key(index.name.as_str())
+                                .key(role)
+                                .key("name"),
+                            format!("index `{}` is keyed on `{}`, which no data type writes", index.name, key.name),
+                            format!("add `{}` under `attributes` of the data types this index should find", key.name),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Data types sharing a table need key prefixes that cannot produce the same key.
+    fn check_key_prefixes(&mut self, data_types: &[DataType]) {
+        for (position, data_type) in data_types.iter().enumerate() {
+            let prefix = data_type.key.literal_prefix();
+            for other in &data_types[..position] {
+                let other_prefix = other.key.literal_prefix();
+                let same_table = other.table == data_type.table;
+                if same_table
+                    && (prefix.starts_with(&other_prefix) || other_prefix.starts_with(&prefix))
+                {
+                    self.error(
+                        &NodePath::parse("data_types").key(data_type.name.as_str()).key("key"),
+                        format!(
+                            "keys of `{}` (starting `{prefix}`) and `{}` (starting `{other_prefix}`) can collide on table `{}`",
+                            data_type.name, other.name, data_type.table
+                        ),
+                        "start each key with its own fixed text and a separator, such as `drs-quotas#`",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Whether the table's key or the runtime always writes `attribute`.
+fn is_table_written(table: &Table, attribute: &str) -> bool {
+    table.partition_key.name == attribute
+        || table
+            .sort_key
+            .as_ref()
+            .is_some_and(|key| key.name == attribute)
+        || RUNTIME_ATTRIBUTES
+            .iter()
+            .any(|(name, _)| *name == attribute)
+}
+
+/// The indexes whose every key attribute the data type's items carry.
+fn covered_indexes(table: &Table, attributes: &[ItemAttribute]) -> Vec<String> {
+    let carries =
+        |name: &str| is_table_written(table, name) || attributes.iter().any(|a| a.name == name);
+    table
+        .indexes
+        .iter()
+        .filter(|index| {
+            carries(&index.partition_key.name)
+                && index.sort_key.as_ref().is_none_or(|key| carries(&key.name))
+        })
+        .map(|index| index.name.clone())
+        .collect()
+}
+
+/// The type an attribute template produces, when it can be known.
+fn infer_type(template: &Template, value: &ValueType) -> Option<AttributeType> {
+    match template.0.as_slice() {
+        [TemplatePart::Now] => Some(AttributeType::N),
+        [TemplatePart::ValueField(field)] => match value {
+            ValueType::Fields(fields) => fields.iter().find(|f| &f.name == field).map(|f| {
+                if f.ty.is_number() {
+                    AttributeType::N
+                } else {
+                    AttributeType::S
+                }
+            }),
+            ValueType::Rust(_) => None,
+        },
+        _ => Some(AttributeType::S),
+    }
+}
+
+/// Parses `string`, `u64`, `list<string>`, `option<map<f64>>`, ...
+pub(super) fn parse_field_type(text: &str) -> Option<FieldType> {
+    let text = text.trim();
+    let generic = |name: &str| {
+        text.strip_prefix(name)
+            .and_then(|rest| rest.trim_start().strip_prefix('<'))
+            .and_then(|rest| rest.strip_suffix('>'))
+    };
+    if let Some(inner) = generic("list") {
+        return parse_field_type(inner).map(|ty| FieldType::List(Box::new(ty)));
+    }
+    if let Some(inner) = generic("option") {
+        return parse_field_type(inner).map(|ty| FieldType::Option(Box::new(ty)));
+    }
+    if let Some(inner) = generic("map") {
+        return parse_field_type(inner).map(|ty| FieldType::Map(Box::new(ty)));
+    }
+    Some(match text {
+        "string" => FieldType::String,
+        "bool" => FieldType::Bool,
+        "u32" => FieldType::U32,
+        "u64" => FieldType::U64,
+        "i64" => FieldType::I64,
+        "f64" => FieldType::F64,
+        "json" => FieldType::Json,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_nested_field_types() {
+        assert_eq!(
+            parse_field_type("option<list<u64>>"),
+            Some(FieldType::Option(Box::new(FieldType::List(Box::new(
+                FieldType::U64
+            )))))
+        );
+        assert_eq!(
+            parse_field_type("map<string>"),
+            Some(FieldType::Map(Box::new(FieldType::String)))
+        );
+        assert_eq!(parse_field_type("list<>"), None);
+        assert_eq!(parse_field_type("float"), None);
+    }
+}

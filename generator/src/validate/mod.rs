@@ -1,0 +1,274 @@
+//! Spec to [`CacheModel`]: every problem found at once, each with its position and a hint.
+
+mod alarms;
+mod consumers;
+mod data_types;
+pub mod diagnostic;
+mod names;
+mod parse;
+pub mod source;
+mod tables;
+
+use std::time::Duration;
+
+use heck::ToPascalCase;
+use sha2::{Digest, Sha256};
+
+use crate::ir::{CacheModel, NameTemplate, Parameter};
+use crate::spec::{Spec, SpecDuration, Target};
+pub use diagnostic::{Diagnostic, Diagnostics, SourceFile};
+use names::TemplateError;
+pub use parse::closest;
+use source::{NodePath, SourceMap};
+
+/// The longest TTL cachegen accepts. Neither store has a lower hard limit, but an entry
+/// meant to live longer than a year is not cache data: keep it in a table of its own.
+pub const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Store TTL used when neither the data type nor `defaults` sets one.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+
+/// Reads, checks and resolves a spec, or returns every problem in it.
+pub fn compile(file: &SourceFile) -> Result<CacheModel, Diagnostics> {
+    let parsed = parse::parse(file).map_err(|items| Diagnostics::new(file.clone(), items))?;
+    let mut checker = Checker {
+        spec: &parsed.spec,
+        map: &parsed.map,
+        problems: parsed.problems,
+    };
+    let model = checker.model();
+    if checker.problems.is_empty() {
+        Ok(model)
+    } else {
+        Err(Diagnostics::new(file.clone(), checker.problems))
+    }
+}
+
+/// Checking state: the spec, where its nodes are, and the problems found so far.
+struct Checker<'a> {
+    spec: &'a Spec,
+    map: &'a SourceMap,
+    problems: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    /// Reports a problem with the value at `path`.
+    fn error(&mut self, path: &NodePath, message: impl Into<String>, hint: impl Into<String>) {
+        let span = self.map.value_span(path);
+        self.problems
+            .push(Diagnostic::new(message, span).with_hint(hint));
+    }
+
+    /// Reports a problem with the key at `path` (a name, rather than its content).
+    fn key_error(&mut self, path: &NodePath, message: impl Into<String>, hint: impl Into<String>) {
+        let span = self.map.key_span(path);
+        self.problems
+            .push(Diagnostic::new(message, span).with_hint(hint));
+    }
+
+    /// Reports `problem` at the value at `path`, if there is one.
+    fn check(&mut self, path: &NodePath, problem: Option<String>, hint: &str) {
+        if let Some(message) = problem {
+            self.error(path, message, hint);
+        }
+    }
+
+    /// A hint naming the closest of `known`, or listing them.
+    fn suggest<'k>(word: &str, known: impl IntoIterator<Item = &'k str> + Clone) -> String {
+        match closest(word, known.clone()) {
+            Some(candidate) => format!("did you mean `{candidate}`?"),
+            None => {
+                let known: Vec<&str> = known.into_iter().collect();
+                if known.is_empty() {
+                    "declare it first".to_owned()
+                } else {
+                    format!("expected one of: {}", known.join(", "))
+                }
+            }
+        }
+    }
+
+    /// Checks a TTL-like duration: longer than zero, at most [`MAX_TTL`].
+    fn duration(&mut self, path: &NodePath, what: &str, value: SpecDuration) -> u64 {
+        if value.0.is_zero() {
+            self.error(
+                path,
+                format!("{what} must be longer than zero"),
+                "write a duration such as `5m`",
+            );
+        } else if value.0 > MAX_TTL {
+            self.error(
+                path,
+                format!("{what} of {value} is longer than the 365-day maximum"),
+                "data that must live longer than a year belongs in a table of its own, not a cache",
+            );
+        } else if value.0.subsec_nanos() != 0 || value.as_secs() == 0 {
+            self.error(
+                path,
+                format!("{what} of {value} is not a whole number of seconds"),
+                "cache expiry is kept in epoch seconds; round it to whole seconds",
+            );
+        }
+        value.as_secs()
+    }
+
+    /// Resolves a `${...}` name template, checking the parameters it names.
+    fn name_template(&mut self, path: &NodePath, text: &str) -> NameTemplate {
+        match names::parse_name_template(text, &self.spec.service) {
+            Ok(template) => {
+                for part in &template.0 {
+                    if let crate::ir::NamePart::Parameter(name) = part
+                        && !self.spec.parameters.contains_key(name)
+                    {
+                        let hint = Self::suggest(
+                            name,
+                            self.spec.parameters.keys().map(String::as_str).chain([
+                                "service",
+                                "AWS::StackName",
+                                "AWS::Region",
+                                "AWS::AccountId",
+                            ]),
+                        );
+                        self.error(path, format!("`${{{name}}}` names no parameter"), hint);
+                    }
+                }
+                template
+            }
+            Err(err) => {
+                self.template_error(path, text, err);
+                NameTemplate(Vec::new())
+            }
+        }
+    }
+
+    fn template_error(&mut self, path: &NodePath, text: &str, err: TemplateError) {
+        self.error(
+            path,
+            format!("template `{text}` is malformed: {err}"),
+            "placeholders are written `{name}` in keys and `${name}` in resource names",
+        );
+    }
+
+    /// The whole model; problems accumulate in `self.problems`.
+    fn model(&mut self) -> CacheModel {
+        let spec = self.spec;
+        if spec.version != 1 {
+            self.error(
+                &NodePath::parse("version"),
+                format!("spec version {} is not supported", spec.version),
+                "write `version: 1`",
+            );
+        }
+        self.check(
+            &NodePath::parse("service"),
+            names::dynamodb_name_chars_problem("service name", &spec.service)
+                .or_else(|| spec.service.is_empty().then(|| "service name is empty".to_owned())),
+            "the service name is used in table and alarm names: use letters, digits, `-`, `_` and `.`",
+        );
+        let parameters = self.parameters();
+        let tables = self.tables();
+        let data_types = self.data_types(&tables);
+        let consumers = self.consumers(&tables, &data_types);
+        let metrics_namespace = self.metrics_namespace();
+        let alarms = self.alarms(&tables, &consumers, &metrics_namespace);
+        let mut targets = spec.outputs.targets.clone();
+        if targets.is_empty() {
+            targets.push(Target::Cloudformation);
+        }
+        targets.sort();
+        targets.dedup();
+        let mut model = CacheModel {
+            service: spec.service.clone(),
+            description: spec.description.clone(),
+            parameters,
+            tables,
+            data_types,
+            consumers,
+            alarms,
+            metrics_namespace,
+            targets,
+            out_dir: spec
+                .outputs
+                .dir
+                .clone()
+                .unwrap_or_else(|| "generated".into()),
+            fingerprint: String::new(),
+        };
+        model.fingerprint = fingerprint(&model);
+        model
+    }
+
+    fn parameters(&mut self) -> Vec<Parameter> {
+        let mut parameters = Vec::new();
+        for (name, parameter) in &self.spec.parameters {
+            let path = NodePath::parse("parameters").key(name);
+            if let Some(problem) = names::parameter_name_problem(name) {
+                self.key_error(&path, problem, format!("try `{}`", name.to_pascal_case()));
+            }
+            if let Some(default) = &parameter.default
+                && !parameter.allowed.is_empty()
+                && !parameter.allowed.contains(default)
+            {
+                self.error(
+                    &path.key("default"),
+                    format!(
+                        "default `{default}` of parameter `{name}` is not one of its allowed values"
+                    ),
+                    format!("allowed: {}", parameter.allowed.join(", ")),
+                );
+            }
+            parameters.push(Parameter {
+                name: name.clone(),
+                default: parameter.default.clone(),
+                allowed: parameter.allowed.clone(),
+                description: parameter.description.clone(),
+            });
+        }
+        parameters
+    }
+
+    fn metrics_namespace(&mut self) -> String {
+        let namespace = self
+            .spec
+            .metrics
+            .namespace
+            .clone()
+            .unwrap_or_else(|| format!("Cachegen/{}", self.spec.service));
+        self.check(
+            &NodePath::parse("metrics.namespace"),
+            names::namespace_problem(&namespace),
+            "for example `MyService/Cache`",
+        );
+        namespace
+    }
+
+    /// Reports names that collide once turned into logical IDs (`a-b` and `a_b` both become `AB`).
+    fn unique_logical_ids<'n>(
+        &mut self,
+        section: &str,
+        names: impl IntoIterator<Item = &'n String>,
+    ) {
+        let mut seen: Vec<(String, &String)> = Vec::new();
+        for name in names {
+            let id = name.to_pascal_case();
+            if let Some((_, first)) = seen.iter().find(|(other, _)| *other == id) {
+                self.key_error(
+                    &NodePath::parse(section).key(name.as_str()),
+                    format!("{section} `{name}` and `{first}` both become the CloudFormation name `{id}`"),
+                    "rename one of them so they differ in more than punctuation",
+                );
+            } else {
+                seen.push((id, name));
+            }
+        }
+    }
+}
+
+fn fingerprint(model: &CacheModel) -> String {
+    let bytes = serde_json::to_vec(model).expect("the model serializes");
+    let digest = Sha256::digest(&bytes);
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
