@@ -1,1 +1,49 @@
-//! Placeholder
+//! Tiered cache runtime for cachegen's generated modules, usable by hand too.
+//!
+//! A lookup is answered from the in-process L1 (moka) if fresh, else from the
+//! shared [`CacheStore`](store::CacheStore) (DynamoDB by default, Redis as the
+//! alternative), else by calling the caller's origin, whose result is then
+//! stored in both layers. Concurrent misses on one key call the origin once
+//! per process; a failing store degrades to L1/origin instead of failing.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use cachegen_runtime::config::{CacheConfig, TABLE_NAME_ENV};
+//! use cachegen_runtime::store::DynamoLayout;
+//!
+//! #[derive(Clone, serde::Serialize, serde::Deserialize)]
+//! struct User { id: String, name: String }
+//!
+//! # async fn load_user(id: &str) -> Result<User, std::io::Error> { unimplemented!() }
+//! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! // CACHE_TABLE_NAME, REDIS_URL, CACHE_ENABLED, CACHE_KEY_PREFIX, CACHE_MEMORY_SIZE.
+//! let config = CacheConfig::from_env(TABLE_NAME_ENV)?;
+//! let cache = config
+//!     .builder(DynamoLayout::builder("pk").ttl_attribute("ttl").build(), Duration::from_millis(200))
+//!     .await?
+//!     .service("users-api")
+//!     .data_type("User")
+//!     .build();
+//!
+//! let user: User = cache
+//!     .wrap("user#42", Duration::from_secs(300), || load_user("42"))
+//!     .await?;
+//! # let _ = user;
+//! cache.metrics().flush(); // one EMF line per data type, at the end of the invocation
+//! # Ok(()) }
+//! ```
+
+pub mod clock;
+pub mod config;
+pub mod envelope;
+mod error;
+mod flight;
+pub mod metrics;
+pub mod store;
+mod tiered;
+
+pub use error::{BoxError, CacheError, StoreError};
+pub use tiered::{
+    CacheValue, DEFAULT_COMPRESS_OVER, DEFAULT_STORE_TIMEOUT, TieredCache, TieredCacheBuilder,
+    WriteOptions,
+};

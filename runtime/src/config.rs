@@ -1,0 +1,304 @@
+//! Configuration from the environment.
+//!
+//! | Variable | Meaning |
+//! |---|---|
+//! | [`TABLE_NAME_ENV`] (or the name the caller passes) | DynamoDB table; unset means L1-only mode |
+//! | [`REDIS_URL_ENV`] | `redis://` or `rediss://` URL; when set, Redis replaces DynamoDB |
+//! | [`CACHE_ENABLED_ENV`] | `false`/`0`/`no`/`off` bypasses the cache: every call goes to the origin |
+//! | [`KEY_PREFIX_ENV`] | prepended to every store key, e.g. `prod#`, to scope keys per environment |
+//! | [`MEMORY_SIZE_ENV`] | L1 bound: a plain entry count (`10000`) or a byte size (`64MiB`); `0` disables L1 |
+//!
+//! Byte sizes accept `B`, `KB`, `MB`, `GB` (powers of 1000) and `KiB`, `MiB`, `GiB`
+//! (powers of 1024), case-insensitive, with an optional space: `64MiB`, `512 kb`.
+
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use crate::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore};
+use crate::{CacheError, TieredCache, TieredCacheBuilder};
+
+/// Default name of the env var holding the DynamoDB table name.
+pub const TABLE_NAME_ENV: &str = "CACHE_TABLE_NAME";
+/// Env var holding a Redis URL; switches the shared store to Redis.
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
+/// Env var that bypasses the cache when `false`.
+pub const CACHE_ENABLED_ENV: &str = "CACHE_ENABLED";
+/// Env var holding the key prefix.
+pub const KEY_PREFIX_ENV: &str = "CACHE_KEY_PREFIX";
+/// Env var bounding the in-process L1.
+pub const MEMORY_SIZE_ENV: &str = "CACHE_MEMORY_SIZE";
+
+/// Default L1 bound: 10,000 entries.
+pub const DEFAULT_MEMORY_ENTRIES: u64 = 10_000;
+
+/// An invalid environment value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The variable holds a value that does not parse.
+    #[error("invalid {var}={value:?}: {reason}")]
+    Invalid {
+        /// Variable name.
+        var: &'static str,
+        /// The raw value.
+        value: String,
+        /// What was expected.
+        reason: &'static str,
+    },
+}
+
+/// Bound of an in-memory cache, by entries, by bytes, or both.
+///
+/// With both, each entry weighs at least `max_bytes / max_entries`, so the
+/// cache never holds more than `max_entries` entries nor `max_bytes` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryLimit {
+    /// Maximum number of entries.
+    pub max_entries: Option<u64>,
+    /// Maximum total weight (key plus value bytes).
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for MemoryLimit {
+    fn default() -> Self {
+        Self::entries(DEFAULT_MEMORY_ENTRIES)
+    }
+}
+
+impl MemoryLimit {
+    /// Bound by entry count.
+    pub fn entries(n: u64) -> Self {
+        Self {
+            max_entries: Some(n),
+            max_bytes: None,
+        }
+    }
+
+    /// Bound by bytes.
+    pub fn bytes(n: u64) -> Self {
+        Self {
+            max_entries: None,
+            max_bytes: Some(n),
+        }
+    }
+
+    /// Bound by both.
+    pub fn entries_and_bytes(entries: u64, bytes: u64) -> Self {
+        Self {
+            max_entries: Some(entries),
+            max_bytes: Some(bytes),
+        }
+    }
+
+    /// True when the bound is zero (the cache is disabled).
+    pub fn is_zero(&self) -> bool {
+        self.max_entries == Some(0) || self.max_bytes == Some(0)
+    }
+
+    /// Parses a `CACHE_MEMORY_SIZE` value.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let s = raw.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (digits, unit) = s.split_at(split);
+        let n: u64 = digits.parse().ok()?;
+        let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" => return Some(Self::entries(n)),
+            "b" => 1,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            "kib" => 1 << 10,
+            "mib" => 1 << 20,
+            "gib" => 1 << 30,
+            _ => return None,
+        };
+        Some(Self::bytes(n.checked_mul(mult)?))
+    }
+
+    /// The moka `max_capacity` for this bound.
+    pub(crate) fn capacity(&self) -> u64 {
+        self.max_bytes.or(self.max_entries).unwrap_or(u64::MAX)
+    }
+
+    /// The moka weight of an entry of `size` bytes.
+    pub(crate) fn weight(&self, size: usize) -> u32 {
+        let size = u32::try_from(size).unwrap_or(u32::MAX);
+        match (self.max_entries, self.max_bytes) {
+            (_, None) => 1,
+            (None, Some(_)) => size,
+            (Some(e), Some(b)) => {
+                let floor = u32::try_from(b.div_ceil(e.max(1))).unwrap_or(u32::MAX);
+                size.max(floor)
+            }
+        }
+    }
+}
+
+/// Which shared store the environment selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// `REDIS_URL` is set.
+    Redis(String),
+    /// The table name variable is set.
+    Dynamo(String),
+    /// Neither: L1 only.
+    MemoryOnly,
+}
+
+/// Cache settings read from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// The selected shared store.
+    pub backend: Backend,
+    /// False when `CACHE_ENABLED=false`.
+    pub enabled: bool,
+    /// Prefix for every store key.
+    pub key_prefix: String,
+    /// L1 bound.
+    pub memory: MemoryLimit,
+}
+
+impl CacheConfig {
+    /// Reads the process environment; `table_env` names the table variable
+    /// (generated code passes the spec's name, hand-written code [`TABLE_NAME_ENV`]).
+    pub fn from_env(table_env: &str) -> Result<Self, ConfigError> {
+        Self::from_lookup(table_env, |k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `lookup`, for tests and custom sources.
+    pub fn from_lookup(
+        table_env: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        let backend = match (get(REDIS_URL_ENV), get(table_env)) {
+            (Some(url), _) => Backend::Redis(url),
+            (None, Some(table)) => Backend::Dynamo(table),
+            (None, None) => Backend::MemoryOnly,
+        };
+        let enabled = match get(CACHE_ENABLED_ENV) {
+            None => true,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: CACHE_ENABLED_ENV,
+                        value: v,
+                        reason: "expected true or false",
+                    });
+                }
+            },
+        };
+        let memory = match get(MEMORY_SIZE_ENV) {
+            None => MemoryLimit::default(),
+            Some(v) => MemoryLimit::parse(&v).ok_or(ConfigError::Invalid {
+                var: MEMORY_SIZE_ENV,
+                value: v,
+                reason: "expected an entry count (10000) or a byte size (64MiB)",
+            })?,
+        };
+        Ok(Self {
+            backend,
+            enabled,
+            key_prefix: get(KEY_PREFIX_ENV).unwrap_or_default(),
+            memory,
+        })
+    }
+
+    /// A builder preset from these settings: store connected, prefix, L1 bound
+    /// and enabled flag applied. `layout` is used when the backend is DynamoDB.
+    /// DynamoDB uses the default AWS configuration of the environment, with
+    /// `store_timeout` applied per call.
+    pub async fn builder(
+        &self,
+        layout: DynamoLayout,
+        store_timeout: Duration,
+    ) -> Result<TieredCacheBuilder, CacheError> {
+        static WARN_ONCE: Once = Once::new();
+        let store: Option<Arc<dyn CacheStore>> = match &self.backend {
+            Backend::Redis(url) => Some(Arc::new(RedisStore::connect(url).await?)),
+            Backend::Dynamo(table) => {
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let client = aws_sdk_dynamodb::Client::new(&sdk);
+                Some(Arc::new(DynamoStore::new(client, table, layout)))
+            }
+            Backend::MemoryOnly => {
+                WARN_ONCE.call_once(|| {
+                    tracing::warn!("no cache table name or REDIS_URL set: running with the in-process cache only");
+                });
+                None
+            }
+        };
+        let mut builder = TieredCache::builder()
+            .enabled(self.enabled)
+            .key_prefix(&self.key_prefix)
+            .memory(self.memory)
+            .store_timeout(store_timeout);
+        if let Some(store) = store {
+            builder = builder.store(store);
+        }
+        Ok(builder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<CacheConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        CacheConfig::from_lookup("USERS_TABLE", |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn memory_sizes_parse() {
+        assert_eq!(MemoryLimit::parse("500"), Some(MemoryLimit::entries(500)));
+        assert_eq!(
+            MemoryLimit::parse("64MiB"),
+            Some(MemoryLimit::bytes(64 << 20))
+        );
+        assert_eq!(MemoryLimit::parse("2 kb"), Some(MemoryLimit::bytes(2000)));
+        assert_eq!(
+            MemoryLimit::parse("1GiB"),
+            Some(MemoryLimit::bytes(1 << 30))
+        );
+        assert_eq!(MemoryLimit::parse("12 parsecs"), None);
+        assert_eq!(MemoryLimit::parse("MiB"), None);
+    }
+
+    #[test]
+    fn weights_honour_both_bounds() {
+        let both = MemoryLimit::entries_and_bytes(10, 1000);
+        assert_eq!(
+            (both.capacity(), both.weight(5), both.weight(400)),
+            (1000, 100, 400)
+        );
+        assert_eq!(MemoryLimit::entries(10).weight(400), 1);
+        assert_eq!(MemoryLimit::bytes(10).weight(400), 400);
+    }
+
+    #[test]
+    fn env_selects_backend_and_options() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.backend, Backend::MemoryOnly);
+        assert!(c.enabled);
+        let c = config(&[
+            ("USERS_TABLE", "users-cache"),
+            ("CACHE_ENABLED", "false"),
+            ("CACHE_KEY_PREFIX", "dev#"),
+            ("CACHE_MEMORY_SIZE", "64MiB"),
+        ])
+        .unwrap();
+        assert_eq!(c.backend, Backend::Dynamo("users-cache".into()));
+        assert_eq!((c.enabled, c.key_prefix.as_str()), (false, "dev#"));
+        assert_eq!(c.memory, MemoryLimit::bytes(64 << 20));
+        let c = config(&[("USERS_TABLE", "t"), ("REDIS_URL", "redis://127.0.0.1:1")]).unwrap();
+        assert_eq!(c.backend, Backend::Redis("redis://127.0.0.1:1".into()));
+        assert!(config(&[("CACHE_ENABLED", "maybe")]).is_err());
+        assert!(config(&[("CACHE_MEMORY_SIZE", "lots")]).is_err());
+    }
+}

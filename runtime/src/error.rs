@@ -1,0 +1,75 @@
+//! Error types for stores and for the tiered cache.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A boxed error, the type origins may return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error raised by a [`CacheStore`](crate::store::CacheStore).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend (DynamoDB, Redis) returned an error or could not be reached.
+    #[error("{store} error: {source}")]
+    Backend {
+        /// Store name, e.g. `dynamodb`.
+        store: &'static str,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// The operation did not finish within the configured timeout.
+    #[error("store operation timed out after {0:?}")]
+    Timeout(Duration),
+    /// The store cannot perform this operation (e.g. pattern delete on DynamoDB).
+    #[error("{store} does not support {operation}")]
+    Unsupported {
+        /// Store name.
+        store: &'static str,
+        /// Operation name.
+        operation: &'static str,
+    },
+    /// The encoded item exceeds the store's item size limit.
+    #[error("item for key `{key}` is {size} bytes, over the {limit}-byte limit of {store}")]
+    TooLarge {
+        /// Store name.
+        store: &'static str,
+        /// Full store key.
+        key: String,
+        /// Encoded item size in bytes.
+        size: usize,
+        /// The store's limit in bytes.
+        limit: usize,
+    },
+}
+
+impl StoreError {
+    /// Wraps a backend error.
+    pub fn backend(store: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            store,
+            source: source.into(),
+        }
+    }
+}
+
+/// An error returned by [`TieredCache`](crate::TieredCache).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CacheError {
+    /// The shared store failed. Only raised in strict mode, or for a caller's
+    /// explicit write or invalidation that the store refused.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    /// The origin function failed.
+    #[error("origin failed: {0}")]
+    Origin(Arc<dyn std::error::Error + Send + Sync + 'static>),
+    /// The value could not be serialized to JSON.
+    #[error("could not serialize value: {0}")]
+    Serialize(Arc<serde_json::Error>),
+}
+
+impl From<StoreError> for CacheError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Arc::new(e))
+    }
+}

@@ -1,0 +1,241 @@
+//! Cache metrics, emitted as CloudWatch Embedded Metric Format (EMF) lines.
+//!
+//! Lookups only bump atomic counters; [`Metrics::flush`] (call it at the end
+//! of each Lambda invocation) writes one EMF line per data type through a
+//! [`MetricsSink`], so no CloudWatch API call is made per metric.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+/// Metric and dimension names, shared with the generated alarms.
+pub mod names {
+    /// Hits served by the in-process L1 (Count).
+    pub const MEMORY_HITS: &str = "MemoryHits";
+    /// Hits served by the shared store (Count).
+    pub const STORE_HITS: &str = "StoreHits";
+    /// Lookups that reached the origin (Count).
+    pub const MISSES: &str = "Misses";
+    /// Stale values served while a refresh runs (Count).
+    pub const STALE_SERVES: &str = "StaleServes";
+    /// Callers that waited on another caller's origin call (Count).
+    pub const COALESCED_CALLS: &str = "CoalescedCalls";
+    /// Shared-store errors and timeouts (Count).
+    pub const STORE_ERRORS: &str = "StoreErrors";
+    /// Shared-store call latency (Milliseconds).
+    pub const STORE_LATENCY: &str = "StoreLatency";
+    /// Origin call latency (Milliseconds).
+    pub const ORIGIN_LATENCY: &str = "OriginLatency";
+    /// Dimension: the service name.
+    pub const SERVICE: &str = "Service";
+    /// Dimension: the cached data type.
+    pub const DATA_TYPE: &str = "DataType";
+}
+
+/// Default EMF namespace.
+pub const DEFAULT_NAMESPACE: &str = "Cachegen";
+/// Data type used when the caller names none.
+pub const DEFAULT_DATA_TYPE: &str = "default";
+/// EMF allows at most 100 values per metric in one line.
+const MAX_VALUES_PER_LINE: usize = 100;
+
+/// Destination of EMF lines.
+pub trait MetricsSink: Send + Sync + Debug + 'static {
+    /// Writes one complete JSON line.
+    fn emit(&self, line: &str);
+}
+
+/// Writes each line to stdout, where the Lambda runtime forwards it to CloudWatch Logs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdoutSink;
+
+impl MetricsSink for StdoutSink {
+    fn emit(&self, line: &str) {
+        println!("{line}");
+    }
+}
+
+/// Keeps lines in memory, for tests.
+#[derive(Debug, Default)]
+pub struct CaptureSink(Mutex<Vec<String>>);
+
+impl CaptureSink {
+    /// Lines emitted so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().expect("capture lock").clone()
+    }
+}
+
+impl MetricsSink for CaptureSink {
+    fn emit(&self, line: &str) {
+        self.0.lock().expect("capture lock").push(line.to_owned());
+    }
+}
+
+/// Counters for one data type.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub memory_hits: AtomicU64,
+    pub store_hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub stale_serves: AtomicU64,
+    pub coalesced: AtomicU64,
+    pub store_errors: AtomicU64,
+    store_latency: Mutex<Vec<f64>>,
+    origin_latency: Mutex<Vec<f64>>,
+}
+
+impl Counters {
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn store_latency(&self, d: Duration) {
+        self.store_latency.lock().expect("latency lock").push(ms(d));
+    }
+
+    pub fn origin_latency(&self, d: Duration) {
+        self.origin_latency
+            .lock()
+            .expect("latency lock")
+            .push(ms(d));
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Metrics registry of one cache: counters per data type plus the sink.
+#[derive(Debug)]
+pub struct Metrics {
+    namespace: String,
+    service: String,
+    sink: Arc<dyn MetricsSink>,
+    types: Mutex<BTreeMap<String, Arc<Counters>>>,
+}
+
+impl Metrics {
+    pub(crate) fn new(namespace: String, service: String, sink: Arc<dyn MetricsSink>) -> Self {
+        Self {
+            namespace,
+            service,
+            sink,
+            types: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn counters(&self, data_type: &str) -> Arc<Counters> {
+        let mut types = self.types.lock().expect("metrics lock");
+        types.entry(data_type.to_owned()).or_default().clone()
+    }
+
+    /// Emits and resets the counters: one EMF line per data type with
+    /// activity (more if over 100 latency samples), each with dimension sets
+    /// `[["Service"],["Service","DataType"]]`.
+    pub fn flush(&self) {
+        let now_ms = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+        let types: Vec<_> = {
+            let t = self.types.lock().expect("metrics lock");
+            t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        for (data_type, c) in types {
+            let take = |a: &AtomicU64| a.swap(0, Ordering::Relaxed);
+            let counts = [
+                (names::MEMORY_HITS, take(&c.memory_hits)),
+                (names::STORE_HITS, take(&c.store_hits)),
+                (names::MISSES, take(&c.misses)),
+                (names::STALE_SERVES, take(&c.stale_serves)),
+                (names::COALESCED_CALLS, take(&c.coalesced)),
+                (names::STORE_ERRORS, take(&c.store_errors)),
+            ];
+            let store_lat = std::mem::take(&mut *c.store_latency.lock().expect("latency lock"));
+            let origin_lat = std::mem::take(&mut *c.origin_latency.lock().expect("latency lock"));
+            if counts.iter().all(|(_, n)| *n == 0) && store_lat.is_empty() && origin_lat.is_empty()
+            {
+                continue;
+            }
+            let mut store_chunks = store_lat.chunks(MAX_VALUES_PER_LINE);
+            let mut origin_chunks = origin_lat.chunks(MAX_VALUES_PER_LINE);
+            let mut first = true;
+            loop {
+                let (s, o) = (store_chunks.next(), origin_chunks.next());
+                if !first && s.is_none() && o.is_none() {
+                    break;
+                }
+                let mut defs = Vec::new();
+                let mut root = Map::new();
+                if first {
+                    for (name, n) in counts {
+                        defs.push(json!({"Name": name, "Unit": "Count"}));
+                        root.insert(name.into(), json!(n));
+                    }
+                }
+                for (name, values) in [(names::STORE_LATENCY, s), (names::ORIGIN_LATENCY, o)] {
+                    if let Some(values) = values.filter(|v| !v.is_empty()) {
+                        defs.push(json!({"Name": name, "Unit": "Milliseconds"}));
+                        root.insert(name.into(), json!(values));
+                    }
+                }
+                first = false;
+                root.insert(names::SERVICE.into(), json!(self.service));
+                root.insert(names::DATA_TYPE.into(), json!(data_type));
+                root.insert(
+                    "_aws".into(),
+                    json!({
+                        "Timestamp": now_ms,
+                        "CloudWatchMetrics": [{
+                            "Namespace": self.namespace,
+                            "Dimensions": [[names::SERVICE], [names::SERVICE, names::DATA_TYPE]],
+                            "Metrics": defs,
+                        }],
+                    }),
+                );
+                self.sink.emit(&Value::Object(root).to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_writes_emf_and_resets() {
+        let sink = Arc::new(CaptureSink::default());
+        let m = Metrics::new("Ns".into(), "svc".into(), sink.clone());
+        let c = m.counters("users");
+        Counters::inc(&c.memory_hits);
+        Counters::inc(&c.memory_hits);
+        for _ in 0..150 {
+            c.store_latency(Duration::from_millis(2));
+        }
+        m.flush();
+        m.flush();
+        let lines = sink.lines();
+        assert_eq!(
+            lines.len(),
+            2,
+            "150 samples need two lines, second flush none"
+        );
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["MemoryHits"], 2);
+        assert_eq!(v["Service"], "svc");
+        assert_eq!(v["DataType"], "users");
+        assert_eq!(v["StoreLatency"].as_array().unwrap().len(), 100);
+        let cw = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Namespace"], "Ns");
+        assert_eq!(
+            cw["Dimensions"],
+            json!([["Service"], ["Service", "DataType"]])
+        );
+        let v2: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(v2["StoreLatency"].as_array().unwrap().len(), 50);
+        assert!(v2.get("MemoryHits").is_none());
+    }
+}

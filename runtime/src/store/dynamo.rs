@@ -1,0 +1,560 @@
+//! `DynamoStore`: the shared store on a DynamoDB table.
+//!
+//! # Item layout
+//!
+//! | attribute (default name) | type | content |
+//! |---|---|---|
+//! | `key_attribute` (`pk`) | S | full prefixed cache key |
+//! | `sort_key` (optional) | S/N | a constant, the same for every cache item |
+//! | `value` | B | the encoded [envelope](crate::envelope) |
+//! | `expiresAt` | N | hard expiry, epoch seconds; checked on every read |
+//! | `ttl_attribute` (optional) | N | `expiresAt` + grace (default 1 h), for the table's TTL; may be `expiresAt` itself |
+//! | `createdAt` | N | epoch seconds |
+//! | extra attributes | S/N | per-`set` attributes, for GSIs; layout attributes win on a name clash |
+//!
+//! # Tags
+//!
+//! A tag key `<prefix>tag#<tag>` (built by the tiered cache) is stored as an
+//! ordinary item of the same table under that partition key (and the constant
+//! sort key), with a string set `members` of the cache keys written with the
+//! tag, added by `UpdateItem ADD`. Its `expiresAt`/TTL attribute is raised to
+//! the latest member's, never lowered. `delete_by_tag` reads that item,
+//! batch-deletes the members (25 per `BatchWriteItem`, unprocessed items
+//! retried), then deletes the tag item. No GSI is needed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
+use futures::{StreamExt, TryStreamExt};
+
+use super::{AttrValue, CacheStore, Capabilities, StoreEntry};
+use crate::StoreError;
+use crate::clock::{self, Clock};
+
+/// DynamoDB's maximum item size, 400 KB.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+const NAME: &str = "dynamodb";
+const BATCH_GET_MAX: usize = 100;
+const BATCH_WRITE_MAX: usize = 25;
+const BATCH_ATTEMPTS: u32 = 8;
+const BATCH_CONCURRENCY: usize = 4;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Attribute names of cache items; shared contract with the generator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamoLayout {
+    /// Partition key attribute (type S).
+    pub key_attribute: String,
+    /// Sort key attribute and the constant value cache items use.
+    pub sort_key: Option<(String, AttrValue)>,
+    /// Value attribute (type B).
+    pub value_attribute: String,
+    /// Application expiry attribute (type N, epoch seconds).
+    pub expires_at_attribute: String,
+    /// The table's TTL attribute (type N, epoch seconds), if any.
+    pub ttl_attribute: Option<String>,
+    /// Added to `expiresAt` for the TTL attribute.
+    pub ttl_grace: Duration,
+    /// Creation time attribute (type N, epoch seconds).
+    pub created_at_attribute: String,
+    /// String-set attribute listing a tag item's members.
+    pub tag_members_attribute: String,
+}
+
+impl Default for DynamoLayout {
+    fn default() -> Self {
+        Self {
+            key_attribute: "pk".into(),
+            sort_key: None,
+            value_attribute: "value".into(),
+            expires_at_attribute: "expiresAt".into(),
+            ttl_attribute: None,
+            ttl_grace: Duration::from_secs(3600),
+            created_at_attribute: "createdAt".into(),
+            tag_members_attribute: "members".into(),
+        }
+    }
+}
+
+impl DynamoLayout {
+    /// A builder with defaults and the given partition key name.
+    pub fn builder(key_attribute: impl Into<String>) -> DynamoLayoutBuilder {
+        DynamoLayoutBuilder(Self {
+            key_attribute: key_attribute.into(),
+            ..Self::default()
+        })
+    }
+}
+
+/// Builds a [`DynamoLayout`].
+#[derive(Debug, Clone)]
+pub struct DynamoLayoutBuilder(DynamoLayout);
+
+impl DynamoLayoutBuilder {
+    /// Sort key attribute and its constant value.
+    pub fn sort_key(mut self, name: impl Into<String>, value: AttrValue) -> Self {
+        self.0.sort_key = Some((name.into(), value));
+        self
+    }
+    /// Value attribute name.
+    pub fn value_attribute(mut self, name: impl Into<String>) -> Self {
+        self.0.value_attribute = name.into();
+        self
+    }
+    /// Application expiry attribute name.
+    pub fn expires_at_attribute(mut self, name: impl Into<String>) -> Self {
+        self.0.expires_at_attribute = name.into();
+        self
+    }
+    /// The table's TTL attribute name.
+    pub fn ttl_attribute(mut self, name: impl Into<String>) -> Self {
+        self.0.ttl_attribute = Some(name.into());
+        self
+    }
+    /// Grace added to `expiresAt` for the TTL attribute.
+    pub fn ttl_grace(mut self, grace: Duration) -> Self {
+        self.0.ttl_grace = grace;
+        self
+    }
+    /// Creation time attribute name.
+    pub fn created_at_attribute(mut self, name: impl Into<String>) -> Self {
+        self.0.created_at_attribute = name.into();
+        self
+    }
+    /// Tag members attribute name.
+    pub fn tag_members_attribute(mut self, name: impl Into<String>) -> Self {
+        self.0.tag_members_attribute = name.into();
+        self
+    }
+    /// The layout.
+    pub fn build(self) -> DynamoLayout {
+        self.0
+    }
+}
+
+/// A [`CacheStore`] on one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    layout: Arc<DynamoLayout>,
+    clock: Arc<dyn Clock>,
+}
+
+fn attr(v: &AttrValue) -> AttributeValue {
+    match v {
+        AttrValue::S(s) => AttributeValue::S(s.clone()),
+        AttrValue::N(n) => AttributeValue::N(n.clone()),
+    }
+}
+
+fn num(n: u64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+fn sdk<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::backend(NAME, DisplayErrorContext(&e).to_string())
+}
+
+fn built(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::backend(NAME, e)
+}
+
+/// Approximate DynamoDB item size: attribute names plus values.
+fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(k, v)| {
+            k.len()
+                + match v {
+                    AttributeValue::S(s) => s.len(),
+                    AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+                    AttributeValue::B(b) => b.as_ref().len(),
+                    _ => 0,
+                }
+        })
+        .sum()
+}
+
+impl DynamoStore {
+    /// A store on `table` with `layout`.
+    pub fn new(client: Client, table: impl Into<String>, layout: DynamoLayout) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            layout: Arc::new(layout),
+            clock: clock::system(),
+        }
+    }
+
+    /// Uses `clock` for the application-level expiry check.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The layout.
+    pub fn layout(&self) -> &DynamoLayout {
+        &self.layout
+    }
+
+    fn key(&self, key: &str) -> Item {
+        let mut k = Item::with_capacity(2);
+        k.insert(
+            self.layout.key_attribute.clone(),
+            AttributeValue::S(key.to_owned()),
+        );
+        if let Some((name, value)) = &self.layout.sort_key {
+            k.insert(name.clone(), attr(value));
+        }
+        k
+    }
+
+    fn key_of(&self, item: &Item) -> Option<String> {
+        match item.get(&self.layout.key_attribute) {
+            Some(AttributeValue::S(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// The value of a live cache item; `None` if expired or malformed.
+    fn live_value(&self, mut item: Item) -> Option<Vec<u8>> {
+        let expires = match item.get(&self.layout.expires_at_attribute) {
+            Some(AttributeValue::N(n)) => n.parse::<u64>().ok()?,
+            _ => return None,
+        };
+        if expires.saturating_mul(1000) <= self.clock.now_ms() {
+            return None;
+        }
+        match item.remove(&self.layout.value_attribute)? {
+            AttributeValue::B(b) => Some(b.into_inner()),
+            _ => None,
+        }
+    }
+
+    fn ttl_value(&self, expires_at_s: u64) -> u64 {
+        expires_at_s + self.layout.ttl_grace.as_secs()
+    }
+
+    async fn add_tag_member(
+        &self,
+        tag: &str,
+        key: &str,
+        expires_at_s: u64,
+    ) -> Result<(), StoreError> {
+        let l = &self.layout;
+        let update = |raise_expiry: bool| {
+            let mut req = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(tag)))
+                .expression_attribute_names("#m", &l.tag_members_attribute)
+                .expression_attribute_values(":m", AttributeValue::Ss(vec![key.to_owned()]));
+            if !raise_expiry {
+                return req.update_expression("ADD #m :m");
+            }
+            let mut expr = "ADD #m :m SET #e = :e".to_owned();
+            req = req
+                .expression_attribute_names("#e", &l.expires_at_attribute)
+                .expression_attribute_values(":e", num(expires_at_s))
+                .condition_expression("attribute_not_exists(#e) OR #e < :e");
+            if let Some(ttl) = l
+                .ttl_attribute
+                .as_ref()
+                .filter(|t| **t != l.expires_at_attribute)
+            {
+                expr.push_str(", #t = :t");
+                req = req
+                    .expression_attribute_names("#t", ttl)
+                    .expression_attribute_values(":t", num(self.ttl_value(expires_at_s)));
+            }
+            req.update_expression(expr)
+        };
+        match update(true).send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                // The tag already outlives this member: only add the member.
+                update(false).send().await.map(drop).map_err(sdk)
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn batch_get(&self, keys: &[String]) -> Result<Vec<Item>, StoreError> {
+        let mut pending: Vec<Item> = keys.iter().map(|k| self.key(k)).collect();
+        let mut found = Vec::with_capacity(keys.len());
+        for attempt in 0..BATCH_ATTEMPTS {
+            if pending.is_empty() {
+                return Ok(found);
+            }
+            backoff(attempt).await;
+            let ka = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .build()
+                .map_err(built)?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, ka)
+                .send()
+                .await
+                .map_err(sdk)?;
+            if let Some(mut r) = out.responses {
+                found.extend(r.remove(&self.table).unwrap_or_default());
+            }
+            if let Some(mut u) = out.unprocessed_keys {
+                pending = u.remove(&self.table).map(|ka| ka.keys).unwrap_or_default();
+            }
+        }
+        if pending.is_empty() {
+            Ok(found)
+        } else {
+            Err(StoreError::backend(
+                NAME,
+                format!("{} keys still unprocessed by BatchGetItem", pending.len()),
+            ))
+        }
+    }
+
+    async fn batch_delete(&self, keys: Vec<Item>) -> Result<u64, StoreError> {
+        let n = keys.len() as u64;
+        let chunks: Vec<Vec<Item>> = keys.chunks(BATCH_WRITE_MAX).map(<[Item]>::to_vec).collect();
+        futures::stream::iter(chunks)
+            .map(|chunk| self.batch_delete_chunk(chunk))
+            .buffer_unordered(BATCH_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(n)
+    }
+
+    async fn batch_delete_chunk(&self, keys: Vec<Item>) -> Result<(), StoreError> {
+        let mut pending = keys
+            .into_iter()
+            .map(|k| {
+                let del = DeleteRequest::builder()
+                    .set_key(Some(k))
+                    .build()
+                    .map_err(built)?;
+                Ok(WriteRequest::builder().delete_request(del).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        for attempt in 0..BATCH_ATTEMPTS {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            backoff(attempt).await;
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, std::mem::take(&mut pending))
+                .send()
+                .await
+                .map_err(sdk)?;
+            pending = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&self.table))
+                .unwrap_or_default();
+        }
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::backend(
+                NAME,
+                format!(
+                    "{} deletes still unprocessed by BatchWriteItem",
+                    pending.len()
+                ),
+            ))
+        }
+    }
+}
+
+/// Exponential backoff before retry `attempt` (none before the first).
+async fn backoff(attempt: u32) {
+    if attempt > 0 {
+        tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+    }
+}
+
+#[async_trait]
+impl CacheStore for DynamoStore {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            tags: true,
+            pattern_delete: false,
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(key)))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out.item.and_then(|item| self.live_value(item)))
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+        let mut unique = keys.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let chunks: Vec<Vec<String>> = unique
+            .chunks(BATCH_GET_MAX)
+            .map(<[String]>::to_vec)
+            .collect();
+        let items: Vec<Vec<Item>> = futures::stream::iter(chunks)
+            .map(|chunk| async move { self.batch_get(&chunk).await })
+            .buffer_unordered(BATCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(items
+            .into_iter()
+            .flatten()
+            .filter_map(|item| Some((self.key_of(&item)?, self.live_value(item)?)))
+            .collect())
+    }
+
+    async fn set(&self, key: &str, entry: StoreEntry<'_>) -> Result<(), StoreError> {
+        let l = &self.layout;
+        let expires_at_s = entry.expires_at_ms.div_ceil(1000);
+        let mut item: Item = entry
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), attr(v)))
+            .collect();
+        item.extend(self.key(key));
+        item.insert(
+            l.value_attribute.clone(),
+            AttributeValue::B(Blob::new(entry.value)),
+        );
+        item.insert(l.expires_at_attribute.clone(), num(expires_at_s));
+        item.insert(
+            l.created_at_attribute.clone(),
+            num(entry.created_at_ms / 1000),
+        );
+        if let Some(ttl) = &l.ttl_attribute {
+            // When the TTL attribute is expiresAt itself, the grace is not added.
+            item.entry(ttl.clone())
+                .or_insert_with(|| num(self.ttl_value(expires_at_s)));
+        }
+        let size = item_size(&item);
+        if size > MAX_ITEM_BYTES {
+            return Err(StoreError::TooLarge {
+                store: NAME,
+                key: key.to_owned(),
+                size,
+                limit: MAX_ITEM_BYTES,
+            });
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk)?;
+        for tag in entry.tags {
+            self.add_tag_member(tag, key, expires_at_s).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(key)))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    async fn has(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.get(key).await?.is_some())
+    }
+
+    async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
+        let l = &self.layout;
+        let mut names = HashMap::from([("#k".to_owned(), l.key_attribute.clone())]);
+        let mut projection = "#k".to_owned();
+        if let Some((sk, _)) = &l.sort_key {
+            names.insert("#s".into(), sk.clone());
+            projection.push_str(", #s");
+        }
+        let mut req = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .projection_expression(projection)
+            .set_expression_attribute_names(Some(names));
+        if !prefix.is_empty() {
+            req = req
+                .filter_expression("begins_with(#k, :p)")
+                .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()));
+        }
+        let mut keys = Vec::new();
+        let mut pages = req.into_paginator().items().send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(sdk)?;
+            let same_sort = l
+                .sort_key
+                .as_ref()
+                .is_none_or(|(n, v)| item.get(n) == Some(&attr(v)));
+            if same_sort {
+                keys.push(item);
+            }
+        }
+        self.batch_delete(keys).await
+    }
+
+    async fn delete_by_tag(&self, tag: &str) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(tag)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let members = match out
+            .item
+            .and_then(|mut i| i.remove(&self.layout.tag_members_attribute))
+        {
+            Some(AttributeValue::Ss(members)) => members,
+            _ => return Ok(0),
+        };
+        let n = self
+            .batch_delete(members.iter().map(|m| self.key(m)).collect())
+            .await?;
+        self.delete(tag).await?;
+        Ok(n)
+    }
+}

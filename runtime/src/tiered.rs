@@ -1,0 +1,784 @@
+//! `TieredCache`: L1 (in-process) → shared store → origin.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::future::Cache;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::clock::{self, Clock};
+use crate::config::MemoryLimit;
+use crate::envelope::{self, EnvelopeMeta};
+use crate::flight::{self, Flights, Leader, Role};
+use crate::metrics::{self, Counters, Metrics, MetricsSink, StdoutSink};
+use crate::store::{AttrValue, Attributes, CacheStore, StoreEntry, Timed, bounded_cache};
+use crate::{BoxError, CacheError, StoreError};
+
+/// Default shared-store timeout per call.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(200);
+/// Default payload size above which values are zstd-compressed.
+pub const DEFAULT_COMPRESS_OVER: usize = 64 * 1024;
+
+/// Bound for values the cache holds.
+pub trait CacheValue: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
+impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> CacheValue for T {}
+
+/// Per-write options: TTL, tags and extra (DynamoDB) attributes.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Time to live (the fresh period).
+    pub ttl: Duration,
+    /// Tags for [`TieredCache::invalidate_tag`].
+    pub tags: Vec<String>,
+    /// Extra attributes written on the DynamoDB item.
+    pub attributes: Attributes,
+}
+
+impl WriteOptions {
+    /// Options with only a TTL.
+    pub fn ttl(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            ..Self::default()
+        }
+    }
+
+    /// Adds a tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Adds an extra attribute.
+    pub fn attribute(mut self, name: impl Into<String>, value: AttrValue) -> Self {
+        self.attributes.insert(name.into(), value);
+        self
+    }
+}
+
+#[derive(Clone)]
+struct L1Entry {
+    value: Arc<dyn Any + Send + Sync>,
+    fresh_until_ms: u64,
+    expires_at_ms: u64,
+    ttl: Duration,
+    size: usize,
+}
+
+impl Timed for L1Entry {
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+    fn size(&self) -> usize {
+        self.size
+    }
+}
+
+impl std::fmt::Debug for L1Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("L1Entry")
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Found<T> {
+    Fresh(T),
+    Stale(T),
+    Miss,
+}
+
+#[derive(Debug)]
+struct Inner {
+    l1: Option<Cache<String, L1Entry>>,
+    store: Option<Arc<dyn CacheStore>>,
+    flights: Arc<Flights>,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    enabled: bool,
+    strict: bool,
+    key_prefix: String,
+    store_timeout: Duration,
+    compress_over: usize,
+    schema_version: u32,
+}
+
+/// A two-level cache: an in-process L1 in front of a shared [`CacheStore`],
+/// in front of the caller's origin. Cheap to clone; clones share everything.
+///
+/// Reads never fail because of the store: errors and timeouts are logged,
+/// counted as `StoreErrors`, and the lookup falls through to the origin,
+/// unless strict mode is on. Values that do not decode (corrupt, other
+/// schema or format version) or that are past `expiresAt` are misses.
+#[derive(Debug, Clone)]
+pub struct TieredCache {
+    inner: Arc<Inner>,
+    counters: Arc<Counters>,
+    data_type: Arc<str>,
+}
+
+/// Builds a [`TieredCache`].
+#[derive(Debug)]
+pub struct TieredCacheBuilder {
+    store: Option<Arc<dyn CacheStore>>,
+    memory: MemoryLimit,
+    key_prefix: String,
+    enabled: bool,
+    strict: bool,
+    store_timeout: Duration,
+    compress_over: usize,
+    schema_version: u32,
+    clock: Arc<dyn Clock>,
+    namespace: String,
+    service: String,
+    data_type: String,
+    sink: Arc<dyn MetricsSink>,
+}
+
+impl Default for TieredCacheBuilder {
+    fn default() -> Self {
+        Self {
+            store: None,
+            memory: MemoryLimit::default(),
+            key_prefix: String::new(),
+            enabled: true,
+            strict: false,
+            store_timeout: DEFAULT_STORE_TIMEOUT,
+            compress_over: DEFAULT_COMPRESS_OVER,
+            schema_version: 1,
+            clock: clock::system(),
+            namespace: metrics::DEFAULT_NAMESPACE.into(),
+            service: "cachegen".into(),
+            data_type: metrics::DEFAULT_DATA_TYPE.into(),
+            sink: Arc::new(StdoutSink),
+        }
+    }
+}
+
+impl TieredCacheBuilder {
+    /// The shared store. Without one the cache is L1-only.
+    pub fn store(mut self, store: Arc<dyn CacheStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+    /// L1 bound (default 10,000 entries); a zero bound disables L1.
+    pub fn memory(mut self, limit: MemoryLimit) -> Self {
+        self.memory = limit;
+        self
+    }
+    /// Prefix prepended to every store key and tag key.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+    /// `false` bypasses the cache entirely (origin only).
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+    /// Raise store errors instead of degrading.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+    /// Timeout per store call (default 200 ms).
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = timeout;
+        self
+    }
+    /// Compress JSON payloads larger than this many bytes (default 64 KiB).
+    pub fn compress_over(mut self, bytes: usize) -> Self {
+        self.compress_over = bytes;
+        self
+    }
+    /// Schema version written into envelopes; others read as misses.
+    pub fn schema_version(mut self, version: u32) -> Self {
+        self.schema_version = version;
+        self
+    }
+    /// Clock for expiry decisions.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// EMF namespace (default `Cachegen`).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+    /// `Service` dimension value.
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = service.into();
+        self
+    }
+    /// `DataType` dimension value of the built handle.
+    pub fn data_type(mut self, data_type: impl Into<String>) -> Self {
+        self.data_type = data_type.into();
+        self
+    }
+    /// Where EMF lines go (default stdout).
+    pub fn metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.sink = sink;
+        self
+    }
+
+    /// Builds the cache.
+    pub fn build(self) -> TieredCache {
+        let metrics = Metrics::new(self.namespace, self.service, self.sink);
+        let counters = metrics.counters(&self.data_type);
+        let l1 = (!self.memory.is_zero()).then(|| bounded_cache(self.memory));
+        TieredCache {
+            inner: Arc::new(Inner {
+                l1,
+                store: self.store,
+                flights: Arc::default(),
+                metrics,
+                clock: self.clock,
+                enabled: self.enabled,
+                strict: self.strict,
+                key_prefix: self.key_prefix,
+                store_timeout: self.store_timeout,
+                compress_over: self.compress_over,
+                schema_version: self.schema_version,
+            }),
+            counters,
+            data_type: self.data_type.into(),
+        }
+    }
+}
+
+fn origin_error(e: impl Into<BoxError>) -> CacheError {
+    CacheError::Origin(Arc::from(e.into()))
+}
+
+/// True for errors that degrade (outages), false for caller errors.
+fn is_transient(e: &StoreError) -> bool {
+    matches!(e, StoreError::Backend { .. } | StoreError::Timeout(_))
+}
+
+impl TieredCache {
+    /// A builder with defaults: L1 of 10,000 entries, no store, 200 ms store timeout.
+    pub fn builder() -> TieredCacheBuilder {
+        TieredCacheBuilder::default()
+    }
+
+    /// A handle sharing this cache, counting metrics under another `DataType`.
+    pub fn for_type(&self, data_type: &str) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            counters: self.inner.metrics.counters(data_type),
+            data_type: data_type.into(),
+        }
+    }
+
+    /// The metrics registry; call [`Metrics::flush`] at the end of an invocation.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The shared store, if any.
+    pub fn store(&self) -> Option<&Arc<dyn CacheStore>> {
+        self.inner.store.as_ref()
+    }
+
+    fn store_key(&self, key: &str) -> String {
+        format!("{}{key}", self.inner.key_prefix)
+    }
+
+    fn tag_key(&self, tag: &str) -> String {
+        format!("{}tag#{tag}", self.inner.key_prefix)
+    }
+
+    fn span(&self, op: &'static str, key: &str) -> tracing::Span {
+        tracing::debug_span!("cache", op, key, data_type = %self.data_type, layer = tracing::field::Empty)
+    }
+
+    /// Runs a store call with the timeout, recording latency and errors.
+    async fn store_call<R>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = Result<R, StoreError>>,
+    ) -> Result<R, StoreError> {
+        let start = Instant::now();
+        let r = tokio::time::timeout(self.inner.store_timeout, call)
+            .await
+            .unwrap_or(Err(StoreError::Timeout(self.inner.store_timeout)));
+        self.counters.store_latency(start.elapsed());
+        if let Err(e) = &r {
+            Counters::inc(&self.counters.store_errors);
+            tracing::warn!(op, error = %e, "cache store call failed");
+        }
+        r
+    }
+
+    /// Turns a store outage into `fallback` unless strict; caller errors pass.
+    fn degrade<R>(&self, r: Result<R, StoreError>, fallback: R) -> Result<R, CacheError> {
+        match r {
+            Ok(v) => Ok(v),
+            Err(e) if is_transient(&e) && !self.inner.strict => Ok(fallback),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn l1_lookup<T: CacheValue>(&self, key: &str) -> Found<T> {
+        let Some(l1) = &self.inner.l1 else {
+            return Found::Miss;
+        };
+        let Some(e) = l1.get(key).await else {
+            return Found::Miss;
+        };
+        let now = self.inner.clock.now_ms();
+        if now >= e.expires_at_ms {
+            return Found::Miss;
+        }
+        match e.value.downcast_ref::<T>() {
+            Some(v) if now < e.fresh_until_ms => Found::Fresh(v.clone()),
+            Some(v) => Found::Stale(v.clone()),
+            None => Found::Miss,
+        }
+    }
+
+    async fn l1_insert<T: CacheValue>(&self, key: &str, value: T, meta: EnvelopeMeta, size: usize) {
+        let Some(l1) = &self.inner.l1 else { return };
+        let now = self.inner.clock.now_ms();
+        if meta.expires_at_ms <= now {
+            return;
+        }
+        let entry = L1Entry {
+            value: Arc::new(value),
+            fresh_until_ms: meta.fresh_until_ms,
+            expires_at_ms: meta.expires_at_ms,
+            ttl: Duration::from_millis(meta.expires_at_ms - now),
+            size,
+        };
+        l1.insert(key.to_owned(), entry).await;
+    }
+
+    /// Decodes store bytes; anything unreadable or expired is a miss.
+    fn decode<T: CacheValue>(&self, key: &str, bytes: &[u8]) -> Option<(EnvelopeMeta, T)> {
+        match envelope::decode::<T>(bytes, self.inner.schema_version) {
+            Ok((meta, v)) if meta.expires_at_ms > self.inner.clock.now_ms() => Some((meta, v)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!(key, error = %e, "undecodable cache value treated as a miss");
+                None
+            }
+        }
+    }
+
+    /// L1, then the store (promoting hits into L1).
+    async fn lookup<T: CacheValue>(
+        &self,
+        key: &str,
+        span: &tracing::Span,
+    ) -> Result<Found<T>, CacheError> {
+        let in_l1 = match self.l1_lookup(key).await {
+            Found::Fresh(v) => {
+                Counters::inc(&self.counters.memory_hits);
+                span.record("layer", "memory");
+                return Ok(Found::Fresh(v));
+            }
+            stale_or_miss => stale_or_miss,
+        };
+        let Some(store) = &self.inner.store else {
+            return Ok(in_l1);
+        };
+        let r = self
+            .store_call("get", store.get(&self.store_key(key)))
+            .await;
+        let Some(bytes) = self.degrade(r, None)? else {
+            return Ok(in_l1);
+        };
+        let Some((meta, v)) = self.decode::<T>(key, &bytes) else {
+            return Ok(in_l1);
+        };
+        self.l1_insert(key, v.clone(), meta, bytes.len()).await;
+        if self.inner.clock.now_ms() < meta.fresh_until_ms {
+            Counters::inc(&self.counters.store_hits);
+            span.record("layer", "store");
+            Ok(Found::Fresh(v))
+        } else {
+            Ok(Found::Stale(v))
+        }
+    }
+
+    /// Encodes and writes to L1 and the store. Store outages degrade unless
+    /// strict; an oversized value is always an error (after the L1 write).
+    async fn write<T: CacheValue>(
+        &self,
+        key: &str,
+        value: &T,
+        opts: &WriteOptions,
+        stale_window: Duration,
+    ) -> Result<(), CacheError> {
+        let now = self.inner.clock.now_ms();
+        let fresh_until_ms = now + opts.ttl.as_millis() as u64;
+        let meta = EnvelopeMeta {
+            schema_version: self.inner.schema_version,
+            created_at_ms: now,
+            fresh_until_ms,
+            expires_at_ms: fresh_until_ms + stale_window.as_millis() as u64,
+        };
+        let (bytes, json_len) = envelope::encode(value, meta, self.inner.compress_over)
+            .map_err(|e| CacheError::Serialize(Arc::new(e)))?;
+        self.l1_insert(key, value.clone(), meta, json_len).await;
+        let Some(store) = &self.inner.store else {
+            return Ok(());
+        };
+        let tags: Vec<String> = opts.tags.iter().map(|t| self.tag_key(t)).collect();
+        let entry = StoreEntry {
+            value: &bytes,
+            created_at_ms: now,
+            expires_at_ms: meta.expires_at_ms,
+            ttl: opts.ttl + stale_window,
+            tags: &tags,
+            attributes: &opts.attributes,
+        };
+        let r = self
+            .store_call("set", store.set(&self.store_key(key), entry))
+            .await;
+        self.degrade(r, ())
+    }
+
+    /// The fresh value from L1 or the store, or `None`.
+    pub async fn get<T: CacheValue>(&self, key: &str) -> Result<Option<T>, CacheError> {
+        if !self.inner.enabled {
+            return Ok(None);
+        }
+        let span = self.span("get", key);
+        async {
+            match self.lookup::<T>(key, &span).await? {
+                Found::Fresh(v) => Ok(Some(v)),
+                Found::Stale(_) | Found::Miss => {
+                    Counters::inc(&self.counters.misses);
+                    Ok(None)
+                }
+            }
+        }
+        .instrument(span.clone())
+        .await
+    }
+
+    /// Stores `value` for `ttl` in both layers.
+    pub async fn set<T: CacheValue>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        self.set_with(key, value, &WriteOptions::ttl(ttl)).await
+    }
+
+    /// Stores `value` with tags and extra attributes. Fails with
+    /// [`StoreError::TooLarge`] if the encoded item exceeds the store's limit.
+    pub async fn set_with<T: CacheValue>(
+        &self,
+        key: &str,
+        value: &T,
+        opts: &WriteOptions,
+    ) -> Result<(), CacheError> {
+        if !self.inner.enabled {
+            return Ok(());
+        }
+        self.write(key, value, opts, Duration::ZERO)
+            .instrument(self.span("set", key))
+            .await
+    }
+
+    /// Removes `key` from both layers.
+    pub async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        if let Some(l1) = &self.inner.l1 {
+            l1.invalidate(key).await;
+        }
+        let Some(store) = &self.inner.store else {
+            return Ok(());
+        };
+        let r = self
+            .store_call("delete", store.delete(&self.store_key(key)))
+            .await;
+        self.degrade(r, ())
+    }
+
+    /// True if a live value exists in L1 or the store.
+    pub async fn has(&self, key: &str) -> Result<bool, CacheError> {
+        if let Some(l1) = &self.inner.l1
+            && l1
+                .get(key)
+                .await
+                .is_some_and(|e| e.expires_at_ms > self.inner.clock.now_ms())
+        {
+            return Ok(true);
+        }
+        let Some(store) = &self.inner.store else {
+            return Ok(false);
+        };
+        let r = self
+            .store_call("has", store.has(&self.store_key(key)))
+            .await;
+        self.degrade(r, false)
+    }
+
+    /// Values for several keys: L1 first, then one batched store call
+    /// (DynamoDB `BatchGetItem`, 100 keys per request, unprocessed keys retried).
+    /// Missing keys are absent from the map; the origin is not called.
+    pub async fn get_many<T: CacheValue>(
+        &self,
+        keys: &[impl AsRef<str>],
+    ) -> Result<HashMap<String, T>, CacheError> {
+        let mut out = HashMap::with_capacity(keys.len());
+        if !self.inner.enabled {
+            return Ok(out);
+        }
+        let span = self.span("get_many", "");
+        async {
+            let mut missing = Vec::new();
+            for key in keys {
+                let key = key.as_ref();
+                match self.l1_lookup::<T>(key).await {
+                    Found::Fresh(v) => {
+                        Counters::inc(&self.counters.memory_hits);
+                        out.insert(key.to_owned(), v);
+                    }
+                    _ => missing.push(key.to_owned()),
+                }
+            }
+            if let (Some(store), false) = (&self.inner.store, missing.is_empty()) {
+                let full: Vec<String> = missing.iter().map(|k| self.store_key(k)).collect();
+                let r = self.store_call("get_many", store.get_many(&full)).await;
+                let found = self.degrade(r, HashMap::new())?;
+                let now = self.inner.clock.now_ms();
+                for (key, full_key) in missing.iter().zip(&full) {
+                    let hit = found
+                        .get(full_key)
+                        .and_then(|b| Some((b.len(), self.decode::<T>(key, b)?)));
+                    if let Some((size, (meta, v))) = hit {
+                        self.l1_insert(key, v.clone(), meta, size).await;
+                        if now < meta.fresh_until_ms {
+                            Counters::inc(&self.counters.store_hits);
+                            out.insert(key.clone(), v);
+                        }
+                    }
+                }
+            }
+            for _ in out.len()..keys.len() {
+                Counters::inc(&self.counters.misses);
+            }
+            Ok(out)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Cache-aside: the cached value, or `origin()`'s, stored for `ttl`.
+    /// Concurrent misses on one key in this process call `origin` once.
+    pub async fn wrap<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        origin: F,
+    ) -> Result<T, CacheError>
+    where
+        T: CacheValue,
+        E: Into<BoxError>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.wrap_with(key, &WriteOptions::ttl(ttl), origin).await
+    }
+
+    /// [`wrap`](Self::wrap) with tags and extra attributes.
+    pub async fn wrap_with<T, E, F, Fut>(
+        &self,
+        key: &str,
+        opts: &WriteOptions,
+        origin: F,
+    ) -> Result<T, CacheError>
+    where
+        T: CacheValue,
+        E: Into<BoxError>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if !self.inner.enabled {
+            return origin().await.map_err(origin_error);
+        }
+        let span = self.span("wrap", key);
+        self.fetch(key, opts, Duration::ZERO, origin, &span)
+            .instrument(span.clone())
+            .await
+    }
+
+    /// Stale-while-revalidate: a fresh value is returned as is; a value up to
+    /// `stale_window` past its `ttl` is returned at once while one background
+    /// task refreshes it from `origin`; anything older is a miss.
+    ///
+    /// On Lambda, background work only runs while an invocation is active.
+    pub async fn wrap_swr<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        stale_window: Duration,
+        origin: F,
+    ) -> Result<T, CacheError>
+    where
+        T: CacheValue,
+        E: Into<BoxError>,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        if !self.inner.enabled {
+            return origin().await.map_err(origin_error);
+        }
+        let span = self.span("wrap_swr", key);
+        let opts = WriteOptions::ttl(ttl);
+        async {
+            match self.lookup::<T>(key, &span).await? {
+                Found::Fresh(v) => Ok(v),
+                Found::Stale(v) => {
+                    Counters::inc(&self.counters.stale_serves);
+                    span.record("layer", "stale");
+                    if let Some(leader) = self.inner.flights.try_lead::<T>(key) {
+                        let this = self.clone();
+                        let key = key.to_owned();
+                        tokio::spawn(
+                            async move {
+                                let _ = this
+                                    .call_origin(&key, &opts, stale_window, origin, leader)
+                                    .await;
+                            }
+                            .in_current_span(),
+                        );
+                    }
+                    Ok(v)
+                }
+                Found::Miss => self.fetch(key, &opts, stale_window, origin, &span).await,
+            }
+        }
+        .instrument(span.clone())
+        .await
+    }
+
+    /// L1 fast path, then single-flight over store lookup and origin.
+    async fn fetch<T, E, F, Fut>(
+        &self,
+        key: &str,
+        opts: &WriteOptions,
+        stale_window: Duration,
+        origin: F,
+        span: &tracing::Span,
+    ) -> Result<T, CacheError>
+    where
+        T: CacheValue,
+        E: Into<BoxError>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if let Found::Fresh(v) = self.l1_lookup::<T>(key).await {
+            Counters::inc(&self.counters.memory_hits);
+            span.record("layer", "memory");
+            return Ok(v);
+        }
+        loop {
+            match self.inner.flights.join::<T>(key) {
+                Role::Follower(rx) => {
+                    Counters::inc(&self.counters.coalesced);
+                    if let Some(r) = flight::follow(rx).await {
+                        span.record("layer", "coalesced");
+                        return r;
+                    }
+                    // The leader was cancelled: try again, perhaps as leader.
+                }
+                Role::Leader(leader) => {
+                    if let Found::Fresh(v) = self.lookup::<T>(key, span).await? {
+                        return Ok(v);
+                    }
+                    span.record("layer", "origin");
+                    return self
+                        .call_origin(key, opts, stale_window, origin, leader)
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Calls the origin as flight leader: publishes the result to followers
+    /// first, then writes the store, then ends the flight.
+    async fn call_origin<T, E, F, Fut>(
+        &self,
+        key: &str,
+        opts: &WriteOptions,
+        stale_window: Duration,
+        origin: F,
+        leader: Leader<T>,
+    ) -> Result<T, CacheError>
+    where
+        T: CacheValue,
+        E: Into<BoxError>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        Counters::inc(&self.counters.misses);
+        let start = Instant::now();
+        let result = origin().await.map_err(origin_error);
+        self.counters.origin_latency(start.elapsed());
+        leader.publish(result.clone());
+        if let Ok(v) = &result
+            && let Err(e) = self.write(key, v, opts, stale_window).await
+        {
+            tracing::warn!(key, error = %e, "origin value returned but not cached");
+        }
+        result
+    }
+
+    /// Deletes every entry written with `tag`, in the store and (entirely) L1.
+    /// Returns the number of store entries removed.
+    pub async fn invalidate_tag(&self, tag: &str) -> Result<u64, CacheError> {
+        if let Some(l1) = &self.inner.l1 {
+            l1.invalidate_all();
+        }
+        let Some(store) = &self.inner.store else {
+            return Ok(0);
+        };
+        let r = self
+            .store_call("invalidate_tag", store.delete_by_tag(&self.tag_key(tag)))
+            .await;
+        self.degrade(r, 0)
+    }
+
+    /// Deletes keys matching a glob `pattern` (prefix applied) where the store
+    /// supports it ([`Capabilities::pattern_delete`](crate::store::Capabilities)), and clears L1.
+    pub async fn delete_by_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
+        if let Some(l1) = &self.inner.l1 {
+            l1.invalidate_all();
+        }
+        let Some(store) = &self.inner.store else {
+            return Ok(0);
+        };
+        let r = self
+            .store_call(
+                "delete_by_pattern",
+                store.delete_by_pattern(&self.store_key(pattern)),
+            )
+            .await;
+        self.degrade(r, 0)
+    }
+
+    /// Removes every entry under this cache's key prefix, and all of L1.
+    pub async fn clear(&self) -> Result<u64, CacheError> {
+        if let Some(l1) = &self.inner.l1 {
+            l1.invalidate_all();
+        }
+        let Some(store) = &self.inner.store else {
+            return Ok(0);
+        };
+        let r = self
+            .store_call("clear", store.clear(&self.inner.key_prefix))
+            .await;
+        self.degrade(r, 0)
+    }
+}
