@@ -525,7 +525,8 @@ impl TieredCache {
 
     /// Values for several keys: L1 first, then one batched store call
     /// (DynamoDB `BatchGetItem`, 100 keys per request, unprocessed keys retried).
-    /// Missing keys are absent from the map; the origin is not called.
+    /// Duplicate keys are looked up once. Missing keys are absent from the
+    /// map; the origin is not called.
     pub async fn get_many<T: CacheValue>(
         &self,
         keys: &[impl AsRef<str>],
@@ -537,8 +538,8 @@ impl TieredCache {
         let span = self.span("get_many", "");
         async {
             let mut missing = Vec::new();
-            for key in keys {
-                let key = key.as_ref();
+            let mut seen = std::collections::HashSet::with_capacity(keys.len());
+            for key in keys.iter().map(AsRef::as_ref).filter(|k| seen.insert(*k)) {
                 match self.l1_lookup::<T>(key).await {
                     Found::Fresh(v) => {
                         Counters::inc(&self.counters.memory_hits);
@@ -565,7 +566,7 @@ impl TieredCache {
                     }
                 }
             }
-            for _ in out.len()..keys.len() {
+            for _ in out.len()..seen.len() {
                 Counters::inc(&self.counters.misses);
             }
             Ok(out)

@@ -1,0 +1,198 @@
+//! Shared set-up for the integration tests: stores on real servers.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use cachegen_runtime::clock::ManualClock;
+use cachegen_runtime::config::MemoryLimit;
+use cachegen_runtime::metrics::CaptureSink;
+use cachegen_runtime::store::{
+    AttrValue, CacheStore, DynamoLayout, DynamoStore, MemoryStore, RedisStore,
+};
+use cachegen_runtime::{TieredCache, TieredCacheBuilder};
+use cachegen_testkit::{
+    SharedServer, TestServer, shared_moto_endpoint, shared_redis_url, unique_name,
+};
+
+/// Generous store timeout: moto is slow on a loaded 2-core machine.
+pub const TEST_STORE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Memory,
+    Dynamo,
+    Redis,
+}
+
+/// A DynamoDB client for a local endpoint, with dummy credentials.
+pub fn dynamo_client(endpoint: &str) -> Client {
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "cachegen-tests",
+        ))
+        .endpoint_url(endpoint)
+        .build();
+    Client::from_conf(conf)
+}
+
+/// Creates a table keyed by `pk` (S), plus `sk` (S) when `sort_key`.
+pub async fn create_table(client: &Client, table: &str, sort_key: bool) {
+    let mut req = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr_def("pk"))
+        .key_schema(key_elem("pk", KeyType::Hash));
+    if sort_key {
+        req = req
+            .attribute_definitions(attr_def("sk"))
+            .key_schema(key_elem("sk", KeyType::Range));
+    }
+    req.send().await.expect("create table");
+}
+
+fn attr_def(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap()
+}
+
+fn key_elem(name: &str, kt: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kt)
+        .build()
+        .unwrap()
+}
+
+/// The layout the tests use: `pk`, TTL attribute `ttl`, defaults otherwise.
+pub fn layout(sort_key: bool) -> DynamoLayout {
+    let b = DynamoLayout::builder("pk").ttl_attribute("ttl");
+    if sort_key {
+        b.sort_key("sk", AttrValue::S("cache".into())).build()
+    } else {
+        b.build()
+    }
+}
+
+/// Keeps a server alive: shared (env) or private.
+pub enum Guard {
+    None,
+    Shared(SharedServer),
+    Private(TestServer),
+}
+
+/// One store on one backend, with the clock its expiry decisions use.
+pub struct Harness {
+    pub kind: Kind,
+    pub store: Arc<dyn CacheStore>,
+    pub clock: ManualClock,
+    pub prefix: String,
+    pub dynamo: Option<(Client, String)>,
+    pub guard: Guard,
+}
+
+impl Harness {
+    /// A store on the shared server of `kind` (private fallback).
+    pub async fn new(kind: Kind) -> Self {
+        let guard = match kind {
+            Kind::Memory => Guard::None,
+            Kind::Dynamo => Guard::Shared(shared_moto_endpoint().expect("moto_server")),
+            Kind::Redis => Guard::Shared(shared_redis_url().expect("redis-server")),
+        };
+        Self::with_guard(kind, guard).await
+    }
+
+    /// A store on a private server that the test may stop.
+    pub async fn private(kind: Kind) -> Self {
+        let guard = match kind {
+            Kind::Memory => Guard::None,
+            Kind::Dynamo => Guard::Private(TestServer::moto().expect("moto_server")),
+            Kind::Redis => Guard::Private(TestServer::redis().expect("redis-server")),
+        };
+        Self::with_guard(kind, guard).await
+    }
+
+    async fn with_guard(kind: Kind, guard: Guard) -> Self {
+        let clock = ManualClock::new();
+        let url = match &guard {
+            Guard::None => String::new(),
+            Guard::Shared(s) => s.url().to_owned(),
+            Guard::Private(s) => s.url(),
+        };
+        let mut dynamo = None;
+        let store: Arc<dyn CacheStore> = match kind {
+            Kind::Memory => Arc::new(
+                MemoryStore::new(MemoryLimit::entries(100_000)).with_clock(Arc::new(clock.clone())),
+            ),
+            Kind::Dynamo => {
+                let client = dynamo_client(&url);
+                let table = unique_name("cache");
+                create_table(&client, &table, false).await;
+                dynamo = Some((client.clone(), table.clone()));
+                Arc::new(
+                    DynamoStore::new(client, table, layout(false))
+                        .with_clock(Arc::new(clock.clone())),
+                )
+            }
+            Kind::Redis => Arc::new(RedisStore::connect(&url).await.expect("redis url")),
+        };
+        Self {
+            kind,
+            store,
+            clock,
+            prefix: format!("{}#", unique_name("t")),
+            dynamo,
+            guard,
+        }
+    }
+
+    /// A cache builder on this store: shared clock and prefix, test timeout, L1 off.
+    pub fn builder(&self) -> TieredCacheBuilder {
+        TieredCache::builder()
+            .store(self.store.clone())
+            .clock(Arc::new(self.clock.clone()))
+            .key_prefix(&self.prefix)
+            .store_timeout(TEST_STORE_TIMEOUT)
+            .memory(MemoryLimit::entries(0))
+    }
+
+    /// [`builder`](Self::builder) with metrics captured.
+    pub fn cache_with_sink(&self) -> (TieredCache, Arc<CaptureSink>) {
+        let sink = Arc::new(CaptureSink::default());
+        (self.builder().metrics_sink(sink.clone()).build(), sink)
+    }
+
+    /// The private server, for stop/start.
+    pub fn server(&mut self) -> &mut TestServer {
+        match &mut self.guard {
+            Guard::Private(s) => s,
+            _ => panic!("not a private server"),
+        }
+    }
+}
+
+/// Sums a metric over captured EMF lines.
+pub fn metric(sink: &CaptureSink, name: &str) -> u64 {
+    sink.lines()
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("EMF line is JSON");
+            v[name].as_u64().unwrap_or(0)
+        })
+        .sum()
+}
