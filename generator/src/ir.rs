@@ -180,7 +180,7 @@ pub struct Table {
     /// Deletion protection.
     pub deletion_protection: bool,
     /// Tags (defaults merged with the table's own), without the fingerprint tag.
-    pub tags: Vec<(String, String)>,
+    pub tags: Vec<(String, NameTemplate)>,
 }
 
 /// Table billing.

@@ -153,9 +153,8 @@ pub fn table_resource(table: &Table, fingerprint: &str) -> Value {
         table
             .tags
             .iter()
-            .map(|(key, value)| (key.as_str(), value.as_str()))
-            .chain([(FINGERPRINT_TAG, fingerprint)])
-            .map(|(key, value)| json!({ "Key": key, "Value": value }))
+            .map(|(key, value)| json!({ "Key": key, "Value": name(value) }))
+            .chain([json!({ "Key": FINGERPRINT_TAG, "Value": fingerprint })])
             .collect(),
     );
     json!({

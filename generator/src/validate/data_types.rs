@@ -116,24 +116,27 @@ impl Checker<'_> {
             NodePath::parse("defaults.ttl")
         };
         let ttl_secs = self.duration(&ttl_path, "ttl", ttl_value);
-        let memory_ttl_secs = match spec.memory_ttl.or(defaults.memory_ttl) {
-            Some(memory) => {
-                let memory_path = if spec.memory_ttl.is_some() {
-                    path.key("memory_ttl")
-                } else {
-                    NodePath::parse("defaults.memory_ttl")
-                };
-                let secs = self.duration(&memory_path, "memory_ttl", memory);
+        let memory_ttl_secs = match (spec.memory_ttl, defaults.memory_ttl) {
+            (Some(memory), _) => {
+                let secs = self.duration(&path.key("memory_ttl"), "memory_ttl", memory);
                 if memory > ttl_value {
                     self.error(
-                        &memory_path,
+                        &path.key("memory_ttl"),
                         format!("memory_ttl ({memory}) of `{name}` is longer than its ttl ({ttl_value})"),
                         "the in-process copy must not outlive the shared one: make memory_ttl shorter",
                     );
                 }
-                secs.min(ttl_secs)
+                secs
             }
-            None => ttl_secs,
+            // A default in-memory TTL is a ceiling: types with a shorter store TTL keep theirs.
+            (None, Some(default)) => self
+                .duration(
+                    &NodePath::parse("defaults.memory_ttl"),
+                    "memory_ttl",
+                    default,
+                )
+                .min(ttl_secs),
+            (None, None) => ttl_secs,
         };
         let stale_while_revalidate_secs = spec.stale_while_revalidate.map(|window| {
             self.duration(

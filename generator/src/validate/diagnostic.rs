@@ -84,9 +84,10 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    /// Problems in `file`, sorted by position.
+    /// Problems in `file`, sorted by position, each reported once.
     pub fn new(file: SourceFile, mut items: Vec<Diagnostic>) -> Self {
         items.sort_by_key(|item| item.span.map_or(usize::MAX, |span| span.start));
+        items.dedup();
         Self { file, items }
     }
 

@@ -42,9 +42,13 @@ pub fn parse(file: &SourceFile) -> Result<Parsed, Vec<Diagnostic>> {
         })
         .collect();
 
+    // Enums with data are written as one-entry maps (`billing: { provisioned: ... }`),
+    // which serde_yaml reads only through `singleton_map_recursive`.
     let mut ignored = Vec::new();
-    let deserializer = serde_yaml::Deserializer::from_str(&file.text);
-    let result = serde_ignored::deserialize(deserializer, |path| ignored.push(node_path(&path)));
+    let yaml = serde_yaml::Deserializer::from_str(&file.text);
+    let mut track = |path: serde_ignored::Path<'_>| ignored.push(node_path(&path));
+    let tracked = serde_ignored::Deserializer::new(yaml, &mut track);
+    let result = serde_yaml::with::singleton_map_recursive::deserialize(tracked);
     let spec: Spec = match result {
         Ok(spec) => spec,
         Err(err) => {

@@ -111,17 +111,26 @@ impl Checker<'_> {
             }
         };
 
-        let mut tags: Vec<(String, String)> = Vec::new();
-        for (key, value) in defaults.tags.iter().chain(&table.tags) {
-            tags.retain(|(existing, _)| existing != key);
-            tags.push((key.clone(), value.clone()));
-        }
-        for (key, value) in &table.tags {
+        let mut tags: Vec<(String, NameTemplate)> = Vec::new();
+        let all_tags = defaults
+            .tags
+            .iter()
+            .map(|(key, value)| (NodePath::parse("defaults.tags").key(key), key, value))
+            .chain(
+                table
+                    .tags
+                    .iter()
+                    .map(|(key, value)| (path.key("tags").key(key), key, value)),
+            );
+        for (tag_path, key, value) in all_tags {
             self.check(
-                &path.key("tags").key(key),
+                &tag_path,
                 names::tag_problem(key, value),
                 "see AWS's tag rules: keys up to 128 characters, values up to 256",
             );
+            let value = self.name_template(&tag_path, value);
+            tags.retain(|(existing, _)| existing != key);
+            tags.push((key.clone(), value));
         }
 
         let env_var = table.env_var.clone().unwrap_or_else(|| {
