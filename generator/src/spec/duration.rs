@@ -23,8 +23,22 @@ impl SpecDuration {
 }
 
 impl fmt::Display for SpecDuration {
+    /// In the largest unit that divides it exactly: `400d`, `90s`, `1500ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", humantime::format_duration(self.0))
+        const UNITS: [(u128, &str); 4] = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ];
+        let millis = self.0.as_millis();
+        match UNITS
+            .iter()
+            .find(|(size, _)| millis > 0 && millis % size == 0)
+        {
+            Some((size, unit)) => write!(f, "{}{unit}", millis / size),
+            None => write!(f, "{millis}ms"),
+        }
     }
 }
 

@@ -65,6 +65,9 @@ impl Checker<'_> {
                 data_types.iter().map(|dt| dt.name.as_str()).collect()
             } else if data_types.iter().any(|dt| &dt.name == data_type) {
                 vec![data_type.as_str()]
+            } else if self.spec.data_types.contains_key(data_type) {
+                // Declared but invalid: its own problem is reported already.
+                continue;
             } else {
                 let hint = Self::suggest(
                     data_type,

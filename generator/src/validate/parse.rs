@@ -52,7 +52,11 @@ pub fn parse(file: &SourceFile) -> Result<Parsed, Vec<Diagnostic>> {
     let spec: Spec = match result {
         Ok(spec) => spec,
         Err(err) => {
-            problems.push(serde_problem(file, &err));
+            // The source map reports duplicate keys with both places; serde's note adds nothing.
+            let duplicate = err.to_string().contains("duplicate field");
+            if !(duplicate && !map.duplicates().is_empty()) {
+                problems.push(serde_problem(file, &err));
+            }
             return Err(problems);
         }
     };
@@ -104,14 +108,20 @@ fn unknown_field(schema: &Value, map: &SourceMap, path: &NodePath) -> Diagnostic
     }
 }
 
-/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
+/// The closest of `candidates` to `word`, if it is close enough to be a likely typo:
+/// similar by Jaro-Winkler, or within an edit or two (transpositions included, which
+/// Jaro-Winkler misses in short words such as `evn` for `env`).
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|candidate| (strsim::jaro_winkler(word, candidate), candidate))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate)
+        .filter_map(|candidate| {
+            let distance = strsim::damerau_levenshtein(word, candidate);
+            let similarity = strsim::jaro_winkler(word, candidate);
+            let allowed = (word.len().max(candidate.len()) / 4).max(1);
+            (similarity >= 0.8 || distance <= allowed).then_some((distance, similarity, candidate))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, candidate)| candidate)
 }
 
 /// Field names the schema allows at `path` (a mapping node).
@@ -229,6 +239,7 @@ mod tests {
             Some("ttl_attribute")
         );
         assert_eq!(closest("zzz", ["ttl_attribute", "name"]), None);
+        assert_eq!(closest("evn", ["service", "env"]), Some("env"));
     }
 
     #[test]

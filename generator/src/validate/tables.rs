@@ -207,11 +207,13 @@ impl Checker<'_> {
         index: &spec::Index,
         billing: Billing,
     ) -> Index {
-        self.check(
-            path,
-            names::dynamodb_name_problem("index name", name),
-            "index names use letters, digits, `-`, `_` and `.`, 3 to 255 of them",
-        );
+        if let Some(problem) = names::dynamodb_name_problem("index name", name) {
+            self.key_error(
+                path,
+                problem,
+                "index names use letters, digits, `-`, `_` and `.`, 3 to 255 of them",
+            );
+        }
         let partition_key =
             self.key_attribute(&path.key("partition_key"), Some(&index.partition_key), "");
         let sort_key = index
