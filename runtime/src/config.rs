@@ -44,6 +44,9 @@ pub enum ConfigError {
         /// What was expected.
         reason: &'static str,
     },
+    /// [`CacheConfig::builder_with_sdk`] got no AWS configuration for DynamoDB.
+    #[error("the DynamoDB backend needs an AWS SDK configuration")]
+    MissingSdkConfig,
 }
 
 /// Bound of an in-memory cache, by entries, by bytes, or both.
@@ -206,11 +209,28 @@ impl CacheConfig {
     }
 
     /// A builder preset from these settings: store connected, prefix, L1 bound
-    /// and enabled flag applied. `layout` is used when the backend is DynamoDB.
-    /// DynamoDB uses the default AWS configuration of the environment, with
-    /// `store_timeout` applied per call.
+    /// and enabled flag applied, `store_timeout` per store call. DynamoDB uses
+    /// the environment's default AWS configuration and `layout`.
     pub async fn builder(
         &self,
+        layout: DynamoLayout,
+        store_timeout: Duration,
+    ) -> Result<TieredCacheBuilder, CacheError> {
+        let sdk = match self.backend {
+            Backend::Dynamo(_) => {
+                Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+            }
+            _ => None,
+        };
+        self.builder_with_sdk(sdk.as_ref(), layout, store_timeout)
+            .await
+    }
+
+    /// Like [`builder`](Self::builder) with an explicit AWS configuration
+    /// (required when the backend is DynamoDB, ignored otherwise).
+    pub async fn builder_with_sdk(
+        &self,
+        sdk: Option<&aws_config::SdkConfig>,
         layout: DynamoLayout,
         store_timeout: Duration,
     ) -> Result<TieredCacheBuilder, CacheError> {
@@ -218,8 +238,8 @@ impl CacheConfig {
         let store: Option<Arc<dyn CacheStore>> = match &self.backend {
             Backend::Redis(url) => Some(Arc::new(RedisStore::connect(url).await?)),
             Backend::Dynamo(table) => {
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                let client = aws_sdk_dynamodb::Client::new(&sdk);
+                let sdk = sdk.ok_or(ConfigError::MissingSdkConfig)?;
+                let client = aws_sdk_dynamodb::Client::new(sdk);
                 Some(Arc::new(DynamoStore::new(client, table, layout)))
             }
             Backend::MemoryOnly => {

@@ -63,6 +63,9 @@ pub enum CacheError {
     /// The origin function failed.
     #[error("origin failed: {0}")]
     Origin(Arc<dyn std::error::Error + Send + Sync + 'static>),
+    /// The environment configuration is invalid.
+    #[error(transparent)]
+    Config(Arc<crate::config::ConfigError>),
     /// The value could not be serialized to JSON.
     #[error("could not serialize value: {0}")]
     Serialize(Arc<serde_json::Error>),
@@ -71,5 +74,11 @@ pub enum CacheError {
 impl From<StoreError> for CacheError {
     fn from(e: StoreError) -> Self {
         Self::Store(Arc::new(e))
+    }
+}
+
+impl From<crate::config::ConfigError> for CacheError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        Self::Config(Arc::new(e))
     }
 }

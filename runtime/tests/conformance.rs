@@ -56,6 +56,7 @@ conformance!(
     corrupt_and_old_schema_values_are_misses,
     single_flight_1000_tasks,
     stale_while_revalidate_refreshes_once,
+    metrics_count_each_layer_as_emf,
 );
 
 async fn round_trip(kind: Kind) {
@@ -369,7 +370,7 @@ async fn single_flight_1000_tasks(kind: Kind) {
 
 async fn stale_while_revalidate_refreshes_once(kind: Kind) {
     let h = Harness::new(kind).await;
-    let cache = h.builder().build();
+    let (cache, sink) = h.cache_with_sink();
     let calls = Arc::new(AtomicUsize::new(0));
     let origin = |calls: Arc<AtomicUsize>| {
         move || async move {
@@ -400,7 +401,78 @@ async fn stale_while_revalidate_refreshes_once(kind: Kind) {
     }
     assert_eq!(refreshed, Some(user(1)));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+    cache.metrics().flush();
+    assert_eq!(metric(&sink, names::STALE_SERVES), 20);
     // Past the window, the value is a plain miss.
     h.clock.advance(20 * MINUTE);
     assert_eq!(swr(&cache, &calls).await, user(2));
+}
+
+async fn metrics_count_each_layer_as_emf(kind: Kind) {
+    let h = Harness::new(kind).await;
+    let sink = Arc::new(cachegen_runtime::metrics::CaptureSink::default());
+    let with = |b: cachegen_runtime::TieredCacheBuilder| {
+        b.metrics_sink(sink.clone())
+            .namespace("CachegenTest")
+            .service("users-api")
+            .data_type("User")
+            .build()
+    };
+    let l1 = with(h.builder().memory(MemoryLimit::entries(100)));
+    let no_l1 = with(h.builder());
+    l1.wrap("a", MINUTE, || ok(user(1))).await.unwrap(); // miss
+    l1.wrap("a", MINUTE, || ok(user(1))).await.unwrap(); // memory hit
+    no_l1.get::<User>("a").await.unwrap().unwrap(); // store hit
+    no_l1.for_type("Order").get::<User>("none").await.unwrap(); // miss, other type
+    l1.metrics().flush();
+    no_l1.metrics().flush();
+    let lines: Vec<serde_json::Value> = sink
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "one line per cache and data type with activity"
+    );
+    let of = |dt: &str, field: &str| -> u64 {
+        lines
+            .iter()
+            .filter(|l| l["DataType"] == dt)
+            .map(|l| l[field].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!(of("User", names::MEMORY_HITS), 1);
+    assert_eq!(of("User", names::STORE_HITS), 1);
+    assert_eq!(of("User", names::MISSES), 1);
+    assert_eq!(of("Order", names::MISSES), 1);
+    for line in &lines {
+        assert_eq!(line["Service"], "users-api");
+        let cw = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Namespace"], "CachegenTest");
+        assert_eq!(
+            cw["Dimensions"],
+            serde_json::json!([["Service"], ["Service", "DataType"]])
+        );
+        let units: Vec<(&str, &str)> = cw["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["Name"].as_str().unwrap(), m["Unit"].as_str().unwrap()))
+            .collect();
+        assert!(units.contains(&(names::STORE_ERRORS, "Count")));
+        assert!(units.contains(&(names::STORE_LATENCY, "Milliseconds")));
+        assert!(
+            line[names::STORE_LATENCY]
+                .as_array()
+                .is_some_and(|v| !v.is_empty())
+        );
+    }
+    let origin_samples = lines
+        .iter()
+        .filter_map(|l| l[names::ORIGIN_LATENCY].as_array())
+        .map(Vec::len)
+        .sum::<usize>();
+    assert_eq!(origin_samples, 1);
 }
