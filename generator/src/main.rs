@@ -55,6 +55,8 @@ enum Command {
     ///
     /// Point yaml-language-server at it for completion and validation in editors:
     /// `# yaml-language-server: $schema=path/to/cachegen.schema.json`
+    ///
+    /// Example: cachegen schema > schema/cachegen.schema.json
     Schema,
 }
 

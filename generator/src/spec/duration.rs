@@ -34,7 +34,7 @@ impl fmt::Display for SpecDuration {
         let millis = self.0.as_millis();
         match UNITS
             .iter()
-            .find(|(size, _)| millis > 0 && millis % size == 0)
+            .find(|(size, _)| millis > 0 && millis.is_multiple_of(*size))
         {
             Some((size, unit)) => write!(f, "{}{unit}", millis / size),
             None => write!(f, "{millis}ms"),

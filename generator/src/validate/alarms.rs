@@ -53,7 +53,9 @@ impl Checker<'_> {
             .period
             .unwrap_or(SpecDuration(std::time::Duration::from_secs(300)));
         let period_secs = period.as_secs();
-        if !(matches!(period_secs, 10 | 30) || (period_secs >= 60 && period_secs % 60 == 0)) {
+        if !(matches!(period_secs, 10 | 30)
+            || (period_secs >= 60 && period_secs.is_multiple_of(60)))
+        {
             self.error(
                 &path.key("period"),
                 format!("alarm period {period} is not one CloudWatch accepts"),

@@ -54,7 +54,7 @@ pub fn parse(file: &SourceFile) -> Result<Parsed, Vec<Diagnostic>> {
         Err(err) => {
             // The source map reports duplicate keys with both places; serde's note adds nothing.
             let duplicate = err.to_string().contains("duplicate field");
-            if !(duplicate && !map.duplicates().is_empty()) {
+            if !duplicate || map.duplicates().is_empty() {
                 problems.push(serde_problem(file, &err));
             }
             return Err(problems);

@@ -1,0 +1,170 @@
+//! The `cachegen` binary: exit codes, what it writes, and what it refuses to write.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cachegen(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cachegen"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("cachegen runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A temporary directory holding a copy of the DRS example spec as `cache.yaml`.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = support::workspace_root().join("examples/drs-query-cache/cache.yaml");
+    fs::copy(spec, dir.path().join("cache.yaml")).unwrap();
+    dir
+}
+
+#[test]
+fn build_writes_the_template_then_leaves_it_unchanged() {
+    let dir = project();
+    let first = cachegen(dir.path(), &["build"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stdout).contains("wrote generated/cloudformation.yaml"));
+    let template = fs::read_to_string(dir.path().join("generated/cloudformation.yaml")).unwrap();
+    assert!(template.contains("Type: AWS::DynamoDB::Table"));
+
+    let second = cachegen(dir.path(), &["build"]);
+    assert!(second.status.success());
+    assert!(text(&second.stdout).contains("unchanged generated/cloudformation.yaml"));
+}
+
+#[test]
+fn build_honours_out_and_target() {
+    let dir = project();
+    let output = cachegen(
+        dir.path(),
+        &[
+            "build",
+            "cache.yaml",
+            "--out",
+            "infra",
+            "--target",
+            "cloudformation",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(dir.path().join("infra/cloudformation.yaml").is_file());
+    assert!(!dir.path().join("generated").exists());
+}
+
+#[test]
+fn check_passes_when_fresh_and_names_stale_files() {
+    let dir = project();
+    assert!(cachegen(dir.path(), &["build"]).status.success());
+    let fresh = cachegen(dir.path(), &["check"]);
+    assert_eq!(fresh.status.code(), Some(0), "{}", text(&fresh.stderr));
+
+    let template = dir.path().join("generated/cloudformation.yaml");
+    let edited = fs::read_to_string(&template).unwrap().replace("ttl", "tll");
+    fs::write(&template, edited).unwrap();
+    let stale = cachegen(dir.path(), &["check"]);
+    assert_eq!(stale.status.code(), Some(1));
+    let stderr = text(&stale.stderr);
+    assert!(
+        stderr.contains("stale: generated/cloudformation.yaml"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run `cachegen build cache.yaml`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_reports_missing_outputs() {
+    let dir = project();
+    let output = cachegen(dir.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("stale: generated/cloudformation.yaml"));
+}
+
+#[test]
+fn a_bad_spec_writes_nothing_and_keeps_previous_outputs() {
+    let dir = project();
+    assert!(cachegen(dir.path(), &["build"]).status.success());
+    let template = dir.path().join("generated/cloudformation.yaml");
+    let before = fs::read_to_string(&template).unwrap();
+
+    let spec = dir.path().join("cache.yaml");
+    let broken = fs::read_to_string(&spec)
+        .unwrap()
+        .replacen("    ttl: 5m\n", "    ttl: 0s\n", 1);
+    fs::write(&spec, broken).unwrap();
+    let output = cachegen(dir.path(), &["build"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("cache.yaml:50:10"), "{stderr}");
+    assert!(stderr.contains("ttl must be longer than zero"), "{stderr}");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert_eq!(fs::read_to_string(&template).unwrap(), before);
+    let leftovers: Vec<_> = fs::read_dir(dir.path().join("generated"))
+        .unwrap()
+        .collect();
+    assert_eq!(leftovers.len(), 1, "no temporary files remain");
+}
+
+#[test]
+fn init_writes_a_spec_that_builds_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cachegen(dir.path(), &["init"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("cache.yaml")).unwrap(),
+        cachegen::STARTER_SPEC
+    );
+    assert!(cachegen(dir.path(), &["build"]).status.success());
+
+    let again = cachegen(dir.path(), &["init"]);
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("must not exist yet"));
+}
+
+#[test]
+fn schema_prints_the_checked_in_schema() {
+    let output = cachegen(Path::new("."), &["schema"]);
+    assert!(output.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed, cachegen::spec::json_schema());
+}
+
+#[test]
+fn help_reads_like_a_manual() {
+    for (command, phrase) in [
+        ("build", "renamed into place together"),
+        ("check", "Exits 0 when every output is up to date"),
+        ("init", "Refuses to overwrite"),
+        ("schema", "yaml-language-server"),
+    ] {
+        let output = cachegen(Path::new("."), &[command, "--help"]);
+        assert!(output.status.success());
+        let help = text(&output.stdout);
+        assert!(
+            help.contains(phrase),
+            "`cachegen {command} --help` lacks {phrase:?}:\n{help}"
+        );
+        assert!(
+            help.contains("Example:"),
+            "`cachegen {command} --help` has no example"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_spec_is_a_plain_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cachegen(dir.path(), &["build", "missing.yaml"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("cannot read missing.yaml"));
+}
