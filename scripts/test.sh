@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs the tools the tests drive
+# (moto_server, cfn-lint, redis-server), starts one shared moto and one shared redis on
+# free loopback ports, runs fmt, clippy and every test, then stops what it started.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh -p cachegen  # extra arguments go to `cargo test`
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+venv="$root/.venv"
+python_tools=("moto[server]==5.2.5" "cfn-lint==1.58.0")
+
+log() { printf '\n== %s\n' "$*"; }
+
+install_python_tools() {
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating $venv"
+    python3 -m venv "$venv"
+  fi
+  if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "${python_tools[@]}"; then
+    echo "error: could not install ${python_tools[*]} into $venv" >&2
+    exit 1
+  fi
+}
+
+install_redis() {
+  if command -v redis-server >/dev/null; then
+    return
+  fi
+  log "installing redis-server"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: redis-server is missing; install it (Debian: apt-get install redis-server)" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for() { # description, command...
+  local what=$1
+  shift
+  for _ in $(seq 1 100); do
+    if "$@" >/dev/null 2>&1; then
+      return
+    fi
+    sleep 0.1
+  done
+  echo "error: $what did not start" >&2
+  exit 1
+}
+
+pids=()
+stop_servers() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+trap stop_servers EXIT
+
+log "installing test tools"
+install_python_tools
+install_redis
+export PATH="$venv/bin:$PATH"
+
+log "starting moto_server and redis-server on loopback"
+mkdir -p "$root/target"
+moto_port=$(free_port)
+moto_server -H 127.0.0.1 -p "$moto_port" >"$root/target/moto.log" 2>&1 &
+pids+=($!)
+redis_port=$(free_port)
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no >"$root/target/redis.log" 2>&1 &
+pids+=($!)
+wait_for "moto_server" python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1])' "http://127.0.0.1:$moto_port/moto-api/"
+wait_for "redis-server" redis-cli -p "$redis_port" ping
+export CACHEGEN_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$moto_port"
+export CACHEGEN_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+echo "moto $CACHEGEN_TEST_DYNAMODB_ENDPOINT, redis $CACHEGEN_TEST_REDIS_URL"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+log "cargo test"
+cargo test --workspace "$@"
