@@ -1,0 +1,202 @@
+//! Runtime benchmarks, each against the bare alternative in the same run.
+//!
+//! - `l1_hit`: `TieredCache::get` on L1 vs bare `moka::future::Cache::get`, 1,000 keys.
+//! - `dynamo_hit`: `TieredCache::get` (L1 off) vs raw `GetItem`, same moto server.
+//! - `stampede`: 1,000 concurrent `wrap` misses on one key; prints origin calls.
+//!
+//! Run: `cargo bench -p cachegen-runtime --bench runtime`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use cachegen_runtime::config::MemoryLimit;
+use cachegen_runtime::metrics::CaptureSink;
+use cachegen_runtime::store::{DynamoLayout, DynamoStore};
+use cachegen_runtime::{BoxError, TieredCache};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde::{Deserialize, Serialize};
+
+const KEYS: usize = 1_000;
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct User {
+    id: u64,
+    name: String,
+    email: String,
+}
+
+fn user(id: u64) -> User {
+    User {
+        id,
+        name: format!("user {id}"),
+        email: format!("user{id}@example.com"),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A cache whose metrics go nowhere visible (bench output stays readable).
+fn quiet() -> cachegen_runtime::TieredCacheBuilder {
+    TieredCache::builder().metrics_sink(Arc::new(CaptureSink::default()))
+}
+
+fn l1_hit(c: &mut Criterion) {
+    let rt = runtime();
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("user#{i}")).collect();
+    let bare: moka::future::Cache<String, User> =
+        moka::future::Cache::builder().max_capacity(10_000).build();
+    let cache = quiet().memory(MemoryLimit::entries(10_000)).build();
+    rt.block_on(async {
+        for (i, k) in keys.iter().enumerate() {
+            bare.insert(k.clone(), user(i as u64)).await;
+            cache.set(k, &user(i as u64), 60 * MINUTE).await.unwrap();
+        }
+    });
+    let mut g = c.benchmark_group("l1_hit");
+    g.sample_size(30).measurement_time(Duration::from_secs(5));
+    g.bench_function("bare_moka_get_1000_keys", |b| {
+        b.to_async(&rt).iter(|| async {
+            for k in &keys {
+                black_box(bare.get(k.as_str()).await.unwrap());
+            }
+        })
+    });
+    g.bench_function("tiered_get_1000_keys", |b| {
+        b.to_async(&rt).iter(|| async {
+            for k in &keys {
+                black_box(cache.get::<User>(k).await.unwrap().unwrap());
+            }
+        })
+    });
+    g.finish();
+}
+
+fn dynamo_hit(c: &mut Criterion) {
+    let rt = runtime();
+    let server = cachegen_testkit::shared_moto_endpoint().expect("moto_server");
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "bench"))
+        .endpoint_url(server.url())
+        .build();
+    let client = Client::from_conf(conf);
+    let table = cachegen_testkit::unique_name("bench");
+    let cache = quiet()
+        .memory(MemoryLimit::entries(0))
+        .store(Arc::new(DynamoStore::new(
+            client.clone(),
+            &table,
+            DynamoLayout::default(),
+        )))
+        .store_timeout(Duration::from_secs(5))
+        .build();
+    rt.block_on(async {
+        client
+            .create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        cache.set("user#1", &user(1), 60 * MINUTE).await.unwrap();
+    });
+    let mut g = c.benchmark_group("dynamo_hit");
+    g.sample_size(40).measurement_time(Duration::from_secs(10));
+    g.bench_function("raw_get_item", |b| {
+        b.to_async(&rt).iter(|| async {
+            let out = client
+                .get_item()
+                .table_name(&table)
+                .key("pk", AttributeValue::S("user#1".into()))
+                .send()
+                .await
+                .unwrap();
+            black_box(out.item.unwrap());
+        })
+    });
+    g.bench_function("tiered_get_l1_off", |b| {
+        b.to_async(&rt).iter(|| async {
+            black_box(cache.get::<User>("user#1").await.unwrap().unwrap());
+        })
+    });
+    g.finish();
+}
+
+fn stampede(c: &mut Criterion) {
+    let rt = runtime();
+    let cache = quiet().build();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let rounds = Arc::new(AtomicUsize::new(0));
+    let mut g = c.benchmark_group("stampede");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.bench_function("1000_concurrent_misses_one_key", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (cache, calls, rounds) = (cache.clone(), calls.clone(), rounds.clone());
+            async move {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let key = format!("hot#{}", rounds.fetch_add(1, Ordering::SeqCst));
+                    let tasks: Vec<_> = (0..1000)
+                        .map(|_| {
+                            let (cache, calls, key) = (cache.clone(), calls.clone(), key.clone());
+                            tokio::spawn(async move {
+                                cache
+                                    .wrap(&key, MINUTE, || async move {
+                                        calls.fetch_add(1, Ordering::SeqCst);
+                                        tokio::time::sleep(Duration::from_millis(5)).await;
+                                        Ok::<_, BoxError>(user(7))
+                                    })
+                                    .await
+                                    .unwrap()
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        black_box(t.await.unwrap());
+                    }
+                }
+                start.elapsed()
+            }
+        })
+    });
+    g.finish();
+    let (calls, rounds) = (calls.load(Ordering::SeqCst), rounds.load(Ordering::SeqCst));
+    println!(
+        "stampede: {rounds} rounds of 1,000 concurrent misses, {calls} origin calls ({} per round)",
+        calls as f64 / rounds as f64
+    );
+    assert_eq!(calls, rounds, "exactly one origin call per stampede");
+}
+
+criterion_group!(benches, l1_hit, dynamo_hit, stampede);
+criterion_main!(benches);
