@@ -369,6 +369,8 @@ pub enum Role {
     Existing(String),
     /// Role name passed as a template parameter.
     Parameter(String),
+    /// Role ARN passed as a template parameter.
+    ArnParameter(String),
 }
 
 /// DynamoDB actions a consumer needs on one table.

@@ -66,15 +66,18 @@ pub fn parameters(model: &CacheModel) -> Map<String, Value> {
         parameters.insert(parameter.name.clone(), Value::Object(value));
     }
     for consumer in &model.consumers {
-        if let Role::Parameter(name) = &consumer.role {
-            parameters.insert(
-                name.clone(),
-                json!({
-                    "Type": "String",
-                    "Description": format!("Name of the existing IAM role of consumer {}", consumer.name),
-                }),
-            );
-        }
+        let (name, what) = match &consumer.role {
+            Role::Parameter(name) => (name, "Name"),
+            Role::ArnParameter(name) => (name, "ARN"),
+            Role::Create | Role::Existing(_) => continue,
+        };
+        parameters.insert(
+            name.clone(),
+            json!({
+                "Type": "String",
+                "Description": format!("{what} of the existing IAM role of consumer {}", consumer.name),
+            }),
+        );
     }
     parameters
 }
@@ -245,6 +248,10 @@ pub fn role_reference(consumer: &Consumer) -> Value {
         Role::Create => json!({ "Ref": role_id(consumer) }),
         Role::Existing(name) => name.as_str().into(),
         Role::Parameter(parameter) => json!({ "Ref": parameter }),
+        // `Roles` takes names: `arn:aws:iam::123456789012:role/name` -> `name`.
+        Role::ArnParameter(parameter) => json!({
+            "Fn::Select": [1, { "Fn::Split": [":role/", { "Ref": parameter }] }]
+        }),
     }
 }
 

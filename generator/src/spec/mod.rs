@@ -273,7 +273,8 @@ pub struct Consumer {
     /// What the consumer is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The IAM role its policy attaches to (default `create`).
+    /// The IAM role its policy attaches to: `create` (default), `{ existing: name }`,
+    /// `{ parameter: RoleNameParam }` or `{ arn_parameter: RoleArnParam }`.
     #[serde(default)]
     pub role: RoleRef,
     /// What it may do, by data type name (or `"*"` for all): `read`, `write`, `invalidate`, `query`.
@@ -291,6 +292,8 @@ pub enum RoleRef {
     Existing(String),
     /// A role whose name the deployer passes as this template parameter.
     Parameter(String),
+    /// A role whose ARN the deployer passes as this template parameter (roles without a path).
+    ArnParameter(String),
 }
 
 /// One thing a consumer may do with a data type.

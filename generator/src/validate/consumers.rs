@@ -1,8 +1,9 @@
 //! Consumers, and the least-privilege IAM grants derived from what each may do.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use heck::ToPascalCase;
+use indexmap::IndexMap;
 
 use super::source::NodePath;
 use super::{Checker, names};
@@ -42,9 +43,15 @@ impl Checker<'_> {
                 self.role_parameter(&path.key("role"), parameter);
                 Role::Parameter(parameter.clone())
             }
+            spec::RoleRef::ArnParameter(parameter) => {
+                self.role_parameter(&path.key("role"), parameter);
+                Role::ArnParameter(parameter.clone())
+            }
         };
 
-        let mut access: Vec<(String, Vec<Access>)> = Vec::new();
+        let by_name: HashMap<&str, &DataType> =
+            data_types.iter().map(|dt| (dt.name.as_str(), dt)).collect();
+        let mut access: IndexMap<String, BTreeSet<Access>> = IndexMap::new();
         if consumer.access.is_empty() {
             self.key_error(
                 &path.key("access"),
@@ -61,10 +68,10 @@ impl Checker<'_> {
                     "give one or more of: read, write, invalidate, query",
                 );
             }
-            let names: Vec<&str> = if data_type == ALL_DATA_TYPES {
-                data_types.iter().map(|dt| dt.name.as_str()).collect()
-            } else if data_types.iter().any(|dt| &dt.name == data_type) {
-                vec![data_type.as_str()]
+            let selected: Vec<&DataType> = if data_type == ALL_DATA_TYPES {
+                data_types.iter().collect()
+            } else if let Some(found) = by_name.get(data_type.as_str()) {
+                vec![*found]
             } else if self.spec.data_types.contains_key(data_type) {
                 // Declared but invalid: its own problem is reported already.
                 continue;
@@ -83,29 +90,25 @@ impl Checker<'_> {
                 );
                 continue;
             };
-            for data_type_name in names {
-                let data_type = data_types.iter().find(|dt| dt.name == data_type_name);
-                if let Some(data_type) = data_type
-                    && levels.contains(&Access::Query)
-                    && data_type.indexes.is_empty()
-                {
+            for data_type in selected {
+                if levels.contains(&Access::Query) && data_type.indexes.is_empty() {
                     self.error(
                         &access_path,
-                        format!("consumer `{name}` may query `{data_type_name}`, but no index finds its items"),
+                        format!("consumer `{name}` may query `{}`, but no index finds its items", data_type.name),
                         "declare an index keyed on attributes the data type writes, or drop `query`",
                     );
                 }
-                let mut merged: BTreeSet<Access> = access
-                    .iter()
-                    .find(|(existing, _)| existing == data_type_name)
-                    .map(|(_, levels)| levels.iter().copied().collect())
-                    .unwrap_or_default();
-                merged.extend(levels.iter().copied());
-                access.retain(|(existing, _)| existing != data_type_name);
-                access.push((data_type_name.to_owned(), merged.into_iter().collect()));
+                access
+                    .entry(data_type.name.clone())
+                    .or_default()
+                    .extend(levels.iter().copied());
             }
         }
-        let grants = grants(&access, tables, data_types);
+        let access: Vec<(String, Vec<Access>)> = access
+            .into_iter()
+            .map(|(name, levels)| (name, levels.into_iter().collect()))
+            .collect();
+        let grants = grants(&access, tables, &by_name);
         Consumer {
             name: name.to_owned(),
             logical_stem: name.to_pascal_case(),
@@ -134,39 +137,36 @@ impl Checker<'_> {
 fn grants(
     access: &[(String, Vec<Access>)],
     tables: &[Table],
-    data_types: &[DataType],
+    data_types: &HashMap<&str, &DataType>,
 ) -> Vec<Grant> {
-    let mut grants: Vec<Grant> = Vec::new();
-    for table in tables {
-        let mut actions = BTreeSet::new();
-        let mut indexes = BTreeSet::new();
-        for (name, levels) in access {
-            let Some(data_type) = data_types
-                .iter()
-                .find(|dt| &dt.name == name && dt.table == table.name)
-            else {
-                continue;
-            };
-            for level in levels {
-                actions.extend(
-                    table_actions(*level)
-                        .iter()
-                        .map(|action| (*action).to_owned()),
-                );
-                match level {
-                    Access::Query => indexes.extend(data_type.indexes.iter().cloned()),
-                    Access::Invalidate => indexes.extend(data_type.invalidate_by.iter().cloned()),
-                    Access::Read | Access::Write => {}
-                }
+    let mut per_table: HashMap<&str, (BTreeSet<String>, BTreeSet<String>)> = HashMap::new();
+    for (name, levels) in access {
+        let Some(data_type) = data_types.get(name.as_str()) else {
+            continue;
+        };
+        let (actions, indexes) = per_table.entry(data_type.table.as_str()).or_default();
+        for level in levels {
+            actions.extend(
+                table_actions(*level)
+                    .iter()
+                    .map(|action| (*action).to_owned()),
+            );
+            match level {
+                Access::Query => indexes.extend(data_type.indexes.iter().cloned()),
+                Access::Invalidate => indexes.extend(data_type.invalidate_by.iter().cloned()),
+                Access::Read | Access::Write => {}
             }
         }
-        if !actions.is_empty() || !indexes.is_empty() {
-            grants.push(Grant {
+    }
+    tables
+        .iter()
+        .filter_map(|table| {
+            let (actions, indexes) = per_table.remove(table.name.as_str())?;
+            Some(Grant {
                 table: table.name.clone(),
                 table_actions: actions.into_iter().collect(),
                 query_indexes: indexes.into_iter().collect(),
-            });
-        }
-    }
-    grants
+            })
+        })
+        .collect()
 }

@@ -61,12 +61,14 @@ pub fn parse(file: &SourceFile) -> Result<Parsed, Vec<Diagnostic>> {
         }
     };
 
-    let schema = spec::json_schema();
-    problems.extend(
-        ignored
-            .into_iter()
-            .map(|path| unknown_field(&schema, &map, &path)),
-    );
+    if !ignored.is_empty() {
+        let schema = spec::json_schema();
+        problems.extend(
+            ignored
+                .iter()
+                .map(|path| unknown_field(&schema, &map, path)),
+        );
+    }
     Ok(Parsed {
         spec,
         map,
