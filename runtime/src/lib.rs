@@ -41,7 +41,9 @@ mod flight;
 pub mod metrics;
 pub mod store;
 mod tiered;
+pub mod verify;
 
+pub use aws_config;
 pub use error::{BoxError, CacheError, StoreError};
 pub use tiered::{
     CacheValue, DEFAULT_COMPRESS_OVER, DEFAULT_STORE_TIMEOUT, TieredCache, TieredCacheBuilder,

@@ -451,17 +451,35 @@ impl TieredCache {
             return Ok(None);
         }
         let span = self.span("get", key);
-        async {
-            match self.lookup::<T>(key, &span).await? {
-                Found::Fresh(v) => Ok(Some(v)),
-                Found::Stale(_) | Found::Miss => {
-                    Counters::inc(&self.counters.misses);
-                    Ok(None)
+        if let Some(v) = self.l1_hit::<T>(key, &span).await {
+            return Ok(Some(v));
+        }
+        // Boxed so the L1 fast path does not carry the store path's state.
+        Box::pin(
+            async {
+                match self.lookup::<T>(key, &span).await? {
+                    Found::Fresh(v) => Ok(Some(v)),
+                    Found::Stale(_) | Found::Miss => {
+                        Counters::inc(&self.counters.misses);
+                        Ok(None)
+                    }
                 }
             }
-        }
-        .instrument(span.clone())
+            .instrument(span.clone()),
+        )
         .await
+    }
+
+    /// The fresh L1 value, counted as a memory hit.
+    async fn l1_hit<T: CacheValue>(&self, key: &str, span: &tracing::Span) -> Option<T> {
+        match self.l1_lookup::<T>(key).await {
+            Found::Fresh(v) => {
+                Counters::inc(&self.counters.memory_hits);
+                span.record("layer", "memory");
+                Some(v)
+            }
+            Found::Stale(_) | Found::Miss => None,
+        }
     }
 
     /// Stores `value` for `ttl` in both layers.
@@ -609,9 +627,14 @@ impl TieredCache {
             return origin().await.map_err(origin_error);
         }
         let span = self.span("wrap", key);
-        self.fetch(key, opts, Duration::ZERO, origin, &span)
-            .instrument(span.clone())
-            .await
+        if let Some(v) = self.l1_hit::<T>(key, &span).await {
+            return Ok(v);
+        }
+        Box::pin(
+            self.fetch(key, opts, Duration::ZERO, origin, &span)
+                .instrument(span.clone()),
+        )
+        .await
     }
 
     /// Stale-while-revalidate: a fresh value is returned as is; a value up to
@@ -636,35 +659,40 @@ impl TieredCache {
             return origin().await.map_err(origin_error);
         }
         let span = self.span("wrap_swr", key);
-        let opts = WriteOptions::ttl(ttl);
-        async {
-            match self.lookup::<T>(key, &span).await? {
-                Found::Fresh(v) => Ok(v),
-                Found::Stale(v) => {
-                    Counters::inc(&self.counters.stale_serves);
-                    span.record("layer", "stale");
-                    if let Some(leader) = self.inner.flights.try_lead::<T>(key) {
-                        let this = self.clone();
-                        let key = key.to_owned();
-                        tokio::spawn(
-                            async move {
-                                let _ = this
-                                    .call_origin(&key, &opts, stale_window, origin, leader)
-                                    .await;
-                            }
-                            .in_current_span(),
-                        );
-                    }
-                    Ok(v)
-                }
-                Found::Miss => self.fetch(key, &opts, stale_window, origin, &span).await,
-            }
+        if let Some(v) = self.l1_hit::<T>(key, &span).await {
+            return Ok(v);
         }
-        .instrument(span.clone())
+        let opts = WriteOptions::ttl(ttl);
+        Box::pin(
+            async {
+                match self.lookup::<T>(key, &span).await? {
+                    Found::Fresh(v) => Ok(v),
+                    Found::Stale(v) => {
+                        Counters::inc(&self.counters.stale_serves);
+                        span.record("layer", "stale");
+                        if let Some(leader) = self.inner.flights.try_lead::<T>(key) {
+                            let this = self.clone();
+                            let key = key.to_owned();
+                            tokio::spawn(
+                                async move {
+                                    let _ = this
+                                        .call_origin(&key, &opts, stale_window, origin, leader)
+                                        .await;
+                                }
+                                .in_current_span(),
+                            );
+                        }
+                        Ok(v)
+                    }
+                    Found::Miss => self.fetch(key, &opts, stale_window, origin, &span).await,
+                }
+            }
+            .instrument(span.clone()),
+        )
         .await
     }
 
-    /// L1 fast path, then single-flight over store lookup and origin.
+    /// Single-flight over store lookup and origin (the leader re-checks L1).
     async fn fetch<T, E, F, Fut>(
         &self,
         key: &str,
@@ -679,11 +707,6 @@ impl TieredCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        if let Found::Fresh(v) = self.l1_lookup::<T>(key).await {
-            Counters::inc(&self.counters.memory_hits);
-            span.record("layer", "memory");
-            return Ok(v);
-        }
         loop {
             match self.inner.flights.join::<T>(key) {
                 Role::Follower(rx) => {

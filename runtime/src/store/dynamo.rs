@@ -204,6 +204,11 @@ impl DynamoStore {
         self
     }
 
+    /// The DynamoDB client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The table name.
     pub fn table(&self) -> &str {
         &self.table

@@ -59,7 +59,10 @@ pub struct Capabilities {
 
 /// An async shared cache store.
 #[async_trait]
-pub trait CacheStore: Send + Sync + std::fmt::Debug + 'static {
+///
+/// Stores are [`Any`](std::any::Any), so a caller holding `&dyn CacheStore` can reach a
+/// concrete store's own operations (for example DynamoDB index queries).
+pub trait CacheStore: std::any::Any + Send + Sync + std::fmt::Debug {
     /// Short name for logs and errors, e.g. `dynamodb`.
     fn name(&self) -> &'static str;
 

@@ -1,0 +1,213 @@
+//! Typed handles over a [`TieredCache`]: what generated modules expose per data type.
+//!
+//! A generated module implements [`DataType`] once per data type of the spec (its key
+//! format, value type, TTLs, tags and item attributes) and hands out a
+//! [`TypedCache`] for it, so callers work with typed keys and values only.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use crate::error::{BoxError, CacheError};
+use crate::store::{Attributes, DynamoStore};
+use crate::tiered::{CacheValue, TieredCache, WriteOptions};
+
+/// A GSI whose partition key, at a constant value, finds every item of one data type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexKey {
+    /// Index name.
+    pub index: &'static str,
+    /// The index's partition key attribute.
+    pub attribute: &'static str,
+    /// The constant value this data type writes there.
+    pub value: &'static str,
+}
+
+/// One data type of a spec: its keys, values, lifetimes, tags and item attributes.
+pub trait DataType: 'static {
+    /// The typed key.
+    type Key: Send + Sync;
+    /// The cached value.
+    type Value: CacheValue;
+    /// Name in the spec (the `DataType` metric dimension).
+    const NAME: &'static str;
+    /// How long the shared store serves a value.
+    const TTL: Duration;
+    /// How long the in-process L1 serves a value (at most [`Self::TTL`]).
+    const MEMORY_TTL: Duration;
+    /// Window after expiry in which a stale value is served while one refresh runs.
+    const STALE_WHILE_REVALIDATE: Option<Duration>;
+    /// Fixed text every key starts with.
+    const KEY_PREFIX: &'static str;
+    /// The GSI that finds every item of this type, if the spec names one.
+    const INVALIDATION_INDEX: Option<IndexKey>;
+
+    /// The store key for `key`.
+    fn key(key: &Self::Key) -> String;
+
+    /// Invalidation tags of the item at `key`.
+    fn tags(key: &Self::Key) -> Vec<String> {
+        let _ = key;
+        Vec::new()
+    }
+
+    /// Extra attributes written on the item, so GSIs can find it; `now` is epoch seconds.
+    fn attributes(key: &Self::Key, value: &Self::Value, now: u64) -> Attributes {
+        let _ = (key, value, now);
+        Attributes::new()
+    }
+}
+
+/// Appends a key parameter to `out`, percent-encoding everything but `A-Z a-z 0-9 - . _ ~`,
+/// so a parameter holding a separator (`#`, `:`) cannot forge another key.
+pub fn push_key_part(out: &mut String, part: &str) {
+    for byte in part.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push_str(&format!("{byte:02X}"));
+        }
+    }
+}
+
+/// Typed access to one data type.
+#[derive(Clone, Debug)]
+pub struct TypedCache<D> {
+    cache: TieredCache,
+    data_type: PhantomData<fn() -> D>,
+}
+
+impl<D: DataType> TypedCache<D> {
+    /// A handle over `cache`, counting metrics under the data type's name.
+    pub fn new(cache: &TieredCache) -> Self {
+        Self {
+            cache: cache.for_type(D::NAME),
+            data_type: PhantomData,
+        }
+    }
+
+    /// The underlying cache.
+    pub fn inner(&self) -> &TieredCache {
+        &self.cache
+    }
+
+    /// The store key of `key`.
+    pub fn key(&self, key: &D::Key) -> String {
+        D::key(key)
+    }
+
+    fn options(key: &D::Key, value: &D::Value) -> WriteOptions {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        WriteOptions {
+            ttl: D::TTL,
+            memory_ttl: Some(D::MEMORY_TTL),
+            tags: D::tags(key),
+            attributes: D::attributes(key, value, now),
+        }
+    }
+
+    /// The cached value, if fresh.
+    pub async fn get(&self, key: &D::Key) -> Result<Option<D::Value>, CacheError> {
+        self.cache.get(&D::key(key)).await
+    }
+
+    /// Stores `value` with the type's TTLs, tags and attributes.
+    pub async fn set(&self, key: &D::Key, value: &D::Value) -> Result<(), CacheError> {
+        self.cache
+            .set_with(&D::key(key), value, &Self::options(key, value))
+            .await
+    }
+
+    /// Removes the value at `key` from both layers.
+    pub async fn delete(&self, key: &D::Key) -> Result<(), CacheError> {
+        self.cache.delete(&D::key(key)).await
+    }
+
+    /// Cache-aside: the cached value, or `origin()`'s, stored with the type's settings.
+    /// Concurrent misses on one key in this process call `origin` once.
+    pub async fn wrap<E, F, Fut>(&self, key: &D::Key, origin: F) -> Result<D::Value, CacheError>
+    where
+        E: Into<BoxError>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<D::Value, E>>,
+    {
+        self.cache
+            .wrap_with_options(&D::key(key), |value| Self::options(key, value), origin)
+            .await
+    }
+
+    /// Stale-while-revalidate with the spec's window (none: plain [`wrap`](Self::wrap)
+    /// semantics): a value up to the window past its TTL is returned at once while one
+    /// background task refreshes it.
+    pub async fn wrap_swr<E, F, Fut>(&self, key: &D::Key, origin: F) -> Result<D::Value, CacheError>
+    where
+        D::Key: Clone,
+        E: Into<BoxError>,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<D::Value, E>> + Send + 'static,
+    {
+        let owned = key.clone();
+        self.cache
+            .wrap_swr_with_options(
+                &D::key(key),
+                D::STALE_WHILE_REVALIDATE.unwrap_or(Duration::ZERO),
+                move |value| Self::options(&owned, value),
+                origin,
+            )
+            .await
+    }
+
+    /// Values for several keys, in the order given (`None` where not cached).
+    pub async fn get_many(&self, keys: &[D::Key]) -> Result<Vec<Option<D::Value>>, CacheError> {
+        let store_keys: Vec<String> = keys.iter().map(D::key).collect();
+        let mut found = self.cache.get_many::<D::Value>(&store_keys).await?;
+        Ok(store_keys.iter().map(|key| found.remove(key)).collect())
+    }
+
+    /// Removes every entry written with `tag`.
+    pub async fn invalidate_tag(&self, tag: &str) -> Result<u64, CacheError> {
+        self.cache.invalidate_tag(tag).await
+    }
+
+    /// Removes every entry whose key starts with `key_prefix` (built by the generated
+    /// `invalidate_by_*` methods from leading key parameters).
+    pub async fn invalidate_prefix(&self, key_prefix: &str) -> Result<u64, CacheError> {
+        self.cache.delete_by_prefix(key_prefix).await
+    }
+
+    /// Removes every entry of this data type: through its GSI on DynamoDB when the spec
+    /// names one (a query, not a scan), otherwise by its key prefix.
+    pub async fn invalidate_all(&self) -> Result<u64, CacheError> {
+        if let Some(index) = D::INVALIDATION_INDEX
+            && let Some(store) = self.cache.store()
+        {
+            let store: &dyn std::any::Any = store.as_ref();
+            if let Some(dynamo) = store.downcast_ref::<DynamoStore>() {
+                self.cache.clear_memory();
+                let prefix = self.cache.store_key(D::KEY_PREFIX);
+                return Ok(dynamo
+                    .delete_by_index(index.index, index.attribute, index.value, &prefix)
+                    .await?);
+            }
+        }
+        self.invalidate_prefix(D::KEY_PREFIX).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_parts_cannot_forge_separators() {
+        let mut key = String::from("user#");
+        push_key_part(&mut key, "a#b:c%d é");
+        assert_eq!(key, "user#a%23b%3Ac%25d%20%C3%A9");
+        let mut plain = String::new();
+        push_key_part(&mut plain, "us-east-1_v2.x~");
+        assert_eq!(plain, "us-east-1_v2.x~");
+    }
+}
