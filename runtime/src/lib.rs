@@ -43,7 +43,8 @@ pub mod store;
 mod tiered;
 pub mod verify;
 
-pub use aws_config;
+/// Re-exported so generated code builds `SdkConfig`s with the same version.
+pub use ::aws_config;
 pub use error::{BoxError, CacheError, StoreError};
 pub use tiered::{
     CacheValue, DEFAULT_COMPRESS_OVER, DEFAULT_STORE_TIMEOUT, TieredCache, TieredCacheBuilder,

@@ -51,17 +51,30 @@ impl RedisStore {
     /// a lost connection is re-established in the background, so a Redis that
     /// is down at start-up does not fail construction.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let config = ConnectionManagerConfig::new()
+        Self::connect_with(url, Self::default_config())
+    }
+
+    /// The manager configuration [`connect`](Self::connect) uses: 1 s
+    /// connection and response timeouts, 2 reconnection retries.
+    pub fn default_config() -> ConnectionManagerConfig {
+        ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_secs(1)))
             .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        Self::connect_with(url, config)
+            .set_max_delay(Duration::from_millis(500))
     }
 
     /// Like [`connect`](Self::connect) with a custom manager configuration.
     pub fn connect_with(url: &str, config: ConnectionManagerConfig) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(err)?;
+        Self::from_client(redis::Client::open(url).map_err(err)?, config)
+    }
+
+    /// A store on a prepared client, e.g. one built with
+    /// [`redis::Client::build_with_tls`] to trust a private CA.
+    pub fn from_client(
+        client: redis::Client,
+        config: ConnectionManagerConfig,
+    ) -> Result<Self, StoreError> {
         let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(err)?;
         Ok(Self { conn })
     }

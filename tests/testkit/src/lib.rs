@@ -8,6 +8,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,49 +26,149 @@ const MOTO_READY_TIMEOUT: Duration = Duration::from_secs(60);
 const REDIS_READY_TIMEOUT: Duration = Duration::from_secs(10);
 const SPAWN_ATTEMPTS: usize = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
     Moto,
     Redis,
+    RedisTls(TlsFiles),
+}
+
+/// A throwaway CA and a server certificate for `127.0.0.1`, made with `openssl`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// CA certificate (PEM), for the client's root store.
+    pub ca_cert: PathBuf,
+    /// Server certificate (PEM), signed by the CA, SAN `IP:127.0.0.1`.
+    pub server_cert: PathBuf,
+    /// Server private key (PEM).
+    pub server_key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Writes the files into `dir` by running `openssl`.
+    pub fn generate(dir: &Path) -> io::Result<Self> {
+        let files = Self {
+            ca_cert: dir.join("ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+        };
+        let (ca_key, csr, ext) = (
+            dir.join("ca.key"),
+            dir.join("server.csr"),
+            dir.join("san.ext"),
+        );
+        std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\n")?;
+        let p = |p: &Path| p.to_string_lossy().into_owned();
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=cachegen-test-ca",
+            "-keyout",
+            &p(&ca_key),
+            "-out",
+            &p(&files.ca_cert),
+        ])?;
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            &p(&files.server_key),
+            "-out",
+            &p(&csr),
+        ])?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &p(&csr),
+            "-CA",
+            &p(&files.ca_cert),
+            "-CAkey",
+            &p(&ca_key),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &p(&ext),
+            "-out",
+            &p(&files.server_cert),
+        ])?;
+        Ok(files)
+    }
+}
+
+fn openssl(args: &[&str]) -> io::Result<()> {
+    let out = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "openssl {}: {}",
+            args[0],
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
 }
 
 impl Kind {
-    fn binary(self) -> String {
+    fn binary(&self) -> String {
         let (var, default) = match self {
             Kind::Moto => (MOTO_SERVER_ENV, "moto_server"),
-            Kind::Redis => (REDIS_SERVER_ENV, "redis-server"),
+            Kind::Redis | Kind::RedisTls(_) => (REDIS_SERVER_ENV, "redis-server"),
         };
         std::env::var(var).unwrap_or_else(|_| default.to_owned())
     }
 
-    fn command(self, port: u16) -> Command {
+    fn command(&self, port: u16) -> Command {
         let mut cmd = Command::new(self.binary());
         let port = port.to_string();
+        let redis_common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
         match self {
             Kind::Moto => cmd.args(["-H", "127.0.0.1", "-p", &port]),
-            Kind::Redis => cmd.args([
-                "--port",
-                &port,
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ]),
+            Kind::Redis => cmd.args(["--port", &port]).args(redis_common),
+            Kind::RedisTls(tls) => cmd
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port,
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(&tls.server_cert)
+                .arg("--tls-key-file")
+                .arg(&tls.server_key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca_cert)
+                .args(redis_common),
         };
         cmd
     }
 
-    fn ready_timeout(self) -> Duration {
+    fn ready_timeout(&self) -> Duration {
         match self {
             Kind::Moto => MOTO_READY_TIMEOUT,
-            Kind::Redis => REDIS_READY_TIMEOUT,
+            Kind::Redis | Kind::RedisTls(_) => REDIS_READY_TIMEOUT,
         }
     }
 
-    /// One readiness probe: moto answers `GET /moto-api/`, redis `PING`.
-    fn probe(self, port: u16) -> io::Result<bool> {
+    /// One readiness probe: moto answers `GET /moto-api/`, redis `PING`;
+    /// a TLS redis only has to accept connections.
+    fn probe(&self, port: u16) -> io::Result<bool> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
         s.set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -77,6 +178,7 @@ impl Kind {
                 b"HTTP/1.1 200",
             ),
             Kind::Redis => (b"PING\r\n", b"+PONG"),
+            Kind::RedisTls(_) => return Ok(true),
         };
         s.write_all(request)?;
         let mut buf = vec![0; expect.len()];
@@ -111,11 +213,17 @@ impl TestServer {
         Self::spawn_new(Kind::Redis)
     }
 
+    /// Starts `redis-server` serving TLS only, with `tls`'s certificate.
+    /// [`url`](Self::url) is `rediss://127.0.0.1:<port>`.
+    pub fn redis_tls(tls: TlsFiles) -> io::Result<Self> {
+        Self::spawn_new(Kind::RedisTls(tls))
+    }
+
     fn spawn_new(kind: Kind) -> io::Result<Self> {
         let mut last = None;
         for _ in 0..SPAWN_ATTEMPTS {
             let mut server = Self {
-                kind,
+                kind: kind.clone(),
                 port: free_port()?,
                 child: None,
             };
@@ -180,11 +288,12 @@ impl TestServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Connection URL: the HTTP endpoint for moto, `redis://127.0.0.1:<port>` for redis.
+    /// Connection URL: the HTTP endpoint for moto, `redis://` or `rediss://127.0.0.1:<port>` for redis.
     pub fn url(&self) -> String {
         match self.kind {
             Kind::Moto => self.endpoint(),
             Kind::Redis => format!("redis://127.0.0.1:{}", self.port),
+            Kind::RedisTls(_) => format!("rediss://127.0.0.1:{}", self.port),
         }
     }
 }
