@@ -42,6 +42,9 @@ pub const DEFAULT_NAMESPACE: &str = "Cachegen";
 pub const DEFAULT_DATA_TYPE: &str = "default";
 /// EMF allows at most 100 values per metric in one line.
 const MAX_VALUES_PER_LINE: usize = 100;
+/// Latency samples kept per metric between flushes; later ones are dropped,
+/// so a process that never flushes stays bounded.
+const MAX_SAMPLES: usize = 10_000;
 
 /// Destination of EMF lines.
 pub trait MetricsSink: Send + Sync + Debug + 'static {
@@ -95,14 +98,18 @@ impl Counters {
     }
 
     pub fn store_latency(&self, d: Duration) {
-        self.store_latency.lock().expect("latency lock").push(ms(d));
+        sample(&self.store_latency, d);
     }
 
     pub fn origin_latency(&self, d: Duration) {
-        self.origin_latency
-            .lock()
-            .expect("latency lock")
-            .push(ms(d));
+        sample(&self.origin_latency, d);
+    }
+}
+
+fn sample(samples: &Mutex<Vec<f64>>, d: Duration) {
+    let mut samples = samples.lock().expect("latency lock");
+    if samples.len() < MAX_SAMPLES {
+        samples.push(ms(d));
     }
 }
 

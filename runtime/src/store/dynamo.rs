@@ -1,26 +1,4 @@
 //! `DynamoStore`: the shared store on a DynamoDB table.
-//!
-//! # Item layout
-//!
-//! | attribute (default name) | type | content |
-//! |---|---|---|
-//! | `key_attribute` (`pk`) | S | full prefixed cache key |
-//! | `sort_key` (optional) | S/N | a constant, the same for every cache item |
-//! | `value` | B | the encoded [envelope](crate::envelope) |
-//! | `expiresAt` | N | hard expiry, epoch seconds; checked on every read |
-//! | `ttl_attribute` (optional) | N | `expiresAt` + grace (default 1 h), for the table's TTL; may be `expiresAt` itself |
-//! | `createdAt` | N | epoch seconds |
-//! | extra attributes | S/N | per-`set` attributes, for GSIs; layout attributes win on a name clash |
-//!
-//! # Tags
-//!
-//! A tag key `<prefix>tag#<tag>` (built by the tiered cache) is stored as an
-//! ordinary item of the same table under that partition key (and the constant
-//! sort key), with a string set `members` of the cache keys written with the
-//! tag, added by `UpdateItem ADD`. Its `expiresAt`/TTL attribute is raised to
-//! the latest member's, never lowered. `delete_by_tag` reads that item,
-//! batch-deletes the members (25 per `BatchWriteItem`, unprocessed items
-//! retried), then deletes the tag item. No GSI is needed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -141,6 +119,28 @@ impl DynamoLayoutBuilder {
 }
 
 /// A [`CacheStore`] on one DynamoDB table.
+///
+/// # Item layout
+///
+/// | attribute (default name) | type | content |
+/// |---|---|---|
+/// | `key_attribute` (`pk`) | S | full prefixed cache key |
+/// | `sort_key` (optional) | S/N | a constant, the same for every cache item |
+/// | `value` | B | the encoded [envelope](crate::envelope) |
+/// | `expiresAt` | N | hard expiry, epoch seconds; checked on every read |
+/// | `ttl_attribute` (optional) | N | `expiresAt` + grace (default 1 h), for the table's TTL; may be `expiresAt` itself |
+/// | `createdAt` | N | epoch seconds |
+/// | extra attributes | S/N | per-`set` attributes, for GSIs; layout attributes win on a name clash |
+///
+/// # Tags
+///
+/// A tag key `<prefix>tag#<tag>` (built by the tiered cache) is stored as an
+/// ordinary item of the same table under that partition key (and the constant
+/// sort key), with a string set `members` of the cache keys written with the
+/// tag, added by `UpdateItem ADD`. Its `expiresAt`/TTL attribute is raised to
+/// the latest member's, never lowered. `delete_by_tag` reads that item,
+/// batch-deletes the members (25 per `BatchWriteItem`, unprocessed items
+/// retried), then deletes the tag item. No GSI is needed.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -202,6 +202,46 @@ impl DynamoStore {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Deletes every item that index `index` finds under `attribute = value` and whose key
+    /// starts with `key_prefix`, paging through the query; returns how many it deleted.
+    ///
+    /// GSIs are eventually consistent: an item written a moment ago may not be found yet.
+    pub async fn delete_by_index(
+        &self,
+        index: &str,
+        attribute: &str,
+        value: &str,
+        key_prefix: &str,
+    ) -> Result<u64, StoreError> {
+        let l = &self.layout;
+        let mut names = HashMap::from([("#a".to_owned(), attribute.to_owned()), ("#k".to_owned(), l.key_attribute.clone())]);
+        let mut projection = "#k".to_owned();
+        if let Some((sk, _)) = &l.sort_key {
+            names.insert("#s".into(), sk.clone());
+            projection.push_str(", #s");
+        }
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#a = :v")
+            .projection_expression(projection)
+            .set_expression_attribute_names(Some(names))
+            .expression_attribute_values(":v", AttributeValue::S(value.to_owned()));
+        if !key_prefix.is_empty() {
+            request = request
+                .filter_expression("begins_with(#k, :p)")
+                .expression_attribute_values(":p", AttributeValue::S(key_prefix.to_owned()));
+        }
+        let mut keys = Vec::new();
+        let mut pages = request.into_paginator().items().send();
+        while let Some(item) = pages.next().await {
+            keys.push(item.map_err(sdk)?);
+        }
+        self.batch_delete(keys).await
     }
 
     /// The DynamoDB client.
@@ -502,7 +542,25 @@ impl CacheStore for DynamoStore {
     }
 
     async fn has(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.get(key).await?.is_some())
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(key)))
+            .projection_expression("#e")
+            .expression_attribute_names("#e", &self.layout.expires_at_attribute)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let expires_ms = match out
+            .item
+            .as_ref()
+            .and_then(|i| i.get(&self.layout.expires_at_attribute))
+        {
+            Some(AttributeValue::N(n)) => n.parse::<u64>().map_or(0, |s| s.saturating_mul(1000)),
+            _ => 0,
+        };
+        Ok(expires_ms > self.clock.now_ms())
     }
 
     async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {

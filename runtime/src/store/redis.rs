@@ -1,9 +1,4 @@
-//! `RedisStore`: the shared store on Redis (`redis://` or TLS `rediss://`).
-//!
-//! Entries are plain string keys holding the envelope, with a server-side
-//! expiry (`SET .. PX`). A tag is a SET at the tag key holding member keys,
-//! whose expiry is raised to the longest-lived member's (`EXPIRE NX` then
-//! `EXPIRE GT`, Redis 7+). Extra attributes are ignored.
+//! `RedisStore`: the shared store on Redis.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,7 +13,13 @@ use crate::StoreError;
 const NAME: &str = "redis";
 const SCAN_COUNT: usize = 500;
 
-/// A [`CacheStore`] on Redis, through a reconnecting [`ConnectionManager`].
+/// A [`CacheStore`] on Redis (`redis://` or TLS `rediss://`), through a
+/// reconnecting [`ConnectionManager`].
+///
+/// Entries are plain string keys holding the envelope, with a server-side
+/// expiry (`SET .. PX`). A tag is a SET at the tag key holding member keys,
+/// whose expiry is raised to the longest-lived member's (`EXPIRE NX` then
+/// `EXPIRE GT`, Redis 7+). Extra attributes are ignored.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
