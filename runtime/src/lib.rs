@@ -41,6 +41,7 @@ mod flight;
 pub mod metrics;
 pub mod store;
 mod tiered;
+pub mod typed;
 pub mod verify;
 
 /// Re-exported so generated code builds `SdkConfig`s with the same version.

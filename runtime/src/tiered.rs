@@ -120,6 +120,7 @@ pub struct TieredCache {
     inner: Arc<Inner>,
     counters: Arc<Counters>,
     data_type: Arc<str>,
+    memory_ttl: Option<Duration>,
 }
 
 /// Builds a [`TieredCache`].
@@ -248,6 +249,7 @@ impl TieredCacheBuilder {
             }),
             counters,
             data_type: self.data_type.into(),
+            memory_ttl: None,
         }
     }
 }
@@ -273,6 +275,28 @@ impl TieredCache {
             inner: self.inner.clone(),
             counters: self.inner.metrics.counters(data_type),
             data_type: data_type.into(),
+            memory_ttl: self.memory_ttl,
+        }
+    }
+
+    /// A handle whose L1 keeps values at most `ttl`, however long the store keeps them
+    /// (a data type's in-memory TTL).
+    pub fn with_memory_ttl(&self, ttl: Duration) -> Self {
+        Self {
+            memory_ttl: Some(ttl),
+            ..self.clone()
+        }
+    }
+
+    /// The key as stored: with the `CACHE_KEY_PREFIX` scope applied.
+    pub fn store_key(&self, key: &str) -> String {
+        format!("{}{key}", self.inner.key_prefix)
+    }
+
+    /// Empties the in-process L1 (every data type).
+    pub fn clear_memory(&self) {
+        if let Some(l1) = &self.inner.l1 {
+            l1.invalidate_all();
         }
     }
 
@@ -284,10 +308,6 @@ impl TieredCache {
     /// The shared store, if any.
     pub fn store(&self) -> Option<&Arc<dyn CacheStore>> {
         self.inner.store.as_ref()
-    }
-
-    fn store_key(&self, key: &str) -> String {
-        format!("{}{key}", self.inner.key_prefix)
     }
 
     fn tag_key(&self, tag: &str) -> String {
@@ -346,14 +366,18 @@ impl TieredCache {
     async fn l1_insert<T: CacheValue>(&self, key: &str, value: T, meta: EnvelopeMeta, size: usize) {
         let Some(l1) = &self.inner.l1 else { return };
         let now = self.inner.clock.now_ms();
-        if meta.expires_at_ms <= now {
+        let cap = self
+            .memory_ttl
+            .map_or(u64::MAX, |ttl| now.saturating_add(ttl.as_millis() as u64));
+        let expires_at_ms = meta.expires_at_ms.min(cap);
+        if expires_at_ms <= now {
             return;
         }
         let entry = L1Entry {
             value: Arc::new(value),
-            fresh_until_ms: meta.fresh_until_ms,
-            expires_at_ms: meta.expires_at_ms,
-            ttl: Duration::from_millis(meta.expires_at_ms - now),
+            fresh_until_ms: meta.fresh_until_ms.min(cap),
+            expires_at_ms,
+            ttl: Duration::from_millis(expires_at_ms - now),
             size,
         };
         l1.insert(key.to_owned(), entry).await;
@@ -623,6 +647,25 @@ impl TieredCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        self.wrap_with_options(key, |_: &T| opts.clone(), origin)
+            .await
+    }
+
+    /// [`wrap`](Self::wrap) with write options made from the origin's value (for item
+    /// attributes that come from the value, such as a customer code a GSI finds).
+    pub async fn wrap_with_options<T, E, O, F, Fut>(
+        &self,
+        key: &str,
+        options: O,
+        origin: F,
+    ) -> Result<T, CacheError>
+    where
+        T: CacheValue,
+        E: Into<BoxError>,
+        O: FnOnce(&T) -> WriteOptions,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         if !self.inner.enabled {
             return origin().await.map_err(origin_error);
         }
@@ -631,7 +674,7 @@ impl TieredCache {
             return Ok(v);
         }
         Box::pin(
-            self.fetch(key, opts, Duration::ZERO, origin, &span)
+            self.fetch(key, options, Duration::ZERO, origin, &span)
                 .instrument(span.clone()),
         )
         .await
@@ -655,6 +698,30 @@ impl TieredCache {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
+        self.wrap_swr_with_options(
+            key,
+            stale_window,
+            move |_: &T| WriteOptions::ttl(ttl),
+            origin,
+        )
+        .await
+    }
+
+    /// [`wrap_swr`](Self::wrap_swr) with write options made from the origin's value.
+    pub async fn wrap_swr_with_options<T, E, O, F, Fut>(
+        &self,
+        key: &str,
+        stale_window: Duration,
+        options: O,
+        origin: F,
+    ) -> Result<T, CacheError>
+    where
+        T: CacheValue,
+        E: Into<BoxError>,
+        O: FnOnce(&T) -> WriteOptions + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
         if !self.inner.enabled {
             return origin().await.map_err(origin_error);
         }
@@ -662,7 +729,6 @@ impl TieredCache {
         if let Some(v) = self.l1_hit::<T>(key, &span).await {
             return Ok(v);
         }
-        let opts = WriteOptions::ttl(ttl);
         Box::pin(
             async {
                 match self.lookup::<T>(key, &span).await? {
@@ -676,7 +742,7 @@ impl TieredCache {
                             tokio::spawn(
                                 async move {
                                     let _ = this
-                                        .call_origin(&key, &opts, stale_window, origin, leader)
+                                        .call_origin(&key, options, stale_window, origin, leader)
                                         .await;
                                 }
                                 .in_current_span(),
@@ -684,7 +750,7 @@ impl TieredCache {
                         }
                         Ok(v)
                     }
-                    Found::Miss => self.fetch(key, &opts, stale_window, origin, &span).await,
+                    Found::Miss => self.fetch(key, options, stale_window, origin, &span).await,
                 }
             }
             .instrument(span.clone()),
@@ -693,10 +759,10 @@ impl TieredCache {
     }
 
     /// Single-flight over store lookup and origin (the leader re-checks L1).
-    async fn fetch<T, E, F, Fut>(
+    async fn fetch<T, E, O, F, Fut>(
         &self,
         key: &str,
-        opts: &WriteOptions,
+        options: O,
         stale_window: Duration,
         origin: F,
         span: &tracing::Span,
@@ -704,6 +770,7 @@ impl TieredCache {
     where
         T: CacheValue,
         E: Into<BoxError>,
+        O: FnOnce(&T) -> WriteOptions,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
@@ -723,7 +790,7 @@ impl TieredCache {
                     }
                     span.record("layer", "origin");
                     return self
-                        .call_origin(key, opts, stale_window, origin, leader)
+                        .call_origin(key, options, stale_window, origin, leader)
                         .await;
                 }
             }
@@ -732,10 +799,10 @@ impl TieredCache {
 
     /// Calls the origin as flight leader: publishes the result to followers
     /// first, then writes the store, then ends the flight.
-    async fn call_origin<T, E, F, Fut>(
+    async fn call_origin<T, E, O, F, Fut>(
         &self,
         key: &str,
-        opts: &WriteOptions,
+        options: O,
         stale_window: Duration,
         origin: F,
         leader: Leader<T>,
@@ -743,6 +810,7 @@ impl TieredCache {
     where
         T: CacheValue,
         E: Into<BoxError>,
+        O: FnOnce(&T) -> WriteOptions,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
@@ -752,7 +820,7 @@ impl TieredCache {
         self.counters.origin_latency(start.elapsed());
         leader.publish(result.clone());
         if let Ok(v) = &result
-            && let Err(e) = self.write(key, v, opts, stale_window).await
+            && let Err(e) = self.write(key, v, &options(v), stale_window).await
         {
             tracing::warn!(key, error = %e, "origin value returned but not cached");
         }
@@ -788,6 +856,19 @@ impl TieredCache {
                 "delete_by_pattern",
                 store.delete_by_pattern(&self.store_key(pattern)),
             )
+            .await;
+        self.degrade(r, 0)
+    }
+
+    /// Removes every entry whose key starts with `prefix` (scope prefix applied), and
+    /// clears L1. DynamoDB scans for them, Redis iterates with `SCAN MATCH`.
+    pub async fn delete_by_prefix(&self, prefix: &str) -> Result<u64, CacheError> {
+        self.clear_memory();
+        let Some(store) = &self.inner.store else {
+            return Ok(0);
+        };
+        let r = self
+            .store_call("delete_by_prefix", store.clear(&self.store_key(prefix)))
             .await;
         self.degrade(r, 0)
     }

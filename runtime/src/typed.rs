@@ -82,7 +82,7 @@ impl<D: DataType> TypedCache<D> {
     /// A handle over `cache`, counting metrics under the data type's name.
     pub fn new(cache: &TieredCache) -> Self {
         Self {
-            cache: cache.for_type(D::NAME),
+            cache: cache.for_type(D::NAME).with_memory_ttl(D::MEMORY_TTL),
             data_type: PhantomData,
         }
     }
@@ -103,7 +103,6 @@ impl<D: DataType> TypedCache<D> {
             .map_or(0, |elapsed| elapsed.as_secs());
         WriteOptions {
             ttl: D::TTL,
-            memory_ttl: Some(D::MEMORY_TTL),
             tags: D::tags(key),
             attributes: D::attributes(key, value, now),
         }

@@ -101,8 +101,11 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// Adds one table's differences.
     pub fn extend(&mut self, table: &str, differences: Vec<String>) {
-        self.findings
-            .extend(differences.into_iter().map(|difference| (table.to_owned(), difference)));
+        self.findings.extend(
+            differences
+                .into_iter()
+                .map(|difference| (table.to_owned(), difference)),
+        );
     }
 
     /// True when nothing differs.
@@ -112,7 +115,10 @@ impl VerifyReport {
 
     /// The differences alone, without table names.
     pub fn differences(&self) -> Vec<&str> {
-        self.findings.iter().map(|(_, difference)| difference.as_str()).collect()
+        self.findings
+            .iter()
+            .map(|(_, difference)| difference.as_str())
+            .collect()
     }
 }
 
@@ -129,7 +135,10 @@ impl fmt::Display for VerifyReport {
 }
 
 /// Verifies the table behind `cache`; a cache not backed by DynamoDB has nothing to verify.
-pub async fn verify_table(cache: &TieredCache, expected: &ExpectedTable) -> Result<Vec<String>, CacheError> {
+pub async fn verify_table(
+    cache: &TieredCache,
+    expected: &ExpectedTable,
+) -> Result<Vec<String>, CacheError> {
     let Some(store) = cache.store() else {
         return Ok(Vec::new());
     };
@@ -141,7 +150,11 @@ pub async fn verify_table(cache: &TieredCache, expected: &ExpectedTable) -> Resu
 }
 
 /// Compares table `table` with `expected`, returning each difference in plain words.
-pub async fn verify_dynamo(client: &Client, table: &str, expected: &ExpectedTable) -> Result<Vec<String>, StoreError> {
+pub async fn verify_dynamo(
+    client: &Client,
+    table: &str,
+    expected: &ExpectedTable,
+) -> Result<Vec<String>, StoreError> {
     let described = match client.describe_table().table_name(table).send().await {
         Ok(output) => output.table,
         Err(err)
@@ -178,7 +191,10 @@ pub async fn verify_dynamo(client: &Client, table: &str, expected: &ExpectedTabl
         &mut differences,
         "the table",
         (&expected.partition_key, expected.sort_key.as_ref()),
-        (keys(described.key_schema(), KeyType::Hash), keys(described.key_schema(), KeyType::Range)),
+        (
+            keys(described.key_schema(), KeyType::Hash),
+            keys(described.key_schema(), KeyType::Range),
+        ),
     );
 
     let deployed_indexes = described.global_secondary_indexes();
@@ -217,7 +233,9 @@ pub async fn verify_dynamo(client: &Client, table: &str, expected: &ExpectedTabl
     for deployed in deployed_indexes {
         let name = deployed.index_name().unwrap_or_default();
         if !expected.indexes.iter().any(|index| index.name == name) {
-            differences.push(format!("index `{name}` is deployed but the spec does not declare it"));
+            differences.push(format!(
+                "index `{name}` is deployed but the spec does not declare it"
+            ));
         }
     }
 
@@ -228,9 +246,14 @@ pub async fn verify_dynamo(client: &Client, table: &str, expected: &ExpectedTabl
         .await
         .map_err(|err| StoreError::backend("dynamodb", err))?;
     let ttl = ttl.time_to_live_description();
-    let enabled = ttl.and_then(|d| d.time_to_live_status()).is_some_and(|status| {
-        matches!(status, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-    });
+    let enabled = ttl
+        .and_then(|d| d.time_to_live_status())
+        .is_some_and(|status| {
+            matches!(
+                status,
+                TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling
+            )
+        });
     let attribute = ttl.and_then(|d| d.attribute_name());
     if !enabled {
         differences.push("TTL disabled".to_owned());
