@@ -6,11 +6,13 @@
 //! reuse the instances `scripts/test.sh` starts (`CACHEGEN_TEST_DYNAMODB_ENDPOINT`,
 //! `CACHEGEN_TEST_REDIS_URL`) and otherwise spawn a private one.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Env var overriding the `moto_server` binary.
@@ -402,7 +404,147 @@ mod tests {
     }
 
     #[test]
+    fn targets_split_across_reads_are_counted_once() {
+        let counts = Mutex::new(HashMap::new());
+        let mut window = b"x-amz-target: DynamoDB_2012".to_vec();
+        count_targets(&window, 0, &counts);
+        let tail = window.len();
+        window
+            .extend_from_slice(b"0810.GetItem\r\nx-amz-target: DynamoDB_20120810.BatchGetItem\r\n");
+        count_targets(&window, tail, &counts);
+        let tail = window.len();
+        window.extend_from_slice(b"body");
+        count_targets(&window, tail, &counts);
+        let counts = counts.into_inner().unwrap();
+        assert_eq!(
+            (counts["GetItem"], counts["BatchGetItem"], counts.len()),
+            (1, 1, 2)
+        );
+    }
+
+    #[test]
     fn unique_names_differ() {
         assert_ne!(unique_name("t"), unique_name("t"));
+    }
+}
+
+/// A loopback TCP proxy in front of a DynamoDB endpoint that counts requests
+/// per operation (from the `X-Amz-Target` header), to show how many round
+/// trips a call makes. Stops accepting on drop.
+#[derive(Debug)]
+pub struct CountingProxy {
+    port: u16,
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+    stop: Arc<AtomicBool>,
+}
+
+const TARGET_PREFIX: &[u8] = b"DynamoDB_20120810.";
+const SCAN_TAIL: usize = 64;
+
+impl CountingProxy {
+    /// Proxies to `upstream`, an `http://127.0.0.1:<port>` endpoint.
+    pub fn start(upstream: &str) -> io::Result<Self> {
+        let upstream: SocketAddr = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{upstream}: {e}")))?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let counts = Arc::new(Mutex::new(HashMap::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s) = (counts.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let c = c.clone();
+                        std::thread::spawn(move || {
+                            let _ = relay(client, upstream, &c);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Ok(Self { port, counts, stop })
+    }
+
+    /// The proxy's endpoint, `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Requests seen for `operation`, e.g. `GetItem`.
+    pub fn count(&self, operation: &str) -> usize {
+        self.counts
+            .lock()
+            .expect("count lock")
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Forgets the counts so far.
+    pub fn reset(&self) {
+        self.counts.lock().expect("count lock").clear();
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    counts: &Mutex<HashMap<String, usize>>,
+) -> io::Result<()> {
+    client.set_nonblocking(false)?;
+    let server = TcpStream::connect(upstream)?;
+    let (mut from_server, mut to_client) = (server.try_clone()?, client.try_clone()?);
+    std::thread::spawn(move || {
+        let _ = io::copy(&mut from_server, &mut to_client);
+        let _ = to_client.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut from_client, mut to_server) = (client, server);
+    let mut buf = vec![0; 64 * 1024];
+    let mut window: Vec<u8> = Vec::new();
+    loop {
+        let n = from_client.read(&mut buf)?;
+        if n == 0 {
+            return to_server.shutdown(std::net::Shutdown::Write);
+        }
+        let tail_len = window.len();
+        window.extend_from_slice(&buf[..n]);
+        count_targets(&window, tail_len, counts);
+        let keep = window.len().saturating_sub(SCAN_TAIL);
+        window.drain(..keep);
+        to_server.write_all(&buf[..n])?;
+    }
+}
+
+/// Counts operation names that end at or after `tail_len` (earlier ones were
+/// counted in the previous read) and are terminated within `window`.
+fn count_targets(window: &[u8], tail_len: usize, counts: &Mutex<HashMap<String, usize>>) {
+    let mut from = 0;
+    while let Some(i) = window[from..]
+        .windows(TARGET_PREFIX.len())
+        .position(|w| w == TARGET_PREFIX)
+    {
+        let start = from + i + TARGET_PREFIX.len();
+        let len = window[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        let end = start + len;
+        if end < window.len() && end >= tail_len && len > 0 {
+            let op = String::from_utf8_lossy(&window[start..end]).into_owned();
+            *counts.lock().expect("count lock").entry(op).or_default() += 1;
+        }
+        from = end.max(from + i + 1);
     }
 }
