@@ -72,6 +72,8 @@ pub struct CacheModel {
     pub targets: Vec<Target>,
     /// Output directory, relative to the spec.
     pub out_dir: String,
+    /// Local `cachegen-runtime` path for the generated crate, relative to it.
+    pub rust_runtime_path: Option<String>,
     /// Hash of everything above; changes whenever any output would.
     #[serde(skip)]
     pub fingerprint: String,

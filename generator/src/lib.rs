@@ -6,7 +6,9 @@
 //!   problem at once with `file:line:column` and a hint;
 //! - [`ir`]: the validated [`ir::CacheModel`], the only input of every emitter;
 //! - [`emit`]: CloudFormation (and the other targets) from the IR;
-//! - [`output`]: atomic writes, and drift detection for `cachegen check`.
+//! - [`output`]: atomic writes, and drift detection for `cachegen check`;
+//! - [`Builder`]: the typed Rust module from a `build.rs`, like prost-build;
+//! - [`deploy`]: change-set deploys, and verification of deployed tables.
 //!
 //! ```
 //! let spec = cachegen::STARTER_SPEC;
@@ -15,6 +17,8 @@
 //! assert!(files[0].contents.contains("AWS::DynamoDB::Table"));
 //! ```
 
+mod builder;
+pub mod deploy;
 pub mod emit;
 pub mod ir;
 pub mod output;
@@ -23,6 +27,7 @@ pub mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use builder::Builder;
 use emit::GeneratedFile;
 use ir::{CacheModel, Target};
 use validate::{Diagnostics, SourceFile};
@@ -44,6 +49,17 @@ pub enum Error {
     /// The spec has problems.
     #[error("{0}")]
     Spec(#[from] Diagnostics),
+    /// A generated file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// [`Builder`] ran outside cargo and was given no output directory.
+    #[error("OUT_DIR is not set: run from a build script, or call Builder::out_dir")]
+    NoOutDir,
 }
 
 /// Compiles spec text; `name` is how diagnostics refer to it.

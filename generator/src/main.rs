@@ -51,6 +51,50 @@ enum Command {
         #[arg(default_value = "cache.yaml")]
         path: PathBuf,
     },
+    /// Show what a spec change does to the checked-in outputs, for review.
+    ///
+    /// Prints, per table, the changes CloudFormation will make (tables and indexes added
+    /// or removed, key changes) and which of them it cannot apply in one update, then a
+    /// unified diff of every output file. Exits 0 when nothing changes, 1 otherwise.
+    ///
+    /// Example: cachegen diff examples/drs-query-cache/cache.yaml
+    Diff(BuildArgs),
+    /// Deploy the spec's CloudFormation template through a change set.
+    ///
+    /// Creates a change set (creating the stack if needed), lists its changes, executes
+    /// it, shows stack events as they arrive, waits for completion and prints the stack
+    /// outputs. Refuses, before touching the stack, an update CloudFormation cannot
+    /// apply at once: more than one global secondary index created or deleted, or a
+    /// key change on a table with a fixed name. Uses the AWS SDK's default
+    /// configuration (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL...).
+    ///
+    /// Example: cachegen deploy examples/drs-query-cache/cache.yaml --stack drs-cache-dev --param env=dev
+    Deploy {
+        /// The spec file.
+        #[arg(default_value = "cache.yaml")]
+        spec: PathBuf,
+        /// Stack name.
+        #[arg(long)]
+        stack: String,
+        /// Template parameter, as NAME=VALUE (repeatable).
+        #[arg(long = "param", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+    },
+    /// Compare a deployed stack's tables with the spec.
+    ///
+    /// Reads the table names from the stack outputs, then checks each table's keys,
+    /// indexes, TTL and fingerprint tag, printing every difference in plain words.
+    /// Exits 0 when the deployment matches, 1 otherwise.
+    ///
+    /// Example: cachegen verify examples/drs-query-cache/cache.yaml --stack drs-cache-dev
+    Verify {
+        /// The spec file.
+        #[arg(default_value = "cache.yaml")]
+        spec: PathBuf,
+        /// Stack name.
+        #[arg(long)]
+        stack: String,
+    },
     /// Print the JSON Schema of the spec format.
     ///
     /// Point yaml-language-server at it for completion and validation in editors:
@@ -76,12 +120,20 @@ struct BuildArgs {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum TargetArg {
     Cloudformation,
+    Rust,
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
 }
 
 impl From<TargetArg> for Target {
     fn from(target: TargetArg) -> Self {
         match target {
             TargetArg::Cloudformation => Target::Cloudformation,
+            TargetArg::Rust => Target::Rust,
         }
     }
 }
@@ -105,6 +157,13 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Build(args) => build(&args),
         Command::Check(args) => check(&args),
         Command::Init { path } => init(&path),
+        Command::Diff(args) => diff(&args),
+        Command::Deploy {
+            spec,
+            stack,
+            params,
+        } => deploy(&spec, stack, params),
+        Command::Verify { spec, stack } => verify(&spec, &stack),
         Command::Schema => {
             println!(
                 "{}",
@@ -197,4 +256,117 @@ fn init(path: &Path) -> Result<ExitCode> {
         path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn diff(args: &BuildArgs) -> Result<ExitCode> {
+    let Some(project) = load(&args.spec)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
+    let (dir, files) = outputs(args, &project);
+    let mut changed = false;
+    for file in &files {
+        let path = dir.join(&file.path);
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        if old == file.contents {
+            continue;
+        }
+        changed = true;
+        if file.path.extension().is_some_and(|ext| ext == "yaml") {
+            let changes = cachegen::deploy::plan::table_changes(&old, &file.contents)
+                .with_context(|| format!("reading {}", path.display()))?;
+            for change in &changes {
+                for line in change.describe() {
+                    println!("{line}");
+                }
+                if let Some(refusal) = change.refusal() {
+                    println!("warning: needs more than one deploy: {refusal}");
+                }
+            }
+        }
+        let name = path.display().to_string();
+        print!(
+            "{}",
+            similar::TextDiff::from_lines(&old, &file.contents)
+                .unified_diff()
+                .context_radius(3)
+                .header(&name, &name)
+        );
+    }
+    if !changed {
+        println!("no output of {} changes", args.spec.display());
+    }
+    Ok(if changed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn deploy(spec: &Path, stack: String, parameters: Vec<(String, String)>) -> Result<ExitCode> {
+    let Some(project) = load(spec)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
+    let template = project
+        .files(Some(&[Target::Cloudformation]))
+        .remove(0)
+        .contents;
+    let options = cachegen::deploy::DeployOptions {
+        stack,
+        parameters,
+        poll: std::time::Duration::from_secs(2),
+    };
+    runtime()?.block_on(async {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let client = aws_sdk_cloudformation::Client::new(&config);
+        let outcome = cachegen::deploy::deploy(
+            &client,
+            &template,
+            &project.model.fingerprint,
+            &options,
+            &mut |line| println!("{line}"),
+        )
+        .await?;
+        match outcome {
+            cachegen::deploy::DeployOutcome::NoChanges => {
+                println!("stack {} is up to date", options.stack);
+            }
+            cachegen::deploy::DeployOutcome::Deployed(outputs) => {
+                println!("stack {} deployed", options.stack);
+                for (key, value) in outputs {
+                    println!("{key} = {value}");
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn verify(spec: &Path, stack: &str) -> Result<ExitCode> {
+    let Some(project) = load(spec)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
+    runtime()?.block_on(async {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let report = cachegen::deploy::verify_stack(
+            &aws_sdk_cloudformation::Client::new(&config),
+            &aws_sdk_dynamodb::Client::new(&config),
+            &project.model,
+            stack,
+        )
+        .await?;
+        print!("{report}");
+        if report.is_ok() {
+            println!();
+            Ok(ExitCode::SUCCESS)
+        } else {
+            Ok(ExitCode::FAILURE)
+        }
+    })
 }

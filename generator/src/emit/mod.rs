@@ -1,6 +1,7 @@
 //! Emitters: each turns the [`CacheModel`] into one target's files, and reads nothing else.
 
 pub mod cloudformation;
+pub mod rust;
 mod yaml;
 
 use std::path::PathBuf;
@@ -32,6 +33,11 @@ pub fn generate(
                 path: PathBuf::from("cloudformation.yaml"),
                 contents: cloudformation::render(model, spec_name),
             }),
+            Target::Rust => files.extend(rust::crate_files(
+                model,
+                spec_name,
+                model.rust_runtime_path.as_deref(),
+            )),
         }
     }
     files

@@ -383,6 +383,18 @@ pub struct Outputs {
     /// Targets written (default `[cloudformation]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<Target>,
+    /// Settings of the generated Rust crate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rust: Option<RustOutput>,
+}
+
+/// Settings of the generated Rust crate (`rust` target).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+pub struct RustOutput {
+    /// Path of a local `cachegen-runtime`, relative to the generated crate
+    /// (default: the published version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_path: Option<String>,
 }
 
 /// An output format.
@@ -393,6 +405,8 @@ pub struct Outputs {
 pub enum Target {
     /// A CloudFormation template (`cloudformation.yaml`).
     Cloudformation,
+    /// A typed Rust crate (`rust/Cargo.toml`, `rust/src/lib.rs`) linking to `cachegen-runtime`.
+    Rust,
 }
 
 /// The JSON Schema of the spec, as `cachegen schema` prints it.

@@ -63,6 +63,13 @@ impl Checker<'_> {
             names::identifier_problem("data type", name),
             "data type names become Rust identifiers and metric dimensions",
         );
+        if heck::ToPascalCase::to_pascal_case(name) == "Cache" {
+            self.key_error(
+                &path,
+                format!("data type `{name}` would generate the type `Cache`, which the generated module uses itself"),
+                "rename it, for example to `cache-entry`",
+            );
+        }
         let table = self.data_type_table(&path, spec, tables)?;
 
         let params = self.params(&path, spec);
@@ -300,15 +307,26 @@ impl Checker<'_> {
                         format!("`{{value.{field}}}` cannot be used here"),
                         "value fields may only be used in `attributes`",
                     ),
-                    Some(ValueType::Fields(fields)) if !fields.iter().any(|f| &f.name == field) => {
-                        let hint = Self::suggest(field, fields.iter().map(|f| f.name.as_str()));
-                        self.error(
-                            path,
-                            format!("`{{value.{field}}}` names no field of the value"),
-                            hint,
-                        );
+                    Some(ValueType::Fields(fields)) => {
+                        match fields.iter().find(|f| &f.name == field) {
+                            None => {
+                                let hint =
+                                    Self::suggest(field, fields.iter().map(|f| f.name.as_str()));
+                                self.error(
+                                    path,
+                                    format!("`{{value.{field}}}` names no field of the value"),
+                                    hint,
+                                );
+                            }
+                            Some(found) if !is_scalar(&found.ty) => self.error(
+                                path,
+                                format!("`{{value.{field}}}` is not a string, number or bool"),
+                                "item attributes are scalars: use a string, number or bool field",
+                            ),
+                            Some(_) => {}
+                        }
                     }
-                    Some(_) => {}
+                    Some(ValueType::Rust(_)) => {}
                 },
                 TemplatePart::Now if !allow_now => self.error(
                     path,
@@ -323,11 +341,7 @@ impl Checker<'_> {
     fn value_type(&mut self, path: &NodePath, value: &spec::ValueSpec) -> ValueType {
         match (&value.rust_type, value.fields.is_empty()) {
             (Some(rust_type), true) => {
-                let valid = !rust_type.is_empty()
-                    && rust_type
-                        .split("::")
-                        .all(|segment| !segment.is_empty() && !segment.contains(char::is_whitespace));
-                if !valid {
+                if syn::parse_str::<syn::Type>(rust_type).is_err() {
                     self.error(
                         &path.key("type"),
                         format!("`{rust_type}` is not a Rust type path"),
@@ -526,6 +540,18 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+fn is_scalar(ty: &FieldType) -> bool {
+    matches!(
+        ty,
+        FieldType::String
+            | FieldType::Bool
+            | FieldType::U32
+            | FieldType::U64
+            | FieldType::I64
+            | FieldType::F64
+    )
 }
 
 /// Whether the table's key or the runtime always writes `attribute`.

@@ -192,6 +192,11 @@ impl Checker<'_> {
                 .dir
                 .clone()
                 .unwrap_or_else(|| "generated".into()),
+            rust_runtime_path: spec
+                .outputs
+                .rust
+                .as_ref()
+                .and_then(|rust| rust.runtime_path.clone()),
             fingerprint: String::new(),
         };
         model.fingerprint = fingerprint(&model);
