@@ -232,7 +232,76 @@ fn glob_match(p: &[u8], s: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::*;
+    use crate::store::Attributes;
+
+    async fn fill(limit: MemoryLimit, n: usize, size: usize) -> MemoryStore {
+        let store = MemoryStore::new(limit);
+        let value = vec![7u8; size];
+        for i in 0..n {
+            let entry = StoreEntry {
+                value: &value,
+                created_at_ms: 0,
+                expires_at_ms: u64::MAX,
+                ttl: Duration::from_secs(60),
+                tags: &[],
+                attributes: &Attributes::new(),
+            };
+            store.set(&format!("k{i:04}"), entry).await.unwrap();
+        }
+        store.cache.run_pending_tasks().await;
+        store
+    }
+
+    #[tokio::test]
+    async fn bounded_by_bytes() {
+        let store = fill(MemoryLimit::bytes(10_000), 100, 995).await;
+        assert!(
+            store.cache.weighted_size() <= 10_000,
+            "{}",
+            store.cache.weighted_size()
+        );
+        assert!(store.cache.entry_count() <= 10);
+    }
+
+    #[tokio::test]
+    async fn bounded_by_entries_and_bytes() {
+        // Small values: the entry bound binds.
+        let store = fill(MemoryLimit::entries_and_bytes(20, 1 << 20), 100, 10).await;
+        assert!(
+            store.cache.entry_count() <= 20,
+            "{}",
+            store.cache.entry_count()
+        );
+        // Large values: the byte bound binds.
+        let store = fill(MemoryLimit::entries_and_bytes(1_000, 50_000), 100, 4_995).await;
+        assert!(store.cache.weighted_size() <= 50_000);
+        assert!(
+            store.cache.entry_count() <= 10,
+            "{}",
+            store.cache.entry_count()
+        );
+    }
+
+    #[tokio::test]
+    async fn entries_expire_per_entry() {
+        let store = MemoryStore::new(MemoryLimit::entries(10));
+        let attrs = Attributes::new();
+        let entry = |ttl_ms: u64| StoreEntry {
+            value: b"v",
+            created_at_ms: 0,
+            expires_at_ms: u64::MAX,
+            ttl: Duration::from_millis(ttl_ms),
+            tags: &[],
+            attributes: &attrs,
+        };
+        store.set("short", entry(1)).await.unwrap();
+        store.set("long", entry(60_000)).await.unwrap();
+        // moka's own expiry (real time); 20 ms is far past the 1 ms TTL.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!store.has("short").await.unwrap());
+        assert!(store.has("long").await.unwrap());
+    }
 
     #[test]
     fn globs() {

@@ -140,7 +140,8 @@ impl CacheStore for RedisStore {
 
     async fn set(&self, key: &str, entry: StoreEntry<'_>) -> Result<(), StoreError> {
         let ttl_ms = entry.ttl.as_millis().max(1) as u64;
-        let ttl_s = entry.ttl.as_secs().max(1);
+        // Whole seconds, rounded up, so a tag never expires before its members.
+        let ttl_s = (entry.ttl.as_millis() as u64).div_ceil(1000).max(1);
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("SET")
