@@ -79,6 +79,9 @@ enum Command {
         /// Template parameter, as NAME=VALUE (repeatable).
         #[arg(long = "param", value_parser = parse_param)]
         params: Vec<(String, String)>,
+        /// Create and list the change set, but do not execute it (for review).
+        #[arg(long)]
+        no_execute: bool,
     },
     /// Compare a deployed stack's tables with the spec.
     ///
@@ -162,7 +165,8 @@ fn run(command: Command) -> Result<ExitCode> {
             spec,
             stack,
             params,
-        } => deploy(&spec, stack, params),
+            no_execute,
+        } => deploy(&spec, stack, params, !no_execute),
         Command::Verify { spec, stack } => verify(&spec, &stack),
         Command::Schema => {
             println!(
@@ -309,7 +313,12 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn deploy(spec: &Path, stack: String, parameters: Vec<(String, String)>) -> Result<ExitCode> {
+fn deploy(
+    spec: &Path,
+    stack: String,
+    parameters: Vec<(String, String)>,
+    execute: bool,
+) -> Result<ExitCode> {
     let Some(project) = load(spec)? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
@@ -321,6 +330,7 @@ fn deploy(spec: &Path, stack: String, parameters: Vec<(String, String)>) -> Resu
         stack,
         parameters,
         poll: std::time::Duration::from_secs(2),
+        execute,
     };
     runtime()?.block_on(async {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -336,6 +346,9 @@ fn deploy(spec: &Path, stack: String, parameters: Vec<(String, String)>) -> Resu
         match outcome {
             cachegen::deploy::DeployOutcome::NoChanges => {
                 println!("stack {} is up to date", options.stack);
+            }
+            cachegen::deploy::DeployOutcome::Planned { change_set, .. } => {
+                println!("change set {change_set} created and left for review");
             }
             cachegen::deploy::DeployOutcome::Deployed(outputs) => {
                 println!("stack {} deployed", options.stack);

@@ -39,6 +39,7 @@ pub mod envelope;
 mod error;
 mod flight;
 pub mod metrics;
+pub mod query;
 pub mod store;
 mod tiered;
 pub mod typed;

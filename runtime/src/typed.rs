@@ -8,8 +8,9 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::error::{BoxError, CacheError};
-use crate::store::{Attributes, DynamoStore};
+use crate::error::{BoxError, CacheError, StoreError};
+use crate::query::{IndexQuery, Page, SortCondition, query_keys};
+use crate::store::{AttrValue, Attributes, DynamoStore};
 use crate::tiered::{CacheValue, TieredCache, WriteOptions};
 
 /// A GSI whose partition key, at a constant value, finds every item of one data type.
@@ -68,6 +69,28 @@ pub fn push_key_part(out: &mut String, part: &str) {
             out.push('%');
             out.push_str(&format!("{byte:02X}"));
         }
+    }
+}
+
+/// A sort-key condition for a numeric range (`None` for `..`, everything).
+pub fn number_range(range: &impl std::ops::RangeBounds<i64>) -> Option<SortCondition> {
+    use std::ops::Bound;
+    let number = |n: i64| AttrValue::N(n.to_string());
+    let low = match range.start_bound() {
+        Bound::Included(&n) => Some(n),
+        Bound::Excluded(&n) => Some(n.saturating_add(1)),
+        Bound::Unbounded => None,
+    };
+    let high = match range.end_bound() {
+        Bound::Included(&n) => Some(n),
+        Bound::Excluded(&n) => Some(n.saturating_sub(1)),
+        Bound::Unbounded => None,
+    };
+    match (low, high) {
+        (Some(low), Some(high)) => Some(SortCondition::Between(number(low), number(high))),
+        (Some(low), None) => Some(SortCondition::AtLeast(number(low))),
+        (None, Some(high)) => Some(SortCondition::AtMost(number(high))),
+        (None, None) => None,
     }
 }
 
@@ -177,6 +200,33 @@ impl<D: DataType> TypedCache<D> {
         self.cache.delete_by_prefix(key_prefix).await
     }
 
+    /// One page of an index query, read as this type's values (other types' items on the
+    /// same index are left out). Needs the DynamoDB store: other stores have no indexes.
+    pub async fn query(&self, query: IndexQuery) -> Result<Page<D::Value>, CacheError> {
+        let dynamo = self.cache.store().and_then(|store| {
+            let store: &dyn std::any::Any = store.as_ref();
+            store.downcast_ref::<DynamoStore>()
+        });
+        let Some(dynamo) = dynamo else {
+            return Err(StoreError::Unsupported {
+                store: self.cache.store().map_or("memory", |store| store.name()),
+                operation: "index queries",
+            }
+            .into());
+        };
+        let scope = self.cache.store_key("");
+        let (keys, next) = query_keys(dynamo, &query, &self.cache.store_key(D::KEY_PREFIX)).await?;
+        let keys: Vec<String> = keys
+            .iter()
+            .filter_map(|key| key.strip_prefix(scope.as_str()).map(str::to_owned))
+            .collect();
+        let mut found = self.cache.get_many::<D::Value>(&keys).await?;
+        Ok(Page {
+            items: keys.iter().filter_map(|key| found.remove(key)).collect(),
+            next,
+        })
+    }
+
     /// Removes every entry of this data type: through its GSI on DynamoDB when the spec
     /// names one (a query, not a scan), otherwise by its key prefix.
     pub async fn invalidate_all(&self) -> Result<u64, CacheError> {
@@ -199,6 +249,22 @@ impl<D: DataType> TypedCache<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_ranges_become_sort_conditions() {
+        let n = |v: i64| AttrValue::N(v.to_string());
+        assert_eq!(
+            number_range(&(10..20)),
+            Some(SortCondition::Between(n(10), n(19)))
+        );
+        assert_eq!(
+            number_range(&(10..=20)),
+            Some(SortCondition::Between(n(10), n(20)))
+        );
+        assert_eq!(number_range(&(10..)), Some(SortCondition::AtLeast(n(10))));
+        assert_eq!(number_range(&(..=5)), Some(SortCondition::AtMost(n(5))));
+        assert_eq!(number_range(&(..)), None);
+    }
 
     #[test]
     fn key_parts_cannot_forge_separators() {

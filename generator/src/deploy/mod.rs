@@ -78,6 +78,13 @@ fn aws<E: std::error::Error>(operation: &'static str) -> impl FnOnce(E) -> Deplo
 pub enum DeployOutcome {
     /// The stack already matched the template.
     NoChanges,
+    /// The change set was created and listed, and left for review.
+    Planned {
+        /// The change set's name.
+        change_set: String,
+        /// One line per resource change.
+        changes: Vec<String>,
+    },
     /// The change set was executed; the stack outputs follow.
     Deployed(Vec<(String, String)>),
 }
@@ -91,6 +98,8 @@ pub struct DeployOptions {
     pub parameters: Vec<(String, String)>,
     /// How often to poll CloudFormation.
     pub poll: Duration,
+    /// Execute the change set; when false, stop after listing its changes.
+    pub execute: bool,
 }
 
 /// Deploys `template` (the spec's CloudFormation) as stack `options.stack` through a
@@ -149,6 +158,7 @@ pub async fn deploy(
         .map_err(aws("CreateChangeSet"))?;
     progress(&format!("created change set {change_set}"));
 
+    let mut planned = Vec::new();
     loop {
         let described = client
             .describe_change_set()
@@ -161,7 +171,7 @@ pub async fn deploy(
             Some(ChangeSetStatus::CreateComplete) => {
                 for change in described.changes() {
                     if let Some(resource) = change.resource_change() {
-                        progress(&format!(
+                        let line = format!(
                             "  {} {} ({}){}",
                             resource.action().map(|a| a.as_str()).unwrap_or("?"),
                             resource.logical_resource_id().unwrap_or_default(),
@@ -170,7 +180,9 @@ pub async fn deploy(
                                 .replacement()
                                 .map(|r| format!(", replacement: {}", r.as_str()))
                                 .unwrap_or_default()
-                        ));
+                        );
+                        progress(&line);
+                        planned.push(line.trim().to_owned());
                     }
                 }
                 break;
@@ -196,6 +208,12 @@ pub async fn deploy(
         }
     }
 
+    if !options.execute {
+        return Ok(DeployOutcome::Planned {
+            change_set,
+            changes: planned,
+        });
+    }
     client
         .execute_change_set()
         .stack_name(&options.stack)

@@ -250,6 +250,7 @@ struct Names {
     key: syn::Ident,
     value: TokenStream,
     marker: syn::Ident,
+    handle: syn::Ident,
     method: syn::Ident,
 }
 
@@ -268,6 +269,7 @@ fn names(data_type: &DataType) -> Names {
         key: format_ident!("{pascal}Key"),
         value,
         marker: format_ident!("{pascal}Type"),
+        handle: format_ident!("{pascal}Cache"),
         method: format_ident!("{}", data_type.name.to_snake_case()),
     }
 }
@@ -388,9 +390,11 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
     } else {
         quote! { key }
     };
+    let handle = handle_struct(model, data_type, &names);
     quote! {
         #key_struct
         #value_struct
+        #handle
         #marker_docs
         #[derive(Clone, Copy, Debug)]
         pub enum #marker {}
@@ -410,6 +414,245 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
             #attributes_fn
         }
     }
+}
+
+/// The per-type handle: `TypedCache` (through `Deref`) plus typed index queries and
+/// prefix invalidation.
+fn handle_struct(model: &CacheModel, data_type: &DataType, names: &Names) -> TokenStream {
+    let Names {
+        handle,
+        marker,
+        value,
+        ..
+    } = names;
+    let name = &data_type.name;
+    let docs = doc(&format!(
+        "Typed access to `{name}`: everything of [`cachegen_runtime::typed::TypedCache`], plus \
+         its index queries and prefix invalidation."
+    ));
+    let table = model.table(&data_type.table);
+    let queries = data_type.indexes.iter().filter_map(|index_name| {
+        let index = table
+            .indexes
+            .iter()
+            .find(|index| &index.name == index_name)?;
+        Some(query_method(data_type, index, value))
+    });
+    let prefixes = prefix_invalidations(data_type);
+    quote! {
+        #docs
+        #[derive(Clone, Debug)]
+        pub struct #handle(pub cachegen_runtime::typed::TypedCache<#marker>);
+
+        impl std::ops::Deref for #handle {
+            type Target = cachegen_runtime::typed::TypedCache<#marker>;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+
+        impl #handle {
+            #(#queries)*
+            #(#prefixes)*
+        }
+    }
+}
+
+/// How a query method obtains the value of an index key this data type writes.
+enum KeySource {
+    /// Fixed for the data type: no argument.
+    Constant(String),
+    /// An argument of this type.
+    Argument(syn::Ident, FieldType),
+}
+
+fn key_source(data_type: &DataType, attribute: &str, kind: AttributeType) -> KeySource {
+    let template = data_type
+        .attributes
+        .iter()
+        .find(|a| a.name == attribute)
+        .map(|a| &a.template);
+    let constant = template.filter(|t| {
+        t.0.iter()
+            .all(|part| matches!(part, TemplatePart::Literal(_) | TemplatePart::DataTypeName))
+    });
+    if let Some(template) = constant {
+        return KeySource::Constant(constant_text(template, &data_type.name));
+    }
+    let typed = |field: &str| -> Option<FieldType> {
+        match template.map(|t| t.0.as_slice()) {
+            Some([TemplatePart::Param(p)]) if p == field => data_type
+                .params
+                .iter()
+                .find(|param| &param.name == p)
+                .map(|param| param.ty.clone()),
+            Some([TemplatePart::ValueField(f)]) if f == field => match &data_type.value {
+                ValueType::Fields(fields) => {
+                    fields.iter().find(|x| &x.name == f).map(|x| x.ty.clone())
+                }
+                ValueType::Rust(_) => None,
+            },
+            _ => None,
+        }
+    };
+    let argument = match template.map(|t| t.0.as_slice()) {
+        Some([TemplatePart::Param(field) | TemplatePart::ValueField(field)]) => field.clone(),
+        _ => attribute.to_snake_case(),
+    };
+    let fallback = match kind {
+        AttributeType::N => FieldType::I64,
+        AttributeType::S | AttributeType::B => FieldType::String,
+    };
+    let ty = typed(&argument).unwrap_or(fallback);
+    KeySource::Argument(format_ident!("{argument}"), ty)
+}
+
+fn query_method(data_type: &DataType, index: &Index, value: &TokenStream) -> TokenStream {
+    let method = format_ident!("query_{}", index.name.to_snake_case());
+    let index_name = &index.name;
+    let partition_attribute = &index.partition_key.name;
+    let (partition_param, partition_value) =
+        match key_source(data_type, partition_attribute, index.partition_key.kind) {
+            KeySource::Constant(text) => (
+                None,
+                quote! { cachegen_runtime::store::AttrValue::S(#text.to_owned()) },
+            ),
+            KeySource::Argument(ident, ty) => {
+                let (param, expr) = argument(&ident, &ty);
+                (Some(param), expr)
+            }
+        };
+    let (sort_param, sort_call, sort_doc) = match &index.sort_key {
+        Some(sort) if sort.kind == AttributeType::N => {
+            let attribute = &sort.name;
+            (
+                Some(quote! { range: impl std::ops::RangeBounds<i64> }),
+                quote! {
+                    if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+                        query = query.sort(#attribute, condition);
+                    }
+                },
+                format!(", `{}` within `range`", sort.name),
+            )
+        }
+        Some(sort) => {
+            let attribute = &sort.name;
+            (
+                Some(quote! { sort: Option<cachegen_runtime::query::SortCondition> }),
+                quote! {
+                    if let Some(condition) = sort {
+                        query = query.sort(#attribute, condition);
+                    }
+                },
+                format!(", `{}` matching `sort`", sort.name),
+            )
+        }
+        None => (None, quote! {}, String::new()),
+    };
+    let binding = if index.sort_key.is_some() {
+        quote! { let mut query }
+    } else {
+        quote! { let query }
+    };
+    let docs = doc(&format!(
+        "One page of `{}` items from index `{index_name}` by `{partition_attribute}`{sort_doc}; \
+         pass the previous page's `next` to continue.",
+        data_type.name
+    ));
+    let params = partition_param.into_iter().chain(sort_param);
+    quote! {
+        #docs
+        pub async fn #method(
+            &self,
+            #(#params,)*
+            page: Option<cachegen_runtime::query::PageToken>,
+        ) -> Result<cachegen_runtime::query::Page<#value>, cachegen_runtime::CacheError> {
+            #binding = cachegen_runtime::query::IndexQuery::new(#index_name, #partition_attribute, #partition_value)
+                .start(page);
+            #sort_call
+            self.0.query(query).await
+        }
+    }
+}
+
+/// A method parameter for a key value of type `ty`, and the `AttrValue` it becomes.
+fn argument(ident: &syn::Ident, ty: &FieldType) -> (TokenStream, TokenStream) {
+    match ty {
+        FieldType::String => (
+            quote! { #ident: &str },
+            quote! { cachegen_runtime::store::AttrValue::S(#ident.to_owned()) },
+        ),
+        FieldType::U32 | FieldType::U64 | FieldType::I64 | FieldType::F64 => {
+            let rust = rust_type(ty);
+            (
+                quote! { #ident: #rust },
+                quote! { cachegen_runtime::store::AttrValue::N(#ident.to_string()) },
+            )
+        }
+        other => {
+            let rust = rust_type(other);
+            (
+                quote! { #ident: #rust },
+                quote! { cachegen_runtime::store::AttrValue::S(#ident.to_string()) },
+            )
+        }
+    }
+}
+
+/// `invalidate_by_<first>[_and_<next>]`: every item whose key starts with the given leading
+/// parameters, where the template puts fixed text after them.
+fn prefix_invalidations(data_type: &DataType) -> Vec<TokenStream> {
+    let parts = &data_type.key.0;
+    let mut methods = Vec::new();
+    let mut params: Vec<&str> = Vec::new();
+    for (position, part) in parts.iter().enumerate() {
+        let TemplatePart::Param(name) = part else {
+            continue;
+        };
+        params.push(name);
+        let Some(TemplatePart::Literal(_)) = parts.get(position + 1) else {
+            continue;
+        };
+        if position + 2 >= parts.len() {
+            continue;
+        }
+        let prefix = Template(parts[..=position + 1].to_vec());
+        let body = template_builder(&prefix, data_type, TemplateUse::Key);
+        let method = format_ident!("invalidate_by_{}", params.join("_and_"));
+        let args = params.iter().map(|param| {
+            let field = data_type
+                .params
+                .iter()
+                .find(|p| p.name == *param)
+                .expect("validated parameter");
+            let ident = format_ident!("{param}");
+            let ty = rust_type(&field.ty);
+            quote! { #ident: #ty }
+        });
+        let fields = params.iter().map(|param| format_ident!("{param}"));
+        let key_struct = format_ident!("{}Key", data_type.name.to_pascal_case());
+        let remaining = data_type
+            .params
+            .iter()
+            .filter(|p| !params.contains(&p.name.as_str()))
+            .map(|p| {
+                let ident = format_ident!("{}", p.name);
+                quote! { #ident: Default::default() }
+            });
+        let docs = doc(&format!(
+            "Removes every `{}` item whose key starts with these parameters.",
+            data_type.name
+        ));
+        methods.push(quote! {
+            #docs
+            pub async fn #method(&self, #(#args),*) -> Result<u64, cachegen_runtime::CacheError> {
+                let key = #key_struct { #(#fields,)* #(#remaining),* };
+                let prefix = #body;
+                self.0.invalidate_prefix(&prefix).await
+            }
+        });
+    }
+    methods
 }
 
 fn uses(template: &Template, predicate: impl Fn(&TemplatePart) -> bool) -> bool {
@@ -541,7 +784,7 @@ fn cache_struct(model: &CacheModel) -> TokenStream {
         let field = format_ident!("{}", table.name.to_snake_case());
         quote! {
             let #field = {
-                let config = cachegen_runtime::config::CacheConfig::from_env(#field::ENV_VAR)?;
+                let config = cachegen_runtime::config::CacheConfig::from_lookup(#field::ENV_VAR, &lookup)?;
                 config
                     .builder_with_sdk(sdk, #field::layout(), cachegen_runtime::DEFAULT_STORE_TIMEOUT)
                     .await?
@@ -552,7 +795,7 @@ fn cache_struct(model: &CacheModel) -> TokenStream {
         }
     });
     let accessors = model.data_types.iter().map(|data_type| {
-        let Names { marker, method, .. } = names(data_type);
+        let Names { handle, method, .. } = names(data_type);
         let table = format_ident!("{}", data_type.table.to_snake_case());
         let docs = doc(&format!(
             "Typed access to `{}`{}",
@@ -565,8 +808,8 @@ fn cache_struct(model: &CacheModel) -> TokenStream {
         ));
         quote! {
             #docs
-            pub fn #method(&self) -> cachegen_runtime::typed::TypedCache<#marker> {
-                cachegen_runtime::typed::TypedCache::new(&self.#table)
+            pub fn #method(&self) -> #handle {
+                #handle(cachegen_runtime::typed::TypedCache::new(&self.#table))
             }
         }
     });
@@ -604,6 +847,14 @@ fn cache_struct(model: &CacheModel) -> TokenStream {
 
             /// Like [`Cache::from_env`], with an explicit AWS configuration (custom endpoint, test credentials).
             pub async fn from_env_with_sdk(sdk: Option<&cachegen_runtime::aws_config::SdkConfig>) -> Result<Self, cachegen_runtime::CacheError> {
+                Self::from_lookup(sdk, |name| std::env::var(name).ok()).await
+            }
+
+            /// Like [`Cache::from_env_with_sdk`], reading settings through `lookup` instead of the environment.
+            pub async fn from_lookup(
+                sdk: Option<&cachegen_runtime::aws_config::SdkConfig>,
+                lookup: impl Fn(&str) -> Option<String>,
+            ) -> Result<Self, cachegen_runtime::CacheError> {
                 #(#connects)*
                 Ok(Self { #(#field_names),* })
             }

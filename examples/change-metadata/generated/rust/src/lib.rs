@@ -103,6 +103,70 @@ pub struct Change {
     pub scheduled_at: i64,
     pub approvers: Vec<String>,
 }
+/// Typed access to `change`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct ChangeCache(pub cachegen_runtime::typed::TypedCache<ChangeType>);
+impl std::ops::Deref for ChangeCache {
+    type Target = cachegen_runtime::typed::TypedCache<ChangeType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl ChangeCache {
+    /// One page of `change` items from index `TimeRangeIndex` by `recordType`, `scheduledAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_time_range_index(
+        &self,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<cachegen_runtime::query::Page<Change>, cachegen_runtime::CacheError> {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "TimeRangeIndex",
+                "recordType",
+                cachegen_runtime::store::AttrValue::S("change".to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("scheduledAt", condition);
+        }
+        self.0.query(query).await
+    }
+    /// One page of `change` items from index `CustomerTimeIndex` by `customerCode`, `scheduledAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_customer_time_index(
+        &self,
+        customer_code: &str,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<cachegen_runtime::query::Page<Change>, cachegen_runtime::CacheError> {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "CustomerTimeIndex",
+                "customerCode",
+                cachegen_runtime::store::AttrValue::S(customer_code.to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("scheduledAt", condition);
+        }
+        self.0.query(query).await
+    }
+    /// One page of `change` items from index `StatusTimeIndex` by `status`, `scheduledAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_status_time_index(
+        &self,
+        status: &str,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<cachegen_runtime::query::Page<Change>, cachegen_runtime::CacheError> {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "StatusTimeIndex",
+                "status",
+                cachegen_runtime::store::AttrValue::S(status.to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("scheduledAt", condition);
+        }
+        self.0.query(query).await
+    }
+}
 /// The `change` data type: keys `change#{change_id}`, store TTL 2592000s, in-memory TTL 300s.
 #[derive(Clone, Copy, Debug)]
 pub enum ChangeType {}
@@ -175,6 +239,79 @@ pub struct Announcement {
     pub status: String,
     pub title: String,
     pub scheduled_at: i64,
+}
+/// Typed access to `announcement`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct AnnouncementCache(pub cachegen_runtime::typed::TypedCache<AnnouncementType>);
+impl std::ops::Deref for AnnouncementCache {
+    type Target = cachegen_runtime::typed::TypedCache<AnnouncementType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl AnnouncementCache {
+    /// One page of `announcement` items from index `TimeRangeIndex` by `recordType`, `scheduledAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_time_range_index(
+        &self,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<
+        cachegen_runtime::query::Page<Announcement>,
+        cachegen_runtime::CacheError,
+    > {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "TimeRangeIndex",
+                "recordType",
+                cachegen_runtime::store::AttrValue::S("announcement".to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("scheduledAt", condition);
+        }
+        self.0.query(query).await
+    }
+    /// One page of `announcement` items from index `CustomerTimeIndex` by `customerCode`, `scheduledAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_customer_time_index(
+        &self,
+        customer_code: &str,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<
+        cachegen_runtime::query::Page<Announcement>,
+        cachegen_runtime::CacheError,
+    > {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "CustomerTimeIndex",
+                "customerCode",
+                cachegen_runtime::store::AttrValue::S(customer_code.to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("scheduledAt", condition);
+        }
+        self.0.query(query).await
+    }
+    /// One page of `announcement` items from index `StatusTimeIndex` by `status`, `scheduledAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_status_time_index(
+        &self,
+        status: &str,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<
+        cachegen_runtime::query::Page<Announcement>,
+        cachegen_runtime::CacheError,
+    > {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "StatusTimeIndex",
+                "status",
+                cachegen_runtime::store::AttrValue::S(status.to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("scheduledAt", condition);
+        }
+        self.0.query(query).await
+    }
 }
 /// The `announcement` data type: keys `announcement#{announcement_id}`, store TTL 2592000s, in-memory TTL 300s.
 #[derive(Clone, Copy, Debug)]
@@ -249,9 +386,17 @@ impl Cache {
     pub async fn from_env_with_sdk(
         sdk: Option<&cachegen_runtime::aws_config::SdkConfig>,
     ) -> Result<Self, cachegen_runtime::CacheError> {
+        Self::from_lookup(sdk, |name| std::env::var(name).ok()).await
+    }
+    /// Like [`Cache::from_env_with_sdk`], reading settings through `lookup` instead of the environment.
+    pub async fn from_lookup(
+        sdk: Option<&cachegen_runtime::aws_config::SdkConfig>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, cachegen_runtime::CacheError> {
         let metadata = {
-            let config = cachegen_runtime::config::CacheConfig::from_env(
+            let config = cachegen_runtime::config::CacheConfig::from_lookup(
                 metadata::ENV_VAR,
+                &lookup,
             )?;
             config
                 .builder_with_sdk(
@@ -271,12 +416,12 @@ impl Cache {
         Self { metadata }
     }
     /// Typed access to `change`: Metadata of one change request.
-    pub fn change(&self) -> cachegen_runtime::typed::TypedCache<ChangeType> {
-        cachegen_runtime::typed::TypedCache::new(&self.metadata)
+    pub fn change(&self) -> ChangeCache {
+        ChangeCache(cachegen_runtime::typed::TypedCache::new(&self.metadata))
     }
     /// Typed access to `announcement`: Metadata of one customer announcement.
-    pub fn announcement(&self) -> cachegen_runtime::typed::TypedCache<AnnouncementType> {
-        cachegen_runtime::typed::TypedCache::new(&self.metadata)
+    pub fn announcement(&self) -> AnnouncementCache {
+        AnnouncementCache(cachegen_runtime::typed::TypedCache::new(&self.metadata))
     }
     /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
     /// this module expects; tables without a DynamoDB store are skipped.

@@ -49,6 +49,16 @@ pub struct UserGuildsKey {
 pub struct UserGuilds {
     pub guilds: Vec<serde_json::Value>,
 }
+/// Typed access to `user-guilds`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct UserGuildsCache(pub cachegen_runtime::typed::TypedCache<UserGuildsType>);
+impl std::ops::Deref for UserGuildsCache {
+    type Target = cachegen_runtime::typed::TypedCache<UserGuildsType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl UserGuildsCache {}
 /// The `user-guilds` data type: keys `discord:userGuilds:{user_key}`, store TTL 60s, in-memory TTL 60s.
 #[derive(Clone, Copy, Debug)]
 pub enum UserGuildsType {}
@@ -88,6 +98,16 @@ pub struct BotGuildsKey {}
 pub struct BotGuilds {
     pub guilds: Vec<serde_json::Value>,
 }
+/// Typed access to `bot-guilds`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct BotGuildsCache(pub cachegen_runtime::typed::TypedCache<BotGuildsType>);
+impl std::ops::Deref for BotGuildsCache {
+    type Target = cachegen_runtime::typed::TypedCache<BotGuildsType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl BotGuildsCache {}
 /// The `bot-guilds` data type: keys `discord:botGuilds`, store TTL 300s, in-memory TTL 300s.
 #[derive(Clone, Copy, Debug)]
 pub enum BotGuildsType {}
@@ -115,6 +135,18 @@ pub struct GuildChannelsKey {
 pub struct GuildChannels {
     pub channels: Vec<serde_json::Value>,
 }
+/// Typed access to `guild-channels`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct GuildChannelsCache(
+    pub cachegen_runtime::typed::TypedCache<GuildChannelsType>,
+);
+impl std::ops::Deref for GuildChannelsCache {
+    type Target = cachegen_runtime::typed::TypedCache<GuildChannelsType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl GuildChannelsCache {}
 /// The `guild-channels` data type: keys `discord:guildChannels:{guild_id}`, store TTL 60s, in-memory TTL 60s.
 #[derive(Clone, Copy, Debug)]
 pub enum GuildChannelsType {}
@@ -164,6 +196,16 @@ pub struct GuildRolesKey {
 pub struct GuildRoles {
     pub roles: Vec<serde_json::Value>,
 }
+/// Typed access to `guild-roles`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct GuildRolesCache(pub cachegen_runtime::typed::TypedCache<GuildRolesType>);
+impl std::ops::Deref for GuildRolesCache {
+    type Target = cachegen_runtime::typed::TypedCache<GuildRolesType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl GuildRolesCache {}
 /// The `guild-roles` data type: keys `discord:guildRoles:{guild_id}`, store TTL 60s, in-memory TTL 60s.
 #[derive(Clone, Copy, Debug)]
 pub enum GuildRolesType {}
@@ -214,6 +256,35 @@ pub struct GuildMemberKey {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GuildMember {
     pub member: serde_json::Value,
+}
+/// Typed access to `guild-member`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct GuildMemberCache(pub cachegen_runtime::typed::TypedCache<GuildMemberType>);
+impl std::ops::Deref for GuildMemberCache {
+    type Target = cachegen_runtime::typed::TypedCache<GuildMemberType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl GuildMemberCache {
+    /// Removes every `guild-member` item whose key starts with these parameters.
+    pub async fn invalidate_by_guild_id(
+        &self,
+        guild_id: String,
+    ) -> Result<u64, cachegen_runtime::CacheError> {
+        let key = GuildMemberKey {
+            guild_id,
+            user_id: Default::default(),
+        };
+        let prefix = {
+            let mut out = String::with_capacity(37usize);
+            out.push_str("discord:guildMember:");
+            cachegen_runtime::typed::push_key_part(&mut out, &key.guild_id);
+            out.push(':');
+            out
+        };
+        self.0.invalidate_prefix(&prefix).await
+    }
 }
 /// The `guild-member` data type: keys `discord:guildMember:{guild_id}:{user_id}`, store TTL 30s, in-memory TTL 30s.
 #[derive(Clone, Copy, Debug)]
@@ -277,9 +348,17 @@ impl Cache {
     pub async fn from_env_with_sdk(
         sdk: Option<&cachegen_runtime::aws_config::SdkConfig>,
     ) -> Result<Self, cachegen_runtime::CacheError> {
+        Self::from_lookup(sdk, |name| std::env::var(name).ok()).await
+    }
+    /// Like [`Cache::from_env_with_sdk`], reading settings through `lookup` instead of the environment.
+    pub async fn from_lookup(
+        sdk: Option<&cachegen_runtime::aws_config::SdkConfig>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, cachegen_runtime::CacheError> {
         let cache = {
-            let config = cachegen_runtime::config::CacheConfig::from_env(
+            let config = cachegen_runtime::config::CacheConfig::from_lookup(
                 cache::ENV_VAR,
+                &lookup,
             )?;
             config
                 .builder_with_sdk(
@@ -299,26 +378,24 @@ impl Cache {
         Self { cache }
     }
     /// Typed access to `user-guilds`: Guilds a signed-in user belongs to.
-    pub fn user_guilds(&self) -> cachegen_runtime::typed::TypedCache<UserGuildsType> {
-        cachegen_runtime::typed::TypedCache::new(&self.cache)
+    pub fn user_guilds(&self) -> UserGuildsCache {
+        UserGuildsCache(cachegen_runtime::typed::TypedCache::new(&self.cache))
     }
     /// Typed access to `bot-guilds`: Guilds the bot is in.
-    pub fn bot_guilds(&self) -> cachegen_runtime::typed::TypedCache<BotGuildsType> {
-        cachegen_runtime::typed::TypedCache::new(&self.cache)
+    pub fn bot_guilds(&self) -> BotGuildsCache {
+        BotGuildsCache(cachegen_runtime::typed::TypedCache::new(&self.cache))
     }
     /// Typed access to `guild-channels`: Channels of a guild.
-    pub fn guild_channels(
-        &self,
-    ) -> cachegen_runtime::typed::TypedCache<GuildChannelsType> {
-        cachegen_runtime::typed::TypedCache::new(&self.cache)
+    pub fn guild_channels(&self) -> GuildChannelsCache {
+        GuildChannelsCache(cachegen_runtime::typed::TypedCache::new(&self.cache))
     }
     /// Typed access to `guild-roles`: Roles of a guild.
-    pub fn guild_roles(&self) -> cachegen_runtime::typed::TypedCache<GuildRolesType> {
-        cachegen_runtime::typed::TypedCache::new(&self.cache)
+    pub fn guild_roles(&self) -> GuildRolesCache {
+        GuildRolesCache(cachegen_runtime::typed::TypedCache::new(&self.cache))
     }
     /// Typed access to `guild-member`: One member of a guild.
-    pub fn guild_member(&self) -> cachegen_runtime::typed::TypedCache<GuildMemberType> {
-        cachegen_runtime::typed::TypedCache::new(&self.cache)
+    pub fn guild_member(&self) -> GuildMemberCache {
+        GuildMemberCache(cachegen_runtime::typed::TypedCache::new(&self.cache))
     }
     /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
     /// this module expects; tables without a DynamoDB store are skipped.

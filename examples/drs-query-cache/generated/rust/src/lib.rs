@@ -72,6 +72,52 @@ pub struct DrsQuotas {
     pub max_replicating_servers: u32,
     pub utilization_percent: f64,
 }
+/// Typed access to `drs-quotas`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct DrsQuotasCache(pub cachegen_runtime::typed::TypedCache<DrsQuotasType>);
+impl std::ops::Deref for DrsQuotasCache {
+    type Target = cachegen_runtime::typed::TypedCache<DrsQuotasType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl DrsQuotasCache {
+    /// One page of `drs-quotas` items from index `dataType-createdAt-index` by `dataType`, `createdAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_data_type_created_at_index(
+        &self,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<cachegen_runtime::query::Page<DrsQuotas>, cachegen_runtime::CacheError> {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "dataType-createdAt-index",
+                "dataType",
+                cachegen_runtime::store::AttrValue::S("drs-quotas".to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("createdAt", condition);
+        }
+        self.0.query(query).await
+    }
+    /// Removes every `drs-quotas` item whose key starts with these parameters.
+    pub async fn invalidate_by_region(
+        &self,
+        region: String,
+    ) -> Result<u64, cachegen_runtime::CacheError> {
+        let key = DrsQuotasKey {
+            region,
+            account_id: Default::default(),
+        };
+        let prefix = {
+            let mut out = String::with_capacity(28usize);
+            out.push_str("drs-quotas#");
+            cachegen_runtime::typed::push_key_part(&mut out, &key.region);
+            out.push('#');
+            out
+        };
+        self.0.invalidate_prefix(&prefix).await
+    }
+}
 /// The `drs-quotas` data type: keys `drs-quotas#{region}#{account_id}`, store TTL 300s, in-memory TTL 300s.
 #[derive(Clone, Copy, Debug)]
 pub enum DrsQuotasType {}
@@ -134,6 +180,57 @@ pub struct DrsSourceServersKey {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DrsSourceServers {
     pub servers: Vec<serde_json::Value>,
+}
+/// Typed access to `drs-source-servers`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct DrsSourceServersCache(
+    pub cachegen_runtime::typed::TypedCache<DrsSourceServersType>,
+);
+impl std::ops::Deref for DrsSourceServersCache {
+    type Target = cachegen_runtime::typed::TypedCache<DrsSourceServersType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl DrsSourceServersCache {
+    /// One page of `drs-source-servers` items from index `dataType-createdAt-index` by `dataType`, `createdAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_data_type_created_at_index(
+        &self,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<
+        cachegen_runtime::query::Page<DrsSourceServers>,
+        cachegen_runtime::CacheError,
+    > {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "dataType-createdAt-index",
+                "dataType",
+                cachegen_runtime::store::AttrValue::S("drs-source-servers".to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("createdAt", condition);
+        }
+        self.0.query(query).await
+    }
+    /// Removes every `drs-source-servers` item whose key starts with these parameters.
+    pub async fn invalidate_by_region(
+        &self,
+        region: String,
+    ) -> Result<u64, cachegen_runtime::CacheError> {
+        let key = DrsSourceServersKey {
+            region,
+            account_id: Default::default(),
+        };
+        let prefix = {
+            let mut out = String::with_capacity(36usize);
+            out.push_str("drs-source-servers#");
+            cachegen_runtime::typed::push_key_part(&mut out, &key.region);
+            out.push('#');
+            out
+        };
+        self.0.invalidate_prefix(&prefix).await
+    }
 }
 /// The `drs-source-servers` data type: keys `drs-source-servers#{region}#{account_id}`, store TTL 120s, in-memory TTL 120s.
 #[derive(Clone, Copy, Debug)]
@@ -198,6 +295,55 @@ pub struct DrsAccountsKey {
 pub struct DrsAccounts {
     pub accounts: Vec<serde_json::Value>,
 }
+/// Typed access to `drs-accounts`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct DrsAccountsCache(pub cachegen_runtime::typed::TypedCache<DrsAccountsType>);
+impl std::ops::Deref for DrsAccountsCache {
+    type Target = cachegen_runtime::typed::TypedCache<DrsAccountsType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl DrsAccountsCache {
+    /// One page of `drs-accounts` items from index `dataType-createdAt-index` by `dataType`, `createdAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_data_type_created_at_index(
+        &self,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<
+        cachegen_runtime::query::Page<DrsAccounts>,
+        cachegen_runtime::CacheError,
+    > {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "dataType-createdAt-index",
+                "dataType",
+                cachegen_runtime::store::AttrValue::S("drs-accounts".to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("createdAt", condition);
+        }
+        self.0.query(query).await
+    }
+    /// Removes every `drs-accounts` item whose key starts with these parameters.
+    pub async fn invalidate_by_region(
+        &self,
+        region: String,
+    ) -> Result<u64, cachegen_runtime::CacheError> {
+        let key = DrsAccountsKey {
+            region,
+            account_id: Default::default(),
+        };
+        let prefix = {
+            let mut out = String::with_capacity(30usize);
+            out.push_str("drs-accounts#");
+            cachegen_runtime::typed::push_key_part(&mut out, &key.region);
+            out.push('#');
+            out
+        };
+        self.0.invalidate_prefix(&prefix).await
+    }
+}
 /// The `drs-accounts` data type: keys `drs-accounts#{region}#{account_id}`, store TTL 3600s, in-memory TTL 300s.
 #[derive(Clone, Copy, Debug)]
 pub enum DrsAccountsType {}
@@ -259,6 +405,37 @@ pub struct Ec2SubnetsKey {
 pub struct Ec2Subnets {
     pub subnets: Vec<serde_json::Value>,
 }
+/// Typed access to `ec2-subnets`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct Ec2SubnetsCache(pub cachegen_runtime::typed::TypedCache<Ec2SubnetsType>);
+impl std::ops::Deref for Ec2SubnetsCache {
+    type Target = cachegen_runtime::typed::TypedCache<Ec2SubnetsType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl Ec2SubnetsCache {
+    /// One page of `ec2-subnets` items from index `dataType-createdAt-index` by `dataType`, `createdAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_data_type_created_at_index(
+        &self,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<
+        cachegen_runtime::query::Page<Ec2Subnets>,
+        cachegen_runtime::CacheError,
+    > {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "dataType-createdAt-index",
+                "dataType",
+                cachegen_runtime::store::AttrValue::S("ec2-subnets".to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("createdAt", condition);
+        }
+        self.0.query(query).await
+    }
+}
 /// The `ec2-subnets` data type: keys `ec2-subnets#{region}`, store TTL 3600s, in-memory TTL 300s.
 #[derive(Clone, Copy, Debug)]
 pub enum Ec2SubnetsType {}
@@ -312,6 +489,39 @@ pub struct Ec2SecurityGroupsKey {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ec2SecurityGroups {
     pub security_groups: Vec<serde_json::Value>,
+}
+/// Typed access to `ec2-security-groups`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct Ec2SecurityGroupsCache(
+    pub cachegen_runtime::typed::TypedCache<Ec2SecurityGroupsType>,
+);
+impl std::ops::Deref for Ec2SecurityGroupsCache {
+    type Target = cachegen_runtime::typed::TypedCache<Ec2SecurityGroupsType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl Ec2SecurityGroupsCache {
+    /// One page of `ec2-security-groups` items from index `dataType-createdAt-index` by `dataType`, `createdAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_data_type_created_at_index(
+        &self,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<
+        cachegen_runtime::query::Page<Ec2SecurityGroups>,
+        cachegen_runtime::CacheError,
+    > {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "dataType-createdAt-index",
+                "dataType",
+                cachegen_runtime::store::AttrValue::S("ec2-security-groups".to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("createdAt", condition);
+        }
+        self.0.query(query).await
+    }
 }
 /// The `ec2-security-groups` data type: keys `ec2-security-groups#{region}`, store TTL 3600s, in-memory TTL 300s.
 #[derive(Clone, Copy, Debug)]
@@ -369,6 +579,39 @@ pub struct Ec2InstanceProfilesKey {
 pub struct Ec2InstanceProfiles {
     pub instance_profiles: Vec<serde_json::Value>,
 }
+/// Typed access to `ec2-instance-profiles`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct Ec2InstanceProfilesCache(
+    pub cachegen_runtime::typed::TypedCache<Ec2InstanceProfilesType>,
+);
+impl std::ops::Deref for Ec2InstanceProfilesCache {
+    type Target = cachegen_runtime::typed::TypedCache<Ec2InstanceProfilesType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl Ec2InstanceProfilesCache {
+    /// One page of `ec2-instance-profiles` items from index `dataType-createdAt-index` by `dataType`, `createdAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_data_type_created_at_index(
+        &self,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<
+        cachegen_runtime::query::Page<Ec2InstanceProfiles>,
+        cachegen_runtime::CacheError,
+    > {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "dataType-createdAt-index",
+                "dataType",
+                cachegen_runtime::store::AttrValue::S("ec2-instance-profiles".to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("createdAt", condition);
+        }
+        self.0.query(query).await
+    }
+}
 /// The `ec2-instance-profiles` data type: keys `ec2-instance-profiles#{region}`, store TTL 3600s, in-memory TTL 300s.
 #[derive(Clone, Copy, Debug)]
 pub enum Ec2InstanceProfilesType {}
@@ -424,6 +667,39 @@ pub struct Ec2InstanceTypesKey {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ec2InstanceTypes {
     pub instance_types: Vec<serde_json::Value>,
+}
+/// Typed access to `ec2-instance-types`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct Ec2InstanceTypesCache(
+    pub cachegen_runtime::typed::TypedCache<Ec2InstanceTypesType>,
+);
+impl std::ops::Deref for Ec2InstanceTypesCache {
+    type Target = cachegen_runtime::typed::TypedCache<Ec2InstanceTypesType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl Ec2InstanceTypesCache {
+    /// One page of `ec2-instance-types` items from index `dataType-createdAt-index` by `dataType`, `createdAt` within `range`; pass the previous page's `next` to continue.
+    pub async fn query_data_type_created_at_index(
+        &self,
+        range: impl std::ops::RangeBounds<i64>,
+        page: Option<cachegen_runtime::query::PageToken>,
+    ) -> Result<
+        cachegen_runtime::query::Page<Ec2InstanceTypes>,
+        cachegen_runtime::CacheError,
+    > {
+        let mut query = cachegen_runtime::query::IndexQuery::new(
+                "dataType-createdAt-index",
+                "dataType",
+                cachegen_runtime::store::AttrValue::S("ec2-instance-types".to_owned()),
+            )
+            .start(page);
+        if let Some(condition) = cachegen_runtime::typed::number_range(&range) {
+            query = query.sort("createdAt", condition);
+        }
+        self.0.query(query).await
+    }
 }
 /// The `ec2-instance-types` data type: keys `ec2-instance-types#{region}`, store TTL 86400s, in-memory TTL 300s.
 #[derive(Clone, Copy, Debug)]
@@ -483,9 +759,17 @@ impl Cache {
     pub async fn from_env_with_sdk(
         sdk: Option<&cachegen_runtime::aws_config::SdkConfig>,
     ) -> Result<Self, cachegen_runtime::CacheError> {
+        Self::from_lookup(sdk, |name| std::env::var(name).ok()).await
+    }
+    /// Like [`Cache::from_env_with_sdk`], reading settings through `lookup` instead of the environment.
+    pub async fn from_lookup(
+        sdk: Option<&cachegen_runtime::aws_config::SdkConfig>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, cachegen_runtime::CacheError> {
         let query_cache = {
-            let config = cachegen_runtime::config::CacheConfig::from_env(
+            let config = cachegen_runtime::config::CacheConfig::from_lookup(
                 query_cache::ENV_VAR,
+                &lookup,
             )?;
             config
                 .builder_with_sdk(
@@ -505,40 +789,40 @@ impl Cache {
         Self { query_cache }
     }
     /// Typed access to `drs-quotas`: Replication capacity of one DRS account in one region.
-    pub fn drs_quotas(&self) -> cachegen_runtime::typed::TypedCache<DrsQuotasType> {
-        cachegen_runtime::typed::TypedCache::new(&self.query_cache)
+    pub fn drs_quotas(&self) -> DrsQuotasCache {
+        DrsQuotasCache(cachegen_runtime::typed::TypedCache::new(&self.query_cache))
     }
     /// Typed access to `drs-source-servers`: DRS source servers of an account; replication state changes often.
-    pub fn drs_source_servers(
-        &self,
-    ) -> cachegen_runtime::typed::TypedCache<DrsSourceServersType> {
-        cachegen_runtime::typed::TypedCache::new(&self.query_cache)
+    pub fn drs_source_servers(&self) -> DrsSourceServersCache {
+        DrsSourceServersCache(
+            cachegen_runtime::typed::TypedCache::new(&self.query_cache),
+        )
     }
     /// Typed access to `drs-accounts`: Cross-account DRS configuration.
-    pub fn drs_accounts(&self) -> cachegen_runtime::typed::TypedCache<DrsAccountsType> {
-        cachegen_runtime::typed::TypedCache::new(&self.query_cache)
+    pub fn drs_accounts(&self) -> DrsAccountsCache {
+        DrsAccountsCache(cachegen_runtime::typed::TypedCache::new(&self.query_cache))
     }
     /// Typed access to `ec2-subnets`: Subnets of a region.
-    pub fn ec2_subnets(&self) -> cachegen_runtime::typed::TypedCache<Ec2SubnetsType> {
-        cachegen_runtime::typed::TypedCache::new(&self.query_cache)
+    pub fn ec2_subnets(&self) -> Ec2SubnetsCache {
+        Ec2SubnetsCache(cachegen_runtime::typed::TypedCache::new(&self.query_cache))
     }
     /// Typed access to `ec2-security-groups`: Security groups of a region.
-    pub fn ec2_security_groups(
-        &self,
-    ) -> cachegen_runtime::typed::TypedCache<Ec2SecurityGroupsType> {
-        cachegen_runtime::typed::TypedCache::new(&self.query_cache)
+    pub fn ec2_security_groups(&self) -> Ec2SecurityGroupsCache {
+        Ec2SecurityGroupsCache(
+            cachegen_runtime::typed::TypedCache::new(&self.query_cache),
+        )
     }
     /// Typed access to `ec2-instance-profiles`: IAM instance profiles usable in a region.
-    pub fn ec2_instance_profiles(
-        &self,
-    ) -> cachegen_runtime::typed::TypedCache<Ec2InstanceProfilesType> {
-        cachegen_runtime::typed::TypedCache::new(&self.query_cache)
+    pub fn ec2_instance_profiles(&self) -> Ec2InstanceProfilesCache {
+        Ec2InstanceProfilesCache(
+            cachegen_runtime::typed::TypedCache::new(&self.query_cache),
+        )
     }
     /// Typed access to `ec2-instance-types`: Instance types of a region; static data.
-    pub fn ec2_instance_types(
-        &self,
-    ) -> cachegen_runtime::typed::TypedCache<Ec2InstanceTypesType> {
-        cachegen_runtime::typed::TypedCache::new(&self.query_cache)
+    pub fn ec2_instance_types(&self) -> Ec2InstanceTypesCache {
+        Ec2InstanceTypesCache(
+            cachegen_runtime::typed::TypedCache::new(&self.query_cache),
+        )
     }
     /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
     /// this module expects; tables without a DynamoDB store are skipped.

@@ -51,6 +51,16 @@ pub struct User {
     pub name: String,
     pub email: String,
 }
+/// Typed access to `user`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct UserCache(pub cachegen_runtime::typed::TypedCache<UserType>);
+impl std::ops::Deref for UserCache {
+    type Target = cachegen_runtime::typed::TypedCache<UserType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl UserCache {}
 /// The `user` data type: keys `user:{id}`, store TTL 300s, in-memory TTL 300s.
 #[derive(Clone, Copy, Debug)]
 pub enum UserType {}
@@ -75,6 +85,16 @@ impl cachegen_runtime::typed::DataType for UserType {
 /// Key of `user-list` items: `users:list`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct UserListKey {}
+/// Typed access to `user-list`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct UserListCache(pub cachegen_runtime::typed::TypedCache<UserListType>);
+impl std::ops::Deref for UserListCache {
+    type Target = cachegen_runtime::typed::TypedCache<UserListType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl UserListCache {}
 /// The `user-list` data type: keys `users:list`, store TTL 300s, in-memory TTL 300s.
 #[derive(Clone, Copy, Debug)]
 pub enum UserListType {}
@@ -99,6 +119,16 @@ pub struct FeatureFlagsKey {}
 pub struct FeatureFlags {
     pub flags: std::collections::BTreeMap<String, bool>,
 }
+/// Typed access to `feature-flags`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct FeatureFlagsCache(pub cachegen_runtime::typed::TypedCache<FeatureFlagsType>);
+impl std::ops::Deref for FeatureFlagsCache {
+    type Target = cachegen_runtime::typed::TypedCache<FeatureFlagsType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl FeatureFlagsCache {}
 /// The `feature-flags` data type: keys `config:feature-flags`, store TTL 300s, in-memory TTL 60s.
 #[derive(Clone, Copy, Debug)]
 pub enum FeatureFlagsType {}
@@ -132,9 +162,17 @@ impl Cache {
     pub async fn from_env_with_sdk(
         sdk: Option<&cachegen_runtime::aws_config::SdkConfig>,
     ) -> Result<Self, cachegen_runtime::CacheError> {
+        Self::from_lookup(sdk, |name| std::env::var(name).ok()).await
+    }
+    /// Like [`Cache::from_env_with_sdk`], reading settings through `lookup` instead of the environment.
+    pub async fn from_lookup(
+        sdk: Option<&cachegen_runtime::aws_config::SdkConfig>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, cachegen_runtime::CacheError> {
         let cache = {
-            let config = cachegen_runtime::config::CacheConfig::from_env(
+            let config = cachegen_runtime::config::CacheConfig::from_lookup(
                 cache::ENV_VAR,
+                &lookup,
             )?;
             config
                 .builder_with_sdk(
@@ -154,18 +192,16 @@ impl Cache {
         Self { cache }
     }
     /// Typed access to `user`: One user record from the database.
-    pub fn user(&self) -> cachegen_runtime::typed::TypedCache<UserType> {
-        cachegen_runtime::typed::TypedCache::new(&self.cache)
+    pub fn user(&self) -> UserCache {
+        UserCache(cachegen_runtime::typed::TypedCache::new(&self.cache))
     }
     /// Typed access to `user-list`: The ids of all users.
-    pub fn user_list(&self) -> cachegen_runtime::typed::TypedCache<UserListType> {
-        cachegen_runtime::typed::TypedCache::new(&self.cache)
+    pub fn user_list(&self) -> UserListCache {
+        UserListCache(cachegen_runtime::typed::TypedCache::new(&self.cache))
     }
     /// Typed access to `feature-flags`: Feature flags from the remote config service.
-    pub fn feature_flags(
-        &self,
-    ) -> cachegen_runtime::typed::TypedCache<FeatureFlagsType> {
-        cachegen_runtime::typed::TypedCache::new(&self.cache)
+    pub fn feature_flags(&self) -> FeatureFlagsCache {
+        FeatureFlagsCache(cachegen_runtime::typed::TypedCache::new(&self.cache))
     }
     /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
     /// this module expects; tables without a DynamoDB store are skipped.

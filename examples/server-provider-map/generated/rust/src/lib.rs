@@ -49,6 +49,18 @@ pub struct ServerProviderKey {
 pub struct ServerProvider {
     pub provider: String,
 }
+/// Typed access to `server-provider`: everything of [`cachegen_runtime::typed::TypedCache`], plus its index queries and prefix invalidation.
+#[derive(Clone, Debug)]
+pub struct ServerProviderCache(
+    pub cachegen_runtime::typed::TypedCache<ServerProviderType>,
+);
+impl std::ops::Deref for ServerProviderCache {
+    type Target = cachegen_runtime::typed::TypedCache<ServerProviderType>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl ServerProviderCache {}
 /// The `server-provider` data type: keys `server#{server_name}`, store TTL 86400s, in-memory TTL 3600s.
 #[derive(Clone, Copy, Debug)]
 pub enum ServerProviderType {}
@@ -85,9 +97,17 @@ impl Cache {
     pub async fn from_env_with_sdk(
         sdk: Option<&cachegen_runtime::aws_config::SdkConfig>,
     ) -> Result<Self, cachegen_runtime::CacheError> {
+        Self::from_lookup(sdk, |name| std::env::var(name).ok()).await
+    }
+    /// Like [`Cache::from_env_with_sdk`], reading settings through `lookup` instead of the environment.
+    pub async fn from_lookup(
+        sdk: Option<&cachegen_runtime::aws_config::SdkConfig>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, cachegen_runtime::CacheError> {
         let server_cache = {
-            let config = cachegen_runtime::config::CacheConfig::from_env(
+            let config = cachegen_runtime::config::CacheConfig::from_lookup(
                 server_cache::ENV_VAR,
+                &lookup,
             )?;
             config
                 .builder_with_sdk(
@@ -107,10 +127,8 @@ impl Cache {
         Self { server_cache }
     }
     /// Typed access to `server-provider`: The provider hosting one server.
-    pub fn server_provider(
-        &self,
-    ) -> cachegen_runtime::typed::TypedCache<ServerProviderType> {
-        cachegen_runtime::typed::TypedCache::new(&self.server_cache)
+    pub fn server_provider(&self) -> ServerProviderCache {
+        ServerProviderCache(cachegen_runtime::typed::TypedCache::new(&self.server_cache))
     }
     /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
     /// this module expects; tables without a DynamoDB store are skipped.
