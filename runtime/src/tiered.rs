@@ -115,6 +115,13 @@ struct Inner {
 /// counted as `StoreErrors`, and the lookup falls through to the origin,
 /// unless strict mode is on. Values that do not decode (corrupt, other
 /// schema or format version) or that are past `expiresAt` are misses.
+/// Explicit writes still fail on a value over the store's item limit, and
+/// on operations the store does not support.
+///
+/// Single-flight is per process: concurrent misses on one key share one
+/// origin call, and if that call fails they all get its error (nothing is
+/// cached). L1 is per process too: a delete or tag invalidation clears this
+/// process's L1, while other processes keep their L1 copy until it expires.
 #[derive(Debug, Clone)]
 pub struct TieredCache {
     inner: Arc<Inner>,
