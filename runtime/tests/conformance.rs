@@ -57,6 +57,7 @@ conformance!(
     single_flight_1000_tasks,
     stale_while_revalidate_refreshes_once,
     metrics_count_each_layer_as_emf,
+    origin_errors_reach_every_waiter_and_are_not_cached,
 );
 
 async fn round_trip(kind: Kind) {
@@ -475,4 +476,36 @@ async fn metrics_count_each_layer_as_emf(kind: Kind) {
         .map(Vec::len)
         .sum::<usize>();
     assert_eq!(origin_samples, 1);
+}
+
+async fn origin_errors_reach_every_waiter_and_are_not_cached(kind: Kind) {
+    let h = Harness::new(kind).await;
+    let cache = h.builder().memory(MemoryLimit::entries(100)).build();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            tokio::spawn(async move {
+                cache
+                    .wrap("k", MINUTE, || async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Err::<u32, BoxError>("origin is down".into())
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let err = t.await.unwrap().unwrap_err();
+        assert!(matches!(err, CacheError::Origin(_)), "{err}");
+        assert!(err.to_string().contains("origin is down"));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        cache.get::<u32>("k").await.unwrap(),
+        None,
+        "errors are not cached"
+    );
+    assert_eq!(cache.wrap("k", MINUTE, || ok(5u32)).await.unwrap(), 5);
 }
