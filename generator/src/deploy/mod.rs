@@ -43,13 +43,13 @@ pub enum DeployError {
         /// The first failure reason among its events.
         reason: String,
     },
-    /// The stack lacks an output the spec implies (it was deployed from another spec).
-    #[error("stack {stack} has no output {output}: was it deployed from this spec?")]
-    MissingOutput {
+    /// The stack lacks a resource the spec declares (it was deployed from another spec).
+    #[error("stack {stack} has no resource {logical_id}: was it deployed from this spec?")]
+    MissingResource {
         /// Stack name.
         stack: String,
-        /// Output key.
-        output: String,
+        /// The resource's logical ID.
+        logical_id: String,
     },
     /// An AWS call failed.
     #[error("{operation}: {message}")]
@@ -414,25 +414,39 @@ pub fn expected_table(model: &CacheModel, table: &Table) -> ExpectedTable {
     }
 }
 
-/// Verifies every table of stack `stack` (found through its `<Table>Name` outputs).
+/// The physical name of the table `table` in stack `stack`.
+pub async fn stack_table_name(
+    client: &Client,
+    stack: &str,
+    table: &Table,
+) -> Result<String, DeployError> {
+    let resource = client
+        .describe_stack_resource()
+        .stack_name(stack)
+        .logical_resource_id(&table.logical_id)
+        .send()
+        .await
+        .map_err(aws("DescribeStackResource"))?;
+    resource
+        .stack_resource_detail()
+        .and_then(|detail| detail.physical_resource_id())
+        .map(str::to_owned)
+        .ok_or_else(|| DeployError::MissingResource {
+            stack: stack.to_owned(),
+            logical_id: table.logical_id.clone(),
+        })
+}
+
+/// Verifies every table of stack `stack` against the spec.
 pub async fn verify_stack(
     cloudformation: &Client,
     dynamodb: &aws_sdk_dynamodb::Client,
     model: &CacheModel,
     stack: &str,
 ) -> Result<VerifyReport, DeployError> {
-    let outputs = stack_outputs(cloudformation, stack).await?;
     let mut report = VerifyReport::default();
     for table in &model.tables {
-        let output = format!("{}Name", table.logical_id);
-        let name = outputs
-            .iter()
-            .find(|(key, _)| *key == output)
-            .map(|(_, value)| value.clone())
-            .ok_or_else(|| DeployError::MissingOutput {
-                stack: stack.to_owned(),
-                output: output.clone(),
-            })?;
+        let name = stack_table_name(cloudformation, stack, table).await?;
         let differences =
             cachegen_runtime::verify::verify_dynamo(dynamodb, &name, &expected_table(model, table))
                 .await

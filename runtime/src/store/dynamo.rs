@@ -216,7 +216,10 @@ impl DynamoStore {
         key_prefix: &str,
     ) -> Result<u64, StoreError> {
         let l = &self.layout;
-        let mut names = HashMap::from([("#a".to_owned(), attribute.to_owned()), ("#k".to_owned(), l.key_attribute.clone())]);
+        let mut names = HashMap::from([
+            ("#a".to_owned(), attribute.to_owned()),
+            ("#k".to_owned(), l.key_attribute.clone()),
+        ]);
         let mut projection = "#k".to_owned();
         if let Some((sk, _)) = &l.sort_key {
             names.insert("#s".into(), sk.clone());

@@ -1,0 +1,575 @@
+//! End to end against moto: `cachegen deploy` creates the example's stack through a change
+//! set; the example Lambda caches its origin through the generated module; invalidation
+//! reaches DynamoDB; `verify_deployment` finds exactly what differs from the spec; typed
+//! GSI queries page through real indexes.
+//!
+//! Moto's CloudFormation ignores `TimeToLiveSpecification`, so a freshly deployed table
+//! reports "TTL disabled" until TTL is enabled out of band, as real CloudFormation does.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, Tag, TimeToLiveSpecification,
+};
+use cachegen::deploy::{DeployError, DeployOutcome};
+use cachegen_runtime::BoxError;
+use cachegen_testkit::TestServer;
+use cachegen_tests::{create_roles, deploy, deploy_template, moto_sdk, table_name, workspace_root};
+
+/// The DRS origin of the tests: counts its calls.
+#[derive(Clone, Default)]
+struct CountingOrigin(Arc<AtomicUsize>);
+
+impl CountingOrigin {
+    fn calls(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl drs_query_lambda::QuotaOrigin for CountingOrigin {
+    async fn fetch(
+        &self,
+        region: &str,
+        account_id: &str,
+    ) -> Result<drs_orchestration_cache::DrsQuotas, BoxError> {
+        let call = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(drs_orchestration_cache::DrsQuotas {
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+            replicating_servers: u32::try_from(call).unwrap(),
+            max_replicating_servers: 300,
+            utilization_percent: call as f64 / 3.0,
+        })
+    }
+}
+
+fn project(example: &str) -> cachegen::Project {
+    cachegen::Project::load(
+        workspace_root()
+            .join("examples")
+            .join(example)
+            .join("cache.yaml"),
+    )
+    .unwrap()
+}
+
+fn quota_request() -> drs_query_lambda::Request {
+    drs_query_lambda::Request::Quota {
+        region: "us-east-1".into(),
+        account_id: "438465159935".into(),
+    }
+}
+
+/// A cache as a fresh Lambda container builds it: from the env vars the template sets.
+async fn drs_cache(sdk: &aws_config::SdkConfig, table: &str) -> drs_orchestration_cache::Cache {
+    let env_var = drs_orchestration_cache::query_cache::ENV_VAR;
+    drs_orchestration_cache::Cache::from_lookup(Some(sdk), |name| {
+        (name == env_var).then(|| table.to_owned())
+    })
+    .await
+    .unwrap()
+}
+
+async fn differences(cache: &drs_orchestration_cache::Cache) -> Vec<String> {
+    let report = cache.verify_deployment().await.unwrap();
+    report
+        .differences()
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drs_example_deploys_caches_invalidates_and_verifies() {
+    let moto = TestServer::moto().unwrap();
+    let sdk = moto_sdk(&moto.endpoint()).await;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    create_roles(
+        &cloudformation,
+        "roles",
+        &["query-handler-role", "data-management-role"],
+    )
+    .await;
+
+    // Deploy through a change set.
+    let project = project("drs-query-cache");
+    let parameters = [
+        ("env", "dev"),
+        ("UnifiedOrchestrationRoleName", "query-handler-role"),
+        (
+            "DataManagementRoleArn",
+            "arn:aws:iam::123456789012:role/data-management-role",
+        ),
+    ];
+    let (outcome, progress) = deploy(
+        &cloudformation,
+        &project,
+        "drs-cache-dev",
+        &parameters,
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, DeployOutcome::Deployed(_)), "{outcome:?}");
+    assert!(
+        progress
+            .iter()
+            .any(|line| line.contains("Add QueryCacheTable (AWS::DynamoDB::Table)")),
+        "{progress:?}"
+    );
+    let table = table_name(&cloudformation, &project, "drs-cache-dev", "query-cache").await;
+    assert_eq!(table, "drs-orchestration-query-cache-dev");
+    let described = dynamodb
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let indexes: Vec<&str> = described
+        .table()
+        .unwrap()
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|index| index.index_name())
+        .collect();
+    assert_eq!(
+        indexes,
+        [drs_orchestration_cache::query_cache::DATA_TYPE_CREATED_AT_INDEX]
+    );
+
+    // The Lambda: miss, hit, cold container served by DynamoDB, invalidation, miss.
+    let origin = CountingOrigin::default();
+    let handler =
+        drs_query_lambda::QueryHandler::new(drs_cache(&sdk, &table).await, origin.clone());
+    let first = handler.handle(quota_request()).await.unwrap();
+    assert_eq!(origin.calls(), 1);
+    let second = handler.handle(quota_request()).await.unwrap();
+    assert_eq!(
+        (origin.calls(), &second),
+        (1, &first),
+        "served from the cache"
+    );
+    let cold = drs_query_lambda::QueryHandler::new(drs_cache(&sdk, &table).await, origin.clone());
+    assert_eq!(
+        cold.handle(quota_request()).await.unwrap(),
+        first,
+        "a cold container reads DynamoDB"
+    );
+    assert_eq!(origin.calls(), 1);
+    let stored = dynamodb
+        .get_item()
+        .table_name(&table)
+        .key(
+            "cacheKey",
+            aws_sdk_dynamodb::types::AttributeValue::S("drs-quotas#us-east-1#438465159935".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let item = stored.item().expect("the item is in DynamoDB");
+    for attribute in [
+        "dataType",
+        "region",
+        "accountId",
+        "createdAt",
+        "expiresAt",
+        "ttl",
+        "value",
+    ] {
+        assert!(
+            item.contains_key(attribute),
+            "item lacks {attribute}: {item:?}"
+        );
+    }
+    let removed = handler
+        .handle(drs_query_lambda::Request::Invalidate)
+        .await
+        .unwrap();
+    assert_eq!(
+        removed,
+        drs_query_lambda::Response::Invalidated { removed: 1 }
+    );
+    // The invalidating container's L1 and DynamoDB are both cleared. (Another warm
+    // container keeps its L1 copy until its in-memory TTL: reaching it is issue 5's
+    // cross-container invalidation.)
+    let third = handler.handle(quota_request()).await.unwrap();
+    assert_eq!(
+        origin.calls(),
+        2,
+        "after invalidation the origin answers again"
+    );
+    assert_ne!(third, first);
+    let fresh = drs_query_lambda::QueryHandler::new(drs_cache(&sdk, &table).await, origin.clone());
+    assert_eq!(
+        fresh.handle(quota_request()).await.unwrap(),
+        third,
+        "the new value is in DynamoDB"
+    );
+    assert_eq!(origin.calls(), 2);
+
+    // verify_deployment: moto's CloudFormation ignored TTL, and says so.
+    let cache = drs_cache(&sdk, &table).await;
+    assert_eq!(differences(&cache).await, ["TTL disabled"]);
+    dynamodb
+        .update_time_to_live()
+        .table_name(&table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(drs_orchestration_cache::query_cache::TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        differences(&cache).await,
+        Vec::<String>::new(),
+        "matches once TTL is on"
+    );
+
+    // A fingerprint tag changed out of band.
+    let arn = described.table().unwrap().table_arn().unwrap().to_owned();
+    // (Untag first: moto appends a second tag with the same key where DynamoDB replaces it.)
+    let retag = |value: &'static str| {
+        let dynamodb = dynamodb.clone();
+        let arn = arn.clone();
+        async move {
+            dynamodb
+                .untag_resource()
+                .resource_arn(&arn)
+                .tag_keys("cachegen:fingerprint")
+                .send()
+                .await
+                .unwrap();
+            dynamodb
+                .tag_resource()
+                .resource_arn(&arn)
+                .tags(
+                    Tag::builder()
+                        .key("cachegen:fingerprint")
+                        .value(value)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    retag("0000000000000000").await;
+    let found = differences(&cache).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("tag `cachegen:fingerprint` is `0000000000000000`, expected"),
+        "{found:?}"
+    );
+    retag(drs_orchestration_cache::FINGERPRINT).await;
+
+    // A GSI renamed out of band: dropped and created under another name.
+    let index = drs_orchestration_cache::query_cache::DATA_TYPE_CREATED_AT_INDEX;
+    dynamodb
+        .update_table()
+        .table_name(&table)
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .delete(
+                    DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name(index)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    dynamodb
+        .update_table()
+        .table_name(&table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("dataType")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .create(
+                    CreateGlobalSecondaryIndexAction::builder()
+                        .index_name("by-type")
+                        .key_schema(
+                            KeySchemaElement::builder()
+                                .attribute_name("dataType")
+                                .key_type(KeyType::Hash)
+                                .build()
+                                .unwrap(),
+                        )
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        differences(&cache).await,
+        [
+            format!("index `{index}` is missing"),
+            "index `by-type` is deployed but the spec does not declare it".to_owned(),
+        ]
+    );
+
+    // `cachegen verify --stack` says the same, finding the table through the stack outputs.
+    let report =
+        cachegen::deploy::verify_stack(&cloudformation, &dynamodb, &project.model, "drs-cache-dev")
+            .await
+            .unwrap();
+    assert_eq!(
+        report.to_string(),
+        format!(
+            "table query-cache: index `{index}` is missing\ntable query-cache: index `by-type` is deployed but the spec does not declare it\n"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn updates_cloudformation_cannot_apply_are_refused_and_others_are_planned() {
+    let moto = TestServer::moto().unwrap();
+    let sdk = moto_sdk(&moto.endpoint()).await;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
+    let project = project("change-metadata");
+    let parameters = [("env", "dev")];
+    deploy(&cloudformation, &project, "changes-dev", &parameters, true)
+        .await
+        .unwrap();
+
+    let template = project
+        .files(Some(&[cachegen::ir::Target::Cloudformation]))
+        .remove(0)
+        .contents;
+    // Two indexes renamed at once: four index operations in one update.
+    let renamed = template
+        .replace("IndexName: CustomerTimeIndex", "IndexName: ByCustomer")
+        .replace("IndexName: StatusTimeIndex", "IndexName: ByStatus");
+    let refused = deploy_template(
+        &cloudformation,
+        &renamed,
+        "f",
+        "changes-dev",
+        &parameters,
+        true,
+    )
+    .await;
+    let Err(DeployError::Refused(reasons)) = refused else {
+        panic!("expected a refusal, got {refused:?}");
+    };
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with(
+            "MetadataTable: this update creates or deletes 4 global secondary indexes"
+        ),
+        "{reasons:?}"
+    );
+
+    // A new key on the named table.
+    let rekeyed = template.replace(
+        "AttributeName: pk\n        KeyType: HASH",
+        "AttributeName: id\n        KeyType: HASH",
+    );
+    let refused = deploy_template(
+        &cloudformation,
+        &rekeyed,
+        "f",
+        "changes-dev",
+        &parameters,
+        true,
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(DeployError::Refused(reasons)) if reasons[0].contains("cannot replace a table with a fixed name")),
+        "{refused:?}"
+    );
+
+    // One index added: CloudFormation can apply it, so the change set is created.
+    let one_more = template.replace(
+        "      - IndexName: StatusTimeIndex",
+        "      - IndexName: TitleIndex\n        KeySchema:\n        - AttributeName: title\n          KeyType: HASH\n        Projection:\n          ProjectionType: KEYS_ONLY\n      - IndexName: StatusTimeIndex",
+    )
+    .replace(
+        "      - AttributeName: pk\n        AttributeType: S\n",
+        "      - AttributeName: pk\n        AttributeType: S\n      - AttributeName: title\n        AttributeType: S\n",
+    );
+    let (outcome, progress) = deploy_template(
+        &cloudformation,
+        &one_more,
+        "f",
+        "changes-dev",
+        &parameters,
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(
+        progress.contains(&"MetadataTable: index TitleIndex added".to_owned()),
+        "{progress:?}"
+    );
+    let DeployOutcome::Planned { changes, .. } = outcome else {
+        panic!("expected a planned change set, got {outcome:?}");
+    };
+    assert!(
+        changes
+            .iter()
+            .any(|change| change.starts_with("Modify MetadataTable")),
+        "{changes:?}"
+    );
+}
+
+fn change(
+    id: &str,
+    customer: &str,
+    status: &str,
+    scheduled_at: i64,
+) -> change_notifier_cache::Change {
+    change_notifier_cache::Change {
+        change_id: id.to_owned(),
+        customer_code: customer.to_owned(),
+        status: status.to_owned(),
+        title: format!("change {id}"),
+        scheduled_at,
+        approvers: vec!["ops".into()],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn change_metadata_typed_queries_page_through_real_indexes() {
+    let moto = TestServer::moto().unwrap();
+    let sdk = moto_sdk(&moto.endpoint()).await;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
+    let project = project("change-metadata");
+    let (outcome, _) = deploy(
+        &cloudformation,
+        &project,
+        "changes-dev",
+        &[("env", "dev")],
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, DeployOutcome::Deployed(_)), "{outcome:?}");
+    let table = table_name(&cloudformation, &project, "changes-dev", "metadata").await;
+    let env_var = change_notifier_cache::metadata::ENV_VAR;
+    let cache = change_notifier_cache::Cache::from_lookup(Some(&sdk), |name| {
+        (name == env_var).then(|| table.clone())
+    })
+    .await
+    .unwrap();
+
+    let changes = cache.change();
+    let written = [
+        change("c1", "ACME", "approved", 100),
+        change("c2", "ACME", "pending", 200),
+        change("c3", "ACME", "approved", 300),
+        change("c4", "INITECH", "approved", 250),
+        change("c#5", "ACME", "approved", 150),
+    ];
+    for value in &written {
+        let key = change_notifier_cache::ChangeKey {
+            change_id: value.change_id.clone(),
+        };
+        changes.set(&key, value).await.unwrap();
+    }
+    // An announcement on the same indexes must not appear in change queries.
+    cache
+        .announcement()
+        .set(
+            &change_notifier_cache::AnnouncementKey {
+                announcement_id: "a1".into(),
+            },
+            &change_notifier_cache::Announcement {
+                announcement_id: "a1".into(),
+                customer_code: "ACME".into(),
+                status: "approved".into(),
+                title: "maintenance".into(),
+                scheduled_at: 180,
+            },
+        )
+        .await
+        .unwrap();
+
+    let ids = |page: &cachegen_runtime::query::Page<change_notifier_cache::Change>| {
+        page.items
+            .iter()
+            .map(|c| c.change_id.clone())
+            .collect::<Vec<_>>()
+    };
+    let acme = changes
+        .query_customer_time_index("ACME", 100..=250, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&acme),
+        ["c1", "c#5", "c2"],
+        "by customer and time, in time order"
+    );
+    let approved = changes
+        .query_status_time_index("approved", 200.., None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&approved), ["c4", "c3"]);
+    let all = changes.query_time_range_index(.., None).await.unwrap();
+    assert_eq!(ids(&all), ["c1", "c#5", "c2", "c4", "c3"]);
+    assert_eq!(
+        all.items[1], written[4],
+        "a key holding `#` round-trips, escaped"
+    );
+
+    // Pagination: two items a page, following `next` until it ends.
+    let mut seen = Vec::new();
+    let mut token = None;
+    loop {
+        let query = cachegen_runtime::query::IndexQuery::new(
+            change_notifier_cache::metadata::TIME_RANGE_INDEX,
+            "recordType",
+            cachegen_runtime::store::AttrValue::S("change".into()),
+        )
+        .limit(2)
+        .start(token);
+        let page = changes.query(query).await.unwrap();
+        seen.extend(ids(&page));
+        match page.next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["c1", "c#5", "c2", "c4", "c3"]);
+
+    // Invalidation through the type's GSI removes changes, not announcements.
+    assert_eq!(changes.invalidate_all().await.unwrap(), 5);
+    assert!(
+        changes
+            .query_time_range_index(.., None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let announcements = cache
+        .announcement()
+        .query_customer_time_index("ACME", .., None)
+        .await
+        .unwrap();
+    assert_eq!(announcements.items.len(), 1);
+}
