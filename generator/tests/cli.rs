@@ -187,3 +187,42 @@ fn an_unreadable_spec_is_a_plain_error() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("cannot read missing.yaml"));
 }
+
+#[test]
+fn diff_shows_table_changes_and_refusals_then_the_text() {
+    let dir = project();
+    assert!(cachegen(dir.path(), &["build"]).status.success());
+    let unchanged = cachegen(dir.path(), &["diff"]);
+    assert_eq!(unchanged.status.code(), Some(0));
+    assert!(text(&unchanged.stdout).contains("no output of cache.yaml changes"));
+
+    // Rename the one index: a delete and a create, which CloudFormation applies one per update.
+    let spec = dir.path().join("cache.yaml");
+    let renamed = fs::read_to_string(&spec)
+        .unwrap()
+        .replace("dataType-createdAt-index", "by-type-index");
+    fs::write(&spec, renamed).unwrap();
+    let output = cachegen(dir.path(), &["diff", "--target", "cloudformation"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("QueryCacheTable: index by-type-index added"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("QueryCacheTable: index dataType-createdAt-index removed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: needs more than one deploy"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-      - IndexName: dataType-createdAt-index"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+      - IndexName: by-type-index"),
+        "{stdout}"
+    );
+}

@@ -420,16 +420,17 @@ pub async fn stack_table_name(
     stack: &str,
     table: &Table,
 ) -> Result<String, DeployError> {
-    let resource = client
-        .describe_stack_resource()
+    let resources = client
+        .describe_stack_resources()
         .stack_name(stack)
-        .logical_resource_id(&table.logical_id)
         .send()
         .await
-        .map_err(aws("DescribeStackResource"))?;
-    resource
-        .stack_resource_detail()
-        .and_then(|detail| detail.physical_resource_id())
+        .map_err(aws("DescribeStackResources"))?;
+    resources
+        .stack_resources()
+        .iter()
+        .find(|resource| resource.logical_resource_id() == Some(table.logical_id.as_str()))
+        .and_then(|resource| resource.physical_resource_id())
         .map(str::to_owned)
         .ok_or_else(|| DeployError::MissingResource {
             stack: stack.to_owned(),
