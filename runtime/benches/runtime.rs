@@ -194,6 +194,31 @@ fn dynamo_hit(c: &mut Criterion) {
         })
     });
     g.finish();
+    // Medians of single calls, alternating: robust to moto's pauses, which
+    // skew the means of the samples above on a loaded machine.
+    let (mut raws, mut tiereds) = (Vec::new(), Vec::new());
+    rt.block_on(async {
+        for _ in 0..PAIRED_CALLS {
+            let start = Instant::now();
+            raw().await;
+            raws.push(start.elapsed());
+            let start = Instant::now();
+            tiered().await;
+            tiereds.push(start.elapsed());
+        }
+    });
+    let (raw_ms, tiered_ms) = (median_ms(raws), median_ms(tiereds));
+    println!(
+        "dynamo_hit paired medians over {PAIRED_CALLS} calls each: raw {raw_ms:.3} ms, tiered {tiered_ms:.3} ms, ratio {:.3}",
+        tiered_ms / raw_ms
+    );
+}
+
+const PAIRED_CALLS: usize = 1_000;
+
+fn median_ms(mut samples: Vec<Duration>) -> f64 {
+    samples.sort_unstable();
+    samples[samples.len() / 2].as_secs_f64() * 1000.0
 }
 
 fn stampede(c: &mut Criterion) {
