@@ -97,12 +97,14 @@ pub fn module(model: &CacheModel) -> TokenStream {
     let fingerprint = &model.fingerprint;
     let service = &model.service;
     let namespace = &model.metrics_namespace;
-    let tables = model.tables.iter().map(table_module);
+    let tables = model.tables.iter().map(|table| table_module(model, table));
     let data_types = model
         .data_types
         .iter()
         .map(|data_type| data_type_items(model, data_type));
     let cache = cache_struct(model);
+    let service_dimension = crate::ir::metric::SERVICE_DIMENSION;
+    let data_type_dimension = crate::ir::metric::DATA_TYPE_DIMENSION;
     quote! {
         /// Hash of the spec this module was generated from; every table carries it as
         /// the `cachegen:fingerprint` tag.
@@ -111,6 +113,10 @@ pub fn module(model: &CacheModel) -> TokenStream {
         pub const SERVICE: &str = #service;
         /// CloudWatch namespace of the cache metrics.
         pub const METRICS_NAMESPACE: &str = #namespace;
+        /// Metric dimension naming the service (its value is [`SERVICE`]).
+        pub const SERVICE_DIMENSION: &str = #service_dimension;
+        /// Metric dimension naming the data type.
+        pub const DATA_TYPE_DIMENSION: &str = #data_type_dimension;
 
         #(#tables)*
         #(#data_types)*
@@ -123,7 +129,7 @@ fn doc(text: &str) -> TokenStream {
     quote! { #(#[doc = #lines])* }
 }
 
-fn table_module(table: &Table) -> TokenStream {
+fn table_module(model: &CacheModel, table: &Table) -> TokenStream {
     let module = format_ident!("{}", table.name.to_snake_case());
     let docs = doc(&format!(
         "Table `{}`{}",
@@ -151,6 +157,7 @@ fn table_module(table: &Table) -> TokenStream {
         quote! { #docs pub const #constant: &str = #name; }
     });
     let expected = expected_table(table);
+    let attributes = attribute_constants(model, table);
     quote! {
         #docs
         pub mod #module {
@@ -162,6 +169,7 @@ fn table_module(table: &Table) -> TokenStream {
             /// Attribute DynamoDB's TTL deletes items by.
             pub const TTL_ATTRIBUTE: &str = #ttl_attribute;
             #(#indexes)*
+            #attributes
 
             /// How items are laid out in this table.
             pub fn layout() -> cachegen_runtime::store::DynamoLayout {
@@ -171,6 +179,32 @@ fn table_module(table: &Table) -> TokenStream {
             }
 
             #expected
+        }
+    }
+}
+
+/// The extra attributes data types write on this table's items, as constants.
+fn attribute_constants(model: &CacheModel, table: &Table) -> TokenStream {
+    let mut names: Vec<&str> = model
+        .data_types
+        .iter()
+        .filter(|data_type| data_type.table == table.name)
+        .flat_map(|data_type| data_type.attributes.iter().map(|attribute| attribute.name.as_str()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        return quote! {};
+    }
+    let constants = names.iter().map(|name| {
+        let ident = format_ident!("{}", name.to_shouty_snake_case());
+        let docs = doc(&format!("Item attribute `{name}`."));
+        quote! { #docs pub const #ident: &str = #name; }
+    });
+    quote! {
+        /// Extra item attributes written so the indexes can find items.
+        pub mod attributes {
+            #(#constants)*
         }
     }
 }

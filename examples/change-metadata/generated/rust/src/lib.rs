@@ -12,6 +12,10 @@ pub const FINGERPRINT: &str = "7ca2a519620e672e";
 pub const SERVICE: &str = "change-notifier";
 /// CloudWatch namespace of the cache metrics.
 pub const METRICS_NAMESPACE: &str = "ChangeNotifier/Cache";
+/// Metric dimension naming the service (its value is [`SERVICE`]).
+pub const SERVICE_DIMENSION: &str = "Service";
+/// Metric dimension naming the data type.
+pub const DATA_TYPE_DIMENSION: &str = "DataType";
 /// Table `metadata`
 pub mod metadata {
     /// Environment variable holding the physical table name.
@@ -26,6 +30,19 @@ pub mod metadata {
     pub const CUSTOMER_TIME_INDEX: &str = "CustomerTimeIndex";
     /// Global secondary index `StatusTimeIndex`.
     pub const STATUS_TIME_INDEX: &str = "StatusTimeIndex";
+    /// Extra item attributes written so the indexes can find items.
+    pub mod attributes {
+        /// Item attribute `customerCode`.
+        pub const CUSTOMER_CODE: &str = "customerCode";
+        /// Item attribute `recordType`.
+        pub const RECORD_TYPE: &str = "recordType";
+        /// Item attribute `scheduledAt`.
+        pub const SCHEDULED_AT: &str = "scheduledAt";
+        /// Item attribute `status`.
+        pub const STATUS: &str = "status";
+        /// Item attribute `title`.
+        pub const TITLE: &str = "title";
+    }
     /// How items are laid out in this table.
     pub fn layout() -> cachegen_runtime::store::DynamoLayout {
         cachegen_runtime::store::DynamoLayout::builder(PARTITION_KEY)

@@ -12,6 +12,10 @@ pub const FINGERPRINT: &str = "5d6ca33af39cd325";
 pub const SERVICE: &str = "discord-bot";
 /// CloudWatch namespace of the cache metrics.
 pub const METRICS_NAMESPACE: &str = "DiscordBot/Cache";
+/// Metric dimension naming the service (its value is [`SERVICE`]).
+pub const SERVICE_DIMENSION: &str = "Service";
+/// Metric dimension naming the data type.
+pub const DATA_TYPE_DIMENSION: &str = "DataType";
 /// Table `cache`
 pub mod cache {
     /// Environment variable holding the physical table name.

@@ -12,6 +12,10 @@ pub const FINGERPRINT: &str = "c345b999a10abcf6";
 pub const SERVICE: &str = "drs-orchestration";
 /// CloudWatch namespace of the cache metrics.
 pub const METRICS_NAMESPACE: &str = "DROrchestration/QueryCache";
+/// Metric dimension naming the service (its value is [`SERVICE`]).
+pub const SERVICE_DIMENSION: &str = "Service";
+/// Metric dimension naming the data type.
+pub const DATA_TYPE_DIMENSION: &str = "DataType";
 /// Table `query-cache`
 pub mod query_cache {
     /// Environment variable holding the physical table name.
@@ -22,6 +26,15 @@ pub mod query_cache {
     pub const TTL_ATTRIBUTE: &str = "ttl";
     /// Global secondary index `dataType-createdAt-index`.
     pub const DATA_TYPE_CREATED_AT_INDEX: &str = "dataType-createdAt-index";
+    /// Extra item attributes written so the indexes can find items.
+    pub mod attributes {
+        /// Item attribute `accountId`.
+        pub const ACCOUNT_ID: &str = "accountId";
+        /// Item attribute `dataType`.
+        pub const DATA_TYPE: &str = "dataType";
+        /// Item attribute `region`.
+        pub const REGION: &str = "region";
+    }
     /// How items are laid out in this table.
     pub fn layout() -> cachegen_runtime::store::DynamoLayout {
         cachegen_runtime::store::DynamoLayout::builder(PARTITION_KEY)

@@ -12,6 +12,10 @@ pub const FINGERPRINT: &str = "0d4b88d16160801b";
 pub const SERVICE: &str = "glasswork-app";
 /// CloudWatch namespace of the cache metrics.
 pub const METRICS_NAMESPACE: &str = "Cachegen/glasswork-app";
+/// Metric dimension naming the service (its value is [`SERVICE`]).
+pub const SERVICE_DIMENSION: &str = "Service";
+/// Metric dimension naming the data type.
+pub const DATA_TYPE_DIMENSION: &str = "DataType";
 /// Table `cache`
 pub mod cache {
     /// Environment variable holding the physical table name.

@@ -12,6 +12,10 @@ pub const FINGERPRINT: &str = "34da25e5ba9b7fb1";
 pub const SERVICE: &str = "telegram-vps-bot";
 /// CloudWatch namespace of the cache metrics.
 pub const METRICS_NAMESPACE: &str = "Cachegen/telegram-vps-bot";
+/// Metric dimension naming the service (its value is [`SERVICE`]).
+pub const SERVICE_DIMENSION: &str = "Service";
+/// Metric dimension naming the data type.
+pub const DATA_TYPE_DIMENSION: &str = "DataType";
 /// Table `server-cache`
 pub mod server_cache {
     /// Environment variable holding the physical table name.

@@ -1,0 +1,33 @@
+//! Names the templates and the runtime must agree on, defined twice only because the
+//! runtime cannot depend on the generator: this test keeps the two copies equal.
+
+use cachegen::ir::{item, metric};
+use cachegen_runtime::metrics::names;
+
+#[test]
+fn metric_names_match_what_the_alarms_watch() {
+    let pairs = [
+        (metric::MEMORY_HITS, names::MEMORY_HITS),
+        (metric::STORE_HITS, names::STORE_HITS),
+        (metric::MISSES, names::MISSES),
+        (metric::STALE_SERVES, names::STALE_SERVES),
+        (metric::COALESCED_CALLS, names::COALESCED_CALLS),
+        (metric::STORE_ERRORS, names::STORE_ERRORS),
+        (metric::STORE_LATENCY, names::STORE_LATENCY),
+        (metric::ORIGIN_LATENCY, names::ORIGIN_LATENCY),
+        (metric::SERVICE_DIMENSION, names::SERVICE),
+        (metric::DATA_TYPE_DIMENSION, names::DATA_TYPE),
+    ];
+    for (generator, runtime) in pairs {
+        assert_eq!(generator, runtime);
+    }
+}
+
+#[test]
+fn item_attributes_match_the_runtime_layout() {
+    let layout = cachegen_runtime::store::DynamoLayout::builder("pk").build();
+    assert_eq!(layout.value_attribute, item::VALUE);
+    assert_eq!(layout.expires_at_attribute, item::EXPIRES_AT);
+    assert_eq!(layout.created_at_attribute, item::CREATED_AT);
+    assert_eq!(cachegen_runtime::verify::FINGERPRINT_TAG, cachegen::ir::FINGERPRINT_TAG);
+}
