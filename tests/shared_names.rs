@@ -29,5 +29,8 @@ fn item_attributes_match_the_runtime_layout() {
     assert_eq!(layout.value_attribute, item::VALUE);
     assert_eq!(layout.expires_at_attribute, item::EXPIRES_AT);
     assert_eq!(layout.created_at_attribute, item::CREATED_AT);
-    assert_eq!(cachegen_runtime::verify::FINGERPRINT_TAG, cachegen::ir::FINGERPRINT_TAG);
+    assert_eq!(
+        cachegen_runtime::verify::FINGERPRINT_TAG,
+        cachegen::ir::FINGERPRINT_TAG
+    );
 }

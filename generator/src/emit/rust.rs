@@ -189,7 +189,12 @@ fn attribute_constants(model: &CacheModel, table: &Table) -> TokenStream {
         .data_types
         .iter()
         .filter(|data_type| data_type.table == table.name)
-        .flat_map(|data_type| data_type.attributes.iter().map(|attribute| attribute.name.as_str()))
+        .flat_map(|data_type| {
+            data_type
+                .attributes
+                .iter()
+                .map(|attribute| attribute.name.as_str())
+        })
         .collect();
     names.sort_unstable();
     names.dedup();
