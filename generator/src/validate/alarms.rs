@@ -83,7 +83,15 @@ impl Checker<'_> {
 
         let (query, threshold, comparison, what) = match alarm.metric {
             AlarmMetric::Throttles => {
-                let table = self.alarm_table(&path, alarm, tables)?;
+                let table = self.resolve_table(
+                    &path,
+                    alarm.table.as_ref(),
+                    tables,
+                    (
+                        "a throttling alarm must name its table",
+                        "add `table: <name>`",
+                    ),
+                )?;
                 let threshold = self.count_threshold(&path, &alarm.threshold);
                 (
                     throttle_query(table, consumers),
@@ -198,38 +206,6 @@ impl Checker<'_> {
             evaluation_periods,
             actions,
         })
-    }
-
-    fn alarm_table<'t>(
-        &mut self,
-        path: &NodePath,
-        alarm: &spec::Alarm,
-        tables: &'t [Table],
-    ) -> Option<&'t Table> {
-        match &alarm.table {
-            Some(wanted) => {
-                let found = tables.iter().find(|table| &table.name == wanted);
-                if found.is_none() {
-                    let hint =
-                        Self::suggest(wanted, tables.iter().map(|table| table.name.as_str()));
-                    self.error(
-                        &path.key("table"),
-                        format!("table `{wanted}` is not declared"),
-                        hint,
-                    );
-                }
-                found
-            }
-            None if tables.len() == 1 => tables.first(),
-            None => {
-                self.key_error(
-                    path,
-                    "a throttling alarm must name its table",
-                    "add `table: <name>`",
-                );
-                None
-            }
-        }
     }
 
     fn count_threshold(&mut self, path: &NodePath, threshold: &Threshold) -> f64 {

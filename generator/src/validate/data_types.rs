@@ -70,7 +70,16 @@ impl Checker<'_> {
                 "rename it, for example to `cache-entry`",
             );
         }
-        let table = self.data_type_table(&path, spec, tables)?;
+        let wanted = spec.table.as_ref().or(self.spec.defaults.table.as_ref());
+        let table = self.resolve_table(
+            &path,
+            wanted,
+            tables,
+            (
+                "this data type names no table, and the spec has several",
+                "add `table: <name>`, or set `defaults.table`",
+            ),
+        )?;
 
         let params = self.params(&path, spec);
         let key = self.key_template(&path.key("key"), &spec.key, &params);
@@ -190,39 +199,6 @@ impl Checker<'_> {
             invalidate_by,
             indexes,
         })
-    }
-
-    fn data_type_table<'t>(
-        &mut self,
-        path: &NodePath,
-        spec: &spec::DataType,
-        tables: &'t [Table],
-    ) -> Option<&'t Table> {
-        let wanted = spec.table.as_ref().or(self.spec.defaults.table.as_ref());
-        match wanted {
-            Some(wanted) => {
-                let found = tables.iter().find(|table| &table.name == wanted);
-                if found.is_none() {
-                    let hint =
-                        Self::suggest(wanted, tables.iter().map(|table| table.name.as_str()));
-                    self.error(
-                        &path.key("table"),
-                        format!("table `{wanted}` is not declared"),
-                        hint,
-                    );
-                }
-                found
-            }
-            None if tables.len() == 1 => tables.first(),
-            None => {
-                self.key_error(
-                    path,
-                    "this data type names no table, and the spec has several",
-                    "add `table: <name>`, or set `defaults.table`",
-                );
-                None
-            }
-        }
     }
 
     fn params(&mut self, path: &NodePath, spec: &spec::DataType) -> Vec<Field> {

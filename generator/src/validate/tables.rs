@@ -171,6 +171,37 @@ impl Checker<'_> {
         }
     }
 
+    /// The table `wanted` names, else the only table; reports an unknown name (with a
+    /// suggestion), or `when_ambiguous` when nothing is named and there are several.
+    pub(super) fn resolve_table<'t>(
+        &mut self,
+        path: &NodePath,
+        wanted: Option<&String>,
+        tables: &'t [Table],
+        when_ambiguous: (&str, &str),
+    ) -> Option<&'t Table> {
+        match wanted {
+            Some(wanted) => {
+                let found = tables.iter().find(|table| &table.name == wanted);
+                if found.is_none() {
+                    let hint =
+                        Self::suggest(wanted, tables.iter().map(|table| table.name.as_str()));
+                    self.error(
+                        &path.key("table"),
+                        format!("table `{wanted}` is not declared"),
+                        hint,
+                    );
+                }
+                found
+            }
+            None if tables.len() == 1 => tables.first(),
+            None => {
+                self.key_error(path, when_ambiguous.0, when_ambiguous.1);
+                None
+            }
+        }
+    }
+
     fn key_attribute(
         &mut self,
         path: &NodePath,
