@@ -190,6 +190,10 @@ impl Kind {
 }
 
 /// A server process on a loopback port, killed on drop.
+///
+/// On Linux it is also killed when the thread that started it exits, so a
+/// test run that dies leaves no server behind. Keep it within that thread's
+/// lifetime (per test); do not park it in a `static` that one test initialises.
 #[derive(Debug)]
 pub struct TestServer {
     kind: Kind,
