@@ -482,14 +482,21 @@ async fn origin_errors_reach_every_waiter_and_are_not_cached(kind: Kind) {
     let h = Harness::new(kind).await;
     let cache = h.builder().memory(MemoryLimit::entries(100)).build();
     let calls = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..50)
         .map(|_| {
-            let (cache, calls) = (cache.clone(), calls.clone());
+            let (cache, calls, started) = (cache.clone(), calls.clone(), started.clone());
             tokio::spawn(async move {
+                started.fetch_add(1, Ordering::SeqCst);
                 cache
                     .wrap("k", MINUTE, || async move {
                         calls.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        // Errors are not cached, so a caller arriving after the
+                        // flight would call again: fail only once all have joined.
+                        while started.load(Ordering::SeqCst) < 50 {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         Err::<u32, BoxError>("origin is down".into())
                     })
                     .await
