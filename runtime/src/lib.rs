@@ -35,6 +35,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod documents;
 pub mod envelope;
 mod error;
 mod flight;

@@ -1,0 +1,371 @@
+//! Documents kept in S3 (the source of truth) with DynamoDB as their queryable cache:
+//! write-through with rollback, a fallback reader that backfills the cache, and a sync
+//! handler for S3 events, so objects written straight to S3 reach the cache too.
+//!
+//! The cache must be built in strict mode ([`TieredCacheBuilder::strict`](crate::TieredCacheBuilder::strict)):
+//! write-through has to know when DynamoDB refused a write, where plain caching would
+//! shrug it off.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::s3::S3Event;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use backon::{ExponentialBuilder, Retryable};
+
+use crate::error::CacheError;
+use crate::typed::{DataType, TypedCache};
+
+/// A data type whose values are JSON documents in S3, found by key.
+pub trait DocumentType: DataType {
+    /// The object key of the document at `key`.
+    fn object_key(key: &Self::Key) -> String;
+
+    /// The key of the document stored at `object_key`, if it is one of this type's.
+    fn parse_object_key(object_key: &str) -> Option<Self::Key>;
+}
+
+/// Why a document operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// The DynamoDB cache refused the operation.
+    #[error("cache: {0}")]
+    Cache(#[from] CacheError),
+    /// An S3 call failed, after its retries.
+    #[error("S3 {operation} of s3://{bucket}/{key} failed: {message}")]
+    S3 {
+        /// The S3 operation.
+        operation: &'static str,
+        /// Bucket.
+        bucket: String,
+        /// Object key.
+        key: String,
+        /// The error, with its causes.
+        message: String,
+    },
+    /// An object is not a valid document of its type.
+    #[error("s3://{bucket}/{key} is not a valid document: {source}")]
+    Decode {
+        /// Bucket.
+        bucket: String,
+        /// Object key.
+        key: String,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// The S3 write failed and undoing the cache write failed too.
+    #[error("{write}; rolling the cache back also failed: {rollback}")]
+    RollbackFailed {
+        /// The S3 failure.
+        write: Box<DocumentError>,
+        /// The cache failure while rolling back.
+        rollback: CacheError,
+    },
+}
+
+/// What an S3 event sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncSummary {
+    /// Cache items written from created objects.
+    pub updated: usize,
+    /// Cache items removed for deleted objects.
+    pub removed: usize,
+    /// Records for other buckets, other types, or other event kinds.
+    pub skipped: usize,
+}
+
+/// Documents of type `D`: S3 objects in `bucket`, cached and indexed in DynamoDB.
+#[derive(Clone, Debug)]
+pub struct Documents<D> {
+    cache: TypedCache<D>,
+    s3: Client,
+    bucket: String,
+    retry: ExponentialBuilder,
+    dry_run: bool,
+}
+
+fn message(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl<D: DocumentType> Documents<D> {
+    /// Documents in `bucket`, cached through `cache` (which must be strict).
+    pub fn new(cache: TypedCache<D>, s3: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            cache,
+            s3,
+            bucket: bucket.into(),
+            retry: ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(50))
+                .with_max_delay(Duration::from_secs(2))
+                .with_max_times(3)
+                .with_jitter(),
+            dry_run: false,
+        }
+    }
+
+    /// Retries for each S3 call (default: 3 retries, exponential from 50 ms, with jitter).
+    pub fn retry(mut self, retry: ExponentialBuilder) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// In dry-run mode reads work, and writes are logged and skipped.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn s3_error(
+        &self,
+        operation: &'static str,
+        key: &str,
+    ) -> impl Fn(&dyn std::error::Error) -> DocumentError {
+        let bucket = self.bucket.clone();
+        let key = key.to_owned();
+        move |err| DocumentError::S3 {
+            operation,
+            bucket: bucket.clone(),
+            key: key.clone(),
+            message: err.to_string(),
+        }
+    }
+
+    /// Writes the document: the DynamoDB item first, then the S3 object. If S3 fails
+    /// (after retries), the item is rolled back to what it was, so the two never disagree.
+    /// Writing the same document again leaves one item and one object.
+    pub async fn write(&self, key: &D::Key, value: &D::Value) -> Result<(), DocumentError> {
+        let object_key = D::object_key(key);
+        if self.dry_run {
+            tracing::info!(op = "write", dry_run = true, bucket = %self.bucket, key = %object_key, "document write skipped");
+            return Ok(());
+        }
+        let started = Instant::now();
+        let previous = self.cache.get(key).await?;
+        self.cache.set(key, value).await?;
+        let body = serde_json::to_vec(value).map_err(|err| CacheError::Serialize(err.into()))?;
+        let put = || async {
+            self.s3
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&object_key)
+                .content_type("application/json")
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .map_err(|err| message(&err))
+        };
+        match put.retry(self.retry).await {
+            Ok(_) => {
+                tracing::info!(op = "write", bucket = %self.bucket, key = %object_key, duration_ms = started.elapsed().as_millis() as u64, "document written");
+                Ok(())
+            }
+            Err(failure) => {
+                let error =
+                    self.s3_error("PutObject", &object_key)(&std::io::Error::other(failure));
+                let rollback = match &previous {
+                    Some(previous) => self.cache.set(key, previous).await,
+                    None => self.cache.delete(key).await,
+                };
+                tracing::warn!(op = "rollback", bucket = %self.bucket, key = %object_key, restored = previous.is_some(), ok = rollback.is_ok(), duration_ms = started.elapsed().as_millis() as u64, error = %error, "S3 write failed; cache write rolled back");
+                match rollback {
+                    Ok(()) => Err(error),
+                    Err(rollback) => Err(DocumentError::RollbackFailed {
+                        write: Box::new(error),
+                        rollback,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Reads the document: from the cache, else (on a miss or a cache error) from S3,
+    /// backfilling the cache. `None` when S3 has no such object either.
+    pub async fn read(&self, key: &D::Key) -> Result<Option<D::Value>, DocumentError> {
+        match self.cache.get(key).await {
+            Ok(Some(value)) => return Ok(Some(value)),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(op = "fallback", error = %err, "cache read failed; reading S3")
+            }
+        }
+        let started = Instant::now();
+        let object_key = D::object_key(key);
+        let Some(value) = self.fetch(&object_key).await? else {
+            return Ok(None);
+        };
+        if self.dry_run {
+            tracing::info!(op = "backfill", dry_run = true, key = %object_key, "backfill skipped");
+        } else if let Err(err) = self.cache.set(key, &value).await {
+            tracing::warn!(op = "backfill", key = %object_key, error = %err, "document read from S3 but not cached");
+        }
+        tracing::info!(op = "fallback", bucket = %self.bucket, key = %object_key, duration_ms = started.elapsed().as_millis() as u64, "document read from S3");
+        Ok(Some(value))
+    }
+
+    /// The document at `object_key` in S3, or `None` when there is none.
+    async fn fetch(&self, object_key: &str) -> Result<Option<D::Value>, DocumentError> {
+        let get = || async {
+            self.s3
+                .get_object()
+                .bucket(&self.bucket)
+                .key(object_key)
+                .send()
+                .await
+        };
+        let output = match get
+            .retry(self.retry)
+            .when(|err| !err.as_service_error().is_some_and(|e| e.is_no_such_key()))
+            .await
+        {
+            Ok(output) => output,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(err) => {
+                return Err(self.s3_error("GetObject", object_key)(
+                    &std::io::Error::other(message(&err)),
+                ));
+            }
+        };
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|err| self.s3_error("GetObject", object_key)(&err))?
+            .into_bytes();
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| DocumentError::Decode {
+                bucket: self.bucket.clone(),
+                key: object_key.to_owned(),
+                source,
+            })
+    }
+
+    /// Deletes the document: the S3 object, then the cache item.
+    pub async fn delete(&self, key: &D::Key) -> Result<(), DocumentError> {
+        let object_key = D::object_key(key);
+        if self.dry_run {
+            tracing::info!(op = "delete", dry_run = true, key = %object_key, "document delete skipped");
+            return Ok(());
+        }
+        let delete = || async {
+            self.s3
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&object_key)
+                .send()
+                .await
+                .map_err(|err| message(&err))
+        };
+        delete.retry(self.retry).await.map_err(|failure| {
+            self.s3_error("DeleteObject", &object_key)(&std::io::Error::other(failure))
+        })?;
+        self.cache.delete(key).await?;
+        Ok(())
+    }
+
+    /// Applies an S3 event notification: created objects are read and cached, deleted
+    /// ones are removed from the cache. For a Lambda subscribed to the bucket's events.
+    pub async fn sync(&self, event: &S3Event) -> Result<SyncSummary, DocumentError> {
+        let mut summary = SyncSummary::default();
+        for record in &event.records {
+            let started = Instant::now();
+            let bucket = record.s3.bucket.name.as_deref().unwrap_or_default();
+            let name = record.event_name.as_deref().unwrap_or_default();
+            let object_key = record.s3.object.key.as_deref().map(decode_event_key);
+            let key = object_key.as_deref().and_then(D::parse_object_key);
+            let (Some(object_key), Some(key)) = (object_key, key) else {
+                summary.skipped += 1;
+                continue;
+            };
+            if bucket != self.bucket {
+                summary.skipped += 1;
+                continue;
+            }
+            if name.starts_with("ObjectCreated:") {
+                match self.fetch(&object_key).await? {
+                    Some(value) if !self.dry_run => {
+                        self.cache.set(&key, &value).await?;
+                        summary.updated += 1;
+                    }
+                    Some(_) => summary.skipped += 1,
+                    // Deleted again before this event arrived: the removal event follows.
+                    None => summary.skipped += 1,
+                }
+            } else if name.starts_with("ObjectRemoved:") {
+                if !self.dry_run {
+                    self.cache.delete(&key).await?;
+                }
+                summary.removed += 1;
+            } else {
+                summary.skipped += 1;
+                continue;
+            }
+            tracing::info!(op = "sync", event = name, bucket, key = %object_key, duration_ms = started.elapsed().as_millis() as u64, "S3 event applied");
+        }
+        Ok(summary)
+    }
+}
+
+/// S3 event keys are URL-encoded, with `+` for spaces.
+fn decode_event_key(key: &str) -> String {
+    fn hex(byte: u8) -> Option<u8> {
+        char::from(byte)
+            .to_digit(16)
+            .and_then(|digit| u8::try_from(digit).ok())
+    }
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| Some(hex(*bytes.get(i + 1)?)? * 16 + hex(*bytes.get(i + 2)?)?))
+            .flatten();
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+            }
+            (None, b'+') => {
+                out.push(b' ');
+                i += 1;
+            }
+            (None, byte) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_keys_are_url_decoded() {
+        assert_eq!(
+            decode_event_key("changes/a+b%231.json"),
+            "changes/a b#1.json"
+        );
+        assert_eq!(decode_event_key("plain/key.json"), "plain/key.json");
+        assert_eq!(decode_event_key("bad%zz"), "bad%zz");
+        assert_eq!(decode_event_key("end%2"), "end%2");
+        assert_eq!(decode_event_key("caf%C3%A9%é"), "café%é");
+    }
+}
