@@ -76,12 +76,16 @@ struct BuildArgs {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum TargetArg {
     Cloudformation,
+    Sam,
+    Terraform,
 }
 
 impl From<TargetArg> for Target {
     fn from(target: TargetArg) -> Self {
         match target {
             TargetArg::Cloudformation => Target::Cloudformation,
+            TargetArg::Sam => Target::Sam,
+            TargetArg::Terraform => Target::Terraform,
         }
     }
 }

@@ -109,10 +109,30 @@ fn a_bad_spec_writes_nothing_and_keeps_previous_outputs() {
     assert!(stderr.contains("ttl must be longer than zero"), "{stderr}");
     assert!(stderr.contains("nothing was written"), "{stderr}");
     assert_eq!(fs::read_to_string(&template).unwrap(), before);
-    let leftovers: Vec<_> = fs::read_dir(dir.path().join("generated"))
+    let mut entries: Vec<String> = fs::read_dir(dir.path().join("generated"))
         .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(leftovers.len(), 1, "no temporary files remain");
+    entries.sort();
+    assert_eq!(
+        entries,
+        ["cloudformation.yaml", "sam.yaml", "terraform"],
+        "no temporary files remain"
+    );
+}
+
+#[test]
+fn target_flag_overrides_the_spec_targets() {
+    let dir = project();
+    let output = cachegen(dir.path(), &["build", "--target", "terraform,sam"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("wrote generated/sam.yaml"), "{stdout}");
+    assert!(
+        stdout.contains("wrote generated/terraform/main.tf"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("cloudformation.yaml"), "{stdout}");
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! Emitters: each turns the [`CacheModel`] into one target's files, and reads nothing else.
 
 pub mod cloudformation;
+pub mod dashboard;
+mod hcl;
+pub mod sam;
+pub mod terraform;
 mod yaml;
 
 use std::path::PathBuf;
@@ -32,6 +36,11 @@ pub fn generate(
                 path: PathBuf::from("cloudformation.yaml"),
                 contents: cloudformation::render(model, spec_name),
             }),
+            Target::Sam => files.push(GeneratedFile {
+                path: PathBuf::from("sam.yaml"),
+                contents: sam::render(model, spec_name),
+            }),
+            Target::Terraform => files.extend(terraform::files(model, spec_name)),
         }
     }
     files
