@@ -73,7 +73,7 @@ export PATH="$venv/bin:$PATH"
 log "starting moto_server and redis-server on loopback"
 mkdir -p "$root/target"
 moto_port=$(free_port)
-moto_server -H 127.0.0.1 -p "$moto_port" >"$root/target/moto.log" 2>&1 &
+MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$moto_port" >"$root/target/moto.log" 2>&1 &
 pids+=($!)
 redis_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no >"$root/target/redis.log" 2>&1 &

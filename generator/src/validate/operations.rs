@@ -27,7 +27,13 @@ impl Checker<'_> {
                     "write the ID checkov prints, such as `CKV_AWS_28`",
                 );
             }
-            if reason.trim().is_empty() {
+            if reason.contains('\n') {
+                self.error(
+                    &entry,
+                    format!("the reason for skipping `{id}` spans several lines"),
+                    "write it on one line: Terraform carries it in a `#checkov:skip` comment",
+                );
+            } else if reason.trim().is_empty() {
                 self.error(
                     &entry,
                     format!("skipping `{id}` needs a reason"),

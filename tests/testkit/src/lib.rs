@@ -44,7 +44,11 @@ impl Kind {
         let mut cmd = Command::new(self.binary());
         let port = port.to_string();
         match self {
-            Kind::Moto => cmd.args(["-H", "127.0.0.1", "-p", &port]),
+            // AWS-managed policies (such as AWSLambdaBasicExecutionRole) exist, so
+            // templates may attach them.
+            Kind::Moto => cmd
+                .args(["-H", "127.0.0.1", "-p", &port])
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true"),
             Kind::Redis => cmd.args([
                 "--port",
                 &port,
