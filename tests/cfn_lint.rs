@@ -41,7 +41,10 @@ fn write_templates(dir: &Path) -> Vec<PathBuf> {
 fn every_example_template_passes_cfn_lint() {
     let dir = tempfile::tempdir().unwrap();
     let paths = write_templates(dir.path());
-    let sam = paths.iter().filter(|path| path.ends_with("sam.yaml")).count();
+    let sam = paths
+        .iter()
+        .filter(|path| path.ends_with("sam.yaml"))
+        .count();
     assert!(
         paths.len() >= 10 && sam >= 5,
         "only {} templates found, {sam} of them SAM",

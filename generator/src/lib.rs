@@ -5,7 +5,8 @@
 //! - [`validate`]: checks the spec and resolves it into the IR, reporting every
 //!   problem at once with `file:line:column` and a hint;
 //! - [`ir`]: the validated [`ir::CacheModel`], the only input of every emitter;
-//! - [`emit`]: CloudFormation (and the other targets) from the IR;
+//! - [`emit`]: CloudFormation, SAM, Terraform and the docs page from the IR;
+//! - [`cost`]: the monthly DynamoDB estimate from declared traffic;
 //! - [`output`]: atomic writes, and drift detection for `cachegen check`.
 //!
 //! ```
@@ -15,6 +16,7 @@
 //! assert!(files[0].contents.contains("AWS::DynamoDB::Table"));
 //! ```
 
+pub mod cost;
 pub mod emit;
 pub mod ir;
 pub mod output;

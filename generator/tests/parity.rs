@@ -16,14 +16,16 @@ use hcl::{Body, Expression, ObjectKey};
 use heck::ToSnakeCase;
 use serde_json::Value;
 
+/// A GSI: keys, projection type, sorted non-key attributes, capacity.
+type IndexDecl = (Vec<(String, String)>, String, Vec<String>, Option<String>);
+
 /// One table, as a template declares it; names are in `${parameter}` form.
 #[derive(Debug, PartialEq)]
 struct TableDecl {
     name: String,
     keys: Vec<(String, String)>,
     attributes: BTreeMap<String, String>,
-    /// Index name -> (keys, projection, non-key attributes, capacity).
-    indexes: BTreeMap<String, (Vec<(String, String)>, String, Vec<String>, Option<String>)>,
+    indexes: BTreeMap<String, IndexDecl>,
     ttl: String,
     billing: String,
     encryption: String,

@@ -9,6 +9,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use cachegen::ir::{CacheModel, KeyAttribute, NamePart, NameTemplate, ProjectionType, Table};
 
+/// A GSI: its keys (`(attribute, HASH|RANGE)`), projection type and sorted non-key attributes.
+pub type IndexFacts = (Vec<(String, String)>, String, Vec<String>);
+
 /// The facts of one table that every deployment path must get right.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableFacts {
@@ -16,8 +19,8 @@ pub struct TableFacts {
     pub name: String,
     /// `(attribute, HASH|RANGE)` of the table.
     pub keys: Vec<(String, String)>,
-    /// Per GSI: its keys, projection type and sorted non-key attributes.
-    pub indexes: BTreeMap<String, (Vec<(String, String)>, String, Vec<String>)>,
+    /// GSIs by name.
+    pub indexes: BTreeMap<String, IndexFacts>,
     /// TTL attribute, when TTL is enabled.
     pub ttl_attribute: Option<String>,
     /// Tags.

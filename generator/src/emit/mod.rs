@@ -2,6 +2,7 @@
 
 pub mod cloudformation;
 pub mod dashboard;
+pub mod docs;
 mod hcl;
 pub mod sam;
 pub mod terraform;
