@@ -26,8 +26,9 @@ struct Cli {
 enum Command {
     /// Compile a spec and write its outputs.
     ///
-    /// Writes every target of the spec (`outputs.targets`, default `cloudformation`) into
-    /// the output directory (`outputs.dir`, relative to the spec; default `generated`).
+    /// Writes every target of the spec (`outputs.targets`, default `cloudformation`; also
+    /// `sam` and `terraform`) into the output directory (`outputs.dir`, relative to the
+    /// spec; default `generated`).
     /// All files are written to temporary files first and renamed into place together, so
     /// an interrupted or failed build leaves the previous outputs intact. A spec with
     /// problems writes nothing and prints each problem with its file:line:column.
