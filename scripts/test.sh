@@ -44,7 +44,7 @@ install_checkov() {
 
 check_terraform() {
   if command -v terraform >/dev/null; then
-    echo "terraform: $(terraform version | head -n 1)"
+    echo "terraform: $(TF_CLI_CONFIG_FILE=/dev/null terraform version | head -n 1)"
     return
   fi
   cat >&2 <<'NOTICE'

@@ -376,6 +376,14 @@ fn skip_checks_need_a_checkov_id_and_a_reason() {
         ]
     );
     assert!(report(&text).contains("such as `CKV_AWS_28`"));
+    let text = edit(
+        "    name: \"${service}-cache-${env}\"\n",
+        "    name: \"${service}-cache-${env}\"\n    skip_checks:\n      CKV_AWS_28: \"one\\ntwo\"\n",
+    );
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:9:19: the reason for skipping `CKV_AWS_28` spans several lines"]
+    );
 }
 
 #[test]

@@ -176,3 +176,40 @@ fn graph(refs: &References<'_>, title: String, stat: &str, metrics: Vec<Value>) 
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widgets_tile_the_grid_without_overlapping() {
+        let model = crate::compile_text("cache.yaml", crate::STARTER_SPEC).unwrap();
+        let table_name = |table: &Table| format!("${{{}}}", table.logical_id);
+        let body = body(
+            &model,
+            &References {
+                table_name: &table_name,
+                region: "${AWS::Region}",
+            },
+        );
+        let widgets = body["widgets"].as_array().unwrap();
+        // Header, the service row, one throttle graph per table, three per data type.
+        assert_eq!(
+            widgets.len(),
+            1 + 3 + model.tables.len() + 3 * model.data_types.len()
+        );
+        let cells = |w: &Value| {
+            let n = |key: &str| w[key].as_u64().unwrap();
+            (n("x"), n("y"), n("width"), n("height"))
+        };
+        for (i, a) in widgets.iter().enumerate() {
+            let (ax, ay, aw, ah) = cells(a);
+            assert!(ax + aw <= 24);
+            for b in &widgets[i + 1..] {
+                let (bx, by, bw, bh) = cells(b);
+                let apart = ax + aw <= bx || bx + bw <= ax || ay + ah <= by || by + bh <= ay;
+                assert!(apart, "{a} overlaps {b}");
+            }
+        }
+    }
+}
