@@ -1,7 +1,7 @@
 //! The CloudFormation, SAM and Terraform outputs of every example declare the same cache:
 //! tables, keys, GSIs with projections, TTL, billing, encryption, PITR, deletion
 //! protection, tags and checkov skips; IAM actions and resources per consumer; alarms
-//! with their metrics, dimensions, statistics, thresholds and periods.
+//! with their metrics, dimensions, statistics, thresholds and periods; the dashboard body.
 //!
 //! Each output is parsed back (YAML, HCL) and normalised into [`Declared`], so a change in
 //! one emitter that the others do not make fails here.
@@ -64,6 +64,8 @@ struct Declared {
     /// Consumer (`query_handler`) -> (action, resource) pairs.
     grants: BTreeMap<String, BTreeSet<(String, String)>>,
     alarms: BTreeMap<String, AlarmDecl>,
+    /// The dashboard body, with table names and the region normalised.
+    dashboard: Value,
 }
 
 // ---------- CloudFormation and SAM ----------
@@ -109,6 +111,9 @@ fn normalise_sub(text: &str) -> String {
         match reference.strip_suffix(".Arn") {
             Some(id) => out.push_str(&format!("arn:{}", table_stem(id))),
             None if reference.starts_with("AWS::") => out.push_str(&format!("${{{reference}}}")),
+            None if reference.ends_with("Table") => {
+                out.push_str(&format!("name:{}", table_stem(reference)));
+            }
             None => out.push_str(&format!("${{{}}}", reference.to_snake_case())),
         }
         rest = &rest[end + 1..];
@@ -268,6 +273,7 @@ fn from_cloudformation(text: &str) -> Declared {
         tables: BTreeMap::new(),
         grants: BTreeMap::new(),
         alarms: BTreeMap::new(),
+        dashboard: Value::Null,
     };
     for (id, resource) in template["Resources"].as_object().unwrap() {
         match resource["Type"].as_str().unwrap() {
@@ -297,6 +303,10 @@ fn from_cloudformation(text: &str) -> Declared {
             "AWS::CloudWatch::Alarm" => {
                 let (name, alarm) = cfn_alarm(resource);
                 declared.alarms.insert(name, alarm);
+            }
+            "AWS::CloudWatch::Dashboard" => {
+                let body = cfn_text(&resource["Properties"]["DashboardBody"]);
+                declared.dashboard = serde_json::from_str(&body).unwrap();
             }
             _ => {}
         }
@@ -524,6 +534,7 @@ fn from_terraform(main: &str) -> Declared {
         tables: BTreeMap::new(),
         grants: BTreeMap::new(),
         alarms: BTreeMap::new(),
+        dashboard: Value::Null,
     };
     for block in body.blocks() {
         let labels: Vec<&str> = block.labels().iter().map(|label| label.as_str()).collect();
@@ -551,6 +562,17 @@ fn from_terraform(main: &str) -> Declared {
             ("resource", ["aws_cloudwatch_metric_alarm", _]) => {
                 let (name, alarm) = tf_alarm(block.body());
                 declared.alarms.insert(name, alarm);
+            }
+            ("resource", ["aws_cloudwatch_dashboard", _]) => {
+                let Some(Expression::TemplateExpr(template)) = attr(block.body(), "dashboard_body")
+                else {
+                    panic!("the dashboard body is a heredoc");
+                };
+                let hcl::TemplateExpr::Heredoc(heredoc) = template.as_ref() else {
+                    panic!("the dashboard body is a heredoc");
+                };
+                let body = normalise_interpolations(&heredoc.template);
+                declared.dashboard = serde_json::from_str(&body).unwrap();
             }
             _ => {}
         }
@@ -605,6 +627,9 @@ fn cloudformation_sam_and_terraform_declare_the_same_cache() {
                     .alarms
                     .values()
                     .all(|alarm| !alarm.metrics.is_empty())
+                && cloudformation.dashboard["widgets"]
+                    .as_array()
+                    .is_some_and(|w| w.len() > 4)
                 && cloudformation.tables.values().all(|table| {
                     table.tags.contains_key(cachegen::ir::FINGERPRINT_TAG)
                         && !table.skips.is_empty()
