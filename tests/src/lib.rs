@@ -1,4 +1,5 @@
-//! Shared helpers for the end-to-end tests: the workspace layout and the external tools.
+//! Shared helpers for the end-to-end tests: the workspace layout, the external tools
+//! (cfn-lint, checkov, terraform) and the deployed-table check.
 
 pub mod deployed;
 
