@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the tools the tests drive
-# (moto_server, cfn-lint, redis-server), starts one shared moto and one shared redis on
-# free loopback ports, runs fmt, clippy and every test, then stops what it started.
+# (moto_server, cfn-lint, aws-sam-translator, checkov, redis-server), starts one shared
+# moto and one shared redis on free loopback ports, runs fmt, clippy and every test,
+# then stops what it started. Terraform is used when installed (with the AWS provider
+# in /opt/tf-plugins, or CACHEGEN_TF_PLUGIN_DIR); without it only its tests are skipped.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p cachegen  # extra arguments go to `cargo test`
@@ -11,7 +13,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 venv="$root/.venv"
-python_tools=("moto[server]==5.2.5" "cfn-lint==1.58.0")
+python_tools=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-translator==1.115.0")
+# checkov pins its own versions of libraries cfn-lint also uses: it gets a venv of its own.
+checkov_venv="$root/.venv-checkov"
+checkov_version="checkov==3.3.30"
 
 log() { printf '\n== %s\n' "$*"; }
 
@@ -24,6 +29,33 @@ install_python_tools() {
     echo "error: could not install ${python_tools[*]} into $venv" >&2
     exit 1
   fi
+}
+
+install_checkov() {
+  if [ ! -x "$checkov_venv/bin/python" ]; then
+    log "creating $checkov_venv"
+    python3 -m venv "$checkov_venv"
+  fi
+  if ! "$checkov_venv/bin/pip" install --quiet --disable-pip-version-check "$checkov_version"; then
+    echo "error: could not install $checkov_version into $checkov_venv" >&2
+    exit 1
+  fi
+}
+
+check_terraform() {
+  if command -v terraform >/dev/null; then
+    echo "terraform: $(TF_CLI_CONFIG_FILE=/dev/null terraform version | head -n 1)"
+    return
+  fi
+  cat >&2 <<'NOTICE'
+
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!!  terraform is NOT installed: the Terraform tests (fmt -check, validate, plan, and   !!
+!!  apply/destroy against moto) are SKIPPED. Install terraform and the AWS provider    !!
+!!  (a filesystem mirror in /opt/tf-plugins) to run them.                              !!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+
+NOTICE
 }
 
 install_redis() {
@@ -67,13 +99,15 @@ trap stop_servers EXIT
 
 log "installing test tools"
 install_python_tools
+install_checkov
 install_redis
+check_terraform
 export PATH="$venv/bin:$PATH"
 
 log "starting moto_server and redis-server on loopback"
 mkdir -p "$root/target"
 moto_port=$(free_port)
-moto_server -H 127.0.0.1 -p "$moto_port" >"$root/target/moto.log" 2>&1 &
+MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$moto_port" >"$root/target/moto.log" 2>&1 &
 pids+=($!)
 redis_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no >"$root/target/redis.log" 2>&1 &

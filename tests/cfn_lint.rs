@@ -1,4 +1,5 @@
-//! Every generated CloudFormation template passes `cfn-lint` with no error and no warning.
+//! Every generated CloudFormation and SAM template passes `cfn-lint` with no error and no
+//! warning (cfn-lint expands SAM with aws-sam-translator first).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -40,7 +41,15 @@ fn write_templates(dir: &Path) -> Vec<PathBuf> {
 fn every_example_template_passes_cfn_lint() {
     let dir = tempfile::tempdir().unwrap();
     let paths = write_templates(dir.path());
-    assert!(paths.len() >= 5, "only {} templates found", paths.len());
+    let sam = paths
+        .iter()
+        .filter(|path| path.ends_with("sam.yaml"))
+        .count();
+    assert!(
+        paths.len() >= 10 && sam >= 5,
+        "only {} templates found, {sam} of them SAM",
+        paths.len()
+    );
     let output = cfn_lint(&paths);
     assert!(output.status.success(), "{}", report(&output));
 }

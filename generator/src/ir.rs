@@ -183,6 +183,17 @@ pub struct Table {
     pub deletion_protection: bool,
     /// Tags (defaults merged with the table's own), without the fingerprint tag.
     pub tags: Vec<(String, NameTemplate)>,
+    /// Checkov checks the spec skips on this table, with their reasons.
+    pub skip_checks: Vec<SkipCheck>,
+}
+
+/// A static-analysis check that does not apply, and why; written into every template.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SkipCheck {
+    /// Check ID, such as `CKV_AWS_28`.
+    pub id: String,
+    /// Why it does not apply.
+    pub reason: String,
 }
 
 /// Table billing.
@@ -253,6 +264,19 @@ pub struct DataType {
     pub invalidate_by: Option<String>,
     /// GSIs this type's items appear in (the type writes all their key attributes).
     pub indexes: Vec<String>,
+    /// Expected traffic, when the spec declares it.
+    pub traffic: Option<Traffic>,
+}
+
+/// Expected traffic of a data type.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Traffic {
+    /// Lookups per day.
+    pub requests_per_day: u64,
+    /// Share of lookups answered from the cache, `0` to `1`.
+    pub hit_rate: f64,
+    /// Bytes per stored item.
+    pub item_size_bytes: u64,
 }
 
 /// A named, typed field (a key parameter or a value field).
@@ -411,6 +435,38 @@ pub fn table_actions(access: Access) -> &'static [&'static str] {
         ],
         Access::Query => &[],
     }
+}
+
+/// Operations watched on a table no consumer declares.
+const ALL_ITEM_OPERATIONS: &[&str] = &[
+    "BatchGetItem",
+    "BatchWriteItem",
+    "DeleteItem",
+    "GetItem",
+    "PutItem",
+    "Query",
+    "UpdateItem",
+];
+
+/// The DynamoDB operations (`GetItem`, ...) the consumers use on `table`, sorted; every
+/// item operation when none is declared. DynamoDB reports throttling per operation.
+pub fn table_operations(table: &Table, consumers: &[Consumer]) -> Vec<String> {
+    let mut operations: Vec<String> = consumers
+        .iter()
+        .flat_map(|consumer| &consumer.grants)
+        .filter(|grant| grant.table == table.name)
+        .flat_map(|grant| grant.operations())
+        .map(|action| action.trim_start_matches("dynamodb:").to_owned())
+        .collect();
+    if operations.is_empty() {
+        operations = ALL_ITEM_OPERATIONS
+            .iter()
+            .map(|op| (*op).to_owned())
+            .collect();
+    }
+    operations.sort();
+    operations.dedup();
+    operations
 }
 
 /// A CloudWatch alarm, resolved to what it watches.

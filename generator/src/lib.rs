@@ -5,10 +5,12 @@
 //! - [`validate`]: checks the spec and resolves it into the IR, reporting every
 //!   problem at once with `file:line:column` and a hint;
 //! - [`ir`]: the validated [`ir::CacheModel`], the only input of every emitter;
-//! - [`emit`]: CloudFormation (and the other targets) from the IR;
+//! - [`emit`]: CloudFormation, SAM, Terraform, the typed Rust crate and the docs page
+//!   from the IR;
 //! - [`output`]: atomic writes, and drift detection for `cachegen check`;
 //! - [`Builder`]: the typed Rust module from a `build.rs`, like prost-build;
-//! - [`deploy`]: change-set deploys, and verification of deployed tables.
+//! - [`deploy`]: change-set deploys, and verification of deployed tables;
+//! - [`cost`]: the monthly DynamoDB estimate from declared traffic.
 //!
 //! ```
 //! let spec = cachegen::STARTER_SPEC;
@@ -18,6 +20,7 @@
 //! ```
 
 mod builder;
+pub mod cost;
 pub mod deploy;
 pub mod emit;
 pub mod ir;

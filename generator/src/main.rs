@@ -26,8 +26,9 @@ struct Cli {
 enum Command {
     /// Compile a spec and write its outputs.
     ///
-    /// Writes every target of the spec (`outputs.targets`, default `cloudformation`) into
-    /// the output directory (`outputs.dir`, relative to the spec; default `generated`).
+    /// Writes every target of the spec (`outputs.targets`, default `cloudformation`; also
+    /// `sam` and `terraform`) into the output directory (`outputs.dir`, relative to the
+    /// spec; default `generated`).
     /// All files are written to temporary files first and renamed into place together, so
     /// an interrupted or failed build leaves the previous outputs intact. A spec with
     /// problems writes nothing and prints each problem with its file:line:column.
@@ -98,6 +99,39 @@ enum Command {
         #[arg(long)]
         stack: String,
     },
+    /// Estimate the monthly DynamoDB cost from the traffic the spec declares.
+    ///
+    /// Each data type may declare `traffic: { requests_per_day, hit_rate, item_size }`.
+    /// Every lookup is counted as one eventually consistent store read and every miss as
+    /// one write; stored items are the misses of one TTL. On-demand tables pay per request
+    /// unit, provisioned tables their capacity beyond the free tier, and storage beyond the
+    /// free 25 GB is charged. Prices are us-east-1 list prices.
+    ///
+    /// Example: cachegen cost examples/drs-query-cache/cache.yaml --json
+    Cost {
+        /// The spec file.
+        #[arg(default_value = "cache.yaml")]
+        spec: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a Markdown page describing the spec, for the pull request that changes it.
+    ///
+    /// The page has a Mermaid diagram of consumers, data types, tables and indexes, a table
+    /// of the data types with their keys and TTLs, the tables, the IAM each consumer gets,
+    /// and the alarms. It goes to `cache.md` in the output directory, or to `--out`
+    /// (`-` for standard output).
+    ///
+    /// Example: cachegen docs examples/drs-query-cache/cache.yaml --out -
+    Docs {
+        /// The spec file.
+        #[arg(default_value = "cache.yaml")]
+        spec: PathBuf,
+        /// Where to write the page (`-` for standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the JSON Schema of the spec format.
     ///
     /// Point yaml-language-server at it for completion and validation in editors:
@@ -123,6 +157,8 @@ struct BuildArgs {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum TargetArg {
     Cloudformation,
+    Sam,
+    Terraform,
     Rust,
 }
 
@@ -136,6 +172,8 @@ impl From<TargetArg> for Target {
     fn from(target: TargetArg) -> Self {
         match target {
             TargetArg::Cloudformation => Target::Cloudformation,
+            TargetArg::Sam => Target::Sam,
+            TargetArg::Terraform => Target::Terraform,
             TargetArg::Rust => Target::Rust,
         }
     }
@@ -168,6 +206,8 @@ fn run(command: Command) -> Result<ExitCode> {
             no_execute,
         } => deploy(&spec, stack, params, !no_execute),
         Command::Verify { spec, stack } => verify(&spec, &stack),
+        Command::Cost { spec, json } => cost(&spec, json),
+        Command::Docs { spec, out } => docs(&spec, out),
         Command::Schema => {
             println!(
                 "{}",
@@ -244,6 +284,45 @@ fn check(args: &BuildArgs) -> Result<ExitCode> {
         args.spec.display()
     );
     Ok(ExitCode::FAILURE)
+}
+
+fn cost(spec: &Path, json: bool) -> Result<ExitCode> {
+    let Some(project) = load(spec)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
+    let estimate = cachegen::cost::estimate(&project.model);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&estimate)?);
+    } else {
+        print!("{}", cachegen::cost::render(&estimate));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn docs(spec: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
+    let Some(project) = load(spec)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
+    let spec_name = spec
+        .file_name()
+        .map_or_else(|| "cache.yaml".into(), |name| name.to_string_lossy());
+    let page = cachegen::emit::docs::render(&project.model, &spec_name);
+    let path = out.unwrap_or_else(|| project.default_out_dir().join("cache.md"));
+    if path == Path::new("-") {
+        print!("{page}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => (dir.to_path_buf(), PathBuf::from(name)),
+        _ => anyhow::bail!("{} is not a file path", path.display()),
+    };
+    let file = cachegen::emit::GeneratedFile {
+        path: name,
+        contents: page,
+    };
+    output::write_all(&dir, &[file]).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init(path: &Path) -> Result<ExitCode> {

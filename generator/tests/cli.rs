@@ -124,7 +124,7 @@ fn a_bad_spec_writes_nothing_and_keeps_previous_outputs() {
     let output = cachegen(dir.path(), &["build"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("cache.yaml:50:10"), "{stderr}");
+    assert!(stderr.contains("cache.yaml:52:10"), "{stderr}");
     assert!(stderr.contains("ttl must be longer than zero"), "{stderr}");
     assert!(stderr.contains("nothing was written"), "{stderr}");
     assert_eq!(fs::read_to_string(&template).unwrap(), before);
@@ -132,6 +132,20 @@ fn a_bad_spec_writes_nothing_and_keeps_previous_outputs() {
         temporary_files(&dir.path().join("generated")),
         Vec::<String>::new()
     );
+}
+
+#[test]
+fn target_flag_overrides_the_spec_targets() {
+    let dir = project();
+    let output = cachegen(dir.path(), &["build", "--target", "terraform,sam"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("wrote generated/sam.yaml"), "{stdout}");
+    assert!(
+        stdout.contains("wrote generated/terraform/main.tf"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("cloudformation.yaml"), "{stdout}");
 }
 
 #[test]
@@ -225,4 +239,37 @@ fn diff_shows_table_changes_and_refusals_then_the_text() {
         stdout.contains("+      - IndexName: by-type-index"),
         "{stdout}"
     );
+}
+
+#[test]
+fn cost_prints_the_seed_estimate_as_a_table_and_as_json() {
+    let dir = project();
+    let output = cachegen(dir.path(), &["cost"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let table = text(&output.stdout);
+    assert!(table.contains("drs-quotas"), "{table}");
+    assert!(table.contains("= $0.0225/month"), "{table}");
+
+    let output = cachegen(dir.path(), &["cost", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["data_types"][0]["reads"], 30_000);
+    assert_eq!(json["data_types"][0]["write_units"], 30_000.0);
+}
+
+#[test]
+fn docs_writes_a_markdown_page_with_a_diagram() {
+    let dir = project();
+    let output = cachegen(dir.path(), &["docs"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let page = fs::read_to_string(dir.path().join("generated/cache.md")).unwrap();
+    assert!(page.contains("```mermaid\nflowchart LR\n"), "{page}");
+    assert!(
+        page.contains("consumer_query_handler -->|read, write| type_drs_quotas"),
+        "{page}"
+    );
+    assert!(
+        page.contains("| drs-quotas | query-cache | `drs-quotas#{region}#{account_id}` | 5m |"),
+        "{page}"
+    );
+    assert!(page.contains("### data-management-handler"), "{page}");
 }

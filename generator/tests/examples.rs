@@ -17,6 +17,15 @@ fn example_templates_match_their_snapshots() {
 }
 
 #[test]
+fn example_docs_pages_match_their_snapshots() {
+    for (name, spec) in support::example_specs() {
+        let project = Project::load(&spec).unwrap_or_else(|err| panic!("{name}: {err}"));
+        let page = cachegen::emit::docs::render(&project.model, "cache.yaml");
+        insta::assert_snapshot!(format!("{name}__docs_md"), page);
+    }
+}
+
+#[test]
 fn checked_in_example_outputs_are_fresh() {
     for (name, spec) in support::example_specs() {
         let project = Project::load(&spec).unwrap_or_else(|err| panic!("{name}: {err}"));

@@ -361,3 +361,53 @@ fn unknown_parameter_in_a_name() {
     );
     assert!(report(&text).contains("did you mean `env`?"));
 }
+
+#[test]
+fn skip_checks_need_a_checkov_id_and_a_reason() {
+    let text = edit(
+        "    name: \"${service}-cache-${env}\"\n",
+        "    name: \"${service}-cache-${env}\"\n    skip_checks:\n      CKV_AWS_28: \"\"\n      PITR: \"re-fetchable\"\n",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:9:19: skipping `CKV_AWS_28` needs a reason",
+            "spec.yaml:10:7: `PITR` is not a checkov check ID",
+        ]
+    );
+    assert!(report(&text).contains("such as `CKV_AWS_28`"));
+    let text = edit(
+        "    name: \"${service}-cache-${env}\"\n",
+        "    name: \"${service}-cache-${env}\"\n    skip_checks:\n      CKV_AWS_28: \"one\\ntwo\"\n",
+    );
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:9:19: the reason for skipping `CKV_AWS_28` spans several lines"]
+    );
+}
+
+#[test]
+fn traffic_needs_a_ratio_and_a_size() {
+    let text = edit(
+        "    ttl: 5m\n",
+        "    ttl: 5m\n    traffic: { requests_per_day: 10, hit_rate: 1.5, item_size: 5KB }\n",
+    );
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:18:48: hit rate 1.5 is not between 0 and 1"]
+    );
+    let text = edit(
+        "    ttl: 5m\n",
+        "    ttl: 5m\n    traffic:\n      requests_per_day: 10\n      hit_rate: 0.5\n      item_size: 5 GB\n",
+    );
+    assert_eq!(problems(&text), ["spec.yaml:21:18: `5 GB` is not a size"]);
+    assert!(report(&text).contains("write it as `800B`, `5KB` or `1.5MB`"));
+    let text = edit(
+        "    ttl: 5m\n",
+        "    ttl: 5m\n    traffic: { requests_per_day: 10, hit_rate: 0.5, item_size: 500KB }\n",
+    );
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:18:64: item size `500KB` is outside DynamoDB's 1B to 400KB"]
+    );
+}

@@ -1,4 +1,7 @@
-//! Shared helpers for the end-to-end tests: the workspace layout and the external tools.
+//! Shared helpers for the end-to-end tests: the workspace layout, the external tools
+//! (cfn-lint, checkov, terraform) and the deployed-table check.
+
+pub mod deployed;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -163,4 +166,67 @@ pub async fn table_name(
     cachegen::deploy::stack_table_name(cloudformation, stack, project.model.table(table))
         .await
         .expect("the stack has the table")
+}
+
+/// Writes generated files under `dir`, creating folders.
+pub fn write_files(dir: &Path, files: &[cachegen::emit::GeneratedFile]) {
+    for file in files {
+        let path = dir.join(&file.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &file.contents).unwrap();
+    }
+}
+
+/// checkov from its own virtualenv (`.venv-checkov`, which `scripts/test.sh` fills),
+/// or from `CACHEGEN_CHECKOV`.
+pub fn checkov() -> Command {
+    let path = std::env::var_os("CACHEGEN_CHECKOV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv-checkov/bin/checkov"));
+    assert!(
+        path.is_file(),
+        "checkov is not at {}: run the suite with scripts/test.sh, which installs it",
+        path.display()
+    );
+    Command::new(path)
+}
+
+/// Where `terraform init` finds the AWS provider offline (`CACHEGEN_TF_PLUGIN_DIR`).
+pub fn terraform_plugin_dir() -> PathBuf {
+    std::env::var_os("CACHEGEN_TF_PLUGIN_DIR")
+        .map_or_else(|| PathBuf::from("/opt/tf-plugins"), PathBuf::from)
+}
+
+/// `terraform` in `dir` with no user CLI configuration, or `None` (with a loud notice)
+/// when it is not installed: only the Terraform tests are skipped then.
+pub fn terraform(dir: &Path) -> Option<Command> {
+    let found = Command::new("terraform")
+        .arg("version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        eprintln!(
+            "\n!!!! terraform is not on PATH: SKIPPING the Terraform tests (fmt, validate, plan, apply) !!!!\n"
+        );
+        return None;
+    }
+    let mut command = Command::new("terraform");
+    command
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1");
+    Some(command)
+}
+
+/// Runs a command to success, or panics with its output.
+pub fn run(mut command: Command) -> String {
+    let output = command.output().expect("the command starts");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{command:?} failed:\n{text}");
+    text
 }

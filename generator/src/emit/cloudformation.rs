@@ -3,16 +3,29 @@
 
 use serde_json::{Map, Value, json};
 
+use super::dashboard;
 use crate::ir::{
     Alarm, AlarmQuery, Billing, CacheModel, Comparison, Consumer, DimensionValue, Encryption,
     FINGERPRINT_TAG, Grant, Index, KeyAttribute, MetricStat, NamePart, NameTemplate,
-    ProjectionType, Role, Table,
+    ProjectionType, Role, SkipCheck, Table,
 };
 
 /// The AWS-managed policy a created Lambda role gets, so the function can write its logs
 /// (which is also how the runtime's EMF metrics reach CloudWatch).
 const LAMBDA_BASIC_EXECUTION: &str =
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+
+/// Logical ID of the dashboard.
+pub const DASHBOARD_ID: &str = "CacheDashboard";
+
+/// Who makes the execution roles of `create` consumers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Roles {
+    /// The template creates them, and attaches each consumer's policy.
+    Created,
+    /// SAM makes one per function; the policy is attached through the function's `Policies`.
+    SamFunctions,
+}
 
 /// The CloudFormation template, as YAML text.
 pub fn render(model: &CacheModel, spec_name: &str) -> String {
@@ -36,12 +49,19 @@ pub fn template(model: &CacheModel) -> Value {
     if !parameters.is_empty() {
         template.insert("Parameters".into(), Value::Object(parameters));
     }
-    template.insert("Resources".into(), Value::Object(resources(model)));
-    template.insert("Outputs".into(), Value::Object(outputs(model)));
+    template.insert(
+        "Resources".into(),
+        Value::Object(resources(model, Roles::Created)),
+    );
+    template.insert(
+        "Outputs".into(),
+        Value::Object(outputs(model, Roles::Created)),
+    );
     Value::Object(template)
 }
 
-fn description(model: &CacheModel) -> String {
+/// The template description: the spec's, or one naming the service.
+pub fn description(model: &CacheModel) -> String {
     model
         .description
         .clone()
@@ -82,8 +102,9 @@ pub fn parameters(model: &CacheModel) -> Map<String, Value> {
     parameters
 }
 
-/// Every resource: tables, then each consumer's role and policy, then alarms.
-pub fn resources(model: &CacheModel) -> Map<String, Value> {
+/// Every resource: tables, then each consumer's role and policy, then alarms, then the
+/// dashboard.
+pub fn resources(model: &CacheModel, roles: Roles) -> Map<String, Value> {
     let mut resources = Map::new();
     for table in &model.tables {
         resources.insert(
@@ -92,15 +113,49 @@ pub fn resources(model: &CacheModel) -> Map<String, Value> {
         );
     }
     for consumer in &model.consumers {
-        if consumer.role == Role::Create {
+        let created = consumer.role == Role::Create;
+        if created && roles == Roles::Created {
             resources.insert(role_id(consumer), role_resource(consumer));
         }
-        resources.insert(policy_id(consumer), policy_resource(model, consumer));
+        let attach = !created || roles == Roles::Created;
+        resources.insert(
+            policy_id(consumer),
+            policy_resource(model, consumer, attach),
+        );
     }
     for alarm in &model.alarms {
         resources.insert(alarm.logical_id.clone(), alarm_resource(model, alarm));
     }
+    resources.insert(DASHBOARD_ID.into(), dashboard_resource(model));
     resources
+}
+
+/// `AWS::CloudWatch::Dashboard`, named after the stack.
+pub fn dashboard_resource(model: &CacheModel) -> Value {
+    let table_name = |table: &Table| format!("${{{}}}", table.logical_id);
+    let body = dashboard::body(
+        model,
+        &dashboard::References {
+            table_name: &table_name,
+            region: "${AWS::Region}",
+        },
+    );
+    json!({
+        "Type": "AWS::CloudWatch::Dashboard",
+        "Properties": {
+            "DashboardName": { "Fn::Sub": format!("${{AWS::StackName}}-{}", dashboard::NAME_SUFFIX) },
+            "DashboardBody": { "Fn::Sub": body.to_string() },
+        },
+    })
+}
+
+/// Checkov's skip list, as resource `Metadata`.
+fn checkov_metadata(skips: &[SkipCheck]) -> Value {
+    let skip: Vec<Value> = skips
+        .iter()
+        .map(|skip| json!({ "id": skip.id, "comment": skip.reason }))
+        .collect();
+    json!({ "checkov": { "skip": skip } })
 }
 
 /// `AWS::DynamoDB::Table`, retained on delete and replace: a cache table's loss costs a
@@ -160,12 +215,16 @@ pub fn table_resource(table: &Table, fingerprint: &str) -> Value {
             .chain([json!({ "Key": FINGERPRINT_TAG, "Value": fingerprint })])
             .collect(),
     );
-    json!({
+    let mut resource = json!({
         "Type": "AWS::DynamoDB::Table",
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
-        "Properties": properties,
-    })
+    });
+    if !table.skip_checks.is_empty() {
+        resource["Metadata"] = checkov_metadata(&table.skip_checks);
+    }
+    resource["Properties"] = Value::Object(properties);
+    resource
 }
 
 fn key_schema(partition_key: &KeyAttribute, sort_key: Option<&KeyAttribute>) -> Value {
@@ -255,15 +314,22 @@ pub fn role_reference(consumer: &Consumer) -> Value {
     }
 }
 
-fn policy_resource(model: &CacheModel, consumer: &Consumer) -> Value {
-    json!({
-        "Type": "AWS::IAM::ManagedPolicy",
-        "Properties": {
-            "Description": format!("Least-privilege cache access of {} (generated by cachegen)", consumer.name),
-            "Roles": [role_reference(consumer)],
-            "PolicyDocument": policy_document(model, consumer),
-        },
-    })
+/// `AWS::IAM::ManagedPolicy` of one consumer, attached to its role when `attach`.
+fn policy_resource(model: &CacheModel, consumer: &Consumer, attach: bool) -> Value {
+    let mut properties = Map::new();
+    properties.insert(
+        "Description".into(),
+        format!(
+            "Least-privilege cache access of {} (generated by cachegen)",
+            consumer.name
+        )
+        .into(),
+    );
+    if attach {
+        properties.insert("Roles".into(), json!([role_reference(consumer)]));
+    }
+    properties.insert("PolicyDocument".into(), policy_document(model, consumer));
+    json!({ "Type": "AWS::IAM::ManagedPolicy", "Properties": properties })
 }
 
 /// The IAM policy document of one consumer: per table, its item actions on the table and
@@ -385,7 +451,7 @@ fn dimensions(model: &CacheModel, stat: &MetricStat) -> Value {
 }
 
 /// Outputs: each table's name and ARN, each consumer's policy (and created role) ARN.
-pub fn outputs(model: &CacheModel) -> Map<String, Value> {
+pub fn outputs(model: &CacheModel, roles: Roles) -> Map<String, Value> {
     let mut outputs = Map::new();
     let mut output = |id: String, description: String, value: Value| {
         let export = json!({ "Name": { "Fn::Sub": format!("${{AWS::StackName}}-{id}") } });
@@ -415,7 +481,7 @@ pub fn outputs(model: &CacheModel) -> Map<String, Value> {
             format!("Cache policy of consumer {}", consumer.name),
             json!({ "Ref": policy_id(consumer) }),
         );
-        if consumer.role == Role::Create {
+        if consumer.role == Role::Create && roles == Roles::Created {
             output(
                 format!("{}Arn", role_id(consumer)),
                 format!("Execution role of consumer {}", consumer.name),

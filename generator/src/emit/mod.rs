@@ -2,6 +2,11 @@
 
 pub mod cloudformation;
 pub mod rust;
+pub mod dashboard;
+pub mod docs;
+mod hcl;
+pub mod sam;
+pub mod terraform;
 mod yaml;
 
 use std::path::PathBuf;
@@ -38,6 +43,11 @@ pub fn generate(
                 spec_name,
                 model.rust_runtime_path.as_deref(),
             )),
+            Target::Sam => files.push(GeneratedFile {
+                path: PathBuf::from("sam.yaml"),
+                contents: sam::render(model, spec_name),
+            }),
+            Target::Terraform => files.extend(terraform::files(model, spec_name)),
         }
     }
     files

@@ -127,6 +127,10 @@ pub struct Table {
     /// (default `CACHE_TABLE_NAME` for a lone table, else `<TABLE>_TABLE_NAME`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_var: Option<String>,
+    /// Checkov checks that do not apply to this table, by ID, each with the reason
+    /// written into the templates (`CKV_AWS_28: "entries are re-fetchable"`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub skip_checks: IndexMap<String, String>,
 }
 
 /// A key attribute: its name and DynamoDB scalar type.
@@ -253,6 +257,20 @@ pub struct DataType {
     /// constant attribute of this data type (such as `dataType`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invalidate_by: Option<String>,
+    /// Expected traffic, for `cachegen cost`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
+}
+
+/// Expected traffic of one data type, from which `cachegen cost` estimates the bill.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct Traffic {
+    /// Lookups per day (memory hits included).
+    pub requests_per_day: u64,
+    /// Share of lookups answered from the cache, `0` to `1`; misses write the value back.
+    pub hit_rate: f64,
+    /// Size of one stored item, such as `800B`, `5KB` or `1.5MB` (at most DynamoDB's 400KB).
+    pub item_size: String,
 }
 
 /// The value type of a data type: exactly one of `type` or `fields`.
@@ -405,6 +423,10 @@ pub struct RustOutput {
 pub enum Target {
     /// A CloudFormation template (`cloudformation.yaml`).
     Cloudformation,
+    /// A SAM template (`sam.yaml`) to add to a serverless application.
+    Sam,
+    /// A Terraform module (`terraform/`).
+    Terraform,
     /// A typed Rust crate (`rust/Cargo.toml`, `rust/src/lib.rs`) linking to `cachegen-runtime`.
     Rust,
 }

@@ -6,19 +6,9 @@ use super::source::NodePath;
 use super::{Checker, names};
 use crate::ir::{
     Alarm, AlarmQuery, Comparison, Consumer, DimensionValue, MetricStat, Table, metric,
+    table_operations,
 };
 use crate::spec::{self, AlarmMetric, SpecDuration, Threshold};
-
-/// Operations watched by a throttling alarm on a table no consumer declares.
-const ALL_ITEM_OPERATIONS: &[&str] = &[
-    "BatchGetItem",
-    "BatchWriteItem",
-    "DeleteItem",
-    "GetItem",
-    "PutItem",
-    "Query",
-    "UpdateItem",
-];
 
 impl Checker<'_> {
     pub(super) fn alarms(
@@ -270,21 +260,7 @@ impl Checker<'_> {
 /// `ThrottledRequests` summed over each operation the table's consumers use: the metric
 /// only exists per `TableName` *and* `Operation`, so an alarm without both never fires.
 fn throttle_query(table: &Table, consumers: &[Consumer]) -> AlarmQuery {
-    let mut operations: Vec<String> = consumers
-        .iter()
-        .flat_map(|consumer| &consumer.grants)
-        .filter(|grant| grant.table == table.name)
-        .flat_map(|grant| grant.operations())
-        .map(|action| action.trim_start_matches("dynamodb:").to_owned())
-        .collect();
-    if operations.is_empty() {
-        operations = ALL_ITEM_OPERATIONS
-            .iter()
-            .map(|op| (*op).to_owned())
-            .collect();
-    }
-    operations.sort();
-    operations.dedup();
+    let operations = table_operations(table, consumers);
     AlarmQuery::Math {
         expression: "SUM(METRICS())".to_owned(),
         label: "ThrottledRequests".to_owned(),

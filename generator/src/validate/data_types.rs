@@ -198,6 +198,10 @@ impl Checker<'_> {
             tags,
             invalidate_by,
             indexes,
+            traffic: spec
+                .traffic
+                .as_ref()
+                .and_then(|traffic| self.traffic(&path.key("traffic"), traffic)),
         })
     }
 

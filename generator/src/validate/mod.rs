@@ -5,6 +5,7 @@ mod consumers;
 mod data_types;
 pub mod diagnostic;
 mod names;
+mod operations;
 mod parse;
 pub mod source;
 mod tables;

@@ -168,6 +168,7 @@ impl Checker<'_> {
                 .or(defaults.deletion_protection)
                 .unwrap_or(false),
             tags,
+            skip_checks: self.skip_checks(&path.key("skip_checks"), &table.skip_checks),
         }
     }
 

@@ -139,7 +139,11 @@ impl Kind {
         let port = port.to_string();
         let redis_common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
         match self {
-            Kind::Moto => cmd.args(["-H", "127.0.0.1", "-p", &port]),
+            // AWS-managed policies (such as AWSLambdaBasicExecutionRole) exist, so
+            // templates may attach them.
+            Kind::Moto => cmd
+                .args(["-H", "127.0.0.1", "-p", &port])
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true"),
             Kind::Redis => cmd.args(["--port", &port]).args(redis_common),
             Kind::RedisTls(tls) => cmd
                 .args([

@@ -1,0 +1,668 @@
+//! The CloudFormation, SAM and Terraform outputs of every example declare the same cache:
+//! tables, keys, GSIs with projections, TTL, billing, encryption, PITR, deletion
+//! protection, tags and checkov skips; IAM actions and resources per consumer; alarms
+//! with their metrics, dimensions, statistics, thresholds and periods; the dashboard body.
+//!
+//! Each output is parsed back (YAML, HCL) and normalised into [`Declared`], so a change in
+//! one emitter that the others do not make fails here.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cachegen::Project;
+use cachegen::ir::Target;
+use hcl::{Body, Expression, ObjectKey};
+use heck::ToSnakeCase;
+use serde_json::Value;
+
+/// A GSI: keys, projection type, sorted non-key attributes, capacity.
+type IndexDecl = (Vec<(String, String)>, String, Vec<String>, Option<String>);
+
+/// One table, as a template declares it; names are in `${parameter}` form.
+#[derive(Debug, PartialEq)]
+struct TableDecl {
+    name: String,
+    keys: Vec<(String, String)>,
+    attributes: BTreeMap<String, String>,
+    indexes: BTreeMap<String, IndexDecl>,
+    ttl: String,
+    billing: String,
+    encryption: String,
+    point_in_time_recovery: bool,
+    deletion_protection: bool,
+    tags: BTreeMap<String, String>,
+    skips: BTreeSet<String>,
+}
+
+/// One metric an alarm reads.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct MetricDecl {
+    id: String,
+    namespace: String,
+    name: String,
+    dimensions: BTreeMap<String, String>,
+    stat: String,
+    period: String,
+}
+
+/// One alarm, keyed by its name without the stack prefix.
+#[derive(Debug, PartialEq)]
+struct AlarmDecl {
+    comparison: String,
+    threshold: String,
+    evaluation_periods: String,
+    expression: Option<String>,
+    metrics: BTreeSet<MetricDecl>,
+}
+
+/// Everything the parity test compares.
+#[derive(Debug, PartialEq)]
+struct Declared {
+    /// By logical stem (`query_cache`).
+    tables: BTreeMap<String, TableDecl>,
+    /// Consumer (`query_handler`) -> (action, resource) pairs.
+    grants: BTreeMap<String, BTreeSet<(String, String)>>,
+    alarms: BTreeMap<String, AlarmDecl>,
+    /// The dashboard body, with table names and the region normalised.
+    dashboard: Value,
+}
+
+// ---------- CloudFormation and SAM ----------
+
+/// `QueryCacheTable` -> `query_cache`.
+fn table_stem(logical_id: &str) -> String {
+    logical_id.trim_end_matches("Table").to_snake_case()
+}
+
+/// A CloudFormation value as normalised text: `${param}`, `table:stem`, `arn:stem/...`.
+fn cfn_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.as_f64().unwrap().to_string(),
+        Value::Bool(flag) => flag.to_string(),
+        Value::Object(map) => {
+            if let Some(Value::String(id)) = map.get("Ref") {
+                if id.ends_with("Table") {
+                    format!("name:{}", table_stem(id))
+                } else {
+                    format!("${{{}}}", id.to_snake_case())
+                }
+            } else if let Some(Value::Array(parts)) = map.get("Fn::GetAtt") {
+                format!("arn:{}", table_stem(parts[0].as_str().unwrap()))
+            } else if let Some(Value::String(text)) = map.get("Fn::Sub") {
+                normalise_sub(text)
+            } else {
+                panic!("unexpected intrinsic {value}")
+            }
+        }
+        other => panic!("unexpected value {other}"),
+    }
+}
+
+/// `${QueryCacheTable.Arn}/index/x` -> `arn:query_cache/index/x`; `${AWS::StackName}` stays.
+fn normalise_sub(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').unwrap() + start;
+        let reference = &rest[start + 2..end];
+        match reference.strip_suffix(".Arn") {
+            Some(id) => out.push_str(&format!("arn:{}", table_stem(id))),
+            None if reference.starts_with("AWS::") => out.push_str(&format!("${{{reference}}}")),
+            None if reference.ends_with("Table") => {
+                out.push_str(&format!("name:{}", table_stem(reference)));
+            }
+            None => out.push_str(&format!("${{{}}}", reference.to_snake_case())),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items.iter().map(cfn_text).collect(),
+        single => vec![cfn_text(single)],
+    }
+}
+
+fn cfn_keys(schema: &Value) -> Vec<(String, String)> {
+    schema
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| (cfn_text(&key["AttributeName"]), cfn_text(&key["KeyType"])))
+        .collect()
+}
+
+fn cfn_capacity(throughput: &Value) -> Option<String> {
+    (!throughput.is_null()).then(|| {
+        format!(
+            "{}/{}",
+            throughput["ReadCapacityUnits"], throughput["WriteCapacityUnits"]
+        )
+    })
+}
+
+fn cfn_table(resource: &Value) -> TableDecl {
+    let p = &resource["Properties"];
+    let billing = match cfn_capacity(&p["ProvisionedThroughput"]) {
+        Some(capacity) => format!("PROVISIONED {capacity}"),
+        None => cfn_text(&p["BillingMode"]),
+    };
+    let sse = &p["SSESpecification"];
+    let encryption = match (sse["SSEEnabled"].as_bool().unwrap(), &sse["KMSMasterKeyId"]) {
+        (false, _) => "aws_owned".to_owned(),
+        (true, Value::Null) => "aws_managed".to_owned(),
+        (true, key) => format!("kms:{}", cfn_text(key)),
+    };
+    TableDecl {
+        name: cfn_text(&p["TableName"]),
+        keys: cfn_keys(&p["KeySchema"]),
+        attributes: p["AttributeDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (cfn_text(&a["AttributeName"]), cfn_text(&a["AttributeType"])))
+            .collect(),
+        indexes: p["GlobalSecondaryIndexes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|index| {
+                let projection = &index["Projection"];
+                let mut non_key = projection
+                    .get("NonKeyAttributes")
+                    .map(strings)
+                    .unwrap_or_default();
+                non_key.sort();
+                (
+                    cfn_text(&index["IndexName"]),
+                    (
+                        cfn_keys(&index["KeySchema"]),
+                        cfn_text(&projection["ProjectionType"]),
+                        non_key,
+                        cfn_capacity(&index["ProvisionedThroughput"]),
+                    ),
+                )
+            })
+            .collect(),
+        ttl: cfn_text(&p["TimeToLiveSpecification"]["AttributeName"]),
+        billing,
+        encryption,
+        point_in_time_recovery: p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+            .as_bool()
+            .unwrap(),
+        deletion_protection: p["DeletionProtectionEnabled"].as_bool().unwrap(),
+        tags: p["Tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|tag| (cfn_text(&tag["Key"]), cfn_text(&tag["Value"])))
+            .collect(),
+        skips: resource["Metadata"]["checkov"]["skip"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|skip| cfn_text(&skip["id"]))
+            .collect(),
+    }
+}
+
+fn cfn_dimensions(dimensions: &Value) -> BTreeMap<String, String> {
+    dimensions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| (cfn_text(&d["Name"]), cfn_text(&d["Value"])))
+        .collect()
+}
+
+fn cfn_alarm(resource: &Value) -> (String, AlarmDecl) {
+    let p = &resource["Properties"];
+    let name = cfn_text(&p["AlarmName"])
+        .trim_start_matches("${AWS::StackName}-")
+        .to_owned();
+    let mut metrics = BTreeSet::new();
+    let mut expression = None;
+    if let Some(queries) = p["Metrics"].as_array() {
+        for query in queries {
+            if let Some(text) = query.get("Expression") {
+                expression = Some(cfn_text(text));
+                continue;
+            }
+            let stat = &query["MetricStat"];
+            metrics.insert(MetricDecl {
+                id: cfn_text(&query["Id"]),
+                namespace: cfn_text(&stat["Metric"]["Namespace"]),
+                name: cfn_text(&stat["Metric"]["MetricName"]),
+                dimensions: cfn_dimensions(&stat["Metric"]["Dimensions"]),
+                stat: cfn_text(&stat["Stat"]),
+                period: cfn_text(&stat["Period"]),
+            });
+        }
+    } else {
+        let stat = p.get("ExtendedStatistic").unwrap_or(&p["Statistic"]);
+        metrics.insert(MetricDecl {
+            id: String::new(),
+            namespace: cfn_text(&p["Namespace"]),
+            name: cfn_text(&p["MetricName"]),
+            dimensions: cfn_dimensions(&p["Dimensions"]),
+            stat: cfn_text(stat),
+            period: cfn_text(&p["Period"]),
+        });
+    }
+    (
+        name,
+        AlarmDecl {
+            comparison: cfn_text(&p["ComparisonOperator"]),
+            threshold: cfn_text(&p["Threshold"]),
+            evaluation_periods: cfn_text(&p["EvaluationPeriods"]),
+            expression,
+            metrics,
+        },
+    )
+}
+
+fn from_cloudformation(text: &str) -> Declared {
+    let template: Value = serde_yaml::from_str(text).unwrap();
+    let mut declared = Declared {
+        tables: BTreeMap::new(),
+        grants: BTreeMap::new(),
+        alarms: BTreeMap::new(),
+        dashboard: Value::Null,
+    };
+    for (id, resource) in template["Resources"].as_object().unwrap() {
+        match resource["Type"].as_str().unwrap() {
+            "AWS::DynamoDB::Table" => {
+                declared.tables.insert(table_stem(id), cfn_table(resource));
+            }
+            "AWS::IAM::ManagedPolicy" => {
+                let consumer = id.trim_end_matches("CachePolicy").to_snake_case();
+                let grants = resource["Properties"]["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|statement| {
+                        let resources = strings(&statement["Resource"]);
+                        strings(&statement["Action"])
+                            .into_iter()
+                            .flat_map(move |action| {
+                                resources
+                                    .clone()
+                                    .into_iter()
+                                    .map(move |resource| (action.clone(), resource))
+                            })
+                    })
+                    .collect();
+                declared.grants.insert(consumer, grants);
+            }
+            "AWS::CloudWatch::Alarm" => {
+                let (name, alarm) = cfn_alarm(resource);
+                declared.alarms.insert(name, alarm);
+            }
+            "AWS::CloudWatch::Dashboard" => {
+                let body = cfn_text(&resource["Properties"]["DashboardBody"]);
+                declared.dashboard = serde_json::from_str(&body).unwrap();
+            }
+            _ => {}
+        }
+    }
+    declared
+}
+
+// ---------- Terraform ----------
+
+/// An HCL expression as normalised text, in the same forms as [`cfn_text`].
+fn tf_text(expression: &Expression) -> String {
+    let source = expression.to_string();
+    let unquoted = source
+        .strip_prefix('"')
+        .and_then(|text| text.strip_suffix('"'))
+        .map(|text| text.replace("$${", "\u{0}").replace("\\\"", "\""));
+    match unquoted {
+        Some(template) => normalise_interpolations(&template).replace('\u{0}', "${"),
+        None => normalise_reference(&source),
+    }
+}
+
+fn normalise_interpolations(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').unwrap() + start;
+        out.push_str(&normalise_reference(&rest[start + 2..end]));
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `var.stack_name` -> `${AWS::StackName}`, `var.env` -> `${env}`,
+/// `aws_dynamodb_table.x.arn` -> `arn:x`, `aws_dynamodb_table.x.name` -> `name:x`.
+fn normalise_reference(reference: &str) -> String {
+    if reference == "var.stack_name" {
+        return "${AWS::StackName}".into();
+    }
+    if let Some(variable) = reference.strip_prefix("var.") {
+        return format!("${{{variable}}}");
+    }
+    if let Some(rest) = reference.strip_prefix("aws_dynamodb_table.") {
+        let (stem, attribute) = rest.split_once('.').unwrap();
+        return format!("{attribute}:{stem}");
+    }
+    match reference {
+        "data.aws_region.current.name" => "${AWS::Region}".into(),
+        "data.aws_caller_identity.current.account_id" => "${AWS::AccountId}".into(),
+        other => other.to_owned(),
+    }
+}
+
+fn tf_list(expression: &Expression) -> Vec<String> {
+    match expression {
+        Expression::Array(items) => items.iter().map(tf_text).collect(),
+        other => panic!("expected a list, got {other}"),
+    }
+}
+
+fn tf_object(expression: &Expression) -> BTreeMap<String, String> {
+    match expression {
+        Expression::Object(object) => object
+            .iter()
+            .map(|(key, value)| {
+                let key = match key {
+                    ObjectKey::Identifier(identifier) => identifier.to_string(),
+                    ObjectKey::Expression(expression) => tf_text(expression),
+                    other => panic!("unexpected object key {other}"),
+                };
+                (key, tf_text(value))
+            })
+            .collect(),
+        other => panic!("expected an object, got {other}"),
+    }
+}
+
+fn attr<'b>(body: &'b Body, key: &str) -> Option<&'b Expression> {
+    body.attributes()
+        .find(|attribute| attribute.key() == key)
+        .map(|attribute| attribute.expr())
+}
+
+fn text(body: &Body, key: &str) -> String {
+    tf_text(attr(body, key).unwrap_or_else(|| panic!("no attribute `{key}`")))
+}
+
+fn nested<'b>(body: &'b Body, kind: &'b str) -> impl Iterator<Item = &'b Body> + 'b {
+    body.blocks()
+        .filter(move |block| block.identifier() == kind)
+        .map(|block| block.body())
+}
+
+fn tf_keys(body: &Body) -> Vec<(String, String)> {
+    std::iter::once((text(body, "hash_key"), "HASH".to_owned()))
+        .chain(attr(body, "range_key").map(|key| (tf_text(key), "RANGE".to_owned())))
+        .collect()
+}
+
+fn tf_capacity(body: &Body) -> Option<String> {
+    attr(body, "read_capacity")
+        .map(|read| format!("{}/{}", tf_text(read), text(body, "write_capacity")))
+}
+
+fn tf_table(body: &Body, skips: BTreeSet<String>) -> TableDecl {
+    let billing = match tf_capacity(body) {
+        Some(capacity) => format!("PROVISIONED {capacity}"),
+        None => text(body, "billing_mode"),
+    };
+    let sse = nested(body, "server_side_encryption").next().unwrap();
+    let encryption = match (text(sse, "enabled").as_str(), attr(sse, "kms_key_arn")) {
+        ("false", _) => "aws_owned".to_owned(),
+        (_, None) => "aws_managed".to_owned(),
+        (_, Some(key)) => format!("kms:{}", tf_text(key)),
+    };
+    TableDecl {
+        name: text(body, "name"),
+        keys: tf_keys(body),
+        attributes: nested(body, "attribute")
+            .map(|a| (text(a, "name"), text(a, "type")))
+            .collect(),
+        indexes: nested(body, "global_secondary_index")
+            .map(|index| {
+                let mut non_key = attr(index, "non_key_attributes")
+                    .map(tf_list)
+                    .unwrap_or_default();
+                non_key.sort();
+                (
+                    text(index, "name"),
+                    (
+                        tf_keys(index),
+                        text(index, "projection_type"),
+                        non_key,
+                        tf_capacity(index),
+                    ),
+                )
+            })
+            .collect(),
+        ttl: text(nested(body, "ttl").next().unwrap(), "attribute_name"),
+        billing,
+        encryption,
+        point_in_time_recovery: text(
+            nested(body, "point_in_time_recovery").next().unwrap(),
+            "enabled",
+        ) == "true",
+        deletion_protection: text(body, "deletion_protection_enabled") == "true",
+        tags: tf_object(attr(body, "tags").unwrap()),
+        skips,
+    }
+}
+
+fn tf_dimensions(body: &Body) -> BTreeMap<String, String> {
+    attr(body, "dimensions").map(tf_object).unwrap_or_default()
+}
+
+fn tf_alarm(body: &Body) -> (String, AlarmDecl) {
+    let name = text(body, "alarm_name")
+        .trim_start_matches("${AWS::StackName}-")
+        .to_owned();
+    let mut metrics = BTreeSet::new();
+    let mut expression = None;
+    for query in nested(body, "metric_query") {
+        if let Some(text) = attr(query, "expression") {
+            expression = Some(tf_text(text));
+            continue;
+        }
+        let metric = nested(query, "metric").next().unwrap();
+        metrics.insert(MetricDecl {
+            id: text(query, "id"),
+            namespace: text(metric, "namespace"),
+            name: text(metric, "metric_name"),
+            dimensions: tf_dimensions(metric),
+            stat: text(metric, "stat"),
+            period: text(metric, "period"),
+        });
+    }
+    if metrics.is_empty() {
+        let stat = attr(body, "extended_statistic").or_else(|| attr(body, "statistic"));
+        metrics.insert(MetricDecl {
+            id: String::new(),
+            namespace: text(body, "namespace"),
+            name: text(body, "metric_name"),
+            dimensions: tf_dimensions(body),
+            stat: tf_text(stat.unwrap()),
+            period: text(body, "period"),
+        });
+    }
+    (
+        name,
+        AlarmDecl {
+            comparison: text(body, "comparison_operator"),
+            threshold: text(body, "threshold"),
+            evaluation_periods: text(body, "evaluation_periods"),
+            expression,
+            metrics,
+        },
+    )
+}
+
+/// `#checkov:skip=ID:reason` comments per table resource (HCL parsers drop comments).
+fn tf_skips(main: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut skips: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut current = None;
+    for line in main.lines() {
+        if let Some(rest) = line.strip_prefix("resource \"aws_dynamodb_table\" \"") {
+            current = Some(rest.split('"').next().unwrap().to_owned());
+        } else if line.starts_with("resource ") || line.starts_with("data ") {
+            current = None;
+        } else if let (Some(table), Some(skip)) =
+            (&current, line.trim().strip_prefix("#checkov:skip="))
+        {
+            let id = skip.split(':').next().unwrap().to_owned();
+            skips.entry(table.clone()).or_default().insert(id);
+        }
+    }
+    skips
+}
+
+fn from_terraform(main: &str) -> Declared {
+    let body: Body = hcl::parse(main).unwrap();
+    let mut skips = tf_skips(main);
+    let mut declared = Declared {
+        tables: BTreeMap::new(),
+        grants: BTreeMap::new(),
+        alarms: BTreeMap::new(),
+        dashboard: Value::Null,
+    };
+    for block in body.blocks() {
+        let labels: Vec<&str> = block.labels().iter().map(|label| label.as_str()).collect();
+        match (block.identifier(), labels.as_slice()) {
+            ("resource", ["aws_dynamodb_table", name]) => {
+                let table = tf_table(block.body(), skips.remove(*name).unwrap_or_default());
+                declared.tables.insert((*name).to_owned(), table);
+            }
+            ("data", ["aws_iam_policy_document", name]) if *name != "lambda_assume_role" => {
+                let grants = nested(block.body(), "statement")
+                    .flat_map(|statement| {
+                        let resources = tf_list(attr(statement, "resources").unwrap());
+                        tf_list(attr(statement, "actions").unwrap())
+                            .into_iter()
+                            .flat_map(move |action| {
+                                resources
+                                    .clone()
+                                    .into_iter()
+                                    .map(move |resource| (action.clone(), resource))
+                            })
+                    })
+                    .collect();
+                declared.grants.insert((*name).to_owned(), grants);
+            }
+            ("resource", ["aws_cloudwatch_metric_alarm", _]) => {
+                let (name, alarm) = tf_alarm(block.body());
+                declared.alarms.insert(name, alarm);
+            }
+            ("resource", ["aws_cloudwatch_dashboard", _]) => {
+                let Some(Expression::TemplateExpr(template)) = attr(block.body(), "dashboard_body")
+                else {
+                    panic!("the dashboard body is a heredoc");
+                };
+                let hcl::TemplateExpr::Heredoc(heredoc) = template.as_ref() else {
+                    panic!("the dashboard body is a heredoc");
+                };
+                let body = normalise_interpolations(&heredoc.template);
+                declared.dashboard = serde_json::from_str(&body).unwrap();
+            }
+            _ => {}
+        }
+    }
+    declared
+}
+
+// ---------- the test ----------
+
+fn file(project: &Project, target: Target, path: &str) -> String {
+    project
+        .files(Some(&[target]))
+        .into_iter()
+        .find(|file| file.path.to_str() == Some(path))
+        .unwrap_or_else(|| panic!("no {path}"))
+        .contents
+}
+
+#[test]
+fn cloudformation_sam_and_terraform_declare_the_same_cache() {
+    for (name, spec) in support::example_specs() {
+        let project = Project::load(&spec).unwrap();
+        let cloudformation = from_cloudformation(&file(
+            &project,
+            Target::Cloudformation,
+            "cloudformation.yaml",
+        ));
+        let sam = from_cloudformation(&file(&project, Target::Sam, "sam.yaml"));
+        let terraform = from_terraform(&file(&project, Target::Terraform, "terraform/main.tf"));
+
+        assert_eq!(
+            cloudformation.tables.len(),
+            project.model.tables.len(),
+            "{name}"
+        );
+        assert_eq!(
+            cloudformation.grants.len(),
+            project.model.consumers.len(),
+            "{name}"
+        );
+        assert_eq!(
+            cloudformation.alarms.len(),
+            project.model.alarms.len(),
+            "{name}"
+        );
+        assert!(
+            cloudformation
+                .grants
+                .values()
+                .all(|grants| !grants.is_empty())
+                && cloudformation
+                    .alarms
+                    .values()
+                    .all(|alarm| !alarm.metrics.is_empty())
+                && cloudformation.dashboard["widgets"]
+                    .as_array()
+                    .is_some_and(|w| w.len() > 4)
+                && cloudformation.tables.values().all(|table| {
+                    table.tags.contains_key(cachegen::ir::FINGERPRINT_TAG)
+                        && !table.skips.is_empty()
+                }),
+            "{name}: the parser missed something: {cloudformation:#?}"
+        );
+        assert_eq!(
+            sam, cloudformation,
+            "{name}: SAM differs from CloudFormation"
+        );
+        assert_eq!(
+            terraform, cloudformation,
+            "{name}: Terraform differs from CloudFormation"
+        );
+    }
+}
+
+#[test]
+fn the_parity_check_notices_a_drifted_emitter() {
+    let (_, spec) = support::example_specs().remove(0);
+    let project = Project::load(&spec).unwrap();
+    let main = file(&project, Target::Terraform, "terraform/main.tf");
+    let drifted = main.replacen(
+        "projection_type = \"ALL\"",
+        "projection_type = \"KEYS_ONLY\"",
+        1,
+    );
+    let drifted = drifted.replacen("\"dynamodb:GetItem\", ", "", 1);
+    assert_ne!(drifted, main);
+    let cloudformation = from_cloudformation(&file(
+        &project,
+        Target::Cloudformation,
+        "cloudformation.yaml",
+    ));
+    assert_ne!(from_terraform(&drifted), cloudformation);
+}

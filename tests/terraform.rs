@@ -1,0 +1,192 @@
+//! Every example's Terraform module, checked by real Terraform and the real AWS provider:
+//! `fmt`, `validate` and `plan` offline, then `apply` against moto, the table verified
+//! against the IR, and `destroy`. Skipped, loudly, when `terraform` is not installed.
+
+use std::path::Path;
+
+use cachegen::Project;
+use cachegen::emit::terraform::{self as tf, STACK_NAME};
+use cachegen::ir::Role;
+use cachegen_testkit::TestServer;
+use cachegen_tests::deployed::{self, Resolver};
+use cachegen_tests::{examples, run, terraform, terraform_plugin_dir, write_files};
+
+/// The stack name the root modules pass in.
+const STACK: &str = "cachegen-test";
+
+/// Writes `project`'s module under `dir/module`, and a root module calling it with a
+/// provider aimed at `endpoint` (dummy credentials) and the consumer roles it needs.
+fn root_module(dir: &Path, project: &Project, endpoint: &str) {
+    let files: Vec<_> = project
+        .files(Some(&[cachegen::ir::Target::Terraform]))
+        .into_iter()
+        .map(|mut file| {
+            file.path = Path::new("module").join(file.path.strip_prefix(tf::DIR).unwrap());
+            file
+        })
+        .collect();
+    write_files(dir, &files);
+    let mut roles = String::new();
+    let mut inputs = format!("  {STACK_NAME} = \"{STACK}\"\n");
+    for consumer in &project.model.consumers {
+        let (role, input) = match &consumer.role {
+            Role::Create => continue,
+            Role::Existing(name) => (name.clone(), None),
+            Role::Parameter(parameter) => {
+                (format!("{}-role", consumer.name), Some((parameter, "name")))
+            }
+            Role::ArnParameter(parameter) => {
+                (format!("{}-role", consumer.name), Some((parameter, "arn")))
+            }
+        };
+        let id = tf::consumer_name(consumer);
+        roles.push_str(&format!(
+            "resource \"aws_iam_role\" \"{id}\" {{\n  name = \"{role}\"\n  assume_role_policy = jsonencode({{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"sts:AssumeRole\", Principal = {{ Service = \"lambda.amazonaws.com\" }} }}] }})\n}}\n\n"
+        ));
+        if let Some((parameter, attribute)) = input {
+            inputs.push_str(&format!(
+                "  {} = aws_iam_role.{id}.{attribute}\n",
+                tf::variable(parameter)
+            ));
+        }
+    }
+    let root = format!(
+        r#"provider "aws" {{
+  region                      = "us-east-1"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+
+  endpoints {{
+    cloudwatch = "{endpoint}"
+    dynamodb   = "{endpoint}"
+    iam        = "{endpoint}"
+    sts        = "{endpoint}"
+  }}
+}}
+
+{roles}module "cache" {{
+  source = "./module"
+{inputs}}}
+"#
+    );
+    std::fs::write(dir.join("main.tf"), root).unwrap();
+}
+
+fn init(dir: &Path) -> bool {
+    let Some(mut init) = terraform(dir) else {
+        return false;
+    };
+    init.args(["init", "-backend=false", "-input=false", "-no-color"])
+        .arg(format!("-plugin-dir={}", terraform_plugin_dir().display()));
+    run(init);
+    true
+}
+
+#[test]
+fn every_example_module_is_formatted_as_terraform_fmt_leaves_it() {
+    for (name, project) in examples() {
+        let dir = tempfile::tempdir().unwrap();
+        write_files(
+            dir.path(),
+            &project.files(Some(&[cachegen::ir::Target::Terraform])),
+        );
+        let Some(mut fmt) = terraform(&dir.path().join(tf::DIR)) else {
+            return;
+        };
+        fmt.args(["fmt", "-check", "-diff", "-no-color"]);
+        let output = fmt.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{name}: terraform fmt would change the module:\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
+
+#[test]
+fn every_example_module_validates_and_plans_offline() {
+    for (name, project) in examples() {
+        let dir = tempfile::tempdir().unwrap();
+        // Nothing listens on port 9: planning must need no AWS endpoint at all.
+        root_module(dir.path(), &project, "http://127.0.0.1:9");
+        if !init(dir.path()) {
+            return;
+        }
+        let mut validate = terraform(dir.path()).unwrap();
+        validate.args(["validate", "-no-color"]);
+        run(validate);
+        let mut plan = terraform(dir.path()).unwrap();
+        plan.args(["plan", "-refresh=false", "-input=false", "-no-color"]);
+        let text = run(plan);
+        assert!(text.contains("Plan:"), "{name}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_example_module_applies_to_moto_verifies_and_destroys() {
+    // A private moto: the SAM deploy test creates tables of the same names.
+    let moto = TestServer::moto().expect("moto_server starts");
+    let endpoint = moto.endpoint();
+    let client = deployed::dynamodb(&endpoint);
+    for (name, project) in examples() {
+        let dir = tempfile::tempdir().unwrap();
+        root_module(dir.path(), &project, &endpoint);
+        if !init(dir.path()) {
+            return;
+        }
+        let mut apply = terraform(dir.path()).unwrap();
+        apply.args(["apply", "-auto-approve", "-input=false", "-no-color"]);
+        let text = tokio::task::spawn_blocking(move || run(apply))
+            .await
+            .unwrap();
+        assert!(text.contains("Apply complete!"), "{name}: {text}");
+
+        let resolver = Resolver::defaults(&project.model, STACK);
+        for table in &project.model.tables {
+            deployed::verify_deployed_table(&client, &project.model, table, &resolver).await;
+        }
+
+        let destroy = || {
+            let mut destroy = terraform(dir.path()).unwrap();
+            destroy.args(["destroy", "-auto-approve", "-input=false", "-no-color"]);
+            destroy
+        };
+        let protected: Vec<_> = project
+            .model
+            .tables
+            .iter()
+            .filter(|table| table.deletion_protection)
+            .collect();
+        if !protected.is_empty() {
+            // Deletion protection holds against `terraform destroy` until someone lifts it.
+            let output = destroy().output().unwrap();
+            let text = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                !output.status.success() && text.contains("DeletionProtectionEnabled"),
+                "{name}: destroy of a protected table: {text}"
+            );
+            for table in protected {
+                client
+                    .update_table()
+                    .table_name(resolver.resolve(&table.table_name))
+                    .deletion_protection_enabled(false)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        let destroy = destroy();
+        tokio::task::spawn_blocking(move || run(destroy))
+            .await
+            .unwrap();
+        let left = client.list_tables().send().await.unwrap();
+        assert!(
+            left.table_names().is_empty(),
+            "{name}: destroy left {:?}",
+            left.table_names()
+        );
+    }
+}
