@@ -50,6 +50,9 @@ fn root_module(dir: &Path, project: &Project, endpoint: &str) {
             ));
         }
     }
+    // Provider 5.100 needs skip_credentials_validation (else STS GetCallerIdentity) and
+    // skip_requesting_account_id (else IAM GetUser, then STS) to plan with no endpoint;
+    // skip_metadata_api_check only keeps it off the EC2 metadata service.
     let root = format!(
         r#"provider "aws" {{
   region                      = "us-east-1"
