@@ -1,10 +1,10 @@
 //! Emitters: each turns the [`CacheModel`] into one target's files, and reads nothing else.
 
 pub mod cloudformation;
-pub mod rust;
 pub mod dashboard;
 pub mod docs;
 mod hcl;
+pub mod rust;
 pub mod sam;
 pub mod terraform;
 mod yaml;
