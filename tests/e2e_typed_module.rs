@@ -477,6 +477,48 @@ async fn change_metadata_typed_queries_page_through_real_indexes() {
     .await
     .unwrap();
 
+    // verify_deployment: moto ignored TTL; enabling it out of band makes the table match.
+    let verify = || async {
+        let report = cache.verify_deployment().await.unwrap();
+        report
+            .differences()
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(verify().await, ["TTL disabled"]);
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .update_time_to_live()
+        .table_name(&table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(change_notifier_cache::metadata::TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verify().await, Vec::<String>::new());
+
+    // Miss, hit, invalidation, miss through the typed module.
+    let origin_calls = AtomicUsize::new(0);
+    let load = || async {
+        origin_calls.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, BoxError>(change("c0", "ACME", "draft", 50))
+    };
+    let key = change_notifier_cache::ChangeKey {
+        change_id: "c0".into(),
+    };
+    cache.change().wrap(&key, load).await.unwrap();
+    cache.change().wrap(&key, load).await.unwrap();
+    assert_eq!(origin_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(cache.change().invalidate_all().await.unwrap(), 1);
+    cache.change().wrap(&key, load).await.unwrap();
+    assert_eq!(origin_calls.load(Ordering::SeqCst), 2);
+    cache.change().delete(&key).await.unwrap();
+
     let changes = cache.change();
     let written = [
         change("c1", "ACME", "approved", 100),

@@ -34,3 +34,18 @@ fn item_attributes_match_the_runtime_layout() {
         cachegen::ir::FINGERPRINT_TAG
     );
 }
+
+#[test]
+fn the_generated_expectation_is_the_ir_expectation() {
+    let root = cachegen_tests::workspace_root().join("examples");
+    let drs = cachegen::Project::load(root.join("drs-query-cache/cache.yaml")).unwrap();
+    assert_eq!(
+        drs_orchestration_cache::query_cache::expected(),
+        cachegen::deploy::expected_table(&drs.model, drs.model.table("query-cache"))
+    );
+    let changes = cachegen::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
+    assert_eq!(
+        change_notifier_cache::metadata::expected(),
+        cachegen::deploy::expected_table(&changes.model, changes.model.table("metadata"))
+    );
+}

@@ -1,7 +1,8 @@
 //! What a deployed cache table looks like, read back from DynamoDB and expected from the IR.
 //!
-//! [`verify_deployed_table`] is the one comparison the deploy tests make; the generated
-//! module's own `verify_deployment` will take its place.
+//! [`verify_deployed_table`] is the one comparison the deploy tests make: the facts read
+//! back must equal the IR's, and the runtime's verification (what the generated module's
+//! `Cache::verify_deployment` runs) must find no difference.
 
 use std::collections::BTreeMap;
 
@@ -209,4 +210,17 @@ pub async fn verify_deployed_table(
     let expected = expected(model, table, resolver);
     let actual = describe(client, &expected.name).await;
     assert_eq!(actual, expected, "deployed table {} differs", table.name);
+    let differences = cachegen_runtime::verify::verify_dynamo(
+        client,
+        &expected.name,
+        &cachegen::deploy::expected_table(model, table),
+    )
+    .await
+    .expect("the table can be described");
+    assert_eq!(
+        differences,
+        Vec::<String>::new(),
+        "verify_deployment of {}",
+        table.name
+    );
 }
