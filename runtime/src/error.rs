@@ -29,6 +29,14 @@ pub enum StoreError {
         /// Operation name.
         operation: &'static str,
     },
+    /// The circuit breaker is open: the store failed repeatedly and is left alone for a while.
+    #[error("{store} is failing; calls are paused for {retry_in:?}")]
+    CircuitOpen {
+        /// Store name.
+        store: &'static str,
+        /// How long until a probe call may go through.
+        retry_in: Duration,
+    },
     /// The encoded item exceeds the store's item size limit.
     #[error("item for key `{key}` is {size} bytes, over the {limit}-byte limit of {store}")]
     TooLarge {

@@ -267,7 +267,10 @@ fn origin_error(e: impl Into<BoxError>) -> CacheError {
 
 /// True for errors that degrade (outages), false for caller errors.
 fn is_transient(e: &StoreError) -> bool {
-    matches!(e, StoreError::Backend { .. } | StoreError::Timeout(_))
+    matches!(
+        e,
+        StoreError::Backend { .. } | StoreError::Timeout(_) | StoreError::CircuitOpen { .. }
+    )
 }
 
 impl TieredCache {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::error::{BoxError, CacheError, StoreError};
 use crate::query::{IndexQuery, Page, SortCondition, query_keys};
-use crate::store::{AttrValue, Attributes, DynamoStore};
+use crate::store::{AttrValue, Attributes};
 use crate::tiered::{CacheValue, TieredCache, WriteOptions};
 
 /// A GSI whose partition key, at a constant value, finds every item of one data type.
@@ -203,10 +203,10 @@ impl<D: DataType> TypedCache<D> {
     /// One page of an index query, read as this type's values (other types' items on the
     /// same index are left out). Needs the DynamoDB store: other stores have no indexes.
     pub async fn query(&self, query: IndexQuery) -> Result<Page<D::Value>, CacheError> {
-        let dynamo = self.cache.store().and_then(|store| {
-            let store: &dyn std::any::Any = store.as_ref();
-            store.downcast_ref::<DynamoStore>()
-        });
+        let dynamo = self
+            .cache
+            .store()
+            .and_then(|store| crate::store::dynamo(store.as_ref()));
         let Some(dynamo) = dynamo else {
             return Err(StoreError::Unsupported {
                 store: self.cache.store().map_or("memory", |store| store.name()),
@@ -232,15 +232,13 @@ impl<D: DataType> TypedCache<D> {
     pub async fn invalidate_all(&self) -> Result<u64, CacheError> {
         if let Some(index) = D::INVALIDATION_INDEX
             && let Some(store) = self.cache.store()
+            && let Some(dynamo) = crate::store::dynamo(store.as_ref())
         {
-            let store: &dyn std::any::Any = store.as_ref();
-            if let Some(dynamo) = store.downcast_ref::<DynamoStore>() {
-                self.cache.clear_memory();
-                let prefix = self.cache.store_key(D::KEY_PREFIX);
-                return Ok(dynamo
-                    .delete_by_index(index.index, index.attribute, index.value, &prefix)
-                    .await?);
-            }
+            self.cache.clear_memory();
+            let prefix = self.cache.store_key(D::KEY_PREFIX);
+            return Ok(dynamo
+                .delete_by_index(index.index, index.attribute, index.value, &prefix)
+                .await?);
         }
         self.invalidate_prefix(D::KEY_PREFIX).await
     }

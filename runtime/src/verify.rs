@@ -10,7 +10,6 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::error::{CacheError, StoreError};
-use crate::store::DynamoStore;
 use crate::tiered::TieredCache;
 
 /// Tag key carrying the spec fingerprint (written by cachegen's templates).
@@ -142,8 +141,7 @@ pub async fn verify_table(
     let Some(store) = cache.store() else {
         return Ok(Vec::new());
     };
-    let store: &dyn std::any::Any = store.as_ref();
-    match store.downcast_ref::<DynamoStore>() {
+    match crate::store::dynamo(store.as_ref()) {
         Some(dynamo) => Ok(verify_dynamo(dynamo.client(), dynamo.table(), expected).await?),
         None => Ok(Vec::new()),
     }

@@ -13,11 +13,23 @@ use crate::StoreError;
 mod dynamo;
 mod memory;
 mod redis;
+mod resilient;
 
 pub use dynamo::{DynamoLayout, DynamoLayoutBuilder, DynamoStore, MAX_ITEM_BYTES};
 pub use memory::MemoryStore;
 pub(crate) use memory::{Timed, bounded_cache};
 pub use redis::RedisStore;
+pub use resilient::{Resilience, ResilientStore};
+
+/// The DynamoDB store behind `store`, looking through decorators, for the operations only
+/// DynamoDB has (index queries and invalidation, deployment checks).
+pub fn dynamo(store: &dyn CacheStore) -> Option<&DynamoStore> {
+    let any: &dyn std::any::Any = store;
+    match any.downcast_ref::<DynamoStore>() {
+        Some(dynamo) => Some(dynamo),
+        None => store.wrapped().and_then(dynamo),
+    }
+}
 
 /// A store-agnostic attribute value, written on DynamoDB items (for GSIs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +80,11 @@ pub trait CacheStore: std::any::Any + Send + Sync + std::fmt::Debug {
 
     /// Optional operations this store supports.
     fn capabilities(&self) -> Capabilities;
+
+    /// The store a decorator (such as [`ResilientStore`]) wraps; `None` for real stores.
+    fn wrapped(&self) -> Option<&dyn CacheStore> {
+        None
+    }
 
     /// The stored bytes, or `None` if absent or (where the store knows) expired.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
