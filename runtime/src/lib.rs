@@ -50,6 +50,6 @@ pub mod verify;
 pub use ::aws_config;
 pub use error::{BoxError, CacheError, StoreError};
 pub use tiered::{
-    CacheValue, DEFAULT_COMPRESS_OVER, DEFAULT_STORE_TIMEOUT, TieredCache, TieredCacheBuilder,
-    WriteOptions,
+    CacheValue, DEFAULT_COMPRESS_OVER, DEFAULT_STORE_TIMEOUT, DistributedFlight, TieredCache,
+    TieredCacheBuilder, WriteOptions,
 };

@@ -28,6 +28,41 @@ pub const DEFAULT_COMPRESS_OVER: usize = 64 * 1024;
 pub trait CacheValue: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
 impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> CacheValue for T {}
 
+/// Cross-container single-flight: the process that misses first takes a lease in the
+/// shared store and calls the origin; the others wait (bounded) for the value it writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DistributedFlight {
+    /// How long a lease lasts; a crashed holder's lease lapses after it. Keep it under
+    /// the Lambda's remaining time.
+    pub lease_ttl: Duration,
+    /// How long a waiting process waits before calling the origin itself.
+    pub wait: Duration,
+    /// How often a waiting process looks for the value.
+    pub poll: Duration,
+}
+
+impl Default for DistributedFlight {
+    fn default() -> Self {
+        Self {
+            lease_ttl: Duration::from_secs(10),
+            wait: Duration::from_secs(5),
+            poll: Duration::from_millis(50),
+        }
+    }
+}
+
+/// What the cross-container lease decided for one miss.
+enum Lease<T> {
+    /// No lease involved: call the origin.
+    None,
+    /// This process holds the lease (key given): call the origin, then release it.
+    Held(String),
+    /// Another process wrote the value while this one waited.
+    Value(T),
+    /// Another process holds the lease (and this one chose not to wait).
+    Elsewhere,
+}
+
 /// Per-write options: TTL, tags and extra (DynamoDB) attributes.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
@@ -106,6 +141,9 @@ struct Inner {
     store_timeout: Duration,
     compress_over: usize,
     schema_version: u32,
+    distributed: Option<DistributedFlight>,
+    /// Identifies this process as a lease holder.
+    holder: String,
 }
 
 /// A two-level cache: an in-process L1 in front of a shared [`CacheStore`],
@@ -128,6 +166,7 @@ pub struct TieredCache {
     counters: Arc<Counters>,
     data_type: Arc<str>,
     memory_ttl: Option<Duration>,
+    distributed_flight: bool,
 }
 
 /// Builds a [`TieredCache`].
@@ -146,6 +185,7 @@ pub struct TieredCacheBuilder {
     service: String,
     data_type: String,
     sink: Arc<dyn MetricsSink>,
+    distributed: Option<DistributedFlight>,
 }
 
 impl Default for TieredCacheBuilder {
@@ -164,6 +204,7 @@ impl Default for TieredCacheBuilder {
             service: "cachegen".into(),
             data_type: metrics::DEFAULT_DATA_TYPE.into(),
             sink: Arc::new(StdoutSink),
+            distributed: None,
         }
     }
 }
@@ -235,6 +276,14 @@ impl TieredCacheBuilder {
         self
     }
 
+    /// Single-flight across processes through store leases (DynamoDB conditional puts,
+    /// Redis `SET NX PX`), for handles that opt in with
+    /// [`TieredCache::with_distributed_flight`].
+    pub fn distributed_flight(mut self, flight: DistributedFlight) -> Self {
+        self.distributed = Some(flight);
+        self
+    }
+
     /// Builds the cache.
     pub fn build(self) -> TieredCache {
         let metrics = Metrics::new(self.namespace, self.service, self.sink);
@@ -253,10 +302,13 @@ impl TieredCacheBuilder {
                 store_timeout: self.store_timeout,
                 compress_over: self.compress_over,
                 schema_version: self.schema_version,
+                distributed: self.distributed,
+                holder: holder_id(),
             }),
             counters,
             data_type: self.data_type.into(),
             memory_ttl: None,
+            distributed_flight: false,
         }
     }
 }
@@ -266,6 +318,14 @@ fn origin_error(e: impl Into<BoxError>) -> CacheError {
 }
 
 /// True for errors that degrade (outages), false for caller errors.
+/// A holder name unique to this process: pid and start time.
+fn holder_id() -> String {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    format!("{}-{started:x}", std::process::id())
+}
+
 fn is_transient(e: &StoreError) -> bool {
     matches!(
         e,
@@ -286,6 +346,16 @@ impl TieredCache {
             counters: self.inner.metrics.counters(data_type),
             data_type: data_type.into(),
             memory_ttl: self.memory_ttl,
+            distributed_flight: self.distributed_flight,
+        }
+    }
+
+    /// A handle whose misses use (or not) the cross-process single-flight configured
+    /// with [`TieredCacheBuilder::distributed_flight`].
+    pub fn with_distributed_flight(&self, enabled: bool) -> Self {
+        Self {
+            distributed_flight: enabled,
+            ..self.clone()
         }
     }
 
@@ -751,9 +821,17 @@ impl TieredCache {
                             let key = key.to_owned();
                             tokio::spawn(
                                 async move {
+                                    // Across processes, one refreshes; the rest keep serving stale.
+                                    let span = tracing::Span::current();
+                                    let lease = match this.lease::<T>(&key, &span, false).await {
+                                        Ok(Lease::Held(lease)) => Some(lease),
+                                        Ok(Lease::None) => None,
+                                        Ok(Lease::Value(_) | Lease::Elsewhere) | Err(_) => return,
+                                    };
                                     let _ = this
                                         .call_origin(&key, options, stale_window, origin, leader)
                                         .await;
+                                    this.release(lease).await;
                                 }
                                 .in_current_span(),
                             );
@@ -798,12 +876,75 @@ impl TieredCache {
                     if let Found::Fresh(v) = self.lookup::<T>(key, span).await? {
                         return Ok(v);
                     }
+                    let lease = match self.lease::<T>(key, span, true).await? {
+                        Lease::Value(v) => {
+                            leader.publish(Ok(v.clone()));
+                            return Ok(v);
+                        }
+                        Lease::Held(lease) => Some(lease),
+                        Lease::None | Lease::Elsewhere => None,
+                    };
                     span.record("layer", "origin");
-                    return self
+                    let result = self
                         .call_origin(key, options, stale_window, origin, leader)
                         .await;
+                    self.release(lease).await;
+                    return result;
                 }
             }
+        }
+    }
+
+    /// Takes the key's cross-process lease, or (when `wait`) waits, bounded, for the value
+    /// its holder writes.
+    async fn lease<T: CacheValue>(
+        &self,
+        key: &str,
+        span: &tracing::Span,
+        wait: bool,
+    ) -> Result<Lease<T>, CacheError> {
+        let (Some(flight), Some(store), true) = (
+            self.inner.distributed,
+            &self.inner.store,
+            self.distributed_flight,
+        ) else {
+            return Ok(Lease::None);
+        };
+        let lease = format!("{}lease#{key}", self.inner.key_prefix);
+        let deadline = Instant::now() + flight.wait;
+        loop {
+            let taken = self
+                .store_call(
+                    "acquire_lease",
+                    store.acquire_lease(&lease, &self.inner.holder, flight.lease_ttl),
+                )
+                .await;
+            match taken {
+                Ok(true) => return Ok(Lease::Held(lease)),
+                // Store trouble: fall back to this process's own single-flight.
+                Err(_) => return Ok(Lease::None),
+                Ok(false) if !wait => return Ok(Lease::Elsewhere),
+                Ok(false) if Instant::now() >= deadline => return Ok(Lease::None),
+                Ok(false) => {}
+            }
+            tokio::time::sleep(flight.poll).await;
+            if let Found::Fresh(v) = self.lookup::<T>(key, span).await? {
+                Counters::inc(&self.counters.coalesced);
+                span.record("layer", "coalesced");
+                return Ok(Lease::Value(v));
+            }
+        }
+    }
+
+    /// Gives a held lease back (best effort: it lapses anyway).
+    async fn release(&self, lease: Option<String>) {
+        if let (Some(lease), Some(store)) = (lease, &self.inner.store) {
+            let _ = self
+                .store_call(
+                    "release_lease",
+                    store.release_lease(&lease, &self.inner.holder),
+                )
+                .await;
         }
     }
 

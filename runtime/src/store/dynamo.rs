@@ -156,6 +156,10 @@ fn attr(v: &AttrValue) -> AttributeValue {
     }
 }
 
+/// Lease items: who holds the lease, and until when (epoch ms).
+const LEASE_HOLDER: &str = "leaseHolder";
+const LEASE_EXPIRES_AT: &str = "leaseExpiresAt";
+
 fn num(n: u64) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
@@ -598,6 +602,69 @@ impl CacheStore for DynamoStore {
             }
         }
         self.batch_delete(keys).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now_ms();
+        let expires = now + ttl.as_millis() as u64;
+        let mut item = self.key(key);
+        item.insert(LEASE_HOLDER.into(), AttributeValue::S(holder.to_owned()));
+        item.insert(LEASE_EXPIRES_AT.into(), num(expires));
+        if let Some(ttl_attribute) = &self.layout.ttl_attribute {
+            item.insert(
+                ttl_attribute.clone(),
+                num(self.ttl_value(expires.div_ceil(1000))),
+            );
+        }
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#k) OR #e < :now")
+            .expression_attribute_names("#k", &self.layout.key_attribute)
+            .expression_attribute_names("#e", LEASE_EXPIRES_AT)
+            .expression_attribute_values(":now", num(now))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(key)))
+            .condition_expression("#h = :h")
+            .expression_attribute_names("#h", LEASE_HOLDER)
+            .expression_attribute_values(":h", AttributeValue::S(holder.to_owned()))
+            .send()
+            .await;
+        match delete {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk(e)),
+        }
     }
 
     async fn delete_by_tag(&self, tag: &str) -> Result<u64, StoreError> {

@@ -73,6 +73,8 @@ impl Timed for Entry {
 pub struct MemoryStore {
     cache: Cache<String, Entry>,
     tags: Mutex<HashMap<String, HashSet<String>>>,
+    /// Leases: key to (holder, expiry in epoch ms).
+    leases: Mutex<HashMap<String, (String, u64)>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -90,6 +92,7 @@ impl MemoryStore {
         Self {
             cache: bounded_cache(limit),
             tags: Mutex::default(),
+            leases: Mutex::default(),
             clock: clock::system(),
         }
     }
@@ -194,6 +197,34 @@ impl CacheStore for MemoryStore {
             removed += u64::from(self.cache.remove(&k).await.is_some());
         }
         Ok(removed)
+    }
+
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now_ms();
+        let mut leases = self.leases.lock().expect("lease lock");
+        match leases.get(key) {
+            Some((_, expires)) if *expires > now => Ok(false),
+            _ => {
+                leases.insert(
+                    key.to_owned(),
+                    (holder.to_owned(), now + ttl.as_millis() as u64),
+                );
+                Ok(true)
+            }
+        }
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let mut leases = self.leases.lock().expect("lease lock");
+        if leases.get(key).is_some_and(|(owner, _)| owner == holder) {
+            leases.remove(key);
+        }
+        Ok(())
     }
 
     async fn delete_by_pattern(&self, pattern: &str) -> Result<u64, StoreError> {

@@ -115,6 +115,31 @@ pub trait CacheStore: std::any::Any + Send + Sync + std::fmt::Debug {
         })
     }
 
+    /// Takes the lease `key` for `holder` for `ttl`, unless another holder has an
+    /// unexpired one (`Ok(false)`): the cross-process half of single-flight. A crashed
+    /// holder's lease lapses after `ttl`.
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let _ = (key, holder, ttl);
+        Err(StoreError::Unsupported {
+            store: self.name(),
+            operation: "leases",
+        })
+    }
+
+    /// Gives the lease `key` back, if `holder` still holds it.
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let _ = (key, holder);
+        Err(StoreError::Unsupported {
+            store: self.name(),
+            operation: "leases",
+        })
+    }
+
     /// Removes every key matching a glob `pattern` (`*` any run, `?` one char).
     /// Returns the number of keys removed.
     async fn delete_by_pattern(&self, pattern: &str) -> Result<u64, StoreError> {

@@ -280,6 +280,26 @@ impl CacheStore for ResilientStore {
             .await
     }
 
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        // A dry run takes no lease (it writes nothing), so it never makes others wait.
+        self.call("acquire_lease", Some(false), || {
+            self.inner.acquire_lease(key, holder, ttl)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        self.call("release_lease", Some(()), || {
+            self.inner.release_lease(key, holder)
+        })
+        .await
+    }
+
     async fn delete_by_pattern(&self, pattern: &str) -> Result<u64, StoreError> {
         self.call("delete_by_pattern", Some(0), || {
             self.inner.delete_by_pattern(pattern)

@@ -1,0 +1,140 @@
+//! Single-flight across containers: several caches (each with its own L1 and its own
+//! in-process single-flight, as separate Lambda containers have) share one store; a burst
+//! of misses on one key calls the origin once in all, on memory, DynamoDB (moto) and Redis.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cachegen_runtime::config::MemoryLimit;
+use cachegen_runtime::{BoxError, DistributedFlight, TieredCache};
+use common::{Harness, Kind};
+
+const CONTAINERS: usize = 4;
+const CALLERS_PER_CONTAINER: usize = 25;
+
+fn flight() -> DistributedFlight {
+    DistributedFlight {
+        lease_ttl: Duration::from_secs(5),
+        wait: Duration::from_secs(10),
+        poll: Duration::from_millis(20),
+    }
+}
+
+fn containers(h: &Harness, distributed: bool) -> Vec<TieredCache> {
+    (0..CONTAINERS)
+        .map(|_| {
+            h.builder()
+                .memory(MemoryLimit::entries(1_000))
+                .distributed_flight(flight())
+                .build()
+                .with_distributed_flight(distributed)
+        })
+        .collect()
+}
+
+/// Misses `key` from every caller of every container at once; returns the origin calls.
+async fn burst(containers: &[TieredCache], key: &str) -> usize {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for cache in containers {
+        for _ in 0..CALLERS_PER_CONTAINER {
+            let cache = cache.clone();
+            let calls = calls.clone();
+            let key = key.to_owned();
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .wrap(&key, Duration::from_secs(60), || async move {
+                        let call = calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        Ok::<_, BoxError>(format!("value {call}"))
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+    }
+    let mut values = Vec::new();
+    for task in tasks {
+        values.push(task.await.unwrap());
+    }
+    values.dedup();
+    let origin_calls = calls.load(Ordering::SeqCst);
+    if origin_calls == 1 {
+        assert_eq!(values, ["value 0"], "every caller got the one value");
+    }
+    origin_calls
+}
+
+async fn one_origin_call_across_containers(kind: Kind) {
+    let h = Harness::new(kind).await;
+    assert_eq!(burst(&containers(&h, true), "hot").await, 1, "{kind:?}");
+    // Without the lease each container fetches for itself.
+    assert!(burst(&containers(&h, false), "cold").await > 1, "{kind:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memory() {
+    one_origin_call_across_containers(Kind::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb() {
+    one_origin_call_across_containers(Kind::Dynamo).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis() {
+    one_origin_call_across_containers(Kind::Redis).await;
+}
+
+/// A holder that crashed never releases its lease; the waiter takes over once it lapses.
+async fn a_crashed_holders_lease_lapses(kind: Kind) {
+    let h = Harness::new(kind).await;
+    let lease = format!("{}lease#orphan", h.prefix);
+    assert!(
+        h.store
+            .acquire_lease(&lease, "crashed", Duration::from_millis(300))
+            .await
+            .unwrap()
+    );
+    let cache = containers(&h, true).remove(0);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let waiter = tokio::spawn(async move {
+        cache
+            .wrap("orphan", Duration::from_secs(60), || async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, BoxError>("recovered".to_owned())
+            })
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "{kind:?}: waits while the lease is held"
+    );
+    // Past the lease: memory and DynamoDB judge expiry by the harness clock, Redis by PX.
+    h.clock.advance(Duration::from_secs(1));
+    assert_eq!(waiter.await.unwrap(), "recovered");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crashed_holder_memory() {
+    a_crashed_holders_lease_lapses(Kind::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crashed_holder_dynamodb() {
+    a_crashed_holders_lease_lapses(Kind::Dynamo).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crashed_holder_redis() {
+    a_crashed_holders_lease_lapses(Kind::Redis).await;
+}
