@@ -124,6 +124,9 @@ async fn framework_cache_runs_without_aws() {
     use cachegen_runtime::typed::DataType;
     assert_eq!(Flags::STALE_WHILE_REVALIDATE.map(|d| d.as_secs()), Some(60));
     assert_eq!(Flags::MEMORY_TTL.as_secs(), 60);
+    // The spec opts feature flags (only) into cross-container single-flight.
+    const { assert!(Flags::DISTRIBUTED_FLIGHT) };
+    const { assert!(!<glasswork_app_cache::UserType as DataType>::DISTRIBUTED_FLIGHT) };
 
     let user = glasswork_app_cache::UserKey { id: "42".into() };
     assert!(cache.user().get(&user).await.unwrap().is_none());

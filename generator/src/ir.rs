@@ -256,6 +256,8 @@ pub struct DataType {
     pub memory_ttl_secs: u64,
     /// Stale-while-revalidate window, seconds.
     pub stale_while_revalidate_secs: Option<u64>,
+    /// Single-flight across containers through store leases.
+    pub distributed_flight: bool,
     /// Extra attributes written on each item.
     pub attributes: Vec<ItemAttribute>,
     /// Invalidation tags.

@@ -42,6 +42,8 @@ pub trait DataType: 'static {
     const KEY_PREFIX: &'static str;
     /// The GSI that finds every item of this type, if the spec names one.
     const INVALIDATION_INDEX: Option<IndexKey>;
+    /// Whether misses use single-flight across containers (when the cache configures it).
+    const DISTRIBUTED_FLIGHT: bool = false;
 
     /// The store key for `key`.
     fn key(key: &Self::Key) -> String;
@@ -105,7 +107,10 @@ impl<D: DataType> TypedCache<D> {
     /// A handle over `cache`, counting metrics under the data type's name.
     pub fn new(cache: &TieredCache) -> Self {
         Self {
-            cache: cache.for_type(D::NAME).with_memory_ttl(D::MEMORY_TTL),
+            cache: cache
+                .for_type(D::NAME)
+                .with_memory_ttl(D::MEMORY_TTL)
+                .with_distributed_flight(D::DISTRIBUTED_FLIGHT),
             data_type: PhantomData,
         }
     }

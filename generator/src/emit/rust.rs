@@ -432,6 +432,9 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
         quote! { key }
     };
     let handle = handle_struct(model, data_type, &names);
+    let distributed = data_type
+        .distributed_flight
+        .then(|| quote! { const DISTRIBUTED_FLIGHT: bool = true; });
     quote! {
         #key_struct
         #value_struct
@@ -449,6 +452,7 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
             const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = #swr;
             const KEY_PREFIX: &'static str = #key_prefix;
             const INVALIDATION_INDEX: Option<cachegen_runtime::typed::IndexKey> = #invalidation;
+            #distributed
 
             fn key(#key_arg: &#key) -> String { #key_body }
             #tags_fn
@@ -823,6 +827,11 @@ fn cache_struct(model: &CacheModel) -> TokenStream {
         .collect();
     let connects = model.tables.iter().map(|table| {
         let field = format_ident!("{}", table.name.to_snake_case());
+        let distributed = model
+            .data_types
+            .iter()
+            .any(|data_type| data_type.table == table.name && data_type.distributed_flight)
+            .then(|| quote! { .distributed_flight(cachegen_runtime::DistributedFlight::default()) });
         quote! {
             let #field = {
                 let config = cachegen_runtime::config::CacheConfig::from_lookup(#field::ENV_VAR, &lookup)?;
@@ -831,6 +840,7 @@ fn cache_struct(model: &CacheModel) -> TokenStream {
                     .await?
                     .namespace(METRICS_NAMESPACE)
                     .service(SERVICE)
+                    #distributed
                     .build()
             };
         }

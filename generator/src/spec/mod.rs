@@ -246,6 +246,10 @@ pub struct DataType {
     /// Window after expiry in which a stale value is served while one refresh runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_while_revalidate: Option<SpecDuration>,
+    /// Single-flight across containers: one container calls the origin per miss (a
+    /// lease in the store) while the others wait for its value (default `false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed_flight: Option<bool>,
     /// Extra item attributes, so GSIs can find items. Templates may use key
     /// parameters (`{region}`), value fields (`{value.status}`), `{now}` and `{data_type}`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]

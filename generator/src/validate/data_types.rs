@@ -194,6 +194,7 @@ impl Checker<'_> {
             ttl_secs,
             memory_ttl_secs,
             stale_while_revalidate_secs,
+            distributed_flight: spec.distributed_flight.unwrap_or(false),
             attributes,
             tags,
             invalidate_by,
