@@ -258,6 +258,8 @@ pub struct DataType {
     pub stale_while_revalidate_secs: Option<u64>,
     /// Single-flight across containers through store leases.
     pub distributed_flight: bool,
+    /// How often, at most, the invalidation stamp is re-read, seconds.
+    pub version_check_secs: Option<u64>,
     /// Extra attributes written on each item.
     pub attributes: Vec<ItemAttribute>,
     /// Invalidation tags.

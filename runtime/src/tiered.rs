@@ -99,6 +99,7 @@ impl WriteOptions {
 #[derive(Clone)]
 struct L1Entry {
     value: Arc<dyn Any + Send + Sync>,
+    created_at_ms: u64,
     fresh_until_ms: u64,
     expires_at_ms: u64,
     ttl: Duration,
@@ -144,6 +145,8 @@ struct Inner {
     distributed: Option<DistributedFlight>,
     /// Identifies this process as a lease holder.
     holder: String,
+    /// Invalidation stamps read from the store: name to (stamp, read at), epoch ms.
+    stamps: std::sync::Mutex<HashMap<String, (u64, u64)>>,
 }
 
 /// A two-level cache: an in-process L1 in front of a shared [`CacheStore`],
@@ -167,6 +170,7 @@ pub struct TieredCache {
     data_type: Arc<str>,
     memory_ttl: Option<Duration>,
     distributed_flight: bool,
+    version_check: Option<Duration>,
 }
 
 /// Builds a [`TieredCache`].
@@ -304,11 +308,13 @@ impl TieredCacheBuilder {
                 schema_version: self.schema_version,
                 distributed: self.distributed,
                 holder: holder_id(),
+                stamps: Default::default(),
             }),
             counters,
             data_type: self.data_type.into(),
             memory_ttl: None,
             distributed_flight: false,
+            version_check: None,
         }
     }
 }
@@ -318,6 +324,9 @@ fn origin_error(e: impl Into<BoxError>) -> CacheError {
 }
 
 /// True for errors that degrade (outages), false for caller errors.
+/// How long an invalidation stamp is kept: longer than any TTL cachegen accepts.
+const STAMP_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
+
 /// A holder name unique to this process: pid and start time.
 fn holder_id() -> String {
     let started = std::time::SystemTime::now()
@@ -347,7 +356,89 @@ impl TieredCache {
             data_type: data_type.into(),
             memory_ttl: self.memory_ttl,
             distributed_flight: self.distributed_flight,
+            version_check: self.version_check,
         }
+    }
+
+    /// A handle that checks its data type's invalidation stamp, re-reading it from the
+    /// store at most every `bound`: an invalidation in another process then reaches this
+    /// one's L1 within `bound`, with no pub/sub. `None` turns the check off.
+    pub fn with_version_check(&self, bound: Option<Duration>) -> Self {
+        Self {
+            version_check: bound,
+            ..self.clone()
+        }
+    }
+
+    fn stamp_key(&self) -> String {
+        format!("{}stamp#{}", self.inner.key_prefix, self.data_type)
+    }
+
+    /// When this handle's data type was last invalidated (epoch ms): entries created then
+    /// or earlier are invalid.
+    async fn invalidated_at(&self) -> Option<u64> {
+        let (Some(bound), Some(store)) = (self.version_check, &self.inner.store) else {
+            return None;
+        };
+        let now = self.inner.clock.now_ms();
+        let key = self.stamp_key();
+        let cached = self
+            .inner
+            .stamps
+            .lock()
+            .expect("stamp lock")
+            .get(&key)
+            .copied();
+        if let Some((stamp, read_at)) = cached
+            && now < read_at + bound.as_millis() as u64
+        {
+            return (stamp > 0).then_some(stamp);
+        }
+        let read = self.store_call("get_stamp", store.get(&key)).await;
+        let stamp = match read {
+            Ok(bytes) => bytes
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+                .map_or(0, u64::from_be_bytes),
+            // Store trouble: keep what we knew.
+            Err(_) => cached.map_or(0, |(stamp, _)| stamp),
+        };
+        self.inner
+            .stamps
+            .lock()
+            .expect("stamp lock")
+            .insert(key, (stamp, now));
+        (stamp > 0).then_some(stamp)
+    }
+
+    /// Invalidates every entry of this handle's data type in every process: writes a new
+    /// stamp (now) that entries created earlier fail, and clears this process's L1.
+    pub async fn bump_version(&self) -> Result<(), CacheError> {
+        self.clear_memory();
+        let Some(store) = &self.inner.store else {
+            return Ok(());
+        };
+        let key = self.stamp_key();
+        let now = self.inner.clock.now_ms();
+        let previous = self.invalidated_at().await.unwrap_or(0);
+        let stamp = now.max(previous + 1).to_be_bytes();
+        let attributes = Attributes::new();
+        let entry = StoreEntry {
+            value: &stamp,
+            created_at_ms: now,
+            expires_at_ms: now + STAMP_LIFETIME.as_millis() as u64,
+            ttl: STAMP_LIFETIME,
+            tags: &[],
+            attributes: &attributes,
+        };
+        let written = self
+            .store_call("bump_version", store.set(&key, entry))
+            .await;
+        self.inner
+            .stamps
+            .lock()
+            .expect("stamp lock")
+            .insert(key, (u64::from_be_bytes(stamp), now));
+        Ok(written?)
     }
 
     /// A handle whose misses use (or not) the cross-process single-flight configured
@@ -436,6 +527,15 @@ impl TieredCache {
         if now >= e.expires_at_ms {
             return Found::Miss;
         }
+        if self.version_check.is_some()
+            && self
+                .invalidated_at()
+                .await
+                .is_some_and(|at| e.created_at_ms <= at)
+        {
+            l1.invalidate(key).await;
+            return Found::Miss;
+        }
         match e.value.downcast_ref::<T>() {
             Some(v) if now < e.fresh_until_ms => Found::Fresh(v.clone()),
             Some(v) => Found::Stale(v.clone()),
@@ -455,6 +555,7 @@ impl TieredCache {
         }
         let entry = L1Entry {
             value: Arc::new(value),
+            created_at_ms: meta.created_at_ms,
             fresh_until_ms: meta.fresh_until_ms.min(cap),
             expires_at_ms,
             ttl: Duration::from_millis(expires_at_ms - now),
@@ -501,6 +602,15 @@ impl TieredCache {
         let Some((meta, v)) = self.decode::<T>(key, &bytes) else {
             return Ok(in_l1);
         };
+        // Written before an invalidation that the index query behind it may have missed.
+        if self.version_check.is_some()
+            && self
+                .invalidated_at()
+                .await
+                .is_some_and(|at| meta.created_at_ms <= at)
+        {
+            return Ok(in_l1);
+        }
         self.l1_insert(key, v.clone(), meta, bytes.len()).await;
         if self.inner.clock.now_ms() < meta.fresh_until_ms {
             Counters::inc(&self.counters.store_hits);
@@ -675,10 +785,14 @@ impl TieredCache {
                 let r = self.store_call("get_many", store.get_many(&full)).await;
                 let found = self.degrade(r, HashMap::new())?;
                 let now = self.inner.clock.now_ms();
+                let invalidated_at = self.invalidated_at().await;
                 for (key, full_key) in missing.iter().zip(&full) {
                     let hit = found
                         .get(full_key)
-                        .and_then(|b| Some((b.len(), self.decode::<T>(key, b)?)));
+                        .and_then(|b| Some((b.len(), self.decode::<T>(key, b)?)))
+                        .filter(|(_, (meta, _))| {
+                            invalidated_at.is_none_or(|at| meta.created_at_ms > at)
+                        });
                     if let Some((size, (meta, v))) = hit {
                         self.l1_insert(key, v.clone(), meta, size).await;
                         if now < meta.fresh_until_ms {

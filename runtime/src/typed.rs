@@ -44,6 +44,9 @@ pub trait DataType: 'static {
     const INVALIDATION_INDEX: Option<IndexKey>;
     /// Whether misses use single-flight across containers (when the cache configures it).
     const DISTRIBUTED_FLIGHT: bool = false;
+    /// How soon an invalidation in another process must reach this one's L1, through the
+    /// type's invalidation stamp (`None`: within [`Self::MEMORY_TTL`], no stamp reads).
+    const VERSION_CHECK: Option<Duration> = None;
 
     /// The store key for `key`.
     fn key(key: &Self::Key) -> String;
@@ -110,7 +113,8 @@ impl<D: DataType> TypedCache<D> {
             cache: cache
                 .for_type(D::NAME)
                 .with_memory_ttl(D::MEMORY_TTL)
-                .with_distributed_flight(D::DISTRIBUTED_FLIGHT),
+                .with_distributed_flight(D::DISTRIBUTED_FLIGHT)
+                .with_version_check(D::VERSION_CHECK),
             data_type: PhantomData,
         }
     }
@@ -234,7 +238,19 @@ impl<D: DataType> TypedCache<D> {
 
     /// Removes every entry of this data type: through its GSI on DynamoDB when the spec
     /// names one (a query, not a scan), otherwise by its key prefix.
+    ///
+    /// With a version check, it also writes the type's invalidation stamp, so other
+    /// processes drop their L1 copies within the bound, and items the (eventually
+    /// consistent) index did not return yet are misses everywhere.
     pub async fn invalidate_all(&self) -> Result<u64, CacheError> {
+        let removed = self.delete_all().await?;
+        if D::VERSION_CHECK.is_some() {
+            self.cache.bump_version().await?;
+        }
+        Ok(removed)
+    }
+
+    async fn delete_all(&self) -> Result<u64, CacheError> {
         if let Some(index) = D::INVALIDATION_INDEX
             && let Some(store) = self.cache.store()
             && let Some(dynamo) = crate::store::dynamo(store.as_ref())

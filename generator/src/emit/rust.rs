@@ -435,6 +435,10 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
     let distributed = data_type
         .distributed_flight
         .then(|| quote! { const DISTRIBUTED_FLIGHT: bool = true; });
+    let version_check = data_type.version_check_secs.map(|secs| {
+        let bound = duration(secs);
+        quote! { const VERSION_CHECK: Option<std::time::Duration> = Some(#bound); }
+    });
     quote! {
         #key_struct
         #value_struct
@@ -453,6 +457,7 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
             const KEY_PREFIX: &'static str = #key_prefix;
             const INVALIDATION_INDEX: Option<cachegen_runtime::typed::IndexKey> = #invalidation;
             #distributed
+            #version_check
 
             fn key(#key_arg: &#key) -> String { #key_body }
             #tags_fn

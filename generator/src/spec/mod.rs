@@ -250,6 +250,11 @@ pub struct DataType {
     /// lease in the store) while the others wait for its value (default `false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distributed_flight: Option<bool>,
+    /// Bound within which an invalidation in another container stops this one from
+    /// serving the old value (such as `2s`): the type's invalidation stamp is re-read at
+    /// most this often. Default: none (the in-memory TTL bounds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_check: Option<SpecDuration>,
     /// Extra item attributes, so GSIs can find items. Templates may use key
     /// parameters (`{region}`), value fields (`{value.status}`), `{now}` and `{data_type}`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]

@@ -195,6 +195,9 @@ impl Checker<'_> {
             memory_ttl_secs,
             stale_while_revalidate_secs,
             distributed_flight: spec.distributed_flight.unwrap_or(false),
+            version_check_secs: spec
+                .version_check
+                .map(|bound| self.duration(&path.key("version_check"), "version_check", bound)),
             attributes,
             tags,
             invalidate_by,

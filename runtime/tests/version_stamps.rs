@@ -1,0 +1,103 @@
+//! Invalidation that reaches every container without pub/sub: a data type's invalidation
+//! stamp in the store, read at most every `bound`, makes entries created before it misses
+//! in other containers' L1 and in the store (where an eventually consistent index query
+//! may have missed them). On memory, DynamoDB (moto) and Redis.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cachegen_runtime::config::MemoryLimit;
+use cachegen_runtime::{BoxError, TieredCache};
+use common::{Harness, Kind};
+
+const BOUND: Duration = Duration::from_secs(2);
+
+fn container(h: &Harness, bound: Option<Duration>) -> TieredCache {
+    h.builder()
+        .memory(MemoryLimit::entries(1_000))
+        .data_type("flags")
+        .build()
+        .for_type("flags")
+        .with_version_check(bound)
+}
+
+async fn read(cache: &TieredCache, calls: &Arc<AtomicUsize>) -> String {
+    let calls = calls.clone();
+    cache
+        .wrap("flags", Duration::from_secs(600), || async move {
+            let call = calls.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, BoxError>(format!("v{call}"))
+        })
+        .await
+        .unwrap()
+}
+
+async fn an_invalidation_reaches_the_other_container(kind: Kind) {
+    let h = Harness::new(kind).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let a = container(&h, Some(BOUND));
+    let b = container(&h, Some(BOUND));
+    assert_eq!(read(&a, &calls).await, "v0");
+    assert_eq!(
+        read(&b, &calls).await,
+        "v0",
+        "{kind:?}: b reads what a stored"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // A invalidates the type, and its delete found nothing (as an index query that has not
+    // seen the item yet): only the stamp tells the others.
+    h.clock.advance(Duration::from_millis(10));
+    a.bump_version().await.unwrap();
+    assert_eq!(
+        read(&b, &calls).await,
+        "v0",
+        "{kind:?}: within the bound b may still serve its copy"
+    );
+    h.clock.advance(BOUND + Duration::from_millis(10));
+    assert_eq!(
+        read(&b, &calls).await,
+        "v1",
+        "{kind:?}: past the bound b drops L1 and the old store entry"
+    );
+    assert_eq!(
+        read(&a, &calls).await,
+        "v1",
+        "{kind:?}: and a reads b's new value"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+async fn without_a_check_the_copy_lives_on(kind: Kind) {
+    let h = Harness::new(kind).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let a = container(&h, Some(BOUND));
+    let b = container(&h, None);
+    read(&a, &calls).await;
+    read(&b, &calls).await;
+    a.bump_version().await.unwrap();
+    h.clock.advance(BOUND * 2);
+    assert_eq!(read(&b, &calls).await, "v0", "{kind:?}: no check, no news");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memory() {
+    an_invalidation_reaches_the_other_container(Kind::Memory).await;
+    without_a_check_the_copy_lives_on(Kind::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb() {
+    an_invalidation_reaches_the_other_container(Kind::Dynamo).await;
+    without_a_check_the_copy_lives_on(Kind::Dynamo).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis() {
+    an_invalidation_reaches_the_other_container(Kind::Redis).await;
+    without_a_check_the_copy_lives_on(Kind::Redis).await;
+}
