@@ -6,6 +6,8 @@
 //! reuse the instances `scripts/test.sh` starts (`CACHEGEN_TEST_DYNAMODB_ENDPOINT`,
 //! `CACHEGEN_TEST_REDIS_URL`) and otherwise spawn a private one.
 
+pub mod fault;
+
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
