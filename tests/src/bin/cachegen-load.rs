@@ -1,0 +1,332 @@
+//! A bounded load test: N worker processes (this binary with `--worker`) share one
+//! DynamoDB (moto) or Redis on loopback and hammer a hot key set with misses, hits and
+//! invalidations, through caches with distributed single-flight. The driver merges what
+//! the workers report: origin calls per key per TTL (target 1), p50/p99 latency per layer,
+//! and caller-visible errors (target 0). It stops by itself.
+//!
+//! ```text
+//! cachegen-load --backend dynamodb --endpoint http://127.0.0.1:5000 --processes 4 --seconds 6
+//! cachegen-load --backend redis --endpoint redis://127.0.0.1:6379 --processes 4 --seconds 6
+//! cachegen-load ... --no-distributed    # the control: single-flight inside each process only
+//! ```
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use cachegen_runtime::config::MemoryLimit;
+use cachegen_runtime::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore};
+use cachegen_runtime::{BoxError, DistributedFlight, TieredCache};
+use serde_json::{Value, json};
+
+/// Hot keys every worker contends on.
+const HOT_KEYS: usize = 16;
+/// Concurrent callers per worker in the hot phase.
+const CALLERS: usize = 8;
+/// Store TTL of hot values.
+const TTL: Duration = Duration::from_secs(2);
+/// Latency samples per layer and worker.
+const SAMPLES: usize = 200;
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let backend = arg(&args, "--backend").unwrap_or_else(|| "dynamodb".into());
+    let endpoint = arg(&args, "--endpoint").expect("--endpoint URL (loopback)");
+    assert!(
+        endpoint.contains("127.0.0.1"),
+        "the load test only targets loopback"
+    );
+    let seconds: u64 = arg(&args, "--seconds").map_or(6, |s| s.parse().expect("--seconds N"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let distributed = !args.iter().any(|a| a == "--no-distributed");
+    if args.iter().any(|a| a == "--worker") {
+        let table = arg(&args, "--table").unwrap_or_default();
+        let report = runtime.block_on(worker(&backend, &endpoint, &table, seconds, distributed));
+        println!("{report}");
+    } else {
+        let processes: usize =
+            arg(&args, "--processes").map_or(4, |s| s.parse().expect("--processes N"));
+        let summary = runtime.block_on(drive(&backend, &endpoint, processes, seconds, distributed));
+        println!("{}", serde_json::to_string_pretty(&summary).unwrap());
+    }
+}
+
+async fn store(backend: &str, endpoint: &str, table: &str) -> Arc<dyn CacheStore> {
+    match backend {
+        "redis" => Arc::new(RedisStore::connect(endpoint).await.expect("redis")),
+        _ => {
+            let sdk = cachegen_tests::moto_sdk(endpoint).await;
+            let layout = DynamoLayout::builder("pk").ttl_attribute("ttl").build();
+            Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                table,
+                layout,
+            ))
+        }
+    }
+}
+
+/// Runs the workers and merges their reports.
+async fn drive(
+    backend: &str,
+    endpoint: &str,
+    processes: usize,
+    seconds: u64,
+    distributed: bool,
+) -> Value {
+    let table = format!("load-{}", std::process::id());
+    if backend != "redis" {
+        let sdk = cachegen_tests::moto_sdk(endpoint).await;
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap()
+        };
+        aws_sdk_dynamodb::Client::new(&sdk)
+            .create_table()
+            .table_name(&table)
+            .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("pk"))
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("load table");
+    }
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..processes)
+        .map(|_| {
+            Command::new(&exe)
+                .args([
+                    "--worker",
+                    "--backend",
+                    backend,
+                    "--endpoint",
+                    endpoint,
+                    "--table",
+                    &table,
+                ])
+                .args(["--seconds", &seconds.to_string()])
+                .args((!distributed).then_some("--no-distributed"))
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("worker starts")
+        })
+        .collect();
+    let reports: Vec<Value> = children
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().expect("worker ends");
+            assert!(output.status.success(), "a worker failed");
+            serde_json::from_slice(&output.stdout).expect("worker report")
+        })
+        .collect();
+
+    let mut calls: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut layers: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let (mut errors, mut invalidations, mut lookups) = (0, 0, 0);
+    for report in &reports {
+        for (key, times) in report["origin_calls"].as_object().unwrap() {
+            calls.entry(key.clone()).or_default().extend(
+                times
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_u64().unwrap()),
+            );
+        }
+        for (layer, samples) in report["latency_us"].as_object().unwrap() {
+            layers.entry(layer.clone()).or_default().extend(
+                samples
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_u64().unwrap()),
+            );
+        }
+        errors += report["errors"].as_u64().unwrap();
+        invalidations += report["invalidations"].as_u64().unwrap();
+        lookups += report["lookups"].as_u64().unwrap();
+    }
+    let windows = seconds as f64 / TTL.as_secs_f64();
+    let total_calls: usize = calls.values().map(Vec::len).sum();
+    // Calls owed to invalidations are not stampedes: each invalidation may cost one.
+    let per_key_per_ttl =
+        (total_calls as f64 - invalidations as f64).max(0.0) / (HOT_KEYS as f64 * windows);
+    let percentiles: BTreeMap<String, Value> = layers
+        .into_iter()
+        .map(|(layer, mut samples)| {
+            samples.sort_unstable();
+            let at = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
+            (
+                layer,
+                json!({ "p50_us": at(0.5), "p99_us": at(0.99), "samples": samples.len() }),
+            )
+        })
+        .collect();
+    json!({
+        "backend": backend,
+        "distributed_flight": distributed,
+        "processes": processes,
+        "seconds": seconds,
+        "hot_keys": HOT_KEYS,
+        "ttl_ms": TTL.as_millis() as u64,
+        "lookups": lookups,
+        "origin_calls": total_calls,
+        "invalidations": invalidations,
+        "origin_calls_per_key_per_ttl": (per_key_per_ttl * 100.0).round() / 100.0,
+        "errors": errors,
+        "latency": percentiles,
+    })
+}
+
+/// One worker process: a hot phase with contention and invalidations, then a layer phase.
+async fn worker(
+    backend: &str,
+    endpoint: &str,
+    table: &str,
+    seconds: u64,
+    distributed: bool,
+) -> String {
+    let store = store(backend, endpoint, table).await;
+    let hot = TieredCache::builder()
+        .store(store.clone())
+        .memory(MemoryLimit::entries(10_000))
+        .store_timeout(Duration::from_secs(2))
+        .distributed_flight(DistributedFlight {
+            lease_ttl: Duration::from_secs(2),
+            wait: Duration::from_secs(2),
+            poll: Duration::from_millis(10),
+        })
+        .build()
+        .with_memory_ttl(Duration::from_millis(500))
+        .with_distributed_flight(distributed);
+    let calls: Arc<Mutex<BTreeMap<String, Vec<u64>>>> = Arc::default();
+    let errors = Arc::new(AtomicU64::new(0));
+    let lookups = Arc::new(AtomicU64::new(0));
+    let invalidations = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let epoch = |at: std::time::SystemTime| {
+        at.duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+
+    let mut tasks = Vec::new();
+    for caller in 0..CALLERS {
+        let (hot, calls, errors, lookups, invalidations) = (
+            hot.clone(),
+            calls.clone(),
+            errors.clone(),
+            lookups.clone(),
+            invalidations.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut state = (std::process::id() as u64) << 8 | caller as u64 | 1;
+            while Instant::now() < deadline {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let key = format!("hot{}", state % HOT_KEYS as u64);
+                // Now and then, one caller invalidates the key it is about to read.
+                if caller == 0 && state % 50 == 0 {
+                    if hot.delete(&key).await.is_err() {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    invalidations.fetch_add(1, Ordering::Relaxed);
+                }
+                let calls = calls.clone();
+                let owned = key.clone();
+                let result = hot
+                    .wrap(&key, TTL, || async move {
+                        calls
+                            .lock()
+                            .unwrap()
+                            .entry(owned)
+                            .or_default()
+                            .push(epoch(std::time::SystemTime::now()));
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Ok::<_, BoxError>(vec![7u8; 256])
+                    })
+                    .await;
+                lookups.fetch_add(1, Ordering::Relaxed);
+                if result.is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    // Layer phase: misses (origin and store write), store hits (no L1), memory hits.
+    let layered = TieredCache::builder()
+        .store(store.clone())
+        .memory(MemoryLimit::entries(10_000))
+        .build();
+    let store_only = TieredCache::builder()
+        .store(store)
+        .memory(MemoryLimit::entries(0))
+        .build();
+    let prefix = format!("layer{}-", std::process::id());
+    let mut latency: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for i in 0..SAMPLES {
+        let key = format!("{prefix}{i}");
+        let started = Instant::now();
+        let miss = layered
+            .wrap(&key, Duration::from_secs(60), || async {
+                Ok::<_, BoxError>(vec![1u8; 256])
+            })
+            .await;
+        latency
+            .entry("origin_miss")
+            .or_default()
+            .push(started.elapsed().as_micros() as u64);
+        let started = Instant::now();
+        let stored = store_only.get::<Vec<u8>>(&key).await;
+        latency
+            .entry("store_hit")
+            .or_default()
+            .push(started.elapsed().as_micros() as u64);
+        let started = Instant::now();
+        let memory = layered.get::<Vec<u8>>(&key).await;
+        latency
+            .entry("memory_hit")
+            .or_default()
+            .push(started.elapsed().as_micros() as u64);
+        if miss.is_err() || !matches!(stored, Ok(Some(_))) || !matches!(memory, Ok(Some(_))) {
+            errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let calls = calls.lock().unwrap().clone();
+    json!({
+        "origin_calls": calls,
+        "latency_us": latency,
+        "errors": errors.load(Ordering::Relaxed),
+        "lookups": lookups.load(Ordering::Relaxed),
+        "invalidations": invalidations.load(Ordering::Relaxed),
+    })
+    .to_string()
+}
