@@ -250,7 +250,7 @@ async fn worker(
                 state ^= state << 17;
                 let key = format!("hot{}", state % HOT_KEYS as u64);
                 // Now and then, one caller invalidates the key it is about to read.
-                if caller == 0 && state % 50 == 0 {
+                if caller == 0 && state.is_multiple_of(50) {
                     if hot.delete(&key).await.is_err() {
                         errors.fetch_add(1, Ordering::Relaxed);
                     }
