@@ -145,8 +145,8 @@ struct Inner {
     distributed: Option<DistributedFlight>,
     /// Identifies this process as a lease holder.
     holder: String,
-    /// Invalidation stamps read from the store: name to (stamp, read at), epoch ms.
-    stamps: std::sync::Mutex<HashMap<String, (u64, u64)>>,
+    /// Invalidation stamps read from the store: stamp key to (stamps, read at), epoch ms.
+    stamps: std::sync::Mutex<HashMap<String, (Stamps, u64)>>,
 }
 
 /// A two-level cache: an in-process L1 in front of a shared [`CacheStore`],
@@ -324,6 +324,27 @@ fn origin_error(e: impl Into<BoxError>) -> CacheError {
 }
 
 /// True for errors that degrade (outages), false for caller errors.
+/// A data type's invalidation times, epoch ms (0: never).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Stamps {
+    /// Entries created until then are misses everywhere (L1 and store).
+    everywhere: u64,
+    /// L1 copies created until then are dropped.
+    memory: u64,
+}
+
+impl Stamps {
+    /// Whether an L1 copy created at `created_at_ms` is still valid.
+    fn keeps_in_memory(&self, created_at_ms: u64) -> bool {
+        created_at_ms > self.everywhere.max(self.memory)
+    }
+
+    /// Whether a store entry created at `created_at_ms` is still valid.
+    fn keeps_in_store(&self, created_at_ms: u64) -> bool {
+        created_at_ms > self.everywhere
+    }
+}
+
 /// How long an invalidation stamp is kept: longer than any TTL cachegen accepts.
 const STAMP_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
 
@@ -370,75 +391,125 @@ impl TieredCache {
         }
     }
 
-    fn stamp_key(&self) -> String {
-        format!("{}stamp#{}", self.inner.key_prefix, self.data_type)
+    /// Store keys of this handle's data type's two stamps: everywhere, and L1 only.
+    fn stamp_keys(&self) -> [String; 2] {
+        let prefix = &self.inner.key_prefix;
+        [
+            format!("{prefix}stamp#{}", self.data_type),
+            format!("{prefix}stamp-memory#{}", self.data_type),
+        ]
     }
 
-    /// When this handle's data type was last invalidated (epoch ms): entries created then
-    /// or earlier are invalid.
-    async fn invalidated_at(&self) -> Option<u64> {
+    /// This handle's data type's invalidation stamps, re-read from the store at most
+    /// every version-check bound; `None` when the handle does not check.
+    async fn stamps(&self) -> Option<Stamps> {
         let (Some(bound), Some(store)) = (self.version_check, &self.inner.store) else {
             return None;
         };
         let now = self.inner.clock.now_ms();
-        let key = self.stamp_key();
+        let [everywhere_key, memory_key] = self.stamp_keys();
         let cached = self
             .inner
             .stamps
             .lock()
             .expect("stamp lock")
-            .get(&key)
+            .get(&everywhere_key)
             .copied();
-        if let Some((stamp, read_at)) = cached
+        if let Some((stamps, read_at)) = cached
             && now < read_at + bound.as_millis() as u64
         {
-            return (stamp > 0).then_some(stamp);
+            return Some(stamps);
         }
-        let read = self.store_call("get_stamp", store.get(&key)).await;
-        let stamp = match read {
-            Ok(bytes) => bytes
-                .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
-                .map_or(0, u64::from_be_bytes),
+        let keys = [everywhere_key.clone(), memory_key.clone()];
+        let read = self.store_call("get_stamps", store.get_many(&keys)).await;
+        let stamps = match read {
+            Ok(found) => {
+                let stamp = |key: &str| {
+                    found
+                        .get(key)
+                        .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+                        .map_or(0, u64::from_be_bytes)
+                };
+                Stamps {
+                    everywhere: stamp(&everywhere_key),
+                    memory: stamp(&memory_key),
+                }
+            }
             // Store trouble: keep what we knew.
-            Err(_) => cached.map_or(0, |(stamp, _)| stamp),
+            Err(_) => cached.map(|(stamps, _)| stamps).unwrap_or_default(),
         };
         self.inner
             .stamps
             .lock()
             .expect("stamp lock")
-            .insert(key, (stamp, now));
-        (stamp > 0).then_some(stamp)
+            .insert(everywhere_key, (stamps, now));
+        Some(stamps)
     }
 
-    /// Invalidates every entry of this handle's data type in every process: writes a new
-    /// stamp (now) that entries created earlier fail, and clears this process's L1.
-    pub async fn bump_version(&self) -> Result<(), CacheError> {
-        self.clear_memory();
-        let Some(store) = &self.inner.store else {
-            return Ok(());
-        };
-        let key = self.stamp_key();
+    /// Writes stamp `key` as `stamp`, whole (concurrent writers cannot lose each other's
+    /// invalidation: any later time covers an earlier one).
+    async fn write_stamp(
+        &self,
+        store: &Arc<dyn CacheStore>,
+        key: &str,
+        stamp: u64,
+    ) -> Result<(), CacheError> {
         let now = self.inner.clock.now_ms();
-        let previous = self.invalidated_at().await.unwrap_or(0);
-        let stamp = now.max(previous + 1).to_be_bytes();
+        let bytes = stamp.to_be_bytes();
         let attributes = Attributes::new();
         let entry = StoreEntry {
-            value: &stamp,
+            value: &bytes,
             created_at_ms: now,
             expires_at_ms: now + STAMP_LIFETIME.as_millis() as u64,
             ttl: STAMP_LIFETIME,
             tags: &[],
             attributes: &attributes,
         };
-        let written = self
-            .store_call("bump_version", store.set(&key, entry))
-            .await;
+        Ok(self
+            .store_call("write_stamp", store.set(key, entry))
+            .await?)
+    }
+
+    /// Invalidates every entry of this handle's data type in every process: entries
+    /// created until now are misses in every L1 and in the store. Clears this L1.
+    pub async fn bump_version(&self) -> Result<(), CacheError> {
+        self.bump(true).await
+    }
+
+    /// Makes other processes drop their L1 copies of this data type (after deleting keys
+    /// or a tag in the store): they re-read the store, which no longer has the old values.
+    pub async fn bump_memory_version(&self) -> Result<(), CacheError> {
+        self.bump(false).await
+    }
+
+    async fn bump(&self, everywhere: bool) -> Result<(), CacheError> {
+        self.clear_memory();
+        let Some(store) = &self.inner.store else {
+            return Ok(());
+        };
+        let previous = self.stamps().await.unwrap_or_default();
+        let stamp = self
+            .inner
+            .clock
+            .now_ms()
+            .max(previous.everywhere.max(previous.memory) + 1);
+        let [everywhere_key, memory_key] = self.stamp_keys();
+        self.write_stamp(store, &memory_key, stamp).await?;
+        let mut updated = Stamps {
+            memory: stamp,
+            ..previous
+        };
+        if everywhere {
+            self.write_stamp(store, &everywhere_key, stamp).await?;
+            updated.everywhere = stamp;
+        }
+        let now = self.inner.clock.now_ms();
         self.inner
             .stamps
             .lock()
             .expect("stamp lock")
-            .insert(key, (u64::from_be_bytes(stamp), now));
-        Ok(written?)
+            .insert(everywhere_key, (updated, now));
+        Ok(())
     }
 
     /// A handle whose misses use (or not) the cross-process single-flight configured
@@ -529,9 +600,9 @@ impl TieredCache {
         }
         if self.version_check.is_some()
             && self
-                .invalidated_at()
+                .stamps()
                 .await
-                .is_some_and(|at| e.created_at_ms <= at)
+                .is_some_and(|stamps| !stamps.keeps_in_memory(e.created_at_ms))
         {
             l1.invalidate(key).await;
             return Found::Miss;
@@ -605,9 +676,9 @@ impl TieredCache {
         // Written before an invalidation that the index query behind it may have missed.
         if self.version_check.is_some()
             && self
-                .invalidated_at()
+                .stamps()
                 .await
-                .is_some_and(|at| meta.created_at_ms <= at)
+                .is_some_and(|stamps| !stamps.keeps_in_store(meta.created_at_ms))
         {
             return Ok(in_l1);
         }
@@ -785,13 +856,13 @@ impl TieredCache {
                 let r = self.store_call("get_many", store.get_many(&full)).await;
                 let found = self.degrade(r, HashMap::new())?;
                 let now = self.inner.clock.now_ms();
-                let invalidated_at = self.invalidated_at().await;
+                let stamps = self.stamps().await;
                 for (key, full_key) in missing.iter().zip(&full) {
                     let hit = found
                         .get(full_key)
                         .and_then(|b| Some((b.len(), self.decode::<T>(key, b)?)))
                         .filter(|(_, (meta, _))| {
-                            invalidated_at.is_none_or(|at| meta.created_at_ms > at)
+                            stamps.is_none_or(|stamps| stamps.keeps_in_store(meta.created_at_ms))
                         });
                     if let Some((size, (meta, v))) = hit {
                         self.l1_insert(key, v.clone(), meta, size).await;

@@ -152,9 +152,19 @@ impl<D: DataType> TypedCache<D> {
             .await
     }
 
-    /// Removes the value at `key` from both layers.
+    /// Removes the value at `key` from both layers (and, with a version check, from
+    /// other processes' L1 within the bound).
     pub async fn delete(&self, key: &D::Key) -> Result<(), CacheError> {
-        self.cache.delete(&D::key(key)).await
+        self.cache.delete(&D::key(key)).await?;
+        self.reach_other_processes().await
+    }
+
+    /// With a version check, tells other processes to drop their L1 copies of this type.
+    async fn reach_other_processes(&self) -> Result<(), CacheError> {
+        if D::VERSION_CHECK.is_some() {
+            self.cache.bump_memory_version().await?;
+        }
+        Ok(())
     }
 
     /// Cache-aside: the cached value, or `origin()`'s, stored with the type's settings.
@@ -198,15 +208,20 @@ impl<D: DataType> TypedCache<D> {
         Ok(store_keys.iter().map(|key| found.remove(key)).collect())
     }
 
-    /// Removes every entry written with `tag`.
+    /// Removes every entry written with `tag` (reaching other processes' L1 like
+    /// [`delete`](Self::delete)).
     pub async fn invalidate_tag(&self, tag: &str) -> Result<u64, CacheError> {
-        self.cache.invalidate_tag(tag).await
+        let removed = self.cache.invalidate_tag(tag).await?;
+        self.reach_other_processes().await?;
+        Ok(removed)
     }
 
     /// Removes every entry whose key starts with `key_prefix` (built by the generated
     /// `invalidate_by_*` methods from leading key parameters).
     pub async fn invalidate_prefix(&self, key_prefix: &str) -> Result<u64, CacheError> {
-        self.cache.delete_by_prefix(key_prefix).await
+        let removed = self.cache.delete_by_prefix(key_prefix).await?;
+        self.reach_other_processes().await?;
+        Ok(removed)
     }
 
     /// One page of an index query, read as this type's values (other types' items on the

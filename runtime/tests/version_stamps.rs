@@ -25,9 +25,13 @@ fn container(h: &Harness, bound: Option<Duration>) -> TieredCache {
 }
 
 async fn read(cache: &TieredCache, calls: &Arc<AtomicUsize>) -> String {
+    read_key(cache, "flags", calls).await
+}
+
+async fn read_key(cache: &TieredCache, key: &str, calls: &Arc<AtomicUsize>) -> String {
     let calls = calls.clone();
     cache
-        .wrap("flags", Duration::from_secs(600), || async move {
+        .wrap(key, Duration::from_secs(600), || async move {
             let call = calls.fetch_add(1, Ordering::SeqCst);
             Ok::<_, BoxError>(format!("v{call}"))
         })
@@ -84,20 +88,52 @@ async fn without_a_check_the_copy_lives_on(kind: Kind) {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
+/// A key deleted in one container: the others drop their L1 copies of the type within the
+/// bound and re-read the store, which serves the type's other keys (no origin call).
+async fn a_deleted_key_reaches_the_other_container(kind: Kind) {
+    let h = Harness::new(kind).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let a = container(&h, Some(BOUND));
+    let b = container(&h, Some(BOUND));
+    assert_eq!(read_key(&a, "one", &calls).await, "v0");
+    assert_eq!(read_key(&a, "two", &calls).await, "v1");
+    assert_eq!(read_key(&b, "one", &calls).await, "v0");
+    assert_eq!(read_key(&b, "two", &calls).await, "v1");
+
+    h.clock.advance(Duration::from_millis(10));
+    a.delete("one").await.unwrap();
+    a.bump_memory_version().await.unwrap();
+    h.clock.advance(BOUND + Duration::from_millis(10));
+    assert_eq!(
+        read_key(&b, "one", &calls).await,
+        "v2",
+        "{kind:?}: the deleted key is fetched again"
+    );
+    assert_eq!(
+        read_key(&b, "two", &calls).await,
+        "v1",
+        "{kind:?}: other keys come from the store"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn memory() {
     an_invalidation_reaches_the_other_container(Kind::Memory).await;
     without_a_check_the_copy_lives_on(Kind::Memory).await;
+    a_deleted_key_reaches_the_other_container(Kind::Memory).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dynamodb() {
     an_invalidation_reaches_the_other_container(Kind::Dynamo).await;
     without_a_check_the_copy_lives_on(Kind::Dynamo).await;
+    a_deleted_key_reaches_the_other_container(Kind::Dynamo).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis() {
     an_invalidation_reaches_the_other_container(Kind::Redis).await;
     without_a_check_the_copy_lives_on(Kind::Redis).await;
+    a_deleted_key_reaches_the_other_container(Kind::Redis).await;
 }
