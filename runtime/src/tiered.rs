@@ -171,6 +171,7 @@ pub struct TieredCache {
     memory_ttl: Option<Duration>,
     distributed_flight: bool,
     version_check: Option<Duration>,
+    deadline: Option<Instant>,
 }
 
 /// Builds a [`TieredCache`].
@@ -315,6 +316,7 @@ impl TieredCacheBuilder {
             memory_ttl: None,
             distributed_flight: false,
             version_check: None,
+            deadline: None,
         }
     }
 }
@@ -378,6 +380,16 @@ impl TieredCache {
             memory_ttl: self.memory_ttl,
             distributed_flight: self.distributed_flight,
             version_check: self.version_check,
+            deadline: self.deadline,
+        }
+    }
+
+    /// A handle for one invocation that must finish by `deadline` (a Lambda's remaining
+    /// time): leases it takes lapse by then, and it waits for others no longer than that.
+    pub fn with_deadline(&self, deadline: Instant) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..self.clone()
         }
     }
 
@@ -1096,12 +1108,19 @@ impl TieredCache {
             return Ok(Lease::None);
         };
         let lease = format!("{}lease#{key}", self.inner.key_prefix);
-        let deadline = Instant::now() + flight.wait;
+        let left = self.deadline.map_or(Duration::MAX, |deadline| {
+            deadline.saturating_duration_since(Instant::now())
+        });
+        let lease_ttl = flight.lease_ttl.min(left);
+        if lease_ttl.is_zero() {
+            return Ok(Lease::None);
+        }
+        let deadline = Instant::now() + flight.wait.min(left);
         loop {
             let taken = self
                 .store_call(
                     "acquire_lease",
-                    store.acquire_lease(&lease, &self.inner.holder, flight.lease_ttl),
+                    store.acquire_lease(&lease, &self.inner.holder, lease_ttl),
                 )
                 .await;
             match taken {

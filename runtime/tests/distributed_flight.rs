@@ -138,3 +138,38 @@ async fn crashed_holder_dynamodb() {
 async fn crashed_holder_redis() {
     a_crashed_holders_lease_lapses(Kind::Redis).await;
 }
+
+/// An invocation with little time left takes a lease that lapses with it, so a container
+/// that dies at its deadline holds no one up for long.
+#[tokio::test(flavor = "multi_thread")]
+async fn leases_lapse_by_the_invocation_deadline() {
+    use cachegen_runtime::store::{CacheStore, MemoryStore};
+    let store: Arc<dyn CacheStore> = Arc::new(MemoryStore::new(MemoryLimit::entries(1_000)));
+    let cache = |deadline: Option<std::time::Instant>| {
+        let cache = TieredCache::builder()
+            .store(store.clone())
+            .distributed_flight(flight())
+            .build()
+            .with_distributed_flight(true);
+        deadline.map_or(cache.clone(), |deadline| cache.with_deadline(deadline))
+    };
+    let short = cache(Some(std::time::Instant::now() + Duration::from_millis(100)));
+    // This invocation's origin outlives its deadline (a Lambda timing out mid-call).
+    let stuck = tokio::spawn(async move {
+        short
+            .wrap("slow", Duration::from_secs(60), || async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                Ok::<_, BoxError>("late".to_owned())
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Its lease lapsed at the deadline (not after the 5 s lease_ttl): another takes it.
+    assert!(
+        store
+            .acquire_lease("lease#slow", "next", Duration::from_secs(1))
+            .await
+            .unwrap()
+    );
+    stuck.abort();
+}
