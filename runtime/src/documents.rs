@@ -2,9 +2,8 @@
 //! write-through with rollback, a fallback reader that backfills the cache, and a sync
 //! handler for S3 events, so objects written straight to S3 reach the cache too.
 //!
-//! The cache must be built in strict mode ([`TieredCacheBuilder::strict`](crate::TieredCacheBuilder::strict)):
-//! write-through has to know when DynamoDB refused a write, where plain caching would
-//! shrug it off.
+//! Documents use the cache strictly (store errors are raised, not degraded): write-through
+//! has to know when DynamoDB refused a write, where plain caching would shrug it off.
 
 use std::time::{Duration, Instant};
 
@@ -96,10 +95,10 @@ fn message(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl<D: DocumentType> Documents<D> {
-    /// Documents in `bucket`, cached through `cache` (which must be strict).
+    /// Documents in `bucket`, cached through `cache` (used strictly).
     pub fn new(cache: TypedCache<D>, s3: Client, bucket: impl Into<String>) -> Self {
         Self {
-            cache,
+            cache: cache.strict(),
             s3,
             bucket: bucket.into(),
             retry: ExponentialBuilder::default()

@@ -48,6 +48,8 @@ pub mod verify;
 
 /// Re-exported so generated code builds `SdkConfig`s with the same version.
 pub use ::aws_config;
+/// Re-exported so generated code builds S3 clients for documents with the same version.
+pub use ::aws_sdk_s3;
 pub use error::{BoxError, CacheError, StoreError};
 pub use tiered::{
     CacheValue, DEFAULT_COMPRESS_OVER, DEFAULT_STORE_TIMEOUT, DistributedFlight, TieredCache,

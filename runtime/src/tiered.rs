@@ -172,6 +172,7 @@ pub struct TieredCache {
     distributed_flight: bool,
     version_check: Option<Duration>,
     deadline: Option<Instant>,
+    strict: Option<bool>,
 }
 
 /// Builds a [`TieredCache`].
@@ -317,6 +318,7 @@ impl TieredCacheBuilder {
             distributed_flight: false,
             version_check: None,
             deadline: None,
+            strict: None,
         }
     }
 }
@@ -381,6 +383,16 @@ impl TieredCache {
             distributed_flight: self.distributed_flight,
             version_check: self.version_check,
             deadline: self.deadline,
+            strict: self.strict,
+        }
+    }
+
+    /// A handle that raises store errors (`true`) or degrades them (`false`), whatever
+    /// the cache was built with: write-through needs to know when a write failed.
+    pub fn with_strict(&self, strict: bool) -> Self {
+        Self {
+            strict: Some(strict),
+            ..self.clone()
         }
     }
 
@@ -594,7 +606,7 @@ impl TieredCache {
     fn degrade<R>(&self, r: Result<R, StoreError>, fallback: R) -> Result<R, CacheError> {
         match r {
             Ok(v) => Ok(v),
-            Err(e) if is_transient(&e) && !self.inner.strict => Ok(fallback),
+            Err(e) if is_transient(&e) && !self.strict.unwrap_or(self.inner.strict) => Ok(fallback),
             Err(e) => Err(e.into()),
         }
     }

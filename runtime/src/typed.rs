@@ -77,6 +77,28 @@ pub fn push_key_part(out: &mut String, part: &str) {
     }
 }
 
+/// Reads back a key part written by [`push_key_part`] (`None` if it is not one).
+pub fn parse_key_part(part: &str) -> Option<String> {
+    let bytes = part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = part.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            byte if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') => {
+                out.push(byte);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// A sort-key condition for a numeric range (`None` for `..`, everything).
 pub fn number_range(range: &impl std::ops::RangeBounds<i64>) -> Option<SortCondition> {
     use std::ops::Bound;
@@ -115,6 +137,14 @@ impl<D: DataType> TypedCache<D> {
                 .with_memory_ttl(D::MEMORY_TTL)
                 .with_distributed_flight(D::DISTRIBUTED_FLIGHT)
                 .with_version_check(D::VERSION_CHECK),
+            data_type: PhantomData,
+        }
+    }
+
+    /// This handle, raising store errors instead of degrading them.
+    pub fn strict(&self) -> Self {
+        Self {
+            cache: self.cache.with_strict(true),
             data_type: PhantomData,
         }
     }
@@ -298,6 +328,16 @@ mod tests {
         assert_eq!(number_range(&(10..)), Some(SortCondition::AtLeast(n(10))));
         assert_eq!(number_range(&(..=5)), Some(SortCondition::AtMost(n(5))));
         assert_eq!(number_range(&(..)), None);
+    }
+
+    #[test]
+    fn key_parts_read_back() {
+        let mut written = String::new();
+        push_key_part(&mut written, "a#b:c%d é/x");
+        assert_eq!(parse_key_part(&written).as_deref(), Some("a#b:c%d é/x"));
+        assert_eq!(parse_key_part("plain-1.x"), Some("plain-1.x".to_owned()));
+        assert_eq!(parse_key_part("not/escaped"), None);
+        assert_eq!(parse_key_part("%zz"), None);
     }
 
     #[test]

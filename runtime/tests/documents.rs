@@ -91,9 +91,9 @@ async fn setup() -> Setup {
     let bucket = unique_name("docs").to_lowercase().replace('_', "-");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let store = DynamoStore::new(dynamo.clone(), &table, common::layout(false));
+    // A default (degrading) cache: documents use it strictly on their own.
     let cache = TieredCache::builder()
         .store(Arc::new(store))
-        .strict(true)
         .store_timeout(common::TEST_STORE_TIMEOUT)
         .build();
     Setup {
@@ -373,4 +373,27 @@ async fn dry_run_reads_but_writes_nothing() {
     assert!(setup.item("c6").await.is_none());
     assert_eq!(setup.object_count().await, 0);
     assert_eq!(documents.read(&"c6".to_owned()).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_cache_write_fails_the_document_write() {
+    let setup = setup().await;
+    let documents = setup.documents(&setup.bucket);
+    setup
+        .dynamo
+        .delete_table()
+        .table_name(&setup.table)
+        .send()
+        .await
+        .unwrap();
+    let err = documents
+        .write(&"c7".to_owned(), &change("c7", "new"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DocumentError::Cache(_)), "{err}");
+    assert_eq!(
+        setup.object_count().await,
+        0,
+        "S3 is not written when DynamoDB refused"
+    );
 }
