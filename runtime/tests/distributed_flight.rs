@@ -173,3 +173,48 @@ async fn leases_lapse_by_the_invocation_deadline() {
     );
     stuck.abort();
 }
+
+/// Stale-while-revalidate across containers: every container serves the stale value at
+/// once, and only the lease holder refreshes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_container_refreshes_while_the_others_serve_stale() {
+    let h = Harness::new(Kind::Memory).await;
+    let fleet = containers(&h, true);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let refresh = |calls: Arc<AtomicUsize>| async move {
+        let call = calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok::<_, BoxError>(format!("value {call}"))
+    };
+    let (ttl, window) = (Duration::from_secs(10), Duration::from_secs(60));
+    let first = fleet[0]
+        .wrap_swr("flags", ttl, window, {
+            let c = calls.clone();
+            move || refresh(c)
+        })
+        .await
+        .unwrap();
+    assert_eq!(first, "value 0");
+    h.clock.advance(Duration::from_secs(11)); // stale, within the window
+
+    let mut served = Vec::new();
+    for cache in &fleet {
+        let calls = calls.clone();
+        served.push(
+            cache
+                .wrap_swr("flags", ttl, window, move || refresh(calls))
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(
+        served.iter().all(|value| value == "value 0"),
+        "all serve stale at once: {served:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the fleet refreshed once, not once per container"
+    );
+}
