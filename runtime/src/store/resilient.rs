@@ -286,8 +286,9 @@ impl CacheStore for ResilientStore {
         holder: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        // A dry run takes no lease (it writes nothing), so it never makes others wait.
-        self.call("acquire_lease", Some(false), || {
+        // A dry run writes no lease: it acts as the holder (calling its origin at once)
+        // without making any other process wait.
+        self.call("acquire_lease", Some(true), || {
             self.inner.acquire_lease(key, holder, ttl)
         })
         .await
