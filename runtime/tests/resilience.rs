@@ -171,6 +171,12 @@ async fn dry_run_reads_but_skips_writes() {
             ..Resilience::default()
         },
     ));
+    // A dry-run lease acts as held (no caller waits) but writes nothing.
+    assert!(
+        dry.acquire_lease("lease#x", "me", Duration::from_secs(5))
+            .await
+            .unwrap()
+    );
     let cache = cache_over(dry, common::TEST_STORE_TIMEOUT);
     assert_eq!(
         cache.get::<String>("existing").await.unwrap().as_deref(),
@@ -191,6 +197,10 @@ async fn dry_run_reads_but_skips_writes() {
     assert!(
         item("new").await.unwrap().item.is_none(),
         "the write was skipped"
+    );
+    assert!(
+        item("lease#x").await.unwrap().item.is_none(),
+        "no lease was written"
     );
     assert!(
         item("existing").await.unwrap().item.is_some(),
