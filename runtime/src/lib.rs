@@ -14,7 +14,9 @@
 //! #[derive(Clone, serde::Serialize, serde::Deserialize)]
 //! struct User { id: String, name: String }
 //!
-//! # async fn load_user(id: &str) -> Result<User, std::io::Error> { unimplemented!() }
+//! # async fn load_user(id: &str) -> Result<User, std::io::Error> {
+//! #     Ok(User { id: id.to_owned(), name: "Ada".to_owned() })
+//! # }
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! // CACHE_TABLE_NAME, REDIS_URL, CACHE_ENABLED, CACHE_KEY_PREFIX, CACHE_MEMORY_SIZE.
 //! let config = CacheConfig::from_env(TABLE_NAME_ENV)?;
