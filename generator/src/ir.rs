@@ -352,6 +352,22 @@ pub enum TemplatePart {
     DataTypeName,
 }
 
+impl std::fmt::Display for Template {
+    /// The template as written in the spec: `drs-quotas#{region}#{account_id}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for part in &self.0 {
+            match part {
+                TemplatePart::Literal(text) => f.write_str(text)?,
+                TemplatePart::Param(name) => write!(f, "{{{name}}}")?,
+                TemplatePart::ValueField(name) => write!(f, "{{value.{name}}}")?,
+                TemplatePart::Now => f.write_str("{now}")?,
+                TemplatePart::DataTypeName => f.write_str("{data_type}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Template {
     /// The text before the first placeholder: what every key of this template starts with.
     pub fn literal_prefix(&self) -> String {

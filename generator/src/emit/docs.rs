@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use heck::ToSnakeCase;
 
-use crate::ir::{
-    Billing, CacheModel, Encryption, NamePart, NameTemplate, Role, Template, TemplatePart,
-};
+use crate::ir::{Billing, CacheModel, Encryption, NamePart, NameTemplate, Role};
 use crate::spec::SpecDuration;
 
 /// The page, as Markdown.
@@ -94,20 +92,6 @@ fn diagram(out: &mut String, model: &CacheModel) {
     out.push_str("```\n\n");
 }
 
-fn template(template: &Template) -> String {
-    template
-        .0
-        .iter()
-        .map(|part| match part {
-            TemplatePart::Literal(text) => text.clone(),
-            TemplatePart::Param(name) => format!("{{{name}}}"),
-            TemplatePart::ValueField(name) => format!("{{value.{name}}}"),
-            TemplatePart::Now => "{now}".into(),
-            TemplatePart::DataTypeName => "{data_type}".into(),
-        })
-        .collect()
-}
-
 fn name(template: &NameTemplate) -> String {
     template
         .0
@@ -134,9 +118,9 @@ fn code(text: &str) -> String {
 fn data_types(out: &mut String, model: &CacheModel) {
     out.push_str("## Data types\n\n| Data type | Table | Key | TTL | In memory | Stale window | Indexes |\n| --- | --- | --- | --- | --- | --- | --- |\n");
     for data_type in &model.data_types {
-        let mut key = template(&data_type.key);
+        let mut key = data_type.key.to_string();
         if let Some(sort_key) = &data_type.sort_key {
-            key = format!("{key} / {}", template(sort_key));
+            key = format!("{key} / {sort_key}");
         }
         let indexes: Vec<String> = data_type.indexes.iter().map(|i| code(i)).collect();
         writeln!(

@@ -321,7 +321,7 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
         key, value, marker, ..
     } = &names;
     let name = &data_type.name;
-    let template_text = template_text(&data_type.key);
+    let template_text = data_type.key.to_string();
 
     let key_fields = data_type.params.iter().map(|param| {
         let ident = format_ident!("{}", param.name);
@@ -712,21 +712,6 @@ fn uses(template: &Template, predicate: impl Fn(&TemplatePart) -> bool) -> bool 
 fn duration(secs: u64) -> TokenStream {
     let secs = Literal::u64_unsuffixed(secs);
     quote! { std::time::Duration::from_secs(#secs) }
-}
-
-/// The template as written, for doc comments.
-fn template_text(template: &Template) -> String {
-    template
-        .0
-        .iter()
-        .map(|part| match part {
-            TemplatePart::Literal(text) => text.clone(),
-            TemplatePart::Param(name) => format!("{{{name}}}"),
-            TemplatePart::ValueField(name) => format!("{{value.{name}}}"),
-            TemplatePart::Now => "{now}".into(),
-            TemplatePart::DataTypeName => "{data_type}".into(),
-        })
-        .collect()
 }
 
 /// A template without key parameters, value fields or `{now}`, as its fixed text.
