@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,30 +43,11 @@ struct Plan {
 impl FaultProxy {
     /// Proxies to `upstream`, an `http://127.0.0.1:<port>` endpoint.
     pub fn start(upstream: &str) -> io::Result<Self> {
-        let upstream: SocketAddr = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{upstream}: {e}")))?;
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-        listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
         let plan = Arc::new(Mutex::new(Plan::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (p, s) = (plan.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        let p = p.clone();
-                        std::thread::spawn(move || {
-                            let _ = serve(client, upstream, &p);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
+        let p = plan.clone();
+        let (port, stop) = crate::spawn_proxy(upstream, move |client, upstream| {
+            let _ = serve(client, upstream, &p);
+        })?;
         Ok(Self { port, plan, stop })
     }
 

@@ -454,30 +454,11 @@ const SCAN_TAIL: usize = 64;
 impl CountingProxy {
     /// Proxies to `upstream`, an `http://127.0.0.1:<port>` endpoint.
     pub fn start(upstream: &str) -> io::Result<Self> {
-        let upstream: SocketAddr = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{upstream}: {e}")))?;
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-        listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
         let counts = Arc::new(Mutex::new(HashMap::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (c, s) = (counts.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        let c = c.clone();
-                        std::thread::spawn(move || {
-                            let _ = relay(client, upstream, &c);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
+        let c = counts.clone();
+        let (port, stop) = spawn_proxy(upstream, move |client, upstream| {
+            let _ = relay(client, upstream, &c);
+        })?;
         Ok(Self { port, counts, stop })
     }
 
@@ -506,6 +487,37 @@ impl Drop for CountingProxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// Listens on a free loopback port and hands each connection, with the parsed
+/// `upstream` address, to `handle` on its own thread, until the returned flag is set.
+pub(crate) fn spawn_proxy(
+    upstream: &str,
+    handle: impl Fn(TcpStream, SocketAddr) + Send + Sync + 'static,
+) -> io::Result<(u16, Arc<AtomicBool>)> {
+    let upstream: SocketAddr = upstream
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{upstream}: {e}")))?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    listener.set_nonblocking(true)?;
+    let port = listener.local_addr()?.port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    let handle = Arc::new(handle);
+    std::thread::spawn(move || {
+        while !stopping.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((client, _)) => {
+                    let handle = handle.clone();
+                    std::thread::spawn(move || handle(client, upstream));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    Ok((port, stop))
 }
 
 fn relay(
