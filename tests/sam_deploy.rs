@@ -11,29 +11,12 @@
 use std::process::Command;
 
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use cachegen::ir::{Role, Target};
 use cachegen_testkit::TestServer;
 use cachegen_tests::deployed::{self, Resolver};
-use cachegen_tests::{examples, run, workspace_root, write_files};
+use cachegen_tests::{examples, moto_sdk, run, workspace_root, write_files};
 use serde_json::json;
-
-fn cloudformation(endpoint: &str) -> Client {
-    let config = aws_sdk_cloudformation::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "cachegen-tests",
-        ))
-        .endpoint_url(endpoint)
-        .build();
-    Client::from_conf(config)
-}
 
 /// The SAM template expanded to CloudFormation JSON by aws-sam-translator.
 fn translate(sam: &std::path::Path) -> String {
@@ -86,8 +69,9 @@ async fn create_stack(client: &Client, name: &str, body: String, parameters: Vec
 async fn every_example_sam_template_expands_and_deploys_to_moto() {
     // A private moto: the Terraform deploy test creates tables of the same names.
     let moto = TestServer::moto().expect("moto_server starts");
-    let client = cloudformation(&moto.endpoint());
-    let dynamodb = deployed::dynamodb(&moto.endpoint());
+    let sdk = moto_sdk(&moto.endpoint()).await;
+    let client = Client::new(&sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     for (name, project) in examples() {
         let dir = tempfile::tempdir().unwrap();
         write_files(dir.path(), &project.files(Some(&[Target::Sam])));

@@ -133,7 +133,7 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
     // A private moto: the SAM deploy test creates tables of the same names.
     let moto = TestServer::moto().expect("moto_server starts");
     let endpoint = moto.endpoint();
-    let client = deployed::dynamodb(&endpoint);
+    let client = aws_sdk_dynamodb::Client::new(&cachegen_tests::moto_sdk(&endpoint).await);
     for (name, project) in examples() {
         let dir = tempfile::tempdir().unwrap();
         root_module(dir.path(), &project, &endpoint);

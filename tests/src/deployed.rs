@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use cachegen::ir::{CacheModel, KeyAttribute, NamePart, NameTemplate, ProjectionType, Table};
 
 /// A GSI: its keys (`(attribute, HASH|RANGE)`), projection type and sorted non-key attributes.
@@ -108,23 +107,6 @@ pub fn expected(model: &CacheModel, table: &Table, resolver: &Resolver) -> Table
             )])
             .collect(),
     }
-}
-
-/// A DynamoDB client for a moto endpoint, with dummy credentials.
-pub fn dynamodb(endpoint: &str) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "cachegen-tests",
-        ))
-        .endpoint_url(endpoint)
-        .build();
-    Client::from_conf(config)
 }
 
 /// Reads a table back: DescribeTable, DescribeTimeToLive and ListTagsOfResource.
