@@ -17,7 +17,10 @@ use aws_sdk_dynamodb::types::{
 use cachegen::deploy::{DeployError, DeployOutcome};
 use cachegen_runtime::BoxError;
 use cachegen_testkit::TestServer;
-use cachegen_tests::{create_roles, deploy, deploy_template, moto_sdk, table_name, workspace_root};
+use cachegen_tests::{
+    create_roles, deploy, deploy_template, moto_sdk, stub_sync_functions, table_name,
+    workspace_root,
+};
 
 /// The DRS origin of the tests: counts its calls.
 #[derive(Clone, Default)]
@@ -351,7 +354,9 @@ async fn updates_cloudformation_cannot_apply_are_refused_and_others_are_planned(
     let sdk = moto_sdk(&moto.endpoint()).await;
     let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
     let project = project("change-metadata");
-    let parameters = [("env", "dev")];
+    let functions = stub_sync_functions(&cloudformation, &project.model, "changes-dev").await;
+    let mut parameters = vec![("env", "dev")];
+    parameters.extend(functions.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     deploy(&cloudformation, &project, "changes-dev", &parameters, true)
         .await
         .unwrap();
@@ -459,15 +464,12 @@ async fn change_metadata_typed_queries_page_through_real_indexes() {
     let sdk = moto_sdk(&moto.endpoint()).await;
     let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
     let project = project("change-metadata");
-    let (outcome, _) = deploy(
-        &cloudformation,
-        &project,
-        "changes-dev",
-        &[("env", "dev")],
-        true,
-    )
-    .await
-    .unwrap();
+    let functions = stub_sync_functions(&cloudformation, &project.model, "changes-dev").await;
+    let mut parameters = vec![("env", "dev")];
+    parameters.extend(functions.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (outcome, _) = deploy(&cloudformation, &project, "changes-dev", &parameters, true)
+        .await
+        .unwrap();
     assert!(matches!(outcome, DeployOutcome::Deployed(_)), "{outcome:?}");
     let table = table_name(&cloudformation, &project, "changes-dev", "metadata").await;
     let env_var = change_notifier_cache::metadata::ENV_VAR;

@@ -15,7 +15,7 @@ use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use cachegen::ir::{Role, Target};
 use cachegen_testkit::TestServer;
 use cachegen_tests::deployed::{self, Resolver};
-use cachegen_tests::{examples, moto_sdk, run, workspace_root, write_files};
+use cachegen_tests::{examples, moto_sdk, run, stub_sync_functions, workspace_root, write_files};
 use serde_json::json;
 
 /// The SAM template expanded to CloudFormation JSON by aws-sam-translator.
@@ -124,6 +124,14 @@ async fn every_example_sam_template_expands_and_deploys_to_moto() {
                 Vec::new(),
             )
             .await;
+        }
+        for (parameter, arn) in stub_sync_functions(&client, &project.model, &name).await {
+            parameters.push(
+                Parameter::builder()
+                    .parameter_key(parameter)
+                    .parameter_value(arn)
+                    .build(),
+            );
         }
         create_stack(&client, &name, template, parameters).await;
 

@@ -6,17 +6,21 @@ use std::path::Path;
 
 use cachegen::Project;
 use cachegen::emit::terraform::{self as tf, STACK_NAME};
-use cachegen::ir::Role;
-use cachegen_testkit::TestServer;
+use cachegen::ir::{NamePart, Role};
+use cachegen_runtime::aws_sdk_s3;
+use cachegen_testkit::{TestServer, stub_function_arn};
 use cachegen_tests::deployed::{self, Resolver};
-use cachegen_tests::{examples, run, terraform, terraform_plugin_dir, write_files};
+use cachegen_tests::{
+    examples, run, stub_sync_functions, terraform, terraform_plugin_dir, write_files,
+};
 
 /// The stack name the root modules pass in.
 const STACK: &str = "cachegen-test";
 
 /// Writes `project`'s module under `dir/module`, and a root module calling it with a
-/// provider aimed at `endpoint` (dummy credentials) and the consumer roles it needs.
-fn root_module(dir: &Path, project: &Project, endpoint: &str) {
+/// provider aimed at `endpoint` (dummy credentials), the consumer roles it needs and
+/// `inputs` (such as sync function ARNs).
+fn root_module(dir: &Path, project: &Project, endpoint: &str, extra_inputs: &[(String, String)]) {
     let files: Vec<_> = project
         .files(Some(&[cachegen::ir::Target::Terraform]))
         .into_iter()
@@ -28,6 +32,9 @@ fn root_module(dir: &Path, project: &Project, endpoint: &str) {
     write_files(dir, &files);
     let mut roles = String::new();
     let mut inputs = format!("  {STACK_NAME} = \"{STACK}\"\n");
+    for (parameter, value) in extra_inputs {
+        inputs.push_str(&format!("  {} = \"{value}\"\n", tf::variable(parameter)));
+    }
     for consumer in &project.model.consumers {
         let (role, input) = match &consumer.role {
             Role::Create => continue,
@@ -61,11 +68,14 @@ fn root_module(dir: &Path, project: &Project, endpoint: &str) {
   skip_credentials_validation = true
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
+  s3_use_path_style           = true
 
   endpoints {{
     cloudwatch = "{endpoint}"
     dynamodb   = "{endpoint}"
     iam        = "{endpoint}"
+    lambda     = "{endpoint}"
+    s3         = "{endpoint}"
     sts        = "{endpoint}"
   }}
 }}
@@ -76,6 +86,25 @@ fn root_module(dir: &Path, project: &Project, endpoint: &str) {
 "#
     );
     std::fs::write(dir.join("main.tf"), root).unwrap();
+}
+
+/// Each bucket's sync function parameter, with the bucket's name.
+fn sync_function_parameters(project: &Project) -> impl Iterator<Item = (String, String)> + '_ {
+    project.model.buckets.iter().filter_map(|bucket| {
+        match bucket.events.as_ref()?.function.0.as_slice() {
+            [NamePart::Parameter(parameter)] => Some((parameter.clone(), bucket.name.clone())),
+            _ => None,
+        }
+    })
+}
+
+/// An S3 client for moto (path-style addressing: no bucket subdomains on loopback).
+fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 fn init(dir: &Path) -> bool {
@@ -114,7 +143,10 @@ fn every_example_module_validates_and_plans_offline() {
     for (name, project) in examples() {
         let dir = tempfile::tempdir().unwrap();
         // Nothing listens on port 9: planning must need no AWS endpoint at all.
-        root_module(dir.path(), &project, "http://127.0.0.1:9");
+        let functions: Vec<(String, String)> = sync_function_parameters(&project)
+            .map(|(parameter, bucket)| (parameter, stub_function_arn(&format!("{name}-{bucket}-sync"))))
+            .collect();
+        root_module(dir.path(), &project, "http://127.0.0.1:9", &functions);
         if !init(dir.path()) {
             return;
         }
@@ -133,10 +165,14 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
     // A private moto: the SAM deploy test creates tables of the same names.
     let moto = TestServer::moto().expect("moto_server starts");
     let endpoint = moto.endpoint();
-    let client = aws_sdk_dynamodb::Client::new(&cachegen_tests::moto_sdk(&endpoint).await);
+    let sdk = cachegen_tests::moto_sdk(&endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
+    let s3 = s3_client(&sdk);
     for (name, project) in examples() {
         let dir = tempfile::tempdir().unwrap();
-        root_module(dir.path(), &project, &endpoint);
+        let functions = stub_sync_functions(&cloudformation, &project.model, &name).await;
+        root_module(dir.path(), &project, &endpoint, &functions);
         if !init(dir.path()) {
             return;
         }
@@ -150,6 +186,21 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
         let resolver = Resolver::defaults(&project.model, STACK);
         for table in &project.model.tables {
             deployed::verify_deployed_table(&client, &project.model, table, &resolver).await;
+        }
+        // Terraform sets each part of a bucket through its own S3 call, so unlike moto's
+        // CloudFormation, everything is there to read back.
+        for bucket in project.model.buckets.iter().filter(|bucket| bucket.created) {
+            let function = functions
+                .iter()
+                .map(|(_, arn)| arn.as_str())
+                .next()
+                .unwrap_or_default();
+            assert_eq!(
+                deployed::describe_bucket(&s3, &resolver.resolve(&bucket.bucket_name)).await,
+                deployed::expected_bucket(&project.model, bucket, function),
+                "{name}: bucket {}",
+                bucket.name
+            );
         }
 
         let destroy = || {

@@ -60,6 +60,8 @@ pub struct CacheModel {
     pub parameters: Vec<Parameter>,
     /// Tables, in spec order.
     pub tables: Vec<Table>,
+    /// Document buckets, in spec order.
+    pub buckets: Vec<Bucket>,
     /// Data types, in spec order.
     pub data_types: Vec<DataType>,
     /// Consumers and their derived IAM grants.
@@ -86,6 +88,28 @@ impl CacheModel {
             .iter()
             .find(|table| table.name == name)
             .unwrap_or_else(|| panic!("validated model has no table `{name}`"))
+    }
+
+    /// The bucket called `name`. Validation guarantees every reference resolves.
+    pub fn bucket(&self, name: &str) -> &Bucket {
+        self.buckets
+            .iter()
+            .find(|bucket| bucket.name == name)
+            .unwrap_or_else(|| panic!("validated model has no bucket `{name}`"))
+    }
+
+    /// The document data types kept in `bucket`, in spec order.
+    pub fn documents_in<'a>(
+        &'a self,
+        bucket: &'a str,
+    ) -> impl Iterator<Item = (&'a DataType, &'a Document)> + 'a {
+        self.data_types.iter().filter_map(move |data_type| {
+            data_type
+                .document
+                .as_ref()
+                .filter(|document| document.bucket == bucket)
+                .map(|document| (data_type, document))
+        })
     }
 
     /// The data type called `name`. Validation guarantees every reference resolves.
@@ -216,6 +240,94 @@ pub enum Encryption {
     KmsKey(NameTemplate),
 }
 
+/// An S3 bucket of documents.
+#[derive(Clone, Debug, Serialize)]
+pub struct Bucket {
+    /// Name in the spec.
+    pub name: String,
+    /// CloudFormation logical ID (`DocumentsBucket`).
+    pub logical_id: String,
+    /// Physical bucket name.
+    pub bucket_name: NameTemplate,
+    /// Whether the templates create it (else it exists already).
+    pub created: bool,
+    /// What it holds.
+    pub description: Option<String>,
+    /// Environment variable carrying its name to Lambdas.
+    pub env_var: String,
+    /// Object versioning.
+    pub versioning: bool,
+    /// Server-side encryption.
+    pub encryption: BucketEncryption,
+    /// The sync Lambda notified of object events.
+    pub events: Option<BucketEvents>,
+    /// Tags (defaults merged with the bucket's own).
+    pub tags: Vec<(String, NameTemplate)>,
+    /// Checkov checks the spec skips on this bucket, with their reasons.
+    pub skip_checks: Vec<SkipCheck>,
+}
+
+/// Server-side encryption of a bucket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum BucketEncryption {
+    /// SSE-S3.
+    S3Managed,
+    /// SSE-KMS with `aws/s3`.
+    AwsManaged,
+    /// SSE-KMS with a customer-managed key.
+    KmsKey(NameTemplate),
+}
+
+/// The Lambda notified of a bucket's object events.
+#[derive(Clone, Debug, Serialize)]
+pub struct BucketEvents {
+    /// Function ARN.
+    pub function: NameTemplate,
+    /// The consumer it runs as.
+    pub consumer: String,
+}
+
+/// S3 event types the sync Lambda receives.
+pub const DOCUMENT_EVENTS: [&str; 2] = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"];
+
+/// Where a data type's documents are kept.
+#[derive(Clone, Debug, Serialize)]
+pub struct Document {
+    /// Bucket name in the spec.
+    pub bucket: String,
+    /// Object key template (key parameters only).
+    pub object_key: Template,
+    /// Item attribute `backfill --customer` filters on.
+    pub customer_attribute: Option<String>,
+}
+
+impl Document {
+    /// Fixed text every object key starts with (the event filter and IAM prefix).
+    pub fn key_prefix(&self) -> String {
+        self.object_key.literal_prefix()
+    }
+
+    /// Fixed text every object key ends with (the event filter suffix).
+    pub fn key_suffix(&self) -> String {
+        match self.object_key.0.as_slice() {
+            [_, .., TemplatePart::Literal(text)] => text.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// S3 actions each access level needs on a data type's documents: reading, writing and
+/// deleting documents go to S3 as well as to the cache; syncing reads the object.
+pub fn document_actions(access: Access) -> &'static [&'static str] {
+    match access {
+        Access::Read => &["s3:GetObject"],
+        Access::Write => &["s3:PutObject"],
+        Access::Invalidate => &["s3:DeleteObject"],
+        Access::Query => &[],
+        Access::Sync => &["s3:GetObject"],
+    }
+}
+
 /// A global secondary index.
 #[derive(Clone, Debug, Serialize)]
 pub struct Index {
@@ -270,6 +382,8 @@ pub struct DataType {
     pub indexes: Vec<String>,
     /// Expected traffic, when the spec declares it.
     pub traffic: Option<Traffic>,
+    /// Where the documents live, for a data type whose source of truth is S3.
+    pub document: Option<Document>,
 }
 
 /// Expected traffic of a data type.
@@ -404,6 +518,17 @@ pub struct Consumer {
     pub access: Vec<(String, Vec<Access>)>,
     /// IAM grants, one per table it touches.
     pub grants: Vec<Grant>,
+    /// S3 grants, one per document bucket it touches.
+    pub bucket_grants: Vec<BucketGrant>,
+}
+
+/// S3 actions a consumer needs on one bucket's documents.
+#[derive(Clone, Debug, Serialize)]
+pub struct BucketGrant {
+    /// Bucket name in the spec.
+    pub bucket: String,
+    /// Per object key prefix (one per document type), the actions allowed there, sorted.
+    pub prefixes: Vec<(String, Vec<String>)>,
 }
 
 /// A consumer's IAM role.
@@ -454,6 +579,12 @@ pub fn table_actions(access: Access) -> &'static [&'static str] {
             "dynamodb:GetItem",
         ],
         Access::Query => &[],
+        Access::Sync => &[
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
     }
 }
 

@@ -47,6 +47,9 @@ pub enum ConfigError {
     /// [`CacheConfig::builder_with_sdk`] got no AWS configuration for DynamoDB.
     #[error("the DynamoDB backend needs an AWS SDK configuration")]
     MissingSdkConfig,
+    /// A variable the caller needs is unset or empty.
+    #[error("{0} is not set: the templates set it on every consumer's function")]
+    Missing(&'static str),
 }
 
 /// Bound of an in-memory cache, by entries, by bytes, or both.

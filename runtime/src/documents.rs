@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::s3::S3Event;
+pub use aws_lambda_events::s3::S3Event;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use backon::{ExponentialBuilder, Retryable};
@@ -22,6 +22,28 @@ pub trait DocumentType: DataType {
 
     /// The key of the document stored at `object_key`, if it is one of this type's.
     fn parse_object_key(object_key: &str) -> Option<Self::Key>;
+}
+
+/// Reads the key parameters back out of an object key written from fixed text and
+/// parameters: `literals` are the fixed texts around and between the parameters (one more
+/// than there are parameters; the first and last may be empty). Each parameter is decoded
+/// with [`parse_key_part`](crate::typed::parse_key_part). `None` if `object_key` does not
+/// have that shape.
+///
+/// A literal between two parameters must start with a character that escaping encodes
+/// (such as `/`): that is what marks where the parameter before it ends.
+pub fn split_object_key(object_key: &str, literals: &[&str]) -> Option<Vec<String>> {
+    let (first, rest) = literals.split_first()?;
+    let (last, between) = rest.split_last()?;
+    let mut remaining = object_key.strip_prefix(first)?;
+    let mut parts = Vec::with_capacity(literals.len() - 1);
+    for literal in between {
+        let (part, after) = remaining.split_once(literal)?;
+        parts.push(crate::typed::parse_key_part(part)?);
+        remaining = after;
+    }
+    parts.push(crate::typed::parse_key_part(remaining.strip_suffix(last)?)?);
+    Some(parts)
 }
 
 /// Why a document operation failed.
@@ -355,6 +377,22 @@ fn decode_event_key(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_keys_split_back_into_their_parameters() {
+        let literals = ["changes/", "/", ".json"];
+        assert_eq!(
+            split_object_key("changes/acme/c%2F1.json.json", &literals),
+            Some(vec!["acme".to_owned(), "c/1.json".to_owned()])
+        );
+        assert_eq!(split_object_key("changes/acme.json", &literals), None);
+        assert_eq!(split_object_key("other/acme/c1.json", &literals), None);
+        assert_eq!(split_object_key("changes/a/b/c.json", &literals), None);
+        assert_eq!(
+            split_object_key("42", &["", ""]),
+            Some(vec!["42".to_owned()])
+        );
+    }
 
     #[test]
     fn event_keys_are_url_decoded() {

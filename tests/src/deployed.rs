@@ -7,7 +7,11 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
-use cachegen::ir::{CacheModel, KeyAttribute, NamePart, NameTemplate, ProjectionType, Table};
+use cachegen::ir::{
+    Bucket, BucketEncryption, CacheModel, DOCUMENT_EVENTS, KeyAttribute, NamePart, NameTemplate,
+    ProjectionType, Table,
+};
+use cachegen_runtime::aws_sdk_s3;
 
 /// A GSI: its keys (`(attribute, HASH|RANGE)`), projection type and sorted non-key attributes.
 pub type IndexFacts = (Vec<(String, String)>, String, Vec<String>);
@@ -205,4 +209,145 @@ pub async fn verify_deployed_table(
         "verify_deployment of {}",
         table.name
     );
+}
+
+/// What a deployed document bucket looks like, as far as a deployment path sets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketFacts {
+    /// Default encryption algorithm (`aws:kms` or `AES256`).
+    pub encryption: Option<String>,
+    /// Versioning status (`Enabled`), when the deployment sets it.
+    pub versioning: Option<String>,
+    /// All four public access blocks on.
+    pub public_access_blocked: bool,
+    /// Per Lambda notification: its function ARN, events and key filter rules, sorted.
+    pub notifications: Vec<(String, Vec<String>, Vec<(String, String)>)>,
+    /// Whether a bucket policy refuses requests without TLS.
+    pub tls_only: bool,
+}
+
+/// What the IR says the deployed bucket must be; `function_arn` is the sync Lambda's.
+pub fn expected_bucket(model: &CacheModel, bucket: &Bucket, function_arn: &str) -> BucketFacts {
+    let mut notifications: Vec<_> = match &bucket.events {
+        None => Vec::new(),
+        Some(_) => model
+            .documents_in(&bucket.name)
+            .map(|(_, document)| {
+                let mut rules = Vec::new();
+                if !document.key_prefix().is_empty() {
+                    rules.push(("prefix".to_owned(), document.key_prefix()));
+                }
+                if !document.key_suffix().is_empty() {
+                    rules.push(("suffix".to_owned(), document.key_suffix()));
+                }
+                (
+                    function_arn.to_owned(),
+                    DOCUMENT_EVENTS.map(str::to_owned).to_vec(),
+                    rules,
+                )
+            })
+            .collect(),
+    };
+    notifications.sort();
+    BucketFacts {
+        encryption: Some(
+            match bucket.encryption {
+                BucketEncryption::S3Managed => "AES256",
+                BucketEncryption::AwsManaged | BucketEncryption::KmsKey(_) => "aws:kms",
+            }
+            .to_owned(),
+        ),
+        versioning: bucket.versioning.then(|| "Enabled".to_owned()),
+        public_access_blocked: true,
+        notifications,
+        tls_only: true,
+    }
+}
+
+/// Reads a bucket's configuration back from S3.
+pub async fn describe_bucket(s3: &aws_sdk_s3::Client, name: &str) -> BucketFacts {
+    let encryption = s3
+        .get_bucket_encryption()
+        .bucket(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|out| {
+            let rule = out.server_side_encryption_configuration?.rules.into_iter().next()?;
+            Some(rule.apply_server_side_encryption_by_default?.sse_algorithm.as_str().to_owned())
+        });
+    let versioning = s3
+        .get_bucket_versioning()
+        .bucket(name)
+        .send()
+        .await
+        .expect("bucket versioning is readable")
+        .status
+        .map(|status| status.as_str().to_owned());
+    let public_access_blocked = s3
+        .get_public_access_block()
+        .bucket(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|out| out.public_access_block_configuration)
+        .is_some_and(|c| {
+            [
+                c.block_public_acls,
+                c.block_public_policy,
+                c.ignore_public_acls,
+                c.restrict_public_buckets,
+            ]
+            .iter()
+            .all(|on| *on == Some(true))
+        });
+    let mut notifications: Vec<_> = s3
+        .get_bucket_notification_configuration()
+        .bucket(name)
+        .send()
+        .await
+        .expect("bucket notifications are readable")
+        .lambda_function_configurations
+        .unwrap_or_default()
+        .into_iter()
+        .map(|configuration| {
+            let mut events: Vec<String> = configuration
+                .events
+                .iter()
+                .map(|event| event.as_str().to_owned())
+                .collect();
+            events.sort();
+            let mut rules: Vec<(String, String)> = configuration
+                .filter
+                .and_then(|filter| filter.key)
+                .map(|key| key.filter_rules.unwrap_or_default())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|rule| {
+                    (
+                        rule.name.map(|n| n.as_str().to_ascii_lowercase()).unwrap_or_default(),
+                        rule.value.unwrap_or_default(),
+                    )
+                })
+                .collect();
+            rules.sort();
+            (configuration.lambda_function_arn, events, rules)
+        })
+        .collect();
+    notifications.sort();
+    let tls_only = s3
+        .get_bucket_policy()
+        .bucket(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|out| out.policy)
+        .is_some_and(|policy| policy.contains("aws:SecureTransport"));
+    BucketFacts {
+        encryption,
+        versioning,
+        public_access_blocked,
+        notifications,
+        tls_only,
+    }
 }

@@ -101,6 +101,38 @@ pub async fn create_roles(
         .expect("roles stack is created");
 }
 
+/// Creates, on moto, a stub function for each bucket whose events go to a function passed
+/// as a parameter, and returns those parameters with the functions' ARNs.
+pub async fn stub_sync_functions(
+    cloudformation: &aws_sdk_cloudformation::Client,
+    model: &cachegen::ir::CacheModel,
+    stack: &str,
+) -> Vec<(String, String)> {
+    let mut parameters = Vec::new();
+    for bucket in &model.buckets {
+        let Some(events) = &bucket.events else {
+            continue;
+        };
+        let [cachegen::ir::NamePart::Parameter(parameter)] = events.function.0.as_slice() else {
+            continue;
+        };
+        let name = format!("{stack}-{}-sync", bucket.name);
+        cloudformation
+            .create_stack()
+            .stack_name(&name)
+            .template_body(cachegen_testkit::stub_function_template(&name))
+            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+            .send()
+            .await
+            .expect("stub function stack is created");
+        parameters.push((
+            parameter.clone(),
+            cachegen_testkit::stub_function_arn(&name),
+        ));
+    }
+    parameters
+}
+
 /// Deploys `project`'s CloudFormation template as `stack` with `cachegen::deploy`,
 /// returning the stack outputs and the progress lines it printed.
 pub async fn deploy(

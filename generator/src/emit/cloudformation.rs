@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::dashboard;
 use crate::ir::{
-    Alarm, AlarmQuery, Billing, CacheModel, Comparison, Consumer, DimensionValue, Encryption,
+    Alarm, AlarmQuery, Billing, Bucket, BucketEncryption, BucketGrant, CacheModel, DOCUMENT_EVENTS, Comparison, Consumer, DimensionValue, Encryption,
     FINGERPRINT_TAG, Grant, Index, KeyAttribute, MetricStat, NamePart, NameTemplate,
     ProjectionType, Role, SkipCheck, Table,
 };
@@ -14,6 +14,12 @@ use crate::ir::{
 /// (which is also how the runtime's EMF metrics reach CloudWatch).
 const LAMBDA_BASIC_EXECUTION: &str =
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+
+/// Lifecycle rule that clears multipart uploads a crashed writer left unfinished.
+pub const ABORT_UPLOADS_RULE: &str = "abort-incomplete-uploads";
+
+/// Days after which an unfinished multipart upload is cleared.
+pub const ABORT_UPLOADS_AFTER_DAYS: u32 = 7;
 
 /// Logical ID of the dashboard.
 pub const DASHBOARD_ID: &str = "CacheDashboard";
@@ -111,6 +117,9 @@ pub fn resources(model: &CacheModel, roles: Roles) -> Map<String, Value> {
             table.logical_id.clone(),
             table_resource(table, &model.fingerprint),
         );
+    }
+    for bucket in model.buckets.iter().filter(|bucket| bucket.created) {
+        resources.extend(bucket_resources(model, bucket));
     }
     for consumer in &model.consumers {
         let created = consumer.role == Role::Create;
@@ -273,6 +282,166 @@ fn sse(encryption: &Encryption) -> Value {
     }
 }
 
+/// Logical ID of a bucket's TLS-only policy.
+pub fn bucket_policy_id(bucket: &Bucket) -> String {
+    format!("{}Policy", bucket.logical_id)
+}
+
+/// Logical ID of the permission that lets S3 invoke a bucket's sync Lambda.
+pub fn events_permission_id(bucket: &Bucket) -> String {
+    format!("{}EventsPermission", bucket.logical_id)
+}
+
+/// The bucket's name as `Fn::Sub` text: its logical ID when created, else the name.
+fn bucket_name_text(bucket: &Bucket) -> String {
+    if bucket.created {
+        format!("${{{}}}", bucket.logical_id)
+    } else {
+        sub_text(&bucket.bucket_name)
+    }
+}
+
+/// The ARN of the objects under `prefix` in `bucket`.
+fn objects_arn(bucket: &Bucket, prefix: &str) -> Value {
+    json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::{}/{prefix}*", bucket_name_text(bucket)) })
+}
+
+/// A created bucket and what comes with it: the bucket (encrypted, versioned, public
+/// access blocked, retained: documents are the source of truth), a policy refusing
+/// plain HTTP, and the sync Lambda's event notifications with their invoke permission.
+fn bucket_resources(model: &CacheModel, bucket: &Bucket) -> Vec<(String, Value)> {
+    let mut properties = Map::new();
+    properties.insert("BucketName".into(), name(&bucket.bucket_name));
+    let by_default = match &bucket.encryption {
+        BucketEncryption::S3Managed => json!({ "SSEAlgorithm": "AES256" }),
+        BucketEncryption::AwsManaged => json!({ "SSEAlgorithm": "aws:kms" }),
+        BucketEncryption::KmsKey(key) => {
+            json!({ "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": name(key) })
+        }
+    };
+    properties.insert(
+        "BucketEncryption".into(),
+        json!({ "ServerSideEncryptionConfiguration": [{
+            "ServerSideEncryptionByDefault": by_default,
+            "BucketKeyEnabled": bucket.encryption != BucketEncryption::S3Managed,
+        }] }),
+    );
+    properties.insert(
+        "PublicAccessBlockConfiguration".into(),
+        json!({
+            "BlockPublicAcls": true,
+            "BlockPublicPolicy": true,
+            "IgnorePublicAcls": true,
+            "RestrictPublicBuckets": true,
+        }),
+    );
+    properties.insert(
+        "OwnershipControls".into(),
+        json!({ "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] }),
+    );
+    properties.insert(
+        "LifecycleConfiguration".into(),
+        json!({ "Rules": [{
+            "Id": ABORT_UPLOADS_RULE,
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": ABORT_UPLOADS_AFTER_DAYS },
+        }] }),
+    );
+    properties.insert(
+        "VersioningConfiguration".into(),
+        json!({ "Status": if bucket.versioning { "Enabled" } else { "Suspended" } }),
+    );
+    let mut resources = Vec::new();
+    let mut depends_on = Vec::new();
+    if let Some(events) = &bucket.events {
+        let configurations: Vec<Value> = model
+            .documents_in(&bucket.name)
+            .flat_map(|(_, document)| {
+                let mut rules = Vec::new();
+                let (prefix, suffix) = (document.key_prefix(), document.key_suffix());
+                if !prefix.is_empty() {
+                    rules.push(json!({ "Name": "prefix", "Value": prefix }));
+                }
+                if !suffix.is_empty() {
+                    rules.push(json!({ "Name": "suffix", "Value": suffix }));
+                }
+                DOCUMENT_EVENTS.map(|event| {
+                    let mut configuration = json!({ "Event": event, "Function": name(&events.function) });
+                    if !rules.is_empty() {
+                        configuration["Filter"] = json!({ "S3Key": { "Rules": rules } });
+                    }
+                    configuration
+                })
+            })
+            .collect();
+        properties.insert(
+            "NotificationConfiguration".into(),
+            json!({ "LambdaConfigurations": configurations }),
+        );
+        // S3 checks it may invoke the function when the notification is set, so the
+        // permission comes first; it names the bucket by its ARN text, not a reference to
+        // the bucket, which would be a cycle.
+        depends_on.push(events_permission_id(bucket));
+        resources.push((
+            events_permission_id(bucket),
+            json!({
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": name(&events.function),
+                    "Principal": "s3.amazonaws.com",
+                    "SourceAccount": { "Ref": "AWS::AccountId" },
+                    "SourceArn": { "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::{}", sub_text(&bucket.bucket_name)) },
+                },
+            }),
+        ));
+    }
+    properties.insert(
+        "Tags".into(),
+        bucket
+            .tags
+            .iter()
+            .map(|(key, value)| json!({ "Key": key, "Value": name(value) }))
+            .chain([json!({ "Key": FINGERPRINT_TAG, "Value": model.fingerprint })])
+            .collect(),
+    );
+    let mut resource = json!({
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+    });
+    if !depends_on.is_empty() {
+        resource["DependsOn"] = json!(depends_on);
+    }
+    if !bucket.skip_checks.is_empty() {
+        resource["Metadata"] = checkov_metadata(&bucket.skip_checks);
+    }
+    resource["Properties"] = Value::Object(properties);
+    resources.insert(0, (bucket.logical_id.clone(), resource));
+    let bucket_arn = json!({ "Fn::GetAtt": [bucket.logical_id, "Arn"] });
+    resources.push((
+        bucket_policy_id(bucket),
+        json!({
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": { "Ref": bucket.logical_id },
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "DenyPlainHttp",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [bucket_arn, { "Fn::Sub": format!("${{{}.Arn}}/*", bucket.logical_id) }],
+                        "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+                    }],
+                },
+            },
+        }),
+    ));
+    resources
+}
+
 /// Logical ID of a consumer's created role.
 pub fn role_id(consumer: &Consumer) -> String {
     format!("{}Role", consumer.logical_stem)
@@ -339,8 +508,42 @@ pub fn policy_document(model: &CacheModel, consumer: &Consumer) -> Value {
         .grants
         .iter()
         .flat_map(|grant| grant_statements(model.table(&grant.table), grant))
+        .chain(consumer.bucket_grants.iter().flat_map(|grant| {
+            let bucket = model.bucket(&grant.bucket);
+            bucket_statement_sids(bucket, grant)
+                .map(|(sid, prefix, actions)| {
+                    json!({
+                        "Sid": sid,
+                        "Effect": "Allow",
+                        "Action": actions,
+                        "Resource": objects_arn(bucket, prefix),
+                    })
+                })
+                .collect::<Vec<_>>()
+        }))
         .collect();
     json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// Per key prefix of a bucket grant: its statement ID, the prefix and the actions.
+pub fn bucket_statement_sids<'g>(
+    bucket: &Bucket,
+    grant: &'g BucketGrant,
+) -> impl Iterator<Item = (String, &'g str, &'g [String])> {
+    let stem = bucket.logical_id.clone();
+    let numbered = grant.prefixes.len() > 1;
+    grant
+        .prefixes
+        .iter()
+        .enumerate()
+        .map(move |(position, (prefix, actions))| {
+            let sid = if numbered {
+                format!("{stem}Documents{}", position + 1)
+            } else {
+                format!("{stem}Documents")
+            };
+            (sid, prefix.as_str(), actions.as_slice())
+        })
 }
 
 fn grant_statements(table: &Table, grant: &Grant) -> Vec<Value> {
@@ -475,6 +678,16 @@ pub fn outputs(model: &CacheModel, roles: Roles) -> Map<String, Value> {
             json!({ "Fn::GetAtt": [table.logical_id, "Arn"] }),
         );
     }
+    for bucket in &model.buckets {
+        output(
+            format!("{}Name", bucket.logical_id),
+            format!(
+                "Name of document bucket {} (set it as {})",
+                bucket.name, bucket.env_var
+            ),
+            bucket_name_value(bucket),
+        );
+    }
     for consumer in &model.consumers {
         output(
             format!("{}Arn", policy_id(consumer)),
@@ -492,12 +705,29 @@ pub fn outputs(model: &CacheModel, roles: Roles) -> Map<String, Value> {
     outputs
 }
 
+/// A bucket's name as a value: a reference when the template creates it.
+pub fn bucket_name_value(bucket: &Bucket) -> Value {
+    if bucket.created {
+        json!({ "Ref": bucket.logical_id })
+    } else {
+        name(&bucket.bucket_name)
+    }
+}
+
 /// A name as CloudFormation reads it: plain text, or `Fn::Sub` when it has references.
 pub fn name(template: &NameTemplate) -> Value {
-    if let Some(literal) = template.literal() {
-        return literal.into();
+    match template.0.as_slice() {
+        [NamePart::Parameter(parameter)] => json!({ "Ref": parameter }),
+        _ => match template.literal() {
+            Some(literal) => literal.into(),
+            None => json!({ "Fn::Sub": sub_text(template) }),
+        },
     }
-    let text: String = template
+}
+
+/// A name template as `Fn::Sub` text.
+fn sub_text(template: &NameTemplate) -> String {
+    template
         .0
         .iter()
         .map(|part| match part {
@@ -507,6 +737,5 @@ pub fn name(template: &NameTemplate) -> Value {
             NamePart::Region => "${AWS::Region}".into(),
             NamePart::AccountId => "${AWS::AccountId}".into(),
         })
-        .collect();
-    json!({ "Fn::Sub": text })
+        .collect()
 }

@@ -13,7 +13,8 @@ use quote::{format_ident, quote};
 
 use super::GeneratedFile;
 use crate::ir::{
-    AttributeType, CacheModel, DataType, FieldType, Index, Table, Template, TemplatePart, ValueType,
+    AttributeType, CacheModel, DataType, Document, FieldType, Index, Table, Template, TemplatePart,
+    ValueType,
 };
 
 /// The version of `cachegen-runtime` generated crates depend on by default.
@@ -98,6 +99,7 @@ pub fn module(model: &CacheModel) -> TokenStream {
     let service = &model.service;
     let namespace = &model.metrics_namespace;
     let tables = model.tables.iter().map(|table| table_module(model, table));
+    let buckets = buckets_module(model);
     let data_types = model
         .data_types
         .iter()
@@ -119,6 +121,7 @@ pub fn module(model: &CacheModel) -> TokenStream {
         pub const DATA_TYPE_DIMENSION: &str = #data_type_dimension;
 
         #(#tables)*
+        #buckets
         #(#data_types)*
         #cache
     }
@@ -179,6 +182,83 @@ fn table_module(model: &CacheModel, table: &Table) -> TokenStream {
             }
 
             #expected
+        }
+    }
+}
+
+/// `buckets::<name>::ENV_VAR` for each document bucket.
+fn buckets_module(model: &CacheModel) -> Option<TokenStream> {
+    if model.buckets.is_empty() {
+        return None;
+    }
+    let modules = model.buckets.iter().map(|bucket| {
+        let module = format_ident!("{}", bucket.name.to_snake_case());
+        let env_var = &bucket.env_var;
+        let docs = doc(&format!(
+            "Bucket `{}`{}",
+            bucket.name,
+            bucket
+                .description
+                .as_ref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        ));
+        quote! {
+            #docs
+            pub mod #module {
+                /// Environment variable holding the bucket name.
+                pub const ENV_VAR: &str = #env_var;
+            }
+        }
+    });
+    Some(quote! {
+        /// S3 buckets holding documents, the source of truth of document data types.
+        pub mod buckets {
+            #(#modules)*
+        }
+    })
+}
+
+/// `impl DocumentType`: the object key of a key, and back.
+fn document_impl(data_type: &DataType, document: &Document, names: &Names) -> TokenStream {
+    let Names { key, marker, .. } = names;
+    let object_key = template_builder(&document.object_key, data_type, TemplateUse::Key);
+    let mut literals = vec![String::new()];
+    let mut params = Vec::new();
+    for part in &document.object_key.0 {
+        match part {
+            TemplatePart::Literal(text) => literals.last_mut().expect("one").push_str(text),
+            TemplatePart::Param(name) => {
+                params.push(name);
+                literals.push(String::new());
+            }
+            other => unreachable!("validated object key part: {other:?}"),
+        }
+    }
+    let idents: Vec<syn::Ident> = params.iter().map(|name| format_ident!("{name}")).collect();
+    let fields = data_type.params.iter().map(|param| {
+        let ident = format_ident!("{}", param.name);
+        if param.ty == FieldType::String {
+            quote! { #ident }
+        } else {
+            quote! { #ident: #ident.parse().ok()? }
+        }
+    });
+    let key_arg = if params.is_empty() {
+        quote! { _key }
+    } else {
+        quote! { key }
+    };
+    quote! {
+        impl cachegen_runtime::documents::DocumentType for #marker {
+            fn object_key(#key_arg: &#key) -> String { #object_key }
+
+            fn parse_object_key(object_key: &str) -> Option<#key> {
+                let [#(#idents),*] = <[String; _]>::try_from(
+                    cachegen_runtime::documents::split_object_key(object_key, &[#(#literals),*])?,
+                ).ok()?;
+                Some(#key { #(#fields),* })
+            }
         }
     }
 }
@@ -432,6 +512,10 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
         quote! { key }
     };
     let handle = handle_struct(model, data_type, &names);
+    let document = data_type
+        .document
+        .as_ref()
+        .map(|document| document_impl(data_type, document, &names));
     let distributed = data_type
         .distributed_flight
         .then(|| quote! { const DISTRIBUTED_FLIGHT: bool = true; });
@@ -463,6 +547,8 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
             #tags_fn
             #attributes_fn
         }
+
+        #document
     }
 }
 
@@ -810,6 +896,66 @@ fn cache_struct(model: &CacheModel) -> TokenStream {
         let field = format_ident!("{}", table.name.to_snake_case());
         quote! { #field: cachegen_runtime::TieredCache }
     });
+    let bucket_fields: Vec<syn::Ident> = model
+        .buckets
+        .iter()
+        .map(|bucket| format_ident!("{}_bucket", bucket.name.to_snake_case()))
+        .collect();
+    let bucket_modules: Vec<syn::Ident> = model
+        .buckets
+        .iter()
+        .map(|bucket| format_ident!("{}", bucket.name.to_snake_case()))
+        .collect();
+    let document_accessors = model.data_types.iter().filter_map(|data_type| {
+        let document = data_type.document.as_ref()?;
+        let Names { marker, method, .. } = names(data_type);
+        let accessor = format_ident!("{method}_documents");
+        let field = format_ident!("{}_bucket", document.bucket.to_snake_case());
+        let module = format_ident!("{}", document.bucket.to_snake_case());
+        let docs = doc(&format!(
+            "`{}` documents in S3 (`{}`), cached and indexed through [`Cache::{method}`]: \
+             write-through, fallback reads and event sync. Fails when the bucket's env var \
+             was not set.",
+            data_type.name, document.object_key
+        ));
+        Some(quote! {
+            #docs
+            pub fn #accessor(
+                &self,
+                s3: &cachegen_runtime::aws_sdk_s3::Client,
+            ) -> Result<cachegen_runtime::documents::Documents<#marker>, cachegen_runtime::CacheError> {
+                let bucket = self.#field.as_deref().ok_or_else(|| {
+                    cachegen_runtime::CacheError::from(cachegen_runtime::config::ConfigError::Missing(buckets::#module::ENV_VAR))
+                })?;
+                Ok(cachegen_runtime::documents::Documents::new((*self.#method()).clone(), s3.clone(), bucket))
+            }
+        })
+    });
+    let syncs = model.data_types.iter().filter_map(|data_type| {
+        data_type.document.as_ref()?;
+        let accessor = format_ident!("{}_documents", data_type.name.to_snake_case());
+        Some(quote! {
+            let applied = self.#accessor(s3)?.sync(event).await?;
+            summary.updated += applied.updated;
+            summary.removed += applied.removed;
+        })
+    });
+    let sync_fn = (!model.buckets.is_empty()).then(|| {
+        quote! {
+            /// Applies an S3 event notification to every document type: the body of the
+            /// sync Lambda the bucket notifies. Records no type recognises are skipped.
+            pub async fn sync_documents(
+                &self,
+                s3: &cachegen_runtime::aws_sdk_s3::Client,
+                event: &cachegen_runtime::documents::S3Event,
+            ) -> Result<cachegen_runtime::documents::SyncSummary, cachegen_runtime::documents::DocumentError> {
+                let mut summary = cachegen_runtime::documents::SyncSummary::default();
+                #(#syncs)*
+                summary.skipped = event.records.len() - summary.updated - summary.removed;
+                Ok(summary)
+            }
+        }
+    });
     let field_names: Vec<syn::Ident> = model
         .tables
         .iter()
@@ -877,7 +1023,10 @@ fn cache_struct(model: &CacheModel) -> TokenStream {
     quote! {
         #cache_docs
         #[derive(Clone, Debug)]
-        pub struct Cache { #(#fields),* }
+        pub struct Cache {
+            #(#fields,)*
+            #(#bucket_fields: Option<String>,)*
+        }
 
         impl Cache {
             #from_env_docs
@@ -897,15 +1046,18 @@ fn cache_struct(model: &CacheModel) -> TokenStream {
                 lookup: impl Fn(&str) -> Option<String>,
             ) -> Result<Self, cachegen_runtime::CacheError> {
                 #(#connects)*
-                Ok(Self { #(#field_names),* })
+                #(let #bucket_fields = lookup(buckets::#bucket_modules::ENV_VAR).filter(|name| !name.trim().is_empty());)*
+                Ok(Self { #(#field_names,)* #(#bucket_fields),* })
             }
 
             /// From tiered caches built by hand, one per table, in spec order.
             pub fn from_parts(#(#field_names: cachegen_runtime::TieredCache),*) -> Self {
-                Self { #(#field_names),* }
+                Self { #(#field_names,)* #(#bucket_fields: None),* }
             }
 
             #(#accessors)*
+            #(#document_accessors)*
+            #sync_fn
 
             /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
             /// this module expects; tables without a DynamoDB store are skipped.

@@ -65,12 +65,18 @@ pub fn template(model: &CacheModel) -> Value {
     Value::Object(template)
 }
 
-/// Every function learns each table's name from its env var.
+/// Every function learns each table's and bucket's name from its env var.
 fn globals(model: &CacheModel) -> Value {
     let variables: Map<String, Value> = model
         .tables
         .iter()
         .map(|table| (table.env_var.clone(), json!({ "Ref": table.logical_id })))
+        .chain(model.buckets.iter().map(|bucket| {
+            (
+                bucket.env_var.clone(),
+                cloudformation::bucket_name_value(bucket),
+            )
+        }))
         .collect();
     json!({ "Function": { "Environment": { "Variables": variables } } })
 }

@@ -4,10 +4,11 @@
 use heck::ToSnakeCase;
 
 use super::GeneratedFile;
+use super::cloudformation;
 use super::dashboard;
 use super::hcl::{self, Block, Item};
 use crate::ir::{
-    Alarm, AlarmQuery, Billing, CacheModel, Comparison, Consumer, DimensionValue, Encryption,
+    Alarm, AlarmQuery, Billing, Bucket, BucketEncryption, CacheModel, DOCUMENT_EVENTS, Comparison, Consumer, DimensionValue, Encryption,
     FINGERPRINT_TAG, Grant, Index, MetricStat, NamePart, NameTemplate, ProjectionType, Role, Table,
 };
 
@@ -105,7 +106,13 @@ fn name(template: &NameTemplate) -> String {
 
 fn uses(model: &CacheModel, wanted: &NamePart) -> bool {
     let in_template = |template: &NameTemplate| template.0.contains(wanted);
-    model.tables.iter().any(|table| {
+    let in_bucket = |bucket: &Bucket| {
+        in_template(&bucket.bucket_name)
+            || bucket.tags.iter().any(|(_, value)| in_template(value))
+            || matches!(&bucket.encryption, BucketEncryption::KmsKey(key) if in_template(key))
+            || bucket.events.as_ref().is_some_and(|events| in_template(&events.function))
+    };
+    model.buckets.iter().any(in_bucket) || model.tables.iter().any(|table| {
         in_template(&table.table_name)
             || table.tags.iter().any(|(_, value)| in_template(value))
             || matches!(&table.encryption, Encryption::KmsKey(key) if in_template(key))
@@ -117,16 +124,23 @@ fn uses(model: &CacheModel, wanted: &NamePart) -> bool {
 
 fn main(model: &CacheModel) -> Vec<Block> {
     let mut blocks = vec![Block::new("data", &["aws_region", "current"])];
-    if uses(model, &NamePart::AccountId) {
+    let has_events = model.buckets.iter().any(|bucket| bucket.events.is_some());
+    if has_events || uses(model, &NamePart::AccountId) {
         blocks.push(Block::new("data", &["aws_caller_identity", "current"]));
     }
     let creates_roles = model.consumers.iter().any(|c| c.role == Role::Create);
-    if creates_roles {
+    let names_existing_buckets = model.buckets.iter().any(|bucket| !bucket.created);
+    if creates_roles || names_existing_buckets {
         blocks.push(Block::new("data", &["aws_partition", "current"]));
+    }
+    if creates_roles {
         blocks.push(lambda_assume_role());
     }
     for table in &model.tables {
         blocks.push(table_block(table, &model.fingerprint));
+    }
+    for bucket in model.buckets.iter().filter(|bucket| bucket.created) {
+        blocks.extend(bucket_blocks(model, bucket));
     }
     for consumer in &model.consumers {
         blocks.extend(consumer_blocks(model, consumer));
@@ -197,6 +211,181 @@ fn table_block(table: &Table, fingerprint: &str) -> Block {
     block
         .item(Item::Blank)
         .item(Item::Object("tags".into(), tags))
+}
+
+/// Terraform name of a bucket and its companion resources.
+pub fn bucket_name(bucket: &Bucket) -> String {
+    bucket.name.to_snake_case()
+}
+
+/// The bucket's name as an expression.
+fn bucket_name_expression(bucket: &Bucket) -> String {
+    if bucket.created {
+        format!("aws_s3_bucket.{}.id", bucket_name(bucket))
+    } else {
+        name(&bucket.bucket_name)
+    }
+}
+
+/// The ARN of the objects under `prefix` in `bucket`.
+fn objects_arn(bucket: &Bucket, prefix: &str) -> String {
+    let prefix = hcl::string(prefix);
+    let prefix = &prefix[1..prefix.len() - 1];
+    if bucket.created {
+        format!("\"${{aws_s3_bucket.{}.arn}}/{prefix}*\"", bucket_name(bucket))
+    } else {
+        let expression = name(&bucket.bucket_name);
+        let name = match expression.strip_prefix('"') {
+            Some(quoted) => quoted.trim_end_matches('"').to_owned(),
+            None => format!("${{{expression}}}"),
+        };
+        format!("\"arn:${{{PARTITION}}}:s3:::{name}/{prefix}*\"")
+    }
+}
+
+/// A created bucket (encrypted, versioned, public access blocked, owner-enforced, with a
+/// TLS-only policy and a lifecycle rule for abandoned uploads) and, when a sync Lambda
+/// is named, its event notifications and invoke permission.
+fn bucket_blocks(model: &CacheModel, bucket: &Bucket) -> Vec<Block> {
+    let id = bucket_name(bucket);
+    let reference = format!("aws_s3_bucket.{id}.id");
+    // No `force_destroy`: Terraform refuses to delete a bucket that still holds documents.
+    let mut main = Block::new("resource", &["aws_s3_bucket", &id]);
+    for skip in &bucket.skip_checks {
+        main = main.item(Item::Comment(format!(
+            "checkov:skip={}:{}",
+            skip.id, skip.reason
+        )));
+    }
+    let tags = bucket
+        .tags
+        .iter()
+        .map(|(key, value)| (hcl::key(key), name(value)))
+        .chain([(hcl::key(FINGERPRINT_TAG), hcl::string(&model.fingerprint))])
+        .collect();
+    main = main
+        .attr("bucket", name(&bucket.bucket_name))
+        .item(Item::Blank)
+        .item(Item::Object("tags".into(), tags));
+    let mut by_default = Block::new("apply_server_side_encryption_by_default", &[]);
+    by_default = match &bucket.encryption {
+        BucketEncryption::S3Managed => by_default.attr("sse_algorithm", hcl::string("AES256")),
+        BucketEncryption::AwsManaged => by_default.attr("sse_algorithm", hcl::string("aws:kms")),
+        BucketEncryption::KmsKey(key) => by_default
+            .attr("sse_algorithm", hcl::string("aws:kms"))
+            .attr("kms_master_key_id", name(key)),
+    };
+    let mut blocks = vec![
+        main,
+        Block::new("resource", &["aws_s3_bucket_versioning", &id])
+            .attr("bucket", reference.clone())
+            .block(Block::new("versioning_configuration", &[]).attr(
+                "status",
+                hcl::string(if bucket.versioning { "Enabled" } else { "Suspended" }),
+            )),
+        Block::new(
+            "resource",
+            &["aws_s3_bucket_server_side_encryption_configuration", &id],
+        )
+        .attr("bucket", reference.clone())
+        .block(
+            Block::new("rule", &[])
+                .block(by_default)
+                .attr(
+                    "bucket_key_enabled",
+                    (bucket.encryption != BucketEncryption::S3Managed).to_string(),
+                ),
+        ),
+        Block::new("resource", &["aws_s3_bucket_public_access_block", &id])
+            .attr("bucket", reference.clone())
+            .attr("block_public_acls", "true")
+            .attr("block_public_policy", "true")
+            .attr("ignore_public_acls", "true")
+            .attr("restrict_public_buckets", "true"),
+        Block::new("resource", &["aws_s3_bucket_ownership_controls", &id])
+            .attr("bucket", reference.clone())
+            .block(
+                Block::new("rule", &[])
+                    .attr("object_ownership", hcl::string("BucketOwnerEnforced")),
+            ),
+        Block::new("resource", &["aws_s3_bucket_lifecycle_configuration", &id])
+            .attr("bucket", reference.clone())
+            .block(
+                Block::new("rule", &[])
+                    .attr("id", hcl::string(cloudformation::ABORT_UPLOADS_RULE))
+                    .attr("status", hcl::string("Enabled"))
+                    .block(Block::new("filter", &[]))
+                    .block(
+                        Block::new("abort_incomplete_multipart_upload", &[]).attr(
+                            "days_after_initiation",
+                            cloudformation::ABORT_UPLOADS_AFTER_DAYS.to_string(),
+                        ),
+                    ),
+            ),
+        Block::new("data", &["aws_iam_policy_document", &format!("{id}_tls_only")]).block(
+            Block::new("statement", &[])
+                .attr("sid", hcl::string("DenyPlainHttp"))
+                .attr("effect", hcl::string("Deny"))
+                .attr("actions", hcl::list([hcl::string("s3:*")]))
+                .attr(
+                    "resources",
+                    hcl::list([
+                        format!("aws_s3_bucket.{id}.arn"),
+                        format!("\"${{aws_s3_bucket.{id}.arn}}/*\""),
+                    ]),
+                )
+                .block(
+                    Block::new("principals", &[])
+                        .attr("type", hcl::string("*"))
+                        .attr("identifiers", hcl::list([hcl::string("*")])),
+                )
+                .block(
+                    Block::new("condition", &[])
+                        .attr("test", hcl::string("Bool"))
+                        .attr("variable", hcl::string("aws:SecureTransport"))
+                        .attr("values", hcl::list([hcl::string("false")])),
+                ),
+        ),
+        Block::new("resource", &["aws_s3_bucket_policy", &id])
+            .attr("bucket", reference.clone())
+            .attr(
+                "policy",
+                format!("data.aws_iam_policy_document.{id}_tls_only.json"),
+            ),
+    ];
+    if let Some(events) = &bucket.events {
+        let permission = format!("{id}_events");
+        blocks.push(
+            Block::new("resource", &["aws_lambda_permission", &permission])
+                .attr("statement_id", hcl::string("AllowS3Invoke"))
+                .attr("action", hcl::string("lambda:InvokeFunction"))
+                .attr("function_name", name(&events.function))
+                .attr("principal", hcl::string("s3.amazonaws.com"))
+                .attr("source_arn", format!("aws_s3_bucket.{id}.arn"))
+                .attr("source_account", ACCOUNT_ID),
+        );
+        let mut notification = Block::new("resource", &["aws_s3_bucket_notification", &id])
+            .attr("bucket", reference)
+            .attr(
+                "depends_on",
+                hcl::list([format!("aws_lambda_permission.{permission}")]),
+            );
+        for (_, document) in model.documents_in(&bucket.name) {
+            let mut function = Block::new("lambda_function", &[])
+                .attr("lambda_function_arn", name(&events.function))
+                .attr("events", hcl::list(DOCUMENT_EVENTS.map(hcl::string)));
+            let (prefix, suffix) = (document.key_prefix(), document.key_suffix());
+            if !prefix.is_empty() {
+                function = function.attr("filter_prefix", hcl::string(&prefix));
+            }
+            if !suffix.is_empty() {
+                function = function.attr("filter_suffix", hcl::string(&suffix));
+            }
+            notification = notification.block(function);
+        }
+        blocks.push(notification);
+    }
+    blocks
 }
 
 fn index_block(index: &Index) -> Block {
@@ -289,6 +478,18 @@ fn consumer_blocks(model: &CacheModel, consumer: &Consumer) -> Vec<Block> {
     for grant in &consumer.grants {
         for statement in grant_statements(model.table(&grant.table), grant) {
             document = document.block(statement);
+        }
+    }
+    for grant in &consumer.bucket_grants {
+        let bucket = model.bucket(&grant.bucket);
+        for (sid, prefix, actions) in cloudformation::bucket_statement_sids(bucket, grant) {
+            document = document.block(
+                Block::new("statement", &[])
+                    .attr("sid", hcl::string(&sid))
+                    .attr("effect", hcl::string("Allow"))
+                    .attr("actions", hcl::list(actions.iter().map(|a| hcl::string(a))))
+                    .attr("resources", hcl::list([objects_arn(bucket, prefix)])),
+            );
         }
     }
     blocks.push(document);
@@ -537,6 +738,16 @@ fn outputs(model: &CacheModel) -> Vec<Block> {
             table_ref(table, "arn"),
         ));
     }
+    for bucket in &model.buckets {
+        blocks.push(output(
+            format!("{}_bucket_name", bucket_name(bucket)),
+            format!(
+                "Name of document bucket {} (set it as {})",
+                bucket.name, bucket.env_var
+            ),
+            bucket_name_expression(bucket),
+        ));
+    }
     for consumer in &model.consumers {
         let id = consumer_name(consumer);
         blocks.push(output(
@@ -556,6 +767,12 @@ fn outputs(model: &CacheModel) -> Vec<Block> {
         .tables
         .iter()
         .map(|table| (hcl::key(&table.env_var), table_ref(table, "name")))
+        .chain(
+            model
+                .buckets
+                .iter()
+                .map(|bucket| (hcl::key(&bucket.env_var), bucket_name_expression(bucket))),
+        )
         .collect();
     blocks.push(
         Block::new("output", &["environment"])

@@ -29,6 +29,9 @@ pub struct Spec {
     pub defaults: Defaults,
     /// DynamoDB tables, by name.
     pub tables: IndexMap<String, Table>,
+    /// S3 buckets holding documents (data types whose source of truth is S3), by name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub buckets: IndexMap<String, Bucket>,
     /// The kinds of values cached, by name (the heart of the spec).
     pub data_types: IndexMap<String, DataType>,
     /// Lambdas or roles that use the cache, and what each may do.
@@ -131,6 +134,78 @@ pub struct Table {
     /// written into the templates (`CKV_AWS_28: "entries are re-fetchable"`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub skip_checks: IndexMap<String, String>,
+}
+
+/// An S3 bucket whose objects are documents cached (and indexed) in a table: either
+/// created by the templates (`name`) or an existing one (`existing`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+pub struct Bucket {
+    /// Name of a bucket the templates create; may use `${service}`, `${parameter}`,
+    /// `${AWS::Region}` and `${AWS::AccountId}` (bucket names are global).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Name of an existing bucket, often a parameter (`"${DocumentsBucket}"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<String>,
+    /// What the bucket holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Environment variable through which Lambdas learn the bucket's name
+    /// (default `<BUCKET>_BUCKET_NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_var: Option<String>,
+    /// Keep every version of each object (default `true`), so an overwrite can be undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<bool>,
+    /// `s3_managed`, `aws_managed` (default: the `aws/s3` KMS key, with a bucket key),
+    /// or `{ kms_key: <key ARN or ${parameter}> }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<BucketEncryption>,
+    /// The Lambda that S3 notifies of created and removed documents, to keep the cache in
+    /// sync with writes made straight to the bucket. Created buckets only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<BucketEvents>,
+    /// Tags on a created bucket, merged over `defaults.tags`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub tags: IndexMap<String, String>,
+    /// Checkov checks that do not apply to this bucket, by ID, each with the reason.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub skip_checks: IndexMap<String, String>,
+}
+
+/// Server-side encryption of a bucket.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketEncryption {
+    /// SSE-S3 (AES-256 with keys S3 owns).
+    S3Managed,
+    /// SSE-KMS with the AWS-managed key `aws/s3`.
+    AwsManaged,
+    /// SSE-KMS with a customer-managed key (ARN, alias or `${parameter}`).
+    KmsKey(String),
+}
+
+/// Where a bucket's object events go.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct BucketEvents {
+    /// ARN of the sync Lambda, usually a parameter (`"${SyncFunctionArn}"`).
+    pub function: String,
+    /// The consumer that Lambda runs as; it needs `read`, `write` and `invalidate` on
+    /// every document type of the bucket.
+    pub consumer: String,
+}
+
+/// Where a data type's documents live in S3: the source of truth the table caches.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct DocumentSpec {
+    /// The bucket, by name under `buckets` (default: the only bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Object key template using every key parameter, such as `changes/{change_id}.json`.
+    pub key: String,
+    /// Item attribute that `cachegen backfill --customer` filters on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_attribute: Option<String>,
 }
 
 /// A key attribute: its name and DynamoDB scalar type.
@@ -269,6 +344,9 @@ pub struct DataType {
     /// Expected traffic, for `cachegen cost`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic: Option<Traffic>,
+    /// Makes the values documents kept in S3, with this table as their cache and index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<DocumentSpec>,
 }
 
 /// Expected traffic of one data type, from which `cachegen cost` estimates the bill.
@@ -304,7 +382,8 @@ pub struct Consumer {
     /// `{ parameter: RoleNameParam }` or `{ arn_parameter: RoleArnParam }`.
     #[serde(default)]
     pub role: RoleRef,
-    /// What it may do, by data type name (or `"*"` for all): `read`, `write`, `invalidate`, `query`.
+    /// What it may do, by data type name (or `"*"` for all): `read`, `write`, `invalidate`,
+    /// `query`, and for document types `sync`.
     pub access: IndexMap<String, Vec<Access>>,
 }
 
@@ -337,6 +416,9 @@ pub enum Access {
     Invalidate,
     /// Query the GSIs the data type's attributes populate.
     Query,
+    /// Apply S3 object events to a document type's cache: read the object, then write or
+    /// delete its item (what a bucket's `events.consumer` needs, and nothing more).
+    Sync,
 }
 
 /// Where the runtime publishes metrics.

@@ -7,7 +7,9 @@ use indexmap::IndexMap;
 
 use super::source::NodePath;
 use super::{Checker, names};
-use crate::ir::{Consumer, DataType, Grant, Role, Table, table_actions};
+use crate::ir::{
+    BucketGrant, Consumer, DataType, Grant, Role, Table, document_actions, table_actions,
+};
 use crate::spec::{self, Access};
 
 /// The access key that stands for every data type.
@@ -91,6 +93,13 @@ impl Checker<'_> {
                 continue;
             };
             for data_type in selected {
+                if levels.contains(&Access::Sync) && data_type.document.is_none() {
+                    self.error(
+                        &access_path,
+                        format!("consumer `{name}` may sync `{}`, which keeps no documents in S3", data_type.name),
+                        "`sync` applies S3 events to document types; use `write` and `invalidate` for plain ones",
+                    );
+                }
                 if levels.contains(&Access::Query) && data_type.indexes.is_empty() {
                     self.error(
                         &access_path,
@@ -109,6 +118,7 @@ impl Checker<'_> {
             .map(|(name, levels)| (name, levels.into_iter().collect()))
             .collect();
         let grants = grants(&access, tables, &by_name);
+        let bucket_grants = bucket_grants(&access, &by_name);
         Consumer {
             name: name.to_owned(),
             logical_stem: name.to_pascal_case(),
@@ -116,6 +126,7 @@ impl Checker<'_> {
             role,
             access,
             grants,
+            bucket_grants,
         }
     }
 
@@ -154,7 +165,7 @@ fn grants(
             match level {
                 Access::Query => indexes.extend(data_type.indexes.iter().cloned()),
                 Access::Invalidate => indexes.extend(data_type.invalidate_by.iter().cloned()),
-                Access::Read | Access::Write => {}
+                Access::Read | Access::Write | Access::Sync => {}
             }
         }
     }
@@ -169,4 +180,47 @@ fn grants(
             })
         })
         .collect()
+}
+
+/// One S3 grant per bucket: per document type's key prefix, the actions its access needs.
+fn bucket_grants(
+    access: &[(String, Vec<Access>)],
+    data_types: &HashMap<&str, &DataType>,
+) -> Vec<BucketGrant> {
+    let mut grants: Vec<BucketGrant> = Vec::new();
+    for (name, levels) in access {
+        let Some(document) = data_types.get(name.as_str()).and_then(|dt| dt.document.as_ref())
+        else {
+            continue;
+        };
+        let actions: BTreeSet<String> = levels
+            .iter()
+            .flat_map(|level| document_actions(*level))
+            .map(|action| (*action).to_owned())
+            .collect();
+        if actions.is_empty() {
+            continue;
+        }
+        let position = match grants.iter().position(|grant| grant.bucket == document.bucket) {
+            Some(position) => position,
+            None => {
+                grants.push(BucketGrant {
+                    bucket: document.bucket.clone(),
+                    prefixes: Vec::new(),
+                });
+                grants.len() - 1
+            }
+        };
+        let prefixes = &mut grants[position].prefixes;
+        let prefix = document.key_prefix();
+        match prefixes.iter_mut().find(|(existing, _)| *existing == prefix) {
+            Some((_, existing)) => {
+                existing.extend(actions);
+                existing.sort();
+                existing.dedup();
+            }
+            None => prefixes.push((prefix, actions.into_iter().collect())),
+        }
+    }
+    grants
 }

@@ -3,7 +3,7 @@
 use super::source::NodePath;
 use super::{Checker, DEFAULT_TTL, names};
 use crate::ir::{
-    AttributeType, DataType, Field, FieldType, ItemAttribute, Table, Template, TemplatePart,
+    AttributeType, Bucket, DataType, Field, FieldType, ItemAttribute, Table, Template, TemplatePart,
     ValueType, item,
 };
 use crate::spec::{self, SpecDuration};
@@ -18,7 +18,7 @@ const RUNTIME_ATTRIBUTES: &[(&str, AttributeType)] = &[
 ];
 
 impl Checker<'_> {
-    pub(super) fn data_types(&mut self, tables: &[Table]) -> Vec<DataType> {
+    pub(super) fn data_types(&mut self, tables: &[Table], buckets: &[Bucket]) -> Vec<DataType> {
         let spec = self.spec;
         if spec.data_types.is_empty() {
             self.key_error(
@@ -40,7 +40,7 @@ impl Checker<'_> {
         let data_types: Vec<DataType> = spec
             .data_types
             .iter()
-            .filter_map(|(name, data_type)| self.data_type(name, data_type, tables))
+            .filter_map(|(name, data_type)| self.data_type(name, data_type, tables, buckets))
             .collect();
         // A data type that failed to resolve may be the one writing an index's keys:
         // judging coverage without it would only repeat that first problem.
@@ -56,6 +56,7 @@ impl Checker<'_> {
         name: &str,
         spec: &spec::DataType,
         tables: &[Table],
+        buckets: &[Bucket],
     ) -> Option<DataType> {
         let path = NodePath::parse("data_types").key(name);
         self.check(
@@ -183,6 +184,21 @@ impl Checker<'_> {
             self.invalidate_by(&path.key("invalidate_by"), name, index, table, &attributes)
         });
 
+        let document = spec.document.as_ref().and_then(|document| {
+            let document = self.document(&path, document, &params, buckets)?;
+            if let Some(attribute) = &document.customer_attribute
+                && !attributes.iter().any(|a| &a.name == attribute)
+            {
+                let hint = Self::suggest(attribute, attributes.iter().map(|a| a.name.as_str()));
+                self.error(
+                    &path.key("document").key("customer_attribute"),
+                    format!("`{attribute}` is not an attribute of data type `{name}`"),
+                    hint,
+                );
+            }
+            Some(document)
+        });
+
         Some(DataType {
             name: name.to_owned(),
             description: spec.description.clone(),
@@ -206,6 +222,7 @@ impl Checker<'_> {
                 .traffic
                 .as_ref()
                 .and_then(|traffic| self.traffic(&path.key("traffic"), traffic)),
+            document,
         })
     }
 
@@ -240,7 +257,7 @@ impl Checker<'_> {
             .collect()
     }
 
-    fn template(&mut self, path: &NodePath, text: &str) -> Template {
+    pub(super) fn template(&mut self, path: &NodePath, text: &str) -> Template {
         names::parse_template(text).unwrap_or_else(|err| {
             self.template_error(path, text, err);
             Template(Vec::new())
@@ -261,7 +278,7 @@ impl Checker<'_> {
     }
 
     /// Checks the placeholders of `template` against what this kind of template may use.
-    fn placeholders(
+    pub(super) fn placeholders(
         &mut self,
         path: &NodePath,
         template: &Template,

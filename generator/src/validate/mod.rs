@@ -1,6 +1,7 @@
 //! Spec to [`CacheModel`]: every problem found at once, each with its position and a hint.
 
 mod alarms;
+mod buckets;
 mod consumers;
 mod data_types;
 pub mod diagnostic;
@@ -168,8 +169,10 @@ impl Checker<'_> {
         );
         let parameters = self.parameters();
         let tables = self.tables();
-        let data_types = self.data_types(&tables);
+        let buckets = self.buckets(&tables);
+        let data_types = self.data_types(&tables, &buckets);
         let consumers = self.consumers(&tables, &data_types);
+        self.check_bucket_events(&buckets, &data_types, &consumers);
         let metrics_namespace = self.metrics_namespace();
         let alarms = self.alarms(&tables, &consumers, &metrics_namespace);
         let mut targets = spec.outputs.targets.clone();
@@ -183,6 +186,7 @@ impl Checker<'_> {
             description: spec.description.clone(),
             parameters,
             tables,
+            buckets,
             data_types,
             consumers,
             alarms,

@@ -1,6 +1,7 @@
 //! Tables and their indexes.
 
 use heck::{ToPascalCase, ToShoutySnakeCase};
+use indexmap::IndexMap;
 
 use super::Checker;
 use super::names::{self, MAX_INDEXES};
@@ -111,27 +112,7 @@ impl Checker<'_> {
             }
         };
 
-        let mut tags: Vec<(String, NameTemplate)> = Vec::new();
-        let all_tags = defaults
-            .tags
-            .iter()
-            .map(|(key, value)| (NodePath::parse("defaults.tags").key(key), key, value))
-            .chain(
-                table
-                    .tags
-                    .iter()
-                    .map(|(key, value)| (path.key("tags").key(key), key, value)),
-            );
-        for (tag_path, key, value) in all_tags {
-            self.check(
-                &tag_path,
-                names::tag_problem(key, value),
-                "see AWS's tag rules: keys up to 128 characters, values up to 256",
-            );
-            let value = self.name_template(&tag_path, value);
-            tags.retain(|(existing, _)| existing != key);
-            tags.push((key.clone(), value));
-        }
+        let tags = self.tags(&path.key("tags"), &table.tags);
 
         let env_var = table.env_var.clone().unwrap_or_else(|| {
             if lone {
@@ -170,6 +151,33 @@ impl Checker<'_> {
             tags,
             skip_checks: self.skip_checks(&path.key("skip_checks"), &table.skip_checks),
         }
+    }
+
+    /// `defaults.tags` merged with a resource's own `tags` (at `path`), each checked.
+    pub(super) fn tags(
+        &mut self,
+        path: &NodePath,
+        own: &IndexMap<String, String>,
+    ) -> Vec<(String, NameTemplate)> {
+        let mut tags: Vec<(String, NameTemplate)> = Vec::new();
+        let all_tags = self
+            .spec
+            .defaults
+            .tags
+            .iter()
+            .map(|(key, value)| (NodePath::parse("defaults.tags").key(key), key, value))
+            .chain(own.iter().map(|(key, value)| (path.key(key), key, value)));
+        for (tag_path, key, value) in all_tags {
+            self.check(
+                &tag_path,
+                names::tag_problem(key, value),
+                "see AWS's tag rules: keys up to 128 characters, values up to 256",
+            );
+            let value = self.name_template(&tag_path, value);
+            tags.retain(|(existing, _)| existing != key);
+            tags.push((key.to_owned(), value));
+        }
+        tags
     }
 
     /// The table `wanted` names, else the only table; reports an unknown name (with a

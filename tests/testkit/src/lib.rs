@@ -388,6 +388,23 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// Account ID moto reports.
+pub const MOTO_ACCOUNT_ID: &str = "123456789012";
+
+/// A CloudFormation template (JSON) creating a stub Lambda function `name` and its role
+/// on moto: something for a bucket's event notifications and invoke permission to name.
+/// moto creates functions without running them, so the code is never executed.
+pub fn stub_function_template(name: &str) -> String {
+    format!(
+        r#"{{"Resources":{{"Role":{{"Type":"AWS::IAM::Role","Properties":{{"AssumeRolePolicyDocument":{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"lambda.amazonaws.com"}},"Action":"sts:AssumeRole"}}]}}}}}},"Function":{{"Type":"AWS::Lambda::Function","Properties":{{"FunctionName":"{name}","Runtime":"python3.12","Handler":"index.handler","Role":{{"Fn::GetAtt":["Role","Arn"]}},"Code":{{"ZipFile":"def handler(event, context):\n    return None\n"}}}}}}}}}}"#
+    )
+}
+
+/// The ARN moto gives function `name` in `us-east-1`.
+pub fn stub_function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:us-east-1:{MOTO_ACCOUNT_ID}:function:{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

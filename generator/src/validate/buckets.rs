@@ -1,0 +1,367 @@
+//! Document buckets, the documents kept in them, and the sync Lambda their events reach.
+
+use heck::{ToPascalCase, ToShoutySnakeCase};
+
+use super::source::NodePath;
+use super::{Checker, names};
+use crate::ir::{
+    Bucket, BucketEncryption, BucketEvents, Consumer, DataType, Document, Field, NameTemplate, Table, Template, TemplatePart,
+};
+use crate::spec::{self, Access};
+
+/// Characters [`cachegen_runtime::typed::push_key_part`] writes as themselves: a literal
+/// between two parameters must start with another one, to mark where the first ends.
+fn is_unescaped(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')
+}
+
+impl Checker<'_> {
+    pub(super) fn buckets(&mut self, tables: &[Table]) -> Vec<Bucket> {
+        let spec = self.spec;
+        self.unique_logical_ids("buckets", spec.buckets.keys());
+        let buckets: Vec<Bucket> = spec
+            .buckets
+            .iter()
+            .map(|(name, bucket)| self.bucket(name, bucket))
+            .collect();
+        for (position, bucket) in buckets.iter().enumerate() {
+            let clash = tables
+                .iter()
+                .map(|table| (format!("table `{}`", table.name), &table.env_var))
+                .chain(
+                    buckets[..position]
+                        .iter()
+                        .map(|other| (format!("bucket `{}`", other.name), &other.env_var)),
+                )
+                .find(|(_, env_var)| **env_var == bucket.env_var);
+            if let Some((other, _)) = clash {
+                self.error(
+                    &NodePath::parse("buckets")
+                        .key(bucket.name.as_str())
+                        .key("env_var"),
+                    format!(
+                        "bucket `{}` and {other} both use the environment variable `{}`",
+                        bucket.name, bucket.env_var
+                    ),
+                    "set a distinct `env_var` on the bucket",
+                );
+            }
+        }
+        buckets
+    }
+
+    fn bucket(&mut self, name: &str, bucket: &spec::Bucket) -> Bucket {
+        let path = NodePath::parse("buckets").key(name);
+        self.check(
+            &path,
+            names::identifier_problem("bucket", name),
+            "bucket names become CloudFormation logical IDs",
+        );
+        let (bucket_name, created) = match (&bucket.name, &bucket.existing) {
+            (Some(text), None) => (self.name_template(&path.key("name"), text), true),
+            (None, Some(text)) => (self.name_template(&path.key("existing"), text), false),
+            (Some(_), Some(_)) => {
+                self.key_error(
+                    &path.key("existing"),
+                    format!("bucket `{name}` gives both `name` and `existing`"),
+                    "`name` creates a bucket; `existing` uses one: keep one of them",
+                );
+                (NameTemplate(Vec::new()), false)
+            }
+            (None, None) => {
+                self.key_error(
+                    &path,
+                    format!("bucket `{name}` gives neither `name` nor `existing`"),
+                    "add `name: \"${service}-documents-${AWS::AccountId}\"` to create it, or `existing: \"${DocumentsBucket}\"`",
+                );
+                (NameTemplate(Vec::new()), false)
+            }
+        };
+        if let Some(literal) = bucket_name.literal()
+            && let Some(problem) = bucket_name_problem(literal)
+        {
+            let field = if created { "name" } else { "existing" };
+            self.error(
+                &path.key(field),
+                problem,
+                "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit",
+            );
+        }
+        let encryption = match &bucket.encryption {
+            None | Some(spec::BucketEncryption::AwsManaged) => BucketEncryption::AwsManaged,
+            Some(spec::BucketEncryption::S3Managed) => BucketEncryption::S3Managed,
+            Some(spec::BucketEncryption::KmsKey(key)) => {
+                BucketEncryption::KmsKey(self.name_template(&path.key("encryption"), key))
+            }
+        };
+        let events = bucket.events.as_ref().map(|events| {
+            if !created {
+                self.key_error(
+                    &path.key("events"),
+                    format!("bucket `{name}` is an existing bucket; its notifications are not this template's to set"),
+                    "let the templates create the bucket (`name:`), or point the existing bucket's notifications at the sync Lambda yourself",
+                );
+            }
+            let function = self.name_template(&path.key("events").key("function"), &events.function);
+            if function.literal().is_some_and(|arn| !arn.starts_with("arn:")) {
+                self.error(
+                    &path.key("events").key("function"),
+                    format!("`{}` is not a Lambda function ARN", events.function),
+                    "pass the ARN as a parameter, such as `function: \"${SyncFunctionArn}\"`",
+                );
+            }
+            BucketEvents {
+                function,
+                consumer: events.consumer.clone(),
+            }
+        });
+        let env_var = bucket
+            .env_var
+            .clone()
+            .unwrap_or_else(|| format!("{}_BUCKET_NAME", name.to_shouty_snake_case()));
+        self.check(
+            &path.key("env_var"),
+            names::env_var_problem(&env_var),
+            "for example `DOCUMENTS_BUCKET_NAME`",
+        );
+        if !created && !bucket.tags.is_empty() {
+            self.key_error(
+                &path.key("tags"),
+                format!("bucket `{name}` is an existing bucket; the templates do not tag it"),
+                "remove `tags`, or let the templates create the bucket",
+            );
+        }
+        Bucket {
+            name: name.to_owned(),
+            logical_id: format!("{}Bucket", name.to_pascal_case()),
+            bucket_name,
+            created,
+            description: bucket.description.clone(),
+            env_var,
+            versioning: bucket.versioning.unwrap_or(true),
+            encryption,
+            events,
+            tags: if created {
+                self.tags(&path.key("tags"), &bucket.tags)
+            } else {
+                Vec::new()
+            },
+            skip_checks: self.skip_checks(&path.key("skip_checks"), &bucket.skip_checks),
+        }
+    }
+
+    /// The `document` section of data type `name`: its bucket and object key template.
+    pub(super) fn document(
+        &mut self,
+        path: &NodePath,
+        document: &spec::DocumentSpec,
+        params: &[Field],
+        buckets: &[Bucket],
+    ) -> Option<Document> {
+        let path = path.key("document");
+        let bucket = match (&document.bucket, buckets) {
+            (Some(wanted), _) => match buckets.iter().find(|bucket| &bucket.name == wanted) {
+                Some(found) => found,
+                None => {
+                    let hint = Self::suggest(wanted, buckets.iter().map(|b| b.name.as_str()));
+                    self.error(
+                        &path.key("bucket"),
+                        format!("bucket `{wanted}` is not declared"),
+                        hint,
+                    );
+                    return None;
+                }
+            },
+            (None, [only]) => only,
+            (None, []) => {
+                self.key_error(
+                    &path,
+                    "documents need a bucket, and the spec declares none",
+                    "declare one under `buckets`, such as `documents: { name: \"${service}-documents-${AWS::AccountId}\" }`",
+                );
+                return None;
+            }
+            (None, _) => {
+                self.key_error(
+                    &path,
+                    "this document names no bucket, and the spec has several",
+                    "add `bucket: <name>`",
+                );
+                return None;
+            }
+        };
+        let key_path = path.key("key");
+        let object_key = self.template(&key_path, &document.key);
+        self.placeholders(&key_path, &object_key, params, None, false);
+        self.object_key_shape(&key_path, &document.key, &object_key, params);
+        Some(Document {
+            bucket: bucket.name.clone(),
+            object_key,
+            customer_attribute: document.customer_attribute.clone(),
+        })
+    }
+
+    /// An object key must be readable back into the key parameters: every parameter used
+    /// once, only parameters, and something between two parameters that marks the end of
+    /// the first.
+    fn object_key_shape(&mut self, path: &NodePath, text: &str, template: &Template, params: &[Field]) {
+        for param in params {
+            let uses = template
+                .0
+                .iter()
+                .filter(|part| matches!(part, TemplatePart::Param(used) if *used == param.name))
+                .count();
+            if uses != 1 {
+                self.error(
+                    path,
+                    format!(
+                        "object key `{text}` uses `{{{}}}` {uses} times; it must use each key parameter exactly once",
+                        param.name
+                    ),
+                    "the S3 event handler reads the key parameters back out of the object key",
+                );
+            }
+        }
+        for part in &template.0 {
+            if matches!(part, TemplatePart::Now | TemplatePart::DataTypeName) {
+                self.error(
+                    path,
+                    format!("object key `{text}` uses a placeholder other than key parameters"),
+                    "object keys are made of fixed text and `{param}`s only",
+                );
+            }
+        }
+        for pair in template.0.windows(3) {
+            if let [TemplatePart::Param(first), TemplatePart::Literal(between), TemplatePart::Param(_)] = pair
+                && between.chars().next().is_none_or(is_unescaped)
+            {
+                self.error(
+                    path,
+                    format!("in object key `{text}`, `{between}` cannot mark where `{{{first}}}` ends"),
+                    "start the text between parameters with `/`, `#` or another character that parameters are escaped for",
+                );
+            }
+        }
+        if template
+            .0
+            .windows(2)
+            .any(|pair| matches!(pair, [TemplatePart::Param(_), TemplatePart::Param(_)]))
+        {
+            self.error(
+                path,
+                format!("object key `{text}` puts two parameters side by side"),
+                "separate them with `/`, such as `{customer}/{id}.json`",
+            );
+        }
+        if text.starts_with('/') {
+            self.error(
+                path,
+                format!("object key `{text}` starts with `/`"),
+                "S3 keys do not start with `/`: write `changes/{id}.json`",
+            );
+        }
+    }
+
+    /// Checks what needs the consumers: each bucket's sync consumer exists and may sync
+    /// every document type in it, and no two notified prefixes overlap.
+    pub(super) fn check_bucket_events(
+        &mut self,
+        buckets: &[Bucket],
+        data_types: &[DataType],
+        consumers: &[Consumer],
+    ) {
+        for bucket in buckets {
+            let Some(events) = &bucket.events else {
+                continue;
+            };
+            let path = NodePath::parse("buckets").key(bucket.name.as_str()).key("events");
+            let documents: Vec<(&DataType, &Document)> = data_types
+                .iter()
+                .filter_map(|dt| dt.document.as_ref().filter(|d| d.bucket == bucket.name).map(|d| (dt, d)))
+                .collect();
+            if documents.is_empty() {
+                self.key_error(
+                    &path,
+                    format!("bucket `{}` notifies a Lambda, but no data type keeps documents in it", bucket.name),
+                    "add `document: { bucket: ... }` to a data type, or remove `events`",
+                );
+            }
+            match consumers.iter().find(|consumer| consumer.name == events.consumer) {
+                None => {
+                    let hint = Self::suggest(&events.consumer, consumers.iter().map(|c| c.name.as_str()));
+                    self.error(
+                        &path.key("consumer"),
+                        format!("consumer `{}` is not declared", events.consumer),
+                        hint,
+                    );
+                }
+                Some(consumer) => {
+                    for (data_type, _) in &documents {
+                        let syncs = consumer
+                            .access
+                            .iter()
+                            .any(|(name, levels)| *name == data_type.name && levels.contains(&Access::Sync));
+                        if !syncs {
+                            self.error(
+                                &path.key("consumer"),
+                                format!(
+                                    "consumer `{}` receives the events of bucket `{}`, but may not `sync` data type `{}`",
+                                    consumer.name, bucket.name, data_type.name
+                                ),
+                                format!("add `{}: [sync]` to its access", data_type.name),
+                            );
+                        }
+                    }
+                }
+            }
+            for (position, (data_type, document)) in documents.iter().enumerate() {
+                let (prefix, suffix) = (document.key_prefix(), document.key_suffix());
+                let overlapping = documents[..position].iter().find(|(_, other)| {
+                    let (other_prefix, other_suffix) = (other.key_prefix(), other.key_suffix());
+                    (prefix.starts_with(&other_prefix) || other_prefix.starts_with(&prefix))
+                        && (suffix.ends_with(&other_suffix) || other_suffix.ends_with(&suffix))
+                });
+                if let Some((other, _)) = overlapping {
+                    self.error(
+                        &NodePath::parse("data_types").key(data_type.name.as_str()).key("document").key("key"),
+                        format!(
+                            "the object keys of `{}` and `{}` overlap, and S3 refuses overlapping event filters",
+                            other.name, data_type.name
+                        ),
+                        "give each document type its own fixed prefix, such as `changes/` and `announcements/`",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Why `name` cannot be an S3 bucket name, if it cannot.
+fn bucket_name_problem(name: &str) -> Option<String> {
+    let valid_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !(3..=63).contains(&name.len()) {
+        Some(format!("bucket name `{name}` is {} characters long", name.len()))
+    } else if !valid_chars || !ends_ok(name.chars().next()) || !ends_ok(name.chars().last()) || name.contains("..") {
+        Some(format!("`{name}` is not a valid S3 bucket name"))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        assert_eq!(bucket_name_problem("change-docs.example"), None);
+        assert!(bucket_name_problem("ab").is_some());
+        assert!(bucket_name_problem("Upper-Case").is_some());
+        assert!(bucket_name_problem("-leading").is_some());
+        assert!(bucket_name_problem("double..dot").is_some());
+        assert!(bucket_name_problem(&"a".repeat(64)).is_some());
+    }
+}
