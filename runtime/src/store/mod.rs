@@ -58,6 +58,9 @@ pub struct StoreEntry<'a> {
     pub tags: &'a [String],
     /// Extra attributes.
     pub attributes: &'a Attributes,
+    /// Whether a value over the store's item limit may be kept elsewhere (DynamoDB with
+    /// [`S3Overflow`]) rather than refused; stores without such a limit ignore it.
+    pub large_values: bool,
 }
 
 /// What a store supports beyond the basic operations.
