@@ -12,12 +12,16 @@ use crate::StoreError;
 
 mod dynamo;
 mod memory;
+mod overflow;
 mod redis;
 mod resilient;
 
-pub use dynamo::{DynamoLayout, DynamoLayoutBuilder, DynamoStore, MAX_ITEM_BYTES};
+pub use dynamo::{
+    DEFAULT_VALUE_REF_ATTRIBUTE, DynamoLayout, DynamoLayoutBuilder, DynamoStore, MAX_ITEM_BYTES,
+};
 pub use memory::MemoryStore;
 pub(crate) use memory::{Timed, bounded_cache};
+pub use overflow::{DEFAULT_OVERFLOW_PREFIX, S3Overflow};
 pub use redis::RedisStore;
 pub use resilient::{Resilience, ResilientStore};
 
