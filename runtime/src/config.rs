@@ -7,6 +7,7 @@
 //! | [`CACHE_ENABLED_ENV`] | `false`/`0`/`no`/`off` bypasses the cache: every call goes to the origin |
 //! | [`KEY_PREFIX_ENV`] | prepended to every store key, e.g. `prod#`, to scope keys per environment |
 //! | [`MEMORY_SIZE_ENV`] | L1 bound: a plain entry count (`10000`) or a byte size (`64MiB`); `0` disables L1 |
+//! | [`OVERFLOW_BUCKET_ENV`] | S3 bucket for values over DynamoDB's item limit, for data types that allow them (see [`S3Overflow`]) |
 //!
 //! Byte sizes accept `B`, `KB`, `MB`, `GB` (powers of 1000) and `KiB`, `MiB`, `GiB`
 //! (powers of 1024), case-insensitive, with an optional space: `64MiB`, `512 kb`.
@@ -14,7 +15,7 @@
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use crate::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore};
+use crate::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore, S3Overflow};
 use crate::{CacheError, TieredCache, TieredCacheBuilder};
 
 /// Default name of the env var holding the DynamoDB table name.
@@ -27,6 +28,8 @@ pub const CACHE_ENABLED_ENV: &str = "CACHE_ENABLED";
 pub const KEY_PREFIX_ENV: &str = "CACHE_KEY_PREFIX";
 /// Env var bounding the in-process L1.
 pub const MEMORY_SIZE_ENV: &str = "CACHE_MEMORY_SIZE";
+/// Env var naming the S3 bucket that holds values over DynamoDB's item limit.
+pub const OVERFLOW_BUCKET_ENV: &str = "CACHE_OVERFLOW_BUCKET";
 
 /// Default L1 bound: 10,000 entries.
 pub const DEFAULT_MEMORY_ENTRIES: u64 = 10_000;
@@ -161,6 +164,9 @@ pub struct CacheConfig {
     pub key_prefix: String,
     /// L1 bound.
     pub memory: MemoryLimit,
+    /// S3 bucket for values over DynamoDB's item limit (objects under
+    /// [`DEFAULT_OVERFLOW_PREFIX`](crate::store::DEFAULT_OVERFLOW_PREFIX)); ignored by Redis.
+    pub overflow_bucket: Option<String>,
 }
 
 impl CacheConfig {
@@ -208,7 +214,15 @@ impl CacheConfig {
             enabled,
             key_prefix: get(KEY_PREFIX_ENV).unwrap_or_default(),
             memory,
+            overflow_bucket: get(OVERFLOW_BUCKET_ENV),
         })
+    }
+
+    /// Keeps values over DynamoDB's item limit in `bucket` (for a bucket named by
+    /// another variable than [`OVERFLOW_BUCKET_ENV`]).
+    pub fn with_overflow_bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.overflow_bucket = Some(bucket.into());
+        self
     }
 
     /// A builder preset from these settings: store connected, prefix, L1 bound
@@ -231,6 +245,10 @@ impl CacheConfig {
 
     /// Like [`builder`](Self::builder) with an explicit AWS configuration
     /// (required when the backend is DynamoDB, ignored otherwise).
+    ///
+    /// With an overflow bucket, the DynamoDB store gets an [`S3Overflow`] whose client
+    /// is built from the same configuration, with path-style addressing when it sets an
+    /// endpoint URL (local emulators such as moto).
     pub async fn builder_with_sdk(
         &self,
         sdk: Option<&aws_config::SdkConfig>,
@@ -243,7 +261,11 @@ impl CacheConfig {
             Backend::Dynamo(table) => {
                 let sdk = sdk.ok_or(ConfigError::MissingSdkConfig)?;
                 let client = aws_sdk_dynamodb::Client::new(sdk);
-                Some(Arc::new(DynamoStore::new(client, table, layout)))
+                let mut store = DynamoStore::new(client, table, layout);
+                if let Some(bucket) = &self.overflow_bucket {
+                    store = store.with_overflow(S3Overflow::new(s3_client(sdk), bucket));
+                }
+                Some(Arc::new(store))
             }
             Backend::MemoryOnly => {
                 WARN_ONCE.call_once(|| {
@@ -262,6 +284,15 @@ impl CacheConfig {
         }
         Ok(builder)
     }
+}
+
+/// An S3 client on `sdk`; path-style when it names an endpoint (a local emulator has no
+/// per-bucket host names).
+fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 #[cfg(test)]
@@ -319,6 +350,13 @@ mod tests {
         assert_eq!(c.backend, Backend::Dynamo("users-cache".into()));
         assert_eq!((c.enabled, c.key_prefix.as_str()), (false, "dev#"));
         assert_eq!(c.memory, MemoryLimit::bytes(64 << 20));
+        assert_eq!(c.overflow_bucket, None);
+        let c = config(&[
+            ("USERS_TABLE", "t"),
+            ("CACHE_OVERFLOW_BUCKET", "big-values"),
+        ])
+        .unwrap();
+        assert_eq!(c.overflow_bucket.as_deref(), Some("big-values"));
         let c = config(&[("USERS_TABLE", "t"), ("REDIS_URL", "redis://127.0.0.1:1")]).unwrap();
         assert_eq!(c.backend, Backend::Redis("redis://127.0.0.1:1".into()));
         assert!(config(&[("CACHE_ENABLED", "maybe")]).is_err());

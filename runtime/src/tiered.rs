@@ -156,8 +156,9 @@ struct Inner {
 /// counted as `StoreErrors`, and the lookup falls through to the origin,
 /// unless strict mode is on. Values that do not decode (corrupt, other
 /// schema or format version) or that are past `expiresAt` are misses.
-/// Explicit writes still fail on a value over the store's item limit, and
-/// on operations the store does not support.
+/// Explicit writes still fail on a value over the store's item limit (unless
+/// the handle allows [large values](Self::with_large_values) and the store
+/// can keep them), and on operations the store does not support.
 ///
 /// Single-flight is per process: concurrent misses on one key share one
 /// origin call, and if that call fails they all get its error (nothing is
@@ -173,6 +174,7 @@ pub struct TieredCache {
     version_check: Option<Duration>,
     deadline: Option<Instant>,
     strict: Option<bool>,
+    large_values: bool,
 }
 
 /// Builds a [`TieredCache`].
@@ -319,6 +321,7 @@ impl TieredCacheBuilder {
             version_check: None,
             deadline: None,
             strict: None,
+            large_values: false,
         }
     }
 }
@@ -384,6 +387,7 @@ impl TieredCache {
             version_check: self.version_check,
             deadline: self.deadline,
             strict: self.strict,
+            large_values: self.large_values,
         }
     }
 
@@ -488,6 +492,7 @@ impl TieredCache {
             ttl: STAMP_LIFETIME,
             tags: &[],
             attributes: &attributes,
+            large_values: false,
         };
         Ok(self
             .store_call("write_stamp", store.set(key, entry))
@@ -541,6 +546,16 @@ impl TieredCache {
     pub fn with_distributed_flight(&self, enabled: bool) -> Self {
         Self {
             distributed_flight: enabled,
+            ..self.clone()
+        }
+    }
+
+    /// A handle whose values may exceed the store's item limit (`true`): on DynamoDB with
+    /// [`S3Overflow`](crate::store::S3Overflow), their bodies then go to S3 instead of
+    /// failing with [`StoreError::TooLarge`]. Other stores have no such limit.
+    pub fn with_large_values(&self, enabled: bool) -> Self {
+        Self {
+            large_values: enabled,
             ..self.clone()
         }
     }
@@ -747,6 +762,7 @@ impl TieredCache {
             ttl: opts.ttl + stale_window,
             tags: &tags,
             attributes: &opts.attributes,
+            large_values: self.large_values,
         };
         let r = self
             .store_call("set", store.set(&self.store_key(key), entry))
@@ -802,7 +818,8 @@ impl TieredCache {
     }
 
     /// Stores `value` with tags and extra attributes. Fails with
-    /// [`StoreError::TooLarge`] if the encoded item exceeds the store's limit.
+    /// [`StoreError::TooLarge`] if the encoded item exceeds the store's limit, unless the
+    /// handle allows [large values](Self::with_large_values) and the store can keep them.
     pub async fn set_with<T: CacheValue>(
         &self,
         key: &str,

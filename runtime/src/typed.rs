@@ -47,6 +47,9 @@ pub trait DataType: 'static {
     /// How soon an invalidation in another process must reach this one's L1, through the
     /// type's invalidation stamp (`None`: within [`Self::MEMORY_TTL`], no stamp reads).
     const VERSION_CHECK: Option<Duration> = None;
+    /// Whether values may exceed DynamoDB's item limit, their bodies then kept in S3
+    /// (when the store has an [`S3Overflow`](crate::store::S3Overflow) bucket).
+    const LARGE_VALUES: bool = false;
 
     /// The store key for `key`.
     fn key(key: &Self::Key) -> String;
@@ -136,7 +139,8 @@ impl<D: DataType> TypedCache<D> {
                 .for_type(D::NAME)
                 .with_memory_ttl(D::MEMORY_TTL)
                 .with_distributed_flight(D::DISTRIBUTED_FLIGHT)
-                .with_version_check(D::VERSION_CHECK),
+                .with_version_check(D::VERSION_CHECK)
+                .with_large_values(D::LARGE_VALUES),
             data_type: PhantomData,
         }
     }

@@ -260,6 +260,7 @@ async fn corrupt_and_old_schema_values_are_misses(kind: Kind) {
         ttl: MINUTE,
         tags: &[],
         attributes: const { &Attributes::new() },
+        large_values: false,
     };
     for (i, junk) in [
         &b"not an envelope"[..],

@@ -9,9 +9,12 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, KeysAndAttributes, ReturnValue, WriteRequest,
+};
 use futures::{StreamExt, TryStreamExt};
 
+use super::overflow::{BodyRef, S3Overflow, sha256_hex};
 use super::{AttrValue, CacheStore, Capabilities, StoreEntry};
 use crate::StoreError;
 use crate::clock::{self, Clock};
@@ -45,7 +48,13 @@ pub struct DynamoLayout {
     pub created_at_attribute: String,
     /// String-set attribute listing a tag item's members.
     pub tag_members_attribute: String,
+    /// Map attribute pointing at a value kept in S3 (object key and SHA-256), written
+    /// instead of the value attribute when the value is too large for the item.
+    pub value_ref_attribute: String,
 }
+
+/// Default name of [`DynamoLayout::value_ref_attribute`].
+pub const DEFAULT_VALUE_REF_ATTRIBUTE: &str = "valueRef";
 
 impl Default for DynamoLayout {
     fn default() -> Self {
@@ -58,6 +67,7 @@ impl Default for DynamoLayout {
             ttl_grace: Duration::from_secs(3600),
             created_at_attribute: "createdAt".into(),
             tag_members_attribute: "members".into(),
+            value_ref_attribute: DEFAULT_VALUE_REF_ATTRIBUTE.into(),
         }
     }
 }
@@ -112,6 +122,11 @@ impl DynamoLayoutBuilder {
         self.0.tag_members_attribute = name.into();
         self
     }
+    /// Attribute name of the pointer to a value kept in S3.
+    pub fn value_ref_attribute(mut self, name: impl Into<String>) -> Self {
+        self.0.value_ref_attribute = name.into();
+        self
+    }
     /// The layout.
     pub fn build(self) -> DynamoLayout {
         self.0
@@ -126,7 +141,8 @@ impl DynamoLayoutBuilder {
 /// |---|---|---|
 /// | `key_attribute` (`pk`) | S | full prefixed cache key |
 /// | `sort_key` (optional) | S/N | a constant, the same for every cache item |
-/// | `value` | B | the encoded [envelope](crate::envelope) |
+/// | `value` | B | the encoded [envelope](crate::envelope); absent when the body is in S3 |
+/// | `valueRef` (with overflow) | M | `{key: S, sha256: S}`: where the body is in S3, and its digest |
 /// | `expiresAt` | N | hard expiry, epoch seconds; checked on every read |
 /// | `ttl_attribute` (optional) | N | `expiresAt` + grace (default 1 h), for the table's TTL; may be `expiresAt` itself |
 /// | `createdAt` | N | epoch seconds |
@@ -141,12 +157,47 @@ impl DynamoLayoutBuilder {
 /// the latest member's, never lowered. `delete_by_tag` reads that item,
 /// batch-deletes the members (25 per `BatchWriteItem`, unprocessed items
 /// retried), then deletes the tag item. No GSI is needed.
+///
+/// # Oversized values
+///
+/// With [`with_overflow`](Self::with_overflow), an entry that allows it
+/// ([`StoreEntry::large_values`]) and would exceed [`MAX_ITEM_BYTES`] keeps every
+/// attribute but its value in DynamoDB; the value goes to S3 (see [`S3Overflow`]) and
+/// the item gets a `valueRef` pointer instead. The object is written first, then the
+/// item, so an item never points at a body not yet written. Reads follow the pointer
+/// and check the digest: a missing or replaced body is a miss, an S3 failure an error.
+/// Without overflow, or for entries that do not allow it, such a value is
+/// [`StoreError::TooLarge`].
+///
+/// Which deletions remove the S3 object:
+/// - `delete` removes the object the deleted item pointed at (read back with
+///   `ReturnValues=ALL_OLD`, no extra request);
+/// - a large-values `set` that replaces an item pointing elsewhere (an inline value
+///   now, or another prefix) removes the old object;
+/// - `clear`, `delete_by_tag` and `delete_by_index` remove the object at the key each
+///   deleted item would use under the current prefix (`DeleteObjects`, no extra
+///   read), so objects written under another prefix stay;
+/// - DynamoDB's TTL removes items only.
+///
+/// `has` reads the item only: it does not check that the body is still in S3.
+///
+/// S3 deletions are best effort (logged): what they leave, the bucket's lifecycle
+/// rule on the prefix collects (see [`S3Overflow`] for its expiration).
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
     layout: Arc<DynamoLayout>,
     clock: Arc<dyn Clock>,
+    overflow: Option<S3Overflow>,
+}
+
+/// Where an item's value is.
+enum Body {
+    /// In the item.
+    Inline(Vec<u8>),
+    /// In S3.
+    Overflow(BodyRef),
 }
 
 fn attr(v: &AttrValue) -> AttributeValue {
@@ -178,17 +229,27 @@ fn built(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
 
 /// Approximate DynamoDB item size: attribute names plus values.
 fn item_size(item: &Item) -> usize {
-    item.iter()
-        .map(|(k, v)| {
-            k.len()
-                + match v {
-                    AttributeValue::S(s) => s.len(),
-                    AttributeValue::N(n) => n.len().div_ceil(2) + 1,
-                    AttributeValue::B(b) => b.as_ref().len(),
-                    _ => 0,
-                }
-        })
-        .sum()
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+/// Approximate size of one attribute value, after DynamoDB's sizing rules.
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+        AttributeValue::Ns(set) => set.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| k.len() + value_size(v) + 1)
+                .sum::<usize>()
+        }
+        AttributeValue::L(list) => 3 + list.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 impl DynamoStore {
@@ -199,7 +260,19 @@ impl DynamoStore {
             table: table.into(),
             layout: Arc::new(layout),
             clock: clock::system(),
+            overflow: None,
         }
+    }
+
+    /// Keeps values over [`MAX_ITEM_BYTES`] in S3, for entries that allow it.
+    pub fn with_overflow(mut self, overflow: S3Overflow) -> Self {
+        self.overflow = Some(overflow);
+        self
+    }
+
+    /// Where oversized values go, if configured.
+    pub fn overflow(&self) -> Option<&S3Overflow> {
+        self.overflow.as_ref()
     }
 
     /// Uses `clock` for the application-level expiry check.
@@ -285,8 +358,8 @@ impl DynamoStore {
         }
     }
 
-    /// The value of a live cache item; `None` if expired or malformed.
-    fn live_value(&self, mut item: Item) -> Option<Vec<u8>> {
+    /// The value of a live cache item, or where it is; `None` if expired or malformed.
+    fn live_value(&self, mut item: Item) -> Option<Body> {
         let expires = match item.get(&self.layout.expires_at_attribute) {
             Some(AttributeValue::N(n)) => n.parse::<u64>().ok()?,
             _ => return None,
@@ -294,10 +367,33 @@ impl DynamoStore {
         if expires.saturating_mul(1000) <= self.clock.now_ms() {
             return None;
         }
-        match item.remove(&self.layout.value_attribute)? {
-            AttributeValue::B(b) => Some(b.into_inner()),
-            _ => None,
+        match item.remove(&self.layout.value_attribute) {
+            Some(AttributeValue::B(b)) => Some(Body::Inline(b.into_inner())),
+            Some(_) => None,
+            None => item
+                .get(&self.layout.value_ref_attribute)
+                .and_then(BodyRef::from_attribute)
+                .map(Body::Overflow),
         }
+    }
+
+    /// The value bytes of `body`, reading S3 for a pointer: a body that is missing,
+    /// replaced, or unreadable here (no overflow configured) is `None`.
+    async fn resolve(&self, body: Body) -> Result<Option<Vec<u8>>, StoreError> {
+        match (body, &self.overflow) {
+            (Body::Inline(bytes), _) => Ok(Some(bytes)),
+            (Body::Overflow(reference), Some(overflow)) => overflow.get(&reference).await,
+            (Body::Overflow(reference), None) => {
+                tracing::debug!(key = %reference.key, "value in S3 but no overflow bucket configured: a miss");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The S3 object an old item pointed at, if it is not `kept` (the one just written).
+    fn old_object(&self, old: Option<&Item>, kept: Option<&BodyRef>) -> Option<String> {
+        let old = BodyRef::from_attribute(old?.get(&self.layout.value_ref_attribute)?)?;
+        (kept.map(|r| &r.key) != Some(&old.key)).then_some(old.key)
     }
 
     fn ttl_value(&self, expires_at_s: u64) -> u64 {
@@ -387,14 +483,26 @@ impl DynamoStore {
         }
     }
 
+    /// Deletes the items with `keys`, then (with overflow) the objects at their keys.
     async fn batch_delete(&self, keys: Vec<Item>) -> Result<u64, StoreError> {
         let n = keys.len() as u64;
+        let objects: Vec<String> = match &self.overflow {
+            Some(overflow) => keys
+                .iter()
+                .filter_map(|item| self.key_of(item))
+                .map(|key| overflow.object_key(&self.table, &key))
+                .collect(),
+            None => Vec::new(),
+        };
         let chunks: Vec<Vec<Item>> = keys.chunks(BATCH_WRITE_MAX).map(<[Item]>::to_vec).collect();
         futures::stream::iter(chunks)
             .map(|chunk| self.batch_delete_chunk(chunk))
             .buffer_unordered(BATCH_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
+        if let Some(overflow) = &self.overflow {
+            overflow.delete_best_effort(objects).await;
+        }
         Ok(n)
     }
 
@@ -469,7 +577,10 @@ impl CacheStore for DynamoStore {
             .send()
             .await
             .map_err(sdk)?;
-        Ok(out.item.and_then(|item| self.live_value(item)))
+        match out.item.and_then(|item| self.live_value(item)) {
+            Some(body) => self.resolve(body).await,
+            None => Ok(None),
+        }
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
@@ -485,11 +596,19 @@ impl CacheStore for DynamoStore {
             .buffer_unordered(BATCH_CONCURRENCY)
             .try_collect()
             .await?;
-        Ok(items
+        let bodies: Vec<(String, Body)> = items
             .into_iter()
             .flatten()
             .filter_map(|item| Some((self.key_of(&item)?, self.live_value(item)?)))
-            .collect())
+            .collect();
+        let resolved: Vec<Option<(String, Vec<u8>)>> = futures::stream::iter(bodies)
+            .map(|(key, body)| async move {
+                Ok::<_, StoreError>(self.resolve(body).await?.map(|bytes| (key, bytes)))
+            })
+            .buffer_unordered(BATCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(resolved.into_iter().flatten().collect())
     }
 
     async fn set(&self, key: &str, entry: StoreEntry<'_>) -> Result<(), StoreError> {
@@ -501,10 +620,6 @@ impl CacheStore for DynamoStore {
             .map(|(k, v)| (k.clone(), attr(v)))
             .collect();
         item.extend(self.key(key));
-        item.insert(
-            l.value_attribute.clone(),
-            AttributeValue::B(Blob::new(entry.value)),
-        );
         item.insert(l.expires_at_attribute.clone(), num(expires_at_s));
         item.insert(
             l.created_at_attribute.clone(),
@@ -515,6 +630,26 @@ impl CacheStore for DynamoStore {
             item.entry(ttl.clone())
                 .or_insert_with(|| num(self.ttl_value(expires_at_s)));
         }
+        // The value inline when it fits; else, where allowed, a pointer to its S3 copy.
+        let inline_size = item_size(&item) + l.value_attribute.len() + entry.value.len();
+        let overflow = self.overflow.as_ref().filter(|_| entry.large_values);
+        let reference = match overflow {
+            Some(overflow) if inline_size > MAX_ITEM_BYTES => {
+                let reference = BodyRef {
+                    key: overflow.object_key(&self.table, key),
+                    sha256: sha256_hex(entry.value),
+                };
+                item.insert(l.value_ref_attribute.clone(), reference.to_attribute());
+                Some(reference)
+            }
+            _ => {
+                item.insert(
+                    l.value_attribute.clone(),
+                    AttributeValue::B(Blob::new(entry.value)),
+                );
+                None
+            }
+        };
         let size = item_size(&item);
         if size > MAX_ITEM_BYTES {
             return Err(StoreError::TooLarge {
@@ -524,13 +659,26 @@ impl CacheStore for DynamoStore {
                 limit: MAX_ITEM_BYTES,
             });
         }
-        self.client
+        // The body first: an item never points at a body not yet written.
+        if let (Some(overflow), Some(reference)) = (overflow, &reference) {
+            overflow.put(reference, entry.value).await?;
+        }
+        let old = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
+            // A large-values item may replace one whose body is elsewhere in S3.
+            .set_return_values(overflow.map(|_| ReturnValue::AllOld))
             .send()
             .await
-            .map_err(sdk)?;
+            .map_err(sdk)?
+            .attributes;
+        if let (Some(overflow), Some(stale)) =
+            (overflow, self.old_object(old.as_ref(), reference.as_ref()))
+        {
+            overflow.delete_best_effort(vec![stale]).await;
+        }
         for tag in entry.tags {
             self.add_tag_member(tag, key, expires_at_s).await?;
         }
@@ -538,13 +686,22 @@ impl CacheStore for DynamoStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.client
+        let old = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(self.key(key)))
+            // With overflow, the deleted item says whether it had a body in S3.
+            .set_return_values(self.overflow.as_ref().map(|_| ReturnValue::AllOld))
             .send()
             .await
-            .map_err(sdk)?;
+            .map_err(sdk)?
+            .attributes;
+        if let (Some(overflow), Some(object)) =
+            (&self.overflow, self.old_object(old.as_ref(), None))
+        {
+            overflow.delete_best_effort(vec![object]).await;
+        }
         Ok(())
     }
 
@@ -689,5 +846,27 @@ impl CacheStore for DynamoStore {
             .await?;
         self.delete(tag).await?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_count_names_values_and_nested_maps() {
+        let reference = BodyRef {
+            key: "overflow/t/k".into(),
+            sha256: "0".repeat(64),
+        };
+        let item = Item::from([
+            ("pk".to_owned(), AttributeValue::S("user#1".into())),
+            ("expiresAt".to_owned(), num(1_700_000_000)),
+            ("valueRef".to_owned(), reference.to_attribute()),
+        ]);
+        // pk: 2 + 6; expiresAt: 9 + 6; valueRef: 8 + 3 + (3 + 12 + 1) + (6 + 64 + 1).
+        assert_eq!(item_size(&item), 8 + 15 + 8 + 3 + 16 + 71);
+        let blob = AttributeValue::B(Blob::new(vec![0u8; MAX_ITEM_BYTES]));
+        assert_eq!(value_size(&blob), MAX_ITEM_BYTES);
     }
 }

@@ -277,6 +277,7 @@ mod tests {
                 ttl: Duration::from_secs(60),
                 tags: &[],
                 attributes: &Attributes::new(),
+                large_values: false,
             };
             store.set(&format!("k{i:04}"), entry).await.unwrap();
         }
@@ -325,6 +326,7 @@ mod tests {
             ttl: Duration::from_millis(ttl_ms),
             tags: &[],
             attributes: &attrs,
+            large_values: false,
         };
         store.set("short", entry(1)).await.unwrap();
         store.set("long", entry(60_000)).await.unwrap();

@@ -12,12 +12,16 @@ use crate::StoreError;
 
 mod dynamo;
 mod memory;
+mod overflow;
 mod redis;
 mod resilient;
 
-pub use dynamo::{DynamoLayout, DynamoLayoutBuilder, DynamoStore, MAX_ITEM_BYTES};
+pub use dynamo::{
+    DEFAULT_VALUE_REF_ATTRIBUTE, DynamoLayout, DynamoLayoutBuilder, DynamoStore, MAX_ITEM_BYTES,
+};
 pub use memory::MemoryStore;
 pub(crate) use memory::{Timed, bounded_cache};
+pub use overflow::{DEFAULT_OVERFLOW_PREFIX, S3Overflow};
 pub use redis::RedisStore;
 pub use resilient::{Resilience, ResilientStore};
 
@@ -58,6 +62,9 @@ pub struct StoreEntry<'a> {
     pub tags: &'a [String],
     /// Extra attributes.
     pub attributes: &'a Attributes,
+    /// Whether a value over the store's item limit may be kept elsewhere (DynamoDB with
+    /// [`S3Overflow`]) rather than refused; stores without such a limit ignore it.
+    pub large_values: bool,
 }
 
 /// What a store supports beyond the basic operations.
