@@ -29,6 +29,11 @@ fn item_attributes_match_the_runtime_layout() {
     assert_eq!(layout.value_attribute, item::VALUE);
     assert_eq!(layout.expires_at_attribute, item::EXPIRES_AT);
     assert_eq!(layout.created_at_attribute, item::CREATED_AT);
+    assert_eq!(layout.value_ref_attribute, item::VALUE_REF);
+    assert_eq!(
+        cachegen_runtime::store::DEFAULT_OVERFLOW_PREFIX,
+        cachegen::ir::OVERFLOW_PREFIX
+    );
     assert_eq!(
         cachegen_runtime::verify::FINGERPRINT_TAG,
         cachegen::ir::FINGERPRINT_TAG
@@ -48,4 +53,25 @@ fn the_generated_expectation_is_the_ir_expectation() {
         change_notifier_cache::metadata::expected(),
         cachegen::deploy::expected_table(&changes.model, changes.model.table("metadata"))
     );
+}
+
+#[test]
+fn document_buckets_are_found_through_the_env_var_the_templates_set() {
+    let root = cachegen_tests::workspace_root().join("examples");
+    let changes = cachegen::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
+    let bucket = changes.model.bucket("documents");
+    assert_eq!(
+        change_notifier_cache::buckets::documents::ENV_VAR,
+        bucket.env_var
+    );
+    for file in changes.files(None) {
+        let path = file.path.to_string_lossy();
+        if path.ends_with("sam.yaml") || path.ends_with("outputs.tf") {
+            assert!(
+                file.contents.contains(&bucket.env_var),
+                "{path} does not set {}",
+                bucket.env_var
+            );
+        }
+    }
 }

@@ -144,7 +144,12 @@ fn every_example_module_validates_and_plans_offline() {
         let dir = tempfile::tempdir().unwrap();
         // Nothing listens on port 9: planning must need no AWS endpoint at all.
         let functions: Vec<(String, String)> = sync_function_parameters(&project)
-            .map(|(parameter, bucket)| (parameter, stub_function_arn(&format!("{name}-{bucket}-sync"))))
+            .map(|(parameter, bucket)| {
+                (
+                    parameter,
+                    stub_function_arn(&format!("{name}-{bucket}-sync")),
+                )
+            })
             .collect();
         root_module(dir.path(), &project, "http://127.0.0.1:9", &functions);
         if !init(dir.path()) {

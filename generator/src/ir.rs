@@ -44,6 +44,8 @@ pub mod item {
     pub const EXPIRES_AT: &str = "expiresAt";
     /// Write time, epoch seconds.
     pub const CREATED_AT: &str = "createdAt";
+    /// Where an oversized value's body is kept in S3 (a map of object key and digest).
+    pub const VALUE_REF: &str = "valueRef";
 }
 
 /// Tag key carrying the spec fingerprint on every table.
@@ -110,6 +112,20 @@ impl CacheModel {
                 .filter(|document| document.bucket == bucket)
                 .map(|document| (data_type, document))
         })
+    }
+
+    /// Days after which the lifecycle rule of `bucket` may expire oversized values'
+    /// bodies: the longest lifetime (TTL plus stale window) of a data type keeping them
+    /// there, in whole days, plus one. `None` when no table keeps bodies there.
+    pub fn overflow_expiry_days(&self, bucket: &str) -> Option<u64> {
+        const DAY: u64 = 24 * 3600;
+        self.data_types
+            .iter()
+            .filter(|dt| {
+                dt.large_values && self.table(&dt.table).overflow_bucket.as_deref() == Some(bucket)
+            })
+            .map(|dt| (dt.ttl_secs + dt.stale_while_revalidate_secs.unwrap_or(0)).div_ceil(DAY) + 1)
+            .max()
     }
 
     /// The data type called `name`. Validation guarantees every reference resolves.
@@ -209,6 +225,8 @@ pub struct Table {
     pub tags: Vec<(String, NameTemplate)>,
     /// Checkov checks the spec skips on this table, with their reasons.
     pub skip_checks: Vec<SkipCheck>,
+    /// Bucket holding oversized values' bodies, when a data type on the table allows them.
+    pub overflow_bucket: Option<String>,
 }
 
 /// A static-analysis check that does not apply, and why; written into every template.
@@ -328,6 +346,21 @@ pub fn document_actions(access: Access) -> &'static [&'static str] {
     }
 }
 
+/// Object key prefix under which the runtime keeps oversized values' bodies
+/// (`cachegen_runtime::store::DEFAULT_OVERFLOW_PREFIX`).
+pub const OVERFLOW_PREFIX: &str = "overflow/";
+
+/// S3 actions each access level needs on a table's overflow bodies: reads fetch them,
+/// writes put them (and remove a replaced one), invalidations remove them.
+pub fn overflow_actions(access: Access) -> &'static [&'static str] {
+    match access {
+        Access::Read | Access::Query => &["s3:GetObject"],
+        Access::Write => &["s3:DeleteObject", "s3:PutObject"],
+        Access::Invalidate => &["s3:DeleteObject"],
+        Access::Sync => &["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+    }
+}
+
 /// A global secondary index.
 #[derive(Clone, Debug, Serialize)]
 pub struct Index {
@@ -384,6 +417,8 @@ pub struct DataType {
     pub traffic: Option<Traffic>,
     /// Where the documents live, for a data type whose source of truth is S3.
     pub document: Option<Document>,
+    /// Values over the item limit go to the table's overflow bucket.
+    pub large_values: bool,
 }
 
 /// Expected traffic of a data type.

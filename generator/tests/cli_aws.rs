@@ -21,6 +21,39 @@ fn cachegen(moto: &TestServer, args: &[&str]) -> Output {
         .expect("cachegen runs")
 }
 
+/// Creates a stub function on moto for the change-metadata bucket's events to name, and
+/// returns the `--param` that passes its ARN.
+fn stub_sync_function(moto: &TestServer, name: &str) -> String {
+    let endpoint = moto.endpoint();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&endpoint)
+            .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "cli-tests",
+            ))
+            .load()
+            .await;
+        aws_sdk_cloudformation::Client::new(&sdk)
+            .create_stack()
+            .stack_name(name)
+            .template_body(cachegen_testkit::stub_function_template(name))
+            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+            .send()
+            .await
+            .expect("stub function stack is created");
+    });
+    format!(
+        "SyncFunctionArn={}",
+        cachegen_testkit::stub_function_arn(name)
+    )
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -33,6 +66,7 @@ fn text(output: &Output) -> String {
 fn deploy_then_verify_reports_what_moto_ignored() {
     let moto = TestServer::moto().unwrap();
     let spec = "examples/change-metadata/cache.yaml";
+    let function = stub_sync_function(&moto, "changes-sync");
 
     let planned = cachegen(
         &moto,
@@ -43,6 +77,8 @@ fn deploy_then_verify_reports_what_moto_ignored() {
             "changes",
             "--param",
             "env=dev",
+            "--param",
+            &function,
             "--no-execute",
         ],
     );
@@ -67,6 +103,8 @@ fn deploy_then_verify_reports_what_moto_ignored() {
             "changes-dev",
             "--param",
             "env=dev",
+            "--param",
+            &function,
         ],
     );
     assert!(deployed.status.success(), "{}", text(&deployed));
@@ -92,6 +130,7 @@ fn deploy_then_verify_reports_what_moto_ignored() {
 #[test]
 fn verify_names_a_stack_from_another_spec() {
     let moto = TestServer::moto().unwrap();
+    let function = stub_sync_function(&moto, "changes-sync");
     let deployed = cachegen(
         &moto,
         &[
@@ -101,6 +140,8 @@ fn verify_names_a_stack_from_another_spec() {
             "changes-dev",
             "--param",
             "env=dev",
+            "--param",
+            &function,
         ],
     );
     assert!(deployed.status.success(), "{}", text(&deployed));

@@ -411,3 +411,125 @@ fn traffic_needs_a_ratio_and_a_size() {
         ["spec.yaml:18:64: item size `500KB` is outside DynamoDB's 1B to 400KB"]
     );
 }
+
+/// [`BASE`] with a created bucket whose events reach a sync consumer, and `user` kept as
+/// documents in it.
+fn with_documents(document: &str, bucket_extra: &str, sync_access: &str) -> String {
+    let text = edit(
+        "data_types:\n",
+        &format!(
+            "buckets:\n  docs:\n    name: \"${{service}}-docs-${{env}}\"\n{bucket_extra}    events: {{ function: \"arn:aws:lambda:us-east-1:123456789012:function:sync\", consumer: sync }}\ndata_types:\n"
+        ),
+    );
+    let text = text.replacen(
+        "    invalidate_by: by-type\n",
+        &format!("    invalidate_by: by-type\n    document: {document}\n"),
+        1,
+    );
+    format!("{text}  sync:\n    access: {{ user: [{sync_access}] }}\n")
+}
+
+#[test]
+fn a_valid_document_type_compiles() {
+    let text = with_documents("{ key: \"users/{id}.json\" }", "", "sync");
+    assert_eq!(problems(&text), Vec::<String>::new());
+}
+
+#[test]
+fn an_object_key_must_use_every_key_parameter() {
+    let text = with_documents("{ key: \"users/all.json\" }", "", "sync");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:24:22: object key `users/all.json` uses `{id}` 0 times; it must use each key parameter exactly once"
+        ]
+    );
+}
+
+#[test]
+fn an_object_key_must_mark_where_a_parameter_ends() {
+    let text = with_documents("{ key: \"users/{id}-{id2}.json\" }", "", "sync")
+        .replace(
+            "params: { id: string }",
+            "params: { id: string, id2: string }",
+        )
+        .replace("key: \"user#{id}\"", "key: \"user#{id}#{id2}\"");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:24:22: in object key `users/{id}-{id2}.json`, `-` cannot mark where `{id}` ends"
+        ]
+    );
+    assert!(report(&text).contains("start the text between parameters with `/`"));
+}
+
+#[test]
+fn a_document_bucket_must_be_declared() {
+    let text = with_documents("{ bucket: dcos, key: \"users/{id}.json\" }", "", "sync");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:24:25: bucket `dcos` is not declared"]
+    );
+    assert!(report(&text).contains("did you mean `docs`?"));
+}
+
+#[test]
+fn a_bucket_is_created_or_existing_not_both() {
+    let text = with_documents(
+        "{ key: \"users/{id}.json\" }",
+        "    existing: other-bucket\n",
+        "sync",
+    );
+    assert!(
+        problems(&text)
+            .contains(&"spec.yaml:15:5: bucket `docs` gives both `name` and `existing`".to_owned()),
+        "{:?}",
+        problems(&text)
+    );
+}
+
+#[test]
+fn a_bucket_name_follows_s3_rules() {
+    let text = with_documents("{ key: \"users/{id}.json\" }", "", "sync")
+        .replace("name: \"${service}-docs-${env}\"", "name: Docs_Bucket");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:14:11: `Docs_Bucket` is not a valid S3 bucket name"]
+    );
+}
+
+#[test]
+fn the_event_consumer_must_be_allowed_to_sync() {
+    let text = with_documents("{ key: \"users/{id}.json\" }", "", "write, invalidate");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:15:90: consumer `sync` receives the events of bucket `docs`, but may not `sync` data type `user`"
+        ]
+    );
+    assert!(report(&text).contains("add `user: [sync]` to its access"));
+}
+
+#[test]
+fn sync_is_for_document_types_only() {
+    let text = edit(
+        "access: { user: [read, write] }",
+        "access: { user: [sync] }",
+    );
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:22:21: consumer `api` may sync `user`, which keeps no documents in S3"]
+    );
+}
+
+#[test]
+fn large_values_need_a_bucket() {
+    let text = edit("    ttl: 5m\n", "    ttl: 5m\n    large_values: true\n");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:18:19: data type `user` allows large values, but table `cache` has no overflow bucket"
+        ]
+    );
+    assert!(report(&text).contains("declare a bucket under `buckets`"));
+}

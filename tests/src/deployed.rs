@@ -273,8 +273,17 @@ pub async fn describe_bucket(s3: &aws_sdk_s3::Client, name: &str) -> BucketFacts
         .await
         .ok()
         .and_then(|out| {
-            let rule = out.server_side_encryption_configuration?.rules.into_iter().next()?;
-            Some(rule.apply_server_side_encryption_by_default?.sse_algorithm.as_str().to_owned())
+            let rule = out
+                .server_side_encryption_configuration?
+                .rules
+                .into_iter()
+                .next()?;
+            Some(
+                rule.apply_server_side_encryption_by_default?
+                    .sse_algorithm
+                    .as_str()
+                    .to_owned(),
+            )
         });
     let versioning = s3
         .get_bucket_versioning()
@@ -325,7 +334,9 @@ pub async fn describe_bucket(s3: &aws_sdk_s3::Client, name: &str) -> BucketFacts
                 .into_iter()
                 .map(|rule| {
                     (
-                        rule.name.map(|n| n.as_str().to_ascii_lowercase()).unwrap_or_default(),
+                        rule.name
+                            .map(|n| n.as_str().to_ascii_lowercase())
+                            .unwrap_or_default(),
                         rule.value.unwrap_or_default(),
                     )
                 })

@@ -5,9 +5,10 @@ use serde_json::{Map, Value, json};
 
 use super::dashboard;
 use crate::ir::{
-    Alarm, AlarmQuery, Billing, Bucket, BucketEncryption, BucketGrant, CacheModel, DOCUMENT_EVENTS, Comparison, Consumer, DimensionValue, Encryption,
-    FINGERPRINT_TAG, Grant, Index, KeyAttribute, MetricStat, NamePart, NameTemplate,
-    ProjectionType, Role, SkipCheck, Table,
+    Alarm, AlarmQuery, Billing, Bucket, BucketEncryption, BucketGrant, CacheModel, Comparison,
+    Consumer, DOCUMENT_EVENTS, DimensionValue, Encryption, FINGERPRINT_TAG, Grant, Index,
+    KeyAttribute, MetricStat, NamePart, NameTemplate, OVERFLOW_PREFIX, ProjectionType, Role,
+    SkipCheck, Table,
 };
 
 /// The AWS-managed policy a created Lambda role gets, so the function can write its logs
@@ -17,6 +18,10 @@ const LAMBDA_BASIC_EXECUTION: &str =
 
 /// Lifecycle rule that clears multipart uploads a crashed writer left unfinished.
 pub const ABORT_UPLOADS_RULE: &str = "abort-incomplete-uploads";
+
+/// Lifecycle rule that removes oversized values' bodies left behind when DynamoDB's TTL
+/// removed their items.
+pub const EXPIRE_OVERFLOW_RULE: &str = "expire-overflow";
 
 /// Days after which an unfinished multipart upload is cleared.
 pub const ABORT_UPLOADS_AFTER_DAYS: u32 = 7;
@@ -339,14 +344,21 @@ fn bucket_resources(model: &CacheModel, bucket: &Bucket) -> Vec<(String, Value)>
         "OwnershipControls".into(),
         json!({ "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] }),
     );
-    properties.insert(
-        "LifecycleConfiguration".into(),
-        json!({ "Rules": [{
-            "Id": ABORT_UPLOADS_RULE,
+    let mut rules = vec![json!({
+        "Id": ABORT_UPLOADS_RULE,
+        "Status": "Enabled",
+        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": ABORT_UPLOADS_AFTER_DAYS },
+    })];
+    if let Some(days) = model.overflow_expiry_days(&bucket.name) {
+        rules.push(json!({
+            "Id": EXPIRE_OVERFLOW_RULE,
             "Status": "Enabled",
-            "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": ABORT_UPLOADS_AFTER_DAYS },
-        }] }),
-    );
+            "Prefix": OVERFLOW_PREFIX,
+            "ExpirationInDays": days,
+            "NoncurrentVersionExpiration": { "NoncurrentDays": 1 },
+        }));
+    }
+    properties.insert("LifecycleConfiguration".into(), json!({ "Rules": rules }));
     properties.insert(
         "VersioningConfiguration".into(),
         json!({ "Status": if bucket.versioning { "Enabled" } else { "Suspended" } }),
@@ -366,7 +378,8 @@ fn bucket_resources(model: &CacheModel, bucket: &Bucket) -> Vec<(String, Value)>
                     rules.push(json!({ "Name": "suffix", "Value": suffix }));
                 }
                 DOCUMENT_EVENTS.map(|event| {
-                    let mut configuration = json!({ "Event": event, "Function": name(&events.function) });
+                    let mut configuration =
+                        json!({ "Event": event, "Function": name(&events.function) });
                     if !rules.is_empty() {
                         configuration["Filter"] = json!({ "S3Key": { "Rules": rules } });
                     }

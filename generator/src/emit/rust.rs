@@ -519,6 +519,9 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
     let distributed = data_type
         .distributed_flight
         .then(|| quote! { const DISTRIBUTED_FLIGHT: bool = true; });
+    let large_values = data_type
+        .large_values
+        .then(|| quote! { const LARGE_VALUES: bool = true; });
     let version_check = data_type.version_check_secs.map(|secs| {
         let bound = duration(secs);
         quote! { const VERSION_CHECK: Option<std::time::Duration> = Some(#bound); }
@@ -542,6 +545,7 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
             const INVALIDATION_INDEX: Option<cachegen_runtime::typed::IndexKey> = #invalidation;
             #distributed
             #version_check
+            #large_values
 
             fn key(#key_arg: &#key) -> String { #key_body }
             #tags_fn
@@ -968,9 +972,19 @@ fn cache_struct(model: &CacheModel) -> TokenStream {
             .iter()
             .any(|data_type| data_type.table == table.name && data_type.distributed_flight)
             .then(|| quote! { .distributed_flight(cachegen_runtime::DistributedFlight::default()) });
+        let overflow = table.overflow_bucket.as_ref().map(|bucket| {
+            let module = format_ident!("{}", bucket.to_snake_case());
+            quote! {
+                let config = match lookup(buckets::#module::ENV_VAR).filter(|name| !name.trim().is_empty()) {
+                    Some(bucket) => config.with_overflow_bucket(bucket),
+                    None => config,
+                };
+            }
+        });
         quote! {
             let #field = {
                 let config = cachegen_runtime::config::CacheConfig::from_lookup(#field::ENV_VAR, &lookup)?;
+                #overflow
                 config
                     .builder_with_sdk(sdk, #field::layout(), cachegen_runtime::DEFAULT_STORE_TIMEOUT)
                     .await?

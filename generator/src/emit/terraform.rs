@@ -8,8 +8,9 @@ use super::cloudformation;
 use super::dashboard;
 use super::hcl::{self, Block, Item};
 use crate::ir::{
-    Alarm, AlarmQuery, Billing, Bucket, BucketEncryption, CacheModel, DOCUMENT_EVENTS, Comparison, Consumer, DimensionValue, Encryption,
-    FINGERPRINT_TAG, Grant, Index, MetricStat, NamePart, NameTemplate, ProjectionType, Role, Table,
+    Alarm, AlarmQuery, Billing, Bucket, BucketEncryption, CacheModel, Comparison, Consumer,
+    DOCUMENT_EVENTS, DimensionValue, Encryption, FINGERPRINT_TAG, Grant, Index, MetricStat,
+    NamePart, NameTemplate, OVERFLOW_PREFIX, ProjectionType, Role, Table,
 };
 
 /// The AWS provider versions the module accepts.
@@ -110,16 +111,21 @@ fn uses(model: &CacheModel, wanted: &NamePart) -> bool {
         in_template(&bucket.bucket_name)
             || bucket.tags.iter().any(|(_, value)| in_template(value))
             || matches!(&bucket.encryption, BucketEncryption::KmsKey(key) if in_template(key))
-            || bucket.events.as_ref().is_some_and(|events| in_template(&events.function))
+            || bucket
+                .events
+                .as_ref()
+                .is_some_and(|events| in_template(&events.function))
     };
-    model.buckets.iter().any(in_bucket) || model.tables.iter().any(|table| {
-        in_template(&table.table_name)
-            || table.tags.iter().any(|(_, value)| in_template(value))
-            || matches!(&table.encryption, Encryption::KmsKey(key) if in_template(key))
-    }) || model
-        .alarms
-        .iter()
-        .any(|alarm| alarm.actions.iter().any(in_template))
+    model.buckets.iter().any(in_bucket)
+        || model.tables.iter().any(|table| {
+            in_template(&table.table_name)
+                || table.tags.iter().any(|(_, value)| in_template(value))
+                || matches!(&table.encryption, Encryption::KmsKey(key) if in_template(key))
+        })
+        || model
+            .alarms
+            .iter()
+            .any(|alarm| alarm.actions.iter().any(in_template))
 }
 
 fn main(model: &CacheModel) -> Vec<Block> {
@@ -232,7 +238,10 @@ fn objects_arn(bucket: &Bucket, prefix: &str) -> String {
     let prefix = hcl::string(prefix);
     let prefix = &prefix[1..prefix.len() - 1];
     if bucket.created {
-        format!("\"${{aws_s3_bucket.{}.arn}}/{prefix}*\"", bucket_name(bucket))
+        format!(
+            "\"${{aws_s3_bucket.{}.arn}}/{prefix}*\"",
+            bucket_name(bucket)
+        )
     } else {
         let expression = name(&bucket.bucket_name);
         let name = match expression.strip_prefix('"') {
@@ -281,21 +290,21 @@ fn bucket_blocks(model: &CacheModel, bucket: &Bucket) -> Vec<Block> {
             .attr("bucket", reference.clone())
             .block(Block::new("versioning_configuration", &[]).attr(
                 "status",
-                hcl::string(if bucket.versioning { "Enabled" } else { "Suspended" }),
+                hcl::string(if bucket.versioning {
+                    "Enabled"
+                } else {
+                    "Suspended"
+                }),
             )),
         Block::new(
             "resource",
             &["aws_s3_bucket_server_side_encryption_configuration", &id],
         )
         .attr("bucket", reference.clone())
-        .block(
-            Block::new("rule", &[])
-                .block(by_default)
-                .attr(
-                    "bucket_key_enabled",
-                    (bucket.encryption != BucketEncryption::S3Managed).to_string(),
-                ),
-        ),
+        .block(Block::new("rule", &[]).block(by_default).attr(
+            "bucket_key_enabled",
+            (bucket.encryption != BucketEncryption::S3Managed).to_string(),
+        )),
         Block::new("resource", &["aws_s3_bucket_public_access_block", &id])
             .attr("bucket", reference.clone())
             .attr("block_public_acls", "true")
@@ -308,21 +317,12 @@ fn bucket_blocks(model: &CacheModel, bucket: &Bucket) -> Vec<Block> {
                 Block::new("rule", &[])
                     .attr("object_ownership", hcl::string("BucketOwnerEnforced")),
             ),
-        Block::new("resource", &["aws_s3_bucket_lifecycle_configuration", &id])
-            .attr("bucket", reference.clone())
-            .block(
-                Block::new("rule", &[])
-                    .attr("id", hcl::string(cloudformation::ABORT_UPLOADS_RULE))
-                    .attr("status", hcl::string("Enabled"))
-                    .block(Block::new("filter", &[]))
-                    .block(
-                        Block::new("abort_incomplete_multipart_upload", &[]).attr(
-                            "days_after_initiation",
-                            cloudformation::ABORT_UPLOADS_AFTER_DAYS.to_string(),
-                        ),
-                    ),
-            ),
-        Block::new("data", &["aws_iam_policy_document", &format!("{id}_tls_only")]).block(
+        lifecycle_block(model, bucket, &reference),
+        Block::new(
+            "data",
+            &["aws_iam_policy_document", &format!("{id}_tls_only")],
+        )
+        .block(
             Block::new("statement", &[])
                 .attr("sid", hcl::string("DenyPlainHttp"))
                 .attr("effect", hcl::string("Deny"))
@@ -386,6 +386,41 @@ fn bucket_blocks(model: &CacheModel, bucket: &Bucket) -> Vec<Block> {
         blocks.push(notification);
     }
     blocks
+}
+
+/// The bucket's lifecycle rules: abandoned uploads, and oversized values' bodies.
+fn lifecycle_block(model: &CacheModel, bucket: &Bucket, reference: &str) -> Block {
+    let mut block = Block::new(
+        "resource",
+        &[
+            "aws_s3_bucket_lifecycle_configuration",
+            &bucket_name(bucket),
+        ],
+    )
+    .attr("bucket", reference)
+    .block(
+        Block::new("rule", &[])
+            .attr("id", hcl::string(cloudformation::ABORT_UPLOADS_RULE))
+            .attr("status", hcl::string("Enabled"))
+            .block(Block::new("filter", &[]))
+            .block(Block::new("abort_incomplete_multipart_upload", &[]).attr(
+                "days_after_initiation",
+                cloudformation::ABORT_UPLOADS_AFTER_DAYS.to_string(),
+            )),
+    );
+    if let Some(days) = model.overflow_expiry_days(&bucket.name) {
+        block = block.block(
+            Block::new("rule", &[])
+                .attr("id", hcl::string(cloudformation::EXPIRE_OVERFLOW_RULE))
+                .attr("status", hcl::string("Enabled"))
+                .block(Block::new("filter", &[]).attr("prefix", hcl::string(OVERFLOW_PREFIX)))
+                .block(Block::new("expiration", &[]).attr("days", days.to_string()))
+                .block(
+                    Block::new("noncurrent_version_expiration", &[]).attr("noncurrent_days", "1"),
+                ),
+        );
+    }
+    block
 }
 
 fn index_block(index: &Index) -> Block {

@@ -134,6 +134,10 @@ pub struct Table {
     /// written into the templates (`CKV_AWS_28: "entries are re-fetchable"`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub skip_checks: IndexMap<String, String>,
+    /// Bucket (under `buckets`) holding the bodies of values too large for an item, for
+    /// data types with `large_values: true` (default: the only bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overflow_bucket: Option<String>,
 }
 
 /// An S3 bucket whose objects are documents cached (and indexed) in a table: either
@@ -344,6 +348,10 @@ pub struct DataType {
     /// Expected traffic, for `cachegen cost`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic: Option<Traffic>,
+    /// Values over DynamoDB's 400 KB item limit keep their attributes in the item and
+    /// their body in the table's `overflow_bucket` (default `false`: such values fail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_values: Option<bool>,
     /// Makes the values documents kept in S3, with this table as their cache and index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<DocumentSpec>,

@@ -5,7 +5,8 @@ use heck::{ToPascalCase, ToShoutySnakeCase};
 use super::source::NodePath;
 use super::{Checker, names};
 use crate::ir::{
-    Bucket, BucketEncryption, BucketEvents, Consumer, DataType, Document, Field, NameTemplate, Table, Template, TemplatePart,
+    Bucket, BucketEncryption, BucketEvents, Consumer, DataType, Document, Field, NameTemplate,
+    Table, Template, TemplatePart,
 };
 use crate::spec::{self, Access};
 
@@ -204,7 +205,13 @@ impl Checker<'_> {
     /// An object key must be readable back into the key parameters: every parameter used
     /// once, only parameters, and something between two parameters that marks the end of
     /// the first.
-    fn object_key_shape(&mut self, path: &NodePath, text: &str, template: &Template, params: &[Field]) {
+    fn object_key_shape(
+        &mut self,
+        path: &NodePath,
+        text: &str,
+        template: &Template,
+        params: &[Field],
+    ) {
         for param in params {
             let uses = template
                 .0
@@ -232,7 +239,11 @@ impl Checker<'_> {
             }
         }
         for pair in template.0.windows(3) {
-            if let [TemplatePart::Param(first), TemplatePart::Literal(between), TemplatePart::Param(_)] = pair
+            if let [
+                TemplatePart::Param(first),
+                TemplatePart::Literal(between),
+                TemplatePart::Param(_),
+            ] = pair
                 && between.chars().next().is_none_or(is_unescaped)
             {
                 self.error(
@@ -274,21 +285,40 @@ impl Checker<'_> {
             let Some(events) = &bucket.events else {
                 continue;
             };
-            let path = NodePath::parse("buckets").key(bucket.name.as_str()).key("events");
+            let path = NodePath::parse("buckets")
+                .key(bucket.name.as_str())
+                .key("events");
             let documents: Vec<(&DataType, &Document)> = data_types
                 .iter()
-                .filter_map(|dt| dt.document.as_ref().filter(|d| d.bucket == bucket.name).map(|d| (dt, d)))
+                .filter_map(|dt| {
+                    dt.document
+                        .as_ref()
+                        .filter(|d| d.bucket == bucket.name)
+                        .map(|d| (dt, d))
+                })
                 .collect();
-            if documents.is_empty() {
+            let declared = self
+                .spec
+                .data_types
+                .values()
+                .any(|dt| dt.document.is_some());
+            if documents.is_empty() && !declared {
                 self.key_error(
                     &path,
-                    format!("bucket `{}` notifies a Lambda, but no data type keeps documents in it", bucket.name),
+                    format!(
+                        "bucket `{}` notifies a Lambda, but no data type keeps documents in it",
+                        bucket.name
+                    ),
                     "add `document: { bucket: ... }` to a data type, or remove `events`",
                 );
             }
-            match consumers.iter().find(|consumer| consumer.name == events.consumer) {
+            match consumers
+                .iter()
+                .find(|consumer| consumer.name == events.consumer)
+            {
                 None => {
-                    let hint = Self::suggest(&events.consumer, consumers.iter().map(|c| c.name.as_str()));
+                    let hint =
+                        Self::suggest(&events.consumer, consumers.iter().map(|c| c.name.as_str()));
                     self.error(
                         &path.key("consumer"),
                         format!("consumer `{}` is not declared", events.consumer),
@@ -297,10 +327,9 @@ impl Checker<'_> {
                 }
                 Some(consumer) => {
                     for (data_type, _) in &documents {
-                        let syncs = consumer
-                            .access
-                            .iter()
-                            .any(|(name, levels)| *name == data_type.name && levels.contains(&Access::Sync));
+                        let syncs = consumer.access.iter().any(|(name, levels)| {
+                            *name == data_type.name && levels.contains(&Access::Sync)
+                        });
                         if !syncs {
                             self.error(
                                 &path.key("consumer"),
@@ -343,8 +372,15 @@ fn bucket_name_problem(name: &str) -> Option<String> {
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
     let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !(3..=63).contains(&name.len()) {
-        Some(format!("bucket name `{name}` is {} characters long", name.len()))
-    } else if !valid_chars || !ends_ok(name.chars().next()) || !ends_ok(name.chars().last()) || name.contains("..") {
+        Some(format!(
+            "bucket name `{name}` is {} characters long",
+            name.len()
+        ))
+    } else if !valid_chars
+        || !ends_ok(name.chars().next())
+        || !ends_ok(name.chars().last())
+        || name.contains("..")
+    {
         Some(format!("`{name}` is not a valid S3 bucket name"))
     } else {
         None

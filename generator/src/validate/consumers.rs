@@ -8,7 +8,8 @@ use indexmap::IndexMap;
 use super::source::NodePath;
 use super::{Checker, names};
 use crate::ir::{
-    BucketGrant, Consumer, DataType, Grant, Role, Table, document_actions, table_actions,
+    BucketGrant, Consumer, DataType, Grant, OVERFLOW_PREFIX, Role, Table, document_actions,
+    overflow_actions, table_actions,
 };
 use crate::spec::{self, Access};
 
@@ -93,7 +94,9 @@ impl Checker<'_> {
                 continue;
             };
             for data_type in selected {
-                if levels.contains(&Access::Sync) && data_type.document.is_none() {
+                // Judged on the spec: a document section that failed to resolve has its own problem.
+                let documents = self.spec.data_types[&data_type.name].document.is_some();
+                if levels.contains(&Access::Sync) && !documents {
                     self.error(
                         &access_path,
                         format!("consumer `{name}` may sync `{}`, which keeps no documents in S3", data_type.name),
@@ -118,7 +121,7 @@ impl Checker<'_> {
             .map(|(name, levels)| (name, levels.into_iter().collect()))
             .collect();
         let grants = grants(&access, tables, &by_name);
-        let bucket_grants = bucket_grants(&access, &by_name);
+        let bucket_grants = bucket_grants(&access, tables, &by_name);
         Consumer {
             name: name.to_owned(),
             logical_stem: name.to_pascal_case(),
@@ -182,44 +185,65 @@ fn grants(
         .collect()
 }
 
-/// One S3 grant per bucket: per document type's key prefix, the actions its access needs.
+/// One S3 grant per bucket: per key prefix (each document type's, and the overflow
+/// prefix of tables keeping large values there), the actions its access needs.
 fn bucket_grants(
     access: &[(String, Vec<Access>)],
+    tables: &[Table],
     data_types: &HashMap<&str, &DataType>,
 ) -> Vec<BucketGrant> {
     let mut grants: Vec<BucketGrant> = Vec::new();
-    for (name, levels) in access {
-        let Some(document) = data_types.get(name.as_str()).and_then(|dt| dt.document.as_ref())
-        else {
-            continue;
-        };
-        let actions: BTreeSet<String> = levels
-            .iter()
-            .flat_map(|level| document_actions(*level))
-            .map(|action| (*action).to_owned())
-            .collect();
+    let mut allow = |bucket: &str, prefix: String, actions: BTreeSet<&str>| {
         if actions.is_empty() {
-            continue;
+            return;
         }
-        let position = match grants.iter().position(|grant| grant.bucket == document.bucket) {
+        let position = match grants.iter().position(|grant| grant.bucket == bucket) {
             Some(position) => position,
             None => {
                 grants.push(BucketGrant {
-                    bucket: document.bucket.clone(),
+                    bucket: bucket.to_owned(),
                     prefixes: Vec::new(),
                 });
                 grants.len() - 1
             }
         };
         let prefixes = &mut grants[position].prefixes;
-        let prefix = document.key_prefix();
-        match prefixes.iter_mut().find(|(existing, _)| *existing == prefix) {
+        let actions = actions.into_iter().map(str::to_owned);
+        match prefixes
+            .iter_mut()
+            .find(|(existing, _)| *existing == prefix)
+        {
             Some((_, existing)) => {
                 existing.extend(actions);
                 existing.sort();
                 existing.dedup();
             }
-            None => prefixes.push((prefix, actions.into_iter().collect())),
+            None => prefixes.push((prefix, actions.collect())),
+        }
+    };
+    for (name, levels) in access {
+        let Some(data_type) = data_types.get(name.as_str()) else {
+            continue;
+        };
+        if let Some(document) = &data_type.document {
+            let actions = levels.iter().flat_map(|level| document_actions(*level));
+            allow(
+                &document.bucket,
+                document.key_prefix(),
+                actions.copied().collect(),
+            );
+        }
+        let overflow = tables
+            .iter()
+            .find(|table| table.name == data_type.table)
+            .and_then(|table| table.overflow_bucket.as_ref());
+        if let (true, Some(bucket)) = (data_type.large_values, overflow) {
+            let actions = levels.iter().flat_map(|level| overflow_actions(*level));
+            allow(
+                bucket,
+                OVERFLOW_PREFIX.to_owned(),
+                actions.copied().collect(),
+            );
         }
     }
     grants

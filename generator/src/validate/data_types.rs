@@ -3,8 +3,8 @@
 use super::source::NodePath;
 use super::{Checker, DEFAULT_TTL, names};
 use crate::ir::{
-    AttributeType, Bucket, DataType, Field, FieldType, ItemAttribute, Table, Template, TemplatePart,
-    ValueType, item,
+    AttributeType, Bucket, DataType, Field, FieldType, ItemAttribute, Table, Template,
+    TemplatePart, ValueType, item,
 };
 use crate::spec::{self, SpecDuration};
 
@@ -223,6 +223,7 @@ impl Checker<'_> {
                 .as_ref()
                 .and_then(|traffic| self.traffic(&path.key("traffic"), traffic)),
             document,
+            large_values: spec.large_values.unwrap_or(false),
         })
     }
 

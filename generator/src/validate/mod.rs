@@ -168,9 +168,10 @@ impl Checker<'_> {
             "the service name is used in table and alarm names: use letters, digits, `-`, `_` and `.`",
         );
         let parameters = self.parameters();
-        let tables = self.tables();
+        let mut tables = self.tables();
         let buckets = self.buckets(&tables);
         let data_types = self.data_types(&tables, &buckets);
+        self.overflow_buckets(&mut tables, &buckets, &data_types);
         let consumers = self.consumers(&tables, &data_types);
         self.check_bucket_events(&buckets, &data_types, &consumers);
         let metrics_namespace = self.metrics_namespace();

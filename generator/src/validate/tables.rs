@@ -6,7 +6,9 @@ use indexmap::IndexMap;
 use super::Checker;
 use super::names::{self, MAX_INDEXES};
 use super::source::NodePath;
-use crate::ir::{Billing, Encryption, Index, KeyAttribute, NamePart, NameTemplate, Table};
+use crate::ir::{
+    Billing, Bucket, DataType, Encryption, Index, KeyAttribute, NamePart, NameTemplate, Table,
+};
 use crate::spec::{self, ProjectionType};
 
 /// Table name env var when the spec has a single table (the name the seeds use).
@@ -150,6 +152,57 @@ impl Checker<'_> {
                 .unwrap_or(false),
             tags,
             skip_checks: self.skip_checks(&path.key("skip_checks"), &table.skip_checks),
+            overflow_bucket: None,
+        }
+    }
+
+    /// Gives each table with a `large_values` data type its overflow bucket: the one it
+    /// names, else the only bucket.
+    pub(super) fn overflow_buckets(
+        &mut self,
+        tables: &mut [Table],
+        buckets: &[Bucket],
+        data_types: &[DataType],
+    ) {
+        for table in tables.iter_mut() {
+            let Some(first) = data_types
+                .iter()
+                .find(|dt| dt.large_values && dt.table == table.name)
+            else {
+                continue;
+            };
+            let path = NodePath::parse("tables").key(table.name.as_str());
+            let wanted = self.spec.tables[&table.name].overflow_bucket.as_ref();
+            table.overflow_bucket = match (wanted, buckets) {
+                (Some(wanted), _) if buckets.iter().any(|b| &b.name == wanted) => {
+                    Some(wanted.clone())
+                }
+                (Some(wanted), _) => {
+                    let hint = Self::suggest(wanted, buckets.iter().map(|b| b.name.as_str()));
+                    self.error(
+                        &path.key("overflow_bucket"),
+                        format!("bucket `{wanted}` is not declared"),
+                        hint,
+                    );
+                    None
+                }
+                (None, [only]) => Some(only.name.clone()),
+                (None, _) => {
+                    self.error(
+                        &NodePath::parse("data_types").key(first.name.as_str()).key("large_values"),
+                        format!(
+                            "data type `{}` allows large values, but table `{}` has no overflow bucket",
+                            first.name, table.name
+                        ),
+                        if buckets.is_empty() {
+                            "declare a bucket under `buckets`; oversized bodies are kept there"
+                        } else {
+                            "set `overflow_bucket: <bucket>` on the table"
+                        },
+                    );
+                    None
+                }
+            };
         }
     }
 
