@@ -288,7 +288,7 @@ impl CacheConfig {
 
 /// An S3 client on `sdk`; path-style when it names an endpoint (a local emulator has no
 /// per-bucket host names).
-fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(sdk.endpoint_url().is_some())
         .build();

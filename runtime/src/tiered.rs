@@ -16,6 +16,7 @@ use crate::config::MemoryLimit;
 use crate::envelope::{self, EnvelopeMeta};
 use crate::flight::{self, Flights, Leader, Role};
 use crate::metrics::{self, Counters, Metrics, MetricsSink, StdoutSink};
+use crate::query::{IndexQuery, Page, query_keys};
 use crate::store::{AttrValue, Attributes, CacheStore, StoreEntry, Timed, bounded_cache};
 use crate::{BoxError, CacheError, StoreError};
 
@@ -865,6 +866,37 @@ impl TieredCache {
             .store_call("has", store.has(&self.store_key(key)))
             .await;
         self.degrade(r, false)
+    }
+
+    /// One page of an index query, read as values of `T`; items whose key does not start
+    /// with `key_prefix` (other data types on the same index) are left out. Needs the
+    /// DynamoDB store: other stores have no indexes.
+    pub async fn query<T: CacheValue>(
+        &self,
+        key_prefix: &str,
+        query: IndexQuery,
+    ) -> Result<Page<T>, CacheError> {
+        let dynamo = self
+            .store()
+            .and_then(|store| crate::store::dynamo(store.as_ref()));
+        let Some(dynamo) = dynamo else {
+            return Err(StoreError::Unsupported {
+                store: self.store().map_or("memory", |store| store.name()),
+                operation: "index queries",
+            }
+            .into());
+        };
+        let scope = self.store_key("");
+        let (keys, next) = query_keys(dynamo, &query, &self.store_key(key_prefix)).await?;
+        let keys: Vec<String> = keys
+            .iter()
+            .filter_map(|key| key.strip_prefix(scope.as_str()).map(str::to_owned))
+            .collect();
+        let mut found = self.get_many::<T>(&keys).await?;
+        Ok(Page {
+            items: keys.iter().filter_map(|key| found.remove(key)).collect(),
+            next,
+        })
     }
 
     /// Values for several keys: L1 first, then one batched store call

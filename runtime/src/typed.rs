@@ -8,8 +8,8 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::error::{BoxError, CacheError, StoreError};
-use crate::query::{IndexQuery, Page, SortCondition, query_keys};
+use crate::error::{BoxError, CacheError};
+use crate::query::{IndexQuery, Page, SortCondition};
 use crate::store::{AttrValue, Attributes};
 use crate::tiered::{CacheValue, TieredCache, WriteOptions};
 
@@ -261,28 +261,7 @@ impl<D: DataType> TypedCache<D> {
     /// One page of an index query, read as this type's values (other types' items on the
     /// same index are left out). Needs the DynamoDB store: other stores have no indexes.
     pub async fn query(&self, query: IndexQuery) -> Result<Page<D::Value>, CacheError> {
-        let dynamo = self
-            .cache
-            .store()
-            .and_then(|store| crate::store::dynamo(store.as_ref()));
-        let Some(dynamo) = dynamo else {
-            return Err(StoreError::Unsupported {
-                store: self.cache.store().map_or("memory", |store| store.name()),
-                operation: "index queries",
-            }
-            .into());
-        };
-        let scope = self.cache.store_key("");
-        let (keys, next) = query_keys(dynamo, &query, &self.cache.store_key(D::KEY_PREFIX)).await?;
-        let keys: Vec<String> = keys
-            .iter()
-            .filter_map(|key| key.strip_prefix(scope.as_str()).map(str::to_owned))
-            .collect();
-        let mut found = self.cache.get_many::<D::Value>(&keys).await?;
-        Ok(Page {
-            items: keys.iter().filter_map(|key| found.remove(key)).collect(),
-            next,
-        })
+        self.cache.query(D::KEY_PREFIX, query).await
     }
 
     /// Removes every entry of this data type: through its GSI on DynamoDB when the spec

@@ -211,6 +211,9 @@ pub async fn verify_deployed_table(
     );
 }
 
+/// A Lambda notification: its function ARN, sorted events and sorted key filter rules.
+pub type NotificationFacts = (String, Vec<String>, Vec<(String, String)>);
+
 /// What a deployed document bucket looks like, as far as a deployment path sets it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BucketFacts {
@@ -221,7 +224,7 @@ pub struct BucketFacts {
     /// All four public access blocks on.
     pub public_access_blocked: bool,
     /// Per Lambda notification: its function ARN, events and key filter rules, sorted.
-    pub notifications: Vec<(String, Vec<String>, Vec<(String, String)>)>,
+    pub notifications: Vec<NotificationFacts>,
     /// Whether a bucket policy refuses requests without TLS.
     pub tls_only: bool,
 }

@@ -281,6 +281,47 @@ impl DynamoStore {
         self
     }
 
+    /// For each live (unexpired) item among `keys`, the scalar attributes among `names`
+    /// it has; reads only those attributes, not the values. For callers that need to know
+    /// what is cached already, such as a backfill that skips up-to-date items.
+    pub async fn live_attributes(
+        &self,
+        keys: &[String],
+        names: &[&str],
+    ) -> Result<HashMap<String, super::Attributes>, StoreError> {
+        let l = &self.layout;
+        let mut projected: Vec<&str> = vec![&l.key_attribute, &l.expires_at_attribute];
+        projected.extend(names);
+        let mut live = HashMap::new();
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            for item in self.batch_get_projected(chunk, &projected).await? {
+                let Some(key) = self.key_of(&item) else {
+                    continue;
+                };
+                let expires = match item.get(&l.expires_at_attribute) {
+                    Some(AttributeValue::N(n)) => n.parse::<u64>().unwrap_or(0),
+                    _ => 0,
+                };
+                if expires.saturating_mul(1000) <= self.clock.now_ms() {
+                    continue;
+                }
+                let attributes = names
+                    .iter()
+                    .filter_map(|name| {
+                        let value = match item.get(*name)? {
+                            AttributeValue::S(text) => AttrValue::S(text.clone()),
+                            AttributeValue::N(number) => AttrValue::N(number.clone()),
+                            _ => return None,
+                        };
+                        Some(((*name).to_owned(), value))
+                    })
+                    .collect();
+                live.insert(key, attributes);
+            }
+        }
+        Ok(live)
+    }
+
     /// Deletes every item that index `index` finds under `attribute = value` and whose key
     /// starts with `key_prefix`, paging through the query; returns how many it deleted.
     ///
@@ -448,8 +489,31 @@ impl DynamoStore {
     }
 
     async fn batch_get(&self, keys: &[String]) -> Result<Vec<Item>, StoreError> {
+        self.batch_get_projected(keys, &[]).await
+    }
+
+    /// Like `batch_get`, reading only `attributes` (all when empty).
+    async fn batch_get_projected(
+        &self,
+        keys: &[String],
+        attributes: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
         let mut pending: Vec<Item> = keys.iter().map(|k| self.key(k)).collect();
         let mut found = Vec::with_capacity(keys.len());
+        let names: HashMap<String, String> = attributes
+            .iter()
+            .enumerate()
+            .map(|(position, name)| (format!("#a{position}"), (*name).to_owned()))
+            .collect();
+        let projection = (!names.is_empty()).then(|| {
+            let mut placeholders: Vec<&String> = names.keys().collect();
+            placeholders.sort();
+            placeholders
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
         for attempt in 0..BATCH_ATTEMPTS {
             if pending.is_empty() {
                 return Ok(found);
@@ -457,6 +521,8 @@ impl DynamoStore {
             backoff(attempt).await;
             let ka = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut pending)))
+                .set_projection_expression(projection.clone())
+                .set_expression_attribute_names((!names.is_empty()).then(|| names.clone()))
                 .build()
                 .map_err(built)?;
             let out = self
