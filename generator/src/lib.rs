@@ -24,6 +24,7 @@ pub mod cost;
 pub mod deploy;
 pub mod emit;
 pub mod ir;
+pub mod operate;
 pub mod output;
 pub mod spec;
 pub mod validate;

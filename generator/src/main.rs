@@ -20,6 +20,17 @@ use cachegen::{Error, Project, output};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format on standard error: `text`, or `json` (one object per event, with
+    /// `op`, keys and `duration_ms` fields). `CACHEGEN_LOG` sets the filter (default
+    /// `warn` for text, `info` for JSON), such as `CACHEGEN_LOG=debug`.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -132,6 +143,24 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Fill a document type's cache from the objects in its bucket.
+    ///
+    /// Lists the objects under the type's key prefix, skips those whose cached item was
+    /// made from the same object version (its ETag), and reads and caches the rest,
+    /// `--concurrency` at a time and at most `--rps` per second. Safe to stop and re-run:
+    /// a re-run writes only what changed. Prints a summary (scanned, written, skipped,
+    /// failed) and exits 1 if any object failed. The table and bucket are found through
+    /// `--stack`, or the env vars the templates set on consumers.
+    ///
+    /// Example: cachegen backfill --spec examples/change-metadata/cache.yaml --data-type change --stack changes-dev --since 7d --rps 200
+    Backfill(BackfillArgs),
+    /// Run one of a data type's index queries and print the values found.
+    ///
+    /// `--key` is the index partition key value; `--from` and `--to` bound its sort key
+    /// (inclusive). Prints one JSON object per line, or a table with `--format table`.
+    ///
+    /// Example: cachegen query --spec examples/change-metadata/cache.yaml --data-type change --index CustomerTimeIndex --key ACME --from 1767225600 --format table
+    Query(QueryArgs),
     /// Print the JSON Schema of the spec format.
     ///
     /// Point yaml-language-server at it for completion and validation in editors:
@@ -139,6 +168,94 @@ enum Command {
     ///
     /// Example: cachegen schema > schema/cachegen.schema.json
     Schema,
+}
+
+/// Where a spec's deployed resources are: a stack, else the consumers' env vars.
+#[derive(clap::Args)]
+struct DeployedArgs {
+    /// The spec file.
+    #[arg(long, default_value = "cache.yaml")]
+    spec: PathBuf,
+    /// The data type.
+    #[arg(long)]
+    data_type: String,
+    /// The stack that created the table and bucket (default: their env vars).
+    #[arg(long)]
+    stack: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct BackfillArgs {
+    #[command(flatten)]
+    deployed: DeployedArgs,
+    /// Only objects written at or after this time: RFC 3339 (`2026-11-01T00:00:00Z`) or
+    /// a duration ago (`7d`).
+    #[arg(long, value_parser = parse_time)]
+    since: Option<std::time::SystemTime>,
+    /// Only objects written before this time (same forms as `--since`).
+    #[arg(long, value_parser = parse_time)]
+    until: Option<std::time::SystemTime>,
+    /// Only documents of this customer (the attribute the type's
+    /// `document.customer_attribute` names).
+    #[arg(long)]
+    customer: Option<String>,
+    /// Only documents whose item attribute has this value, as ATTRIBUTE=VALUE (repeatable).
+    #[arg(long = "where", value_parser = parse_param)]
+    filters: Vec<(String, String)>,
+    /// Read and check everything; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Objects in flight at once.
+    #[arg(long, default_value = "16")]
+    concurrency: std::num::NonZeroUsize,
+    /// At most this many objects read and cached per second.
+    #[arg(long)]
+    rps: Option<std::num::NonZeroU32>,
+}
+
+#[derive(clap::Args)]
+struct QueryArgs {
+    #[command(flatten)]
+    deployed: DeployedArgs,
+    /// The index.
+    #[arg(long)]
+    index: String,
+    /// Value of the index partition key.
+    #[arg(long)]
+    key: String,
+    /// Lowest sort key value (inclusive).
+    #[arg(long)]
+    from: Option<String>,
+    /// Highest sort key value (inclusive).
+    #[arg(long)]
+    to: Option<String>,
+    /// At most this many values.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Highest sort key first.
+    #[arg(long)]
+    descending: bool,
+    /// `json` (one object per line) or `table`.
+    #[arg(long, value_enum, default_value_t = QueryFormat::Json)]
+    format: QueryFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum QueryFormat {
+    Json,
+    Table,
+}
+
+/// An RFC 3339 time, or a duration before now (`7d`, `12h`).
+fn parse_time(text: &str) -> Result<std::time::SystemTime, String> {
+    if let Ok(time) = humantime::parse_rfc3339_weak(text) {
+        return Ok(time);
+    }
+    let ago = humantime::parse_duration(text)
+        .map_err(|_| format!("`{text}` is neither an RFC 3339 time nor a duration such as `7d`"))?;
+    std::time::SystemTime::now()
+        .checked_sub(ago)
+        .ok_or_else(|| format!("`{text}` reaches before the epoch"))
 }
 
 #[derive(clap::Args)]
@@ -184,6 +301,7 @@ const SPEC_PROBLEMS: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logs(cli.log_format);
     match run(cli.command) {
         Ok(code) => code,
         Err(err) => {
@@ -208,6 +326,8 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Verify { spec, stack } => verify(&spec, &stack),
         Command::Cost { spec, json } => cost(&spec, json),
         Command::Docs { spec, out } => docs(&spec, out),
+        Command::Backfill(args) => backfill(&args),
+        Command::Query(args) => query(&args),
         Command::Schema => {
             println!(
                 "{}",
@@ -215,6 +335,23 @@ fn run(command: Command) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Sends tracing events to standard error, as text or JSON lines.
+fn init_logs(format: LogFormat) {
+    let default = match format {
+        LogFormat::Text => "warn",
+        LogFormat::Json => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CACHEGEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
     }
 }
 
@@ -460,5 +597,175 @@ fn verify(spec: &Path, stack: &str) -> Result<ExitCode> {
         } else {
             Ok(ExitCode::FAILURE)
         }
+    })
+}
+
+/// The spec, the data type and the deployment `args` name, with an AWS configuration.
+struct Operation {
+    project: Project,
+    data_type: String,
+    config: aws_config::SdkConfig,
+    deployment: cachegen::operate::Deployment,
+}
+
+impl Operation {
+    async fn open(args: &DeployedArgs) -> Result<Option<Self>> {
+        let Some(project) = load(&args.spec)? else {
+            return Ok(None);
+        };
+        if !project
+            .model
+            .data_types
+            .iter()
+            .any(|dt| dt.name == args.data_type)
+        {
+            let known: Vec<&str> = project
+                .model
+                .data_types
+                .iter()
+                .map(|dt| dt.name.as_str())
+                .collect();
+            anyhow::bail!(
+                "{} declares no data type `{}`; it declares: {}",
+                args.spec.display(),
+                args.data_type,
+                known.join(", ")
+            );
+        }
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let deployment = match &args.stack {
+            Some(stack) => cachegen::operate::Deployment::from_stack(
+                &aws_sdk_cloudformation::Client::new(&config),
+                stack,
+                &project.model,
+            )
+            .await
+            .with_context(|| format!("reading stack {stack}"))?,
+            None => cachegen::operate::Deployment::from_lookup(&project.model, |var| {
+                std::env::var(var).ok()
+            }),
+        };
+        Ok(Some(Self {
+            data_type: args.data_type.clone(),
+            project,
+            config,
+            deployment,
+        }))
+    }
+
+    fn data_type(&self) -> &cachegen::ir::DataType {
+        self.project.model.data_type(&self.data_type)
+    }
+
+    fn cache(&self) -> Result<cachegen_runtime::TieredCache> {
+        Ok(cachegen::operate::connect(
+            &self.config,
+            &self.project.model,
+            &self.deployment,
+            self.data_type(),
+        )?)
+    }
+}
+
+fn backfill(args: &BackfillArgs) -> Result<ExitCode> {
+    use cachegen::operate::backfill::{Backfill, BackfillOptions};
+    runtime()?.block_on(async {
+        let Some(operation) = Operation::open(&args.deployed).await? else {
+            return Ok(ExitCode::from(SPEC_PROBLEMS));
+        };
+        let data_type = operation.data_type();
+        let Some(document) = &data_type.document else {
+            anyhow::bail!(
+                "data type `{}` keeps no documents in S3: only document types can be backfilled",
+                data_type.name
+            );
+        };
+        let mut filters = args.filters.clone();
+        if let Some(customer) = &args.customer {
+            let Some(attribute) = &document.customer_attribute else {
+                anyhow::bail!(
+                    "--customer needs `document.customer_attribute` on data type `{}`; or filter with --where ATTRIBUTE=VALUE",
+                    data_type.name
+                );
+            };
+            filters.push((attribute.clone(), customer.clone()));
+        }
+        let bucket = operation
+            .deployment
+            .bucket(&operation.project.model, &document.bucket)?;
+        let backfill = Backfill::new(
+            data_type,
+            operation.cache()?,
+            cachegen_runtime::config::s3_client(&operation.config),
+            bucket,
+        )?;
+        let options = BackfillOptions {
+            since: args.since,
+            until: args.until,
+            filters,
+            dry_run: args.dry_run,
+            concurrency: args.concurrency,
+            rps: args.rps,
+        };
+        let bar = indicatif::ProgressBar::new(0).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} objects ({per_sec}) {msg}",
+            )?,
+        );
+        let summary = backfill
+            .run(&options, &|tally| {
+                bar.set_length(tally.scanned);
+                bar.set_position(tally.written + tally.skipped + tally.failed);
+                bar.set_message(format!("{} failed", tally.failed));
+            })
+            .await?;
+        bar.finish_and_clear();
+        println!(
+            "backfill of {} from s3://{bucket}: {summary}{}",
+            data_type.name,
+            if args.dry_run {
+                " (dry run: nothing written)"
+            } else {
+                ""
+            }
+        );
+        Ok(if summary.failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    })
+}
+
+fn query(args: &QueryArgs) -> Result<ExitCode> {
+    use cachegen::operate::query::{self, QueryRequest};
+    runtime()?.block_on(async {
+        let Some(operation) = Operation::open(&args.deployed).await? else {
+            return Ok(ExitCode::from(SPEC_PROBLEMS));
+        };
+        let request = QueryRequest {
+            index: args.index.clone(),
+            partition: args.key.clone(),
+            from: args.from.clone(),
+            to: args.to.clone(),
+            limit: args.limit,
+            descending: args.descending,
+        };
+        let values = query::run(
+            &operation.cache()?,
+            &operation.project.model,
+            operation.data_type(),
+            &request,
+        )
+        .await?;
+        match args.format {
+            QueryFormat::Json => {
+                for value in &values {
+                    println!("{value}");
+                }
+            }
+            QueryFormat::Table => println!("{}", query::table(&values)),
+        }
+        Ok(ExitCode::SUCCESS)
     })
 }

@@ -420,6 +420,15 @@ pub async fn stack_table_name(
     stack: &str,
     table: &Table,
 ) -> Result<String, DeployError> {
+    stack_physical_id(client, stack, &table.logical_id).await
+}
+
+/// The physical ID of resource `logical_id` in stack `stack` (a table's or bucket's name).
+pub async fn stack_physical_id(
+    client: &Client,
+    stack: &str,
+    logical_id: &str,
+) -> Result<String, DeployError> {
     let resources = client
         .describe_stack_resources()
         .stack_name(stack)
@@ -429,12 +438,12 @@ pub async fn stack_table_name(
     resources
         .stack_resources()
         .iter()
-        .find(|resource| resource.logical_resource_id() == Some(table.logical_id.as_str()))
+        .find(|resource| resource.logical_resource_id() == Some(logical_id))
         .and_then(|resource| resource.physical_resource_id())
         .map(str::to_owned)
         .ok_or_else(|| DeployError::MissingResource {
             stack: stack.to_owned(),
-            logical_id: table.logical_id.clone(),
+            logical_id: logical_id.to_owned(),
         })
 }
 
