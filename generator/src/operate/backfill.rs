@@ -3,7 +3,9 @@
 //!
 //! Safe to stop and re-run: each item records the ETag of the object it was made from
 //! ([`SOURCE_ETAG`]), and objects whose live item carries their current ETag are skipped
-//! without being read, so a re-run writes only what changed or was never written.
+//! without being read, so a re-run writes only what changed or was never written. When a
+//! type has a `version_check`, a backfill that wrote anything bumps its memory stamp, so
+//! running containers drop their in-memory copies within that bound.
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Mutex;
@@ -219,6 +221,15 @@ impl<'m> Backfill<'m> {
                 .await;
         }
         let summary = *summary.lock().expect("not poisoned");
+        // Containers that re-read the type's stamp drop their in-memory copies, so what was
+        // rewritten is served within the type's `version_check` bound.
+        if summary.written > 0
+            && !options.dry_run
+            && self.dynamic.data_type().version_check_secs.is_some()
+            && let Err(err) = self.cache.bump_memory_version().await
+        {
+            tracing::warn!(op = "backfill", error = %err, "items written, but the invalidation stamp was not: containers keep in-memory copies until their memory TTL");
+        }
         tracing::info!(
             op = "backfill",
             data_type = %self.dynamic.data_type().name,
