@@ -70,6 +70,8 @@ impl Deployed {
         Cache::from_lookup(Some(&self.sdk), move |name| match name {
             change_notifier_cache::metadata::ENV_VAR => Some(table.clone()),
             change_notifier_cache::buckets::documents::ENV_VAR => Some(bucket.clone()),
+            // moto on a loaded machine can take longer than a Lambda's 200 ms.
+            cachegen_runtime::config::STORE_TIMEOUT_ENV => Some("5000".into()),
             _ => None,
         })
         .await

@@ -66,11 +66,17 @@ fn quota_request() -> drs_query_lambda::Request {
     }
 }
 
+/// Store timeout for caches on moto: a loaded 2-core machine can keep it past the 200 ms a
+/// Lambda allows, and a write that times out degrades silently, leaving the test's data out.
+const MOTO_STORE_TIMEOUT_MS: &str = "5000";
+
 /// A cache as a fresh Lambda container builds it: from the env vars the template sets.
 async fn drs_cache(sdk: &aws_config::SdkConfig, table: &str) -> drs_orchestration_cache::Cache {
     let env_var = drs_orchestration_cache::query_cache::ENV_VAR;
-    drs_orchestration_cache::Cache::from_lookup(Some(sdk), |name| {
-        (name == env_var).then(|| table.to_owned())
+    drs_orchestration_cache::Cache::from_lookup(Some(sdk), |name| match name {
+        _ if name == env_var => Some(table.to_owned()),
+        cachegen_runtime::config::STORE_TIMEOUT_ENV => Some(MOTO_STORE_TIMEOUT_MS.into()),
+        _ => None,
     })
     .await
     .unwrap()
@@ -473,8 +479,10 @@ async fn change_metadata_typed_queries_page_through_real_indexes() {
     assert!(matches!(outcome, DeployOutcome::Deployed(_)), "{outcome:?}");
     let table = table_name(&cloudformation, &project, "changes-dev", "metadata").await;
     let env_var = change_notifier_cache::metadata::ENV_VAR;
-    let cache = change_notifier_cache::Cache::from_lookup(Some(&sdk), |name| {
-        (name == env_var).then(|| table.clone())
+    let cache = change_notifier_cache::Cache::from_lookup(Some(&sdk), |name| match name {
+        _ if name == env_var => Some(table.clone()),
+        cachegen_runtime::config::STORE_TIMEOUT_ENV => Some(MOTO_STORE_TIMEOUT_MS.into()),
+        _ => None,
     })
     .await
     .unwrap();

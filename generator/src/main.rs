@@ -619,17 +619,15 @@ impl Operation {
             .iter()
             .any(|dt| dt.name == args.data_type)
         {
-            let known: Vec<&str> = project
-                .model
-                .data_types
-                .iter()
-                .map(|dt| dt.name.as_str())
-                .collect();
+            let known = project.model.data_types.iter().map(|dt| dt.name.as_str());
+            let hint = match cachegen::validate::closest(&args.data_type, known.clone()) {
+                Some(candidate) => format!("did you mean `{candidate}`?"),
+                None => format!("it declares: {}", known.collect::<Vec<_>>().join(", ")),
+            };
             anyhow::bail!(
-                "{} declares no data type `{}`; it declares: {}",
+                "{} declares no data type `{}`; {hint}",
                 args.spec.display(),
                 args.data_type,
-                known.join(", ")
             );
         }
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -161,3 +161,197 @@ fn verify_names_a_stack_from_another_spec() {
         text(&verified)
     );
 }
+
+/// Puts `count` change documents into the deployed example's bucket, alternating customers.
+fn seed_changes(moto: &TestServer, bucket: &str, count: usize) {
+    let endpoint = moto.endpoint();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&endpoint)
+            .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "cli-tests",
+            ))
+            .load()
+            .await;
+        let s3 = cachegen_runtime::config::s3_client(&sdk);
+        for n in 0..count {
+            let customer = if n % 2 == 0 { "ACME" } else { "INITECH" };
+            let body = serde_json::json!({
+                "change_id": format!("c{n}"),
+                "customer_code": customer,
+                "status": "approved",
+                "title": format!("change {n}"),
+                "scheduled_at": n,
+                "approvers": ["ops"],
+            });
+            s3.put_object()
+                .bucket(bucket)
+                .key(format!("changes/c{n}.json"))
+                .body(serde_json::to_vec(&body).unwrap().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+}
+
+#[test]
+fn backfill_then_query_from_the_command_line() {
+    let moto = TestServer::moto().unwrap();
+    let spec = "examples/change-metadata/cache.yaml";
+    let function = stub_sync_function(&moto, "changes-sync");
+    let deployed = cachegen(
+        &moto,
+        &[
+            "deploy",
+            spec,
+            "--stack",
+            "changes-dev",
+            "--param",
+            "env=dev",
+            "--param",
+            &function,
+        ],
+    );
+    assert!(deployed.status.success(), "{}", text(&deployed));
+    let bucket = "change-notifier-documents-dev-123456789012";
+    seed_changes(&moto, bucket, 20);
+    let backfill = |extra: &[&str]| {
+        let mut args = vec![
+            "backfill",
+            "--spec",
+            spec,
+            "--data-type",
+            "change",
+            "--stack",
+            "changes-dev",
+        ];
+        args.extend(extra);
+        cachegen(&moto, &args)
+    };
+
+    let acme = backfill(&["--customer", "ACME", "--rps", "200", "--log-format", "json"]);
+    assert!(acme.status.success(), "{}", text(&acme));
+    assert_eq!(
+        String::from_utf8_lossy(&acme.stdout),
+        format!(
+            "backfill of change from s3://{bucket}: scanned 20, written 10, skipped 10, failed 0\n"
+        )
+    );
+    // The summary is also a structured log line, with its duration.
+    let logged: serde_json::Value = String::from_utf8_lossy(&acme.stderr)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .find(|line: &serde_json::Value| line["op"] == "backfill")
+        .unwrap_or_else(|| panic!("no JSON backfill log: {}", text(&acme)));
+    assert_eq!(logged["written"], 10);
+    assert!(logged["duration_ms"].is_u64(), "{logged}");
+
+    let rest = backfill(&[]);
+    assert!(
+        String::from_utf8_lossy(&rest.stdout)
+            .contains("scanned 20, written 10, skipped 10, failed 0"),
+        "{}",
+        text(&rest)
+    );
+
+    let query = |format: &str| {
+        cachegen(
+            &moto,
+            &[
+                "query",
+                "--spec",
+                spec,
+                "--data-type",
+                "change",
+                "--stack",
+                "changes-dev",
+                "--index",
+                "CustomerTimeIndex",
+                "--key",
+                "ACME",
+                "--from",
+                "0",
+                "--to",
+                "9",
+                "--format",
+                format,
+            ],
+        )
+    };
+    let lines = query("json");
+    assert!(lines.status.success(), "{}", text(&lines));
+    let ids: Vec<String> = String::from_utf8_lossy(&lines.stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["change_id"].to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["\"c0\"", "\"c2\"", "\"c4\"", "\"c6\"", "\"c8\""]);
+    let table = String::from_utf8_lossy(&query("table").stdout).into_owned();
+    assert!(
+        table.contains("change_id") && table.contains("c8") && !table.contains("c9"),
+        "{table}"
+    );
+
+    let unknown = cachegen(
+        &moto,
+        &[
+            "backfill",
+            "--spec",
+            spec,
+            "--data-type",
+            "chnage",
+            "--stack",
+            "changes-dev",
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(1), "{}", text(&unknown));
+    assert!(
+        text(&unknown).contains("declares no data type `chnage`; did you mean `change`?"),
+        "{}",
+        text(&unknown)
+    );
+}
+
+#[test]
+fn backfill_names_what_locates_the_table_when_nothing_does() {
+    let moto = TestServer::moto().unwrap();
+    let output = cachegen(
+        &moto,
+        &[
+            "backfill",
+            "--spec",
+            "examples/change-metadata/cache.yaml",
+            "--data-type",
+            "change",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("set DOCUMENTS_BUCKET to its name, or pass --stack"),
+        "{}",
+        text(&output)
+    );
+    let plain = cachegen(
+        &moto,
+        &[
+            "backfill",
+            "--spec",
+            "examples/drs-query-cache/cache.yaml",
+            "--data-type",
+            "drs-quotas",
+        ],
+    );
+    assert!(
+        text(&plain).contains("keeps no documents in S3"),
+        "{}",
+        text(&plain)
+    );
+}

@@ -8,6 +8,7 @@
 //! | [`KEY_PREFIX_ENV`] | prepended to every store key, e.g. `prod#`, to scope keys per environment |
 //! | [`MEMORY_SIZE_ENV`] | L1 bound: a plain entry count (`10000`) or a byte size (`64MiB`); `0` disables L1 |
 //! | [`OVERFLOW_BUCKET_ENV`] | S3 bucket for values over DynamoDB's item limit, for data types that allow them (see [`S3Overflow`]) |
+//! | [`STORE_TIMEOUT_ENV`] | milliseconds one store call may take before the lookup degrades to the origin (default: what the caller passes, 200 in generated code) |
 //!
 //! Byte sizes accept `B`, `KB`, `MB`, `GB` (powers of 1000) and `KiB`, `MiB`, `GiB`
 //! (powers of 1024), case-insensitive, with an optional space: `64MiB`, `512 kb`.
@@ -26,6 +27,8 @@ pub const REDIS_URL_ENV: &str = "REDIS_URL";
 pub const CACHE_ENABLED_ENV: &str = "CACHE_ENABLED";
 /// Env var holding the key prefix.
 pub const KEY_PREFIX_ENV: &str = "CACHE_KEY_PREFIX";
+/// Env var overriding the per-call store timeout, in milliseconds.
+pub const STORE_TIMEOUT_ENV: &str = "CACHE_STORE_TIMEOUT_MS";
 /// Env var bounding the in-process L1.
 pub const MEMORY_SIZE_ENV: &str = "CACHE_MEMORY_SIZE";
 /// Env var naming the S3 bucket that holds values over DynamoDB's item limit.
@@ -167,6 +170,8 @@ pub struct CacheConfig {
     /// S3 bucket for values over DynamoDB's item limit (objects under
     /// [`DEFAULT_OVERFLOW_PREFIX`](crate::store::DEFAULT_OVERFLOW_PREFIX)); ignored by Redis.
     pub overflow_bucket: Option<String>,
+    /// Per-call store timeout from [`STORE_TIMEOUT_ENV`], overriding the builder's.
+    pub store_timeout: Option<Duration>,
 }
 
 impl CacheConfig {
@@ -209,12 +214,26 @@ impl CacheConfig {
                 reason: "expected an entry count (10000) or a byte size (64MiB)",
             })?,
         };
+        let store_timeout = match get(STORE_TIMEOUT_ENV) {
+            None => None,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: STORE_TIMEOUT_ENV,
+                        value: v,
+                        reason: "expected a whole number of milliseconds above zero",
+                    });
+                }
+            },
+        };
         Ok(Self {
             backend,
             enabled,
             key_prefix: get(KEY_PREFIX_ENV).unwrap_or_default(),
             memory,
             overflow_bucket: get(OVERFLOW_BUCKET_ENV),
+            store_timeout,
         })
     }
 
@@ -226,7 +245,8 @@ impl CacheConfig {
     }
 
     /// A builder preset from these settings: store connected, prefix, L1 bound
-    /// and enabled flag applied, `store_timeout` per store call. DynamoDB uses
+    /// and enabled flag applied, `store_timeout` per store call (unless
+    /// [`STORE_TIMEOUT_ENV`] set another). DynamoDB uses
     /// the environment's default AWS configuration and `layout`.
     pub async fn builder(
         &self,
@@ -278,7 +298,7 @@ impl CacheConfig {
             .enabled(self.enabled)
             .key_prefix(&self.key_prefix)
             .memory(self.memory)
-            .store_timeout(store_timeout);
+            .store_timeout(self.store_timeout.unwrap_or(store_timeout));
         if let Some(store) = store {
             builder = builder.store(store);
         }
@@ -361,5 +381,10 @@ mod tests {
         assert_eq!(c.backend, Backend::Redis("redis://127.0.0.1:1".into()));
         assert!(config(&[("CACHE_ENABLED", "maybe")]).is_err());
         assert!(config(&[("CACHE_MEMORY_SIZE", "lots")]).is_err());
+        assert_eq!(c.store_timeout, None);
+        let c = config(&[("CACHE_STORE_TIMEOUT_MS", "1500")]).unwrap();
+        assert_eq!(c.store_timeout, Some(Duration::from_millis(1500)));
+        assert!(config(&[("CACHE_STORE_TIMEOUT_MS", "0")]).is_err());
+        assert!(config(&[("CACHE_STORE_TIMEOUT_MS", "1s")]).is_err());
     }
 }
