@@ -397,3 +397,67 @@ async fn a_failed_cache_write_fails_the_document_write() {
         "S3 is not written when DynamoDB refused"
     );
 }
+
+/// A `Write` sink for the JSON log lines of one test.
+#[derive(Clone, Default)]
+struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// One thread, so every event reaches the subscriber this test installs for its thread.
+#[tokio::test(flavor = "current_thread")]
+async fn writes_rollbacks_and_fallbacks_log_json_with_durations() {
+    let lines = Lines::default();
+    let sink = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let setup = setup().await;
+    let documents = setup.documents(&setup.bucket);
+    documents
+        .write(&"j1".to_owned(), &change("j1", "new"))
+        .await
+        .unwrap();
+    setup
+        .documents("no-such-bucket-for-cachegen")
+        .write(&"j1".to_owned(), &change("j1", "changed"))
+        .await
+        .unwrap_err();
+    setup
+        .s3
+        .put_object()
+        .bucket(&setup.bucket)
+        .key("changes/j2.json")
+        .body(serde_json::to_vec(&change("j2", "new")).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    documents.read(&"j2".to_owned()).await.unwrap();
+
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every line is JSON"))
+        .collect();
+    for op in ["write", "rollback", "fallback"] {
+        let event = events
+            .iter()
+            .find(|event| event["op"] == op && event.get("duration_ms").is_some())
+            .unwrap_or_else(|| panic!("no `{op}` event with a duration in {text}"));
+        assert!(event["duration_ms"].is_u64(), "{event}");
+        assert!(event["key"].as_str().is_some_and(|key| key.starts_with("changes/j")), "{event}");
+    }
+}
