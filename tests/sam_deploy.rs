@@ -161,7 +161,9 @@ async fn every_example_sam_template_expands_and_deploys_to_moto() {
         let outputs = stack.stacks()[0].outputs().len();
         assert_eq!(
             outputs,
-            project.model.tables.len() * 2 + project.model.consumers.len(),
+            project.model.tables.len() * 2
+                + project.model.buckets.len()
+                + project.model.consumers.len(),
             "{name}: outputs"
         );
     }

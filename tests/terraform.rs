@@ -7,8 +7,7 @@ use std::path::Path;
 use cachegen::Project;
 use cachegen::emit::terraform::{self as tf, STACK_NAME};
 use cachegen::ir::{NamePart, Role};
-use cachegen_runtime::aws_sdk_s3;
-use cachegen_testkit::{TestServer, stub_function_arn};
+use cachegen_testkit::{TestServer, shared_moto_endpoint, stub_function_arn};
 use cachegen_tests::deployed::{self, Resolver};
 use cachegen_tests::{
     examples, run, stub_sync_functions, terraform, terraform_plugin_dir, write_files,
@@ -98,15 +97,6 @@ fn sync_function_parameters(project: &Project) -> impl Iterator<Item = (String, 
     })
 }
 
-/// An S3 client for moto (path-style addressing: no bucket subdomains on loopback).
-fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
 fn init(dir: &Path) -> bool {
     let Some(mut init) = terraform(dir) else {
         return false;
@@ -140,9 +130,12 @@ fn every_example_module_is_formatted_as_terraform_fmt_leaves_it() {
 
 #[test]
 fn every_example_module_validates_and_plans_offline() {
+    // Planning reads data sources only; a bucket named after the account, or notifying a
+    // Lambda (its permission names the source account), reads the caller identity: from
+    // moto on loopback.
+    let moto = shared_moto_endpoint().expect("moto_server starts");
     for (name, project) in examples() {
         let dir = tempfile::tempdir().unwrap();
-        // Nothing listens on port 9: planning must need no AWS endpoint at all.
         let functions: Vec<(String, String)> = sync_function_parameters(&project)
             .map(|(parameter, bucket)| {
                 (
@@ -151,7 +144,7 @@ fn every_example_module_validates_and_plans_offline() {
                 )
             })
             .collect();
-        root_module(dir.path(), &project, "http://127.0.0.1:9", &functions);
+        root_module(dir.path(), &project, moto.url(), &functions);
         if !init(dir.path()) {
             return;
         }
@@ -173,7 +166,7 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
     let sdk = cachegen_tests::moto_sdk(&endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
-    let s3 = s3_client(&sdk);
+    let s3 = cachegen_runtime::config::s3_client(&sdk);
     for (name, project) in examples() {
         let dir = tempfile::tempdir().unwrap();
         let functions = stub_sync_functions(&cloudformation, &project.model, &name).await;

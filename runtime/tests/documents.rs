@@ -458,6 +458,11 @@ async fn writes_rollbacks_and_fallbacks_log_json_with_durations() {
             .find(|event| event["op"] == op && event.get("duration_ms").is_some())
             .unwrap_or_else(|| panic!("no `{op}` event with a duration in {text}"));
         assert!(event["duration_ms"].is_u64(), "{event}");
-        assert!(event["key"].as_str().is_some_and(|key| key.starts_with("changes/j")), "{event}");
+        assert!(
+            event["key"]
+                .as_str()
+                .is_some_and(|key| key.starts_with("changes/j")),
+            "{event}"
+        );
     }
 }

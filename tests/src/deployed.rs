@@ -288,14 +288,22 @@ pub async fn describe_bucket(s3: &aws_sdk_s3::Client, name: &str) -> BucketFacts
                     .to_owned(),
             )
         });
-    let versioning = s3
-        .get_bucket_versioning()
-        .bucket(name)
-        .send()
-        .await
-        .expect("bucket versioning is readable")
-        .status
-        .map(|status| status.as_str().to_owned());
+    let versioning = match s3.get_bucket_versioning().bucket(name).send().await {
+        Ok(out) => out.status.map(|status| status.as_str().to_owned()),
+        // moto names the response's root element `GetBucketVersioningResponse` where S3
+        // says `VersioningConfiguration`, which the SDK refuses: read the status from
+        // the body it kept.
+        Err(err) => {
+            let body = err
+                .raw_response()
+                .and_then(|response| response.body().bytes())
+                .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+                .unwrap_or_else(|| panic!("bucket versioning is unreadable: {err:?}"));
+            body.split_once("<Status>")
+                .and_then(|(_, rest)| rest.split_once("</Status>"))
+                .map(|(status, _)| status.to_owned())
+        }
+    };
     let public_access_blocked = s3
         .get_public_access_block()
         .bucket(name)
