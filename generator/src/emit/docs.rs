@@ -1,13 +1,14 @@
 //! A Markdown page describing a spec for the pull request that changes it: a Mermaid
 //! diagram of consumers → data types → tables → indexes, the data types with their keys
-//! and lifetimes, the tables, the IAM each consumer gets, and the alarms.
+//! and lifetimes, the tables, the document buckets, the IAM each consumer gets, and the
+//! alarms.
 
 use std::fmt::Write;
 use std::time::Duration;
 
 use heck::ToSnakeCase;
 
-use crate::ir::{Billing, CacheModel, Encryption, NamePart, NameTemplate, Role};
+use crate::ir::{Billing, BucketEncryption, CacheModel, Encryption, NamePart, NameTemplate, Role};
 use crate::spec::SpecDuration;
 
 /// The page, as Markdown.
@@ -25,6 +26,7 @@ pub fn render(model: &CacheModel, spec_name: &str) -> String {
     diagram(&mut out, model);
     data_types(&mut out, model);
     tables(&mut out, model);
+    buckets(&mut out, model);
     consumers(&mut out, model);
     alarms(&mut out, model);
     out
@@ -201,6 +203,76 @@ fn tables(out: &mut String, model: &CacheModel) {
     }
 }
 
+fn buckets(out: &mut String, model: &CacheModel) {
+    if model.buckets.is_empty() {
+        return;
+    }
+    out.push_str(
+        "## Document buckets
+
+",
+    );
+    for bucket in &model.buckets {
+        writeln!(
+            out,
+            "### {}
+",
+            bucket.name
+        )
+        .unwrap();
+        let encryption = match &bucket.encryption {
+            BucketEncryption::S3Managed => "SSE-S3".to_owned(),
+            BucketEncryption::AwsManaged => "SSE-KMS with aws/s3, bucket key".to_owned(),
+            BucketEncryption::KmsKey(key) => {
+                format!("SSE-KMS with {}, bucket key", code(&name(key)))
+            }
+        };
+        writeln!(
+            out,
+            "- Name: {} ({}; env var {})\n- Encryption: {encryption}; versioning: {}",
+            code(&name(&bucket.bucket_name)),
+            if bucket.created {
+                "created, retained on delete"
+            } else {
+                "existing"
+            },
+            code(&bucket.env_var),
+            if bucket.versioning { "on" } else { "off" },
+        )
+        .unwrap();
+        if let Some(events) = &bucket.events {
+            writeln!(
+                out,
+                "- Object events go to {} (consumer {})",
+                code(&name(&events.function)),
+                events.consumer
+            )
+            .unwrap();
+        }
+        for (data_type, document) in model.documents_in(&bucket.name) {
+            writeln!(
+                out,
+                "- Documents of {}: {}",
+                data_type.name,
+                code(&document.object_key.to_string())
+            )
+            .unwrap();
+        }
+        if let Some(days) = model.overflow_expiry_days(&bucket.name) {
+            writeln!(
+                out,
+                "- Bodies of large values under {}, expired after {days} days",
+                code(crate::ir::OVERFLOW_PREFIX)
+            )
+            .unwrap();
+        }
+        for skip in &bucket.skip_checks {
+            writeln!(out, "- Skips checkov {}: {}", code(&skip.id), skip.reason).unwrap();
+        }
+        out.push('\n');
+    }
+}
+
 fn consumers(out: &mut String, model: &CacheModel) {
     out.push_str("## IAM per consumer\n\n");
     for consumer in &model.consumers {
@@ -211,13 +283,13 @@ fn consumers(out: &mut String, model: &CacheModel) {
             Role::ArnParameter(p) => format!("the role whose ARN is parameter {}", code(p)),
         };
         writeln!(out, "### {}\n\nAttached to {role}.\n", consumer.name).unwrap();
-        out.push_str("| Table | Actions | Indexes it may query |\n| --- | --- | --- |\n");
+        out.push_str("| Resource | Actions | Indexes it may query |\n| --- | --- | --- |\n");
         for grant in &consumer.grants {
             let actions: Vec<String> = grant.table_actions.iter().map(|a| code(a)).collect();
             let indexes: Vec<String> = grant.query_indexes.iter().map(|i| code(i)).collect();
             writeln!(
                 out,
-                "| {} | {} | {} |",
+                "| table {} | {} | {} |",
                 grant.table,
                 if actions.is_empty() {
                     "none".to_owned()
@@ -231,6 +303,19 @@ fn consumers(out: &mut String, model: &CacheModel) {
                 }
             )
             .unwrap();
+        }
+        for grant in &consumer.bucket_grants {
+            for (prefix, actions) in &grant.prefixes {
+                let actions: Vec<String> = actions.iter().map(|a| code(a)).collect();
+                writeln!(
+                    out,
+                    "| bucket {}, {} | {} | none |",
+                    grant.bucket,
+                    code(&format!("{prefix}*")),
+                    actions.join(", ")
+                )
+                .unwrap();
+            }
         }
         out.push('\n');
     }
