@@ -21,12 +21,10 @@ fn cachegen(moto: &TestServer, args: &[&str]) -> Output {
         .expect("cachegen runs")
 }
 
-/// Creates a stub function on moto for the change-metadata bucket's events to name, and
-/// returns the `--param` that passes its ARN.
-fn stub_sync_function(moto: &TestServer, name: &str) -> String {
+/// Runs `work` with an AWS configuration for `moto` (dummy credentials, loopback only).
+fn on_moto<T>(moto: &TestServer, work: impl AsyncFnOnce(aws_config::SdkConfig) -> T) -> T {
     let endpoint = moto.endpoint();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&endpoint)
@@ -39,6 +37,14 @@ fn stub_sync_function(moto: &TestServer, name: &str) -> String {
             ))
             .load()
             .await;
+        work(sdk).await
+    })
+}
+
+/// Creates a stub function on moto for the change-metadata bucket's events to name, and
+/// returns the `--param` that passes its ARN.
+fn stub_sync_function(moto: &TestServer, name: &str) -> String {
+    on_moto(moto, async |sdk| {
         aws_sdk_cloudformation::Client::new(&sdk)
             .create_stack()
             .stack_name(name)
@@ -164,21 +170,7 @@ fn verify_names_a_stack_from_another_spec() {
 
 /// Puts `count` change documents into the deployed example's bucket, alternating customers.
 fn seed_changes(moto: &TestServer, bucket: &str, count: usize) {
-    let endpoint = moto.endpoint();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&endpoint)
-            .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "cli-tests",
-            ))
-            .load()
-            .await;
+    on_moto(moto, async |sdk| {
         let s3 = cachegen_runtime::config::s3_client(&sdk);
         for n in 0..count {
             let customer = if n % 2 == 0 { "ACME" } else { "INITECH" };

@@ -192,6 +192,25 @@ fn cfn_capacity(throughput: &Value) -> Option<String> {
     })
 }
 
+fn cfn_tags(properties: &Value) -> BTreeMap<String, String> {
+    properties["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tag| (cfn_text(&tag["Key"]), cfn_text(&tag["Value"])))
+        .collect()
+}
+
+/// The checkov checks a resource's `Metadata` skips.
+fn cfn_skips(resource: &Value) -> BTreeSet<String> {
+    resource["Metadata"]["checkov"]["skip"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|skip| cfn_text(&skip["id"]))
+        .collect()
+}
+
 fn cfn_table(resource: &Value) -> TableDecl {
     let p = &resource["Properties"];
     let billing = match cfn_capacity(&p["ProvisionedThroughput"]) {
@@ -242,18 +261,8 @@ fn cfn_table(resource: &Value) -> TableDecl {
             .as_bool()
             .unwrap(),
         deletion_protection: p["DeletionProtectionEnabled"].as_bool().unwrap(),
-        tags: p["Tags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|tag| (cfn_text(&tag["Key"]), cfn_text(&tag["Value"])))
-            .collect(),
-        skips: resource["Metadata"]["checkov"]["skip"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|skip| cfn_text(&skip["id"]))
-            .collect(),
+        tags: cfn_tags(p),
+        skips: cfn_skips(resource),
     }
 }
 
@@ -317,18 +326,8 @@ fn cfn_bucket(resource: &Value) -> BucketDecl {
                 )
             })
             .collect(),
-        tags: p["Tags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|tag| (cfn_text(&tag["Key"]), cfn_text(&tag["Value"])))
-            .collect(),
-        skips: resource["Metadata"]["checkov"]["skip"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|skip| cfn_text(&skip["id"]))
-            .collect(),
+        tags: cfn_tags(p),
+        skips: cfn_skips(resource),
         ..BucketDecl::default()
     }
 }

@@ -108,18 +108,6 @@ fn report(id: &str, len: usize) -> Report {
     }
 }
 
-fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-            .endpoint_url(endpoint)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
 /// A table keyed by `pk` with a GSI on `dataType` and `createdAt`, like the generated one.
 async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
     let def = |name: &str, kind| {
@@ -177,7 +165,7 @@ async fn setup() -> Setup {
     let dynamo = common::dynamo_client(moto.url());
     let table = unique_name("overflow");
     create_table(&dynamo, &table).await;
-    let s3 = s3_client(moto.url());
+    let s3 = common::s3_client(moto.url());
     let bucket = unique_name("overflow").to_lowercase().replace('_', "-");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let overflow = S3Overflow::new(s3.clone(), &bucket);

@@ -127,6 +127,14 @@ pub fn module(model: &CacheModel) -> TokenStream {
     }
 }
 
+/// A doc comment: `what`, then `: description` when there is one.
+fn described(what: &str, description: Option<&str>) -> TokenStream {
+    match description {
+        Some(description) => doc(&format!("{what}: {description}")),
+        None => doc(what),
+    }
+}
+
 fn doc(text: &str) -> TokenStream {
     let lines = text.lines().map(|line| format!(" {line}"));
     quote! { #(#[doc = #lines])* }
@@ -134,15 +142,10 @@ fn doc(text: &str) -> TokenStream {
 
 fn table_module(model: &CacheModel, table: &Table) -> TokenStream {
     let module = format_ident!("{}", table.name.to_snake_case());
-    let docs = doc(&format!(
-        "Table `{}`{}",
-        table.name,
-        table
-            .description
-            .as_ref()
-            .map(|d| format!(": {d}"))
-            .unwrap_or_default()
-    ));
+    let docs = described(
+        &format!("Table `{}`", table.name),
+        table.description.as_deref(),
+    );
     let env_var = &table.env_var;
     let partition_key = &table.partition_key.name;
     let ttl_attribute = &table.ttl_attribute;
@@ -194,15 +197,10 @@ fn buckets_module(model: &CacheModel) -> Option<TokenStream> {
     let modules = model.buckets.iter().map(|bucket| {
         let module = format_ident!("{}", bucket.name.to_snake_case());
         let env_var = &bucket.env_var;
-        let docs = doc(&format!(
-            "Bucket `{}`{}",
-            bucket.name,
-            bucket
-                .description
-                .as_ref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default()
-        ));
+        let docs = described(
+            &format!("Bucket `{}`", bucket.name),
+            bucket.description.as_deref(),
+        );
         quote! {
             #docs
             pub mod #module {
@@ -998,15 +996,10 @@ fn cache_struct(model: &CacheModel) -> TokenStream {
     let accessors = model.data_types.iter().map(|data_type| {
         let Names { handle, method, .. } = names(data_type);
         let table = format_ident!("{}", data_type.table.to_snake_case());
-        let docs = doc(&format!(
-            "Typed access to `{}`{}",
-            data_type.name,
-            data_type
-                .description
-                .as_ref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default()
-        ));
+        let docs = described(
+            &format!("Typed access to `{}`", data_type.name),
+            data_type.description.as_deref(),
+        );
         quote! {
             #docs
             pub fn #method(&self) -> #handle {

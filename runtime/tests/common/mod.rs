@@ -47,6 +47,20 @@ pub fn dynamo_client(endpoint: &str) -> Client {
     Client::from_conf(conf)
 }
 
+/// An S3 client for a local endpoint, with dummy credentials and path-style addressing
+/// (no bucket subdomains on loopback).
+pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
 /// Creates a table keyed by `pk` (S), plus `sk` (S) when `sort_key`.
 pub async fn create_table(client: &Client, table: &str, sort_key: bool) {
     let mut req = client
