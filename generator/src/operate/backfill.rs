@@ -194,18 +194,10 @@ impl<'m> Backfill<'m> {
                     None => count(Outcome::Skipped),
                 }
             }
-            let to_write: Vec<Candidate> = self
-                .stale(candidates)
-                .await?
-                .into_iter()
-                .filter_map(|candidate| match candidate {
-                    Ok(candidate) => Some(candidate),
-                    Err(()) => {
-                        count(Outcome::Skipped);
-                        None
-                    }
-                })
-                .collect();
+            let (to_write, up_to_date) = self.stale(candidates).await?;
+            for _ in 0..up_to_date {
+                count(Outcome::Skipped);
+            }
             futures::stream::iter(to_write)
                 .map(|candidate| async {
                     if let Some(limiter) = &limiter {
@@ -338,30 +330,31 @@ impl<'m> Backfill<'m> {
         })
     }
 
-    /// Sorts out which candidates are cached already from the object they would be made
-    /// from: `Err(())` for those (skipped), `Ok` for the ones to write.
+    /// The candidates whose cached item was not made from the object as it is now, and
+    /// how many others there were.
     async fn stale(
         &self,
         candidates: Vec<Candidate>,
-    ) -> Result<Vec<Result<Candidate, ()>>, BackfillError> {
+    ) -> Result<(Vec<Candidate>, usize), BackfillError> {
         let Some(dynamo) = self
             .cache
             .store()
             .and_then(|store| cachegen_runtime::store::dynamo(store.as_ref()))
         else {
-            return Ok(candidates.into_iter().map(Ok).collect());
+            return Ok((candidates, 0));
         };
         let keys: Vec<String> = candidates.iter().map(|c| c.store_key.clone()).collect();
         let live = dynamo.live_attributes(&keys, &[SOURCE_ETAG]).await?;
-        Ok(candidates
+        let total = candidates.len();
+        let stale: Vec<Candidate> = candidates
             .into_iter()
-            .map(|candidate| {
-                let current = live
-                    .get(&candidate.store_key)
+            .filter(|candidate| {
+                live.get(&candidate.store_key)
                     .and_then(|attributes| attributes.get(SOURCE_ETAG))
-                    == Some(&AttrValue::S(candidate.etag.clone()));
-                if current { Err(()) } else { Ok(candidate) }
+                    != Some(&AttrValue::S(candidate.etag.clone()))
             })
-            .collect())
+            .collect();
+        let up_to_date = total - stale.len();
+        Ok((stale, up_to_date))
     }
 }
