@@ -75,3 +75,18 @@ fn document_buckets_are_found_through_the_env_var_the_templates_set() {
         }
     }
 }
+
+#[test]
+fn the_cli_lays_out_items_as_the_generated_module_does() {
+    let root = cachegen_tests::workspace_root().join("examples");
+    let changes = cachegen::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
+    assert_eq!(
+        cachegen::operate::layout(changes.model.table("metadata")),
+        change_notifier_cache::metadata::layout()
+    );
+    let drs = cachegen::Project::load(root.join("drs-query-cache/cache.yaml")).unwrap();
+    assert_eq!(
+        cachegen::operate::layout(drs.model.table("query-cache")),
+        drs_orchestration_cache::query_cache::layout()
+    );
+}
