@@ -533,3 +533,33 @@ fn large_values_need_a_bucket() {
     );
     assert!(report(&text).contains("declare a bucket under `buckets`"));
 }
+
+#[test]
+fn event_filters_of_two_document_types_must_not_overlap() {
+    let text = with_documents("{ key: \"users/{id}.json\" }", "", "sync").replacen(
+        "consumers:\n",
+        "  admin:\n    key: \"admin#{id}\"\n    params: { id: string }\n    value: { fields: { name: string } }\n    document: { key: \"users/admins/{id}.json\" }\nconsumers:\n",
+        1,
+    );
+    let text = text.replace("access: { user: [sync] }", "access: { \"*\": [sync] }");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:29:22: the object keys of `user` and `admin` overlap, and S3 refuses overlapping event filters"
+        ]
+    );
+}
+
+#[test]
+fn events_need_a_bucket_the_templates_create() {
+    let text = with_documents("{ key: \"users/{id}.json\" }", "", "sync").replace(
+        "    name: \"${service}-docs-${env}\"\n",
+        "    existing: shared-docs-bucket\n",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:15:5: bucket `docs` is an existing bucket; its notifications are not this template's to set"
+        ]
+    );
+}
