@@ -1185,7 +1185,18 @@ impl TieredCache {
                 )
                 .await;
             match taken {
-                Ok(true) => return Ok(Lease::Held(lease)),
+                Ok(true) => {
+                    // The holder before us may have written the value and released the
+                    // lease since our last look: check once more before calling the
+                    // origin (double-checked, as with any lock).
+                    if let Found::Fresh(v) = self.lookup::<T>(key, span).await? {
+                        self.release(Some(lease)).await;
+                        Counters::inc(&self.counters.coalesced);
+                        span.record("layer", "coalesced");
+                        return Ok(Lease::Value(v));
+                    }
+                    return Ok(Lease::Held(lease));
+                }
                 // Store trouble: fall back to this process's own single-flight.
                 Err(_) => return Ok(Lease::None),
                 Ok(false) if !wait => return Ok(Lease::Elsewhere),
