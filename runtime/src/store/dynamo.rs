@@ -295,16 +295,9 @@ impl DynamoStore {
         let mut live = HashMap::new();
         for chunk in keys.chunks(BATCH_GET_MAX) {
             for item in self.batch_get_projected(chunk, &projected).await? {
-                let Some(key) = self.key_of(&item) else {
+                let Some(key) = self.key_of(&item).filter(|_| self.is_live(&item)) else {
                     continue;
                 };
-                let expires = match item.get(&l.expires_at_attribute) {
-                    Some(AttributeValue::N(n)) => n.parse::<u64>().unwrap_or(0),
-                    _ => 0,
-                };
-                if expires.saturating_mul(1000) <= self.clock.now_ms() {
-                    continue;
-                }
                 let attributes = names
                     .iter()
                     .filter_map(|name| {
@@ -399,13 +392,19 @@ impl DynamoStore {
         }
     }
 
+    /// Whether `item` has an expiry, still ahead of the clock.
+    fn is_live(&self, item: &Item) -> bool {
+        match item.get(&self.layout.expires_at_attribute) {
+            Some(AttributeValue::N(n)) => n
+                .parse::<u64>()
+                .is_ok_and(|expires| expires.saturating_mul(1000) > self.clock.now_ms()),
+            _ => false,
+        }
+    }
+
     /// The value of a live cache item, or where it is; `None` if expired or malformed.
     fn live_value(&self, mut item: Item) -> Option<Body> {
-        let expires = match item.get(&self.layout.expires_at_attribute) {
-            Some(AttributeValue::N(n)) => n.parse::<u64>().ok()?,
-            _ => return None,
-        };
-        if expires.saturating_mul(1000) <= self.clock.now_ms() {
+        if !self.is_live(&item) {
             return None;
         }
         match item.remove(&self.layout.value_attribute) {
@@ -500,20 +499,12 @@ impl DynamoStore {
     ) -> Result<Vec<Item>, StoreError> {
         let mut pending: Vec<Item> = keys.iter().map(|k| self.key(k)).collect();
         let mut found = Vec::with_capacity(keys.len());
-        let names: HashMap<String, String> = attributes
-            .iter()
-            .enumerate()
-            .map(|(position, name)| (format!("#a{position}"), (*name).to_owned()))
+        let placeholders: Vec<String> = (0..attributes.len()).map(|n| format!("#a{n}")).collect();
+        let projection = (!attributes.is_empty()).then(|| placeholders.join(", "));
+        let names: HashMap<String, String> = placeholders
+            .into_iter()
+            .zip(attributes.iter().map(|name| (*name).to_owned()))
             .collect();
-        let projection = (!names.is_empty()).then(|| {
-            let mut placeholders: Vec<&String> = names.keys().collect();
-            placeholders.sort();
-            placeholders
-                .iter()
-                .map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        });
         for attempt in 0..BATCH_ATTEMPTS {
             if pending.is_empty() {
                 return Ok(found);
