@@ -60,6 +60,23 @@ fn stub_sync_function(moto: &TestServer, name: &str) -> String {
     )
 }
 
+/// `cachegen deploy` of the change-metadata example as stack `stack`, its sync function
+/// passed as `function` (a `--param`), with `extra` arguments.
+fn deploy_changes(moto: &TestServer, function: &str, stack: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "deploy",
+        "examples/change-metadata/cache.yaml",
+        "--stack",
+        stack,
+        "--param",
+        "env=dev",
+        "--param",
+        function,
+    ];
+    args.extend(extra);
+    cachegen(moto, &args)
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -74,20 +91,7 @@ fn deploy_then_verify_reports_what_moto_ignored() {
     let spec = "examples/change-metadata/cache.yaml";
     let function = stub_sync_function(&moto, "changes-sync");
 
-    let planned = cachegen(
-        &moto,
-        &[
-            "deploy",
-            spec,
-            "--stack",
-            "changes",
-            "--param",
-            "env=dev",
-            "--param",
-            &function,
-            "--no-execute",
-        ],
-    );
+    let planned = deploy_changes(&moto, &function, "changes", &["--no-execute"]);
     assert!(planned.status.success(), "{}", text(&planned));
     assert!(
         text(&planned).contains("Add MetadataTable (AWS::DynamoDB::Table)"),
@@ -100,19 +104,7 @@ fn deploy_then_verify_reports_what_moto_ignored() {
         text(&planned)
     );
 
-    let deployed = cachegen(
-        &moto,
-        &[
-            "deploy",
-            spec,
-            "--stack",
-            "changes-dev",
-            "--param",
-            "env=dev",
-            "--param",
-            &function,
-        ],
-    );
+    let deployed = deploy_changes(&moto, &function, "changes-dev", &[]);
     assert!(deployed.status.success(), "{}", text(&deployed));
     assert!(
         text(&deployed).contains("stack changes-dev deployed"),
@@ -137,19 +129,7 @@ fn deploy_then_verify_reports_what_moto_ignored() {
 fn verify_names_a_stack_from_another_spec() {
     let moto = TestServer::moto().unwrap();
     let function = stub_sync_function(&moto, "changes-sync");
-    let deployed = cachegen(
-        &moto,
-        &[
-            "deploy",
-            "examples/change-metadata/cache.yaml",
-            "--stack",
-            "changes-dev",
-            "--param",
-            "env=dev",
-            "--param",
-            &function,
-        ],
-    );
+    let deployed = deploy_changes(&moto, &function, "changes-dev", &[]);
     assert!(deployed.status.success(), "{}", text(&deployed));
     let verified = cachegen(
         &moto,
@@ -198,19 +178,7 @@ fn backfill_then_query_from_the_command_line() {
     let moto = TestServer::moto().unwrap();
     let spec = "examples/change-metadata/cache.yaml";
     let function = stub_sync_function(&moto, "changes-sync");
-    let deployed = cachegen(
-        &moto,
-        &[
-            "deploy",
-            spec,
-            "--stack",
-            "changes-dev",
-            "--param",
-            "env=dev",
-            "--param",
-            &function,
-        ],
-    );
+    let deployed = deploy_changes(&moto, &function, "changes-dev", &[]);
     assert!(deployed.status.success(), "{}", text(&deployed));
     let bucket = "change-notifier-documents-dev-123456789012";
     seed_changes(&moto, bucket, 20);

@@ -1,8 +1,11 @@
 //! Documents in a bucket the templates do not create: named by a parameter, it gets no
 //! resource of its own, and every grant names it by its ARN text in all three formats.
 
+mod support;
+
 use cachegen::compile_text;
 use cachegen::ir::Target;
+use support::file;
 
 const SPEC: &str = r#"version: 1
 service: reports
@@ -31,15 +34,6 @@ fn project() -> cachegen::Project {
         spec_path: "cache.yaml".into(),
         model,
     }
-}
-
-fn file(project: &cachegen::Project, target: Target, path: &str) -> String {
-    project
-        .files(Some(&[target]))
-        .into_iter()
-        .find(|file| file.path.to_str() == Some(path))
-        .unwrap_or_else(|| panic!("no {path}"))
-        .contents
 }
 
 #[test]

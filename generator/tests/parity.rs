@@ -15,6 +15,7 @@ use cachegen::ir::Target;
 use hcl::{Body, Expression, ObjectKey};
 use heck::ToSnakeCase;
 use serde_json::Value;
+use support::file;
 
 /// A GSI: keys, projection type, sorted non-key attributes, capacity.
 type IndexDecl = (Vec<(String, String)>, String, Vec<String>, Option<String>);
@@ -860,15 +861,6 @@ fn tf_bucket_part(bucket: &mut BucketDecl, kind: &str, body: &Body) {
 }
 
 // ---------- the test ----------
-
-fn file(project: &Project, target: Target, path: &str) -> String {
-    project
-        .files(Some(&[target]))
-        .into_iter()
-        .find(|file| file.path.to_str() == Some(path))
-        .unwrap_or_else(|| panic!("no {path}"))
-        .contents
-}
 
 #[test]
 fn cloudformation_sam_and_terraform_declare_the_same_cache() {

@@ -5,6 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use cachegen::Project;
+use cachegen::ir::Target;
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -51,4 +54,14 @@ pub fn ensure_file_contents(path: &Path, contents: &str) {
             ""
         }
     );
+}
+
+/// The contents of output `path` of `target` for `project`.
+pub fn file(project: &Project, target: Target, path: &str) -> String {
+    project
+        .files(Some(&[target]))
+        .into_iter()
+        .find(|file| file.path.to_str() == Some(path))
+        .unwrap_or_else(|| panic!("no {path}"))
+        .contents
 }
