@@ -104,6 +104,9 @@ struct Candidate {
     object_key: String,
     etag: String,
     params: Params,
+    /// The cache key, as the generated module writes it.
+    key: String,
+    /// The same key in the store, with the cache's key prefix.
     store_key: String,
 }
 
@@ -244,6 +247,7 @@ impl<'m> Backfill<'m> {
             object_key,
             etag,
             params,
+            key,
             ..
         } = candidate;
         let fail = |reason: String| {
@@ -287,7 +291,6 @@ impl<'m> Backfill<'m> {
             return Outcome::Skipped;
         }
         let write = write.attribute(SOURCE_ETAG, AttrValue::S(etag));
-        let key = self.dynamic.key(&params);
         if !options.dry_run
             && let Err(err) = self.cache.set_with(&key, &value, &write).await
         {
@@ -326,6 +329,7 @@ impl<'m> Backfill<'m> {
             object_key: object_key.to_owned(),
             etag: object.e_tag().unwrap_or_default().to_owned(),
             store_key: self.cache.store_key(&key),
+            key,
             params,
         })
     }
