@@ -16,6 +16,8 @@
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
+pub use crate::error::ConfigError;
+pub use crate::bounded::{DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_ENTRIES, MemoryLimit};
 use crate::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore, S3Overflow};
 use crate::{CacheError, TieredCache, TieredCacheBuilder};
 
@@ -33,117 +35,6 @@ pub const STORE_TIMEOUT_ENV: &str = "CACHE_STORE_TIMEOUT_MS";
 pub const MEMORY_SIZE_ENV: &str = "CACHE_MEMORY_SIZE";
 /// Env var naming the S3 bucket that holds values over DynamoDB's item limit.
 pub const OVERFLOW_BUCKET_ENV: &str = "CACHE_OVERFLOW_BUCKET";
-
-/// Default L1 bound: 10,000 entries.
-pub const DEFAULT_MEMORY_ENTRIES: u64 = 10_000;
-
-/// An invalid environment value.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The variable holds a value that does not parse.
-    #[error("invalid {var}={value:?}: {reason}")]
-    Invalid {
-        /// Variable name.
-        var: &'static str,
-        /// The raw value.
-        value: String,
-        /// What was expected.
-        reason: &'static str,
-    },
-    /// [`CacheConfig::builder_with_sdk`] got no AWS configuration for DynamoDB.
-    #[error("the DynamoDB backend needs an AWS SDK configuration")]
-    MissingSdkConfig,
-    /// A variable the caller needs is unset or empty.
-    #[error("{0} is not set: the templates set it on every consumer's function")]
-    Missing(&'static str),
-}
-
-/// Bound of an in-memory cache, by entries, by bytes, or both.
-///
-/// With both, each entry weighs at least `max_bytes / max_entries`, so the
-/// cache never holds more than `max_entries` entries nor `max_bytes` bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemoryLimit {
-    /// Maximum number of entries.
-    pub max_entries: Option<u64>,
-    /// Maximum total weight (key plus value bytes).
-    pub max_bytes: Option<u64>,
-}
-
-impl Default for MemoryLimit {
-    fn default() -> Self {
-        Self::entries(DEFAULT_MEMORY_ENTRIES)
-    }
-}
-
-impl MemoryLimit {
-    /// Bound by entry count.
-    pub fn entries(n: u64) -> Self {
-        Self {
-            max_entries: Some(n),
-            max_bytes: None,
-        }
-    }
-
-    /// Bound by bytes.
-    pub fn bytes(n: u64) -> Self {
-        Self {
-            max_entries: None,
-            max_bytes: Some(n),
-        }
-    }
-
-    /// Bound by both.
-    pub fn entries_and_bytes(entries: u64, bytes: u64) -> Self {
-        Self {
-            max_entries: Some(entries),
-            max_bytes: Some(bytes),
-        }
-    }
-
-    /// True when the bound is zero (the cache is disabled).
-    pub fn is_zero(&self) -> bool {
-        self.max_entries == Some(0) || self.max_bytes == Some(0)
-    }
-
-    /// Parses a `CACHE_MEMORY_SIZE` value.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let s = raw.trim();
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (digits, unit) = s.split_at(split);
-        let n: u64 = digits.parse().ok()?;
-        let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" => return Some(Self::entries(n)),
-            "b" => 1,
-            "kb" => 1_000,
-            "mb" => 1_000_000,
-            "gb" => 1_000_000_000,
-            "kib" => 1 << 10,
-            "mib" => 1 << 20,
-            "gib" => 1 << 30,
-            _ => return None,
-        };
-        Some(Self::bytes(n.checked_mul(mult)?))
-    }
-
-    /// The moka `max_capacity` for this bound.
-    pub(crate) fn capacity(&self) -> u64 {
-        self.max_bytes.or(self.max_entries).unwrap_or(u64::MAX)
-    }
-
-    /// The moka weight of an entry of `size` bytes.
-    pub(crate) fn weight(&self, size: usize) -> u32 {
-        let size = u32::try_from(size).unwrap_or(u32::MAX);
-        match (self.max_entries, self.max_bytes) {
-            (_, None) => 1,
-            (None, Some(_)) => size,
-            (Some(e), Some(b)) => {
-                let floor = u32::try_from(b.div_ceil(e.max(1))).unwrap_or(u32::MAX);
-                size.max(floor)
-            }
-        }
-    }
-}
 
 /// Which shared store the environment selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,33 +217,6 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         CacheConfig::from_lookup("USERS_TABLE", |k| map.get(k).cloned())
-    }
-
-    #[test]
-    fn memory_sizes_parse() {
-        assert_eq!(MemoryLimit::parse("500"), Some(MemoryLimit::entries(500)));
-        assert_eq!(
-            MemoryLimit::parse("64MiB"),
-            Some(MemoryLimit::bytes(64 << 20))
-        );
-        assert_eq!(MemoryLimit::parse("2 kb"), Some(MemoryLimit::bytes(2000)));
-        assert_eq!(
-            MemoryLimit::parse("1GiB"),
-            Some(MemoryLimit::bytes(1 << 30))
-        );
-        assert_eq!(MemoryLimit::parse("12 parsecs"), None);
-        assert_eq!(MemoryLimit::parse("MiB"), None);
-    }
-
-    #[test]
-    fn weights_honour_both_bounds() {
-        let both = MemoryLimit::entries_and_bytes(10, 1000);
-        assert_eq!(
-            (both.capacity(), both.weight(5), both.weight(400)),
-            (1000, 100, 400)
-        );
-        assert_eq!(MemoryLimit::entries(10).weight(400), 1);
-        assert_eq!(MemoryLimit::bytes(10).weight(400), 400);
     }
 
     #[test]

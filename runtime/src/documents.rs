@@ -13,7 +13,11 @@ use aws_sdk_s3::primitives::ByteStream;
 use backon::{ExponentialBuilder, Retryable};
 
 use crate::error::CacheError;
+use crate::store::{Precondition, Version};
 use crate::typed::{DataType, TypedCache};
+
+/// Attempts at writing a document's item while other writers keep replacing it.
+const WRITE_ATTEMPTS: usize = 3;
 
 /// A data type whose values are JSON documents in S3, found by key.
 pub trait DocumentType: DataType {
@@ -73,6 +77,12 @@ pub enum DocumentError {
         key: String,
         /// The JSON error.
         source: serde_json::Error,
+    },
+    /// Other writers kept replacing the item between this writer's read and write.
+    #[error("the cache item kept changing under {attempts} write attempts")]
+    Contended {
+        /// Attempts made.
+        attempts: usize,
     },
     /// The S3 write failed and undoing the cache write failed too.
     #[error("{write}; rolling the cache back also failed: {rollback}")]
@@ -165,8 +175,10 @@ impl<D: DocumentType> Documents<D> {
     }
 
     /// Writes the document: the DynamoDB item first, then the S3 object. If S3 fails
-    /// (after retries), the item is rolled back to what it was, so the two never disagree.
-    /// Writing the same document again leaves one item and one object.
+    /// (after retries), the item is rolled back to what the store held before (not to a
+    /// copy in this process's memory), and only if it is still the one just written: a
+    /// concurrent writer's item is never overwritten by a rollback. Writing the same
+    /// document again leaves one item and one object.
     pub async fn write(&self, key: &D::Key, value: &D::Value) -> Result<(), DocumentError> {
         let object_key = D::object_key(key);
         if self.dry_run {
@@ -174,8 +186,7 @@ impl<D: DocumentType> Documents<D> {
             return Ok(());
         }
         let started = Instant::now();
-        let previous = self.cache.get(key).await?;
-        self.cache.set(key, value).await?;
+        let (previous, written) = self.write_item(key, value).await?;
         let body = serde_json::to_vec(value).map_err(|err| CacheError::Serialize(err.into()))?;
         let put = || async {
             self.s3
@@ -188,52 +199,105 @@ impl<D: DocumentType> Documents<D> {
                 .await
                 .map_err(|err| message(&err))
         };
-        match put.retry(self.retry).await {
-            Ok(_) => {
-                tracing::info!(op = "write", bucket = %self.bucket, key = %object_key, duration_ms = started.elapsed().as_millis() as u64, "document written");
-                Ok(())
-            }
-            Err(failure) => {
-                let error =
-                    self.s3_error("PutObject", &object_key)(&std::io::Error::other(failure));
-                let rollback = match &previous {
-                    Some(previous) => self.cache.set(key, previous).await,
-                    None => self.cache.delete(key).await,
-                };
-                tracing::warn!(op = "rollback", bucket = %self.bucket, key = %object_key, restored = previous.is_some(), ok = rollback.is_ok(), duration_ms = started.elapsed().as_millis() as u64, error = %error, "S3 write failed; cache write rolled back");
-                match rollback {
-                    Ok(()) => Err(error),
-                    Err(rollback) => Err(DocumentError::RollbackFailed {
-                        write: Box::new(error),
-                        rollback,
-                    }),
-                }
-            }
+        let Err(failure) = put.retry(self.retry).await else {
+            tracing::info!(op = "write", bucket = %self.bucket, key = %object_key, duration_ms = started.elapsed().as_millis() as u64, "document written");
+            return Ok(());
+        };
+        let error = self.s3_error("PutObject", &object_key)(&std::io::Error::other(failure));
+        let still_ours = Precondition::Version(Some(written));
+        let rollback = match &previous {
+            Some(previous) => self
+                .cache
+                .set_if(key, previous, still_ours)
+                .await
+                .map(|v| v.is_some()),
+            None => self.cache.delete_if(key, still_ours).await,
+        };
+        tracing::warn!(op = "rollback", bucket = %self.bucket, key = %object_key, restored = previous.is_some(), ok = rollback.is_ok(), superseded = matches!(rollback, Ok(false)), duration_ms = started.elapsed().as_millis() as u64, error = %error, "S3 write failed; cache write rolled back");
+        match rollback {
+            // `false`: another writer replaced the item since; theirs stays.
+            Ok(_) => Err(error),
+            Err(rollback) => Err(DocumentError::RollbackFailed {
+                write: Box::new(error),
+                rollback,
+            }),
         }
     }
 
-    /// Reads the document: from the cache, else (on a miss or a cache error) from S3,
-    /// backfilling the cache. `None` when S3 has no such object either.
-    pub async fn read(&self, key: &D::Key) -> Result<Option<D::Value>, DocumentError> {
-        match self.cache.get(key).await {
-            Ok(Some(value)) => return Ok(Some(value)),
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(op = "fallback", error = %err, "cache read failed; reading S3")
+    /// Writes the item, conditional on the version it was read at (retried when a
+    /// concurrent writer got in between); returns the value the store held before, and
+    /// the written version.
+    async fn write_item(
+        &self,
+        key: &D::Key,
+        value: &D::Value,
+    ) -> Result<(Option<D::Value>, Version), DocumentError> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let current = self.cache.read_item(key).await?;
+            let precondition = Precondition::Version(current.version);
+            if let Some(written) = self.cache.set_if(key, value, precondition).await? {
+                return Ok((current.value, written));
             }
         }
+        Err(DocumentError::Contended {
+            attempts: WRITE_ATTEMPTS,
+        })
+    }
+
+    /// Reads the document: from the cache, else (on a miss or a cache error) from S3,
+    /// caching it unless the item changed since the miss (a newer write or a delete
+    /// wins). `None` when S3 has no such object either.
+    pub async fn read(&self, key: &D::Key) -> Result<Option<D::Value>, DocumentError> {
+        // A hit costs what any cache read does; a miss reads the item's version too, before
+        // the object, so the backfill cannot overwrite a newer write.
+        let cached = match self.cache.get(key).await {
+            Ok(Some(value)) => return Ok(Some(value)),
+            Ok(None) => self.cache.read_item(key).await,
+            Err(err) => Err(err),
+        };
+        let seen = match cached {
+            Ok(item) => match item.value {
+                Some(value) => return Ok(Some(value)),
+                None => Some(item.version),
+            },
+            Err(err) => {
+                tracing::warn!(op = "fallback", error = %err, "cache read failed; reading S3");
+                None
+            }
+        };
         let started = Instant::now();
         let object_key = D::object_key(key);
         let Some(value) = self.fetch(&object_key).await? else {
             return Ok(None);
         };
-        if self.dry_run {
-            tracing::info!(op = "backfill", dry_run = true, key = %object_key, "backfill skipped");
-        } else if let Err(err) = self.cache.set(key, &value).await {
-            tracing::warn!(op = "backfill", key = %object_key, error = %err, "document read from S3 but not cached");
-        }
+        self.backfill(key, &object_key, &value, seen).await;
         tracing::info!(op = "fallback", bucket = %self.bucket, key = %object_key, duration_ms = started.elapsed().as_millis() as u64, "document read from S3");
         Ok(Some(value))
+    }
+
+    /// Caches a document read from S3, if the item is still at `seen` (a version read
+    /// before the object was; `None`: the cache could not be read, so nothing is written).
+    async fn backfill(
+        &self,
+        key: &D::Key,
+        object_key: &str,
+        value: &D::Value,
+        seen: Option<Option<Version>>,
+    ) {
+        let Some(seen) = seen else { return };
+        if self.dry_run {
+            tracing::info!(op = "backfill", dry_run = true, key = %object_key, "backfill skipped");
+            return;
+        }
+        match self.cache.set_if(key, value, Precondition::Version(seen)).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                tracing::debug!(op = "backfill", key = %object_key, "item changed since the miss: not cached")
+            }
+            Err(err) => {
+                tracing::warn!(op = "backfill", key = %object_key, error = %err, "document read from S3 but not cached")
+            }
+        }
     }
 
     /// The document at `object_key` in S3, or `None` when there is none.
@@ -318,10 +382,17 @@ impl<D: DocumentType> Documents<D> {
                 continue;
             }
             if name.starts_with("ObjectCreated:") {
+                // The item's version before the object is read: a write or delete that
+                // lands in between wins, and its own event follows.
+                let seen = self.cache.read_item(&key).await?.version;
                 match self.fetch(&object_key).await? {
                     Some(value) if !self.dry_run => {
-                        self.cache.set(&key, &value).await?;
-                        summary.updated += 1;
+                        let precondition = Precondition::Version(seen);
+                        if self.cache.set_if(&key, &value, precondition).await?.is_some() {
+                            summary.updated += 1;
+                        } else {
+                            summary.skipped += 1;
+                        }
                     }
                     Some(_) => summary.skipped += 1,
                     // Deleted again before this event arrived: the removal event follows.

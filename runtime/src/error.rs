@@ -6,6 +6,27 @@ use std::time::Duration;
 /// A boxed error, the type origins may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// An invalid environment value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The variable holds a value that does not parse.
+    #[error("invalid {var}={value:?}: {reason}")]
+    Invalid {
+        /// Variable name.
+        var: &'static str,
+        /// The raw value.
+        value: String,
+        /// What was expected.
+        reason: &'static str,
+    },
+    /// [`CacheConfig::builder_with_sdk`] got no AWS configuration for DynamoDB.
+    #[error("the DynamoDB backend needs an AWS SDK configuration")]
+    MissingSdkConfig,
+    /// A variable the caller needs is unset or empty.
+    #[error("{0} is not set: the templates set it on every consumer's function")]
+    Missing(&'static str),
+}
+
 /// An error raised by a [`CacheStore`](crate::store::CacheStore).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -64,8 +85,8 @@ impl StoreError {
 /// An error returned by [`TieredCache`](crate::TieredCache).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CacheError {
-    /// The shared store failed. Only raised in strict mode, or for a caller's
-    /// explicit write or invalidation that the store refused.
+    /// The shared store failed: on a read only in strict mode; on an explicit write or an
+    /// invalidation always (they are never reported done when they were not).
     #[error(transparent)]
     Store(Arc<StoreError>),
     /// The origin function failed.
@@ -73,10 +94,18 @@ pub enum CacheError {
     Origin(Arc<dyn std::error::Error + Send + Sync + 'static>),
     /// The environment configuration is invalid.
     #[error(transparent)]
-    Config(Arc<crate::config::ConfigError>),
+    Config(Arc<ConfigError>),
     /// The value could not be serialized to JSON.
     #[error("could not serialize value: {0}")]
     Serialize(Arc<serde_json::Error>),
+    /// The key cannot be used.
+    #[error("invalid cache key `{key}`: {reason}")]
+    InvalidKey {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl From<StoreError> for CacheError {
@@ -85,8 +114,8 @@ impl From<StoreError> for CacheError {
     }
 }
 
-impl From<crate::config::ConfigError> for CacheError {
-    fn from(e: crate::config::ConfigError) -> Self {
+impl From<ConfigError> for CacheError {
+    fn from(e: ConfigError) -> Self {
         Self::Config(Arc::new(e))
     }
 }

@@ -1,40 +1,50 @@
 //! Single-flight: at most one origin call per key in flight inside a process.
+//!
+//! A flight is identified, so an invalidation can take its key away from it (later callers
+//! start a new one) and a caller that finds a flight's result invalidated can replace that
+//! flight, while its leader, still running, can no longer end a flight it does not lead.
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use crate::CacheError;
-
-type Outcome<T> = Option<Result<T, CacheError>>;
-
-/// In-flight calls by key. Each entry holds the receiver side of the
+/// In-flight calls by key: each entry is the flight's id and the receiver side of its
 /// leader's channel, type-erased because keys carry different value types.
 #[derive(Debug, Default)]
 pub(crate) struct Flights {
-    map: Mutex<HashMap<String, Box<dyn Any + Send + Sync>>>,
+    next_id: AtomicU64,
+    map: Mutex<HashMap<String, (u64, Box<dyn Any + Send + Sync>)>>,
 }
 
 /// What a caller should do for a key.
 pub(crate) enum Role<T> {
     /// Do the work, then [`Leader::publish`].
     Leader(Leader<T>),
-    /// Wait for the leader with [`follow`].
-    Follower(watch::Receiver<Outcome<T>>),
+    /// Wait for the leader with [`Follower::outcome`].
+    Follower(Follower<T>),
 }
 
 /// The one caller doing the work for a key. Dropping it ends the flight.
 pub(crate) struct Leader<T> {
     flights: Arc<Flights>,
+    /// The key, when this flight is registered under it.
     key: Option<String>,
-    tx: watch::Sender<Outcome<T>>,
+    id: u64,
+    tx: watch::Sender<Option<T>>,
+}
+
+/// A caller waiting for a leader.
+pub(crate) struct Follower<T> {
+    id: u64,
+    rx: watch::Receiver<Option<T>>,
 }
 
 impl<T> Leader<T> {
-    /// Hands the result to every follower, current and later, until drop.
-    pub fn publish(&self, outcome: Result<T, CacheError>) {
+    /// Hands the outcome to every follower, current and later, until drop.
+    pub fn publish(&self, outcome: T) {
         self.tx.send_replace(Some(outcome));
     }
 }
@@ -42,31 +52,73 @@ impl<T> Leader<T> {
 impl<T> Drop for Leader<T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.flights.map.lock().expect("flight lock").remove(&key);
+            let mut map = self.flights.map.lock().expect("flight lock");
+            if map.get(&key).is_some_and(|(id, _)| *id == self.id) {
+                map.remove(&key);
+            }
         }
+    }
+}
+
+impl<T: Clone> Follower<T> {
+    /// This flight's id, for [`Flights::replace`].
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The leader's outcome; `None` if the leader gave up without one.
+    pub async fn outcome(mut self) -> Option<T> {
+        let outcome = self.rx.wait_for(Option::is_some).await.ok()?;
+        outcome.clone()
     }
 }
 
 impl Flights {
     /// Joins the flight for `key`, becoming its leader if there is none.
     pub fn join<T: Clone + Send + Sync + 'static>(self: &Arc<Self>, key: &str) -> Role<T> {
+        self.join_unless(key, None)
+    }
+
+    /// Joins the flight for `key`, unless it is flight `stale` (whose outcome the caller
+    /// found invalidated): that one is replaced, and the caller leads the new one.
+    pub fn replace<T: Clone + Send + Sync + 'static>(
+        self: &Arc<Self>,
+        key: &str,
+        stale: u64,
+    ) -> Role<T> {
+        self.join_unless(key, Some(stale))
+    }
+
+    fn join_unless<T: Clone + Send + Sync + 'static>(
+        self: &Arc<Self>,
+        key: &str,
+        stale: Option<u64>,
+    ) -> Role<T> {
         let mut map = self.map.lock().expect("flight lock");
-        match map.get(key) {
-            Some(rx) => match rx.downcast_ref::<watch::Receiver<Outcome<T>>>() {
-                Some(rx) => Role::Follower(rx.clone()),
-                // Same key in flight with another value type: do not coalesce.
-                None => Role::Leader(Leader {
-                    flights: self.clone(),
-                    key: None,
-                    tx: watch::channel(None).0,
-                }),
-            },
+        let current = map
+            .get(key)
+            .filter(|(id, _)| Some(*id) != stale)
+            .map(|(id, rx)| (*id, rx.downcast_ref::<watch::Receiver<Option<T>>>()));
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        match current {
+            Some((id, Some(rx))) => Role::Follower(Follower {
+                id,
+                rx: rx.clone(),
+            }),
+            // Same key in flight with another value type: do not coalesce.
+            Some((_, None)) => Role::Leader(Leader {
+                flights: self.clone(),
+                key: None,
+                id,
+                tx: watch::channel(None).0,
+            }),
             None => {
                 let (tx, rx) = watch::channel(None);
-                map.insert(key.to_owned(), Box::new(rx));
+                map.insert(key.to_owned(), (id, Box::new(rx)));
                 Role::Leader(Leader {
                     flights: self.clone(),
                     key: Some(key.to_owned()),
+                    id,
                     tx,
                 })
             }
@@ -83,14 +135,22 @@ impl Flights {
             _ => None,
         }
     }
-}
 
-/// Waits for the leader's result; `None` if the leader gave up without one.
-pub(crate) async fn follow<T: Clone>(
-    mut rx: watch::Receiver<Outcome<T>>,
-) -> Option<Result<T, CacheError>> {
-    let r = rx.wait_for(Option::is_some).await.ok()?;
-    r.clone()
+    /// A leader of a flight no one can join (for a caller that must not share a read).
+    pub fn detached<T: Clone + Send + Sync + 'static>(self: &Arc<Self>) -> Leader<T> {
+        Leader {
+            flights: self.clone(),
+            key: None,
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            tx: watch::channel(None).0,
+        }
+    }
+
+    /// Takes `key` away from its flight: later callers start a new one, while the current
+    /// leader and its followers finish as they were.
+    pub fn abandon(&self, key: &str) {
+        self.map.lock().expect("flight lock").remove(key);
+    }
 }
 
 #[cfg(test)]
@@ -103,12 +163,12 @@ mod tests {
         let Role::Leader(leader) = flights.join::<u32>("k") else {
             panic!("first caller leads")
         };
-        let Role::Follower(rx) = flights.join::<u32>("k") else {
+        let Role::Follower(follower) = flights.join::<u32>("k") else {
             panic!("second caller follows")
         };
         assert!(flights.try_lead::<u32>("k").is_none());
-        leader.publish(Ok(7));
-        assert_eq!(follow(rx).await.unwrap().unwrap(), 7);
+        leader.publish(7);
+        assert_eq!(follower.outcome().await, Some(7));
         drop(leader);
         assert!(flights.try_lead::<u32>("k").is_some());
     }
@@ -117,10 +177,48 @@ mod tests {
     async fn abandoned_flight_releases_followers() {
         let flights = Arc::new(Flights::default());
         let leader = flights.join::<u32>("k");
-        let Role::Follower(rx) = flights.join::<u32>("k") else {
+        let Role::Follower(follower) = flights.join::<u32>("k") else {
             panic!("second caller follows")
         };
         drop(leader);
-        assert!(follow(rx).await.is_none());
+        assert!(follower.outcome().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_key_starts_a_new_flight_the_old_leader_cannot_end() {
+        let flights = Arc::new(Flights::default());
+        let Role::Leader(old) = flights.join::<u32>("k") else {
+            panic!("first caller leads")
+        };
+        flights.abandon("k");
+        let Role::Leader(new) = flights.join::<u32>("k") else {
+            panic!("after abandon a caller leads anew")
+        };
+        drop(old);
+        let Role::Follower(follower) = flights.join::<u32>("k") else {
+            panic!("the new flight is still registered")
+        };
+        new.publish(2);
+        assert_eq!(follower.outcome().await, Some(2));
+    }
+
+    #[tokio::test]
+    async fn a_stale_flight_is_replaced_once() {
+        let flights = Arc::new(Flights::default());
+        let Role::Leader(stale) = flights.join::<u32>("k") else {
+            panic!("first caller leads")
+        };
+        let Role::Follower(follower) = flights.join::<u32>("k") else {
+            panic!("second caller follows")
+        };
+        let stale_id = follower.id();
+        let Role::Leader(_fresh) = flights.replace::<u32>("k", stale_id) else {
+            panic!("the stale flight is replaced")
+        };
+        assert!(
+            matches!(flights.replace::<u32>("k", stale_id), Role::Follower(_)),
+            "a second caller with the same stale id joins the replacement"
+        );
+        drop(stale);
     }
 }

@@ -35,6 +35,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bounded;
 pub mod clock;
 pub mod config;
 pub mod documents;
@@ -54,6 +55,6 @@ pub use ::aws_config;
 pub use ::aws_sdk_s3;
 pub use error::{BoxError, CacheError, StoreError};
 pub use tiered::{
-    CacheValue, DEFAULT_COMPRESS_OVER, DEFAULT_STORE_TIMEOUT, DistributedFlight, TieredCache,
-    TieredCacheBuilder, WriteOptions,
+    CacheValue, DEFAULT_COMPRESS_OVER, DEFAULT_INVALIDATION_TIMEOUT, DEFAULT_STORE_TIMEOUT,
+    DEFAULT_VERSION_CHECK, DistributedFlight, Item, TieredCache, TieredCacheBuilder, WriteOptions,
 };

@@ -161,7 +161,7 @@ pub(crate) async fn query_keys(
     let output = store
         .client()
         .query()
-        .table_name(store.table())
+        .table_name(store.table_name())
         .index_name(&query.index)
         .key_condition_expression(condition)
         .filter_expression("begins_with(#k, :prefix)")

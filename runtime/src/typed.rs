@@ -10,19 +10,8 @@ use std::time::Duration;
 
 use crate::error::{BoxError, CacheError};
 use crate::query::{IndexQuery, Page, SortCondition};
-use crate::store::{AttrValue, Attributes};
-use crate::tiered::{CacheValue, TieredCache, WriteOptions};
-
-/// A GSI whose partition key, at a constant value, finds every item of one data type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IndexKey {
-    /// Index name.
-    pub index: &'static str,
-    /// The index's partition key attribute.
-    pub attribute: &'static str,
-    /// The constant value this data type writes there.
-    pub value: &'static str,
-}
+use crate::store::{AttrValue, Attributes, Precondition, Version};
+use crate::tiered::{CacheValue, Item, TieredCache, WriteOptions};
 
 /// One data type of a spec: its keys, values, lifetimes, tags and item attributes.
 pub trait DataType: 'static {
@@ -40,12 +29,10 @@ pub trait DataType: 'static {
     const STALE_WHILE_REVALIDATE: Option<Duration>;
     /// Fixed text every key starts with.
     const KEY_PREFIX: &'static str;
-    /// The GSI that finds every item of this type, if the spec names one.
-    const INVALIDATION_INDEX: Option<IndexKey>;
     /// Whether misses use single-flight across containers (when the cache configures it).
     const DISTRIBUTED_FLIGHT: bool = false;
-    /// How soon an invalidation in another process must reach this one's L1, through the
-    /// type's invalidation stamp (`None`: within [`Self::MEMORY_TTL`], no stamp reads).
+    /// How soon an invalidation in another process must reach this one, through the
+    /// invalidation stamps (`None`: within [`Self::MEMORY_TTL`]).
     const VERSION_CHECK: Option<Duration> = None;
     /// Whether values may exceed DynamoDB's item limit, their bodies then kept in S3
     /// (when the store has an [`S3Overflow`](crate::store::S3Overflow) bucket).
@@ -56,6 +43,13 @@ pub trait DataType: 'static {
 
     /// Invalidation tags of the item at `key`.
     fn tags(key: &Self::Key) -> Vec<String> {
+        let _ = key;
+        Vec::new()
+    }
+
+    /// The prefixes of `key` that [`TypedCache::invalidate_prefix`] may be called with
+    /// (the generated `invalidate_by_*` methods build them from leading key parameters).
+    fn key_prefixes(key: &Self::Key) -> Vec<String> {
         let _ = key;
         Vec::new()
     }
@@ -163,15 +157,22 @@ impl<D: DataType> TypedCache<D> {
         D::key(key)
     }
 
-    fn options(key: &D::Key, value: &D::Value) -> WriteOptions {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs());
+    /// The type's TTL, and the key's tags and prefixes.
+    fn options(key: &D::Key) -> WriteOptions {
         WriteOptions {
             ttl: D::TTL,
             tags: D::tags(key),
-            attributes: D::attributes(key, value, now),
+            prefixes: D::key_prefixes(key),
+            attributes: Attributes::new(),
         }
+    }
+
+    /// The item attributes of `value` at `key`, now.
+    fn attributes(key: &D::Key, value: &D::Value) -> Attributes {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        D::attributes(key, value, now)
     }
 
     /// The cached value, if fresh.
@@ -181,24 +182,38 @@ impl<D: DataType> TypedCache<D> {
 
     /// Stores `value` with the type's TTLs, tags and attributes.
     pub async fn set(&self, key: &D::Key, value: &D::Value) -> Result<(), CacheError> {
+        self.set_if(key, value, Precondition::None).await.map(drop)
+    }
+
+    /// The item at `key` as the store holds it now, for [`set_if`](Self::set_if) and
+    /// [`delete_if`](Self::delete_if).
+    pub async fn read_item(&self, key: &D::Key) -> Result<Item<D::Value>, CacheError> {
+        self.cache.read_item(&D::key(key)).await
+    }
+
+    /// [`set`](Self::set) if `precondition` holds: the new version, or `None`.
+    pub async fn set_if(
+        &self,
+        key: &D::Key,
+        value: &D::Value,
+        precondition: Precondition,
+    ) -> Result<Option<Version>, CacheError> {
+        let mut options = Self::options(key);
+        options.attributes = Self::attributes(key, value);
         self.cache
-            .set_with(&D::key(key), value, &Self::options(key, value))
+            .set_if(&D::key(key), value, &options, precondition)
             .await
     }
 
-    /// Removes the value at `key` from both layers (and, with a version check, from
-    /// other processes' L1 within the bound).
-    pub async fn delete(&self, key: &D::Key) -> Result<(), CacheError> {
-        self.cache.delete(&D::key(key)).await?;
-        self.reach_other_processes().await
+    /// [`delete`](Self::delete) if `precondition` holds; `false` when it does not.
+    pub async fn delete_if(&self, key: &D::Key, precondition: Precondition) -> Result<bool, CacheError> {
+        self.cache.delete_if(&D::key(key), precondition).await
     }
 
-    /// With a version check, tells other processes to drop their L1 copies of this type.
-    async fn reach_other_processes(&self) -> Result<(), CacheError> {
-        if D::VERSION_CHECK.is_some() {
-            self.cache.bump_memory_version().await?;
-        }
-        Ok(())
+    /// Removes the value at `key` (and, with a version check, other processes' L1 copies
+    /// within the bound).
+    pub async fn delete(&self, key: &D::Key) -> Result<(), CacheError> {
+        self.cache.delete(&D::key(key)).await
     }
 
     /// Cache-aside: the cached value, or `origin()`'s, stored with the type's settings.
@@ -210,7 +225,12 @@ impl<D: DataType> TypedCache<D> {
         Fut: Future<Output = Result<D::Value, E>>,
     {
         self.cache
-            .wrap_with_options(&D::key(key), |value| Self::options(key, value), origin)
+            .wrap_with_attributes(
+                &D::key(key),
+                &Self::options(key),
+                |value| Self::attributes(key, value),
+                origin,
+            )
             .await
     }
 
@@ -226,10 +246,11 @@ impl<D: DataType> TypedCache<D> {
     {
         let owned = key.clone();
         self.cache
-            .wrap_swr_with_options(
+            .wrap_swr_with_attributes(
                 &D::key(key),
+                &Self::options(key),
                 D::STALE_WHILE_REVALIDATE.unwrap_or(Duration::ZERO),
-                move |value| Self::options(&owned, value),
+                move |value| Self::attributes(&owned, value),
                 origin,
             )
             .await
@@ -242,20 +263,16 @@ impl<D: DataType> TypedCache<D> {
         Ok(store_keys.iter().map(|key| found.remove(key)).collect())
     }
 
-    /// Removes every entry written with `tag` (reaching other processes' L1 like
-    /// [`delete`](Self::delete)).
-    pub async fn invalidate_tag(&self, tag: &str) -> Result<u64, CacheError> {
-        let removed = self.cache.invalidate_tag(tag).await?;
-        self.reach_other_processes().await?;
-        Ok(removed)
+    /// Invalidates every entry written with `tag`, of any data type.
+    pub async fn invalidate_tag(&self, tag: &str) -> Result<(), CacheError> {
+        self.cache.invalidate_tag(tag).await
     }
 
-    /// Removes every entry whose key starts with `key_prefix` (built by the generated
-    /// `invalidate_by_*` methods from leading key parameters).
-    pub async fn invalidate_prefix(&self, key_prefix: &str) -> Result<u64, CacheError> {
-        let removed = self.cache.delete_by_prefix(key_prefix).await?;
-        self.reach_other_processes().await?;
-        Ok(removed)
+    /// Invalidates every entry of this type whose key starts with `key_prefix`, one of
+    /// the prefixes [`DataType::key_prefixes`] gives (the generated `invalidate_by_*`
+    /// methods build it from leading key parameters).
+    pub async fn invalidate_prefix(&self, key_prefix: &str) -> Result<(), CacheError> {
+        self.cache.invalidate_prefix(key_prefix).await
     }
 
     /// One page of an index query, read as this type's values (other types' items on the
@@ -264,32 +281,10 @@ impl<D: DataType> TypedCache<D> {
         self.cache.query(D::KEY_PREFIX, query).await
     }
 
-    /// Removes every entry of this data type: through its GSI on DynamoDB when the spec
-    /// names one (a query, not a scan), otherwise by its key prefix.
-    ///
-    /// With a version check, it also writes the type's invalidation stamp, so other
-    /// processes drop their L1 copies within the bound, and items the (eventually
-    /// consistent) index did not return yet are misses everywhere.
-    pub async fn invalidate_all(&self) -> Result<u64, CacheError> {
-        let removed = self.delete_all().await?;
-        if D::VERSION_CHECK.is_some() {
-            self.cache.bump_version().await?;
-        }
-        Ok(removed)
-    }
-
-    async fn delete_all(&self) -> Result<u64, CacheError> {
-        if let Some(index) = D::INVALIDATION_INDEX
-            && let Some(store) = self.cache.store()
-            && let Some(dynamo) = crate::store::dynamo(store.as_ref())
-        {
-            self.cache.clear_memory();
-            let prefix = self.cache.store_key(D::KEY_PREFIX);
-            return Ok(dynamo
-                .delete_by_index(index.index, index.attribute, index.value, &prefix)
-                .await?);
-        }
-        self.invalidate_prefix(D::KEY_PREFIX).await
+    /// Invalidates every entry of this data type, in the store and in every process's L1
+    /// (within the version-check bound): one stamp write, whatever the number of entries.
+    pub async fn invalidate_all(&self) -> Result<(), CacheError> {
+        self.cache.invalidate_all().await
     }
 }
 

@@ -141,8 +141,8 @@ pub async fn verify_table(
     let Some(store) = cache.store() else {
         return Ok(Vec::new());
     };
-    match crate::store::dynamo(store.as_ref()) {
-        Some(dynamo) => Ok(verify_dynamo(dynamo.client(), dynamo.table(), expected).await?),
+    match store.table() {
+        Some(table) => Ok(verify_dynamo(table.client, table.table, expected).await?),
         None => Ok(Vec::new()),
     }
 }

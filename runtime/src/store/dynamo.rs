@@ -7,25 +7,47 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, ReturnValue, WriteRequest,
+    AttributeValue, KeysAndAttributes, PutRequest, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use futures::{StreamExt, TryStreamExt};
 
 use super::overflow::{BodyRef, S3Overflow, sha256_hex};
-use super::{AttrValue, CacheStore, Capabilities, StoreEntry};
+use super::{
+    AttrValue, Attributes, CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition,
+    Slot, Stamp, StoreEntry, TOMBSTONE_LIFETIME, TableRef, Version,
+};
 use crate::StoreError;
 use crate::clock::{self, Clock};
+use crate::query::{IndexQuery, PageToken};
 
 /// DynamoDB's maximum item size, 400 KB.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// Default name of [`DynamoLayout::value_ref_attribute`].
+pub const DEFAULT_VALUE_REF_ATTRIBUTE: &str = "valueRef";
+/// Default name of [`DynamoLayout::version_attribute`].
+pub const DEFAULT_VERSION_ATTRIBUTE: &str = "itemVersion";
+
 const NAME: &str = "dynamodb";
 const BATCH_GET_MAX: usize = 100;
 const BATCH_WRITE_MAX: usize = 25;
-const BATCH_ATTEMPTS: u32 = 8;
+const TRANSACT_MAX: usize = 100;
+/// Rounds of a batch call in a row that made no progress before it gives up.
+const BATCH_STALLS: u32 = 8;
 const BATCH_CONCURRENCY: usize = 4;
+/// Attempts at a sharded stamp bump that concurrent bumps keep refusing.
+const BUMP_ATTEMPTS: u32 = 8;
+/// How long a stamp item outlives its last bump: longer than any TTL cachegen accepts,
+/// so no entry outlives the stamp it was checked against.
+const STAMP_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
+/// Lease attributes: who holds the key's lease, and until when (epoch ms).
+const LEASE_HOLDER: &str = "leaseHolder";
+const LEASE_EXPIRES_AT: &str = "leaseExpiresAt";
+/// Stamp counters are top-level attributes named with this prefix.
+const STAMP_COUNTER_PREFIX: &str = "stamp:";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -46,15 +68,13 @@ pub struct DynamoLayout {
     pub ttl_grace: Duration,
     /// Creation time attribute (type N, epoch seconds).
     pub created_at_attribute: String,
-    /// String-set attribute listing a tag item's members.
-    pub tag_members_attribute: String,
     /// Map attribute pointing at a value kept in S3 (object key and SHA-256), written
     /// instead of the value attribute when the value is too large for the item.
     pub value_ref_attribute: String,
+    /// The item's version (type N): every write, delete and lease sets a new one, and
+    /// writes made from a read are conditional on it.
+    pub version_attribute: String,
 }
-
-/// Default name of [`DynamoLayout::value_ref_attribute`].
-pub const DEFAULT_VALUE_REF_ATTRIBUTE: &str = "valueRef";
 
 impl Default for DynamoLayout {
     fn default() -> Self {
@@ -66,8 +86,8 @@ impl Default for DynamoLayout {
             ttl_attribute: None,
             ttl_grace: Duration::from_secs(3600),
             created_at_attribute: "createdAt".into(),
-            tag_members_attribute: "members".into(),
             value_ref_attribute: DEFAULT_VALUE_REF_ATTRIBUTE.into(),
+            version_attribute: DEFAULT_VERSION_ATTRIBUTE.into(),
         }
     }
 }
@@ -117,14 +137,14 @@ impl DynamoLayoutBuilder {
         self.0.created_at_attribute = name.into();
         self
     }
-    /// Tag members attribute name.
-    pub fn tag_members_attribute(mut self, name: impl Into<String>) -> Self {
-        self.0.tag_members_attribute = name.into();
-        self
-    }
     /// Attribute name of the pointer to a value kept in S3.
     pub fn value_ref_attribute(mut self, name: impl Into<String>) -> Self {
         self.0.value_ref_attribute = name.into();
+        self
+    }
+    /// Attribute name of the item's version.
+    pub fn version_attribute(mut self, name: impl Into<String>) -> Self {
+        self.0.version_attribute = name.into();
         self
     }
     /// The layout.
@@ -141,22 +161,27 @@ impl DynamoLayoutBuilder {
 /// |---|---|---|
 /// | `key_attribute` (`pk`) | S | full prefixed cache key |
 /// | `sort_key` (optional) | S/N | a constant, the same for every cache item |
-/// | `value` | B | the encoded [envelope](crate::envelope); absent when the body is in S3 |
+/// | `itemVersion` | N | the item's version: new on every write, delete and lease |
+/// | `value` | B | the encoded [envelope](crate::envelope); absent when the body is in S3, and in tombstones and lease-only items |
 /// | `valueRef` (with overflow) | M | `{key: S, sha256: S}`: where the body is in S3, and its digest |
 /// | `expiresAt` | N | hard expiry, epoch seconds; checked on every read |
 /// | `ttl_attribute` (optional) | N | `expiresAt` + grace (default 1 h), for the table's TTL; may be `expiresAt` itself |
-/// | `createdAt` | N | epoch seconds |
-/// | extra attributes | S/N | per-`set` attributes, for GSIs; layout attributes win on a name clash |
+/// | `createdAt` | N | when the value's origin read began, epoch seconds |
+/// | `leaseHolder`, `leaseExpiresAt` | S, N | the key's lease (cross-process single-flight), epoch ms |
+/// | extra attributes | S/N | per-write attributes, for GSIs; layout attributes win on a name clash |
 ///
-/// # Tags
+/// Every read is strongly consistent, so a delete that returned is seen by every read
+/// that starts after it. A delete writes a tombstone (the key and a new version, reclaimed
+/// by the table's TTL after [`TOMBSTONE_LIFETIME`]); a fill is a `PutItem` conditional on
+/// the version its miss read; a lease is an `UpdateItem` on the item itself, conditional
+/// the same way, returning the current item when refused
+/// (`ReturnValuesOnConditionCheckFailure`), and cleared by the fill that replaces it.
 ///
-/// A tag key `<prefix>tag#<tag>` (built by the tiered cache) is stored as an
-/// ordinary item of the same table under that partition key (and the constant
-/// sort key), with a string set `members` of the cache keys written with the
-/// tag, added by `UpdateItem ADD`. Its `expiresAt`/TTL attribute is raised to
-/// the latest member's, never lowered. `delete_by_tag` reads that item,
-/// batch-deletes the members (25 per `BatchWriteItem`, unprocessed items
-/// retried), then deletes the tag item. No GSI is needed.
+/// # Stamps
+///
+/// A stamp is an item of the same table under an internal key, holding counters as
+/// top-level number attributes named `stamp:<counter>`, raised by `UpdateItem ADD` (one
+/// shard) or by one `TransactWriteItems` (several shards, all set to one new value).
 ///
 /// # Oversized values
 ///
@@ -166,23 +191,15 @@ impl DynamoLayoutBuilder {
 /// the item gets a `valueRef` pointer instead. The object is written first, then the
 /// item, so an item never points at a body not yet written. Reads follow the pointer
 /// and check the digest: a missing or replaced body is a miss, an S3 failure an error.
-/// Without overflow, or for entries that do not allow it, such a value is
+/// Two fills racing on one large key may leave the loser's body under the winner's
+/// pointer: the key then reads as a miss until it is written again, never as a wrong
+/// value. Without overflow, or for entries that do not allow it, such a value is
 /// [`StoreError::TooLarge`].
 ///
-/// Which deletions remove the S3 object:
-/// - `delete` removes the object the deleted item pointed at (read back with
-///   `ReturnValues=ALL_OLD`, no extra request);
-/// - a large-values `set` that replaces an item pointing elsewhere (an inline value
-///   now, or another prefix) removes the old object;
-/// - `clear`, `delete_by_tag` and `delete_by_index` remove the object at the key each
-///   deleted item would use under the current prefix (`DeleteObjects`, no extra
-///   read), so objects written under another prefix stay;
-/// - DynamoDB's TTL removes items only.
-///
-/// `has` reads the item only: it does not check that the body is still in S3.
-///
-/// S3 deletions are best effort (logged): what they leave, the bucket's lifecycle
-/// rule on the prefix collects (see [`S3Overflow`] for its expiration).
+/// A write or delete that replaces an item pointing at an object removes that object
+/// (read back with `ReturnValues=ALL_OLD`, no extra request); `clear` removes the objects
+/// of what it tombstones; DynamoDB's TTL removes items only, and S3 deletions are best
+/// effort (logged): what they leave, the bucket's lifecycle rule on the prefix collects.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -207,12 +224,12 @@ fn attr(v: &AttrValue) -> AttributeValue {
     }
 }
 
-/// Lease items: who holds the lease, and until when (epoch ms).
-const LEASE_HOLDER: &str = "leaseHolder";
-const LEASE_EXPIRES_AT: &str = "leaseExpiresAt";
-
 fn num(n: u64) -> AttributeValue {
     AttributeValue::N(n.to_string())
+}
+
+fn number(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
 }
 
 fn sdk<E, R>(e: SdkError<E, R>) -> StoreError
@@ -252,6 +269,63 @@ fn value_size(value: &AttributeValue) -> usize {
     }
 }
 
+/// A conditional `PutItem`'s output, or `None` when its condition did not hold.
+fn refused_is_none<R>(
+    sent: Result<PutItemOutput, SdkError<PutItemError, R>>,
+) -> Result<Option<PutItemOutput>, StoreError>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match sent {
+        Ok(out) => Ok(Some(out)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(sdk(e)),
+    }
+}
+
+/// The condition expression of `precondition` on the version attribute `#ver`, with its
+/// value, if any.
+fn version_condition(seen: Option<Version>) -> (&'static str, Option<AttributeValue>) {
+    match seen {
+        None => ("attribute_not_exists(#ver)", None),
+        Some(version) => ("#ver = :seen", Some(num(version.raw()))),
+    }
+}
+
+/// Calls `round` with what is still pending until nothing is, giving up after
+/// [`BATCH_STALLS`] rounds in a row that made no progress (backing off between those);
+/// returns what `round` produced, and what was still pending when it gave up.
+async fn batch_rounds<P, T, F, Fut>(mut pending: Vec<P>, mut round: F) -> (Vec<T>, Vec<P>, Option<StoreError>)
+where
+    F: FnMut(Vec<P>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Vec<P>), StoreError>>,
+{
+    let mut done = Vec::new();
+    let mut stalls = 0;
+    while !pending.is_empty() && stalls < BATCH_STALLS {
+        let before = pending.len();
+        match round(std::mem::take(&mut pending)).await {
+            Ok((produced, left)) => {
+                done.extend(produced);
+                pending = left;
+            }
+            Err(err) => return (done, Vec::new(), Some(err)),
+        }
+        if pending.len() < before {
+            stalls = 0;
+        } else {
+            stalls += 1;
+            tokio::time::sleep(Duration::from_millis(25 << stalls.min(6))).await;
+        }
+    }
+    (done, pending, None)
+}
+
 impl DynamoStore {
     /// A store on `table` with `layout`.
     pub fn new(client: Client, table: impl Into<String>, layout: DynamoLayout) -> Self {
@@ -281,90 +355,13 @@ impl DynamoStore {
         self
     }
 
-    /// For each live (unexpired) item among `keys`, the scalar attributes among `names`
-    /// it has; reads only those attributes, not the values. For callers that need to know
-    /// what is cached already, such as a backfill that skips up-to-date items.
-    pub async fn live_attributes(
-        &self,
-        keys: &[String],
-        names: &[&str],
-    ) -> Result<HashMap<String, super::Attributes>, StoreError> {
-        let l = &self.layout;
-        let mut projected: Vec<&str> = vec![&l.key_attribute, &l.expires_at_attribute];
-        projected.extend(names);
-        let mut live = HashMap::new();
-        for chunk in keys.chunks(BATCH_GET_MAX) {
-            for item in self.batch_get_projected(chunk, &projected).await? {
-                let Some(key) = self.key_of(&item).filter(|_| self.is_live(&item)) else {
-                    continue;
-                };
-                let attributes = names
-                    .iter()
-                    .filter_map(|name| {
-                        let value = match item.get(*name)? {
-                            AttributeValue::S(text) => AttrValue::S(text.clone()),
-                            AttributeValue::N(number) => AttrValue::N(number.clone()),
-                            _ => return None,
-                        };
-                        Some(((*name).to_owned(), value))
-                    })
-                    .collect();
-                live.insert(key, attributes);
-            }
-        }
-        Ok(live)
-    }
-
-    /// Deletes every item that index `index` finds under `attribute = value` and whose key
-    /// starts with `key_prefix`, paging through the query; returns how many it deleted.
-    ///
-    /// GSIs are eventually consistent: an item written a moment ago may not be found yet.
-    pub async fn delete_by_index(
-        &self,
-        index: &str,
-        attribute: &str,
-        value: &str,
-        key_prefix: &str,
-    ) -> Result<u64, StoreError> {
-        let l = &self.layout;
-        let mut names = HashMap::from([
-            ("#a".to_owned(), attribute.to_owned()),
-            ("#k".to_owned(), l.key_attribute.clone()),
-        ]);
-        let mut projection = "#k".to_owned();
-        if let Some((sk, _)) = &l.sort_key {
-            names.insert("#s".into(), sk.clone());
-            projection.push_str(", #s");
-        }
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression("#a = :v")
-            .projection_expression(projection)
-            .set_expression_attribute_names(Some(names))
-            .expression_attribute_values(":v", AttributeValue::S(value.to_owned()));
-        if !key_prefix.is_empty() {
-            request = request
-                .filter_expression("begins_with(#k, :p)")
-                .expression_attribute_values(":p", AttributeValue::S(key_prefix.to_owned()));
-        }
-        let mut keys = Vec::new();
-        let mut pages = request.into_paginator().items().send();
-        while let Some(item) = pages.next().await {
-            keys.push(item.map_err(sdk)?);
-        }
-        self.batch_delete(keys).await
-    }
-
     /// The DynamoDB client.
     pub fn client(&self) -> &Client {
         &self.client
     }
 
     /// The table name.
-    pub fn table(&self) -> &str {
+    pub fn table_name(&self) -> &str {
         &self.table
     }
 
@@ -394,17 +391,13 @@ impl DynamoStore {
 
     /// Whether `item` has an expiry, still ahead of the clock.
     fn is_live(&self, item: &Item) -> bool {
-        match item.get(&self.layout.expires_at_attribute) {
-            Some(AttributeValue::N(n)) => n
-                .parse::<u64>()
-                .is_ok_and(|expires| expires.saturating_mul(1000) > self.clock.now_ms()),
-            _ => false,
-        }
+        number(item, &self.layout.expires_at_attribute)
+            .is_some_and(|expires| expires.saturating_mul(1000) > self.clock.now_ms())
     }
 
     /// The value of a live cache item, or where it is; `None` if expired or malformed.
-    fn live_value(&self, mut item: Item) -> Option<Body> {
-        if !self.is_live(&item) {
+    fn live_value(&self, item: &mut Item) -> Option<Body> {
+        if !self.is_live(item) {
             return None;
         }
         match item.remove(&self.layout.value_attribute) {
@@ -430,6 +423,31 @@ impl DynamoStore {
         }
     }
 
+    /// An item as a read sees it.
+    async fn slot(&self, mut item: Item) -> Result<Slot, StoreError> {
+        let version = number(&item, &self.layout.version_attribute).and_then(Version::from_raw);
+        let now = self.clock.now_ms();
+        let lease = match (item.get(LEASE_HOLDER), number(&item, LEASE_EXPIRES_AT)) {
+            (Some(AttributeValue::S(holder)), Some(expires_at_ms)) if expires_at_ms > now => {
+                Some(LeaseHolder {
+                    holder: holder.clone(),
+                    expires_at_ms,
+                })
+            }
+            _ => None,
+        };
+        let value = match self.live_value(&mut item) {
+            Some(body) => self.resolve(body).await?,
+            None => None,
+        };
+        // An item written before versions existed reads as absent, so a fill replaces it.
+        Ok(Slot {
+            version,
+            value: version.and(value),
+            lease,
+        })
+    }
+
     /// The S3 object an old item pointed at, if it is not `kept` (the one just written).
     fn old_object(&self, old: Option<&Item>, kept: Option<&BodyRef>) -> Option<String> {
         let old = BodyRef::from_attribute(old?.get(&self.layout.value_ref_attribute)?)?;
@@ -440,120 +458,135 @@ impl DynamoStore {
         expires_at_s + self.layout.ttl_grace.as_secs()
     }
 
-    async fn add_tag_member(
-        &self,
-        tag: &str,
-        key: &str,
-        expires_at_s: u64,
-    ) -> Result<(), StoreError> {
-        let l = &self.layout;
-        let update = |raise_expiry: bool| {
-            let mut req = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(self.key(tag)))
-                .expression_attribute_names("#m", &l.tag_members_attribute)
-                .expression_attribute_values(":m", AttributeValue::Ss(vec![key.to_owned()]));
-            if !raise_expiry {
-                return req.update_expression("ADD #m :m");
-            }
-            let mut expr = "ADD #m :m SET #e = :e".to_owned();
-            req = req
-                .expression_attribute_names("#e", &l.expires_at_attribute)
-                .expression_attribute_values(":e", num(expires_at_s))
-                .condition_expression("attribute_not_exists(#e) OR #e < :e");
-            if let Some(ttl) = l
-                .ttl_attribute
-                .as_ref()
-                .filter(|t| **t != l.expires_at_attribute)
-            {
-                expr.push_str(", #t = :t");
-                req = req
-                    .expression_attribute_names("#t", ttl)
-                    .expression_attribute_values(":t", num(self.ttl_value(expires_at_s)));
-            }
-            req.update_expression(expr)
-        };
-        match update(true).send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-            {
-                // The tag already outlives this member: only add the member.
-                update(false).send().await.map(drop).map_err(sdk)
-            }
-            Err(e) => Err(sdk(e)),
+    /// A tombstone for `key`: the key, a new version, and (with a TTL attribute) when the
+    /// table may reclaim it.
+    fn tombstone(&self, key: &str) -> Item {
+        let mut item = self.key(key);
+        item.insert(
+            self.layout.version_attribute.clone(),
+            num(Version::fresh().raw()),
+        );
+        if let Some(ttl) = &self.layout.ttl_attribute {
+            let reclaim = self.clock.now_ms() / 1000 + TOMBSTONE_LIFETIME.as_secs();
+            item.insert(ttl.clone(), num(reclaim));
+        }
+        item
+    }
+
+    /// The item a refused conditional request returned, or (where the server does not
+    /// return it) the item as a new read finds it.
+    async fn refused(&self, key: &str, item: Option<Item>) -> Result<Slot, StoreError> {
+        match item {
+            Some(item) => self.slot(item).await,
+            None => self.read(key).await,
         }
     }
 
-    async fn batch_get(&self, keys: &[String]) -> Result<Vec<Item>, StoreError> {
-        self.batch_get_projected(keys, &[]).await
-    }
-
-    /// Like `batch_get`, reading only `attributes` (all when empty).
-    async fn batch_get_projected(
+    /// For each live item among `keys`, the scalar attributes among `names` it has.
+    async fn live_attributes(
         &self,
         keys: &[String],
-        attributes: &[&str],
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut pending: Vec<Item> = keys.iter().map(|k| self.key(k)).collect();
-        let mut found = Vec::with_capacity(keys.len());
+        names: &[&str],
+    ) -> Result<HashMap<String, Attributes>, StoreError> {
+        let l = &self.layout;
+        let mut projected: Vec<&str> = vec![&l.key_attribute, &l.expires_at_attribute];
+        projected.extend(names);
+        let mut live = HashMap::new();
+        for item in self.batch_get(keys, &projected).await? {
+            let Some(key) = self.key_of(&item).filter(|_| self.is_live(&item)) else {
+                continue;
+            };
+            let attributes = names
+                .iter()
+                .filter_map(|name| {
+                    let value = match item.get(*name)? {
+                        AttributeValue::S(text) => AttrValue::S(text.clone()),
+                        AttributeValue::N(number) => AttrValue::N(number.clone()),
+                        _ => return None,
+                    };
+                    Some(((*name).to_owned(), value))
+                })
+                .collect();
+            live.insert(key, attributes);
+        }
+        Ok(live)
+    }
+
+    /// Strongly consistent batch reads of `keys` (100 per request, 4 requests at once),
+    /// reading only `attributes` (all when empty). Keys still unprocessed after
+    /// [`BATCH_STALLS`] rounds without progress are logged and left out.
+    async fn batch_get(&self, keys: &[String], attributes: &[&str]) -> Result<Vec<Item>, StoreError> {
+        let mut unique = keys.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let chunks: Vec<Vec<String>> = unique
+            .chunks(BATCH_GET_MAX)
+            .map(<[String]>::to_vec)
+            .collect();
+        let items: Vec<Vec<Item>> = futures::stream::iter(chunks)
+            .map(|chunk| self.batch_get_chunk(chunk, attributes))
+            .buffer_unordered(BATCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(items.into_iter().flatten().collect())
+    }
+
+    async fn batch_get_chunk(&self, keys: Vec<String>, attributes: &[&str]) -> Result<Vec<Item>, StoreError> {
         let placeholders: Vec<String> = (0..attributes.len()).map(|n| format!("#a{n}")).collect();
         let projection = (!attributes.is_empty()).then(|| placeholders.join(", "));
         let names: HashMap<String, String> = placeholders
             .into_iter()
             .zip(attributes.iter().map(|name| (*name).to_owned()))
             .collect();
-        for attempt in 0..BATCH_ATTEMPTS {
-            if pending.is_empty() {
-                return Ok(found);
+        let pending: Vec<Item> = keys.iter().map(|k| self.key(k)).collect();
+        let (found, left, error) = batch_rounds(pending, |keys| {
+            let (projection, names) = (projection.clone(), names.clone());
+            async move {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .set_projection_expression(projection)
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .build()
+                    .map_err(built)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(sdk)?;
+                let found = out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default();
+                let left = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|ka| ka.keys)
+                    .unwrap_or_default();
+                Ok((found, left))
             }
-            backoff(attempt).await;
-            let ka = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .set_projection_expression(projection.clone())
-                .set_expression_attribute_names((!names.is_empty()).then(|| names.clone()))
-                .build()
-                .map_err(built)?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, ka)
-                .send()
-                .await
-                .map_err(sdk)?;
-            if let Some(mut r) = out.responses {
-                found.extend(r.remove(&self.table).unwrap_or_default());
+        })
+        .await;
+        if let Some(error) = error {
+            if found.is_empty() {
+                return Err(error);
             }
-            if let Some(mut u) = out.unprocessed_keys {
-                pending = u.remove(&self.table).map(|ka| ka.keys).unwrap_or_default();
-            }
+            tracing::warn!(table = %self.table, error = %error, read = found.len(), "batch read failed part way: the rest are misses");
+        } else if !left.is_empty() {
+            tracing::warn!(table = %self.table, unread = left.len(), read = found.len(), "BatchGetItem left keys unprocessed: they are misses");
         }
-        if pending.is_empty() {
-            Ok(found)
-        } else {
-            Err(StoreError::backend(
-                NAME,
-                format!("{} keys still unprocessed by BatchGetItem", pending.len()),
-            ))
-        }
+        Ok(found)
     }
 
-    /// Deletes the items with `keys`, then (with overflow) the objects at their keys.
-    async fn batch_delete(&self, keys: Vec<Item>) -> Result<u64, StoreError> {
+    /// Replaces the items with `keys` by tombstones (25 per `BatchWriteItem`, 4 at once),
+    /// then removes the S3 objects of `objects`. Fails if any stays unwritten.
+    async fn batch_tombstone(&self, keys: Vec<String>, objects: Vec<String>) -> Result<u64, StoreError> {
         let n = keys.len() as u64;
-        let objects: Vec<String> = match &self.overflow {
-            Some(overflow) => keys
-                .iter()
-                .filter_map(|item| self.key_of(item))
-                .map(|key| overflow.object_key(&self.table, &key))
-                .collect(),
-            None => Vec::new(),
-        };
-        let chunks: Vec<Vec<Item>> = keys.chunks(BATCH_WRITE_MAX).map(<[Item]>::to_vec).collect();
+        let chunks: Vec<Vec<String>> = keys.chunks(BATCH_WRITE_MAX).map(<[String]>::to_vec).collect();
         futures::stream::iter(chunks)
-            .map(|chunk| self.batch_delete_chunk(chunk))
+            .map(|chunk| self.batch_tombstone_chunk(chunk))
             .buffer_unordered(BATCH_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
@@ -563,52 +596,154 @@ impl DynamoStore {
         Ok(n)
     }
 
-    async fn batch_delete_chunk(&self, keys: Vec<Item>) -> Result<(), StoreError> {
-        let mut pending = keys
-            .into_iter()
-            .map(|k| {
-                let del = DeleteRequest::builder()
-                    .set_key(Some(k))
+    async fn batch_tombstone_chunk(&self, keys: Vec<String>) -> Result<(), StoreError> {
+        let pending = keys
+            .iter()
+            .map(|key| {
+                let put = PutRequest::builder()
+                    .set_item(Some(self.tombstone(key)))
                     .build()
                     .map_err(built)?;
-                Ok(WriteRequest::builder().delete_request(del).build())
+                Ok(WriteRequest::builder().put_request(put).build())
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        for attempt in 0..BATCH_ATTEMPTS {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            backoff(attempt).await;
+        let (_, left, error) = batch_rounds(pending, |requests| async move {
             let out = self
                 .client
                 .batch_write_item()
-                .request_items(&self.table, std::mem::take(&mut pending))
+                .request_items(&self.table, requests)
                 .send()
                 .await
                 .map_err(sdk)?;
-            pending = out
+            let left = out
                 .unprocessed_items
                 .and_then(|mut u| u.remove(&self.table))
                 .unwrap_or_default();
-        }
-        if pending.is_empty() {
-            Ok(())
-        } else {
-            Err(StoreError::backend(
+            Ok((Vec::<()>::new(), left))
+        })
+        .await;
+        match (error, left.len()) {
+            (Some(error), _) => Err(error),
+            (None, 0) => Ok(()),
+            (None, left) => Err(StoreError::backend(
                 NAME,
-                format!(
-                    "{} deletes still unprocessed by BatchWriteItem",
-                    pending.len()
-                ),
-            ))
+                format!("{left} tombstones still unprocessed by BatchWriteItem"),
+            )),
         }
     }
-}
 
-/// Exponential backoff before retry `attempt` (none before the first).
-async fn backoff(attempt: u32) {
-    if attempt > 0 {
-        tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+    fn stamp_item(&self, item: Option<Item>) -> Stamp {
+        item.into_iter()
+            .flatten()
+            .filter_map(|(name, value)| {
+                let counter = name.strip_prefix(STAMP_COUNTER_PREFIX)?;
+                Some((counter.to_owned(), value.as_n().ok()?.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// `SET` of the stamp item's reclaim time, for stamp updates.
+    fn stamp_ttl(&self) -> Option<(String, AttributeValue)> {
+        let ttl = self.layout.ttl_attribute.as_ref()?;
+        let reclaim = self.clock.now_ms() / 1000 + STAMP_LIFETIME.as_secs();
+        Some((ttl.clone(), num(reclaim)))
+    }
+
+    async fn bump_one(&self, key: &str, counter: &str) -> Result<u64, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(key)))
+            .expression_attribute_names("#c", format!("{STAMP_COUNTER_PREFIX}{counter}"))
+            .expression_attribute_values(":one", num(1))
+            .return_values(ReturnValue::UpdatedNew);
+        let mut expression = "ADD #c :one".to_owned();
+        if let Some((ttl, reclaim)) = self.stamp_ttl() {
+            expression.push_str(" SET #t = :t");
+            request = request
+                .expression_attribute_names("#t", ttl)
+                .expression_attribute_values(":t", reclaim);
+        }
+        let out = request
+            .update_expression(expression)
+            .send()
+            .await
+            .map_err(sdk)?;
+        out.attributes
+            .as_ref()
+            .and_then(|item| number(item, &format!("{STAMP_COUNTER_PREFIX}{counter}")))
+            .ok_or_else(|| StoreError::backend(NAME, "UpdateItem returned no stamp counter"))
+    }
+
+    /// Sets `counter` of every shard to one value above all of theirs, in one transaction
+    /// conditional on what was read, retried while concurrent bumps refuse it.
+    async fn bump_shards(&self, shards: &[String], counter: &str) -> Result<u64, StoreError> {
+        if shards.len() > TRANSACT_MAX {
+            return Err(StoreError::backend(
+                NAME,
+                format!("{} stamp shards: at most {TRANSACT_MAX}", shards.len()),
+            ));
+        }
+        let name = format!("{STAMP_COUNTER_PREFIX}{counter}");
+        for _ in 0..BUMP_ATTEMPTS {
+            let current: Vec<u64> = self
+                .read_stamps(shards)
+                .await?
+                .iter()
+                .map(|stamp| stamp.get(counter).copied().unwrap_or(0))
+                .collect();
+            let next = current.iter().max().copied().unwrap_or(0) + 1;
+            let items = shards
+                .iter()
+                .zip(&current)
+                .map(|(shard, old)| {
+                    let (condition, old_value) = if *old == 0 {
+                        ("attribute_not_exists(#c)", None)
+                    } else {
+                        ("#c = :old", Some(num(*old)))
+                    };
+                    let mut update = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(self.key(shard)))
+                        .condition_expression(condition)
+                        .expression_attribute_names("#c", &name)
+                        .expression_attribute_values(":next", num(next));
+                    let mut expression = "SET #c = :next".to_owned();
+                    if let Some(old) = old_value {
+                        update = update.expression_attribute_values(":old", old);
+                    }
+                    if let Some((ttl, reclaim)) = self.stamp_ttl() {
+                        expression.push_str(", #t = :t");
+                        update = update
+                            .expression_attribute_names("#t", ttl)
+                            .expression_attribute_values(":t", reclaim);
+                    }
+                    let update = update.update_expression(expression).build().map_err(built)?;
+                    Ok(TransactWriteItem::builder().update(update).build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(next),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+                {
+                    tracing::debug!(counter, "stamp bump raced another; retrying");
+                }
+                Err(e) => return Err(sdk(e)),
+            }
+        }
+        Err(StoreError::backend(
+            NAME,
+            format!("stamp bump of `{counter}` refused {BUMP_ATTEMPTS} times by concurrent bumps"),
+        ))
     }
 }
 
@@ -620,43 +755,41 @@ impl CacheStore for DynamoStore {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            tags: true,
             pattern_delete: false,
+            indexes: true,
         }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn table(&self) -> Option<TableRef<'_>> {
+        Some(TableRef {
+            client: &self.client,
+            table: &self.table,
+        })
+    }
+
+    async fn read(&self, key: &str) -> Result<Slot, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(self.key(key)))
+            .consistent_read(true)
             .send()
             .await
             .map_err(sdk)?;
-        match out.item.and_then(|item| self.live_value(item)) {
-            Some(body) => self.resolve(body).await,
-            None => Ok(None),
+        match out.item {
+            Some(item) => self.slot(item).await,
+            None => Ok(Slot::default()),
         }
     }
 
-    async fn get_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
-        let mut unique = keys.to_vec();
-        unique.sort_unstable();
-        unique.dedup();
-        let chunks: Vec<Vec<String>> = unique
-            .chunks(BATCH_GET_MAX)
-            .map(<[String]>::to_vec)
-            .collect();
-        let items: Vec<Vec<Item>> = futures::stream::iter(chunks)
-            .map(|chunk| async move { self.batch_get(&chunk).await })
-            .buffer_unordered(BATCH_CONCURRENCY)
-            .try_collect()
-            .await?;
-        let bodies: Vec<(String, Body)> = items
+    async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+        let bodies: Vec<(String, Body)> = self
+            .batch_get(keys, &[])
+            .await?
             .into_iter()
-            .flatten()
-            .filter_map(|item| Some((self.key_of(&item)?, self.live_value(item)?)))
+            .filter(|item| item.contains_key(&self.layout.version_attribute))
+            .filter_map(|mut item| Some((self.key_of(&item)?, self.live_value(&mut item)?)))
             .collect();
         let resolved: Vec<Option<(String, Vec<u8>)>> = futures::stream::iter(bodies)
             .map(|(key, body)| async move {
@@ -668,8 +801,14 @@ impl CacheStore for DynamoStore {
         Ok(resolved.into_iter().flatten().collect())
     }
 
-    async fn set(&self, key: &str, entry: StoreEntry<'_>) -> Result<(), StoreError> {
+    async fn write(
+        &self,
+        key: &str,
+        entry: StoreEntry<'_>,
+        precondition: Precondition,
+    ) -> Result<Option<Version>, StoreError> {
         let l = &self.layout;
+        let version = Version::fresh();
         let expires_at_s = entry.expires_at_ms.div_ceil(1000);
         let mut item: Item = entry
             .attributes
@@ -677,6 +816,7 @@ impl CacheStore for DynamoStore {
             .map(|(k, v)| (k.clone(), attr(v)))
             .collect();
         item.extend(self.key(key));
+        item.insert(l.version_attribute.clone(), num(version.raw()));
         item.insert(l.expires_at_attribute.clone(), num(expires_at_s));
         item.insert(
             l.created_at_attribute.clone(),
@@ -720,156 +860,128 @@ impl CacheStore for DynamoStore {
         if let (Some(overflow), Some(reference)) = (overflow, &reference) {
             overflow.put(reference, entry.value).await?;
         }
-        let old = self
+        let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            // A large-values item may replace one whose body is elsewhere in S3.
-            .set_return_values(overflow.map(|_| ReturnValue::AllOld))
-            .send()
-            .await
-            .map_err(sdk)?
-            .attributes;
-        if let (Some(overflow), Some(stale)) =
-            (overflow, self.old_object(old.as_ref(), reference.as_ref()))
-        {
+            // An item may replace one whose body is elsewhere in S3.
+            .set_return_values(self.overflow.as_ref().map(|_| ReturnValue::AllOld));
+        if let Precondition::Version(seen) = precondition {
+            let (condition, value) = version_condition(seen);
+            request = request
+                .condition_expression(condition)
+                .expression_attribute_names("#ver", &l.version_attribute)
+                .set_expression_attribute_values(
+                    value.map(|v| HashMap::from([(":seen".to_owned(), v)])),
+                );
+        }
+        let Some(old) = refused_is_none(request.send().await)? else {
+            return Ok(None);
+        };
+        if let (Some(overflow), Some(stale)) = (
+            &self.overflow,
+            self.old_object(old.attributes.as_ref(), reference.as_ref()),
+        ) {
             overflow.delete_best_effort(vec![stale]).await;
         }
-        for tag in entry.tags {
-            self.add_tag_member(tag, key, expires_at_s).await?;
-        }
-        Ok(())
+        Ok(Some(version))
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let old = self
+    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
+        let mut request = self
             .client
-            .delete_item()
+            .put_item()
             .table_name(&self.table)
-            .set_key(Some(self.key(key)))
-            // With overflow, the deleted item says whether it had a body in S3.
-            .set_return_values(self.overflow.as_ref().map(|_| ReturnValue::AllOld))
-            .send()
-            .await
-            .map_err(sdk)?
-            .attributes;
+            .set_item(Some(self.tombstone(key)))
+            // With overflow, the replaced item says whether it had a body in S3.
+            .set_return_values(self.overflow.as_ref().map(|_| ReturnValue::AllOld));
+        if let Precondition::Version(seen) = precondition {
+            let (condition, value) = version_condition(seen);
+            request = request
+                .condition_expression(condition)
+                .expression_attribute_names("#ver", &self.layout.version_attribute)
+                .set_expression_attribute_values(
+                    value.map(|v| HashMap::from([(":seen".to_owned(), v)])),
+                );
+        }
+        let Some(old) = refused_is_none(request.send().await)? else {
+            return Ok(false);
+        };
         if let (Some(overflow), Some(object)) =
-            (&self.overflow, self.old_object(old.as_ref(), None))
+            (&self.overflow, self.old_object(old.attributes.as_ref(), None))
         {
             overflow.delete_best_effort(vec![object]).await;
         }
-        Ok(())
-    }
-
-    async fn has(&self, key: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(key)))
-            .projection_expression("#e")
-            .expression_attribute_names("#e", &self.layout.expires_at_attribute)
-            .send()
-            .await
-            .map_err(sdk)?;
-        let expires_ms = match out
-            .item
-            .as_ref()
-            .and_then(|i| i.get(&self.layout.expires_at_attribute))
-        {
-            Some(AttributeValue::N(n)) => n.parse::<u64>().map_or(0, |s| s.saturating_mul(1000)),
-            _ => 0,
-        };
-        Ok(expires_ms > self.clock.now_ms())
-    }
-
-    async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
-        let l = &self.layout;
-        let mut names = HashMap::from([("#k".to_owned(), l.key_attribute.clone())]);
-        let mut projection = "#k".to_owned();
-        if let Some((sk, _)) = &l.sort_key {
-            names.insert("#s".into(), sk.clone());
-            projection.push_str(", #s");
-        }
-        let mut req = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .projection_expression(projection)
-            .set_expression_attribute_names(Some(names));
-        if !prefix.is_empty() {
-            req = req
-                .filter_expression("begins_with(#k, :p)")
-                .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()));
-        }
-        let mut keys = Vec::new();
-        let mut pages = req.into_paginator().items().send();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(sdk)?;
-            let same_sort = l
-                .sort_key
-                .as_ref()
-                .is_none_or(|(n, v)| item.get(n) == Some(&attr(v)));
-            if same_sort {
-                keys.push(item);
-            }
-        }
-        self.batch_delete(keys).await
+        Ok(true)
     }
 
     async fn acquire_lease(
         &self,
         key: &str,
+        seen: Option<Version>,
         holder: &str,
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<LeaseOutcome, StoreError> {
         let now = self.clock.now_ms();
         let expires = now + ttl.as_millis() as u64;
-        let mut item = self.key(key);
-        item.insert(LEASE_HOLDER.into(), AttributeValue::S(holder.to_owned()));
-        item.insert(LEASE_EXPIRES_AT.into(), num(expires));
-        if let Some(ttl_attribute) = &self.layout.ttl_attribute {
-            item.insert(
-                ttl_attribute.clone(),
-                num(self.ttl_value(expires.div_ceil(1000))),
-            );
-        }
-        let put = self
+        let version = Version::fresh();
+        let (condition, seen_value) = version_condition(seen);
+        let mut request = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#k) OR #e < :now")
-            .expression_attribute_names("#k", &self.layout.key_attribute)
+            .set_key(Some(self.key(key)))
+            .condition_expression(condition)
+            .expression_attribute_names("#ver", &self.layout.version_attribute)
+            .expression_attribute_names("#h", LEASE_HOLDER)
             .expression_attribute_names("#e", LEASE_EXPIRES_AT)
-            .expression_attribute_values(":now", num(now))
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk(e)),
+            .expression_attribute_values(":v", num(version.raw()))
+            .expression_attribute_values(":h", AttributeValue::S(holder.to_owned()))
+            .expression_attribute_values(":e", num(expires))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let mut expression = "SET #ver = :v, #h = :h, #e = :e".to_owned();
+        if let Some(seen) = seen_value {
+            request = request.expression_attribute_values(":seen", seen);
+        }
+        if let Some(ttl_attribute) = &self.layout.ttl_attribute {
+            // A lease on an absent key is reclaimed once it lapses; a value keeps its own.
+            expression.push_str(", #t = if_not_exists(#t, :t)");
+            request = request
+                .expression_attribute_names("#t", ttl_attribute)
+                .expression_attribute_values(":t", num(self.ttl_value(expires.div_ceil(1000))));
+        }
+        match request.update_expression(expression).send().await {
+            Ok(_) => Ok(LeaseOutcome::Acquired(version)),
+            Err(e) => match e.as_service_error() {
+                Some(failed) if failed.is_conditional_check_failed_exception() => {
+                    let item = match failed {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.clone(),
+                        _ => None,
+                    };
+                    Ok(LeaseOutcome::Refused(self.refused(key, item).await?))
+                }
+                _ => Err(sdk(e)),
+            },
         }
     }
 
     async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
-        let delete = self
+        let released = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .set_key(Some(self.key(key)))
+            .update_expression("SET #ver = :v REMOVE #h, #e")
             .condition_expression("#h = :h")
+            .expression_attribute_names("#ver", &self.layout.version_attribute)
             .expression_attribute_names("#h", LEASE_HOLDER)
+            .expression_attribute_names("#e", LEASE_EXPIRES_AT)
+            .expression_attribute_values(":v", num(Version::fresh().raw()))
             .expression_attribute_values(":h", AttributeValue::S(holder.to_owned()))
             .send()
             .await;
-        match delete {
+        match released {
             Ok(_) => Ok(()),
             Err(e)
                 if e.as_service_error()
@@ -881,28 +993,93 @@ impl CacheStore for DynamoStore {
         }
     }
 
-    async fn delete_by_tag(&self, tag: &str) -> Result<u64, StoreError> {
-        let out = self
+    async fn read_stamps(&self, keys: &[String]) -> Result<Vec<Stamp>, StoreError> {
+        if let [key] = keys {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(key)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk)?;
+            return Ok(vec![self.stamp_item(out.item)]);
+        }
+        let mut found: HashMap<String, Item> = HashMap::new();
+        for item in self.batch_get(keys, &[]).await? {
+            if let Some(key) = self.key_of(&item) {
+                found.insert(key, item);
+            }
+        }
+        Ok(keys
+            .iter()
+            .map(|key| self.stamp_item(found.remove(key)))
+            .collect())
+    }
+
+    async fn bump_stamp(&self, shards: &[String], counter: &str) -> Result<u64, StoreError> {
+        match shards {
+            [shard] => self.bump_one(shard, counter).await,
+            _ => self.bump_shards(shards, counter).await,
+        }
+    }
+
+    async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
+        let l = &self.layout;
+        let mut names = HashMap::from([
+            ("#k".to_owned(), l.key_attribute.clone()),
+            ("#val".to_owned(), l.value_attribute.clone()),
+            ("#ref".to_owned(), l.value_ref_attribute.clone()),
+        ]);
+        let mut projection = "#k, #ref".to_owned();
+        if let Some((sk, _)) = &l.sort_key {
+            names.insert("#s".into(), sk.clone());
+            projection.push_str(", #s");
+        }
+        let mut request = self
             .client
-            .get_item()
+            .scan()
             .table_name(&self.table)
-            .set_key(Some(self.key(tag)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk)?;
-        let members = match out
-            .item
-            .and_then(|mut i| i.remove(&self.layout.tag_members_attribute))
-        {
-            Some(AttributeValue::Ss(members)) => members,
-            _ => return Ok(0),
-        };
-        let n = self
-            .batch_delete(members.iter().map(|m| self.key(m)).collect())
-            .await?;
-        self.delete(tag).await?;
-        Ok(n)
+            .projection_expression(projection)
+            .filter_expression("(attribute_exists(#val) OR attribute_exists(#ref)) AND begins_with(#k, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
+            .set_expression_attribute_names(Some(names));
+        if prefix.is_empty() {
+            request = request
+                .filter_expression("attribute_exists(#val) OR attribute_exists(#ref)")
+                .set_expression_attribute_values(None);
+        }
+        let (mut keys, mut objects) = (Vec::new(), Vec::new());
+        let mut pages = request.into_paginator().items().send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(sdk)?;
+            let same_sort = l
+                .sort_key
+                .as_ref()
+                .is_none_or(|(n, v)| item.get(n) == Some(&attr(v)));
+            if let (true, Some(key)) = (same_sort, self.key_of(&item)) {
+                objects.extend(self.old_object(Some(&item), None));
+                keys.push(key);
+            }
+        }
+        self.batch_tombstone(keys, objects).await
+    }
+
+    async fn query_index(
+        &self,
+        query: &IndexQuery,
+        key_prefix: &str,
+    ) -> Result<(Vec<String>, Option<PageToken>), StoreError> {
+        crate::query::query_keys(self, query, key_prefix).await
+    }
+
+    async fn read_attributes(
+        &self,
+        keys: &[String],
+        names: &[&str],
+    ) -> Result<HashMap<String, Attributes>, StoreError> {
+        self.live_attributes(keys, names).await
     }
 }
 
@@ -925,5 +1102,24 @@ mod tests {
         assert_eq!(item_size(&item), 8 + 15 + 8 + 3 + 16 + 71);
         let blob = AttributeValue::B(Blob::new(vec![0u8; MAX_ITEM_BYTES]));
         assert_eq!(value_size(&blob), MAX_ITEM_BYTES);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn batch_rounds_keep_going_while_they_make_progress() {
+        // One item a round: far more rounds than the stall budget, all productive.
+        let (done, left, error) = batch_rounds((0..20).collect::<Vec<u32>>(), |mut pending| async move {
+            let first = pending.remove(0);
+            Ok((vec![first], pending))
+        })
+        .await;
+        assert_eq!((done.len(), left.len(), error.is_none()), (20, 0, true));
+        // No progress at all: gives up after the stall budget, keeping what is left.
+        let mut rounds = 0;
+        let (done, left, _) = batch_rounds(vec![1, 2, 3], |pending| {
+            rounds += 1;
+            async move { Ok((Vec::<u32>::new(), pending)) }
+        })
+        .await;
+        assert_eq!((done.len(), left.len(), rounds), (0, 3, BATCH_STALLS));
     }
 }

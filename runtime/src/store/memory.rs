@@ -1,88 +1,59 @@
 //! `MemoryStore`: a bounded in-process store on moka.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use moka::Expiry;
-use moka::future::Cache;
+use moka::sync::Cache;
 
-use super::{CacheStore, Capabilities, StoreEntry};
+use super::{
+    CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
+    TOMBSTONE_LIFETIME, Version,
+};
 use crate::StoreError;
+use crate::bounded::{MemoryLimit, Timed, bounded_cache};
 use crate::clock::{self, Clock};
-use crate::config::MemoryLimit;
 
-/// A value with its own time to live and size, for [`bounded_cache`].
-pub(crate) trait Timed {
-    /// Time to live from insertion.
-    fn ttl(&self) -> Duration;
-    /// Approximate size in bytes.
-    fn size(&self) -> usize;
-}
-
-struct PerEntry;
-
-impl<V: Timed> Expiry<String, V> for PerEntry {
-    fn expire_after_create(&self, _: &String, v: &V, _: Instant) -> Option<Duration> {
-        Some(v.ttl())
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &String,
-        v: &V,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(v.ttl())
-    }
-}
-
-/// A moka cache with per-entry expiry, bounded by `limit`.
-pub(crate) fn bounded_cache<V>(limit: MemoryLimit) -> Cache<String, V>
-where
-    V: Timed + Clone + Send + Sync + 'static,
-{
-    Cache::builder()
-        .max_capacity(limit.capacity())
-        .weigher(move |k: &String, v: &V| limit.weight(k.len() + v.size()))
-        .expire_after(PerEntry)
-        .build()
-}
-
+/// One key's item.
 #[derive(Clone)]
-struct Entry {
-    bytes: Arc<[u8]>,
-    expires_at_ms: u64,
+struct Item {
+    version: Version,
+    /// The value and its expiry, epoch ms.
+    value: Option<(Arc<[u8]>, u64)>,
+    lease: Option<LeaseHolder>,
+    /// How long moka keeps the item.
     ttl: Duration,
 }
 
-impl Timed for Entry {
+impl Timed for Item {
     fn ttl(&self) -> Duration {
         self.ttl
     }
     fn size(&self) -> usize {
-        self.bytes.len()
+        self.value.as_ref().map_or(0, |(bytes, _)| bytes.len())
     }
 }
 
-/// An in-process [`CacheStore`], bounded by entries and/or bytes, with
-/// per-entry expiry. Useful for tests and single-instance tools.
-#[derive(Debug)]
+/// An in-process [`CacheStore`], bounded by entries and/or bytes, with per-entry expiry.
+/// Useful for tests and single-instance tools.
+///
+/// Items, tombstones and leases share the bound: under memory pressure moka may evict a
+/// tombstone, and a fill that raced the delete behind it may then be stored. Stamps are
+/// kept apart and never evicted.
 pub struct MemoryStore {
-    cache: Cache<String, Entry>,
-    tags: Mutex<HashMap<String, HashSet<String>>>,
-    /// Leases: key to (holder, expiry in epoch ms).
-    leases: Mutex<HashMap<String, (String, u64)>>,
+    items: Cache<String, Item>,
+    stamps: Mutex<HashMap<String, Stamp>>,
+    /// Serialises read-modify-write operations, so each is atomic.
+    writes: Mutex<()>,
     clock: Arc<dyn Clock>,
 }
 
-impl std::fmt::Debug for Entry {
+impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entry")
-            .field("len", &self.bytes.len())
-            .finish()
+        f.debug_struct("MemoryStore")
+            .field("entries", &self.items.entry_count())
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,32 +61,63 @@ impl MemoryStore {
     /// A store bounded by `limit`.
     pub fn new(limit: MemoryLimit) -> Self {
         Self {
-            cache: bounded_cache(limit),
-            tags: Mutex::default(),
-            leases: Mutex::default(),
+            items: bounded_cache(limit),
+            stamps: Mutex::default(),
+            writes: Mutex::default(),
             clock: clock::system(),
         }
     }
 
-    /// Uses `clock` for application-level expiry checks.
+    /// Uses `clock` for expiry decisions.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
-    fn live(&self, e: Entry) -> Option<Entry> {
-        (e.expires_at_ms > self.clock.now_ms()).then_some(e)
+    /// The item at `key` as a read sees it: expired values and lapsed leases left out.
+    fn slot(&self, key: &str) -> Slot {
+        let now = self.clock.now_ms();
+        let Some(item) = self.items.get(key) else {
+            return Slot::default();
+        };
+        Slot {
+            version: Some(item.version),
+            value: item
+                .value
+                .filter(|(_, expires)| *expires > now)
+                .map(|(bytes, _)| bytes.to_vec()),
+            lease: item.lease.filter(|lease| lease.expires_at_ms > now),
+        }
     }
 
-    async fn remove_matching(&self, matches: impl Fn(&str) -> bool) -> u64 {
-        let keys: Vec<_> = self
-            .cache
+    /// Whether `precondition` holds for the item at `key` (call with the write lock).
+    fn holds(&self, key: &str, precondition: Precondition) -> bool {
+        match precondition {
+            Precondition::None => true,
+            Precondition::Version(seen) => self.items.get(key).map(|item| item.version) == seen,
+        }
+    }
+
+    fn tombstone(&self, key: &str) {
+        let item = Item {
+            version: Version::fresh(),
+            value: None,
+            lease: None,
+            ttl: TOMBSTONE_LIFETIME,
+        };
+        self.items.insert(key.to_owned(), item);
+    }
+
+    fn tombstone_matching(&self, matches: impl Fn(&str) -> bool) -> u64 {
+        let _guard = self.writes.lock().expect("write lock");
+        let keys: Vec<Arc<String>> = self
+            .items
             .iter()
-            .filter(|(k, _)| matches(k))
-            .map(|(k, _)| k)
+            .filter(|(key, item)| matches(key) && item.value.is_some())
+            .map(|(key, _)| key)
             .collect();
-        for k in &keys {
-            self.cache.invalidate(k.as_str()).await;
+        for key in &keys {
+            self.tombstone(key);
         }
         keys.len() as u64
     }
@@ -129,108 +131,126 @@ impl CacheStore for MemoryStore {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            tags: true,
             pattern_delete: true,
+            indexes: false,
         }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let e = self.cache.get(key).await.and_then(|e| self.live(e));
-        Ok(e.map(|e| e.bytes.to_vec()))
+    async fn read(&self, key: &str) -> Result<Slot, StoreError> {
+        Ok(self.slot(key))
     }
 
-    async fn get_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
-        let mut out = HashMap::with_capacity(keys.len());
-        for k in keys {
-            if let Some(v) = self.get(k).await? {
-                out.insert(k.clone(), v);
-            }
+    async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+        Ok(keys
+            .iter()
+            .filter_map(|key| Some((key.clone(), self.slot(key).value?)))
+            .collect())
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        entry: StoreEntry<'_>,
+        precondition: Precondition,
+    ) -> Result<Option<Version>, StoreError> {
+        let _guard = self.writes.lock().expect("write lock");
+        if !self.holds(key, precondition) {
+            return Ok(None);
         }
-        Ok(out)
-    }
-
-    async fn set(&self, key: &str, entry: StoreEntry<'_>) -> Result<(), StoreError> {
-        let e = Entry {
-            bytes: entry.value.into(),
-            expires_at_ms: entry.expires_at_ms,
+        let item = Item {
+            version: Version::fresh(),
+            value: Some((entry.value.into(), entry.expires_at_ms)),
+            lease: None,
             ttl: entry.ttl,
         };
-        self.cache.insert(key.to_owned(), e).await;
-        let mut tags = self.tags.lock().expect("tag lock");
-        for t in entry.tags {
-            tags.entry(t.clone()).or_default().insert(key.to_owned());
+        let version = item.version;
+        self.items.insert(key.to_owned(), item);
+        Ok(Some(version))
+    }
+
+    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
+        let _guard = self.writes.lock().expect("write lock");
+        if !self.holds(key, precondition) {
+            return Ok(false);
         }
-        Ok(())
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.cache.invalidate(key).await;
-        Ok(())
-    }
-
-    async fn has(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .cache
-            .get(key)
-            .await
-            .and_then(|e| self.live(e))
-            .is_some())
-    }
-
-    async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
-        self.tags
-            .lock()
-            .expect("tag lock")
-            .retain(|t, _| !t.starts_with(prefix));
-        Ok(self.remove_matching(|k| k.starts_with(prefix)).await)
-    }
-
-    async fn delete_by_tag(&self, tag: &str) -> Result<u64, StoreError> {
-        let members = self
-            .tags
-            .lock()
-            .expect("tag lock")
-            .remove(tag)
-            .unwrap_or_default();
-        let mut removed = 0;
-        for k in members {
-            removed += u64::from(self.cache.remove(&k).await.is_some());
-        }
-        Ok(removed)
+        self.tombstone(key);
+        Ok(true)
     }
 
     async fn acquire_lease(
         &self,
         key: &str,
+        seen: Option<Version>,
         holder: &str,
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        let now = self.clock.now_ms();
-        let mut leases = self.leases.lock().expect("lease lock");
-        match leases.get(key) {
-            Some((_, expires)) if *expires > now => Ok(false),
-            _ => {
-                leases.insert(
-                    key.to_owned(),
-                    (holder.to_owned(), now + ttl.as_millis() as u64),
-                );
-                Ok(true)
-            }
+    ) -> Result<LeaseOutcome, StoreError> {
+        let _guard = self.writes.lock().expect("write lock");
+        let current = self.items.get(key);
+        if current.as_ref().map(|item| item.version) != seen {
+            return Ok(LeaseOutcome::Refused(self.slot(key)));
         }
+        let now = self.clock.now_ms();
+        let lease_ms = ttl.as_millis() as u64;
+        let value = current.and_then(|item| item.value);
+        let keep = value
+            .as_ref()
+            .map_or(0, |(_, expires)| expires.saturating_sub(now));
+        let item = Item {
+            version: Version::fresh(),
+            value,
+            lease: Some(LeaseHolder {
+                holder: holder.to_owned(),
+                expires_at_ms: now + lease_ms,
+            }),
+            ttl: Duration::from_millis(keep.max(lease_ms)),
+        };
+        let version = item.version;
+        self.items.insert(key.to_owned(), item);
+        Ok(LeaseOutcome::Acquired(version))
     }
 
     async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
-        let mut leases = self.leases.lock().expect("lease lock");
-        if leases.get(key).is_some_and(|(owner, _)| owner == holder) {
-            leases.remove(key);
+        let _guard = self.writes.lock().expect("write lock");
+        if let Some(mut item) = self.items.get(key)
+            && item.lease.as_ref().is_some_and(|lease| lease.holder == holder)
+        {
+            item.lease = None;
+            item.version = Version::fresh();
+            self.items.insert(key.to_owned(), item);
         }
         Ok(())
     }
 
+    async fn read_stamps(&self, keys: &[String]) -> Result<Vec<Stamp>, StoreError> {
+        let stamps = self.stamps.lock().expect("stamp lock");
+        Ok(keys
+            .iter()
+            .map(|key| stamps.get(key).cloned().unwrap_or_default())
+            .collect())
+    }
+
+    async fn bump_stamp(&self, shards: &[String], counter: &str) -> Result<u64, StoreError> {
+        let mut stamps = self.stamps.lock().expect("stamp lock");
+        let next = 1 + shards
+            .iter()
+            .filter_map(|key| stamps.get(key)?.get(counter).copied())
+            .max()
+            .unwrap_or(0);
+        for key in shards {
+            stamps
+                .entry(key.clone())
+                .or_default()
+                .insert(counter.to_owned(), next);
+        }
+        Ok(next)
+    }
+
+    async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
+        Ok(self.tombstone_matching(|key| key.starts_with(prefix)))
+    }
+
     async fn delete_by_pattern(&self, pattern: &str) -> Result<u64, StoreError> {
-        Ok(self
-            .remove_matching(|k| glob_match(pattern.as_bytes(), k.as_bytes()))
-            .await)
+        Ok(self.tombstone_matching(|key| glob_match(pattern.as_bytes(), key.as_bytes())))
     }
 }
 
@@ -266,22 +286,29 @@ mod tests {
     use super::*;
     use crate::store::Attributes;
 
+    fn entry<'a>(value: &'a [u8], ttl: Duration, attributes: &'a Attributes) -> StoreEntry<'a> {
+        StoreEntry {
+            value,
+            created_at_ms: 0,
+            expires_at_ms: u64::MAX,
+            ttl,
+            attributes,
+            large_values: false,
+        }
+    }
+
     async fn fill(limit: MemoryLimit, n: usize, size: usize) -> MemoryStore {
         let store = MemoryStore::new(limit);
         let value = vec![7u8; size];
+        let attributes = Attributes::new();
         for i in 0..n {
-            let entry = StoreEntry {
-                value: &value,
-                created_at_ms: 0,
-                expires_at_ms: u64::MAX,
-                ttl: Duration::from_secs(60),
-                tags: &[],
-                attributes: &Attributes::new(),
-                large_values: false,
-            };
-            store.set(&format!("k{i:04}"), entry).await.unwrap();
+            let entry = entry(&value, Duration::from_secs(60), &attributes);
+            store
+                .write(&format!("k{i:04}"), entry, Precondition::None)
+                .await
+                .unwrap();
         }
-        store.cache.run_pending_tasks().await;
+        store.items.run_pending_tasks();
         store
     }
 
@@ -289,11 +316,11 @@ mod tests {
     async fn bounded_by_bytes() {
         let store = fill(MemoryLimit::bytes(10_000), 100, 995).await;
         assert!(
-            store.cache.weighted_size() <= 10_000,
+            store.items.weighted_size() <= 10_000,
             "{}",
-            store.cache.weighted_size()
+            store.items.weighted_size()
         );
-        assert!(store.cache.entry_count() <= 10);
+        assert!(store.items.entry_count() <= 10);
     }
 
     #[tokio::test]
@@ -301,39 +328,86 @@ mod tests {
         // Small values: the entry bound binds.
         let store = fill(MemoryLimit::entries_and_bytes(20, 1 << 20), 100, 10).await;
         assert!(
-            store.cache.entry_count() <= 20,
+            store.items.entry_count() <= 20,
             "{}",
-            store.cache.entry_count()
+            store.items.entry_count()
         );
         // Large values: the byte bound binds.
         let store = fill(MemoryLimit::entries_and_bytes(1_000, 50_000), 100, 4_995).await;
-        assert!(store.cache.weighted_size() <= 50_000);
+        assert!(store.items.weighted_size() <= 50_000);
         assert!(
-            store.cache.entry_count() <= 10,
+            store.items.entry_count() <= 10,
             "{}",
-            store.cache.entry_count()
+            store.items.entry_count()
         );
     }
 
     #[tokio::test]
     async fn entries_expire_per_entry() {
         let store = MemoryStore::new(MemoryLimit::entries(10));
-        let attrs = Attributes::new();
-        let entry = |ttl_ms: u64| StoreEntry {
-            value: b"v",
-            created_at_ms: 0,
-            expires_at_ms: u64::MAX,
-            ttl: Duration::from_millis(ttl_ms),
-            tags: &[],
-            attributes: &attrs,
-            large_values: false,
-        };
-        store.set("short", entry(1)).await.unwrap();
-        store.set("long", entry(60_000)).await.unwrap();
+        let attributes = Attributes::new();
+        let short = entry(b"v", Duration::from_millis(1), &attributes);
+        let long = entry(b"v", Duration::from_secs(60), &attributes);
+        store.write("short", short, Precondition::None).await.unwrap();
+        store.write("long", long, Precondition::None).await.unwrap();
         // moka's own expiry (real time); 20 ms is far past the 1 ms TTL.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!store.has("short").await.unwrap());
-        assert!(store.has("long").await.unwrap());
+        assert_eq!(store.read("short").await.unwrap(), Slot::default());
+        assert!(store.read("long").await.unwrap().value.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_write_made_from_an_old_read_is_refused_after_a_delete() {
+        let store = MemoryStore::new(MemoryLimit::entries(10));
+        let attributes = Attributes::new();
+        let seen = store.read("k").await.unwrap().version;
+        assert!(store.delete("k", Precondition::None).await.unwrap());
+        let late = entry(b"old", Duration::from_secs(60), &attributes);
+        let refused = store.write("k", late, Precondition::Version(seen));
+        assert_eq!(refused.await.unwrap(), None);
+        let now = store.read("k").await.unwrap();
+        assert_eq!(now.value, None, "the tombstone stays");
+        let fresh = entry(b"new", Duration::from_secs(60), &attributes);
+        let written = store.write("k", fresh, Precondition::Version(now.version));
+        let written = written.await.unwrap().expect("written");
+        let stale_delete = store.delete("k", Precondition::Version(now.version));
+        assert!(!stale_delete.await.unwrap(), "a delete made from an old read is refused");
+        assert!(store.delete("k", Precondition::Version(Some(written))).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_lease_keeps_the_value_and_changes_the_version() {
+        let store = MemoryStore::new(MemoryLimit::entries(10));
+        let attributes = Attributes::new();
+        let value = entry(b"v", Duration::from_secs(60), &attributes);
+        store.write("k", value, Precondition::None).await.unwrap();
+        let seen = store.read("k").await.unwrap();
+        let LeaseOutcome::Acquired(leased) = store
+            .acquire_lease("k", seen.version, "me", Duration::from_secs(5))
+            .await
+            .unwrap()
+        else {
+            panic!("the lease is free")
+        };
+        let now = store.read("k").await.unwrap();
+        assert_eq!(now.version, Some(leased));
+        assert_eq!(now.value.as_deref(), Some(&b"v"[..]));
+        assert_eq!(now.lease.as_ref().map(|l| l.holder.as_str()), Some("me"));
+        let again = store
+            .acquire_lease("k", seen.version, "you", Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(again, LeaseOutcome::Refused(now), "the item changed");
+    }
+
+    #[tokio::test]
+    async fn shards_are_bumped_together_to_one_new_value() {
+        let store = MemoryStore::new(MemoryLimit::entries(10));
+        let shards = ["s0".to_owned(), "s1".to_owned()];
+        assert_eq!(store.bump_stamp(&shards[..1], "all").await.unwrap(), 1);
+        assert_eq!(store.bump_stamp(&shards, "all").await.unwrap(), 2);
+        let read = store.read_stamps(&shards).await.unwrap();
+        assert_eq!((read[0]["all"], read[1]["all"]), (2, 2));
     }
 
     #[test]

@@ -1,7 +1,16 @@
 //! The shared-store abstraction and its implementations.
 //!
-//! Stores hold opaque bytes (the [`envelope`](crate::envelope)); the tiered
-//! cache decodes them and checks expiry on every read.
+//! A store keeps one item per key. An item has a [`Version`] and holds an encoded value
+//! (the [`envelope`](crate::envelope)), a lease, both, or neither (a tombstone left by a
+//! delete). Every change of an item gives it a new version, so the tiered cache stores
+//! what an origin returned only if the item is still as its miss saw it
+//! ([`Precondition::Version`]): a delete, a newer write or another process's lease in
+//! between wins, and the late value is not stored.
+//!
+//! Scopes wider than a key (a data type, a tag, a key prefix) are invalidated through
+//! [stamps](CacheStore::bump_stamp): named counters in internal items, O(1) writes whatever
+//! the number of entries they cover. Internal items live under keys that start with
+//! [`INTERNAL_KEY_MARKER`], which no data key can start with.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -9,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::StoreError;
+use crate::query::{IndexQuery, PageToken};
 
 mod dynamo;
 mod memory;
@@ -17,22 +27,83 @@ mod redis;
 mod resilient;
 
 pub use dynamo::{
-    DEFAULT_VALUE_REF_ATTRIBUTE, DynamoLayout, DynamoLayoutBuilder, DynamoStore, MAX_ITEM_BYTES,
+    DEFAULT_VALUE_REF_ATTRIBUTE, DEFAULT_VERSION_ATTRIBUTE, DynamoLayout, DynamoLayoutBuilder,
+    DynamoStore, MAX_ITEM_BYTES,
 };
 pub use memory::MemoryStore;
-pub(crate) use memory::{Timed, bounded_cache};
 pub use overflow::{DEFAULT_OVERFLOW_PREFIX, S3Overflow};
 pub use redis::RedisStore;
 pub use resilient::{Resilience, ResilientStore};
 
-/// The DynamoDB store behind `store`, looking through decorators, for the operations only
-/// DynamoDB has (index queries and invalidation, deployment checks).
-pub fn dynamo(store: &dyn CacheStore) -> Option<&DynamoStore> {
-    let any: &dyn std::any::Any = store;
-    match any.downcast_ref::<DynamoStore>() {
-        Some(dynamo) => Some(dynamo),
-        None => store.wrapped().and_then(dynamo),
+/// The first character (after the cache's key prefix) of every internal item's key.
+/// Data keys never start with it: the tiered cache refuses such keys, cachegen's
+/// validation refuses key templates that could produce one, and key parameters
+/// percent-encode it.
+pub const INTERNAL_KEY_MARKER: char = '!';
+
+/// How long a tombstone outlives the delete that wrote it. A fill whose origin call took
+/// longer than this is not stored, so a tombstone that DynamoDB's TTL reclaimed cannot
+/// let a value read before its delete back in.
+pub const TOMBSTONE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// One state of an item: every write, delete and lease gives the item a new version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Version(u64);
+
+impl Version {
+    /// A new random version (never zero).
+    pub fn fresh() -> Self {
+        Self(fastrand::u64(1..))
     }
+
+    /// The version stored as `raw`, if it is one (zero is not).
+    pub fn from_raw(raw: u64) -> Option<Self> {
+        (raw != 0).then_some(Self(raw))
+    }
+
+    /// The number stored.
+    pub fn raw(self) -> u64 {
+        self.0
+    }
+}
+
+/// Who holds a key's lease (the cross-process half of single-flight), and until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// The holder's name.
+    pub holder: String,
+    /// When the lease lapses, epoch ms.
+    pub expires_at_ms: u64,
+}
+
+/// What a read found at a key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Slot {
+    /// The item's version; `None` when there is no item.
+    pub version: Option<Version>,
+    /// The encoded value, when the item holds one that has not expired.
+    pub value: Option<Vec<u8>>,
+    /// The key's lease, when one is held and has not lapsed.
+    pub lease: Option<LeaseHolder>,
+}
+
+/// The condition a write is made under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// Write whatever the item is (an explicit `set`).
+    None,
+    /// Write only if the item's version is this one; `None`: only if there is no item.
+    Version(Option<Version>),
+}
+
+/// What [`CacheStore::acquire_lease`] decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// The lease is taken; the item now has this version (a fill made under the lease is
+    /// conditional on it).
+    Acquired(Version),
+    /// The item changed since it was read: here it is as it is now.
+    Refused(Slot),
 }
 
 /// A store-agnostic attribute value, written on DynamoDB items (for GSIs).
@@ -47,19 +118,20 @@ pub enum AttrValue {
 /// Extra attributes written with an entry; Redis and memory stores ignore them.
 pub type Attributes = BTreeMap<String, AttrValue>;
 
+/// Counters of one stamp item by name; an absent counter is zero.
+pub type Stamp = HashMap<String, u64>;
+
 /// One write.
 #[derive(Debug, Clone, Copy)]
 pub struct StoreEntry<'a> {
     /// The encoded envelope.
     pub value: &'a [u8],
-    /// Creation time, epoch ms.
+    /// When the value was read from its origin, epoch ms (the item's `createdAt`).
     pub created_at_ms: u64,
     /// Hard expiry, epoch ms.
     pub expires_at_ms: u64,
     /// Time to live from now (the same instant as `expires_at_ms`).
     pub ttl: Duration,
-    /// Full (prefixed) tag keys this entry belongs to.
-    pub tags: &'a [String],
     /// Extra attributes.
     pub attributes: &'a Attributes,
     /// Whether a value over the store's item limit may be kept elsewhere (DynamoDB with
@@ -67,93 +139,123 @@ pub struct StoreEntry<'a> {
     pub large_values: bool,
 }
 
-/// What a store supports beyond the basic operations.
+/// What a store supports beyond the operations every store has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
-    /// [`CacheStore::delete_by_tag`] works.
-    pub tags: bool,
     /// [`CacheStore::delete_by_pattern`] works.
     pub pattern_delete: bool,
+    /// [`CacheStore::query_index`] and [`CacheStore::read_attributes`] work (DynamoDB).
+    pub indexes: bool,
+}
+
+/// The DynamoDB table behind a store, for deployment checks.
+#[derive(Debug, Clone, Copy)]
+pub struct TableRef<'a> {
+    /// The client.
+    pub client: &'a aws_sdk_dynamodb::Client,
+    /// The table name.
+    pub table: &'a str,
 }
 
 /// An async shared cache store.
-#[async_trait]
 ///
-/// Stores are [`Any`](std::any::Any), so a caller holding `&dyn CacheStore` can reach a
-/// concrete store's own operations (for example DynamoDB index queries).
-pub trait CacheStore: std::any::Any + Send + Sync + std::fmt::Debug {
+/// Every operation of the tiered cache is one of these calls, so a decorator such as
+/// [`ResilientStore`] (dry run, breaker, rate limit, retries) covers all of them.
+#[async_trait]
+pub trait CacheStore: Send + Sync + std::fmt::Debug {
     /// Short name for logs and errors, e.g. `dynamodb`.
     fn name(&self) -> &'static str;
 
     /// Optional operations this store supports.
     fn capabilities(&self) -> Capabilities;
 
-    /// The store a decorator (such as [`ResilientStore`]) wraps; `None` for real stores.
-    fn wrapped(&self) -> Option<&dyn CacheStore> {
+    /// The DynamoDB table this store is on, if it is one (for deployment checks).
+    fn table(&self) -> Option<TableRef<'_>> {
         None
     }
 
-    /// The stored bytes, or `None` if absent or (where the store knows) expired.
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The item at `key`, read after every write that completed before the call.
+    async fn read(&self, key: &str) -> Result<Slot, StoreError>;
 
-    /// Several keys at once; absent keys are left out of the map.
-    async fn get_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError>;
+    /// The values of several keys; keys without a live value are left out. Keys the
+    /// store could not read in its retry budget are left out too (and logged): a batch
+    /// read is a cache read, and a missing key is a miss.
+    async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError>;
 
-    /// Writes an entry, replacing any previous one, and records its tags.
-    async fn set(&self, key: &str, entry: StoreEntry<'_>) -> Result<(), StoreError>;
+    /// Writes an entry if `precondition` holds, replacing the item (and any lease on it);
+    /// returns the item's new version, or `None` when the precondition does not hold
+    /// (nothing was written).
+    async fn write(
+        &self,
+        key: &str,
+        entry: StoreEntry<'_>,
+        precondition: Precondition,
+    ) -> Result<Option<Version>, StoreError>;
 
-    /// Removes a key; absent keys are not an error.
-    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Replaces the item by a tombstone with a new version if `precondition` holds, so
+    /// fills made from reads before it are refused; the tombstone lapses after
+    /// [`TOMBSTONE_LIFETIME`]. `Ok(false)` when the precondition does not hold.
+    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError>;
 
-    /// True if the key is present and not expired.
-    async fn has(&self, key: &str) -> Result<bool, StoreError>;
-
-    /// Removes every entry whose key starts with `prefix` (all when empty).
-    /// Returns the number of keys removed.
-    async fn clear(&self, prefix: &str) -> Result<u64, StoreError>;
-
-    /// Removes every entry written with the tag key `tag`, and the tag itself.
-    /// Returns the number of member keys removed.
-    async fn delete_by_tag(&self, tag: &str) -> Result<u64, StoreError> {
-        let _ = tag;
-        Err(StoreError::Unsupported {
-            store: self.name(),
-            operation: "delete by tag",
-        })
-    }
-
-    /// Takes the lease `key` for `holder` for `ttl`, unless another holder has an
-    /// unexpired one (`Ok(false)`): the cross-process half of single-flight. A crashed
-    /// holder's lease lapses after `ttl`.
+    /// Takes the lease on `key` for `holder` until `ttl` from now, if the item is still
+    /// at version `seen` (`None`: still absent). The value, if any, stays readable.
     async fn acquire_lease(
         &self,
         key: &str,
+        seen: Option<Version>,
         holder: &str,
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        let _ = (key, holder, ttl);
-        Err(StoreError::Unsupported {
-            store: self.name(),
-            operation: "leases",
-        })
-    }
+    ) -> Result<LeaseOutcome, StoreError>;
 
-    /// Gives the lease `key` back, if `holder` still holds it.
-    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
-        let _ = (key, holder);
-        Err(StoreError::Unsupported {
-            store: self.name(),
-            operation: "leases",
-        })
-    }
+    /// Gives the lease on `key` back, if `holder` still holds it.
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError>;
 
-    /// Removes every key matching a glob `pattern` (`*` any run, `?` one char).
-    /// Returns the number of keys removed.
+    /// The stamp items at `keys`, read after every bump that completed before the call
+    /// (an absent item reads as all zeros).
+    async fn read_stamps(&self, keys: &[String]) -> Result<Vec<Stamp>, StoreError>;
+
+    /// Raises `counter` of every stamp item in `shards` to one new value, above what any
+    /// of them held, atomically, and returns it.
+    async fn bump_stamp(&self, shards: &[String], counter: &str) -> Result<u64, StoreError>;
+
+    /// Replaces every entry whose key starts with `prefix` by a tombstone; returns how
+    /// many. A maintenance operation: it visits the whole key space (DynamoDB scans).
+    async fn clear(&self, prefix: &str) -> Result<u64, StoreError>;
+
+    /// Replaces every entry whose key matches a glob `pattern` (`*` any run, `?` one
+    /// char) by a tombstone; returns how many.
     async fn delete_by_pattern(&self, pattern: &str) -> Result<u64, StoreError> {
         let _ = pattern;
-        Err(StoreError::Unsupported {
+        Err(self.unsupported("delete by pattern"))
+    }
+
+    /// One page of an index query: the stored keys starting with `key_prefix`, and where
+    /// the next page starts.
+    async fn query_index(
+        &self,
+        query: &IndexQuery,
+        key_prefix: &str,
+    ) -> Result<(Vec<String>, Option<PageToken>), StoreError> {
+        let _ = (query, key_prefix);
+        Err(self.unsupported("index queries"))
+    }
+
+    /// For each live item among `keys`, the scalar attributes among `names` it has,
+    /// without reading values (for a backfill that skips up-to-date items).
+    async fn read_attributes(
+        &self,
+        keys: &[String],
+        names: &[&str],
+    ) -> Result<HashMap<String, Attributes>, StoreError> {
+        let _ = (keys, names);
+        Err(self.unsupported("item attributes"))
+    }
+
+    /// The error for an operation this store does not have.
+    fn unsupported(&self, operation: &'static str) -> StoreError {
+        StoreError::Unsupported {
             store: self.name(),
-            operation: "delete by pattern",
-        })
+            operation,
+        }
     }
 }

@@ -1,28 +1,157 @@
 //! `RedisStore`: the shared store on Redis.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Script, Value};
 
-use super::{CacheStore, Capabilities, StoreEntry};
+use super::{
+    CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
+    TOMBSTONE_LIFETIME, Version,
+};
 use crate::StoreError;
+use crate::clock::{self, Clock};
 
 const NAME: &str = "redis";
 const SCAN_COUNT: usize = 500;
+/// How long a stamp outlives its last bump: longer than any TTL cachegen accepts.
+const STAMP_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// The item at KEYS[1] as `{version, value, value expiry ms, lease holder, lease expiry
+/// ms}`, or nil when there is no item (a key of another type, written before items were
+/// hashes, reads as none).
+const READ: &str = r"
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return false end
+return redis.call('HMGET', KEYS[1], 'v', 'd', 'e', 'lh', 'le')
+";
+
+/// Each of KEYS as READ gives it.
+const READ_MANY: &str = r"
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('TYPE', key).ok == 'hash' then
+    out[i] = redis.call('HMGET', key, 'v', 'd', 'e', 'lh', 'le')
+  else
+    out[i] = false
+  end
+end
+return out
+";
+
+/// Writes the value ARGV[4] (expiring at ARGV[5] ms, kept ARGV[6] ms) with version
+/// ARGV[3] if ARGV[1] holds: `any`, `absent` (no version) or `version` (version ARGV[2]).
+const WRITE: &str = r"
+local current = false
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then current = redis.call('HGET', KEYS[1], 'v') end
+if ARGV[1] == 'absent' and current then return 0 end
+if ARGV[1] == 'version' and current ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'd', ARGV[4], 'e', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return 1
+";
+
+/// Replaces KEYS[1] by a tombstone of version ARGV[1], kept ARGV[2] ms, if ARGV[3] holds:
+/// `any`; `data` (it holds a value); `absent` (no version) or `version` (version ARGV[4]).
+/// Returns 1 if it did.
+const TOMBSTONE: &str = r"
+local kind = redis.call('TYPE', KEYS[1]).ok
+local current = false
+if kind == 'hash' then current = redis.call('HGET', KEYS[1], 'v') end
+local held = kind == 'string' or (kind == 'hash' and redis.call('HEXISTS', KEYS[1], 'd') == 1)
+if ARGV[3] == 'data' and not held then return 0 end
+if ARGV[3] == 'absent' and current then return 0 end
+if ARGV[3] == 'version' and current ~= ARGV[4] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+";
+
+/// Takes the lease on KEYS[1] for ARGV[3] until ARGV[4] ms (kept at least ARGV[5] ms) with
+/// version ARGV[2], if the version is still ARGV[1] (empty: absent); returns 1, or the
+/// item as READ gives it.
+const ACQUIRE: &str = r"
+local current = false
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then current = redis.call('HGET', KEYS[1], 'v') end
+if (ARGV[1] == '' and current) or (ARGV[1] ~= '' and current ~= ARGV[1]) then
+  if current then return redis.call('HMGET', KEYS[1], 'v', 'd', 'e', 'lh', 'le') end
+  return false
+end
+if not current then redis.call('DEL', KEYS[1]) end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'lh', ARGV[3], 'le', ARGV[4])
+local left = redis.call('PTTL', KEYS[1])
+if left >= 0 and left < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+if left == -1 and not current then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+return 1
+";
+
+/// Gives KEYS[1]'s lease back if ARGV[1] holds it, with a new version ARGV[2].
+const RELEASE: &str = r"
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
+if redis.call('HGET', KEYS[1], 'lh') ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], 'lh', 'le')
+redis.call('HSET', KEYS[1], 'v', ARGV[2])
+return 1
+";
+
+/// Sets counter ARGV[1] of every stamp in KEYS to one value above all of theirs, and
+/// keeps them ARGV[2] seconds.
+const BUMP: &str = r"
+local next = 0
+for _, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('HGET', key, ARGV[1]) or '0')
+  if n > next then next = n end
+end
+next = next + 1
+for _, key in ipairs(KEYS) do
+  redis.call('HSET', key, ARGV[1], next)
+  redis.call('EXPIRE', key, ARGV[2])
+end
+return next
+";
+
+/// The scripts, hashed once.
+struct Scripts {
+    read: Script,
+    read_many: Script,
+    write: Script,
+    tombstone: Script,
+    acquire: Script,
+    release: Script,
+    bump: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            read: Script::new(READ),
+            read_many: Script::new(READ_MANY),
+            write: Script::new(WRITE),
+            tombstone: Script::new(TOMBSTONE),
+            acquire: Script::new(ACQUIRE),
+            release: Script::new(RELEASE),
+            bump: Script::new(BUMP),
+        }
+    }
+}
 
 /// A [`CacheStore`] on Redis (`redis://` or TLS `rediss://`), through a
 /// reconnecting [`ConnectionManager`].
 ///
-/// Entries are plain string keys holding the envelope, with a server-side
-/// expiry (`SET .. PX`). A tag is a SET at the tag key holding member keys,
-/// whose expiry is raised to the longest-lived member's (`EXPIRE NX` then
-/// `EXPIRE GT`, Redis 7+). Extra attributes are ignored.
+/// An item is a hash: its version `v`, and the value `d` with its expiry `e` (epoch ms),
+/// and/or the lease `lh`/`le`, with a server-side expiry (`PEXPIRE`) for when the value
+/// (or the tombstone, or the lease) lapses. Conditional writes, leases and tombstones are
+/// Lua scripts, so each is atomic. A stamp is a hash of counters. Extra attributes are
+/// ignored.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
+    scripts: Arc<Scripts>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -45,6 +174,24 @@ fn glob_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        Value::SimpleString(text) => Some(text.clone()),
+        Value::Int(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A precondition as the scripts take it: a mode and a version.
+fn condition(precondition: Precondition) -> (&'static str, u64) {
+    match precondition {
+        Precondition::None => ("any", 0),
+        Precondition::Version(None) => ("absent", 0),
+        Precondition::Version(Some(version)) => ("version", version.raw()),
+    }
 }
 
 impl RedisStore {
@@ -77,13 +224,49 @@ impl RedisStore {
         config: ConnectionManagerConfig,
     ) -> Result<Self, StoreError> {
         let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(err)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            scripts: Arc::new(Scripts::new()),
+            clock: clock::system(),
+        })
     }
 
-    async fn unlink_matching(&self, pattern: &str) -> Result<u64, StoreError> {
+    /// Uses `clock` for the value and lease expiry checks (Redis expires keys by its own).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// An item's fields (as READ returns them) as a slot.
+    fn slot(&self, fields: &Value) -> Slot {
+        let Value::Array(fields) = fields else {
+            return Slot::default();
+        };
+        let field = |i: usize| fields.get(i).unwrap_or(&Value::Nil);
+        let number = |i: usize| text(field(i)).and_then(|t| t.parse::<u64>().ok());
+        let now = self.clock.now_ms();
+        let value = match field(1) {
+            Value::BulkString(bytes) if number(2).is_some_and(|e| e > now) => Some(bytes.clone()),
+            _ => None,
+        };
+        let lease = match (text(field(3)), number(4)) {
+            (Some(holder), Some(expires_at_ms)) if expires_at_ms > now => Some(LeaseHolder {
+                holder,
+                expires_at_ms,
+            }),
+            _ => None,
+        };
+        Slot {
+            version: number(0).and_then(Version::from_raw),
+            value,
+            lease,
+        }
+    }
+
+    async fn tombstone_matching(&self, pattern: &str) -> Result<u64, StoreError> {
         let mut conn = self.conn.clone();
         let mut cursor: u64 = 0;
-        let mut removed = 0;
+        let mut replaced = 0;
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
@@ -94,11 +277,20 @@ impl RedisStore {
                 .query_async(&mut conn)
                 .await
                 .map_err(err)?;
-            if !keys.is_empty() {
-                removed += conn.unlink::<_, u64>(&keys).await.map_err(err)?;
+            for key in keys {
+                let held: u64 = self.scripts.tombstone
+                    .key(&key)
+                    .arg(Version::fresh().raw())
+                    .arg(TOMBSTONE_LIFETIME.as_millis() as u64)
+                    .arg("data")
+                    .arg(0)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(err)?;
+                replaced += held;
             }
             if next == 0 {
-                return Ok(removed);
+                return Ok(replaced);
             }
             cursor = next;
         }
@@ -113,112 +305,143 @@ impl CacheStore for RedisStore {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            tags: true,
             pattern_delete: true,
+            indexes: false,
         }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.conn.clone().get(key).await.map_err(err)
+    async fn read(&self, key: &str) -> Result<Slot, StoreError> {
+        let fields: Value = self.scripts.read
+            .key(key)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(self.slot(&fields))
     }
 
-    async fn get_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+    async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
-            .arg(keys)
-            .query_async(&mut self.conn.clone())
+        let mut invocation = self.scripts.read_many.prepare_invoke();
+        for key in keys {
+            invocation.key(key);
+        }
+        let items: Vec<Value> = invocation
+            .invoke_async(&mut self.conn.clone())
             .await
             .map_err(err)?;
         Ok(keys
             .iter()
-            .zip(values)
-            .filter_map(|(k, v)| Some((k.clone(), v?)))
+            .zip(items)
+            .filter_map(|(key, item)| Some((key.clone(), self.slot(&item).value?)))
             .collect())
     }
 
-    async fn set(&self, key: &str, entry: StoreEntry<'_>) -> Result<(), StoreError> {
-        let ttl_ms = entry.ttl.as_millis().max(1) as u64;
-        // Whole seconds, rounded up, so a tag never expires before its members.
-        let ttl_s = (entry.ttl.as_millis() as u64).div_ceil(1000).max(1);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("SET")
-            .arg(key)
+    async fn write(
+        &self,
+        key: &str,
+        entry: StoreEntry<'_>,
+        precondition: Precondition,
+    ) -> Result<Option<Version>, StoreError> {
+        let (mode, seen) = condition(precondition);
+        let version = Version::fresh();
+        let written: u64 = self.scripts.write
+            .key(key)
+            .arg(mode)
+            .arg(seen)
+            .arg(version.raw())
             .arg(entry.value)
-            .arg("PX")
-            .arg(ttl_ms)
-            .ignore();
-        for tag in entry.tags {
-            pipe.sadd(tag, key).ignore();
-            pipe.cmd("EXPIRE").arg(tag).arg(ttl_s).arg("NX").ignore();
-            pipe.cmd("EXPIRE").arg(tag).arg(ttl_s).arg("GT").ignore();
-        }
-        pipe.query_async::<()>(&mut self.conn.clone())
+            .arg(entry.expires_at_ms)
+            .arg(entry.ttl.as_millis().max(1) as u64)
+            .invoke_async(&mut self.conn.clone())
             .await
-            .map_err(err)
+            .map_err(err)?;
+        Ok((written == 1).then_some(version))
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.conn.clone().del::<_, ()>(key).await.map_err(err)
-    }
-
-    async fn has(&self, key: &str) -> Result<bool, StoreError> {
-        self.conn.clone().exists(key).await.map_err(err)
-    }
-
-    async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
-        self.unlink_matching(&format!("{}*", glob_escape(prefix)))
+    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
+        let (mode, seen) = condition(precondition);
+        let deleted: u64 = self.scripts.tombstone
+            .key(key)
+            .arg(Version::fresh().raw())
+            .arg(TOMBSTONE_LIFETIME.as_millis() as u64)
+            .arg(mode)
+            .arg(seen)
+            .invoke_async(&mut self.conn.clone())
             .await
-    }
-
-    async fn delete_by_tag(&self, tag: &str) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
-        let members: Vec<String> = conn.smembers(tag).await.map_err(err)?;
-        let removed = if members.is_empty() {
-            0
-        } else {
-            conn.unlink::<_, u64>(&members).await.map_err(err)?
-        };
-        conn.unlink::<_, ()>(tag).await.map_err(err)?;
-        Ok(removed)
+            .map_err(err)?;
+        Ok(deleted == 1)
     }
 
     async fn acquire_lease(
         &self,
         key: &str,
+        seen: Option<Version>,
         holder: &str,
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        let set: Option<String> = redis::cmd("SET")
-            .arg(key)
+    ) -> Result<LeaseOutcome, StoreError> {
+        let version = Version::fresh();
+        let ttl_ms = ttl.as_millis().max(1) as u64;
+        let outcome: Value = self.scripts.acquire
+            .key(key)
+            .arg(seen.map_or(String::new(), |v| v.raw().to_string()))
+            .arg(version.raw())
             .arg(holder)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl.as_millis().max(1) as u64)
-            .query_async(&mut self.conn.clone())
+            .arg(self.clock.now_ms() + ttl_ms)
+            .arg(ttl_ms)
+            .invoke_async(&mut self.conn.clone())
             .await
             .map_err(err)?;
-        Ok(set.is_some())
+        Ok(match outcome {
+            Value::Int(1) => LeaseOutcome::Acquired(version),
+            item => LeaseOutcome::Refused(self.slot(&item)),
+        })
     }
 
     async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
-        // Compare and delete in one step, so a lapsed lease another holder took is kept.
-        const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
-        let _: i64 = redis::cmd("EVAL")
-            .arg(RELEASE)
-            .arg(1)
-            .arg(key)
+        let _: u64 = self.scripts.release
+            .key(key)
             .arg(holder)
-            .query_async(&mut self.conn.clone())
+            .arg(Version::fresh().raw())
+            .invoke_async(&mut self.conn.clone())
             .await
             .map_err(err)?;
         Ok(())
     }
 
+    async fn read_stamps(&self, keys: &[String]) -> Result<Vec<Stamp>, StoreError> {
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.hgetall(key);
+        }
+        let stamps: Vec<HashMap<String, u64>> = pipe
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(stamps)
+    }
+
+    async fn bump_stamp(&self, shards: &[String], counter: &str) -> Result<u64, StoreError> {
+        let mut invocation = self.scripts.bump.prepare_invoke();
+        for shard in shards {
+            invocation.key(shard);
+        }
+        invocation
+            .arg(counter)
+            .arg(STAMP_LIFETIME.as_secs())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)
+    }
+
+    async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
+        self.tombstone_matching(&format!("{}*", glob_escape(prefix)))
+            .await
+    }
+
     async fn delete_by_pattern(&self, pattern: &str) -> Result<u64, StoreError> {
-        self.unlink_matching(pattern).await
+        self.tombstone_matching(pattern).await
     }
 }
 

@@ -14,7 +14,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 
-use super::{CacheStore, Capabilities, StoreEntry};
+use super::{
+    Attributes, CacheStore, Capabilities, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
+    TableRef, Version,
+};
+use crate::query::{IndexQuery, PageToken};
 use crate::clock::{Clock, SystemClock};
 use crate::error::StoreError;
 
@@ -127,6 +131,29 @@ impl TokenBucket {
             Duration::from_micros((-self.tokens / self.per_ms * 1000.0).ceil() as u64)
         }
     }
+
+    /// Returns a token taken by a caller that gave up waiting for it.
+    fn refund(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.capacity);
+    }
+}
+
+/// Gives a taken token back to its bucket when dropped armed.
+struct Refund<'a>(Option<&'a Mutex<TokenBucket>>);
+
+impl Refund<'_> {
+    /// The token was used: keep it taken.
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Refund<'_> {
+    fn drop(&mut self) {
+        if let Some(bucket) = self.0 {
+            bucket.lock().expect("bucket lock").refund();
+        }
+    }
 }
 
 /// Wraps a store with retries, a circuit breaker, a rate limit and dry-run.
@@ -171,6 +198,15 @@ impl ResilientStore {
         )
     }
 
+    fn skipped(&self, operation: &'static str) {
+        tracing::info!(
+            store = self.inner.name(),
+            operation,
+            dry_run = true,
+            "store write skipped"
+        );
+    }
+
     /// Runs one store call: breaker, rate limit, retries; `skipped` answers dry-run writes.
     async fn call<T, F, Fut>(
         &self,
@@ -183,12 +219,7 @@ impl ResilientStore {
         Fut: Future<Output = Result<T, StoreError>>,
     {
         if let (true, Some(skipped)) = (self.options.dry_run, write) {
-            tracing::info!(
-                store = self.inner.name(),
-                operation,
-                dry_run = true,
-                "store write skipped"
-            );
+            self.skipped(operation);
             return Ok(skipped);
         }
         let open_for_ms = self.options.open_for.as_millis() as u64;
@@ -209,7 +240,11 @@ impl ResilientStore {
                 .expect("bucket lock")
                 .take(self.clock.now_ms());
             if !wait.is_zero() {
+                // A caller whose timeout ends the wait gives its token back: tokens taken
+                // by callers that never called would starve the ones that come after.
+                let refund = Refund(Some(bucket));
                 tokio::time::sleep(wait).await;
+                refund.disarm();
             }
         }
         let policy = ExponentialBuilder::default()
@@ -243,53 +278,48 @@ impl CacheStore for ResilientStore {
         self.inner.capabilities()
     }
 
-    fn wrapped(&self) -> Option<&dyn CacheStore> {
-        Some(self.inner.as_ref())
+    fn table(&self) -> Option<TableRef<'_>> {
+        self.inner.table()
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.call("get", None, || self.inner.get(key)).await
+    async fn read(&self, key: &str) -> Result<Slot, StoreError> {
+        self.call("read", None, || self.inner.read(key)).await
     }
 
-    async fn get_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
-        self.call("get_many", None, || self.inner.get_many(keys))
+    async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+        self.call("read_many", None, || self.inner.read_many(keys))
             .await
     }
 
-    async fn set(&self, key: &str, entry: StoreEntry<'_>) -> Result<(), StoreError> {
-        self.call("set", Some(()), || self.inner.set(key, entry))
-            .await
+    async fn write(
+        &self,
+        key: &str,
+        entry: StoreEntry<'_>,
+        precondition: Precondition,
+    ) -> Result<Option<Version>, StoreError> {
+        self.call("write", Some(Some(Version::fresh())), || {
+            self.inner.write(key, entry, precondition)
+        })
+        .await
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.call("delete", Some(()), || self.inner.delete(key))
-            .await
-    }
-
-    async fn has(&self, key: &str) -> Result<bool, StoreError> {
-        self.call("has", None, || self.inner.has(key)).await
-    }
-
-    async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
-        self.call("clear", Some(0), || self.inner.clear(prefix))
-            .await
-    }
-
-    async fn delete_by_tag(&self, tag: &str) -> Result<u64, StoreError> {
-        self.call("delete_by_tag", Some(0), || self.inner.delete_by_tag(tag))
+    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
+        self.call("delete", Some(true), || self.inner.delete(key, precondition))
             .await
     }
 
     async fn acquire_lease(
         &self,
         key: &str,
+        seen: Option<Version>,
         holder: &str,
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<LeaseOutcome, StoreError> {
         // A dry run writes no lease: it acts as the holder (calling its origin at once)
         // without making any other process wait.
-        self.call("acquire_lease", Some(true), || {
-            self.inner.acquire_lease(key, holder, ttl)
+        let skipped = LeaseOutcome::Acquired(Version::fresh());
+        self.call("acquire_lease", Some(skipped), || {
+            self.inner.acquire_lease(key, seen, holder, ttl)
         })
         .await
     }
@@ -301,9 +331,57 @@ impl CacheStore for ResilientStore {
         .await
     }
 
+    async fn read_stamps(&self, keys: &[String]) -> Result<Vec<Stamp>, StoreError> {
+        self.call("read_stamps", None, || self.inner.read_stamps(keys))
+            .await
+    }
+
+    async fn bump_stamp(&self, shards: &[String], counter: &str) -> Result<u64, StoreError> {
+        if self.options.dry_run {
+            // Nothing is bumped: the answer is the counter as it stands.
+            self.skipped("bump_stamp");
+            let stamps = self.call("read_stamps", None, || self.inner.read_stamps(shards));
+            return Ok(stamps
+                .await?
+                .iter()
+                .filter_map(|stamp| stamp.get(counter).copied())
+                .max()
+                .unwrap_or(0));
+        }
+        self.call("bump_stamp", None, || self.inner.bump_stamp(shards, counter))
+            .await
+    }
+
+    async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
+        self.call("clear", Some(0), || self.inner.clear(prefix))
+            .await
+    }
+
     async fn delete_by_pattern(&self, pattern: &str) -> Result<u64, StoreError> {
         self.call("delete_by_pattern", Some(0), || {
             self.inner.delete_by_pattern(pattern)
+        })
+        .await
+    }
+
+    async fn query_index(
+        &self,
+        query: &IndexQuery,
+        key_prefix: &str,
+    ) -> Result<(Vec<String>, Option<PageToken>), StoreError> {
+        self.call("query_index", None, || {
+            self.inner.query_index(query, key_prefix)
+        })
+        .await
+    }
+
+    async fn read_attributes(
+        &self,
+        keys: &[String],
+        names: &[&str],
+    ) -> Result<HashMap<String, Attributes>, StoreError> {
+        self.call("read_attributes", None, || {
+            self.inner.read_attributes(keys, names)
         })
         .await
     }

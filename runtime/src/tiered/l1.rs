@@ -1,0 +1,210 @@
+//! The in-process layer: values already decoded, bounded by entries and by their decoded
+//! size; and this process's own per-key invalidations, which reach its L1 and its
+//! in-flight reads at once.
+
+use std::any::Any;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use super::stamps::Check;
+use crate::bounded::{MemoryLimit, Timed, bounded_cache};
+
+/// Stripes of this process's per-key invalidation record: a delete marks its key's
+/// stripe, and reads that began before it in the same stripe are invalid here (a
+/// re-read from the store, never an origin call, for the other keys of the stripe).
+const STRIPES: usize = 4096;
+
+/// What a value's validity rests on: where it stood in this process's invalidation
+/// order when its read began, and the stamps it was checked against.
+#[derive(Clone, Debug)]
+pub(super) struct Validity {
+    /// [`Local::ticket`] when the read began.
+    pub ticket: u64,
+    /// The stamps and generations it depends on.
+    pub checks: Arc<[Check]>,
+}
+
+/// One L1 entry.
+#[derive(Clone)]
+pub(super) struct L1Entry {
+    pub value: Arc<dyn Any + Send + Sync>,
+    pub fresh_until_ms: u64,
+    pub expires_at_ms: u64,
+    pub validity: Validity,
+    /// How long moka keeps it.
+    ttl: Duration,
+    /// Decoded size in bytes (its JSON), what the byte bound counts.
+    size: usize,
+}
+
+impl Timed for L1Entry {
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+    fn size(&self) -> usize {
+        self.size
+    }
+}
+
+impl std::fmt::Debug for L1Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("L1Entry")
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The L1 cache.
+#[derive(Debug)]
+pub(super) struct Memory {
+    cache: Cache<String, L1Entry>,
+}
+
+impl Memory {
+    pub fn new(limit: MemoryLimit) -> Self {
+        Self {
+            cache: bounded_cache(limit),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<L1Entry> {
+        self.cache.get(key)
+    }
+
+    /// Keeps `value` until `expires_at_ms` (`now_ms` being the clock's time).
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert(
+        &self,
+        key: &str,
+        value: Arc<dyn Any + Send + Sync>,
+        fresh_until_ms: u64,
+        expires_at_ms: u64,
+        now_ms: u64,
+        size: usize,
+        validity: Validity,
+    ) {
+        if expires_at_ms <= now_ms {
+            return;
+        }
+        let entry = L1Entry {
+            value,
+            fresh_until_ms,
+            expires_at_ms,
+            validity,
+            ttl: Duration::from_millis(expires_at_ms - now_ms),
+            size: key.len() + size,
+        };
+        self.cache.insert(key.to_owned(), entry);
+    }
+
+    pub fn remove(&self, key: &str) {
+        self.cache.invalidate(key);
+    }
+
+    pub fn clear(&self) {
+        self.cache.invalidate_all();
+    }
+
+    #[cfg(test)]
+    pub fn weighted_size(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.weighted_size()
+    }
+}
+
+/// This process's invalidation order: a counter every invalidation raises, and per key
+/// stripe the value it had at the last invalidation of a key in that stripe.
+#[derive(Debug)]
+pub(super) struct Local {
+    epoch: AtomicU64,
+    /// Set by `clear_memory`: every read before it is invalid.
+    cleared: AtomicU64,
+    stripes: Box<[AtomicU64]>,
+    hasher: std::hash::RandomState,
+}
+
+impl Default for Local {
+    fn default() -> Self {
+        Self {
+            epoch: AtomicU64::new(0),
+            cleared: AtomicU64::new(0),
+            stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+}
+
+impl Local {
+    /// Taken when a read begins: its place in the invalidation order.
+    pub fn ticket(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// The stripe of `key`.
+    pub fn stripe(&self, key: &str) -> usize {
+        (self.hasher.hash_one(key) % STRIPES as u64) as usize
+    }
+
+    /// Records that `key` was invalidated: reads of its stripe that began before are not
+    /// valid any more.
+    pub fn invalidate(&self, key: &str) {
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        self.stripes[self.stripe(key)].fetch_max(epoch, Ordering::SeqCst);
+    }
+
+    /// Records that everything was invalidated.
+    pub fn invalidate_all(&self) {
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        self.cleared.fetch_max(epoch, Ordering::SeqCst);
+    }
+
+    /// Whether a read of a key in `stripe` that began at `ticket` is still valid here.
+    pub fn admits(&self, stripe: usize, ticket: u64) -> bool {
+        self.stripes[stripe].load(Ordering::SeqCst) <= ticket
+            && self.cleared.load(Ordering::SeqCst) <= ticket
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_that_began_before_an_invalidation_of_its_key_is_refused() {
+        let local = Local::default();
+        let before = local.ticket();
+        local.invalidate("k");
+        let after = local.ticket();
+        let stripe = local.stripe("k");
+        assert!(!local.admits(stripe, before));
+        assert!(local.admits(stripe, after));
+        local.invalidate_all();
+        assert!(!local.admits(local.stripe("other"), after));
+    }
+
+    #[test]
+    fn the_byte_bound_counts_decoded_sizes() {
+        let memory = Memory::new(MemoryLimit::bytes(1 << 20));
+        let validity = Validity {
+            ticket: 0,
+            checks: Arc::from([]),
+        };
+        // Eight values of 16 MiB decoded, whatever their compressed size in the store.
+        for i in 0..8 {
+            memory.insert(
+                &format!("k{i}"),
+                Arc::new(()),
+                u64::MAX,
+                u64::MAX,
+                0,
+                16 << 20,
+                validity.clone(),
+            );
+        }
+        assert!(memory.weighted_size() <= 1 << 20, "{}", memory.weighted_size());
+    }
+}
