@@ -98,7 +98,6 @@ impl MemoryLimit {
     }
 }
 
-
 /// A value with its own time to live and size, for [`bounded_cache`].
 pub(crate) trait Timed {
     /// Time to live from insertion.

@@ -16,8 +16,8 @@
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-pub use crate::error::ConfigError;
 pub use crate::bounded::{DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_ENTRIES, MemoryLimit};
+pub use crate::error::ConfigError;
 use crate::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore, S3Overflow};
 use crate::{CacheError, TieredCache, TieredCacheBuilder};
 

@@ -289,7 +289,11 @@ impl<D: DocumentType> Documents<D> {
             tracing::info!(op = "backfill", dry_run = true, key = %object_key, "backfill skipped");
             return;
         }
-        match self.cache.set_if(key, value, Precondition::Version(seen)).await {
+        match self
+            .cache
+            .set_if(key, value, Precondition::Version(seen))
+            .await
+        {
             Ok(Some(_)) => {}
             Ok(None) => {
                 tracing::debug!(op = "backfill", key = %object_key, "item changed since the miss: not cached")
@@ -388,7 +392,12 @@ impl<D: DocumentType> Documents<D> {
                 match self.fetch(&object_key).await? {
                     Some(value) if !self.dry_run => {
                         let precondition = Precondition::Version(seen);
-                        if self.cache.set_if(&key, &value, precondition).await?.is_some() {
+                        if self
+                            .cache
+                            .set_if(&key, &value, precondition)
+                            .await?
+                            .is_some()
+                        {
                             summary.updated += 1;
                         } else {
                             summary.skipped += 1;

@@ -20,8 +20,8 @@
 //! generation for any of them treats the value as invalidated.
 
 use serde::Serialize;
-use serde::ser::Error as _;
 use serde::de::DeserializeOwned;
+use serde::ser::Error as _;
 
 /// Current envelope format version. Other versions decode as a miss.
 pub const FORMAT_VERSION: u8 = 2;

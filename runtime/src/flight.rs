@@ -11,12 +11,15 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-/// In-flight calls by key: each entry is the flight's id and the receiver side of its
-/// leader's channel, type-erased because keys carry different value types.
+/// A registered flight: its id and the receiver side of its leader's channel,
+/// type-erased because keys carry different value types.
+type Entry = (u64, Box<dyn Any + Send + Sync>);
+
+/// In-flight calls by key.
 #[derive(Debug, Default)]
 pub(crate) struct Flights {
     next_id: AtomicU64,
-    map: Mutex<HashMap<String, (u64, Box<dyn Any + Send + Sync>)>>,
+    map: Mutex<HashMap<String, Entry>>,
 }
 
 /// What a caller should do for a key.
@@ -101,10 +104,7 @@ impl Flights {
             .map(|(id, rx)| (*id, rx.downcast_ref::<watch::Receiver<Option<T>>>()));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         match current {
-            Some((id, Some(rx))) => Role::Follower(Follower {
-                id,
-                rx: rx.clone(),
-            }),
+            Some((id, Some(rx))) => Role::Follower(Follower { id, rx: rx.clone() }),
             // Same key in flight with another value type: do not coalesce.
             Some((_, None)) => Role::Leader(Leader {
                 flights: self.clone(),

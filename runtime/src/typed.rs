@@ -206,7 +206,11 @@ impl<D: DataType> TypedCache<D> {
     }
 
     /// [`delete`](Self::delete) if `precondition` holds; `false` when it does not.
-    pub async fn delete_if(&self, key: &D::Key, precondition: Precondition) -> Result<bool, CacheError> {
+    pub async fn delete_if(
+        &self,
+        key: &D::Key,
+        precondition: Precondition,
+    ) -> Result<bool, CacheError> {
         self.cache.delete_if(&D::key(key), precondition).await
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use cachegen_runtime::config::MemoryLimit;
 use cachegen_runtime::metrics::names;
-use cachegen_runtime::store::{Attributes, StoreEntry};
+use cachegen_runtime::store::{Attributes, Precondition, StoreEntry};
 use cachegen_runtime::{BoxError, CacheError, StoreError, WriteOptions};
 use common::{Harness, Kind, metric};
 use serde::{Deserialize, Serialize};
@@ -71,7 +71,7 @@ async fn round_trip(kind: Kind) {
     assert!(other.has("u1").await.unwrap());
     assert!(!other.has("u2").await.unwrap());
     // The key in the store carries the prefix.
-    assert!(h.store.has(&format!("{}u1", h.prefix)).await.unwrap());
+    assert!(h.stored(&format!("{}u1", h.prefix)).await.is_some());
     cache.metrics().flush();
     assert_eq!(metric(&sink, names::MISSES), 1);
 }
@@ -92,7 +92,7 @@ async fn ttl_expiry_is_application_level(kind: Kind) {
     h.clock.advance(MINUTE + Duration::from_secs(1));
     // Redis expires server-side in real time, so its raw GET still returns the
     // bytes; DynamoDB and memory stores check `expiresAt` against the clock.
-    let raw = h.store.get(&format!("{}u7", h.prefix)).await.unwrap();
+    let raw = h.stored(&format!("{}u7", h.prefix)).await;
     assert_eq!(raw.is_some(), kind == Kind::Redis);
     assert_eq!(with_l1.get::<User>("u7").await.unwrap(), None);
     assert_eq!(h.builder().build().get::<User>("u7").await.unwrap(), None);
@@ -108,7 +108,7 @@ async fn delete_removes_from_both_layers(kind: Kind) {
     cache.delete("u1").await.unwrap();
     cache.delete("never-written").await.unwrap();
     assert_eq!(cache.get::<User>("u1").await.unwrap(), None);
-    assert!(!h.store.has(&format!("{}u1", h.prefix)).await.unwrap());
+    assert!(h.stored(&format!("{}u1", h.prefix)).await.is_none());
     assert_eq!(
         h.builder().build().get::<User>("u2").await.unwrap(),
         Some(user(2))
@@ -145,13 +145,21 @@ async fn tags_invalidate_members_only(kind: Kind) {
         .set_with("u3", &user(3), &WriteOptions::ttl(MINUTE).tag("team:2"))
         .await
         .unwrap();
-    assert_eq!(cache.invalidate_tag("team:1").await.unwrap(), 2);
-    assert_eq!(cache.get::<User>("u1").await.unwrap(), None);
-    assert_eq!(cache.get::<User>("u2").await.unwrap(), None);
-    assert_eq!(cache.get::<User>("u3").await.unwrap(), Some(user(3)));
-    // The tag itself is gone: invalidating again removes nothing.
-    assert_eq!(cache.invalidate_tag("team:1").await.unwrap(), 0);
-    assert_eq!(cache.invalidate_tag("team:2").await.unwrap(), 1);
+    cache.invalidate_tag("team:1").await.unwrap();
+    for reader in [&cache, &h.builder().build()] {
+        assert_eq!(reader.get::<User>("u1").await.unwrap(), None);
+        assert_eq!(reader.get::<User>("u2").await.unwrap(), None);
+        assert_eq!(reader.get::<User>("u3").await.unwrap(), Some(user(3)));
+    }
+    // Written again after the invalidation, a member is served again.
+    cache.set_with("u1", &user(1), &team).await.unwrap();
+    assert_eq!(
+        h.builder().build().get::<User>("u1").await.unwrap(),
+        Some(user(1))
+    );
+    cache.invalidate_tag("team:2").await.unwrap();
+    assert_eq!(cache.get::<User>("u3").await.unwrap(), None);
+    assert_eq!(cache.get::<User>("u1").await.unwrap(), Some(user(1)));
 }
 
 async fn pattern_delete_where_supported(kind: Kind) {
@@ -212,12 +220,7 @@ async fn large_values_compress_and_oversized_are_refused(kind: Kind) {
     // 1 MB of repetitive text compresses far below the 400 KB item limit.
     let big = "cachegen ".repeat(120_000);
     cache.set("big", &big, MINUTE).await.unwrap();
-    let stored = h
-        .store
-        .get(&format!("{}big", h.prefix))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = h.stored(&format!("{}big", h.prefix)).await.unwrap();
     assert!(stored.len() < 100_000, "stored {} bytes", stored.len());
     assert_eq!(
         h.builder().build().get::<String>("big").await.unwrap(),
@@ -258,7 +261,6 @@ async fn corrupt_and_old_schema_values_are_misses(kind: Kind) {
         created_at_ms: 0,
         expires_at_ms: u64::MAX / 2,
         ttl: MINUTE,
-        tags: &[],
         attributes: const { &Attributes::new() },
         large_values: false,
     };
@@ -271,7 +273,11 @@ async fn corrupt_and_old_schema_values_are_misses(kind: Kind) {
     {
         let key = format!("c{i}");
         h.store
-            .set(&format!("{}{key}", h.prefix), entry(junk))
+            .write(
+                &format!("{}{key}", h.prefix),
+                entry(junk),
+                Precondition::None,
+            )
             .await
             .unwrap();
         let cache = h.builder().build();

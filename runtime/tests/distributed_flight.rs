@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cachegen_runtime::config::MemoryLimit;
+use cachegen_runtime::store::LeaseOutcome;
 use cachegen_runtime::{BoxError, DistributedFlight, TieredCache};
 use common::{Harness, Kind};
 
@@ -93,13 +94,13 @@ async fn redis() {
 /// A holder that crashed never releases its lease; the waiter takes over once it lapses.
 async fn a_crashed_holders_lease_lapses(kind: Kind) {
     let h = Harness::new(kind).await;
-    let lease = format!("{}lease#orphan", h.prefix);
-    assert!(
-        h.store
-            .acquire_lease(&lease, "crashed", Duration::from_millis(300))
-            .await
-            .unwrap()
-    );
+    let key = format!("{}orphan", h.prefix);
+    let taken = h
+        .store
+        .acquire_lease(&key, None, "crashed", Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(matches!(taken, LeaseOutcome::Acquired(_)), "{taken:?}");
     let cache = containers(&h, true).remove(0);
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
@@ -165,12 +166,13 @@ async fn leases_lapse_by_the_invocation_deadline() {
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Its lease lapsed at the deadline (not after the 5 s lease_ttl): another takes it.
-    assert!(
-        store
-            .acquire_lease("lease#slow", "next", Duration::from_secs(1))
-            .await
-            .unwrap()
-    );
+    let seen = store.read("slow").await.unwrap();
+    assert_eq!(seen.lease, None, "lapsed");
+    let taken = store
+        .acquire_lease("slow", seen.version, "next", Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(matches!(taken, LeaseOutcome::Acquired(_)), "{taken:?}");
     stuck.abort();
 }
 

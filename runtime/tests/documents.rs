@@ -12,7 +12,7 @@ use backon::ExponentialBuilder;
 use cachegen_runtime::TieredCache;
 use cachegen_runtime::documents::{DocumentError, DocumentType, Documents, SyncSummary};
 use cachegen_runtime::store::{AttrValue, Attributes, DynamoStore};
-use cachegen_runtime::typed::{DataType, IndexKey, TypedCache, push_key_part};
+use cachegen_runtime::typed::{DataType, TypedCache, push_key_part};
 use cachegen_testkit::{shared_moto_endpoint, unique_name};
 use serde::{Deserialize, Serialize};
 
@@ -35,7 +35,6 @@ impl DataType for ChangeType {
     const MEMORY_TTL: Duration = Duration::from_secs(60);
     const STALE_WHILE_REVALIDATE: Option<Duration> = None;
     const KEY_PREFIX: &'static str = "change#";
-    const INVALIDATION_INDEX: Option<IndexKey> = None;
 
     fn key(key: &String) -> String {
         let mut out = String::from("change#");
@@ -107,6 +106,7 @@ impl Setup {
     }
 
     /// The raw DynamoDB item of `id`, bypassing every cache layer.
+    /// The document's item, unless there is none or only a tombstone (a deleted entry).
     async fn item(&self, id: &str) -> Option<std::collections::HashMap<String, AttributeValue>> {
         self.dynamo
             .get_item()
@@ -116,6 +116,7 @@ impl Setup {
             .await
             .unwrap()
             .item
+            .filter(|item| item.contains_key("value"))
     }
 
     async fn object(&self, id: &str) -> Option<Change> {

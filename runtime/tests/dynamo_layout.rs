@@ -97,61 +97,69 @@ async fn item_layout_with_sort_key_ttl_and_extra_attributes() {
     assert_eq!(n(&item, "createdAt"), now_s);
     assert_eq!(item["gsi1pk"].as_s().unwrap(), "team#1");
     assert_eq!(item["score"].as_n().unwrap(), "42");
-    let (meta, v): (_, String) =
+    assert!(
+        n(&item, "itemVersion") > 0,
+        "every item carries its version"
+    );
+    let decoded: envelope::Decoded<String> =
         envelope::decode(item["value"].as_b().unwrap().as_ref(), 1).unwrap();
     assert_eq!(
-        (v.as_str(), meta.expires_at_ms),
+        (decoded.value.as_str(), decoded.meta.expires_at_ms),
         ("alice", 1_700_000_060_500)
     );
-
-    // Tag membership item under the same table and sort key.
-    let tag = raw(&s.client, &s.table, "dev#tag#team:1", Some("cache")).await;
+    let scopes: Vec<(&str, u64)> = decoded
+        .scopes
+        .iter()
+        .map(|scope| (scope.name.as_str(), scope.generation))
+        .collect();
     assert_eq!(
-        tag["members"].as_ss().unwrap(),
-        &vec!["dev#user#1".to_owned()]
+        scopes,
+        [("default", 0), ("team:1", 0)],
+        "its scopes: type and tag"
     );
-    assert_eq!(n(&tag, "expiresAt"), expires);
-    assert_eq!(n(&tag, "ttl"), expires + 3600);
 
-    // A longer-lived member raises the tag's expiry; a shorter one does not lower it.
-    s.cache
-        .set_with(
-            "user#2",
-            &"bob".to_owned(),
-            &WriteOptions::ttl(10 * MINUTE).tag("team:1"),
-        )
-        .await
-        .unwrap();
-    s.cache
-        .set_with(
-            "user#3",
-            &"eve".to_owned(),
-            &WriteOptions::ttl(MINUTE).tag("team:1"),
-        )
-        .await
-        .unwrap();
-    let tag = raw(&s.client, &s.table, "dev#tag#team:1", Some("cache")).await;
-    assert_eq!(n(&tag, "expiresAt"), 1_700_000_601);
-    assert_eq!(tag["members"].as_ss().unwrap().len(), 3);
+    // A tag invalidation is one stamp item under the same table and sort key; members
+    // stay in the table (reclaimed by TTL) and read as misses.
+    s.cache.invalidate_tag("team:1").await.unwrap();
+    let stamp = raw(&s.client, &s.table, "dev#!g#team:1", Some("cache")).await;
+    assert_eq!(n(&stamp, "stamp:gen"), 1);
+    assert!(
+        n(&stamp, "ttl") > expires + 300 * 24 * 3600,
+        "stamps outlive entries"
+    );
+    assert!(
+        !raw(&s.client, &s.table, "dev#user#1", Some("cache"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(s.cache.get::<String>("user#1").await.unwrap(), None);
 
-    // Batch reads and tag deletes carry the sort key.
+    // Batch reads carry the sort key.
+    for i in 2..5 {
+        s.cache
+            .set(&format!("user#{i}"), &format!("u{i}"), MINUTE)
+            .await
+            .unwrap();
+    }
     let got = s
         .cache
-        .get_many::<String>(&["user#1", "user#2", "user#3"])
+        .get_many::<String>(&["user#1", "user#2", "user#3", "user#4"])
         .await
         .unwrap();
     assert_eq!(got.len(), 3);
-    assert_eq!(s.cache.invalidate_tag("team:1").await.unwrap(), 3);
-    assert!(
-        raw(&s.client, &s.table, "dev#user#2", Some("cache"))
-            .await
-            .is_empty()
+
+    // A delete leaves a tombstone: the key, a new version, and when TTL reclaims it.
+    let before = n(
+        &raw(&s.client, &s.table, "dev#user#2", Some("cache")).await,
+        "itemVersion",
     );
-    assert!(
-        raw(&s.client, &s.table, "dev#tag#team:1", Some("cache"))
-            .await
-            .is_empty()
-    );
+    s.cache.delete("user#2").await.unwrap();
+    let tombstone = raw(&s.client, &s.table, "dev#user#2", Some("cache")).await;
+    let mut names: Vec<&str> = tombstone.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["itemVersion", "pk", "sk", "ttl"]);
+    assert_ne!(n(&tombstone, "itemVersion"), before);
+    assert_eq!(n(&tombstone, "ttl"), now_s + 24 * 3600);
 }
 
 #[tokio::test]

@@ -11,7 +11,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use cachegen_runtime::clock::ManualClock;
 use cachegen_runtime::config::MemoryLimit;
-use cachegen_runtime::store::{CacheStore, DynamoStore, RedisStore, Resilience, ResilientStore};
+use cachegen_runtime::store::{
+    CacheStore, DynamoStore, LeaseOutcome, RedisStore, Resilience, ResilientStore,
+};
 use cachegen_runtime::{BoxError, StoreError, TieredCache};
 use cachegen_testkit::{CountingProxy, TestServer, shared_moto_endpoint, unique_name};
 
@@ -71,7 +73,7 @@ async fn the_breaker_opens_on_a_dead_redis_and_a_probe_closes_it() {
     }
     assert_eq!(origin_calls.load(Ordering::SeqCst), 4);
     assert!(resilient.is_open(), "two failed calls opened the circuit");
-    let refused = resilient.get("k").await.unwrap_err();
+    let refused = resilient.read("k").await.unwrap_err();
     assert!(
         matches!(refused, StoreError::CircuitOpen { .. }),
         "{refused}"
@@ -80,14 +82,14 @@ async fn the_breaker_opens_on_a_dead_redis_and_a_probe_closes_it() {
     redis.start().unwrap();
     // While open, calls are refused without reaching the (revived) store.
     assert!(matches!(
-        resilient.get("k").await,
+        resilient.read("k").await,
         Err(StoreError::CircuitOpen { .. })
     ));
     clock.advance(Duration::from_secs(31));
     // The probe: the connection manager may need a moment to reconnect.
     let mut closed = false;
     for _ in 0..50 {
-        if resilient.has("probe").await.is_ok() {
+        if resilient.read("probe").await.is_ok() {
             closed = true;
             break;
         }
@@ -172,11 +174,8 @@ async fn dry_run_reads_but_skips_writes() {
         },
     ));
     // A dry-run lease acts as held (no caller waits) but writes nothing.
-    assert!(
-        dry.acquire_lease("lease#x", "me", Duration::from_secs(5))
-            .await
-            .unwrap()
-    );
+    let lease = dry.acquire_lease("x", None, "me", Duration::from_secs(5));
+    assert!(matches!(lease.await.unwrap(), LeaseOutcome::Acquired(_)));
     let cache = cache_over(dry, common::TEST_STORE_TIMEOUT);
     assert_eq!(
         cache.get::<String>("existing").await.unwrap().as_deref(),
@@ -187,6 +186,10 @@ async fn dry_run_reads_but_skips_writes() {
         .await
         .unwrap();
     cache.delete("existing").await.unwrap();
+    // Invalidations and maintenance change nothing either.
+    cache.invalidate_all().await.unwrap();
+    cache.invalidate_tag("t").await.unwrap();
+    assert_eq!(cache.clear().await.unwrap(), 0);
     let item = |key: &str| {
         client
             .get_item()
@@ -199,11 +202,22 @@ async fn dry_run_reads_but_skips_writes() {
         "the write was skipped"
     );
     assert!(
-        item("lease#x").await.unwrap().item.is_none(),
+        item("x").await.unwrap().item.is_none(),
         "no lease was written"
     );
     assert!(
         item("existing").await.unwrap().item.is_some(),
         "the delete was skipped"
+    );
+    for stamp in ["!t#default", "!g#t"] {
+        assert!(
+            item(stamp).await.unwrap().item.is_none(),
+            "no stamp was written at {stamp}"
+        );
+    }
+    assert_eq!(
+        cache.get::<String>("existing").await.unwrap().as_deref(),
+        Some("value"),
+        "the entry is served as before"
     );
 }

@@ -17,8 +17,8 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::overflow::{BodyRef, S3Overflow, sha256_hex};
 use super::{
-    AttrValue, Attributes, CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition,
-    Slot, Stamp, StoreEntry, TOMBSTONE_LIFETIME, TableRef, Version,
+    AttrValue, Attributes, CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot,
+    Stamp, StoreEntry, TOMBSTONE_LIFETIME, TableRef, Version,
 };
 use crate::StoreError;
 use crate::clock::{self, Clock};
@@ -300,7 +300,10 @@ fn version_condition(seen: Option<Version>) -> (&'static str, Option<AttributeVa
 /// Calls `round` with what is still pending until nothing is, giving up after
 /// [`BATCH_STALLS`] rounds in a row that made no progress (backing off between those);
 /// returns what `round` produced, and what was still pending when it gave up.
-async fn batch_rounds<P, T, F, Fut>(mut pending: Vec<P>, mut round: F) -> (Vec<T>, Vec<P>, Option<StoreError>)
+async fn batch_rounds<P, T, F, Fut>(
+    mut pending: Vec<P>,
+    mut round: F,
+) -> (Vec<T>, Vec<P>, Option<StoreError>)
 where
     F: FnMut(Vec<P>) -> Fut,
     Fut: std::future::Future<Output = Result<(Vec<T>, Vec<P>), StoreError>>,
@@ -515,7 +518,11 @@ impl DynamoStore {
     /// Strongly consistent batch reads of `keys` (100 per request, 4 requests at once),
     /// reading only `attributes` (all when empty). Keys still unprocessed after
     /// [`BATCH_STALLS`] rounds without progress are logged and left out.
-    async fn batch_get(&self, keys: &[String], attributes: &[&str]) -> Result<Vec<Item>, StoreError> {
+    async fn batch_get(
+        &self,
+        keys: &[String],
+        attributes: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
         let mut unique = keys.to_vec();
         unique.sort_unstable();
         unique.dedup();
@@ -531,7 +538,11 @@ impl DynamoStore {
         Ok(items.into_iter().flatten().collect())
     }
 
-    async fn batch_get_chunk(&self, keys: Vec<String>, attributes: &[&str]) -> Result<Vec<Item>, StoreError> {
+    async fn batch_get_chunk(
+        &self,
+        keys: Vec<String>,
+        attributes: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
         let placeholders: Vec<String> = (0..attributes.len()).map(|n| format!("#a{n}")).collect();
         let projection = (!attributes.is_empty()).then(|| placeholders.join(", "));
         let names: HashMap<String, String> = placeholders
@@ -582,9 +593,16 @@ impl DynamoStore {
 
     /// Replaces the items with `keys` by tombstones (25 per `BatchWriteItem`, 4 at once),
     /// then removes the S3 objects of `objects`. Fails if any stays unwritten.
-    async fn batch_tombstone(&self, keys: Vec<String>, objects: Vec<String>) -> Result<u64, StoreError> {
+    async fn batch_tombstone(
+        &self,
+        keys: Vec<String>,
+        objects: Vec<String>,
+    ) -> Result<u64, StoreError> {
         let n = keys.len() as u64;
-        let chunks: Vec<Vec<String>> = keys.chunks(BATCH_WRITE_MAX).map(<[String]>::to_vec).collect();
+        let chunks: Vec<Vec<String>> = keys
+            .chunks(BATCH_WRITE_MAX)
+            .map(<[String]>::to_vec)
+            .collect();
         futures::stream::iter(chunks)
             .map(|chunk| self.batch_tombstone_chunk(chunk))
             .buffer_unordered(BATCH_CONCURRENCY)
@@ -719,7 +737,10 @@ impl DynamoStore {
                             .expression_attribute_names("#t", ttl)
                             .expression_attribute_values(":t", reclaim);
                     }
-                    let update = update.update_expression(expression).build().map_err(built)?;
+                    let update = update
+                        .update_expression(expression)
+                        .build()
+                        .map_err(built)?;
                     Ok(TransactWriteItem::builder().update(update).build())
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
@@ -908,9 +929,10 @@ impl CacheStore for DynamoStore {
         let Some(old) = refused_is_none(request.send().await)? else {
             return Ok(false);
         };
-        if let (Some(overflow), Some(object)) =
-            (&self.overflow, self.old_object(old.attributes.as_ref(), None))
-        {
+        if let (Some(overflow), Some(object)) = (
+            &self.overflow,
+            self.old_object(old.attributes.as_ref(), None),
+        ) {
             overflow.delete_best_effort(vec![object]).await;
         }
         Ok(true)
@@ -1042,7 +1064,9 @@ impl CacheStore for DynamoStore {
             .scan()
             .table_name(&self.table)
             .projection_expression(projection)
-            .filter_expression("(attribute_exists(#val) OR attribute_exists(#ref)) AND begins_with(#k, :p)")
+            .filter_expression(
+                "(attribute_exists(#val) OR attribute_exists(#ref)) AND begins_with(#k, :p)",
+            )
             .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
             .set_expression_attribute_names(Some(names));
         if prefix.is_empty() {
@@ -1107,11 +1131,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn batch_rounds_keep_going_while_they_make_progress() {
         // One item a round: far more rounds than the stall budget, all productive.
-        let (done, left, error) = batch_rounds((0..20).collect::<Vec<u32>>(), |mut pending| async move {
-            let first = pending.remove(0);
-            Ok((vec![first], pending))
-        })
-        .await;
+        let (done, left, error) =
+            batch_rounds((0..20).collect::<Vec<u32>>(), |mut pending| async move {
+                let first = pending.remove(0);
+                Ok((vec![first], pending))
+            })
+            .await;
         assert_eq!((done.len(), left.len(), error.is_none()), (20, 0, true));
         // No progress at all: gives up after the stall budget, keeping what is left.
         let mut rounds = 0;

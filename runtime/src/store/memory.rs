@@ -212,7 +212,10 @@ impl CacheStore for MemoryStore {
     async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
         let _guard = self.writes.lock().expect("write lock");
         if let Some(mut item) = self.items.get(key)
-            && item.lease.as_ref().is_some_and(|lease| lease.holder == holder)
+            && item
+                .lease
+                .as_ref()
+                .is_some_and(|lease| lease.holder == holder)
         {
             item.lease = None;
             item.version = Version::fresh();
@@ -348,7 +351,10 @@ mod tests {
         let attributes = Attributes::new();
         let short = entry(b"v", Duration::from_millis(1), &attributes);
         let long = entry(b"v", Duration::from_secs(60), &attributes);
-        store.write("short", short, Precondition::None).await.unwrap();
+        store
+            .write("short", short, Precondition::None)
+            .await
+            .unwrap();
         store.write("long", long, Precondition::None).await.unwrap();
         // moka's own expiry (real time); 20 ms is far past the 1 ms TTL.
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -371,8 +377,16 @@ mod tests {
         let written = store.write("k", fresh, Precondition::Version(now.version));
         let written = written.await.unwrap().expect("written");
         let stale_delete = store.delete("k", Precondition::Version(now.version));
-        assert!(!stale_delete.await.unwrap(), "a delete made from an old read is refused");
-        assert!(store.delete("k", Precondition::Version(Some(written))).await.unwrap());
+        assert!(
+            !stale_delete.await.unwrap(),
+            "a delete made from an old read is refused"
+        );
+        assert!(
+            store
+                .delete("k", Precondition::Version(Some(written)))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]

@@ -278,7 +278,9 @@ impl RedisStore {
                 .await
                 .map_err(err)?;
             for key in keys {
-                let held: u64 = self.scripts.tombstone
+                let held: u64 = self
+                    .scripts
+                    .tombstone
                     .key(&key)
                     .arg(Version::fresh().raw())
                     .arg(TOMBSTONE_LIFETIME.as_millis() as u64)
@@ -311,7 +313,9 @@ impl CacheStore for RedisStore {
     }
 
     async fn read(&self, key: &str) -> Result<Slot, StoreError> {
-        let fields: Value = self.scripts.read
+        let fields: Value = self
+            .scripts
+            .read
             .key(key)
             .invoke_async(&mut self.conn.clone())
             .await
@@ -346,7 +350,9 @@ impl CacheStore for RedisStore {
     ) -> Result<Option<Version>, StoreError> {
         let (mode, seen) = condition(precondition);
         let version = Version::fresh();
-        let written: u64 = self.scripts.write
+        let written: u64 = self
+            .scripts
+            .write
             .key(key)
             .arg(mode)
             .arg(seen)
@@ -362,7 +368,9 @@ impl CacheStore for RedisStore {
 
     async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
         let (mode, seen) = condition(precondition);
-        let deleted: u64 = self.scripts.tombstone
+        let deleted: u64 = self
+            .scripts
+            .tombstone
             .key(key)
             .arg(Version::fresh().raw())
             .arg(TOMBSTONE_LIFETIME.as_millis() as u64)
@@ -383,7 +391,9 @@ impl CacheStore for RedisStore {
     ) -> Result<LeaseOutcome, StoreError> {
         let version = Version::fresh();
         let ttl_ms = ttl.as_millis().max(1) as u64;
-        let outcome: Value = self.scripts.acquire
+        let outcome: Value = self
+            .scripts
+            .acquire
             .key(key)
             .arg(seen.map_or(String::new(), |v| v.raw().to_string()))
             .arg(version.raw())
@@ -400,7 +410,9 @@ impl CacheStore for RedisStore {
     }
 
     async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
-        let _: u64 = self.scripts.release
+        let _: u64 = self
+            .scripts
+            .release
             .key(key)
             .arg(holder)
             .arg(Version::fresh().raw())

@@ -18,9 +18,9 @@ use super::{
     Attributes, CacheStore, Capabilities, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
     TableRef, Version,
 };
-use crate::query::{IndexQuery, PageToken};
 use crate::clock::{Clock, SystemClock};
 use crate::error::StoreError;
+use crate::query::{IndexQuery, PageToken};
 
 /// What [`ResilientStore`] does around each call.
 #[derive(Clone, Debug)]
@@ -304,8 +304,10 @@ impl CacheStore for ResilientStore {
     }
 
     async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
-        self.call("delete", Some(true), || self.inner.delete(key, precondition))
-            .await
+        self.call("delete", Some(true), || {
+            self.inner.delete(key, precondition)
+        })
+        .await
     }
 
     async fn acquire_lease(
@@ -348,8 +350,10 @@ impl CacheStore for ResilientStore {
                 .max()
                 .unwrap_or(0));
         }
-        self.call("bump_stamp", None, || self.inner.bump_stamp(shards, counter))
-            .await
+        self.call("bump_stamp", None, || {
+            self.inner.bump_stamp(shards, counter)
+        })
+        .await
     }
 
     async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {

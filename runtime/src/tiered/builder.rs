@@ -195,17 +195,13 @@ fn holder_id() -> String {
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos());
-    format!(
-        "{}-{started:x}-{:x}",
-        std::process::id(),
-        fastrand::u32(..)
-    )
+    format!("{}-{started:x}-{:x}", std::process::id(), fastrand::u32(..))
 }
 
 /// Which stamp shard a holder reads.
 fn shard_of(holder: &str, shards: u32) -> u32 {
-    let sum = holder
-        .bytes()
-        .fold(0u32, |sum, byte| sum.wrapping_mul(31).wrapping_add(u32::from(byte)));
+    let sum = holder.bytes().fold(0u32, |sum, byte| {
+        sum.wrapping_mul(31).wrapping_add(u32::from(byte))
+    });
     sum % shards.max(1)
 }

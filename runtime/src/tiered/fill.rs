@@ -25,6 +25,17 @@ pub(super) struct Flown<T> {
     validity: Option<Validity>,
 }
 
+/// What a fill stands on before its origin call.
+pub(super) struct Ground {
+    /// The item's version the fill is conditional on.
+    seen: Option<Version>,
+    /// The lease, when this process holds it.
+    guard: Option<LeaseGuard>,
+    /// Whether to bring stamp views up to date first (not when the store just failed to
+    /// answer: a lookup during an outage waits on it once, not twice).
+    refresh_stamps: bool,
+}
+
 /// An entry ready for the store.
 struct Encoded {
     bytes: Vec<u8>,
@@ -183,6 +194,7 @@ impl TieredCache {
                                         found: Found::Miss,
                                         version,
                                         lease,
+                                        store_answered: true,
                                     };
                                     // Across processes, one refreshes; the rest keep serving
                                     // stale.
@@ -192,6 +204,11 @@ impl TieredCache {
                                     else {
                                         return;
                                     };
+                                    let ground = Ground {
+                                        seen,
+                                        guard,
+                                        refresh_stamps: true,
+                                    };
                                     let _ = this
                                         .call_origin(
                                             &key,
@@ -200,8 +217,7 @@ impl TieredCache {
                                             stale_window,
                                             origin,
                                             leader,
-                                            seen,
-                                            guard,
+                                            ground,
                                         )
                                         .await;
                                 }
@@ -283,17 +299,13 @@ impl TieredCache {
                         Leased::Elsewhere => (lookup.version, None),
                     };
                     span.record("layer", "origin");
+                    let ground = Ground {
+                        seen,
+                        guard,
+                        refresh_stamps: lookup.store_answered,
+                    };
                     return self
-                        .call_origin(
-                            key,
-                            opts,
-                            attributes,
-                            stale_window,
-                            origin,
-                            leader,
-                            seen,
-                            guard,
-                        )
+                        .call_origin(key, opts, attributes, stale_window, origin, leader, ground)
                         .await;
                 }
             }
@@ -307,9 +319,9 @@ impl TieredCache {
     }
 
     /// Calls the origin as flight leader: publishes the outcome to followers first, then
-    /// stores a value, conditional on the item still being at `seen`.
+    /// stores a value, conditional on the item still being at `ground.seen`.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn call_origin<T, E, A, F, Fut>(
+    async fn call_origin<T, E, A, F, Fut>(
         &self,
         key: &str,
         opts: &WriteOptions,
@@ -317,8 +329,7 @@ impl TieredCache {
         stale_window: Duration,
         origin: F,
         leader: Leader<Flown<T>>,
-        seen: Option<Version>,
-        guard: Option<LeaseGuard>,
+        ground: Ground,
     ) -> Result<T, CacheError>
     where
         T: CacheValue,
@@ -328,9 +339,16 @@ impl TieredCache {
         Fut: Future<Output = Result<T, E>>,
     {
         Counters::inc(&self.counters.misses);
-        self.refresh_scopes(&opts.tags, &opts.prefixes).await;
-        let scopes = self.scopes(&opts.tags, &opts.prefixes);
-        let mut checks = self.scope_checks(&scopes);
+        let Ground {
+            seen,
+            guard,
+            refresh_stamps,
+        } = ground;
+        let scopes = self.scopes_of(&opts.tags, &opts.prefixes);
+        if refresh_stamps {
+            self.refresh_scopes(&scopes).await;
+        }
+        let (scopes, mut checks) = scopes.record();
         checks.extend(self.memory_checks(key));
         let validity = Validity {
             ticket: self.inner.local.ticket(),
@@ -371,15 +389,26 @@ impl TieredCache {
     }
 
     /// Stores an origin's value (errors are logged: the caller has its value).
-    async fn fill<T: CacheValue>(&self, fill: Fill<'_, T>, started: Instant, guard: Option<LeaseGuard>) {
+    async fn fill<T: CacheValue>(
+        &self,
+        fill: Fill<'_, T>,
+        started: Instant,
+        guard: Option<LeaseGuard>,
+    ) {
         let key = fill.key;
         if started.elapsed() > TOMBSTONE_LIFETIME / 2 {
             // A tombstone written before this read may be gone by now.
-            tracing::warn!(key, "origin call outlived the tombstone lifetime: value not cached");
+            tracing::warn!(
+                key,
+                "origin call outlived the tombstone lifetime: value not cached"
+            );
             return;
         }
         let written = match self.encode(&fill) {
-            Ok(encoded) => self.write_entry(&fill, &encoded).await.map(|w| (w, encoded)),
+            Ok(encoded) => self
+                .write_entry(&fill, &encoded)
+                .await
+                .map(|w| (w, encoded)),
             Err(e) => Err(e),
         };
         match written {
@@ -511,9 +540,9 @@ impl TieredCache {
         }
         async {
             self.forget(key);
-            self.refresh_scopes(&opts.tags, &opts.prefixes).await;
-            let scopes = self.scopes(&opts.tags, &opts.prefixes);
-            let mut checks = self.scope_checks(&scopes);
+            let scopes = self.scopes_of(&opts.tags, &opts.prefixes);
+            self.refresh_scopes(&scopes).await;
+            let (scopes, mut checks) = scopes.record();
             checks.extend(self.memory_checks(key));
             let validity = Validity {
                 ticket: self.inner.local.ticket(),
@@ -575,8 +604,21 @@ impl TieredCache {
             };
             // Not joined to a flight: a flight's read may predate what the caller knows.
             let leader = self.inner.flights.detached::<Flown<T>>();
-            self.call_origin(key, opts, attributes, Duration::ZERO, origin, leader, seen, None)
-                .await
+            let ground = Ground {
+                seen,
+                guard: None,
+                refresh_stamps: true,
+            };
+            self.call_origin(
+                key,
+                opts,
+                attributes,
+                Duration::ZERO,
+                origin,
+                leader,
+                ground,
+            )
+            .await
         }
         .instrument(span.clone())
         .await

@@ -39,7 +39,11 @@ impl TieredCache {
     /// [`delete`](Self::delete) if `precondition` holds for the item in the store (see
     /// [`read_item`](Self::read_item)); `Ok(false)` when it does not, and nothing was
     /// deleted (this process forgets its copy all the same).
-    pub async fn delete_if(&self, key: &str, precondition: Precondition) -> Result<bool, CacheError> {
+    pub async fn delete_if(
+        &self,
+        key: &str,
+        precondition: Precondition,
+    ) -> Result<bool, CacheError> {
         Self::check_key(key)?;
         self.forget(key);
         let Some(store) = &self.inner.store else {
@@ -110,7 +114,9 @@ impl TieredCache {
         };
         let timeout = self.inner.invalidation_timeout;
         let prefix = &self.inner.key_prefix;
-        Ok(self.timed_call("clear", timeout, store.clear(prefix)).await?)
+        Ok(self
+            .timed_call("clear", timeout, store.clear(prefix))
+            .await?)
     }
 
     /// Replaces the entries whose keys match a glob `pattern` (prefix applied) by
@@ -125,7 +131,11 @@ impl TieredCache {
         let timeout = self.inner.invalidation_timeout;
         let pattern = self.store_key(pattern);
         Ok(self
-            .timed_call("delete_by_pattern", timeout, store.delete_by_pattern(&pattern))
+            .timed_call(
+                "delete_by_pattern",
+                timeout,
+                store.delete_by_pattern(&pattern),
+            )
             .await?)
     }
 }

@@ -205,6 +205,10 @@ mod tests {
                 validity.clone(),
             );
         }
-        assert!(memory.weighted_size() <= 1 << 20, "{}", memory.weighted_size());
+        assert!(
+            memory.weighted_size() <= 1 << 20,
+            "{}",
+            memory.weighted_size()
+        );
     }
 }

@@ -165,7 +165,8 @@ impl TieredCache {
             }
             let ticket = self.inner.local.ticket();
             let memory_checks = self.memory_checks(key);
-            let acquired = store.acquire_lease(&store_key, slot.version, &self.inner.holder, lease_ttl);
+            let acquired =
+                store.acquire_lease(&store_key, slot.version, &self.inner.holder, lease_ttl);
             match self.store_call("acquire_lease", acquired).await {
                 Ok(LeaseOutcome::Acquired(version)) => {
                     return Ok(Leased::Call {

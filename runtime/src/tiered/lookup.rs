@@ -33,6 +33,9 @@ pub(super) struct Lookup<T> {
     pub version: Option<Version>,
     /// The item's lease, if one is held.
     pub lease: Option<LeaseHolder>,
+    /// Whether the store answered (or there is none): when it did not, a fill does not
+    /// wait on it once more for stamps.
+    pub store_answered: bool,
 }
 
 /// An item as the store holds it.
@@ -181,6 +184,7 @@ impl TieredCache {
                     found: Found::Fresh(v, validity),
                     version: None,
                     lease: None,
+                    store_answered: true,
                 });
             }
             stale_or_miss => stale_or_miss,
@@ -190,12 +194,15 @@ impl TieredCache {
                 found: in_l1,
                 version: None,
                 lease: None,
+                store_answered: true,
             });
         };
-        self.refresh_scopes(&[], &[]).await;
         let ticket = self.inner.local.ticket();
         let memory_checks = self.memory_checks(key);
-        let read = self.store_call("read", store.read(&self.store_key(key))).await;
+        let read = self
+            .store_call("read", store.read(&self.store_key(key)))
+            .await;
+        let store_answered = read.is_ok();
         let slot = self.degrade(read, Slot::default())?;
         let accepted = match &slot.value {
             Some(bytes) => self.accept::<T>(key, bytes, ticket, memory_checks).await,
@@ -218,6 +225,7 @@ impl TieredCache {
             found,
             version: slot.version,
             lease: slot.lease,
+            store_answered,
         })
     }
 
@@ -232,7 +240,6 @@ impl TieredCache {
                 value: None,
             });
         };
-        self.refresh_scopes(&[], &[]).await;
         let ticket = self.inner.local.ticket();
         let memory_checks = self.memory_checks(key);
         let slot = self
@@ -291,7 +298,9 @@ impl TieredCache {
             return Ok(false);
         };
         let memory_checks = self.memory_checks(key);
-        let read = self.store_call("read", store.read(&self.store_key(key))).await;
+        let read = self
+            .store_call("read", store.read(&self.store_key(key)))
+            .await;
         let Some(bytes) = self.degrade(read, Slot::default())?.value else {
             return Ok(false);
         };
@@ -332,7 +341,6 @@ impl TieredCache {
                 }
             }
             if let (Some(store), false) = (&self.inner.store, missing.is_empty()) {
-                self.refresh_scopes(&[], &[]).await;
                 let ticket = self.inner.local.ticket();
                 let checks: Vec<[Check; 2]> =
                     missing.iter().map(|key| self.memory_checks(key)).collect();
@@ -343,7 +351,8 @@ impl TieredCache {
                     let Some(bytes) = found.get(full_key) else {
                         continue;
                     };
-                    if let Some(accepted) = self.accept::<T>(key, bytes, ticket, memory_checks).await
+                    if let Some(accepted) =
+                        self.accept::<T>(key, bytes, ticket, memory_checks).await
                         && accepted.fresh
                     {
                         Counters::inc(&self.counters.store_hits);

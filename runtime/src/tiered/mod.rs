@@ -1,7 +1,7 @@
 //! `TieredCache`: L1 (in-process) → shared store → origin.
 //!
 //! Its parts, one concern each:
-//! - [`builder`]: [`TieredCacheBuilder`];
+//! - `builder`: [`TieredCacheBuilder`];
 //! - `l1`: the in-process layer and this process's own per-key invalidations;
 //! - `stamps`: invalidation scopes, this process's view of their stamps, and validity;
 //! - `lookup`: reads (L1, then the store);
@@ -195,7 +195,10 @@ impl TieredCache {
         Self {
             counters: self.inner.metrics.counters(data_type),
             data_type: data_type.into(),
-            type_stamp: self.inner.stamps.data_type(&self.inner.key_prefix, data_type),
+            type_stamp: self
+                .inner
+                .stamps
+                .data_type(&self.inner.key_prefix, data_type),
             ..self.clone()
         }
     }

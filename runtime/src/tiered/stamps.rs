@@ -21,9 +21,9 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::TieredCache;
-use crate::CacheError;
 use crate::envelope::{ScopeGen, ScopeKind};
 use crate::store::INTERNAL_KEY_MARKER;
+use crate::{CacheError, StoreError};
 
 /// Key buckets of a data type's stamp: a per-key delete invalidates other processes'
 /// L1 copies of the keys in its bucket.
@@ -34,6 +34,8 @@ pub(super) const MEM: usize = 1;
 const FIRST_BUCKET: usize = 2;
 /// The counter of a tag's or a key prefix's stamp.
 pub(super) const GEN: usize = 0;
+/// How long a stamp whose read failed is not read again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// What a stamp item counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +73,9 @@ pub(super) struct StampView {
     counters: Box<[AtomicU64]>,
     /// When the last read that updated the view began, clock ms; 0: never read.
     read_at_ms: AtomicU64,
+    /// When a read of it last failed, clock ms: it is not tried again for
+    /// [`RETRY_AFTER`], so an outage costs a lookup one store timeout, not several.
+    failed_at_ms: AtomicU64,
     /// One refresh at a time.
     refresh: tokio::sync::Mutex<()>,
 }
@@ -82,6 +87,7 @@ impl StampView {
             layout,
             counters: (0..layout.len()).map(|_| AtomicU64::new(0)).collect(),
             read_at_ms: AtomicU64::new(0),
+            failed_at_ms: AtomicU64::new(0),
             refresh: tokio::sync::Mutex::new(()),
         }
     }
@@ -105,6 +111,38 @@ pub(super) struct Check {
     view: Arc<StampView>,
     index: usize,
     generation: u64,
+}
+
+/// The scopes of a value about to be written, with their views.
+pub(super) struct Scopes(Vec<(ScopeKind, String, Arc<StampView>)>);
+
+impl Scopes {
+    /// The scopes with their counters as this process sees them now (taken when the
+    /// value's read begins), for the envelope, and as checks, for this process.
+    pub fn record(self) -> (Vec<ScopeGen>, Vec<Check>) {
+        self.0
+            .into_iter()
+            .map(|(kind, name, view)| {
+                let index = if kind == ScopeKind::DataType {
+                    ALL
+                } else {
+                    GEN
+                };
+                let generation = view.counter(index);
+                let scope = ScopeGen {
+                    kind,
+                    name,
+                    generation,
+                };
+                let check = Check {
+                    view,
+                    index,
+                    generation,
+                };
+                (scope, check)
+            })
+            .unzip()
+    }
 }
 
 /// A judgment of a value against this process's view.
@@ -227,47 +265,34 @@ impl TieredCache {
         })
     }
 
-    /// The scopes of a value written with `tags` and `prefixes` by this handle, with their
-    /// counters as this process sees them now.
-    pub(super) fn scopes(&self, tags: &[String], prefixes: &[String]) -> Vec<ScopeGen> {
+    /// The scopes of a value written by this handle with `tags` and `prefixes`: its data
+    /// type, its tags, its key prefixes.
+    pub(super) fn scopes_of(&self, tags: &[String], prefixes: &[String]) -> Scopes {
         let stamps = &self.inner.stamps;
         let prefix = &self.inner.key_prefix;
         let mut scopes = Vec::with_capacity(1 + tags.len() + prefixes.len());
-        scopes.push(ScopeGen {
-            kind: ScopeKind::DataType,
-            name: self.data_type.to_string(),
-            generation: self.type_stamp.counter(ALL),
-        });
+        scopes.push((
+            ScopeKind::DataType,
+            self.data_type.to_string(),
+            self.type_stamp.clone(),
+        ));
         for tag in tags {
-            scopes.push(ScopeGen {
-                kind: ScopeKind::Tag,
-                name: tag.clone(),
-                generation: stamps.scope(prefix, ScopeKind::Tag, tag).counter(GEN),
-            });
+            let view = stamps.scope(prefix, ScopeKind::Tag, tag);
+            scopes.push((ScopeKind::Tag, tag.clone(), view));
         }
         for key_prefix in prefixes {
             let name = format!("{}#{key_prefix}", self.data_type);
-            scopes.push(ScopeGen {
-                kind: ScopeKind::KeyPrefix,
-                generation: stamps.scope(prefix, ScopeKind::KeyPrefix, &name).counter(GEN),
-                name,
-            });
+            let view = stamps.scope(prefix, ScopeKind::KeyPrefix, &name);
+            scopes.push((ScopeKind::KeyPrefix, name, view));
         }
-        scopes
+        Scopes(scopes)
     }
 
-    /// Makes the views of `scopes` (and this handle's type stamp) younger than the bound,
-    /// so what a new value records is current. Store trouble leaves them as they are: a
-    /// value that records an old counter is only judged invalid sooner.
-    pub(super) async fn refresh_scopes(&self, tags: &[String], prefixes: &[String]) {
-        let stamps = &self.inner.stamps;
-        let prefix = &self.inner.key_prefix;
-        let mut views = vec![self.type_stamp.clone()];
-        views.extend(tags.iter().map(|t| stamps.scope(prefix, ScopeKind::Tag, t)));
-        views.extend(prefixes.iter().map(|p| {
-            let name = format!("{}#{p}", self.data_type);
-            stamps.scope(prefix, ScopeKind::KeyPrefix, &name)
-        }));
+    /// Makes the views of `scopes` younger than the bound, so what a new value records is
+    /// current. Store trouble leaves them as they are: a value that records an old
+    /// counter is only judged invalid sooner.
+    pub(super) async fn refresh_scopes(&self, scopes: &Scopes) {
+        let views: Vec<Arc<StampView>> = scopes.0.iter().map(|(_, _, v)| v.clone()).collect();
         let _ = self.refresh(&views).await;
     }
 
@@ -321,12 +346,26 @@ impl TieredCache {
         let bound = self.bound();
         let mut stale: Vec<&Arc<StampView>> = Vec::new();
         for view in views {
-            if !view.age_within(clock.now_ms(), bound) && !stale.iter().any(|s| Arc::ptr_eq(s, view)) {
+            if !view.age_within(clock.now_ms(), bound)
+                && !stale.iter().any(|s| Arc::ptr_eq(s, view))
+            {
                 stale.push(view);
             }
         }
         if stale.is_empty() {
             return Ok(());
+        }
+        let now = clock.now_ms();
+        let failing = |view: &StampView| {
+            let failed = view.failed_at_ms.load(Ordering::SeqCst);
+            failed != 0 && now < failed + RETRY_AFTER.as_millis() as u64
+        };
+        if stale.iter().any(|view| failing(view)) {
+            return Err(StoreError::backend(
+                "stamps",
+                "invalidation stamps unreadable a moment ago; not retried yet",
+            )
+            .into());
         }
         let (mine, theirs): (Vec<_>, Vec<_>) = stale
             .into_iter()
@@ -353,9 +392,18 @@ impl TieredCache {
         let stamps = &self.inner.stamps;
         let keys: Vec<String> = views.iter().map(|view| stamps.read_key(view)).collect();
         let started = self.inner.clock.now_ms();
-        let read = self
+        let read = match self
             .store_call("read_stamps", store.read_stamps(&keys))
-            .await?;
+            .await
+        {
+            Ok(read) => read,
+            Err(e) => {
+                for view in views {
+                    view.failed_at_ms.store(started.max(1), Ordering::SeqCst);
+                }
+                return Err(e.into());
+            }
+        };
         for (view, stamp) in views.iter().zip(read) {
             for index in 0..view.layout.len() {
                 if let Some(value) = stamp.get(&view.layout.name(index)) {
@@ -401,8 +449,9 @@ mod tests {
     #[test]
     fn key_buckets_are_stable_and_spread() {
         assert_eq!(key_bucket("user#1"), key_bucket("user#1"));
-        let buckets: std::collections::HashSet<usize> =
-            (0..1000).map(|i| key_bucket(&format!("user#{i}"))).collect();
+        let buckets: std::collections::HashSet<usize> = (0..1000)
+            .map(|i| key_bucket(&format!("user#{i}")))
+            .collect();
         assert_eq!(buckets.len(), KEY_BUCKETS);
     }
 

@@ -191,6 +191,12 @@ impl Harness {
         (self.builder().metrics_sink(sink.clone()).build(), sink)
     }
 
+    /// The value bytes the store holds at `key` (as a read sees them: expired values are
+    /// left out by stores that check expiry against the clock).
+    pub async fn stored(&self, key: &str) -> Option<Vec<u8>> {
+        self.store.read(key).await.expect("store read").value
+    }
+
     /// The private server, for stop/start.
     pub fn server(&mut self) -> &mut TestServer {
         match &mut self.guard {
