@@ -690,23 +690,32 @@ fn a_fixed_text_that_begins_another_types() {
 }
 
 #[test]
-fn an_exact_key_shorter_than_another_types_fixed_text_is_allowed() {
-    let text = with_type(
-        "all-users",
-        "    key: \"user\"\n    value: { type: String }\n",
-    );
-    assert_eq!(problems(&text), Vec::<String>::new());
-    // But not one equal to it: `{id}` = "" gives `user#`.
-    let text = with_type(
-        "all-users",
-        "    key: \"user#\"\n    value: { type: String }\n",
-    );
+fn an_exact_key_that_begins_another_types_fixed_text() {
+    let exact = |key: &str| {
+        with_type(
+            "all-users",
+            &format!("    key: \"{key}\"\n    value: {{ type: String }}\n"),
+        )
+    };
+    // `{id}` = "" gives `user#`.
     assert_eq!(
-        problems(&text),
+        problems(&exact("user#")),
         [
             "spec.yaml:21:10: keys of `all-users` and `user` can collide on table `cache`: both start with the fixed text `user#` before their parameters"
         ]
     );
+    // `user` never equals a `user#...` key, but its `invalidate_all` deletes by its text.
+    assert_eq!(
+        problems(&exact("user")),
+        [
+            "spec.yaml:21:10: keys of `all-users` and `user` can collide on table `cache`: `user` (the fixed text of `all-users`) begins `user#` (the fixed text of `user`)"
+        ]
+    );
+    assert!(
+        report(&exact("user")).contains("its `invalidate_all` and index queries select keys by it")
+    );
+    // Exact keys that do not begin another type's are fine.
+    assert_eq!(problems(&exact("users")), Vec::<String>::new());
 }
 
 #[test]

@@ -148,7 +148,7 @@ impl Checker<'_> {
                     "a key may start with a parameter only when its data type is alone on its table; otherwise start it with fixed text, such as `server#{server_name}`".to_owned()
                 } else {
                     format!(
-                        "keys are told apart by their fixed text before the first parameter: neither may equal or begin the other's, unless the shorter is a whole key without parameters; for example `{}#...` and `{}#...`",
+                        "a data type's keys are told apart by their fixed text before the first parameter (its `invalidate_all` and index queries select keys by it): neither may equal or begin the other's; for example `{}#...` and `{}#...`",
                         other.name, data_type.name
                     )
                 };
@@ -186,9 +186,11 @@ fn fixed_text(data_type: &DataType, template: &Template) -> (String, bool) {
 }
 
 /// Why templates `a` (of data type `first`) and `b` (of `second`) can produce the same
-/// key, if they can. Every key of a template starts with its fixed text, so when neither
-/// fixed text begins the other, their keys differ; and a whole key without parameters
-/// differs from every key whose fixed text is longer.
+/// key, or keys one type's fixed text selects, if they can. Every key of a template
+/// starts with its fixed text, so when neither fixed text begins the other, their keys
+/// differ. A whole key without parameters that begins another type's fixed text is
+/// refused too: it cannot equal a longer key, but the type's `invalidate_all` and index
+/// queries select keys by that text, and would reach the other type's items.
 fn overlap(first: &DataType, a: &Template, second: &DataType, b: &Template) -> Option<String> {
     let (a_text, a_whole) = fixed_text(first, a);
     let (b_text, b_whole) = fixed_text(second, b);
@@ -212,16 +214,13 @@ fn overlap(first: &DataType, a: &Template, second: &DataType, b: &Template) -> O
             format!("both start with the fixed text `{a_text}` before their parameters")
         });
     }
-    let ((short, short_text, short_whole), (long, long_text)) = if b_text.starts_with(&a_text) {
-        ((first, &a_text, a_whole), (second, &b_text))
+    let ((short, short_text), (long, long_text)) = if b_text.starts_with(&a_text) {
+        ((first, &a_text), (second, &b_text))
     } else if a_text.starts_with(&b_text) {
-        ((second, &b_text, b_whole), (first, &a_text))
+        ((second, &b_text), (first, &a_text))
     } else {
         return None;
     };
-    if short_whole {
-        return None;
-    }
     Some(if short_text.is_empty() {
         described(short, short_text)
     } else {
