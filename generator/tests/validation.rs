@@ -690,6 +690,29 @@ fn a_fixed_text_that_begins_another_types() {
 }
 
 #[test]
+fn each_type_is_reported_once_against_the_first_type_it_can_collide_with() {
+    let item = |name: &str, key: &str| {
+        format!(
+            "  {name}:\n    key: \"{key}\"\n    params: {{ id: string }}\n    value: {{ type: String }}\n"
+        )
+    };
+    let types = [
+        item("item-red", "item#big#red#{id}"),
+        item("item", "item#{id}"),
+        item("item-big", "item#big#{id}"),
+    ]
+    .concat();
+    let text = edit("consumers:\n", &format!("{types}consumers:\n"));
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:25:10: keys of `item` and `item-red` can collide on table `cache`: `item#` (the fixed text of `item`) begins `item#big#red#` (the fixed text of `item-red`)",
+            "spec.yaml:29:10: keys of `item-big` and `item-red` can collide on table `cache`: `item#big#` (the fixed text of `item-big`) begins `item#big#red#` (the fixed text of `item-red`)",
+        ]
+    );
+}
+
+#[test]
 fn an_exact_key_that_begins_another_types_fixed_text() {
     let exact = |key: &str| {
         with_type(

@@ -6,6 +6,8 @@
 //! parameter's value never holds a character escaping encodes, and such a character
 //! right after it marks where it ends.
 
+use std::collections::BTreeMap;
+
 use heck::ToPascalCase;
 
 use super::source::NodePath;
@@ -116,58 +118,91 @@ impl Checker<'_> {
     }
 
     /// Data types sharing a table must not be able to produce the same key (and, on a
-    /// table with a sort key, the same sort key too).
+    /// table with a sort key, the same sort key too). Each type is reported once, against
+    /// the first type it can collide with.
     pub(super) fn check_key_overlap(&mut self, data_types: &[DataType]) {
+        // Per table, the fixed texts in sorted order: a text that begins others sorts just
+        // before them, and stays on `open` (the chain of texts beginning one another)
+        // until a text it does not begin. So each type meets on `open` exactly the
+        // earlier-sorted texts that begin its own, without comparing every pair.
+        let mut by_table: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
         for (position, data_type) in data_types.iter().enumerate() {
-            for other in &data_types[..position] {
-                if other.table != data_type.table {
-                    continue;
+            by_table
+                .entry(data_type.table.as_str())
+                .or_default()
+                .push((fixed_text(data_type, &data_type.key).0, position));
+        }
+        // For each type, the earliest-declared type it can collide with.
+        let mut first_collision: Vec<Option<usize>> = vec![None; data_types.len()];
+        for mut texts in by_table.into_values() {
+            texts.sort();
+            let mut open: Vec<(&str, usize)> = Vec::new();
+            for (text, position) in &texts {
+                while open.last().is_some_and(|(top, _)| !text.starts_with(top)) {
+                    open.pop();
                 }
-                let Some(reason) = overlap(other, &other.key, data_type, &data_type.key) else {
-                    continue;
-                };
-                let sort_keys = match (&other.sort_key, &data_type.sort_key) {
-                    (Some(first), Some(second)) => match overlap(other, first, data_type, second) {
-                        Some(reason) => Some(reason),
-                        None => continue,
-                    },
-                    _ => None,
-                };
-                let here = NodePath::parse("data_types")
-                    .key(data_type.name.as_str())
-                    .key("key");
-                let there = NodePath::parse("data_types")
-                    .key(other.name.as_str())
-                    .key("key");
-                let sort_reason = sort_keys
-                    .map(|reason| format!("; so can their sort keys: {reason}"))
-                    .unwrap_or_default();
-                let hint = if fixed_text(data_type, &data_type.key).0.is_empty()
-                    || fixed_text(other, &other.key).0.is_empty()
-                {
-                    "a key may start with a parameter only when its data type is alone on its table; otherwise start it with fixed text, such as `server#{server_name}`".to_owned()
-                } else {
-                    format!(
-                        "a data type's keys are told apart by their fixed text before the first parameter (its `invalidate_all` and index queries select keys by it): neither may equal or begin the other's; for example `{}#...` and `{}#...`",
-                        other.name, data_type.name
-                    )
-                };
-                let mut diagnostic = Diagnostic::new(
-                    codes::KEY_PREFIX_OVERLAP,
-                    format!(
-                        "keys of `{}` and `{}` can collide on table `{}`: {reason}{sort_reason}",
-                        data_type.name, other.name, data_type.table
-                    ),
-                    self.map.value_span(&here),
-                )
-                .with_hint(hint);
-                if let Some(span) = self.map.value_span(&there) {
-                    diagnostic =
-                        diagnostic.with_related(span, format!("the key of `{}`", other.name));
+                for &(_, other) in &open {
+                    let (earlier, later) = (other.min(*position), other.max(*position));
+                    if first_collision[later].is_none_or(|known| earlier < known)
+                        && collision(&data_types[earlier], &data_types[later]).is_some()
+                    {
+                        first_collision[later] = Some(earlier);
+                    }
                 }
-                self.problems.push(diagnostic);
+                open.push((text, *position));
             }
         }
+        for (later, earlier) in first_collision.into_iter().enumerate() {
+            let Some(earlier) = earlier else { continue };
+            let (other, data_type) = (&data_types[earlier], &data_types[later]);
+            if let Some(reason) = collision(other, data_type) {
+                self.key_overlap(other, data_type, &reason);
+            }
+        }
+    }
+
+    /// Reports that the keys of `data_type` (declared later) and `other` can collide.
+    fn key_overlap(&mut self, other: &DataType, data_type: &DataType, reason: &str) {
+        let here = NodePath::parse("data_types")
+            .key(data_type.name.as_str())
+            .key("key");
+        let there = NodePath::parse("data_types")
+            .key(other.name.as_str())
+            .key("key");
+        let hint = if fixed_text(data_type, &data_type.key).0.is_empty()
+            || fixed_text(other, &other.key).0.is_empty()
+        {
+            "a key may start with a parameter only when its data type is alone on its table; otherwise start it with fixed text, such as `server#{server_name}`".to_owned()
+        } else {
+            format!(
+                "a data type's keys are told apart by their fixed text before the first parameter (its `invalidate_all` and index queries select keys by it): neither may equal or begin the other's; for example `{}#...` and `{}#...`",
+                other.name, data_type.name
+            )
+        };
+        let mut diagnostic = Diagnostic::new(
+            codes::KEY_PREFIX_OVERLAP,
+            format!(
+                "keys of `{}` and `{}` can collide on table `{}`: {reason}",
+                data_type.name, other.name, data_type.table
+            ),
+            self.map.value_span(&here),
+        )
+        .with_hint(hint);
+        if let Some(span) = self.map.value_span(&there) {
+            diagnostic = diagnostic.with_related(span, format!("the key of `{}`", other.name));
+        }
+        self.problems.push(diagnostic);
+    }
+}
+
+/// Why the keys of `first` and `second` (on one table) can collide, if they can: their
+/// keys overlap and, on a table with a sort key, their sort keys too.
+fn collision(first: &DataType, second: &DataType) -> Option<String> {
+    let reason = overlap(first, &first.key, second, &second.key)?;
+    match (&first.sort_key, &second.sort_key) {
+        (Some(a), Some(b)) => overlap(first, a, second, b)
+            .map(|sort_reason| format!("{reason}; so can their sort keys: {sort_reason}")),
+        _ => Some(reason),
     }
 }
 
