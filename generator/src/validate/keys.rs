@@ -6,7 +6,7 @@
 //! parameter's value never holds a character escaping encodes, and such a character
 //! right after it marks where it ends.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use heck::ToPascalCase;
 
@@ -92,11 +92,11 @@ impl Checker<'_> {
     /// Data types whose names differ only in punctuation or case (`user_x`, `user-x`)
     /// would generate the same Rust types.
     pub(super) fn unique_type_names(&mut self) {
-        let mut seen: Vec<(String, &String)> = Vec::new();
+        let mut seen: HashMap<String, &String> = HashMap::new();
         for name in self.spec.data_types.keys() {
             let generated = name.to_pascal_case();
-            match seen.iter().find(|(other, _)| *other == generated) {
-                Some((_, first)) => {
+            match seen.get(&generated) {
+                Some(first) => {
                     let here = NodePath::parse("data_types").key(name.as_str());
                     let there = NodePath::parse("data_types").key(first.as_str());
                     let mut diagnostic = Diagnostic::new(
@@ -112,7 +112,9 @@ impl Checker<'_> {
                     }
                     self.problems.push(diagnostic);
                 }
-                None => seen.push((generated, name)),
+                None => {
+                    seen.insert(generated, name);
+                }
             }
         }
     }
