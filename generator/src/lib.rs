@@ -84,11 +84,12 @@ impl Project {
     /// Reads and compiles the spec at `spec_path`.
     pub fn load(spec_path: impl AsRef<Path>) -> Result<Self, Error> {
         let spec_path = spec_path.as_ref().to_path_buf();
-        let text = std::fs::read_to_string(&spec_path).map_err(|source| Error::Read {
+        let bytes = std::fs::read(&spec_path).map_err(|source| Error::Read {
             path: spec_path.clone(),
             source,
         })?;
-        let model = compile_text(&spec_path.display().to_string(), &text)?;
+        let file = validate::decode(&spec_path.display().to_string(), &bytes)?;
+        let model = validate::compile(&file)?;
         Ok(Self { spec_path, model })
     }
 

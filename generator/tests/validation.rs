@@ -1,5 +1,7 @@
 //! Every validation error: its message and its `file:line:column`.
 
+mod support;
+
 use cachegen::compile_text;
 
 /// A valid spec that each test breaks in one place.
@@ -32,6 +34,14 @@ fn problems(text: &str) -> Vec<String> {
     match compile_text("spec.yaml", text) {
         Ok(_) => Vec::new(),
         Err(diagnostics) => diagnostics.summary(),
+    }
+}
+
+/// The codes of a spec's problems, in the order of [`problems`].
+fn codes(text: &str) -> Vec<&'static str> {
+    match compile_text("spec.yaml", text) {
+        Ok(_) => Vec::new(),
+        Err(diagnostics) => diagnostics.items.iter().map(|item| item.code.id).collect(),
     }
 }
 
@@ -304,20 +314,6 @@ fn attribute_type_must_match_the_index_key() {
 }
 
 #[test]
-fn colliding_key_prefixes_on_one_table() {
-    let text = edit(
-        "consumers:\n",
-        "  user-v2:\n    key: \"user#{id}#v2\"\n    params: { id: string }\n    value: { type: String }\nconsumers:\n",
-    );
-    assert_eq!(
-        problems(&text),
-        [
-            "spec.yaml:21:10: keys of `user-v2` (starting `user#`) and `user` (starting `user#`) can collide on table `cache`"
-        ]
-    );
-}
-
-#[test]
 fn query_access_needs_an_index() {
     let text = edit(
         "consumers:\n",
@@ -561,5 +557,425 @@ fn events_need_a_bucket_the_templates_create() {
         [
             "spec.yaml:15:5: bucket `docs` is an existing bucket; its notifications are not this template's to set"
         ]
+    );
+}
+
+/// [`BASE`] with one more data type on the same table, declared before `consumers`.
+fn with_type(name: &str, body: &str) -> String {
+    edit("consumers:\n", &format!("  {name}:\n{body}consumers:\n"))
+}
+
+#[test]
+fn adjacent_key_parameters() {
+    let text = edit("key: \"user#{id}\"", "key: \"user#{id}{tenant}\"").replace(
+        "params: { id: string }",
+        "params: { id: string, tenant: string }",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:14:10: key template `user#{id}{tenant}` can give two parameter tuples the same key: `{id}` is followed directly by `{tenant}`"
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0310"]);
+    assert!(report(&text).contains("such as `#`, `:` or `/`"));
+}
+
+#[test]
+fn a_separator_that_escaping_leaves_alone() {
+    let text = edit("key: \"user#{id}\"", "key: \"session_{id}_{device}\"").replace(
+        "params: { id: string }",
+        "params: { id: string, device: string }",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:14:10: key template `session_{id}_{device}` can give two parameter tuples the same key: `{id}` is followed by `_`, which a parameter's value can contain"
+        ]
+    );
+    // `%` starts every escape, so it cannot mark a parameter's end either.
+    let text = text.replace("session_{id}_{device}", "session#{id}%{device}");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:14:10: key template `session#{id}%{device}` can give two parameter tuples the same key: `{id}` is followed by `%`, which a parameter's value can contain"
+        ]
+    );
+    // What escaping always encodes marks the end; so does the end of the template.
+    let text = text.replace("session#{id}%{device}", "session#{id}:{device}");
+    assert_eq!(problems(&text), Vec::<String>::new());
+}
+
+#[test]
+fn a_tag_template_must_mark_where_a_parameter_ends() {
+    let text = edit(
+        "    invalidate_by: by-type\n",
+        "    invalidate_by: by-type\n    tags: [\"org:{id}\", \"team.{id}.members\"]\n",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:20:24: tag template `team.{id}.members` can give two parameter tuples the same tag: `{id}` is followed by `.`, which a parameter's value can contain"
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0310"]);
+}
+
+#[test]
+fn a_sort_key_template_must_mark_where_a_parameter_ends() {
+    let text = edit(
+        "    indexes:\n",
+        "    sort_key: { name: sk, type: S }\n    indexes:\n",
+    )
+    .replace(
+        "    key: \"user#{id}\"\n",
+        "    key: \"user#{id}\"\n    sort_key: \"v{version}-{id}\"\n",
+    )
+    .replace(
+        "params: { id: string }",
+        "params: { id: string, version: u32 }",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:16:15: sort key template `v{version}-{id}` can give two parameter tuples the same sort key: `{version}` is followed by `-`, which a parameter's value can contain"
+        ]
+    );
+}
+
+#[test]
+fn colliding_key_prefixes_on_one_table() {
+    let text = with_type(
+        "user-v2",
+        "    key: \"user#{id}#v2\"\n    params: { id: string }\n    value: { type: String }\n",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:21:10: keys of `user-v2` and `user` can collide on table `cache`: both start with the fixed text `user#` before their parameters"
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0311"]);
+    let rendered = report(&text);
+    assert!(rendered.contains("the key of `user`"), "{rendered}");
+    assert!(
+        rendered.contains("neither may equal or begin the other's"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn a_fixed_text_that_begins_another_types() {
+    let text = with_type(
+        "user-v2",
+        "    key: \"user#v2#{id}\"\n    params: { id: string }\n    value: { type: String }\n",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:21:10: keys of `user-v2` and `user` can collide on table `cache`: `user#` (the fixed text of `user`) begins `user#v2#` (the fixed text of `user-v2`)"
+        ]
+    );
+    // `{id}` = "admin" gives the exact key of `user-admin`.
+    let text = with_type(
+        "user-admin",
+        "    key: \"user#admin\"\n    value: { type: String }\n",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:21:10: keys of `user-admin` and `user` can collide on table `cache`: `user#` (the fixed text of `user`) begins `user#admin` (the fixed text of `user-admin`)"
+        ]
+    );
+}
+
+#[test]
+fn each_type_is_reported_once_against_the_first_type_it_can_collide_with() {
+    let item = |name: &str, key: &str| {
+        format!(
+            "  {name}:\n    key: \"{key}\"\n    params: {{ id: string }}\n    value: {{ type: String }}\n"
+        )
+    };
+    let types = [
+        item("item-red", "item#big#red#{id}"),
+        item("item", "item#{id}"),
+        item("item-big", "item#big#{id}"),
+    ]
+    .concat();
+    let text = edit("consumers:\n", &format!("{types}consumers:\n"));
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:25:10: keys of `item` and `item-red` can collide on table `cache`: `item#` (the fixed text of `item`) begins `item#big#red#` (the fixed text of `item-red`)",
+            "spec.yaml:29:10: keys of `item-big` and `item-red` can collide on table `cache`: `item#big#` (the fixed text of `item-big`) begins `item#big#red#` (the fixed text of `item-red`)",
+        ]
+    );
+}
+
+#[test]
+fn an_exact_key_that_begins_another_types_fixed_text() {
+    let exact = |key: &str| {
+        with_type(
+            "all-users",
+            &format!("    key: \"{key}\"\n    value: {{ type: String }}\n"),
+        )
+    };
+    // `{id}` = "" gives `user#`.
+    assert_eq!(
+        problems(&exact("user#")),
+        [
+            "spec.yaml:21:10: keys of `all-users` and `user` can collide on table `cache`: both start with the fixed text `user#` before their parameters"
+        ]
+    );
+    // `user` never equals a `user#...` key, but its `invalidate_all` deletes by its text.
+    assert_eq!(
+        problems(&exact("user")),
+        [
+            "spec.yaml:21:10: keys of `all-users` and `user` can collide on table `cache`: `user` (the fixed text of `all-users`) begins `user#` (the fixed text of `user`)"
+        ]
+    );
+    assert!(
+        report(&exact("user")).contains("its `invalidate_all` and index queries select keys by it")
+    );
+    // Exact keys that do not begin another type's are fine.
+    assert_eq!(problems(&exact("users")), Vec::<String>::new());
+}
+
+#[test]
+fn a_bare_partition_key_is_allowed_when_its_type_is_alone_on_its_table() {
+    let text = edit("key: \"user#{id}\"", "key: \"{id}\"");
+    assert_eq!(problems(&text), Vec::<String>::new());
+    let text = with_type(
+        "group",
+        "    key: \"group#{id}\"\n    params: { id: string }\n    value: { type: String }\n",
+    )
+    .replace("key: \"user#{id}\"", "key: \"{id}\"");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:21:10: keys of `group` and `user` can collide on table `cache`: `user` starts with a parameter, so it can be any key"
+        ]
+    );
+    assert!(report(&text).contains("only when its data type is alone on its table"));
+}
+
+#[test]
+fn distinct_sort_keys_keep_two_types_apart() {
+    let table = edit(
+        "    indexes:\n",
+        "    sort_key: { name: sk, type: S }\n    indexes:\n",
+    )
+    .replace(
+        "    key: \"user#{id}\"\n",
+        "    key: \"user#{id}\"\n    sort_key: \"profile\"\n",
+    );
+    let other = |sort_key: &str| {
+        table.replace(
+            "consumers:\n",
+            &format!(
+                "  settings:\n    key: \"user#{{id}}\"\n    sort_key: \"{sort_key}\"\n    params: {{ id: string }}\n    value: {{ type: String }}\nconsumers:\n"
+            ),
+        )
+    };
+    assert_eq!(problems(&other("settings")), Vec::<String>::new());
+    assert_eq!(
+        problems(&other("profile")),
+        [
+            "spec.yaml:23:10: keys of `settings` and `user` can collide on table `cache`: both start with the fixed text `user#` before their parameters; so can their sort keys: both are the fixed key `profile`"
+        ]
+    );
+}
+
+#[test]
+fn a_key_in_the_runtimes_internal_key_space() {
+    let text = edit("key: \"user#{id}\"", "key: \"!user#{id}\"");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:14:10: key template `!user#{id}` starts with `!`, which the runtime keeps for its own items (invalidation stamps, tombstones)"
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0312"]);
+    assert!(report(&text).contains("such as `user#`"));
+}
+
+#[test]
+fn data_type_names_that_differ_only_in_punctuation() {
+    let text = with_type(
+        "user_x",
+        "    key: \"ux#{id}\"\n    params: { id: string }\n    value: { type: String }\n",
+    )
+    .replace(
+        "consumers:\n",
+        "  user-x:\n    key: \"uy#{id}\"\n    params: { id: string }\n    value: { type: String }\nconsumers:\n",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:24:3: data types `user_x` and `user-x` both generate the Rust type `UserX` (and `UserXKey`)"
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0303"]);
+    assert!(report(&text).contains("`user_x` is here"));
+}
+
+#[test]
+fn every_example_spec_follows_the_key_rules() {
+    for (name, path) in support::example_specs() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(problems(&text), Vec::<String>::new(), "{name}");
+    }
+}
+
+#[test]
+fn a_bad_duration_is_reported_at_its_field() {
+    for (written, problem) in [
+        ("-5m", "`-5m` is negative: a duration is zero or more"),
+        ("abc", "`abc` is not a duration"),
+        (
+            "99999999999999999999d",
+            "`99999999999999999999d` is too long a duration",
+        ),
+        ("300", "`300` has no unit"),
+    ] {
+        let text = edit("ttl: 5m", &format!("ttl: {written}"));
+        assert_eq!(
+            problems(&text),
+            [format!("spec.yaml:17:10: data_types.user.ttl: {problem}")]
+        );
+        assert_eq!(codes(&text), ["CG0009"]);
+        assert!(
+            report(&text).contains("help: write a duration with its unit, such as `90s`"),
+            "{written}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_alarm_period_or_threshold_is_reported_at_its_field() {
+    let alarm = |field: &str| {
+        format!("{BASE}alarms:\n  low:\n    metric: hit_rate\n    threshold: 0.7\n{field}")
+    };
+    let text = alarm("    period: 300\n");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:27:13: alarms.low.period: `300` has no unit"]
+    );
+    let text = alarm("    evaluation_periods: 99999999999\n");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:27:25: alarms.low.evaluation_periods: invalid value: integer `99999999999`, expected u32"
+        ]
+    );
+    assert!(report(&text).contains("help: write a whole number from 0 to 4294967295"));
+    let text = alarm("").replace("threshold: 0.7", "threshold: lots");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:26:16: alarms.low.threshold: `lots` is none of the forms this field takes"]
+    );
+    assert!(report(&text).contains("a duration for `latency`"));
+}
+
+#[test]
+fn a_missing_field_names_what_to_add() {
+    let text = edit("    key: \"user#{id}\"\n", "");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:13:3: data_types.user: missing field `key`"]
+    );
+    assert_eq!(codes(&text), ["CG0008"]);
+    assert!(report(&text).contains("help: add `key`: Key template"));
+}
+
+#[test]
+fn an_empty_file_says_what_to_write() {
+    for text in ["", "# only a comment\n", "---\n", "~\n"] {
+        assert_eq!(
+            problems(text),
+            ["spec.yaml:1:1: the spec is empty"],
+            "{text:?}"
+        );
+        assert_eq!(codes(text), ["CG0003"]);
+        assert!(report(text).contains("`cachegen init` writes a commented starter spec"));
+    }
+}
+
+#[test]
+fn a_top_level_list_says_what_to_write() {
+    let text = "- version: 1\n- service: demo\n";
+    assert_eq!(
+        problems(text),
+        ["spec.yaml:1:1: the spec is a list, not a mapping of fields"]
+    );
+    assert_eq!(codes(text), ["CG0004"]);
+    assert!(report(text).contains("help: a spec is a mapping with at least `version: 1`"));
+}
+
+#[test]
+fn an_alias_bomb_is_located_at_the_first_alias() {
+    // Each of 300 tables repeats 300 indexes that each repeat a key: serde_yaml stops
+    // replaying aliases long before the 90,000 tables' worth of events this asks for.
+    let indexes: String = (1..300).map(|i| format!("      i{i}: *i\n")).collect();
+    let tables: String = (1..300).map(|t| format!("  t{t}: *t\n")).collect();
+    let text = format!(
+        "version: 1\nservice: demo\ntables:\n  t0: &t\n    name: demo-cache\n    indexes:\n      i0: &i {{ partition_key: &k {{ name: a, type: S }}, sort_key: *k }}\n{indexes}{tables}data_types: {{}}\n"
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:7:66: the spec's YAML aliases expand too far, or it nests too deeply, to be read"
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0005"]);
+    assert!(report(&text).contains("help: write repeated parts out"));
+}
+
+#[test]
+fn a_spec_without_tables_does_not_say_it_has_several() {
+    let text = edit("  cache:\n    name: \"${service}-cache-${env}\"\n", "")
+        .replace("tables:\n", "tables: {}\n")
+        .replace(
+            "    indexes:\n      by-type:\n        partition_key: { name: dataType, type: S }\n        sort_key: { name: createdAt, type: N }\n",
+            "",
+        );
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:5:1: the spec declares no table"]
+    );
+}
+
+#[test]
+fn binary_or_non_utf8_input_is_located() {
+    let invalid = cachegen::validate::decode("spec.yaml", b"version: 1\nservice: d\xffmo\n")
+        .expect_err("not UTF-8");
+    assert_eq!(
+        invalid.summary(),
+        ["spec.yaml:2:11: the spec is not UTF-8 text: byte 0xFF cannot be read"]
+    );
+    assert_eq!(invalid.items[0].code.id, "CG0001");
+    let binary =
+        cachegen::validate::decode("spec.yaml", b"version: 1\n\x00\x01\x02").expect_err("binary");
+    assert_eq!(
+        binary.summary(),
+        ["spec.yaml:2:1: the spec holds the control character U+0000: it is not a text file"]
+    );
+    assert!(cachegen::validate::decode("spec.yaml", BASE.as_bytes()).is_ok());
+}
+
+#[test]
+fn every_code_is_unique_and_documented_in_the_readme() {
+    let readme = std::fs::read_to_string(support::workspace_root().join("README.md")).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for code in cachegen::validate::codes::ALL {
+        assert!(seen.insert(code.id), "{} is used twice", code.id);
+        let line = format!("| `{}` | {} |", code.id, code.summary);
+        assert!(readme.contains(&line), "README.md lacks the line {line}");
+    }
+    let documented = readme.matches("| `CG").count();
+    assert_eq!(
+        documented,
+        cachegen::validate::codes::ALL.len(),
+        "the README lists codes that no longer exist"
     );
 }

@@ -45,13 +45,24 @@ impl fmt::Display for SpecDuration {
 impl std::str::FromStr for SpecDuration {
     type Err = String;
 
+    /// Reads a duration; the error says what is wrong with the text (validation adds how
+    /// to write one, from the schema).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        humantime::parse_duration(text.trim())
+        let trimmed = text.trim();
+        humantime::parse_duration(trimmed)
             .map(SpecDuration)
             .map_err(|err| {
-                format!(
-                    "`{text}` is not a duration ({err}); write it as `90s`, `5m`, `24h` or `7d`"
-                )
+                if trimmed.starts_with('-') {
+                    format!("`{text}` is negative: a duration is zero or more")
+                } else if trimmed.parse::<f64>().is_ok() {
+                    format!("`{text}` has no unit")
+                } else if let humantime::DurationError::NumberOverflow = err {
+                    format!("`{text}` is too long a duration")
+                } else if let humantime::DurationError::UnknownUnit { unit, .. } = err {
+                    format!("`{text}` has the unknown unit `{unit}`")
+                } else {
+                    format!("`{text}` is not a duration")
+                }
             })
     }
 }
@@ -100,9 +111,19 @@ mod tests {
     }
 
     #[test]
-    fn rejects_a_bare_number_with_a_hint() {
-        let err = "300".parse::<SpecDuration>().unwrap_err();
-        assert!(err.contains("write it as `90s`"), "{err}");
+    fn says_what_is_wrong_with_a_bad_duration() {
+        let err = |text: &str| text.parse::<SpecDuration>().unwrap_err();
+        assert_eq!(err("300"), "`300` has no unit");
+        assert_eq!(err("-5m"), "`-5m` is negative: a duration is zero or more");
+        assert_eq!(
+            err("99999999999999999999d"),
+            "`99999999999999999999d` is too long a duration"
+        );
+        assert_eq!(
+            err("5 parsecs"),
+            "`5 parsecs` has the unknown unit `parsecs`"
+        );
+        assert_eq!(err("abc"), "`abc` is not a duration");
     }
 
     #[test]

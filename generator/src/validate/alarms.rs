@@ -3,7 +3,7 @@
 use heck::ToPascalCase;
 
 use super::source::NodePath;
-use super::{Checker, names};
+use super::{Checker, codes, names};
 use crate::ir::{
     Alarm, AlarmQuery, Comparison, Consumer, DimensionValue, MetricStat, Table, metric,
     table_operations,
@@ -35,6 +35,7 @@ impl Checker<'_> {
     ) -> Option<Alarm> {
         let path = NodePath::parse("alarms").key(name);
         self.check(
+            codes::IDENTIFIER,
             &path,
             names::identifier_problem("alarm", name),
             "alarm names become logical IDs",
@@ -47,6 +48,7 @@ impl Checker<'_> {
             || (period_secs >= 60 && period_secs.is_multiple_of(60)))
         {
             self.error(
+                codes::ALARM_PERIOD,
                 &path.key("period"),
                 format!("alarm period {period} is not one CloudWatch accepts"),
                 "use 10s, 30s, or a whole number of minutes",
@@ -55,6 +57,7 @@ impl Checker<'_> {
         let evaluation_periods = alarm.evaluation_periods.unwrap_or(1);
         if evaluation_periods == 0 || u64::from(evaluation_periods) * period_secs > 86_400 {
             self.error(
+                codes::EVALUATION_PERIODS,
                 &path.key("evaluation_periods"),
                 "evaluation periods must be at least 1 and span at most one day",
                 "for example `evaluation_periods: 2`",
@@ -65,6 +68,7 @@ impl Checker<'_> {
         {
             let hint = Self::suggest(data_type, self.spec.data_types.keys().map(String::as_str));
             self.error(
+                codes::UNKNOWN_DATA_TYPE,
                 &path.key("data_type"),
                 format!("data type `{data_type}` is not declared"),
                 hint,
@@ -78,6 +82,7 @@ impl Checker<'_> {
                     alarm.table.as_ref(),
                     tables,
                     (
+                        codes::ALARM_SCOPE,
                         "a throttling alarm must name its table",
                         "add `table: <name>`",
                     ),
@@ -95,6 +100,7 @@ impl Checker<'_> {
                     Threshold::Number(ratio) if ratio > 0.0 && ratio < 1.0 => ratio,
                     _ => {
                         self.error(
+                            codes::ALARM_THRESHOLD,
                             &path.key("threshold"),
                             "a hit-rate threshold is a ratio between 0 and 1",
                             "for example `threshold: 0.7` for 70%",
@@ -114,6 +120,7 @@ impl Checker<'_> {
                     Threshold::Duration(duration) => duration.as_millis() as f64,
                     Threshold::Number(_) => {
                         self.error(
+                            codes::ALARM_THRESHOLD,
                             &path.key("threshold"),
                             "a latency threshold is a duration",
                             "for example `threshold: 500ms`",
@@ -124,6 +131,7 @@ impl Checker<'_> {
                 let statistic = alarm.statistic.clone().unwrap_or_else(|| "p99".into());
                 if !is_percentile(&statistic) {
                     self.error(
+                        codes::ALARM_STATISTIC,
                         &path.key("statistic"),
                         format!("`{statistic}` is not a percentile statistic"),
                         "use a percentile such as `p50`, `p99` or `p99.9`",
@@ -158,6 +166,7 @@ impl Checker<'_> {
         };
         if alarm.data_type.is_some() && alarm.metric == AlarmMetric::Throttles {
             self.error(
+                codes::ALARM_SCOPE,
                 &path.key("data_type"),
                 "a throttling alarm watches a whole table, not a data type",
                 "remove `data_type`, or set `table`",
@@ -203,6 +212,7 @@ impl Checker<'_> {
             Threshold::Number(count) if *count >= 0.0 => *count,
             _ => {
                 self.error(
+                    codes::ALARM_THRESHOLD,
                     &path.key("threshold"),
                     "this threshold is a count of zero or more",
                     "for example `threshold: 0` to alarm on the first one",

@@ -3,18 +3,12 @@
 use heck::{ToPascalCase, ToShoutySnakeCase};
 
 use super::source::NodePath;
-use super::{Checker, names};
+use super::{Checker, codes, names};
 use crate::ir::{
     Bucket, BucketEncryption, BucketEvents, Consumer, DataType, Document, Field, NameTemplate,
     Table, Template, TemplatePart,
 };
 use crate::spec::{self, Access};
-
-/// Characters [`cachegen_runtime::typed::push_key_part`] writes as themselves: a literal
-/// between two parameters must start with another one, to mark where the first ends.
-fn is_unescaped(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')
-}
 
 impl Checker<'_> {
     pub(super) fn buckets(&mut self, tables: &[Table]) -> Vec<Bucket> {
@@ -37,6 +31,7 @@ impl Checker<'_> {
                 .find(|(_, env_var)| **env_var == bucket.env_var);
             if let Some((other, _)) = clash {
                 self.error(
+                    codes::ENV_VAR_CLASH,
                     &NodePath::parse("buckets")
                         .key(bucket.name.as_str())
                         .key("env_var"),
@@ -54,6 +49,7 @@ impl Checker<'_> {
     fn bucket(&mut self, name: &str, bucket: &spec::Bucket) -> Bucket {
         let path = NodePath::parse("buckets").key(name);
         self.check(
+            codes::IDENTIFIER,
             &path,
             names::identifier_problem("bucket", name),
             "bucket names become CloudFormation logical IDs",
@@ -63,6 +59,7 @@ impl Checker<'_> {
             (None, Some(text)) => (self.name_template(&path.key("existing"), text), false),
             (Some(_), Some(_)) => {
                 self.key_error(
+                    codes::BUCKET_SOURCE,
                     &path.key("existing"),
                     format!("bucket `{name}` gives both `name` and `existing`"),
                     "`name` creates a bucket; `existing` uses one: keep one of them",
@@ -71,6 +68,7 @@ impl Checker<'_> {
             }
             (None, None) => {
                 self.key_error(
+                    codes::BUCKET_SOURCE,
                     &path,
                     format!("bucket `{name}` gives neither `name` nor `existing`"),
                     "add `name: \"${service}-documents-${AWS::AccountId}\"` to create it, or `existing: \"${DocumentsBucket}\"`",
@@ -83,6 +81,7 @@ impl Checker<'_> {
         {
             let field = if created { "name" } else { "existing" };
             self.error(
+                codes::BUCKET_NAME,
                 &path.key(field),
                 problem,
                 "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit",
@@ -98,6 +97,7 @@ impl Checker<'_> {
         let events = bucket.events.as_ref().map(|events| {
             if !created {
                 self.key_error(
+                    codes::EXISTING_BUCKET,
                     &path.key("events"),
                     format!("bucket `{name}` is an existing bucket; its notifications are not this template's to set"),
                     "let the templates create the bucket (`name:`), or point the existing bucket's notifications at the sync Lambda yourself",
@@ -106,6 +106,7 @@ impl Checker<'_> {
             let function = self.name_template(&path.key("events").key("function"), &events.function);
             if function.literal().is_some_and(|arn| !arn.starts_with("arn:")) {
                 self.error(
+                    codes::EVENT_FUNCTION,
                     &path.key("events").key("function"),
                     format!("`{}` is not a Lambda function ARN", events.function),
                     "pass the ARN as a parameter, such as `function: \"${SyncFunctionArn}\"`",
@@ -121,12 +122,14 @@ impl Checker<'_> {
             .clone()
             .unwrap_or_else(|| format!("{}_BUCKET_NAME", name.to_shouty_snake_case()));
         self.check(
+            codes::ENV_VAR,
             &path.key("env_var"),
             names::env_var_problem(&env_var),
             "for example `DOCUMENTS_BUCKET_NAME`",
         );
         if !created && !bucket.tags.is_empty() {
             self.key_error(
+                codes::EXISTING_BUCKET,
                 &path.key("tags"),
                 format!("bucket `{name}` is an existing bucket; the templates do not tag it"),
                 "remove `tags`, or let the templates create the bucket",
@@ -166,6 +169,7 @@ impl Checker<'_> {
                 None => {
                     let hint = Self::suggest(wanted, buckets.iter().map(|b| b.name.as_str()));
                     self.error(
+                        codes::UNKNOWN_BUCKET,
                         &path.key("bucket"),
                         format!("bucket `{wanted}` is not declared"),
                         hint,
@@ -176,6 +180,7 @@ impl Checker<'_> {
             (None, [only]) => only,
             (None, []) => {
                 self.key_error(
+                    codes::DOCUMENT_BUCKET,
                     &path,
                     "documents need a bucket, and the spec declares none",
                     "declare one under `buckets`, such as `documents: { name: \"${service}-documents-${AWS::AccountId}\" }`",
@@ -184,6 +189,7 @@ impl Checker<'_> {
             }
             (None, _) => {
                 self.key_error(
+                    codes::DOCUMENT_BUCKET,
                     &path,
                     "this document names no bucket, and the spec has several",
                     "add `bucket: <name>`",
@@ -220,6 +226,7 @@ impl Checker<'_> {
                 .count();
             if uses != 1 {
                 self.error(
+                    codes::OBJECT_KEY,
                     path,
                     format!(
                         "object key `{text}` uses `{{{}}}` {uses} times; it must use each key parameter exactly once",
@@ -232,6 +239,7 @@ impl Checker<'_> {
         for part in &template.0 {
             if matches!(part, TemplatePart::Now | TemplatePart::DataTypeName) {
                 self.error(
+                    codes::OBJECT_KEY,
                     path,
                     format!("object key `{text}` uses a placeholder other than key parameters"),
                     "object keys are made of fixed text and `{param}`s only",
@@ -244,9 +252,10 @@ impl Checker<'_> {
                 TemplatePart::Literal(between),
                 TemplatePart::Param(_),
             ] = pair
-                && between.chars().next().is_none_or(is_unescaped)
+                && !between.chars().next().is_some_and(names::ends_parameter)
             {
                 self.error(
+                    codes::OBJECT_KEY,
                     path,
                     format!("in object key `{text}`, `{between}` cannot mark where `{{{first}}}` ends"),
                     "start the text between parameters with `/`, `#` or another character that parameters are escaped for",
@@ -259,6 +268,7 @@ impl Checker<'_> {
             .any(|pair| matches!(pair, [TemplatePart::Param(_), TemplatePart::Param(_)]))
         {
             self.error(
+                codes::OBJECT_KEY,
                 path,
                 format!("object key `{text}` puts two parameters side by side"),
                 "separate them with `/`, such as `{customer}/{id}.json`",
@@ -266,6 +276,7 @@ impl Checker<'_> {
         }
         if text.starts_with('/') {
             self.error(
+                codes::OBJECT_KEY,
                 path,
                 format!("object key `{text}` starts with `/`"),
                 "S3 keys do not start with `/`: write `changes/{id}.json`",
@@ -304,6 +315,7 @@ impl Checker<'_> {
                 .any(|dt| dt.document.is_some());
             if documents.is_empty() && !declared {
                 self.key_error(
+                    codes::EVENTS_UNUSED,
                     &path,
                     format!(
                         "bucket `{}` notifies a Lambda, but no data type keeps documents in it",
@@ -320,6 +332,7 @@ impl Checker<'_> {
                     let hint =
                         Self::suggest(&events.consumer, consumers.iter().map(|c| c.name.as_str()));
                     self.error(
+                        codes::SYNC_CONSUMER,
                         &path.key("consumer"),
                         format!("consumer `{}` is not declared", events.consumer),
                         hint,
@@ -332,6 +345,7 @@ impl Checker<'_> {
                         });
                         if !syncs {
                             self.error(
+                                codes::SYNC_CONSUMER,
                                 &path.key("consumer"),
                                 format!(
                                     "consumer `{}` receives the events of bucket `{}`, but may not `sync` data type `{}`",
@@ -352,6 +366,7 @@ impl Checker<'_> {
                 });
                 if let Some((other, _)) = overlapping {
                     self.error(
+                        codes::OVERLAPPING_EVENTS,
                         &NodePath::parse("data_types").key(data_type.name.as_str()).key("document").key("key"),
                         format!(
                             "the object keys of `{}` and `{}` overlap, and S3 refuses overlapping event filters",

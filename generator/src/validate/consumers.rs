@@ -6,7 +6,7 @@ use heck::ToPascalCase;
 use indexmap::IndexMap;
 
 use super::source::NodePath;
-use super::{Checker, names};
+use super::{Checker, codes, names};
 use crate::ir::{
     BucketGrant, Consumer, DataType, Grant, OVERFLOW_PREFIX, Role, Table, document_actions,
     overflow_actions, table_actions,
@@ -35,6 +35,7 @@ impl Checker<'_> {
     ) -> Consumer {
         let path = NodePath::parse("consumers").key(name);
         self.check(
+            codes::IDENTIFIER,
             &path,
             names::identifier_problem("consumer", name),
             "consumer names become CloudFormation logical IDs",
@@ -57,6 +58,7 @@ impl Checker<'_> {
         let mut access: IndexMap<String, BTreeSet<Access>> = IndexMap::new();
         if consumer.access.is_empty() {
             self.key_error(
+                codes::NO_ACCESS,
                 &path.key("access"),
                 format!("consumer `{name}` is given no access"),
                 "list data types and what it may do, such as `access: { drs-quotas: [read, write] }`",
@@ -66,6 +68,7 @@ impl Checker<'_> {
             let access_path = path.key("access").key(data_type);
             if levels.is_empty() {
                 self.error(
+                    codes::NO_ACCESS,
                     &access_path,
                     format!("consumer `{name}` lists `{data_type}` with no access"),
                     "give one or more of: read, write, invalidate, query",
@@ -87,6 +90,7 @@ impl Checker<'_> {
                         .chain([ALL_DATA_TYPES]),
                 );
                 self.key_error(
+                    codes::UNKNOWN_DATA_TYPE,
                     &access_path,
                     format!("consumer `{name}` names unknown data type `{data_type}`"),
                     hint,
@@ -98,6 +102,7 @@ impl Checker<'_> {
                 let documents = self.spec.data_types[&data_type.name].document.is_some();
                 if levels.contains(&Access::Sync) && !documents {
                     self.error(
+                        codes::SYNC_WITHOUT_DOCUMENTS,
                         &access_path,
                         format!("consumer `{name}` may sync `{}`, which keeps no documents in S3", data_type.name),
                         "`sync` applies S3 events to document types; use `write` and `invalidate` for plain ones",
@@ -105,6 +110,7 @@ impl Checker<'_> {
                 }
                 if levels.contains(&Access::Query) && data_type.indexes.is_empty() {
                     self.error(
+                        codes::QUERY_WITHOUT_INDEX,
                         &access_path,
                         format!("consumer `{name}` may query `{}`, but no index finds its items", data_type.name),
                         "declare an index keyed on attributes the data type writes, or drop `query`",
@@ -135,10 +141,16 @@ impl Checker<'_> {
 
     fn role_parameter(&mut self, path: &NodePath, parameter: &str) {
         if let Some(problem) = names::parameter_name_problem(parameter) {
-            self.error(path, problem, "for example `QueryHandlerRoleName`");
+            self.error(
+                codes::PARAMETER_NAME,
+                path,
+                problem,
+                "for example `QueryHandlerRoleName`",
+            );
         }
         if self.spec.parameters.contains_key(parameter) {
             self.error(
+                codes::ROLE_PARAMETER_CLASH,
                 path,
                 format!("role parameter `{parameter}` has the name of a spec parameter"),
                 "the role parameter is added to the template on its own: give it another name",

@@ -1,7 +1,7 @@
 //! Data types: keys, values, lifetimes, index attributes and tags.
 
 use super::source::NodePath;
-use super::{Checker, DEFAULT_TTL, names};
+use super::{Checker, DEFAULT_TTL, codes, names};
 use crate::ir::{
     AttributeType, Bucket, DataType, Field, FieldType, ItemAttribute, Table, Template,
     TemplatePart, ValueType, item,
@@ -22,6 +22,7 @@ impl Checker<'_> {
         let spec = self.spec;
         if spec.data_types.is_empty() {
             self.key_error(
+                codes::NO_DATA_TYPE,
                 &NodePath::parse("data_types"),
                 "the spec declares no data type",
                 "declare what you cache under `data_types`",
@@ -32,11 +33,13 @@ impl Checker<'_> {
         {
             let hint = Self::suggest(default, spec.tables.keys().map(String::as_str));
             self.error(
+                codes::UNKNOWN_TABLE,
                 &NodePath::parse("defaults.table"),
                 format!("default table `{default}` is not declared"),
                 hint,
             );
         }
+        self.unique_type_names();
         let data_types: Vec<DataType> = spec
             .data_types
             .iter()
@@ -47,7 +50,7 @@ impl Checker<'_> {
         if data_types.len() == spec.data_types.len() {
             self.check_index_coverage(tables, &data_types);
         }
-        self.check_key_prefixes(&data_types);
+        self.check_key_overlap(&data_types);
         data_types
     }
 
@@ -60,12 +63,14 @@ impl Checker<'_> {
     ) -> Option<DataType> {
         let path = NodePath::parse("data_types").key(name);
         self.check(
+            codes::IDENTIFIER,
             &path,
             names::identifier_problem("data type", name),
             "data type names become Rust identifiers and metric dimensions",
         );
         if heck::ToPascalCase::to_pascal_case(name) == "Cache" {
             self.key_error(
+                codes::RESERVED_TYPE_NAME,
                 &path,
                 format!("data type `{name}` would generate the type `Cache`, which the generated module uses itself"),
                 "rename it, for example to `cache-entry`",
@@ -77,17 +82,22 @@ impl Checker<'_> {
             wanted,
             tables,
             (
+                codes::TABLE_UNSPECIFIED,
                 "this data type names no table, and the spec has several",
                 "add `table: <name>`, or set `defaults.table`",
             ),
         )?;
 
         let params = self.params(&path, spec);
-        let key = self.key_template(&path.key("key"), &spec.key, &params);
+        let key = self.key_template(&path.key("key"), "key", &spec.key, &params);
+        self.reserved_key_space(&path.key("key"), name, &spec.key, &key);
         let sort_key = match (&spec.sort_key, &table.sort_key) {
-            (Some(text), Some(_)) => Some(self.key_template(&path.key("sort_key"), text, &params)),
+            (Some(text), Some(_)) => {
+                Some(self.key_template(&path.key("sort_key"), "sort key", text, &params))
+            }
             (None, Some(sort)) => {
                 self.key_error(
+                    codes::SORT_KEY,
                     &path.key("key"),
                     format!(
                         "table `{}` has sort key `{}`, but data type `{name}` gives no `sort_key`",
@@ -99,6 +109,7 @@ impl Checker<'_> {
             }
             (Some(_), None) => {
                 self.key_error(
+                    codes::SORT_KEY,
                     &path.key("sort_key"),
                     format!("table `{}` has no sort key", table.name),
                     "remove `sort_key`, or declare `sort_key` on the table",
@@ -115,6 +126,7 @@ impl Checker<'_> {
                 .any(|part| matches!(part, TemplatePart::Param(used) if *used == param.name));
             if !used {
                 self.key_error(
+                    codes::UNUSED_KEY_PARAMETER,
                     &path.key("params").key(param.name.as_str()),
                     format!(
                         "parameter `{}` is declared but the key template never uses it",
@@ -142,6 +154,7 @@ impl Checker<'_> {
                 let secs = self.duration(&path.key("memory_ttl"), "memory_ttl", memory);
                 if memory > ttl_value {
                     self.error(
+                        codes::MEMORY_TTL_LONGER,
                         &path.key("memory_ttl"),
                         format!("memory_ttl ({memory}) of `{name}` is longer than its ttl ({ttl_value})"),
                         "the in-process copy must not outlive the shared one: make memory_ttl shorter",
@@ -176,6 +189,7 @@ impl Checker<'_> {
                 let tag_path = path.key("tags").index(position);
                 let template = self.template(&tag_path, tag);
                 self.placeholders(&tag_path, &template, &params, None, false);
+                self.parameter_ends(&tag_path, "tag", tag, &template);
                 template
             })
             .collect();
@@ -191,6 +205,7 @@ impl Checker<'_> {
             {
                 let hint = Self::suggest(attribute, attributes.iter().map(|a| a.name.as_str()));
                 self.error(
+                    codes::CUSTOMER_ATTRIBUTE,
                     &path.key("document").key("customer_attribute"),
                     format!("`{attribute}` is not an attribute of data type `{name}`"),
                     hint,
@@ -234,6 +249,7 @@ impl Checker<'_> {
                 let param_path = path.key("params").key(name);
                 if let Some(problem) = names::field_name_problem("key parameter", name) {
                     self.key_error(
+                        codes::FIELD_NAME,
                         &param_path,
                         problem,
                         "rename it in snake_case, here and in the key",
@@ -247,6 +263,7 @@ impl Checker<'_> {
                     _ => {
                         let hint = Self::suggest(ty, PARAM_TYPES.iter().copied());
                         self.error(
+                            codes::KEY_PARAMETER_TYPE,
                             &param_path,
                             format!("`{ty}` is not a key parameter type"),
                             hint,
@@ -263,19 +280,6 @@ impl Checker<'_> {
             self.template_error(path, text, err);
             Template(Vec::new())
         })
-    }
-
-    fn key_template(&mut self, path: &NodePath, text: &str, params: &[Field]) -> Template {
-        let template = self.template(path, text);
-        self.placeholders(path, &template, params, None, false);
-        if !matches!(template.0.first(), Some(TemplatePart::Literal(_))) && !template.0.is_empty() {
-            self.error(
-                path,
-                format!("key template `{text}` does not start with fixed text"),
-                "start keys with the data type, such as `drs-quotas#{region}`, so types cannot collide",
-            );
-        }
-        template
     }
 
     /// Checks the placeholders of `template` against what this kind of template may use.
@@ -298,6 +302,7 @@ impl Checker<'_> {
                             ),
                         };
                     self.error(
+                        codes::UNDECLARED_KEY_PARAMETER,
                         path,
                         format!("`{{{name}}}` names an undeclared key parameter"),
                         hint,
@@ -305,6 +310,7 @@ impl Checker<'_> {
                 }
                 TemplatePart::ValueField(field) => match value_fields {
                     None => self.error(
+                        codes::PLACEHOLDER_NOT_ALLOWED,
                         path,
                         format!("`{{value.{field}}}` cannot be used here"),
                         "value fields may only be used in `attributes`",
@@ -315,12 +321,14 @@ impl Checker<'_> {
                                 let hint =
                                     Self::suggest(field, fields.iter().map(|f| f.name.as_str()));
                                 self.error(
+                                    codes::VALUE_FIELD_REFERENCE,
                                     path,
                                     format!("`{{value.{field}}}` names no field of the value"),
                                     hint,
                                 );
                             }
                             Some(found) if !is_scalar(&found.ty) => self.error(
+                                codes::VALUE_FIELD_REFERENCE,
                                 path,
                                 format!("`{{value.{field}}}` is not a string, number or bool"),
                                 "item attributes are scalars: use a string, number or bool field",
@@ -331,6 +339,7 @@ impl Checker<'_> {
                     Some(ValueType::Rust(_)) => {}
                 },
                 TemplatePart::Now if !allow_now => self.error(
+                    codes::PLACEHOLDER_NOT_ALLOWED,
                     path,
                     "`{now}` cannot be used here",
                     "`{now}` (the write time) may only be used in `attributes`",
@@ -345,6 +354,7 @@ impl Checker<'_> {
             (Some(rust_type), true) => {
                 if syn::parse_str::<syn::Type>(rust_type).is_err() {
                     self.error(
+                        codes::RUST_TYPE,
                         &path.key("type"),
                         format!("`{rust_type}` is not a Rust type path"),
                         "write a path such as `crate::model::DrsQuota`",
@@ -359,11 +369,12 @@ impl Checker<'_> {
                     .filter_map(|(name, ty)| {
                         let field_path = path.key("fields").key(name);
                         if let Some(problem) = names::field_name_problem("value field", name) {
-                            self.key_error(&field_path, problem, "rename it in snake_case");
+                            self.key_error(codes::FIELD_NAME, &field_path, problem, "rename it in snake_case");
                         }
                         let parsed = parse_field_type(ty);
                         if parsed.is_none() {
                             self.error(
+                                codes::FIELD_TYPE,
                                 &field_path,
                                 format!("`{ty}` is not a field type"),
                                 "use string, bool, u32, u64, i64, f64, json, list<T>, option<T> or map<T>",
@@ -375,6 +386,7 @@ impl Checker<'_> {
             ),
             (Some(_), false) => {
                 self.error(
+                    codes::VALUE_SHAPE,
                     path,
                     "the value gives both `type` and `fields`",
                     "keep `type` for your own Rust type, or `fields` for a struct cachegen generates",
@@ -383,6 +395,7 @@ impl Checker<'_> {
             }
             (None, true) => {
                 self.error(
+                    codes::VALUE_SHAPE,
                     path,
                     "the value gives neither `type` nor `fields`",
                     "write `value: { type: crate::model::MyValue }` or `value: { fields: { name: string } }`",
@@ -413,6 +426,7 @@ impl Checker<'_> {
             let runtime_created_at = name == item::CREATED_AT && template.0 != [TemplatePart::Now];
             if reserved || runtime_created_at {
                 self.key_error(
+                    codes::RESERVED_ATTRIBUTE,
                     &attribute_path,
                     format!("attribute `{name}` is written by cachegen itself"),
                     format!(
@@ -434,6 +448,7 @@ impl Checker<'_> {
                 && inferred != declared
             {
                 self.error(
+                    codes::ATTRIBUTE_TYPE,
                     &attribute_path,
                     format!("attribute `{name}` is written as {inferred:?} but table `{}` declares it {declared:?}", table.name),
                     "make the index key type match what the template produces ({now} and numeric fields are N)",
@@ -462,6 +477,7 @@ impl Checker<'_> {
                 table.indexes.iter().map(|index| index.name.as_str()),
             );
             self.error(
+                codes::INVALIDATION_INDEX,
                 path,
                 format!("table `{}` has no index `{index_name}`", table.name),
                 hint,
@@ -476,6 +492,7 @@ impl Checker<'_> {
         });
         if constant.is_none() {
             self.error(
+                codes::INVALIDATION_INDEX,
                 path,
                 format!(
                     "index `{index_name}` cannot find every `{data_type}` item: its partition key `{}` is not a constant attribute of `{data_type}`",
@@ -505,6 +522,7 @@ impl Checker<'_> {
                             .any(|dt| dt.attributes.iter().any(|a| a.name == key.name));
                     if !written {
                         self.error(
+                            codes::INDEX_KEY_UNWRITTEN,
                             &NodePath::parse("tables")
                                 .key(table.name.as_str())
                                 .key("indexes")
@@ -515,29 +533,6 @@ impl Checker<'_> {
                             format!("add `{}` under `attributes` of the data types this index should find", key.name),
                         );
                     }
-                }
-            }
-        }
-    }
-
-    /// Data types sharing a table need key prefixes that cannot produce the same key.
-    fn check_key_prefixes(&mut self, data_types: &[DataType]) {
-        for (position, data_type) in data_types.iter().enumerate() {
-            let prefix = data_type.key.literal_prefix();
-            for other in &data_types[..position] {
-                let other_prefix = other.key.literal_prefix();
-                let same_table = other.table == data_type.table;
-                if same_table
-                    && (prefix.starts_with(&other_prefix) || other_prefix.starts_with(&prefix))
-                {
-                    self.error(
-                        &NodePath::parse("data_types").key(data_type.name.as_str()).key("key"),
-                        format!(
-                            "keys of `{}` (starting `{prefix}`) and `{}` (starting `{other_prefix}`) can collide on table `{}`",
-                            data_type.name, other.name, data_type.table
-                        ),
-                        "start each key with its own fixed text and a separator, such as `drs-quotas#`",
-                    );
                 }
             }
         }

@@ -6,11 +6,14 @@ use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, Config};
 
+use super::codes::Code;
 use super::source::Span;
 
 /// One problem in a spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Which rule it breaks.
+    pub code: Code,
     /// What is wrong.
     pub message: String,
     /// Where, when the text has a place for it.
@@ -22,9 +25,10 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A problem at `span`.
-    pub fn new(message: impl Into<String>, span: Option<Span>) -> Self {
+    /// A problem with rule `code` at `span`.
+    pub fn new(code: Code, message: impl Into<String>, span: Option<Span>) -> Self {
         Self {
+            code,
             message: message.into(),
             span,
             hint: None,
@@ -121,6 +125,7 @@ impl Diagnostics {
                 }),
             );
             let report = Report::error()
+                .with_code(item.code.id)
                 .with_message(&item.message)
                 .with_labels(labels)
                 .with_notes(
@@ -155,6 +160,7 @@ impl std::error::Error for Diagnostics {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::codes;
 
     #[test]
     fn counts_lines_and_columns_from_one() {
@@ -171,6 +177,7 @@ mod tests {
             file,
             vec![
                 Diagnostic::new(
+                    codes::DURATION_RANGE,
                     "ttl must be longer than zero",
                     Some(Span { start: 19, end: 21 }),
                 )
@@ -178,6 +185,7 @@ mod tests {
             ],
         );
         let text = diagnostics.render();
+        assert!(text.contains("error[CG0401]: ttl must be longer"), "{text}");
         assert!(text.contains("cache.yaml:2:6"), "{text}");
         assert!(text.contains("^^"), "{text}");
         assert!(

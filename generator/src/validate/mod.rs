@@ -2,9 +2,11 @@
 
 mod alarms;
 mod buckets;
+pub mod codes;
 mod consumers;
 mod data_types;
 pub mod diagnostic;
+mod keys;
 mod names;
 mod operations;
 mod parse;
@@ -18,9 +20,10 @@ use sha2::{Digest, Sha256};
 
 use crate::ir::{CacheModel, NameTemplate, Parameter};
 use crate::spec::{Spec, SpecDuration, Target};
+use codes::Code;
 pub use diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use names::TemplateError;
-pub use parse::closest;
+pub use parse::{closest, decode};
 use source::{NodePath, SourceMap};
 
 /// The longest TTL cachegen accepts. Neither store has a lower hard limit, but an entry
@@ -55,23 +58,35 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     /// Reports a problem with the value at `path`.
-    fn error(&mut self, path: &NodePath, message: impl Into<String>, hint: impl Into<String>) {
+    fn error(
+        &mut self,
+        code: Code,
+        path: &NodePath,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         let span = self.map.value_span(path);
         self.problems
-            .push(Diagnostic::new(message, span).with_hint(hint));
+            .push(Diagnostic::new(code, message, span).with_hint(hint));
     }
 
     /// Reports a problem with the key at `path` (a name, rather than its content).
-    fn key_error(&mut self, path: &NodePath, message: impl Into<String>, hint: impl Into<String>) {
+    fn key_error(
+        &mut self,
+        code: Code,
+        path: &NodePath,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         let span = self.map.key_span(path);
         self.problems
-            .push(Diagnostic::new(message, span).with_hint(hint));
+            .push(Diagnostic::new(code, message, span).with_hint(hint));
     }
 
     /// Reports `problem` at the value at `path`, if there is one.
-    fn check(&mut self, path: &NodePath, problem: Option<String>, hint: &str) {
+    fn check(&mut self, code: Code, path: &NodePath, problem: Option<String>, hint: &str) {
         if let Some(message) = problem {
-            self.error(path, message, hint);
+            self.error(code, path, message, hint);
         }
     }
 
@@ -94,18 +109,21 @@ impl Checker<'_> {
     fn duration(&mut self, path: &NodePath, what: &str, value: SpecDuration) -> u64 {
         if value.0.is_zero() {
             self.error(
+                codes::DURATION_RANGE,
                 path,
                 format!("{what} must be longer than zero"),
                 "write a duration such as `5m`",
             );
         } else if value.0 > MAX_TTL {
             self.error(
+                codes::DURATION_RANGE,
                 path,
                 format!("{what} of {value} is longer than the 365-day maximum"),
                 "data that must live longer than a year belongs in a table of its own, not a cache",
             );
         } else if value.0.subsec_nanos() != 0 || value.as_secs() == 0 {
             self.error(
+                codes::DURATION_RANGE,
                 path,
                 format!("{what} of {value} is not a whole number of seconds"),
                 "cache expiry is kept in epoch seconds; round it to whole seconds",
@@ -131,7 +149,12 @@ impl Checker<'_> {
                                 "AWS::AccountId",
                             ]),
                         );
-                        self.error(path, format!("`${{{name}}}` names no parameter"), hint);
+                        self.error(
+                            codes::UNKNOWN_PARAMETER,
+                            path,
+                            format!("`${{{name}}}` names no parameter"),
+                            hint,
+                        );
                     }
                 }
                 template
@@ -145,6 +168,7 @@ impl Checker<'_> {
 
     fn template_error(&mut self, path: &NodePath, text: &str, err: TemplateError) {
         self.error(
+            codes::MALFORMED_TEMPLATE,
             path,
             format!("template `{text}` is malformed: {err}"),
             "placeholders are written `{name}` in keys and `${name}` in resource names",
@@ -156,12 +180,14 @@ impl Checker<'_> {
         let spec = self.spec;
         if spec.version != 1 {
             self.error(
+                codes::UNSUPPORTED_VERSION,
                 &NodePath::parse("version"),
                 format!("spec version {} is not supported", spec.version),
                 "write `version: 1`",
             );
         }
         self.check(
+            codes::SERVICE_NAME,
             &NodePath::parse("service"),
             names::dynamodb_name_chars_problem("service name", &spec.service)
                 .or_else(|| spec.service.is_empty().then(|| "service name is empty".to_owned())),
@@ -214,13 +240,19 @@ impl Checker<'_> {
         for (name, parameter) in &self.spec.parameters {
             let path = NodePath::parse("parameters").key(name);
             if let Some(problem) = names::parameter_name_problem(name) {
-                self.key_error(&path, problem, format!("try `{}`", name.to_pascal_case()));
+                self.key_error(
+                    codes::PARAMETER_NAME,
+                    &path,
+                    problem,
+                    format!("try `{}`", name.to_pascal_case()),
+                );
             }
             if let Some(default) = &parameter.default
                 && !parameter.allowed.is_empty()
                 && !parameter.allowed.contains(default)
             {
                 self.error(
+                    codes::PARAMETER_DEFAULT,
                     &path.key("default"),
                     format!(
                         "default `{default}` of parameter `{name}` is not one of its allowed values"
@@ -246,6 +278,7 @@ impl Checker<'_> {
             .clone()
             .unwrap_or_else(|| format!("Cachegen/{}", self.spec.service));
         self.check(
+            codes::METRICS_NAMESPACE,
             &NodePath::parse("metrics.namespace"),
             names::namespace_problem(&namespace),
             "for example `MyService/Cache`",
@@ -264,6 +297,7 @@ impl Checker<'_> {
             let id = name.to_pascal_case();
             if let Some((_, first)) = seen.iter().find(|(other, _)| *other == id) {
                 self.key_error(
+                    codes::LOGICAL_ID_CLASH,
                     &NodePath::parse(section).key(name.as_str()),
                     format!("{section} `{name}` and `{first}` both become the CloudFormation name `{id}`"),
                     "rename one of them so they differ in more than punctuation",

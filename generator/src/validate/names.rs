@@ -14,6 +14,13 @@ const RUST_KEYWORDS: &[&str] = &[
     "use", "where", "while", "yield",
 ];
 
+/// Whether `c` marks where a key parameter ends: escaping (`push_key_part` in the runtime)
+/// always encodes it, so no parameter's value contains it. `%` does not: it starts every
+/// escape.
+pub fn ends_parameter(c: char) -> bool {
+    !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '%'))
+}
+
 /// Why a DynamoDB table or index name is rejected, if it is.
 pub fn dynamodb_name_problem(kind: &str, name: &str) -> Option<String> {
     let bad: Vec<char> = name
@@ -279,6 +286,16 @@ mod tests {
         );
         assert_eq!(parse_template("a}"), Err(TemplateError::Stray));
         assert_eq!(parse_template("a{}"), Err(TemplateError::Empty));
+    }
+
+    #[test]
+    fn only_what_escaping_encodes_ends_a_parameter() {
+        for c in ['#', ':', '/', '|', ' ', 'é'] {
+            assert!(ends_parameter(c), "{c}");
+        }
+        for c in ['a', 'Z', '0', '-', '.', '_', '~', '%'] {
+            assert!(!ends_parameter(c), "{c}");
+        }
     }
 
     #[test]

@@ -2,8 +2,8 @@
 
 use indexmap::IndexMap;
 
-use super::Checker;
 use super::source::NodePath;
+use super::{Checker, codes};
 use crate::ir::{SkipCheck, Traffic};
 use crate::spec;
 
@@ -22,6 +22,7 @@ impl Checker<'_> {
             let entry = path.key(id.as_str());
             if !is_check_id(id) {
                 self.key_error(
+                    codes::SKIP_CHECK_ID,
                     &entry,
                     format!("`{id}` is not a checkov check ID"),
                     "write the ID checkov prints, such as `CKV_AWS_28`",
@@ -29,12 +30,14 @@ impl Checker<'_> {
             }
             if reason.contains('\n') {
                 self.error(
+                    codes::SKIP_CHECK_REASON,
                     &entry,
                     format!("the reason for skipping `{id}` spans several lines"),
                     "write it on one line: Terraform carries it in a `#checkov:skip` comment",
                 );
             } else if reason.trim().is_empty() {
                 self.error(
+                    codes::SKIP_CHECK_REASON,
                     &entry,
                     format!("skipping `{id}` needs a reason"),
                     "say why the check does not apply to this cache; it is written into the templates",
@@ -52,6 +55,7 @@ impl Checker<'_> {
     pub(super) fn traffic(&mut self, path: &NodePath, traffic: &spec::Traffic) -> Option<Traffic> {
         if !(0.0..=1.0).contains(&traffic.hit_rate) {
             self.error(
+                codes::TRAFFIC,
                 &path.key("hit_rate"),
                 format!("hit rate {} is not between 0 and 1", traffic.hit_rate),
                 "write the share of lookups the cache answers, such as `0.8`",
@@ -66,6 +70,7 @@ impl Checker<'_> {
             }),
             Some(_) => {
                 self.error(
+                    codes::TRAFFIC,
                     &path.key("item_size"),
                     format!(
                         "item size `{}` is outside DynamoDB's 1B to 400KB",
@@ -77,6 +82,7 @@ impl Checker<'_> {
             }
             None => {
                 self.error(
+                    codes::TRAFFIC,
                     &path.key("item_size"),
                     format!("`{}` is not a size", traffic.item_size),
                     "write it as `800B`, `5KB` or `1.5MB`",

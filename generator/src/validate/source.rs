@@ -113,6 +113,8 @@ pub struct SyntaxError {
 pub struct SourceMap {
     nodes: HashMap<NodePath, NodeSpans>,
     duplicates: Vec<DuplicateKey>,
+    first_alias: Option<Span>,
+    null_root: bool,
 }
 
 impl SourceMap {
@@ -154,6 +156,16 @@ impl SourceMap {
     /// Keys written twice in the same mapping.
     pub fn duplicates(&self) -> &[DuplicateKey] {
         &self.duplicates
+    }
+
+    /// Whether the text holds no document, or only a null (`---`, `~`, `null`).
+    pub fn is_empty(&self) -> bool {
+        self.null_root || !self.nodes.contains_key(&NodePath::root())
+    }
+
+    /// Where the text first uses an alias (`*name`), if it does.
+    pub fn first_alias(&self) -> Option<Span> {
+        self.first_alias
     }
 
     fn nearest(&self, path: &NodePath) -> Option<NodeSpans> {
@@ -294,6 +306,10 @@ impl MarkedEventReceiver for Builder<'_> {
         match event {
             Event::Scalar(value, style, ..) => {
                 let span = self.offsets.scalar(&mark, &value, style);
+                if self.frames.is_empty() && style == TScalarStyle::Plain {
+                    self.map.null_root =
+                        matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL");
+                }
                 if self.expects_key() {
                     self.key(value, span);
                 } else {
@@ -302,6 +318,7 @@ impl MarkedEventReceiver for Builder<'_> {
             }
             Event::Alias(_) => {
                 let span = self.offsets.point(&mark);
+                self.map.first_alias.get_or_insert(span);
                 if self.expects_key() {
                     self.key(String::from("*alias"), span);
                 } else {

@@ -4,6 +4,7 @@ use heck::{ToPascalCase, ToShoutySnakeCase};
 use indexmap::IndexMap;
 
 use super::Checker;
+use super::codes::{self, Code};
 use super::names::{self, MAX_INDEXES};
 use super::source::NodePath;
 use crate::ir::{
@@ -19,6 +20,7 @@ impl Checker<'_> {
         let spec = self.spec;
         if spec.tables.is_empty() {
             self.key_error(
+                codes::NO_TABLE,
                 &NodePath::parse("tables"),
                 "the spec declares no table",
                 "declare one, for example `tables: { cache: { name: \"${service}-cache\" } }`",
@@ -57,6 +59,7 @@ impl Checker<'_> {
                 .is_some_and(|key| key.name == ttl_attribute)
         {
             self.error(
+                codes::TTL_ATTRIBUTE,
                 &path.key("ttl_attribute"),
                 format!("TTL attribute `{ttl_attribute}` is also a key attribute"),
                 "DynamoDB's TTL needs a plain number attribute; pick another name such as `ttl`",
@@ -68,6 +71,7 @@ impl Checker<'_> {
             Some(spec::Billing::Provisioned(capacity)) => {
                 if capacity.read == 0 || capacity.write == 0 {
                     self.error(
+                        codes::CAPACITY,
                         &path.key("billing"),
                         "provisioned capacity must be at least 1 read and 1 write unit",
                         "the free tier covers 25 read and 25 write units in total",
@@ -79,6 +83,7 @@ impl Checker<'_> {
 
         if table.indexes.len() > MAX_INDEXES {
             self.key_error(
+                codes::TOO_MANY_INDEXES,
                 &path.key("indexes"),
                 format!(
                     "table `{name}` declares {} global secondary indexes; DynamoDB allows {MAX_INDEXES}",
@@ -124,6 +129,7 @@ impl Checker<'_> {
             }
         });
         self.check(
+            codes::ENV_VAR,
             &path.key("env_var"),
             names::env_var_problem(&env_var),
             "for example `CACHE_TABLE_NAME`",
@@ -180,6 +186,7 @@ impl Checker<'_> {
                 (Some(wanted), _) => {
                     let hint = Self::suggest(wanted, buckets.iter().map(|b| b.name.as_str()));
                     self.error(
+                        codes::UNKNOWN_BUCKET,
                         &path.key("overflow_bucket"),
                         format!("bucket `{wanted}` is not declared"),
                         hint,
@@ -189,6 +196,7 @@ impl Checker<'_> {
                 (None, [only]) => Some(only.name.clone()),
                 (None, _) => {
                     self.error(
+                        codes::NO_OVERFLOW_BUCKET,
                         &NodePath::parse("data_types").key(first.name.as_str()).key("large_values"),
                         format!(
                             "data type `{}` allows large values, but table `{}` has no overflow bucket",
@@ -222,6 +230,7 @@ impl Checker<'_> {
             .chain(own.iter().map(|(key, value)| (path.key(key), key, value)));
         for (tag_path, key, value) in all_tags {
             self.check(
+                codes::TAG,
                 &tag_path,
                 names::tag_problem(key, value),
                 "see AWS's tag rules: keys up to 128 characters, values up to 256",
@@ -234,13 +243,14 @@ impl Checker<'_> {
     }
 
     /// The table `wanted` names, else the only table; reports an unknown name (with a
-    /// suggestion), or `when_ambiguous` when nothing is named and there are several.
+    /// suggestion), or `when_ambiguous` (code, message, hint) when nothing is named and
+    /// there are several. With no table at all, that problem is reported once, elsewhere.
     pub(super) fn resolve_table<'t>(
         &mut self,
         path: &NodePath,
         wanted: Option<&String>,
         tables: &'t [Table],
-        when_ambiguous: (&str, &str),
+        when_ambiguous: (Code, &str, &str),
     ) -> Option<&'t Table> {
         match wanted {
             Some(wanted) => {
@@ -249,6 +259,7 @@ impl Checker<'_> {
                     let hint =
                         Self::suggest(wanted, tables.iter().map(|table| table.name.as_str()));
                     self.error(
+                        codes::UNKNOWN_TABLE,
                         &path.key("table"),
                         format!("table `{wanted}` is not declared"),
                         hint,
@@ -257,8 +268,10 @@ impl Checker<'_> {
                 found
             }
             None if tables.len() == 1 => tables.first(),
+            None if tables.is_empty() => None,
             None => {
-                self.key_error(path, when_ambiguous.0, when_ambiguous.1);
+                let (code, message, hint) = when_ambiguous;
+                self.key_error(code, path, message, hint);
                 None
             }
         }
@@ -282,6 +295,7 @@ impl Checker<'_> {
         );
         if attribute.name.is_empty() || attribute.name.len() > 255 {
             self.error(
+                codes::KEY_ATTRIBUTE_NAME,
                 &path.key("name"),
                 format!(
                     "key attribute name `{}` must be 1 to 255 bytes",
@@ -302,6 +316,7 @@ impl Checker<'_> {
     ) -> Index {
         if let Some(problem) = names::dynamodb_name_problem("index name", name) {
             self.key_error(
+                codes::INDEX_NAME,
                 path,
                 problem,
                 "index names use letters, digits, `-`, `_` and `.`, 3 to 255 of them",
@@ -315,11 +330,13 @@ impl Checker<'_> {
             .map(|key| self.key_attribute(&path.key("sort_key"), Some(key), ""));
         match (index.projection, index.projected_attributes.is_empty()) {
             (ProjectionType::Include, true) => self.error(
+                codes::PROJECTION,
                 &path.key("projection"),
                 format!("index `{name}` has an INCLUDE projection but names no attributes"),
                 "list them under `projected_attributes`, or use `projection: keys_only`",
             ),
             (ProjectionType::All | ProjectionType::KeysOnly, false) => self.error(
+                codes::PROJECTION,
                 &path.key("projected_attributes"),
                 format!(
                     "index `{name}` lists projected attributes but its projection is not `include`"
@@ -332,6 +349,7 @@ impl Checker<'_> {
             (Billing::Provisioned(table), capacity) => Some(capacity.unwrap_or(table)),
             (Billing::OnDemand, Some(_)) => {
                 self.error(
+                    codes::CAPACITY,
                     &path.key("capacity"),
                     format!("index `{name}` sets capacity on an on-demand table"),
                     "remove `capacity`, or make the table `provisioned`",
@@ -373,6 +391,7 @@ impl Checker<'_> {
         for (key_path, key) in table_keys.chain(index_keys) {
             match attributes.iter().find(|existing| existing.name == key.name) {
                 Some(existing) if existing.kind != key.kind => self.error(
+                    codes::KEY_ATTRIBUTE_TYPE,
                     &key_path.key("type"),
                     format!(
                         "attribute `{}` is declared as {:?} here but as {:?} elsewhere on this table",
@@ -408,6 +427,7 @@ impl Checker<'_> {
             };
             if let Some(problem) = names::dynamodb_name_chars_problem("table name", &text) {
                 self.error(
+                    codes::TABLE_NAME,
                     path,
                     problem,
                     "table names use letters, digits, `-`, `_` and `.`",
@@ -417,6 +437,7 @@ impl Checker<'_> {
         }
         if let Some(literal) = name.literal() {
             self.check(
+                codes::TABLE_NAME,
                 path,
                 names::dynamodb_name_problem("table name", literal),
                 "table names use letters, digits, `-`, `_` and `.`, 3 to 255 of them",
@@ -430,6 +451,7 @@ impl Checker<'_> {
                 other.table_name == table.table_name && !table.table_name.0.is_empty()
             }) {
                 self.error(
+                    codes::TABLE_NAME_CLASH,
                     &NodePath::parse("tables")
                         .key(table.name.as_str())
                         .key("name"),
@@ -445,6 +467,7 @@ impl Checker<'_> {
                 .find(|other| other.env_var == table.env_var)
             {
                 self.error(
+                    codes::ENV_VAR_CLASH,
                     &NodePath::parse("tables")
                         .key(table.name.as_str())
                         .key("env_var"),

@@ -1,0 +1,153 @@
+//! Stable codes for spec problems, one per rule, like cfn-lint's rule ids.
+//!
+//! A code never changes meaning once released: scripts and search engines rely on it.
+//! Retire a code rather than reuse it. Every code is listed in the README's
+//! "Diagnostic codes" table (a test checks both ways).
+
+use std::fmt;
+
+/// The stable identifier of one kind of spec problem, rendered as `error[CG0301]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Code {
+    /// `CG` and four digits: the first two name the section of the spec.
+    pub id: &'static str,
+    /// What the rule checks, in one line (the README's table repeats it).
+    pub summary: &'static str,
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id)
+    }
+}
+
+macro_rules! codes {
+    ($($name:ident = $id:literal, $summary:literal;)*) => {
+        $(
+            #[doc = $summary]
+            pub const $name: Code = Code { id: $id, summary: $summary };
+        )*
+        /// Every code, in order.
+        pub const ALL: &[Code] = &[$($name),*];
+    };
+}
+
+codes! {
+    // CG00: reading the file.
+    NOT_TEXT = "CG0001", "the file is not UTF-8 text (binary data, or another encoding)";
+    YAML_SYNTAX = "CG0002", "the text is not valid YAML";
+    EMPTY_SPEC = "CG0003", "the file holds no spec";
+    NOT_A_MAPPING = "CG0004", "the spec is a list or a scalar, not a mapping of fields";
+    ALIAS_EXPANSION = "CG0005", "YAML aliases expand too far (an alias bomb), or nesting is too deep";
+    DUPLICATE_KEY = "CG0006", "a key is written twice in one mapping";
+    UNKNOWN_FIELD = "CG0007", "a field the spec format does not have";
+    MISSING_FIELD = "CG0008", "a required field is missing";
+    INVALID_VALUE = "CG0009", "a value of the wrong type or form: a malformed duration, a number out of range, an unknown variant";
+
+    // CG01: service, parameters and names shared by every section.
+    UNSUPPORTED_VERSION = "CG0101", "the spec version is not 1";
+    SERVICE_NAME = "CG0102", "the service name is empty or has characters DynamoDB rejects";
+    PARAMETER_NAME = "CG0103", "a parameter name CloudFormation rejects";
+    PARAMETER_DEFAULT = "CG0104", "a parameter default that is not one of its allowed values";
+    UNKNOWN_PARAMETER = "CG0105", "`${name}` names no parameter";
+    MALFORMED_TEMPLATE = "CG0106", "a template with an unclosed or stray brace, or an empty placeholder";
+    LOGICAL_ID_CLASH = "CG0107", "two names become the same CloudFormation logical ID";
+    IDENTIFIER = "CG0108", "a name that cannot become an identifier (letters, digits, `-` and `_`, starting with a letter)";
+    METRICS_NAMESPACE = "CG0109", "a metrics namespace CloudWatch rejects";
+    TAG = "CG0110", "a resource tag AWS rejects";
+    ENV_VAR = "CG0111", "an environment variable name Lambda rejects";
+    ENV_VAR_CLASH = "CG0112", "two tables or buckets use the same environment variable";
+    SKIP_CHECK_ID = "CG0113", "a skipped check that is not a checkov check ID";
+    SKIP_CHECK_REASON = "CG0114", "a skipped check without a one-line reason";
+
+    // CG02: tables and indexes.
+    NO_TABLE = "CG0201", "the spec declares no table";
+    UNKNOWN_TABLE = "CG0202", "a reference to a table that is not declared";
+    TABLE_UNSPECIFIED = "CG0203", "a data type names no table, and the spec has several";
+    TABLE_NAME = "CG0204", "a table name DynamoDB rejects";
+    TABLE_NAME_CLASH = "CG0205", "two tables have the same physical name";
+    KEY_ATTRIBUTE_NAME = "CG0206", "a key attribute name that is not 1 to 255 bytes";
+    TTL_ATTRIBUTE = "CG0207", "the TTL attribute is also a key attribute";
+    CAPACITY = "CG0208", "provisioned capacity of zero, or capacity on an on-demand table";
+    TOO_MANY_INDEXES = "CG0209", "more global secondary indexes than DynamoDB allows on one table";
+    INDEX_NAME = "CG0210", "an index name DynamoDB rejects";
+    PROJECTION = "CG0211", "an index projection and its projected attributes disagree";
+    KEY_ATTRIBUTE_TYPE = "CG0212", "a key attribute declared with two types on one table";
+    INDEX_KEY_UNWRITTEN = "CG0213", "an index keyed on an attribute no data type writes";
+
+    // CG03: data types and their keys.
+    NO_DATA_TYPE = "CG0301", "the spec declares no data type";
+    RESERVED_TYPE_NAME = "CG0302", "a data type whose generated Rust type the module uses itself";
+    TYPE_NAME_CLASH = "CG0303", "two data types whose names generate the same Rust types";
+    SORT_KEY = "CG0304", "a sort key template missing on a table with a sort key, or given on one without";
+    KEY_PARAMETER_TYPE = "CG0305", "a key parameter type other than string, u32, u64, i64 or bool";
+    FIELD_NAME = "CG0306", "a key parameter or value field name that is not snake_case or is a Rust keyword";
+    UNUSED_KEY_PARAMETER = "CG0307", "a key parameter the key templates never use";
+    UNDECLARED_KEY_PARAMETER = "CG0308", "a placeholder naming an undeclared key parameter";
+    PLACEHOLDER_NOT_ALLOWED = "CG0309", "a placeholder that cannot be used in this template";
+    KEY_PARAMETER_END = "CG0310", "a key or tag template where a parameter's end cannot be told, so two parameter tuples can give one key";
+    KEY_PREFIX_OVERLAP = "CG0311", "two data types on one table whose keys can collide";
+    RESERVED_KEY_SPACE = "CG0312", "a key starting with `!`, which the runtime keeps for its own items";
+
+    // CG04: values, lifetimes and item attributes.
+    DURATION_RANGE = "CG0401", "a duration of zero, of more than 365 days, or not in whole seconds";
+    MEMORY_TTL_LONGER = "CG0402", "a memory_ttl longer than the data type's ttl";
+    VALUE_SHAPE = "CG0403", "a value with both or neither of `type` and `fields`";
+    RUST_TYPE = "CG0404", "a value type that is not a Rust type path";
+    FIELD_TYPE = "CG0405", "a value field type cachegen does not know";
+    VALUE_FIELD_REFERENCE = "CG0406", "`{value.field}` names no field of the value, or a field that is not a scalar";
+    RESERVED_ATTRIBUTE = "CG0407", "an attribute cachegen writes itself";
+    ATTRIBUTE_TYPE = "CG0408", "an attribute written with another type than its index declares";
+    INVALIDATION_INDEX = "CG0409", "an `invalidate_by` index that is missing or cannot find every item of the type";
+    TRAFFIC = "CG0410", "a traffic hit rate outside 0 to 1, or an item size DynamoDB cannot hold";
+
+    // CG05: buckets and documents.
+    BUCKET_SOURCE = "CG0501", "a bucket with both or neither of `name` and `existing`";
+    UNKNOWN_BUCKET = "CG0502", "a reference to a bucket that is not declared";
+    BUCKET_NAME = "CG0503", "a bucket name S3 rejects";
+    EXISTING_BUCKET = "CG0504", "events or tags on an existing bucket, which the templates do not manage";
+    EVENT_FUNCTION = "CG0505", "a bucket's event target that is not a Lambda function ARN";
+    DOCUMENT_BUCKET = "CG0506", "a document type with no bucket to name, or several to choose from";
+    OBJECT_KEY = "CG0507", "an object key the sync Lambda cannot read the key parameters back from";
+    EVENTS_UNUSED = "CG0508", "a bucket notifies a Lambda, but no data type keeps documents in it";
+    SYNC_CONSUMER = "CG0509", "a bucket's event consumer that is not declared or may not sync its documents";
+    OVERLAPPING_EVENTS = "CG0510", "two document types in one bucket whose event filters overlap";
+    NO_OVERFLOW_BUCKET = "CG0511", "large values on a table with no overflow bucket";
+    CUSTOMER_ATTRIBUTE = "CG0512", "a document's customer attribute that the data type does not write";
+
+    // CG06: consumers.
+    NO_ACCESS = "CG0601", "a consumer given no access, or a data type listed with none";
+    UNKNOWN_DATA_TYPE = "CG0602", "a reference to a data type that is not declared";
+    SYNC_WITHOUT_DOCUMENTS = "CG0603", "`sync` access to a data type that keeps no documents";
+    QUERY_WITHOUT_INDEX = "CG0604", "`query` access to a data type no index finds";
+    ROLE_PARAMETER_CLASH = "CG0605", "a role parameter named like a spec parameter";
+
+    // CG07: alarms.
+    ALARM_PERIOD = "CG0701", "an alarm period CloudWatch does not accept";
+    EVALUATION_PERIODS = "CG0702", "evaluation periods of zero, or spanning more than a day";
+    ALARM_THRESHOLD = "CG0703", "a threshold of the wrong kind for the alarm's metric";
+    ALARM_STATISTIC = "CG0704", "a latency statistic that is not a percentile";
+    ALARM_SCOPE = "CG0705", "a throttling alarm with a data type, or without its table";
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut seen = HashSet::new();
+        for code in ALL {
+            assert!(seen.insert(code.id), "{} is used twice", code.id);
+            let digits = code.id.strip_prefix("CG").unwrap_or_default();
+            assert!(
+                digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()),
+                "{} is not CG and four digits",
+                code.id
+            );
+            assert!(!code.summary.is_empty() && !code.summary.contains('\n'));
+        }
+    }
+}
