@@ -63,12 +63,11 @@ async fn discord_cache_on_redis_invalidates_by_tag() {
 
     // The spec tags channels with `discord:guild:{guild_id}`: invalidating g1's tag
     // drops g1's channels and leaves g2's in Redis.
-    let removed = cache
+    cache
         .guild_channels()
         .invalidate_tag("discord:guild:g1")
         .await
         .unwrap();
-    assert_eq!(removed, 1);
     let fresh = discord_bot_cache::Cache::from_lookup(None, lookup)
         .await
         .unwrap();

@@ -421,6 +421,41 @@ pub struct DataType {
     pub large_values: bool,
 }
 
+/// A prefix of a data type's keys that its `invalidate_by_*` method can invalidate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyPrefix {
+    /// The leading key parameters it is made of.
+    pub params: Vec<String>,
+    /// The key template up to the literal after the last of them.
+    pub template: Template,
+}
+
+impl DataType {
+    /// The key prefixes its `invalidate_by_*` methods name: the key up to each parameter
+    /// and the literal after it, except the last parameter (the whole key). Every value
+    /// records them, so invalidating one reaches exactly its entries.
+    pub fn key_prefixes(&self) -> Vec<KeyPrefix> {
+        let parts = &self.key.0;
+        let mut prefixes = Vec::new();
+        let mut params = Vec::new();
+        for (position, part) in parts.iter().enumerate() {
+            let TemplatePart::Param(name) = part else {
+                continue;
+            };
+            params.push(name.clone());
+            if let Some(TemplatePart::Literal(_)) = parts.get(position + 1)
+                && position + 2 < parts.len()
+            {
+                prefixes.push(KeyPrefix {
+                    params: params.clone(),
+                    template: Template(parts[..=position + 1].to_vec()),
+                });
+            }
+        }
+        prefixes
+    }
+}
+
 /// Expected traffic of a data type.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Traffic {
@@ -603,19 +638,25 @@ impl Grant {
     }
 }
 
-/// The DynamoDB actions each access level needs, on the table itself.
+/// The DynamoDB actions each access level needs, on the table itself: what the runtime
+/// sends for it. Reads also read invalidation stamps (`GetItem`, `BatchGetItem`); writes
+/// are `PutItem` (conditional for fills) and take leases with `UpdateItem`; a delete is a
+/// `PutItem` of a tombstone and other invalidations an `UpdateItem` of a stamp.
 pub fn table_actions(access: Access) -> &'static [&'static str] {
     match access {
         Access::Read => &["dynamodb:BatchGetItem", "dynamodb:GetItem"],
-        Access::Write => &["dynamodb:PutItem", "dynamodb:UpdateItem"],
-        Access::Invalidate => &[
-            "dynamodb:BatchWriteItem",
-            "dynamodb:DeleteItem",
+        Access::Write => &[
             "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
+        Access::Invalidate => &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
         ],
         Access::Query => &[],
         Access::Sync => &[
-            "dynamodb:DeleteItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",

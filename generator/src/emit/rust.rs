@@ -451,6 +451,15 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
         .tags
         .iter()
         .map(|tag| template_builder(tag, data_type, TemplateUse::Tag));
+    let key_prefixes = data_type.key_prefixes();
+    let prefixes_fn = (!key_prefixes.is_empty()).then(|| {
+        let prefixes = key_prefixes
+            .iter()
+            .map(|prefix| template_builder(&prefix.template, data_type, TemplateUse::Key));
+        quote! {
+            fn key_prefixes(key: &#key) -> Vec<String> { Vec::from([#(#prefixes),*]) }
+        }
+    });
     let tags_fn = (!data_type.tags.is_empty()).then(|| {
         quote! {
             fn tags(key: &#key) -> Vec<String> { Vec::from([#(#tags),*]) }
@@ -479,27 +488,6 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
             }
         }
     });
-    let invalidation = match &data_type.invalidate_by {
-        Some(index_name) => {
-            let table = model.table(&data_type.table);
-            let index = table
-                .indexes
-                .iter()
-                .find(|index| &index.name == index_name)
-                .expect("validated index");
-            let attribute = &index.partition_key.name;
-            let value = data_type
-                .attributes
-                .iter()
-                .find(|a| &a.name == attribute)
-                .map(|a| constant_text(&a.template, &data_type.name))
-                .expect("validated constant attribute");
-            quote! {
-                Some(cachegen_runtime::typed::IndexKey { index: #index_name, attribute: #attribute, value: #value })
-            }
-        }
-        None => quote! { None },
-    };
     let marker_docs = doc(&format!(
         "The `{name}` data type: keys `{template_text}`, store TTL {}s, in-memory TTL {}s.",
         data_type.ttl_secs, data_type.memory_ttl_secs
@@ -540,13 +528,13 @@ fn data_type_items(model: &CacheModel, data_type: &DataType) -> TokenStream {
             const MEMORY_TTL: std::time::Duration = #memory_ttl;
             const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = #swr;
             const KEY_PREFIX: &'static str = #key_prefix;
-            const INVALIDATION_INDEX: Option<cachegen_runtime::typed::IndexKey> = #invalidation;
             #distributed
             #version_check
             #large_values
 
             fn key(#key_arg: &#key) -> String { #key_body }
             #tags_fn
+            #prefixes_fn
             #attributes_fn
         }
 
@@ -740,57 +728,47 @@ fn argument(ident: &syn::Ident, ty: &FieldType) -> (TokenStream, TokenStream) {
 /// `invalidate_by_<first>[_and_<next>]`: every item whose key starts with the given leading
 /// parameters, where the template puts fixed text after them.
 fn prefix_invalidations(data_type: &DataType) -> Vec<TokenStream> {
-    let parts = &data_type.key.0;
-    let mut methods = Vec::new();
-    let mut params: Vec<&str> = Vec::new();
-    for (position, part) in parts.iter().enumerate() {
-        let TemplatePart::Param(name) = part else {
-            continue;
-        };
-        params.push(name);
-        let Some(TemplatePart::Literal(_)) = parts.get(position + 1) else {
-            continue;
-        };
-        if position + 2 >= parts.len() {
-            continue;
-        }
-        let prefix = Template(parts[..=position + 1].to_vec());
-        let body = template_builder(&prefix, data_type, TemplateUse::Key);
-        let method = format_ident!("invalidate_by_{}", params.join("_and_"));
-        let args = params.iter().map(|param| {
-            let field = data_type
+    data_type
+        .key_prefixes()
+        .iter()
+        .map(|prefix| {
+            let body = template_builder(&prefix.template, data_type, TemplateUse::Key);
+            let method = format_ident!("invalidate_by_{}", prefix.params.join("_and_"));
+            let args = prefix.params.iter().map(|param| {
+                let field = data_type
+                    .params
+                    .iter()
+                    .find(|p| &p.name == param)
+                    .expect("validated parameter");
+                let ident = format_ident!("{param}");
+                let ty = rust_type(&field.ty);
+                quote! { #ident: #ty }
+            });
+            let fields = prefix.params.iter().map(|param| format_ident!("{param}"));
+            let key_struct = format_ident!("{}Key", data_type.name.to_pascal_case());
+            let remaining = data_type
                 .params
                 .iter()
-                .find(|p| p.name == *param)
-                .expect("validated parameter");
-            let ident = format_ident!("{param}");
-            let ty = rust_type(&field.ty);
-            quote! { #ident: #ty }
-        });
-        let fields = params.iter().map(|param| format_ident!("{param}"));
-        let key_struct = format_ident!("{}Key", data_type.name.to_pascal_case());
-        let remaining = data_type
-            .params
-            .iter()
-            .filter(|p| !params.contains(&p.name.as_str()))
-            .map(|p| {
-                let ident = format_ident!("{}", p.name);
-                quote! { #ident: Default::default() }
-            });
-        let docs = doc(&format!(
-            "Removes every `{}` item whose key starts with these parameters.",
-            data_type.name
-        ));
-        methods.push(quote! {
-            #docs
-            pub async fn #method(&self, #(#args),*) -> Result<u64, cachegen_runtime::CacheError> {
-                let key = #key_struct { #(#fields,)* #(#remaining),* };
-                let prefix = #body;
-                self.0.invalidate_prefix(&prefix).await
+                .filter(|p| !prefix.params.contains(&p.name))
+                .map(|p| {
+                    let ident = format_ident!("{}", p.name);
+                    quote! { #ident: Default::default() }
+                });
+            let docs = doc(&format!(
+                "Invalidates every `{}` item whose key starts with these parameters: one stamp \
+                 write, whatever the number of items.",
+                data_type.name
+            ));
+            quote! {
+                #docs
+                pub async fn #method(&self, #(#args),*) -> Result<(), cachegen_runtime::CacheError> {
+                    let key = #key_struct { #(#fields,)* #(#remaining),* };
+                    let prefix = #body;
+                    self.0.invalidate_prefix(&prefix).await
+                }
             }
-        });
-    }
-    methods
+        })
+        .collect()
 }
 
 fn uses(template: &Template, predicate: impl Fn(&TemplatePart) -> bool) -> bool {

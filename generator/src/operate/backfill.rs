@@ -3,9 +3,11 @@
 //!
 //! Safe to stop and re-run: each item records the ETag of the object it was made from
 //! ([`SOURCE_ETAG`]), and objects whose live item carries their current ETag are skipped
-//! without being read, so a re-run writes only what changed or was never written. When a
-//! type has a `version_check`, a backfill that wrote anything bumps its memory stamp, so
-//! running containers drop their in-memory copies within that bound.
+//! without being read, so a re-run writes only what changed or was never written. Each
+//! write is conditional on the item's version read before its object, so a document
+//! written or deleted meanwhile is not overwritten by the older read. When a type has a
+//! `version_check`, a backfill that wrote anything bumps its memory stamp, so running
+//! containers drop their in-memory copies within that bound.
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Mutex;
@@ -13,7 +15,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use cachegen_runtime::TieredCache;
 use cachegen_runtime::aws_sdk_s3;
-use cachegen_runtime::store::AttrValue;
+use cachegen_runtime::store::{AttrValue, Precondition};
 use futures::StreamExt;
 use governor::{Quota, RateLimiter};
 use serde::Serialize;
@@ -221,7 +223,7 @@ impl<'m> Backfill<'m> {
         if summary.written > 0
             && !options.dry_run
             && self.dynamic.data_type().version_check_secs.is_some()
-            && let Err(err) = self.cache.bump_memory_version().await
+            && let Err(err) = self.cache.invalidate_memory().await
         {
             tracing::warn!(op = "backfill", error = %err, "items written, but the invalidation stamp was not: containers keep in-memory copies until their memory TTL");
         }
@@ -253,6 +255,10 @@ impl<'m> Backfill<'m> {
         let fail = |reason: String| {
             tracing::warn!(op = "backfill", bucket = %self.bucket, key = %object_key, reason, "document not cached");
             Outcome::Failed
+        };
+        let seen = match self.cache.read_item::<serde_json::Value>(&key).await {
+            Ok(item) => item.version,
+            Err(err) => return fail(err.to_string()),
         };
         let object = match self
             .s3
@@ -291,10 +297,15 @@ impl<'m> Backfill<'m> {
             return Outcome::Skipped;
         }
         let write = write.attribute(SOURCE_ETAG, AttrValue::S(etag));
-        if !options.dry_run
-            && let Err(err) = self.cache.set_with(&key, &value, &write).await
-        {
-            return fail(err.to_string());
+        if !options.dry_run {
+            // Conditional on the item's version read before the object was: a document
+            // written or deleted meanwhile wins over this older read.
+            let precondition = Precondition::Version(seen);
+            match self.cache.set_if(&key, &value, &write, precondition).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Outcome::Skipped,
+                Err(err) => return fail(err.to_string()),
+            }
         }
         tracing::debug!(op = "backfill", dry_run = options.dry_run, key = %object_key, duration_ms = started.elapsed().as_millis() as u64, "document cached");
         Outcome::Written
@@ -340,15 +351,15 @@ impl<'m> Backfill<'m> {
         &self,
         candidates: Vec<Candidate>,
     ) -> Result<(Vec<Candidate>, usize), BackfillError> {
-        let Some(dynamo) = self
+        let Some(store) = self
             .cache
             .store()
-            .and_then(|store| cachegen_runtime::store::dynamo(store.as_ref()))
+            .filter(|store| store.capabilities().indexes)
         else {
             return Ok((candidates, 0));
         };
         let keys: Vec<String> = candidates.iter().map(|c| c.store_key.clone()).collect();
-        let live = dynamo.live_attributes(&keys, &[SOURCE_ETAG]).await?;
+        let live = store.read_attributes(&keys, &[SOURCE_ETAG]).await?;
         let total = candidates.len();
         let stale: Vec<Candidate> = candidates
             .into_iter()

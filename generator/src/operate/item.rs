@@ -136,6 +136,9 @@ impl<'m> DynamicType<'m> {
         for tag in &self.data_type.tags {
             options = options.tag(self.render(tag, params, None, now, true)?);
         }
+        for prefix in self.data_type.key_prefixes() {
+            options = options.prefix(self.render(&prefix.template, params, None, now, true)?);
+        }
         for attribute in &self.data_type.attributes {
             let text = self
                 .render(&attribute.template, params, Some(value), now, false)

@@ -177,10 +177,8 @@ fn grants(
                     .iter()
                     .map(|action| (*action).to_owned()),
             );
-            match level {
-                Access::Query => indexes.extend(data_type.indexes.iter().cloned()),
-                Access::Invalidate => indexes.extend(data_type.invalidate_by.iter().cloned()),
-                Access::Read | Access::Write | Access::Sync => {}
+            if *level == Access::Query {
+                indexes.extend(data_type.indexes.iter().cloned());
             }
         }
     }

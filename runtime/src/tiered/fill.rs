@@ -348,12 +348,8 @@ impl TieredCache {
         if refresh_stamps {
             self.refresh_scopes(&scopes).await;
         }
-        let (scopes, mut checks) = scopes.record();
-        checks.extend(self.memory_checks(key));
-        let validity = Validity {
-            ticket: self.inner.local.ticket(),
-            checks: checks.into(),
-        };
+        let (scopes, checks) = scopes.record();
+        let validity = Validity::new(self.inner.local.ticket(), checks, self.memory_checks(key));
         let started_ms = self.inner.clock.now_ms();
         let start = Instant::now();
         let result = origin().await.map_err(origin_error);
@@ -542,12 +538,9 @@ impl TieredCache {
             self.forget(key);
             let scopes = self.scopes_of(&opts.tags, &opts.prefixes);
             self.refresh_scopes(&scopes).await;
-            let (scopes, mut checks) = scopes.record();
-            checks.extend(self.memory_checks(key));
-            let validity = Validity {
-                ticket: self.inner.local.ticket(),
-                checks: checks.into(),
-            };
+            let (scopes, checks) = scopes.record();
+            let validity =
+                Validity::new(self.inner.local.ticket(), checks, self.memory_checks(key));
             let fill = Fill {
                 key,
                 value,

@@ -26,6 +26,22 @@ pub(super) struct Validity {
     pub ticket: u64,
     /// The stamps and generations it depends on.
     pub checks: Arc<[Check]>,
+    /// Whether the checks include the L1-only ones, so an L1 copy may rest on them.
+    pub for_memory: bool,
+}
+
+impl Validity {
+    /// The validity of a read that began at `ticket`: `checks`, plus the L1-only ones
+    /// when they could be taken.
+    pub fn new(ticket: u64, mut checks: Vec<Check>, memory: Option<[Check; 2]>) -> Self {
+        let for_memory = memory.is_some();
+        checks.extend(memory.into_iter().flatten());
+        Self {
+            ticket,
+            checks: checks.into(),
+            for_memory,
+        }
+    }
 }
 
 /// One L1 entry.
@@ -192,6 +208,7 @@ mod tests {
         let validity = Validity {
             ticket: 0,
             checks: Arc::from([]),
+            for_memory: true,
         };
         // Eight values of 16 MiB decoded, whatever their compressed size in the store.
         for i in 0..8 {

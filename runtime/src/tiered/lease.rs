@@ -202,7 +202,7 @@ impl TieredCache {
         key: &str,
         slot: &Slot,
         ticket: u64,
-        memory_checks: [super::stamps::Check; 2],
+        memory_checks: Option<[super::stamps::Check; 2]>,
     ) -> Option<Leased<T>> {
         let bytes = slot.value.as_ref()?;
         match self.accept::<T>(key, bytes, ticket, memory_checks).await? {

@@ -100,7 +100,7 @@ impl TieredCache {
         key: &str,
         bytes: &[u8],
         ticket: u64,
-        memory_checks: [Check; 2],
+        memory_checks: Option<[Check; 2]>,
     ) -> Option<Accepted<T>> {
         let decoded: Decoded<T> = match envelope::decode(bytes, self.inner.schema_version) {
             Ok(decoded) => decoded,
@@ -113,15 +113,10 @@ impl TieredCache {
         if decoded.meta.expires_at_ms <= now {
             return None;
         }
-        let mut checks = self.scope_checks(&decoded.scopes);
-        checks.extend(memory_checks);
-        if !self.valid(&checks).await {
+        let validity = Validity::new(ticket, self.scope_checks(&decoded.scopes), memory_checks);
+        if !self.valid(&validity.checks).await {
             return None;
         }
-        let validity = Validity {
-            ticket,
-            checks: checks.into(),
-        };
         self.keep(
             key,
             decoded.value.clone(),
@@ -152,7 +147,7 @@ impl TieredCache {
             return;
         };
         let local = &self.inner.local;
-        if !local.admits(local.stripe(key), validity.ticket) {
+        if !validity.for_memory || !local.admits(local.stripe(key), validity.ticket) {
             return;
         }
         let now = self.inner.clock.now_ms();
@@ -307,9 +302,8 @@ impl TieredCache {
         let Ok((meta, scopes)) = envelope::decode_header(&bytes, self.inner.schema_version) else {
             return Ok(false);
         };
-        let mut checks = self.scope_checks(&scopes);
-        checks.extend(memory_checks);
-        Ok(meta.expires_at_ms > self.inner.clock.now_ms() && self.valid(&checks).await)
+        let validity = Validity::new(0, self.scope_checks(&scopes), memory_checks);
+        Ok(meta.expires_at_ms > self.inner.clock.now_ms() && self.valid(&validity.checks).await)
     }
 
     /// Values for several keys: L1 first, then one batched store read (DynamoDB
@@ -342,7 +336,7 @@ impl TieredCache {
             }
             if let (Some(store), false) = (&self.inner.store, missing.is_empty()) {
                 let ticket = self.inner.local.ticket();
-                let checks: Vec<[Check; 2]> =
+                let checks: Vec<Option<[Check; 2]>> =
                     missing.iter().map(|key| self.memory_checks(key)).collect();
                 let full: Vec<String> = missing.iter().map(|k| self.store_key(k)).collect();
                 let r = self.store_call("read_many", store.read_many(&full)).await;

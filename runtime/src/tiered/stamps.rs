@@ -256,12 +256,21 @@ impl TieredCache {
     }
 
     /// This handle's L1-only checks for `key` (`mem` and the key's bucket), as this
-    /// process sees them now: taken when a read begins.
-    pub(super) fn memory_checks(&self, key: &str) -> [Check; 2] {
-        [MEM, FIRST_BUCKET + key_bucket(key)].map(|index| Check {
-            view: self.type_stamp.clone(),
-            index,
-            generation: self.type_stamp.counter(index),
+    /// process sees them now: taken when a read begins. `None` when the view is older than
+    /// the bound: what the read returns may still be served (its own scopes are judged
+    /// after it), but not kept in L1, since an L1-only invalidation it missed would
+    /// not be seen.
+    pub(super) fn memory_checks(&self, key: &str) -> Option<[Check; 2]> {
+        let fresh = !self.inner.stamps.has_store
+            || self
+                .type_stamp
+                .age_within(self.inner.clock.now_ms(), self.bound());
+        fresh.then(|| {
+            [MEM, FIRST_BUCKET + key_bucket(key)].map(|index| Check {
+                view: self.type_stamp.clone(),
+                index,
+                generation: self.type_stamp.counter(index),
+            })
         })
     }
 

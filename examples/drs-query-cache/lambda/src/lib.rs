@@ -43,11 +43,8 @@ pub enum Request {
 pub enum Response {
     /// The quota, from the cache or the origin.
     Quota(DrsQuotas),
-    /// How many cached quotas were dropped.
-    Invalidated {
-        /// Items removed from the shared store.
-        removed: u64,
-    },
+    /// Every cached quota was invalidated, in every container.
+    Invalidated,
 }
 
 /// The Query Handler: the cache in front of a quota origin.
@@ -77,9 +74,10 @@ impl<O: QuotaOrigin> QueryHandler<O> {
                     .await?;
                 Ok(Response::Quota(quota))
             }
-            Request::Invalidate => Ok(Response::Invalidated {
-                removed: self.cache.drs_quotas().invalidate_all().await?,
-            }),
+            Request::Invalidate => {
+                self.cache.drs_quotas().invalidate_all().await?;
+                Ok(Response::Invalidated)
+            }
         }
     }
 
