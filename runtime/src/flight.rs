@@ -3,17 +3,40 @@
 //! A flight is identified, so an invalidation can take its key away from it (later callers
 //! start a new one) and a caller that finds a flight's result invalidated can replace that
 //! flight, while its leader, still running, can no longer end a flight it does not lead.
+//! Followers are woken in the order they joined, so a simulation on a paused clock
+//! replays the same way every time.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 
-/// A registered flight: its id and the receiver side of its leader's channel,
-/// type-erased because keys carry different value types.
+/// A registered flight: its id and its shared state, type-erased because keys carry
+/// different value types.
 type Entry = (u64, Box<dyn Any + Send + Sync>);
+
+/// What a flight's leader and followers share: the outcome once published, and the
+/// followers waiting for it, in the order they joined.
+struct Shared<T> {
+    outcome: Option<T>,
+    waiting: Vec<oneshot::Sender<T>>,
+    /// The leader is gone: no outcome comes any more.
+    ended: bool,
+}
+
+impl<T> Default for Shared<T> {
+    fn default() -> Self {
+        Self {
+            outcome: None,
+            waiting: Vec::new(),
+            ended: false,
+        }
+    }
+}
+
+type Slot<T> = Arc<Mutex<Shared<T>>>;
 
 /// In-flight calls by key.
 #[derive(Debug, Default)]
@@ -36,24 +59,34 @@ pub(crate) struct Leader<T> {
     /// The key, when this flight is registered under it.
     key: Option<String>,
     id: u64,
-    tx: watch::Sender<Option<T>>,
+    shared: Slot<T>,
 }
 
 /// A caller waiting for a leader.
 pub(crate) struct Follower<T> {
     id: u64,
-    rx: watch::Receiver<Option<T>>,
+    shared: Slot<T>,
 }
 
-impl<T> Leader<T> {
+impl<T: Clone> Leader<T> {
     /// Hands the outcome to every follower, current and later, until drop.
     pub fn publish(&self, outcome: T) {
-        self.tx.send_replace(Some(outcome));
+        let mut shared = self.shared.lock().expect("flight lock");
+        for waiter in shared.waiting.drain(..) {
+            let _ = waiter.send(outcome.clone());
+        }
+        shared.outcome = Some(outcome);
     }
 }
 
 impl<T> Drop for Leader<T> {
     fn drop(&mut self) {
+        {
+            // Followers still waiting learn that no outcome comes.
+            let mut shared = self.shared.lock().expect("flight lock");
+            shared.ended = true;
+            shared.waiting.clear();
+        }
         if let Some(key) = self.key.take() {
             let mut map = self.flights.map.lock().expect("flight lock");
             if map.get(&key).is_some_and(|(id, _)| *id == self.id) {
@@ -70,9 +103,20 @@ impl<T: Clone> Follower<T> {
     }
 
     /// The leader's outcome; `None` if the leader gave up without one.
-    pub async fn outcome(mut self) -> Option<T> {
-        let outcome = self.rx.wait_for(Option::is_some).await.ok()?;
-        outcome.clone()
+    pub async fn outcome(self) -> Option<T> {
+        let waiting = {
+            let mut shared = self.shared.lock().expect("flight lock");
+            if let Some(outcome) = &shared.outcome {
+                return Some(outcome.clone());
+            }
+            if shared.ended {
+                return None;
+            }
+            let (tx, rx) = oneshot::channel();
+            shared.waiting.push(tx);
+            rx
+        };
+        waiting.await.ok()
     }
 }
 
@@ -101,26 +145,16 @@ impl Flights {
         let current = map
             .get(key)
             .filter(|(id, _)| Some(*id) != stale)
-            .map(|(id, rx)| (*id, rx.downcast_ref::<watch::Receiver<Option<T>>>()));
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            .map(|(id, shared)| (*id, shared.downcast_ref::<Slot<T>>().cloned()));
         match current {
-            Some((id, Some(rx))) => Role::Follower(Follower { id, rx: rx.clone() }),
+            Some((id, Some(shared))) => Role::Follower(Follower { id, shared }),
             // Same key in flight with another value type: do not coalesce.
-            Some((_, None)) => Role::Leader(Leader {
-                flights: self.clone(),
-                key: None,
-                id,
-                tx: watch::channel(None).0,
-            }),
+            Some((_, None)) => Role::Leader(self.detached()),
             None => {
-                let (tx, rx) = watch::channel(None);
-                map.insert(key.to_owned(), (id, Box::new(rx)));
-                Role::Leader(Leader {
-                    flights: self.clone(),
-                    key: Some(key.to_owned()),
-                    id,
-                    tx,
-                })
+                let mut leader = self.detached();
+                leader.key = Some(key.to_owned());
+                map.insert(key.to_owned(), (leader.id, Box::new(leader.shared.clone())));
+                Role::Leader(leader)
             }
         }
     }
@@ -142,7 +176,7 @@ impl Flights {
             flights: self.clone(),
             key: None,
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            tx: watch::channel(None).0,
+            shared: Slot::default(),
         }
     }
 

@@ -4,7 +4,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock, so how long an origin call took follows a paused clock in simulations.
+use tokio::time::Instant;
 
 use tracing::Instrument;
 

@@ -3,7 +3,7 @@
 //! in-flight reads at once.
 
 use std::any::Any;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -140,7 +140,8 @@ pub(super) struct Local {
     /// Set by `clear_memory`: every read before it is invalid.
     cleared: AtomicU64,
     stripes: Box<[AtomicU64]>,
-    hasher: std::hash::RandomState,
+    /// A fixed hasher: the same key falls in the same stripe in every run.
+    hasher: BuildHasherDefault<DefaultHasher>,
 }
 
 impl Default for Local {
@@ -149,7 +150,7 @@ impl Default for Local {
             epoch: AtomicU64::new(0),
             cleared: AtomicU64::new(0),
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
-            hasher: std::hash::RandomState::new(),
+            hasher: BuildHasherDefault::default(),
         }
     }
 }

@@ -8,7 +8,10 @@
 //! when it lands, or the lease when it lapses or is given back. A holder whose call is
 //! cancelled gives the lease back from its guard's drop.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock, so waits follow a paused clock in simulations.
+use tokio::time::Instant;
 
 use super::l1::Validity;
 use super::lookup::{Accepted, Lookup};
@@ -109,7 +112,7 @@ impl TieredCache {
             return Ok(not_leased);
         };
         let left = self.deadline.map_or(Duration::MAX, |deadline| {
-            deadline.saturating_duration_since(Instant::now())
+            deadline.saturating_duration_since(std::time::Instant::now())
         });
         let lease_ttl = flight.lease_ttl.min(left);
         if lease_ttl.is_zero() {

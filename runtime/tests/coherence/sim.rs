@@ -1,0 +1,282 @@
+//! Running a plan: several containers (each a `TieredCache` with its own L1 and flights)
+//! over one faulty store, on a current-thread tokio runtime with paused time, so the
+//! schedule is a function of the seed and the plan alone.
+
+use std::convert::Infallible;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use cachegen_runtime::clock::Clock;
+use cachegen_runtime::config::MemoryLimit;
+use cachegen_runtime::typed::{DataType, TypedCache};
+use cachegen_runtime::{CacheError, DistributedFlight, TieredCache};
+use tokio::task::JoinSet;
+
+use crate::history::{History, Outcome, Record, as_operation};
+use crate::store::{Network, StoreLog};
+use crate::workload::{Delays, Op, SimConfig, Step, tag_of};
+use crate::world::{Made, Maker, Source, VirtualTime};
+
+/// The data type's store TTL.
+pub const TTL: Duration = Duration::from_secs(60);
+/// The data type's L1 TTL.
+pub const MEMORY_TTL: Duration = Duration::from_secs(20);
+/// The data type's stale-while-revalidate window.
+pub const STALE_WINDOW: Duration = Duration::from_secs(60);
+/// The data type's `version_check` bound, when it has one.
+pub const VERSION_CHECK: Duration = Duration::from_secs(2);
+/// The cache's store timeout (the runtime's default).
+pub const STORE_TIMEOUT: Duration = Duration::from_millis(200);
+/// Cross-container single-flight. Today's runtime measures `wait` on the real clock
+/// (`std::time::Instant`), which a paused simulation never advances, so the lease's TTL,
+/// shorter, is what ends a wait here.
+pub const FLIGHT: DistributedFlight = DistributedFlight {
+    lease_ttl: Duration::from_secs(3),
+    wait: Duration::from_secs(5),
+    poll: Duration::from_millis(50),
+};
+/// How long the simulation idles after the last operation: past every timeout, network
+/// delay, origin call and background refresh.
+pub const QUIESCE: Duration = Duration::from_secs(10);
+
+/// The simulated data type: keys `sim#<n>`, tag `group<n % 2>`, and the settings under
+/// test as const parameters (a `DataType`'s settings are constants).
+pub struct SimType<const VERSION_CHECKED: bool, const DISTRIBUTED: bool>(PhantomData<()>);
+
+impl<const VERSION_CHECKED: bool, const DISTRIBUTED: bool> DataType
+    for SimType<VERSION_CHECKED, DISTRIBUTED>
+{
+    type Key = u32;
+    type Value = Made;
+    const NAME: &'static str = "sim";
+    const TTL: Duration = TTL;
+    const MEMORY_TTL: Duration = MEMORY_TTL;
+    const STALE_WHILE_REVALIDATE: Option<Duration> = Some(STALE_WINDOW);
+    const KEY_PREFIX: &'static str = "sim#";
+    const DISTRIBUTED_FLIGHT: bool = DISTRIBUTED;
+    const VERSION_CHECK: Option<Duration> = if VERSION_CHECKED {
+        Some(VERSION_CHECK)
+    } else {
+        None
+    };
+
+    fn key(key: &u32) -> String {
+        format!("sim#{key}")
+    }
+
+    fn tags(key: &u32) -> Vec<String> {
+        vec![tag_name(tag_of(*key))]
+    }
+}
+
+/// The name of tag `tag`.
+fn tag_name(tag: u32) -> String {
+    format!("group{tag}")
+}
+
+/// One simulated run: what was asked, what happened, and what the store saw.
+#[derive(Debug)]
+pub struct Run {
+    /// The seed of the network's faults (and of the plan, when generated).
+    pub seed: u64,
+    /// The parameters.
+    pub config: SimConfig,
+    /// The operations asked for.
+    pub plan: Vec<Step>,
+    /// The operations as they happened, in the order they ended.
+    pub history: Vec<Record>,
+    /// The store's calls and leases.
+    pub store: StoreLog,
+    /// Origin calls made.
+    pub origin_reads: u64,
+    /// Virtual ms from the start until the last operation ended.
+    pub elapsed_ms: u64,
+}
+
+/// Runs `plan` with the network's faults drawn from `seed`.
+pub fn run(seed: u64, config: &SimConfig, plan: &[Step]) -> Run {
+    match (config.version_check, config.distributed) {
+        (false, false) => run_as::<SimType<false, false>>(seed, config, plan),
+        (false, true) => run_as::<SimType<false, true>>(seed, config, plan),
+        (true, false) => run_as::<SimType<true, false>>(seed, config, plan),
+        (true, true) => run_as::<SimType<true, true>>(seed, config, plan),
+    }
+}
+
+/// Runs the plan `seed` generates.
+pub fn run_seed(seed: u64, config: &SimConfig) -> Run {
+    run(seed, config, &crate::workload::plan(seed, config))
+}
+
+fn run_as<D: DataType<Key = u32, Value = Made>>(
+    seed: u64,
+    config: &SimConfig,
+    plan: &[Step],
+) -> Run {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime");
+    // The runtime's own randomness (versions, lease poll jitter, holder names) comes from
+    // this thread's fastrand generator: seeded, a run replays.
+    fastrand::seed(seed);
+    runtime.block_on(simulate::<D>(seed, config, plan))
+}
+
+/// Shared by every operation of a run.
+struct World {
+    time: Arc<VirtualTime>,
+    source: Source,
+    history: History,
+    origin_reads: AtomicU64,
+    keys: u32,
+}
+
+async fn simulate<D: DataType<Key = u32, Value = Made>>(
+    seed: u64,
+    config: &SimConfig,
+    plan: &[Step],
+) -> Run {
+    let time = Arc::new(VirtualTime::start());
+    let network = Network::new(seed, config.faults, time.clone());
+    let world = Arc::new(World {
+        time: time.clone(),
+        source: Source::new(config.keys),
+        history: History::default(),
+        origin_reads: AtomicU64::new(0),
+        keys: config.keys,
+    });
+    let clock: Arc<dyn Clock> = time.clone();
+    let containers: Vec<Arc<TypedCache<D>>> = (0..config.containers)
+        .map(|container| {
+            let cache = TieredCache::builder()
+                .store(Arc::new(network.view(container)))
+                .clock(clock.clone())
+                .memory(MemoryLimit::entries(10_000))
+                .store_timeout(STORE_TIMEOUT)
+                .distributed_flight(FLIGHT)
+                .service("coherence")
+                .build();
+            Arc::new(TypedCache::new(&cache))
+        })
+        .collect();
+
+    let mut operations = JoinSet::new();
+    for (op, step) in plan.iter().copied().enumerate() {
+        let (world, cache) = (world.clone(), containers[step.container].clone());
+        operations.spawn(as_operation(op, async move {
+            tokio::time::sleep(Duration::from_millis(step.at_ms)).await;
+            perform(&world, &cache, op, step).await;
+        }));
+    }
+    while let Some(done) = operations.join_next().await {
+        done.expect("an operation panicked");
+    }
+    let elapsed_ms = time.elapsed_ms();
+    tokio::time::sleep(QUIESCE).await;
+
+    let world = Arc::into_inner(world).expect("every operation has ended");
+    Run {
+        seed,
+        config: *config,
+        plan: plan.to_vec(),
+        history: world.history.into_records(),
+        store: network.log(),
+        origin_reads: world.origin_reads.into_inner(),
+        elapsed_ms,
+    }
+}
+
+/// Runs one step in its container and records it. Writers change the source first and
+/// then call the cache, as real writers do.
+async fn perform<D: DataType<Key = u32, Value = Made>>(
+    world: &Arc<World>,
+    cache: &TypedCache<D>,
+    op: usize,
+    step: Step,
+) {
+    for key in step.op.writes(world.keys) {
+        world.source.bump(key);
+    }
+    let start = world.time.mark();
+    let container = step.container;
+    let call = async {
+        let result: Result<Outcome, CacheError> = match step.op {
+            Op::Get { key } => cache.get(&key).await.map(Outcome::Value),
+            Op::Wrap { key, origin } => cache
+                .wrap(&key, origin_call(world, key, container, op, origin))
+                .await
+                .map(|value| Outcome::Value(Some(value))),
+            Op::WrapSwr { key, origin } => cache
+                .wrap_swr(&key, origin_call(world, key, container, op, origin))
+                .await
+                .map(|value| Outcome::Value(Some(value))),
+            Op::Set { key } => {
+                let made = Made {
+                    key,
+                    version: world.source.read(key),
+                    read: start,
+                    container,
+                    op,
+                    by: Maker::Writer,
+                };
+                cache.set(&key, &made).await.map(|()| Outcome::Done)
+            }
+            Op::Delete { key } => cache.delete(&key).await.map(|()| Outcome::Done),
+            Op::InvalidateTag { tag } => cache
+                .invalidate_tag(&tag_name(tag))
+                .await
+                .map(|_| Outcome::Done),
+            Op::InvalidateAll => cache.invalidate_all().await.map(|_| Outcome::Done),
+        };
+        result.unwrap_or_else(|e| Outcome::Failed(e.to_string()))
+    };
+    let outcome = match step.cancel_after_ms {
+        Some(ms) => tokio::time::timeout(Duration::from_millis(ms), call)
+            .await
+            .unwrap_or(Outcome::Cancelled),
+        None => call.await,
+    };
+    world.history.push(Record {
+        op,
+        container,
+        action: step.op,
+        start,
+        end: world.time.mark(),
+        outcome,
+    });
+}
+
+/// The origin for `key`: waits, reads the source (recording when and which version),
+/// waits again, and returns what it read.
+fn origin_call(
+    world: &Arc<World>,
+    key: u32,
+    container: usize,
+    op: usize,
+    delays: Delays,
+) -> impl FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<Made, Infallible>> + Send>>
++ Send
++ 'static {
+    let world = world.clone();
+    move || {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(delays.before_ms)).await;
+            let read = world.time.mark();
+            let version = world.source.read(key);
+            world.origin_reads.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(delays.after_ms)).await;
+            Ok(Made {
+                key,
+                version,
+                read,
+                container,
+                op,
+                by: Maker::Origin,
+            })
+        })
+    }
+}
