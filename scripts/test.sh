@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the tools the tests drive
-# (moto_server, cfn-lint, aws-sam-translator, checkov, redis-server), starts one shared
-# moto and one shared redis on free loopback ports, runs fmt, clippy and every test,
-# then stops what it started. Terraform is used when installed (with the AWS provider
+# (moto_server, cfn-lint, aws-sam-translator, checkov, redis-server, dynalite), starts
+# one shared moto, one shared redis and one dynalite on free loopback ports, runs fmt,
+# clippy and every test, runs the DynamoDB-backed runtime suites a second time against
+# dynalite (a stricter DynamoDB than moto), then stops what it started. Terraform is used when installed (with the AWS provider
 # in /opt/tf-plugins, or CACHEGEN_TF_PLUGIN_DIR); without it only its tests are skipped.
 #
 #   scripts/test.sh            # everything
@@ -17,6 +18,10 @@ python_tools=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-translator==1.11
 # checkov pins its own versions of libraries cfn-lint also uses: it gets a venv of its own.
 checkov_venv="$root/.venv-checkov"
 checkov_version="checkov==3.3.30"
+# dynalite: a second DynamoDB implementation (npm), stricter than moto (it returns
+# unprocessed keys, and creates tables asynchronously).
+npm_tools="$root/.tools/npm"
+dynalite_version="dynalite@4.0.0"
 
 log() { printf '\n== %s\n' "$*"; }
 
@@ -71,6 +76,22 @@ install_redis() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 }
 
+install_dynalite() {
+  if [ -x "$npm_tools/node_modules/.bin/dynalite" ]; then
+    return
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "error: npm is missing; install Node.js (Debian: apt-get install nodejs npm)" >&2
+    exit 1
+  fi
+  log "installing $dynalite_version into $npm_tools"
+  mkdir -p "$npm_tools"
+  if ! npm install --prefix "$npm_tools" --no-audit --no-fund --silent "$dynalite_version"; then
+    echo "error: could not install $dynalite_version" >&2
+    exit 1
+  fi
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -101,6 +122,7 @@ log "installing test tools"
 install_python_tools
 install_checkov
 install_redis
+install_dynalite
 check_terraform
 export PATH="$venv/bin:$PATH"
 
@@ -112,8 +134,14 @@ pids+=($!)
 redis_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no >"$root/target/redis.log" 2>&1 &
 pids+=($!)
+dynalite_port=$(free_port)
+"$npm_tools/node_modules/.bin/dynalite" --host 127.0.0.1 --port "$dynalite_port" --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$root/target/dynalite.log" 2>&1 &
+pids+=($!)
 wait_for "moto_server" python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1])' "http://127.0.0.1:$moto_port/moto-api/"
 wait_for "redis-server" redis-cli -p "$redis_port" ping
+wait_for "dynalite" python3 -c 'import sys, urllib.request
+try: urllib.request.urlopen(sys.argv[1])
+except urllib.error.HTTPError: pass' "http://127.0.0.1:$dynalite_port/"
 export CACHEGEN_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$moto_port"
 export CACHEGEN_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
@@ -127,3 +155,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 log "cargo test"
 cargo test --workspace "$@"
+
+if [ $# -eq 0 ]; then
+  # The suites that reach DynamoDB only (S3-backed ones need moto), on dynalite.
+  log "DynamoDB-backed runtime suites against dynalite"
+  CACHEGEN_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$dynalite_port" cargo test -p cachegen-runtime \
+    --test conformance --test distributed_flight --test dynamo_layout --test version_stamps \
+    --test resilience --test faults --test dynamo_requests
+fi

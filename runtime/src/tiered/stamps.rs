@@ -34,6 +34,9 @@ pub(super) const MEM: usize = 1;
 const FIRST_BUCKET: usize = 2;
 /// The counter of a tag's or a key prefix's stamp.
 pub(super) const GEN: usize = 0;
+/// Stamp views kept alive while unused, and for how long.
+const RECENT_VIEWS: u64 = 10_000;
+const RECENT_IDLE: Duration = Duration::from_secs(600);
 /// How long a stamp whose read failed is not read again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -161,9 +164,12 @@ pub(super) struct Stamps {
     has_store: bool,
     shards: u32,
     shard: u32,
+    /// Every view some value or handle still holds, so each stamp has one view.
     views: Mutex<HashMap<String, Weak<StampView>>>,
     /// Registry size after the last pruning of views no value holds any more.
     pruned_at: AtomicUsize,
+    /// Views used lately, kept alive between uses so they are not re-read each time.
+    recent: moka::sync::Cache<String, Arc<StampView>>,
 }
 
 /// The key bucket of `key`: the same in every process.
@@ -179,16 +185,27 @@ impl Stamps {
             shard,
             views: Mutex::default(),
             pruned_at: AtomicUsize::new(64),
+            recent: moka::sync::Cache::builder()
+                .max_capacity(RECENT_VIEWS)
+                .time_to_idle(RECENT_IDLE)
+                .build(),
         }
     }
 
     fn view(&self, key: String, layout: Layout) -> Arc<StampView> {
-        let mut views = self.views.lock().expect("stamp views lock");
-        if let Some(view) = views.get(&key).and_then(Weak::upgrade) {
+        if let Some(view) = self.recent.get(&key) {
             return view;
         }
-        let view = Arc::new(StampView::new(key.clone(), layout));
-        views.insert(key, Arc::downgrade(&view));
+        let mut views = self.views.lock().expect("stamp views lock");
+        let view = match views.get(&key).and_then(Weak::upgrade) {
+            Some(view) => view,
+            None => {
+                let view = Arc::new(StampView::new(key.clone(), layout));
+                views.insert(key.clone(), Arc::downgrade(&view));
+                view
+            }
+        };
+        self.recent.insert(key, view.clone());
         if views.len() > 2 * self.pruned_at.load(Ordering::Relaxed) {
             views.retain(|_, view| view.strong_count() > 0);
             self.pruned_at.store(views.len().max(64), Ordering::Relaxed);

@@ -448,10 +448,22 @@ mod tests {
     fn the_same_container_must_not_serve_an_older_value_once_the_invalidation_returned() {
         let delete = delete_in(0, at(10, 100), at(20, 200), Outcome::Done);
         let old = read_at(at(5, 50));
-        assert!(forbids(&delete, &wrap_in(0, at(21, 200)), &old, None, GRACE));
+        assert!(forbids(
+            &delete,
+            &wrap_in(0, at(21, 200)),
+            &old,
+            None,
+            GRACE
+        ));
         // A lookup that overlaps the invalidation, a value read after the call, a failed
         // invalidation, or another key: no promise.
-        assert!(!forbids(&delete, &wrap_in(0, at(15, 150)), &old, None, GRACE));
+        assert!(!forbids(
+            &delete,
+            &wrap_in(0, at(15, 150)),
+            &old,
+            None,
+            GRACE
+        ));
         assert!(!forbids(
             &delete,
             &wrap_in(0, at(21, 200)),
@@ -460,7 +472,13 @@ mod tests {
             GRACE
         ));
         let failed = delete_in(0, at(10, 100), at(20, 200), Outcome::Failed("x".into()));
-        assert!(!forbids(&failed, &wrap_in(0, at(21, 200)), &old, None, GRACE));
+        assert!(!forbids(
+            &failed,
+            &wrap_in(0, at(21, 200)),
+            &old,
+            None,
+            GRACE
+        ));
         let other_key = Made { key: 1, ..old };
         assert!(!forbids(
             &delete,
@@ -480,15 +498,33 @@ mod tests {
         };
         let later = wrap_in(0, at(21, 200));
         assert!(forbids(&delete, &later, &set, Some(at(8, 80)), GRACE));
-        assert!(!forbids(&delete, &later, &set, Some(at(12, 120)), GRACE), "overlapping");
-        assert!(!forbids(&delete, &later, &set, None, GRACE), "failed: no promise");
+        assert!(
+            !forbids(&delete, &later, &set, Some(at(12, 120)), GRACE),
+            "overlapping"
+        );
+        assert!(
+            !forbids(&delete, &later, &set, None, GRACE),
+            "failed: no promise"
+        );
     }
 
     #[test]
     fn another_container_may_serve_its_copy_within_the_grace() {
         let delete = delete_in(0, at(10, 100), at(20, 200), Outcome::Done);
         let old = read_at(at(5, 50));
-        assert!(!forbids(&delete, &wrap_in(1, at(30, 2_199)), &old, None, GRACE));
-        assert!(forbids(&delete, &wrap_in(1, at(31, 2_200)), &old, None, GRACE));
+        assert!(!forbids(
+            &delete,
+            &wrap_in(1, at(30, 2_199)),
+            &old,
+            None,
+            GRACE
+        ));
+        assert!(forbids(
+            &delete,
+            &wrap_in(1, at(31, 2_200)),
+            &old,
+            None,
+            GRACE
+        ));
     }
 }

@@ -393,13 +393,18 @@ impl CacheStore for FaultyStore {
         precondition: Precondition,
     ) -> Result<Option<Version>, StoreError> {
         let (key, entry) = (key.to_owned(), OwnedEntry::of(&entry));
-        self.round_trip("write", Effect::Write, vec![key.clone()], move |n| async move {
-            let written = n.store.write(&key, entry.entry(), precondition).await?;
-            if written.is_some() {
-                n.replaced(&key);
-            }
-            Ok(written)
-        })
+        self.round_trip(
+            "write",
+            Effect::Write,
+            vec![key.clone()],
+            move |n| async move {
+                let written = n.store.write(&key, entry.entry(), precondition).await?;
+                if written.is_some() {
+                    n.replaced(&key);
+                }
+                Ok(written)
+            },
+        )
         .await
     }
 

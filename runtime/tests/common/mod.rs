@@ -75,6 +75,23 @@ pub async fn create_table(client: &Client, table: &str, sort_key: bool) {
             .key_schema(key_elem("sk", KeyType::Range));
     }
     req.send().await.expect("create table");
+    wait_until_active(client, table).await;
+}
+
+/// Waits until `table` is ACTIVE: dynalite (like DynamoDB) creates tables asynchronously.
+pub async fn wait_until_active(client: &Client, table: &str) {
+    for _ in 0..200 {
+        let described = client.describe_table().table_name(table).send().await;
+        if described.is_ok_and(|out| {
+            out.table()
+                .and_then(|t| t.table_status())
+                .is_some_and(|status| *status == aws_sdk_dynamodb::types::TableStatus::Active)
+        }) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("table {table} never became active");
 }
 
 fn attr_def(name: &str) -> AttributeDefinition {

@@ -494,6 +494,11 @@ impl CountingProxy {
             .unwrap_or(0)
     }
 
+    /// Requests seen, every operation together.
+    pub fn total(&self) -> usize {
+        self.counts.lock().expect("count lock").values().sum()
+    }
+
     /// Forgets the counts so far.
     pub fn reset(&self) {
         self.counts.lock().expect("count lock").clear();
