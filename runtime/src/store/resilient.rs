@@ -423,6 +423,35 @@ mod tests {
         assert_eq!(breaker.admit(220, 50), Ok(()));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn callers_cut_short_give_their_tokens_back() {
+        use crate::bounded::MemoryLimit;
+        use crate::clock::ManualClock;
+        use crate::store::MemoryStore;
+        let clock = ManualClock::at_ms(0);
+        let store = ResilientStore::with_clock(
+            Arc::new(MemoryStore::new(MemoryLimit::entries(10))),
+            Resilience {
+                requests_per_second: Some(10.0),
+                burst: 1,
+                ..Resilience::default()
+            },
+            Arc::new(clock.clone()),
+        );
+        store.read("k").await.unwrap(); // the burst's token
+        // Twenty callers whose timeouts end their wait for a token: at 10/s they would
+        // have taken two seconds of tokens if they kept them.
+        for _ in 0..20 {
+            let cut = tokio::time::timeout(Duration::from_millis(50), store.read("k")).await;
+            assert!(cut.is_err(), "waited for a token");
+        }
+        // A tenth of a second later one token is back, and the next caller takes it at
+        // once, not after the cancelled callers' two seconds.
+        clock.advance(Duration::from_millis(100));
+        let next = tokio::time::timeout(Duration::from_millis(1), store.read("k")).await;
+        assert!(next.is_ok(), "the refunded tokens are there");
+    }
+
     #[test]
     fn the_bucket_allows_a_burst_then_spaces_requests_by_the_rate() {
         let mut bucket = TokenBucket::new(10.0, 2, 0);

@@ -282,15 +282,20 @@ impl TieredCache {
             .unwrap_or(DEFAULT_VERSION_CHECK)
     }
 
-    /// Refuses keys in the internal key space.
+    /// Refuses keys in the internal key space, and empty keys (DynamoDB refuses an empty
+    /// partition key).
     fn check_key(key: &str) -> Result<(), CacheError> {
-        if key.starts_with(INTERNAL_KEY_MARKER) {
-            return Err(CacheError::InvalidKey {
-                key: key.to_owned(),
-                reason: "keys starting with `!` are reserved for the cache's own items",
-            });
-        }
-        Ok(())
+        let reason = if key.is_empty() {
+            "a key cannot be empty"
+        } else if key.starts_with(INTERNAL_KEY_MARKER) {
+            "keys starting with `!` are reserved for the cache's own items"
+        } else {
+            return Ok(());
+        };
+        Err(CacheError::InvalidKey {
+            key: key.to_owned(),
+            reason,
+        })
     }
 
     fn strict(&self) -> bool {
