@@ -6,7 +6,7 @@
 # in /opt/tf-plugins, or CACHEGEN_TF_PLUGIN_DIR); without it only its tests are skipped.
 #
 #   scripts/test.sh            # everything
-#   scripts/test.sh -p cachegen  # extra arguments go to `cargo test`
+#   scripts/test.sh -p cachegen-compiler  # extra arguments go to `cargo test`
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

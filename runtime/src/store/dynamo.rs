@@ -54,19 +54,19 @@ pub struct DynamoLayout {
 }
 
 /// Default name of [`DynamoLayout::value_ref_attribute`].
-pub const DEFAULT_VALUE_REF_ATTRIBUTE: &str = "valueRef";
+pub const DEFAULT_VALUE_REF_ATTRIBUTE: &str = cachegen_names::item::VALUE_REF;
 
 impl Default for DynamoLayout {
     fn default() -> Self {
         Self {
             key_attribute: "pk".into(),
             sort_key: None,
-            value_attribute: "value".into(),
-            expires_at_attribute: "expiresAt".into(),
+            value_attribute: cachegen_names::item::VALUE.into(),
+            expires_at_attribute: cachegen_names::item::EXPIRES_AT.into(),
             ttl_attribute: None,
             ttl_grace: Duration::from_secs(3600),
-            created_at_attribute: "createdAt".into(),
-            tag_members_attribute: "members".into(),
+            created_at_attribute: cachegen_names::item::CREATED_AT.into(),
+            tag_members_attribute: cachegen_names::item::TAG_MEMBERS.into(),
             value_ref_attribute: DEFAULT_VALUE_REF_ATTRIBUTE.into(),
         }
     }

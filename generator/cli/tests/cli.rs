@@ -1,0 +1,275 @@
+//! The `cachegen` binary: exit codes, what it writes, and what it refuses to write.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cachegen(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cachegen"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("cachegen runs")
+}
+
+/// Files under `dir` named like `tempfile`'s temporaries (`.tmpXXXXXX`).
+fn temporary_files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(temporary_files(&path));
+        } else if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(".tmp")
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A temporary directory holding a copy of the DRS example spec as `cache.yaml`.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = support::workspace_root().join("examples/drs-query-cache/cache.yaml");
+    fs::copy(spec, dir.path().join("cache.yaml")).unwrap();
+    dir
+}
+
+#[test]
+fn build_writes_the_template_then_leaves_it_unchanged() {
+    let dir = project();
+    let first = cachegen(dir.path(), &["build"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stdout).contains("wrote generated/cloudformation.yaml"));
+    let template = fs::read_to_string(dir.path().join("generated/cloudformation.yaml")).unwrap();
+    assert!(template.contains("Type: AWS::DynamoDB::Table"));
+
+    let second = cachegen(dir.path(), &["build"]);
+    assert!(second.status.success());
+    assert!(text(&second.stdout).contains("unchanged generated/cloudformation.yaml"));
+}
+
+#[test]
+fn build_honours_out_and_target() {
+    let dir = project();
+    let output = cachegen(
+        dir.path(),
+        &[
+            "build",
+            "cache.yaml",
+            "--out",
+            "infra",
+            "--target",
+            "cloudformation",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(dir.path().join("infra/cloudformation.yaml").is_file());
+    assert!(!dir.path().join("generated").exists());
+}
+
+#[test]
+fn check_passes_when_fresh_and_names_stale_files() {
+    let dir = project();
+    assert!(cachegen(dir.path(), &["build"]).status.success());
+    let fresh = cachegen(dir.path(), &["check"]);
+    assert_eq!(fresh.status.code(), Some(0), "{}", text(&fresh.stderr));
+
+    let template = dir.path().join("generated/cloudformation.yaml");
+    let edited = fs::read_to_string(&template).unwrap().replace("ttl", "tll");
+    fs::write(&template, edited).unwrap();
+    let stale = cachegen(dir.path(), &["check"]);
+    assert_eq!(stale.status.code(), Some(1));
+    let stderr = text(&stale.stderr);
+    assert!(
+        stderr.contains("stale: generated/cloudformation.yaml"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run `cachegen build cache.yaml`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_reports_missing_outputs() {
+    let dir = project();
+    let output = cachegen(dir.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("stale: generated/cloudformation.yaml"));
+}
+
+#[test]
+fn a_bad_spec_writes_nothing_and_keeps_previous_outputs() {
+    let dir = project();
+    assert!(cachegen(dir.path(), &["build"]).status.success());
+    let template = dir.path().join("generated/cloudformation.yaml");
+    let before = fs::read_to_string(&template).unwrap();
+
+    let spec = dir.path().join("cache.yaml");
+    let broken = fs::read_to_string(&spec)
+        .unwrap()
+        .replacen("    ttl: 5m\n", "    ttl: 0s\n", 1);
+    fs::write(&spec, broken).unwrap();
+    let output = cachegen(dir.path(), &["build"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("cache.yaml:52:10"), "{stderr}");
+    assert!(stderr.contains("ttl must be longer than zero"), "{stderr}");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert_eq!(fs::read_to_string(&template).unwrap(), before);
+    assert_eq!(
+        temporary_files(&dir.path().join("generated")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn target_flag_overrides_the_spec_targets() {
+    let dir = project();
+    let output = cachegen(dir.path(), &["build", "--target", "terraform,sam"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("wrote generated/sam.yaml"), "{stdout}");
+    assert!(
+        stdout.contains("wrote generated/terraform/main.tf"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("cloudformation.yaml"), "{stdout}");
+}
+
+#[test]
+fn init_writes_a_spec_that_builds_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cachegen(dir.path(), &["init"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("cache.yaml")).unwrap(),
+        cachegen_compiler::STARTER_SPEC
+    );
+    assert!(cachegen(dir.path(), &["build"]).status.success());
+
+    let again = cachegen(dir.path(), &["init"]);
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("must not exist yet"));
+}
+
+#[test]
+fn schema_prints_the_checked_in_schema() {
+    let output = cachegen(Path::new("."), &["schema"]);
+    assert!(output.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed, cachegen_compiler::spec::json_schema());
+}
+
+#[test]
+fn help_reads_like_a_manual() {
+    for (command, phrase) in [
+        ("build", "renamed into place together"),
+        ("check", "Exits 0 when every output is up to date"),
+        ("init", "Refuses to overwrite"),
+        ("schema", "yaml-language-server"),
+    ] {
+        let output = cachegen(Path::new("."), &[command, "--help"]);
+        assert!(output.status.success());
+        let help = text(&output.stdout);
+        assert!(
+            help.contains(phrase),
+            "`cachegen {command} --help` lacks {phrase:?}:\n{help}"
+        );
+        assert!(
+            help.contains("Example:"),
+            "`cachegen {command} --help` has no example"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_spec_is_a_plain_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cachegen(dir.path(), &["build", "missing.yaml"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("cannot read missing.yaml"));
+}
+
+#[test]
+fn diff_shows_table_changes_and_refusals_then_the_text() {
+    let dir = project();
+    assert!(cachegen(dir.path(), &["build"]).status.success());
+    let unchanged = cachegen(dir.path(), &["diff"]);
+    assert_eq!(unchanged.status.code(), Some(0));
+    assert!(text(&unchanged.stdout).contains("no output of cache.yaml changes"));
+
+    // Rename the one index: a delete and a create, which CloudFormation applies one per update.
+    let spec = dir.path().join("cache.yaml");
+    let renamed = fs::read_to_string(&spec)
+        .unwrap()
+        .replace("dataType-createdAt-index", "by-type-index");
+    fs::write(&spec, renamed).unwrap();
+    let output = cachegen(dir.path(), &["diff", "--target", "cloudformation"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("QueryCacheTable: index by-type-index added"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("QueryCacheTable: index dataType-createdAt-index removed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: needs more than one deploy"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-      - IndexName: dataType-createdAt-index"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+      - IndexName: by-type-index"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn cost_prints_the_seed_estimate_as_a_table_and_as_json() {
+    let dir = project();
+    let output = cachegen(dir.path(), &["cost"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let table = text(&output.stdout);
+    assert!(table.contains("drs-quotas"), "{table}");
+    assert!(table.contains("= $0.0225/month"), "{table}");
+
+    let output = cachegen(dir.path(), &["cost", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["data_types"][0]["reads"], 30_000);
+    assert_eq!(json["data_types"][0]["write_units"], 30_000.0);
+}
+
+#[test]
+fn docs_writes_a_markdown_page_with_a_diagram() {
+    let dir = project();
+    let output = cachegen(dir.path(), &["docs"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let page = fs::read_to_string(dir.path().join("generated/cache.md")).unwrap();
+    assert!(page.contains("```mermaid\nflowchart LR\n"), "{page}");
+    assert!(
+        page.contains("consumer_query_handler -->|read, write| type_drs_quotas"),
+        "{page}"
+    );
+    assert!(
+        page.contains("| drs-quotas | query-cache | `drs-quotas#{region}#{account_id}` | 5m |"),
+        "{page}"
+    );
+    assert!(page.contains("### data-management-handler"), "{page}");
+}
