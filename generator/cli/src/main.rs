@@ -59,9 +59,8 @@ enum Command {
     ///
     /// Example: cachegen init cache.yaml
     Init {
-        /// Where to write it.
-        #[arg(default_value = "cache.yaml")]
-        path: PathBuf,
+        #[command(flatten)]
+        spec: SpecArg,
     },
     /// Show what a spec change does to the checked-in outputs, for review.
     ///
@@ -82,9 +81,8 @@ enum Command {
     ///
     /// Example: cachegen deploy examples/drs-query-cache/cache.yaml --stack drs-cache-dev --param env=dev
     Deploy {
-        /// The spec file.
-        #[arg(default_value = "cache.yaml")]
-        spec: PathBuf,
+        #[command(flatten)]
+        spec: SpecArg,
         /// Stack name.
         #[arg(long)]
         stack: String,
@@ -103,9 +101,8 @@ enum Command {
     ///
     /// Example: cachegen verify examples/drs-query-cache/cache.yaml --stack drs-cache-dev
     Verify {
-        /// The spec file.
-        #[arg(default_value = "cache.yaml")]
-        spec: PathBuf,
+        #[command(flatten)]
+        spec: SpecArg,
         /// Stack name.
         #[arg(long)]
         stack: String,
@@ -120,9 +117,8 @@ enum Command {
     ///
     /// Example: cachegen cost examples/drs-query-cache/cache.yaml --json
     Cost {
-        /// The spec file.
-        #[arg(default_value = "cache.yaml")]
-        spec: PathBuf,
+        #[command(flatten)]
+        spec: SpecArg,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -136,9 +132,8 @@ enum Command {
     ///
     /// Example: cachegen docs examples/drs-query-cache/cache.yaml --out -
     Docs {
-        /// The spec file.
-        #[arg(default_value = "cache.yaml")]
-        spec: PathBuf,
+        #[command(flatten)]
+        spec: SpecArg,
         /// Where to write the page (`-` for standard output).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -170,12 +165,37 @@ enum Command {
     Schema,
 }
 
+/// The spec file: the first argument or `--spec`, every command alike.
+#[derive(clap::Args)]
+struct SpecArg {
+    /// The spec file (default `cache.yaml`); `--spec` also names it.
+    #[arg(id = "spec_argument", value_name = "SPEC")]
+    argument: Option<PathBuf>,
+    /// The spec file, as an option instead of the first argument.
+    #[arg(
+        id = "spec_option",
+        long = "spec",
+        value_name = "SPEC",
+        conflicts_with = "spec_argument"
+    )]
+    option: Option<PathBuf>,
+}
+
+impl SpecArg {
+    /// The path given, or `cache.yaml`.
+    fn path(&self) -> &Path {
+        self.option
+            .as_deref()
+            .or(self.argument.as_deref())
+            .unwrap_or(Path::new("cache.yaml"))
+    }
+}
+
 /// Where a spec's deployed resources are: a stack, else the consumers' env vars.
 #[derive(clap::Args)]
 struct DeployedArgs {
-    /// The spec file.
-    #[arg(long, default_value = "cache.yaml")]
-    spec: PathBuf,
+    #[command(flatten)]
+    spec: SpecArg,
     /// The data type.
     #[arg(long)]
     data_type: String,
@@ -260,9 +280,8 @@ fn parse_time(text: &str) -> Result<std::time::SystemTime, String> {
 
 #[derive(clap::Args)]
 struct BuildArgs {
-    /// The spec file.
-    #[arg(default_value = "cache.yaml")]
-    spec: PathBuf,
+    #[command(flatten)]
+    spec: SpecArg,
     /// Output directory (default: the spec's `outputs.dir`, relative to the spec).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -315,17 +334,17 @@ fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Build(args) => build(&args),
         Command::Check(args) => check(&args),
-        Command::Init { path } => init(&path),
+        Command::Init { spec } => init(spec.path()),
         Command::Diff(args) => diff(&args),
         Command::Deploy {
             spec,
             stack,
             params,
             no_execute,
-        } => deploy(&spec, stack, params, !no_execute),
-        Command::Verify { spec, stack } => verify(&spec, &stack),
-        Command::Cost { spec, json } => cost(&spec, json),
-        Command::Docs { spec, out } => docs(&spec, out),
+        } => deploy(spec.path(), stack, params, !no_execute),
+        Command::Verify { spec, stack } => verify(spec.path(), &stack),
+        Command::Cost { spec, json } => cost(spec.path(), json),
+        Command::Docs { spec, out } => docs(spec.path(), out),
         Command::Backfill(args) => backfill(&args),
         Command::Query(args) => query(&args),
         Command::Schema => {
@@ -381,7 +400,7 @@ fn outputs(
 }
 
 fn build(args: &BuildArgs) -> Result<ExitCode> {
-    let Some(project) = load(&args.spec)? else {
+    let Some(project) = load(args.spec.path())? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
     let (dir, files) = outputs(args, &project);
@@ -401,7 +420,7 @@ fn build(args: &BuildArgs) -> Result<ExitCode> {
 }
 
 fn check(args: &BuildArgs) -> Result<ExitCode> {
-    let Some(project) = load(&args.spec)? else {
+    let Some(project) = load(args.spec.path())? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
     let (dir, files) = outputs(args, &project);
@@ -410,7 +429,7 @@ fn check(args: &BuildArgs) -> Result<ExitCode> {
         println!(
             "{} outputs of {} are up to date",
             files.len(),
-            args.spec.display()
+            args.spec.path().display()
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -421,7 +440,7 @@ fn check(args: &BuildArgs) -> Result<ExitCode> {
         "{} of {} outputs differ from the spec; run `cachegen build {}`",
         stale.len(),
         files.len(),
-        args.spec.display()
+        args.spec.path().display()
     );
     Ok(ExitCode::FAILURE)
 }
@@ -443,10 +462,7 @@ fn docs(spec: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
     let Some(project) = load(spec)? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
-    let spec_name = spec
-        .file_name()
-        .map_or_else(|| "cache.yaml".into(), |name| name.to_string_lossy());
-    let page = cachegen_compiler::emit::docs::render(&project.model, &spec_name);
+    let page = cachegen_compiler::emit::docs::render(&project.model, &project.spec_name());
     let path = out.unwrap_or_else(|| project.default_out_dir().join("cache.md"));
     if path == Path::new("-") {
         print!("{page}");
@@ -482,7 +498,7 @@ fn init(path: &Path) -> Result<ExitCode> {
 }
 
 fn diff(args: &BuildArgs) -> Result<ExitCode> {
-    let Some(project) = load(&args.spec)? else {
+    let Some(project) = load(args.spec.path())? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
     let (dir, files) = outputs(args, &project);
@@ -516,7 +532,7 @@ fn diff(args: &BuildArgs) -> Result<ExitCode> {
         );
     }
     if !changed {
-        println!("no output of {} changes", args.spec.display());
+        println!("no output of {} changes", args.spec.path().display());
     }
     Ok(if changed {
         ExitCode::FAILURE
@@ -613,7 +629,7 @@ struct Operation {
 
 impl Operation {
     async fn open(args: &DeployedArgs) -> Result<Option<Self>> {
-        let Some(project) = load(&args.spec)? else {
+        let Some(project) = load(args.spec.path())? else {
             return Ok(None);
         };
         if !project
@@ -629,7 +645,7 @@ impl Operation {
             };
             anyhow::bail!(
                 "{} declares no data type `{}`; {hint}",
-                args.spec.display(),
+                args.spec.path().display(),
                 args.data_type,
             );
         }

@@ -273,3 +273,45 @@ fn docs_writes_a_markdown_page_with_a_diagram() {
     );
     assert!(page.contains("### data-management-handler"), "{page}");
 }
+
+#[test]
+fn every_command_takes_the_spec_as_argument_or_option() {
+    let dir = project();
+    fs::rename(dir.path().join("cache.yaml"), dir.path().join("drs.yaml")).unwrap();
+    for args in [
+        &["build", "--spec", "drs.yaml"][..],
+        &["check", "drs.yaml"],
+        &["check", "--spec", "drs.yaml"],
+        &["cost", "--spec", "drs.yaml"],
+        &["docs", "--spec", "drs.yaml", "--out", "-"],
+    ] {
+        let output = cachegen(dir.path(), args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+    // backfill and query read the spec before reaching AWS: an unknown data type shows it was read.
+    for command in ["backfill", "query"] {
+        let mut args = vec![command, "drs.yaml", "--data-type", "drs-quota"];
+        if command == "query" {
+            args.extend(["--index", "x", "--key", "y"]);
+        }
+        let output = cachegen(dir.path(), &args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr
+                .contains("drs.yaml declares no data type `drs-quota`; did you mean `drs-quotas`?"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let both = cachegen(dir.path(), &["build", "drs.yaml", "--spec", "drs.yaml"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        text(&both.stderr).contains("cannot be used with"),
+        "{}",
+        text(&both.stderr)
+    );
+}

@@ -58,13 +58,9 @@ impl Builder {
                 .map(PathBuf::from)
                 .ok_or(Error::NoOutDir)?,
         };
-        let spec_name = self
-            .spec
-            .file_name()
-            .map_or_else(|| "cache.yaml".into(), |name| name.to_string_lossy());
         let file = GeneratedFile {
             path: PathBuf::from(&self.file_name),
-            contents: rust::render_module(&project.model, &spec_name),
+            contents: rust::render_module(&project.model, &project.spec_name()),
         };
         output::write_all(&out_dir, std::slice::from_ref(&file)).map_err(|source| {
             Error::Write {

@@ -36,7 +36,7 @@ use ir::{CacheModel, Target};
 use validate::{Diagnostics, SourceFile};
 
 /// The commented starter spec `cachegen init` writes.
-pub const STARTER_SPEC: &str = include_str!("../../../templates/starter.cache.yaml");
+pub const STARTER_SPEC: &str = include_str!("../templates/starter.cache.yaml");
 
 /// Why a spec file could not be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -99,12 +99,17 @@ impl Project {
             .join(&self.model.out_dir)
     }
 
+    /// How generated files name the spec they come from: its file name (`cache.yaml`
+    /// when the path has none).
+    pub fn spec_name(&self) -> String {
+        self.spec_path.file_name().map_or_else(
+            || "cache.yaml".into(),
+            |name| name.to_string_lossy().into_owned(),
+        )
+    }
+
     /// The generated files, for the spec's targets or the ones given.
     pub fn files(&self, targets: Option<&[Target]>) -> Vec<GeneratedFile> {
-        let spec_name = self
-            .spec_path
-            .file_name()
-            .map_or_else(|| "cache.yaml".into(), |name| name.to_string_lossy());
-        emit::generate(&self.model, &spec_name, targets)
+        emit::generate(&self.model, &self.spec_name(), targets)
     }
 }
