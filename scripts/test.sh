@@ -2,8 +2,9 @@
 # Runs the whole test suite on a fresh machine: installs the tools the tests drive
 # (moto_server, cfn-lint, aws-sam-translator, checkov, redis-server), starts one shared
 # moto and one shared redis on free loopback ports, runs fmt, clippy and every test,
-# then stops what it started. Terraform is used when installed (with the AWS provider
-# in /opt/tf-plugins, or CACHEGEN_TF_PLUGIN_DIR); without it only its tests are skipped.
+# packages the publishable crates (on full runs), then stops what it started. Terraform is
+# used when installed (with the AWS provider in /opt/tf-plugins, or
+# CACHEGEN_TF_PLUGIN_DIR); without it only its tests are skipped.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p cachegen-compiler  # extra arguments go to `cargo test`
@@ -127,3 +128,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 log "cargo test"
 cargo test --workspace "$@"
+
+if [ $# -eq 0 ]; then
+  # Each publishable crate is packaged and built from its own tarball, so a file it needs
+  # from outside its folder, or a dependency without a version, fails here.
+  log "cargo package"
+  cargo package --offline --allow-dirty \
+    -p cachegen-names -p cachegen-compiler -p cachegen-runtime -p cachegen
+fi
