@@ -19,6 +19,8 @@ use std::time::Duration;
 use crate::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore, S3Overflow};
 use crate::{CacheError, TieredCache, TieredCacheBuilder};
 
+pub use crate::error::ConfigError;
+
 pub use cachegen_names::env::{
     CACHE_ENABLED as CACHE_ENABLED_ENV, KEY_PREFIX as KEY_PREFIX_ENV,
     MEMORY_SIZE as MEMORY_SIZE_ENV, OVERFLOW_BUCKET as OVERFLOW_BUCKET_ENV,
@@ -28,27 +30,6 @@ pub use cachegen_names::env::{
 
 /// Default L1 bound: 10,000 entries.
 pub const DEFAULT_MEMORY_ENTRIES: u64 = 10_000;
-
-/// An invalid environment value.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The variable holds a value that does not parse.
-    #[error("invalid {var}={value:?}: {reason}")]
-    Invalid {
-        /// Variable name.
-        var: &'static str,
-        /// The raw value.
-        value: String,
-        /// What was expected.
-        reason: &'static str,
-    },
-    /// [`CacheConfig::builder_with_sdk`] got no AWS configuration for DynamoDB.
-    #[error("the DynamoDB backend needs an AWS SDK configuration")]
-    MissingSdkConfig,
-    /// A variable the caller needs is unset or empty.
-    #[error("{0} is not set: the templates set it on every consumer's function")]
-    Missing(&'static str),
-}
 
 /// Bound of an in-memory cache, by entries, by bytes, or both.
 ///

@@ -1,4 +1,4 @@
-//! Error types for stores and for the tiered cache.
+//! Error types for stores, the environment configuration and the tiered cache.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +61,27 @@ impl StoreError {
     }
 }
 
+/// An invalid environment value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The variable holds a value that does not parse.
+    #[error("invalid {var}={value:?}: {reason}")]
+    Invalid {
+        /// Variable name.
+        var: &'static str,
+        /// The raw value.
+        value: String,
+        /// What was expected.
+        reason: &'static str,
+    },
+    /// [`CacheConfig::builder_with_sdk`](crate::config::CacheConfig::builder_with_sdk) got no AWS configuration for DynamoDB.
+    #[error("the DynamoDB backend needs an AWS SDK configuration")]
+    MissingSdkConfig,
+    /// A variable the caller needs is unset or empty.
+    #[error("{0} is not set: the templates set it on every consumer's function")]
+    Missing(&'static str),
+}
+
 /// An error returned by [`TieredCache`](crate::TieredCache).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CacheError {
@@ -73,7 +94,7 @@ pub enum CacheError {
     Origin(Arc<dyn std::error::Error + Send + Sync + 'static>),
     /// The environment configuration is invalid.
     #[error(transparent)]
-    Config(Arc<crate::config::ConfigError>),
+    Config(Arc<ConfigError>),
     /// The value could not be serialized to JSON.
     #[error("could not serialize value: {0}")]
     Serialize(Arc<serde_json::Error>),
@@ -85,8 +106,8 @@ impl From<StoreError> for CacheError {
     }
 }
 
-impl From<crate::config::ConfigError> for CacheError {
-    fn from(e: crate::config::ConfigError) -> Self {
+impl From<ConfigError> for CacheError {
+    fn from(e: ConfigError) -> Self {
         Self::Config(Arc::new(e))
     }
 }
