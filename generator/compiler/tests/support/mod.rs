@@ -39,22 +39,42 @@ pub fn example_specs() -> Vec<(String, PathBuf)> {
 /// Like rust-analyzer's `ensure_file_contents`: when `path` differs from `contents`,
 /// rewrite it and fail, so the next run passes and the diff shows up in review.
 pub fn ensure_file_contents(path: &Path, contents: &str) {
+    let stale = refresh(path, contents);
+    assert!(!stale, "{}", stale_message(&[path.display().to_string()]));
+}
+
+/// [`ensure_file_contents`] for each path and contents, failing once for all the stale ones.
+pub fn ensure_files(files: &[(PathBuf, String)]) {
+    let stale: Vec<String> = files
+        .iter()
+        .filter(|(path, contents)| refresh(path, contents))
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    assert!(stale.is_empty(), "{}", stale_message(&stale));
+}
+
+/// Whether `path` differs from `contents`; outside CI it is rewritten to them.
+fn refresh(path: &Path, contents: &str) -> bool {
     if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
-        return;
+        return false;
     }
     if std::env::var_os("CI").is_none() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, contents).unwrap();
     }
-    panic!(
-        "{} was not up to date{}; commit the new version",
-        path.display(),
+    true
+}
+
+fn stale_message(paths: &[String]) -> String {
+    format!(
+        "not up to date{}; commit the new version:\n{}",
         if std::env::var_os("CI").is_none() {
-            " and has been updated"
+            " and rewritten"
         } else {
             ""
-        }
-    );
+        },
+        paths.join("\n")
+    )
 }
 
 /// The contents of output `path` of `target` for `project`.
