@@ -20,6 +20,52 @@ pub mod metric {
     pub const DYNAMODB_THROTTLED_REQUESTS: &str = "ThrottledRequests";
 }
 
+impl std::fmt::Display for AttributeType {
+    /// The type as DynamoDB writes it: `S`, `N` or `B`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::S => "S",
+            Self::N => "N",
+            Self::B => "B",
+        })
+    }
+}
+
+impl std::fmt::Display for ProjectionType {
+    /// The projection as the spec writes it: `all`, `keys_only` or `include`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::All => "all",
+            Self::KeysOnly => "keys_only",
+            Self::Include => "include",
+        })
+    }
+}
+
+impl std::fmt::Display for Access {
+    /// The access level as the spec writes it: `read`, `write`...
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Invalidate => "invalidate",
+            Self::Query => "query",
+            Self::Sync => "sync",
+        })
+    }
+}
+
+impl ProjectionType {
+    /// The projection as DynamoDB names it: `ALL`, `KEYS_ONLY` or `INCLUDE`.
+    pub fn dynamodb_name(self) -> &'static str {
+        match self {
+            Self::All => "ALL",
+            Self::KeysOnly => "KEYS_ONLY",
+            Self::Include => "INCLUDE",
+        }
+    }
+}
+
 /// A whole validated spec.
 #[derive(Clone, Debug, Serialize)]
 pub struct CacheModel {
@@ -431,6 +477,24 @@ pub enum FieldType {
     Map(Box<FieldType>),
 }
 
+impl std::fmt::Display for FieldType {
+    /// The type as the spec writes it: `string`, `list<u64>`, `map<bool>`...
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::String => f.write_str("string"),
+            Self::Bool => f.write_str("bool"),
+            Self::U32 => f.write_str("u32"),
+            Self::U64 => f.write_str("u64"),
+            Self::I64 => f.write_str("i64"),
+            Self::F64 => f.write_str("f64"),
+            Self::Json => f.write_str("json"),
+            Self::List(item) => write!(f, "list<{item}>"),
+            Self::Option(item) => write!(f, "option<{item}>"),
+            Self::Map(item) => write!(f, "map<{item}>"),
+        }
+    }
+}
+
 impl FieldType {
     /// Whether DynamoDB would store it as a number.
     pub fn is_number(&self) -> bool {
@@ -652,6 +716,16 @@ pub enum Comparison {
     LessThanThreshold,
     /// Alarm when higher.
     GreaterThanThreshold,
+}
+
+impl std::fmt::Display for Comparison {
+    /// The operator as CloudWatch names it: `LessThanThreshold`...
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::LessThanThreshold => "LessThanThreshold",
+            Self::GreaterThanThreshold => "GreaterThanThreshold",
+        })
+    }
 }
 
 /// What an alarm evaluates.

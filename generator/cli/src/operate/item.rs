@@ -110,7 +110,7 @@ impl<'m> DynamicType<'m> {
                 let canonical = canonical(ty, &value).ok_or_else(|| ItemError::BadParam {
                     object_key: object_key.to_owned(),
                     param: name.clone(),
-                    ty: format!("{ty:?}").to_lowercase(),
+                    ty: ty.to_string(),
                     value: value.clone(),
                 })?;
                 Ok((name.clone(), canonical))

@@ -47,10 +47,7 @@ fn diagram(out: &mut String, model: &CacheModel) {
         )
         .unwrap();
         for (data_type, access) in &consumer.access {
-            let levels: Vec<String> = access
-                .iter()
-                .map(|a| format!("{a:?}").to_lowercase())
-                .collect();
+            let levels: Vec<String> = access.iter().map(ToString::to_string).collect();
             writeln!(
                 out,
                 "  {} -->|{}| {}",
@@ -152,11 +149,11 @@ fn tables(out: &mut String, model: &CacheModel) {
     for table in &model.tables {
         writeln!(out, "### {}\n", table.name).unwrap();
         let mut keys = format!(
-            "{} ({:?})",
+            "{} ({})",
             table.partition_key.name, table.partition_key.kind
         );
         if let Some(sort) = &table.sort_key {
-            write!(keys, ", sort key {} ({:?})", sort.name, sort.kind).unwrap();
+            write!(keys, ", sort key {} ({})", sort.name, sort.kind).unwrap();
         }
         let billing = match table.billing {
             Billing::OnDemand => "on demand".to_owned(),
@@ -184,7 +181,7 @@ fn tables(out: &mut String, model: &CacheModel) {
                 .map_or_else(String::new, |key| format!(", sort key {}", key.name));
             writeln!(
                 out,
-                "- Index {}: partition key {}{sort}, projection {:?}{}",
+                "- Index {}: partition key {}{sort}, projection {}{}",
                 code(&index.name),
                 index.partition_key.name,
                 index.projection,
@@ -331,7 +328,7 @@ fn alarms(out: &mut String, model: &CacheModel) {
     for alarm in &model.alarms {
         writeln!(
             out,
-            "| {} | {} | {:?} {} | {} x {} |",
+            "| {} | {} | {} {} | {} x {} |",
             alarm.name,
             alarm.description,
             alarm.comparison,
