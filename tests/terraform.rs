@@ -45,7 +45,7 @@ fn root_module(dir: &Path, project: &Project, endpoint: &str, extra_inputs: &[(S
                 (format!("{}-role", consumer.name), Some((parameter, "arn")))
             }
         };
-        let id = tf::consumer_name(consumer);
+        let id = cachegen_compiler::emit::resources::terraform_name(&consumer.name);
         roles.push_str(&format!(
             "resource \"aws_iam_role\" \"{id}\" {{\n  name = \"{role}\"\n  assume_role_policy = jsonencode({{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"sts:AssumeRole\", Principal = {{ Service = \"lambda.amazonaws.com\" }} }}] }})\n}}\n\n"
         ));

@@ -1,42 +1,18 @@
-//! CloudFormation from the IR, built as data with long-form intrinsics (`Fn::Sub`,
-//! `Ref`, `Fn::GetAtt`) and serialized once, so no YAML quoting bug can slip in.
+//! CloudFormation: the [`Infrastructure`] printed as data with long-form intrinsics
+//! (`Fn::Sub`, `Ref`, `Fn::GetAtt`) and serialized once, so no YAML quoting bug can slip in.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value as Json, json};
 
 use super::dashboard;
-use crate::ir::{
-    Alarm, AlarmQuery, Billing, Bucket, BucketEncryption, BucketGrant, CacheModel, Comparison,
-    Consumer, DOCUMENT_EVENTS, DimensionValue, Encryption, FINGERPRINT_TAG, Grant, Index,
-    KeyAttribute, MetricStat, NamePart, NameTemplate, OVERFLOW_PREFIX, ProjectionType, Role,
-    SkipCheck, Table,
+use super::resources::{
+    AlarmResource, BucketResource, BucketSettings, ConsumerResources, Infrastructure, Lifecycle,
+    Metric, Query, Resources, Roles, Statement, Statistic, TREAT_MISSING_DATA, TableResource,
+    Value,
 };
-
-/// The AWS-managed policy a created Lambda role gets, so the function can write its logs
-/// (which is also how the runtime's EMF metrics reach CloudWatch).
-const LAMBDA_BASIC_EXECUTION: &str =
-    "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
-
-/// Lifecycle rule that clears multipart uploads a crashed writer left unfinished.
-pub const ABORT_UPLOADS_RULE: &str = "abort-incomplete-uploads";
-
-/// Lifecycle rule that removes oversized values' bodies left behind when DynamoDB's TTL
-/// removed their items.
-pub const EXPIRE_OVERFLOW_RULE: &str = "expire-overflow";
-
-/// Days after which an unfinished multipart upload is cleared.
-pub const ABORT_UPLOADS_AFTER_DAYS: u32 = 7;
-
-/// Logical ID of the dashboard.
-pub const DASHBOARD_ID: &str = "CacheDashboard";
-
-/// Who makes the execution roles of `create` consumers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Roles {
-    /// The template creates them, and attaches each consumer's policy.
-    Created,
-    /// SAM makes one per function; the policy is attached through the function's `Policies`.
-    SamFunctions,
-}
+use crate::ir::{
+    Billing, BucketEncryption, CacheModel, Encryption, Index, KeyAttribute, NamePart, NameTemplate,
+    ProjectionType, SkipCheck, Table,
+};
 
 /// The CloudFormation template, as YAML text.
 pub fn render(model: &CacheModel, spec_name: &str) -> String {
@@ -52,103 +28,80 @@ fn header(model: &CacheModel, spec_name: &str) -> String {
 }
 
 /// The template as data.
-pub fn template(model: &CacheModel) -> Value {
+pub fn template(model: &CacheModel) -> Json {
+    let infrastructure = Infrastructure::new(model, Roles::Created);
     let mut template = Map::new();
     template.insert("AWSTemplateFormatVersion".into(), "2010-09-09".into());
-    template.insert("Description".into(), description(model).into());
-    let parameters = parameters(model);
+    template.insert(
+        "Description".into(),
+        infrastructure.description.as_str().into(),
+    );
+    let parameters = parameters(&infrastructure);
     if !parameters.is_empty() {
-        template.insert("Parameters".into(), Value::Object(parameters));
+        template.insert("Parameters".into(), Json::Object(parameters));
     }
-    template.insert(
-        "Resources".into(),
-        Value::Object(resources(model, Roles::Created)),
-    );
-    template.insert(
-        "Outputs".into(),
-        Value::Object(outputs(model, Roles::Created)),
-    );
-    Value::Object(template)
+    template.insert("Resources".into(), Json::Object(resources(&infrastructure)));
+    template.insert("Outputs".into(), Json::Object(outputs(&infrastructure)));
+    Json::Object(template)
 }
 
-/// The template description: the spec's, or one naming the service.
-pub fn description(model: &CacheModel) -> String {
-    model
-        .description
-        .clone()
-        .unwrap_or_else(|| format!("Cache tables, IAM and alarms for {}", model.service))
+/// Template parameters.
+pub fn parameters(infrastructure: &Infrastructure<'_>) -> Map<String, Json> {
+    infrastructure
+        .parameters
+        .iter()
+        .map(|parameter| {
+            let mut value = Map::new();
+            value.insert("Type".into(), "String".into());
+            if let Some(default) = parameter.default {
+                value.insert("Default".into(), default.into());
+            }
+            if !parameter.allowed.is_empty() {
+                value.insert("AllowedValues".into(), json!(parameter.allowed));
+            }
+            if let Some(description) = &parameter.description {
+                value.insert("Description".into(), description.as_ref().into());
+            }
+            (parameter.name.to_owned(), Json::Object(value))
+        })
+        .collect()
 }
 
-/// Template parameters: the spec's, then one per consumer role passed in by name.
-pub fn parameters(model: &CacheModel) -> Map<String, Value> {
-    let mut parameters = Map::new();
-    for parameter in &model.parameters {
-        let mut value = Map::new();
-        value.insert("Type".into(), "String".into());
-        if let Some(default) = &parameter.default {
-            value.insert("Default".into(), default.as_str().into());
-        }
-        if !parameter.allowed.is_empty() {
-            value.insert("AllowedValues".into(), json!(parameter.allowed));
-        }
-        if let Some(description) = &parameter.description {
-            value.insert("Description".into(), description.as_str().into());
-        }
-        parameters.insert(parameter.name.clone(), Value::Object(value));
-    }
-    for consumer in &model.consumers {
-        let (name, what) = match &consumer.role {
-            Role::Parameter(name) => (name, "Name"),
-            Role::ArnParameter(name) => (name, "ARN"),
-            Role::Create | Role::Existing(_) => continue,
-        };
-        parameters.insert(
-            name.clone(),
-            json!({
-                "Type": "String",
-                "Description": format!("{what} of the existing IAM role of consumer {}", consumer.name),
-            }),
-        );
-    }
-    parameters
-}
-
-/// Every resource: tables, then each consumer's role and policy, then alarms, then the
-/// dashboard.
-pub fn resources(model: &CacheModel, roles: Roles) -> Map<String, Value> {
+/// Every resource: tables, buckets, each consumer's role and policy, alarms, the dashboard.
+pub fn resources(infrastructure: &Infrastructure<'_>) -> Map<String, Json> {
     let mut resources = Map::new();
-    for table in &model.tables {
+    for table in &infrastructure.tables {
         resources.insert(
-            table.logical_id.clone(),
-            table_resource(table, &model.fingerprint),
+            table.id.logical_id.clone(),
+            table_resource(infrastructure, table),
         );
     }
-    for bucket in model.buckets.iter().filter(|bucket| bucket.created) {
-        resources.extend(bucket_resources(model, bucket));
-    }
-    for consumer in &model.consumers {
-        let created = consumer.role == Role::Create;
-        if created && roles == Roles::Created {
-            resources.insert(role_id(consumer), role_resource(consumer));
+    for bucket in &infrastructure.buckets {
+        if let Some(settings) = &bucket.created {
+            resources.extend(bucket_resources(infrastructure, bucket, settings));
         }
-        let attach = !created || roles == Roles::Created;
+    }
+    for consumer in &infrastructure.consumers {
+        resources.extend(consumer_resources(infrastructure, consumer));
+    }
+    for alarm in &infrastructure.alarms {
         resources.insert(
-            policy_id(consumer),
-            policy_resource(model, consumer, attach),
+            alarm.id.logical_id.clone(),
+            alarm_resource(infrastructure, alarm),
         );
     }
-    for alarm in &model.alarms {
-        resources.insert(alarm.logical_id.clone(), alarm_resource(model, alarm));
-    }
-    resources.insert(DASHBOARD_ID.into(), dashboard_resource(model));
+    resources.insert(
+        infrastructure.dashboard.id.logical_id.clone(),
+        dashboard_resource(infrastructure),
+    );
     resources
 }
 
-/// `AWS::CloudWatch::Dashboard`, named after the stack.
-pub fn dashboard_resource(model: &CacheModel) -> Value {
+/// `AWS::CloudWatch::Dashboard`.
+fn dashboard_resource(infrastructure: &Infrastructure<'_>) -> Json {
     let table_name = |table: &Table| format!("${{{}}}", table.logical_id);
     let body = dashboard::body(
-        model,
+        infrastructure.model,
         &dashboard::References {
             table_name: &table_name,
             region: "${AWS::Region}",
@@ -157,24 +110,31 @@ pub fn dashboard_resource(model: &CacheModel) -> Value {
     json!({
         "Type": "AWS::CloudWatch::Dashboard",
         "Properties": {
-            "DashboardName": { "Fn::Sub": format!("${{AWS::StackName}}-{}", dashboard::NAME_SUFFIX) },
+            "DashboardName": value(infrastructure, &infrastructure.dashboard.name),
             "DashboardBody": { "Fn::Sub": body.to_string() },
         },
     })
 }
 
 /// Checkov's skip list, as resource `Metadata`.
-fn checkov_metadata(skips: &[SkipCheck]) -> Value {
-    let skip: Vec<Value> = skips
+fn checkov_metadata(skips: &[SkipCheck]) -> Json {
+    let skip: Vec<Json> = skips
         .iter()
         .map(|skip| json!({ "id": skip.id, "comment": skip.reason }))
         .collect();
     json!({ "checkov": { "skip": skip } })
 }
 
-/// `AWS::DynamoDB::Table`, retained on delete and replace: a cache table's loss costs a
-/// cold start for every consumer, so deleting it is left to a person.
-pub fn table_resource(table: &Table, fingerprint: &str) -> Value {
+/// Tags, as `[{Key, Value}]`.
+fn tags(infrastructure: &Infrastructure<'_>, tags: &[(&str, Value<'_>)]) -> Json {
+    tags.iter()
+        .map(|(key, tag)| json!({ "Key": key, "Value": value(infrastructure, tag) }))
+        .collect()
+}
+
+/// `AWS::DynamoDB::Table`, retained on delete and replace.
+fn table_resource(infrastructure: &Infrastructure<'_>, resource: &TableResource<'_>) -> Json {
+    let table = resource.table;
     let mut properties = Map::new();
     properties.insert("TableName".into(), name(&table.table_name));
     match table.billing {
@@ -194,7 +154,7 @@ pub fn table_resource(table: &Table, fingerprint: &str) -> Value {
         table
             .key_attributes
             .iter()
-            .map(|attribute| json!({ "AttributeName": attribute.name, "AttributeType": format!("{:?}", attribute.kind) }))
+            .map(|attribute| json!({ "AttributeName": attribute.name, "AttributeType": attribute.kind.to_string() }))
             .collect(),
     );
     properties.insert(
@@ -220,15 +180,7 @@ pub fn table_resource(table: &Table, fingerprint: &str) -> Value {
         "DeletionProtectionEnabled".into(),
         table.deletion_protection.into(),
     );
-    properties.insert(
-        "Tags".into(),
-        table
-            .tags
-            .iter()
-            .map(|(key, value)| json!({ "Key": key, "Value": name(value) }))
-            .chain([json!({ "Key": FINGERPRINT_TAG, "Value": fingerprint })])
-            .collect(),
-    );
+    properties.insert("Tags".into(), tags(infrastructure, &resource.tags));
     let mut resource = json!({
         "Type": "AWS::DynamoDB::Table",
         "DeletionPolicy": "Retain",
@@ -237,26 +189,21 @@ pub fn table_resource(table: &Table, fingerprint: &str) -> Value {
     if !table.skip_checks.is_empty() {
         resource["Metadata"] = checkov_metadata(&table.skip_checks);
     }
-    resource["Properties"] = Value::Object(properties);
+    resource["Properties"] = Json::Object(properties);
     resource
 }
 
-fn key_schema(partition_key: &KeyAttribute, sort_key: Option<&KeyAttribute>) -> Value {
+fn key_schema(partition_key: &KeyAttribute, sort_key: Option<&KeyAttribute>) -> Json {
     std::iter::once(json!({ "AttributeName": partition_key.name, "KeyType": "HASH" }))
         .chain(sort_key.map(|key| json!({ "AttributeName": key.name, "KeyType": "RANGE" })))
         .collect()
 }
 
-fn index(index: &Index) -> Value {
+fn index(index: &Index) -> Json {
     let mut projection = Map::new();
     projection.insert(
         "ProjectionType".into(),
-        match index.projection {
-            ProjectionType::All => "ALL",
-            ProjectionType::KeysOnly => "KEYS_ONLY",
-            ProjectionType::Include => "INCLUDE",
-        }
-        .into(),
+        index.projection.dynamodb_name().into(),
     );
     if index.projection == ProjectionType::Include {
         projection.insert("NonKeyAttributes".into(), json!(index.projected_attributes));
@@ -267,17 +214,17 @@ fn index(index: &Index) -> Value {
         "KeySchema".into(),
         key_schema(&index.partition_key, index.sort_key.as_ref()),
     );
-    value.insert("Projection".into(), Value::Object(projection));
+    value.insert("Projection".into(), Json::Object(projection));
     if let Some(capacity) = index.capacity {
         value.insert(
             "ProvisionedThroughput".into(),
             json!({ "ReadCapacityUnits": capacity.read, "WriteCapacityUnits": capacity.write }),
         );
     }
-    Value::Object(value)
+    Json::Object(value)
 }
 
-fn sse(encryption: &Encryption) -> Value {
+fn sse(encryption: &Encryption) -> Json {
     match encryption {
         Encryption::AwsOwned => json!({ "SSEEnabled": false }),
         Encryption::AwsManaged => json!({ "SSEEnabled": true, "SSEType": "KMS" }),
@@ -287,34 +234,14 @@ fn sse(encryption: &Encryption) -> Value {
     }
 }
 
-/// Logical ID of a bucket's TLS-only policy.
-pub fn bucket_policy_id(bucket: &Bucket) -> String {
-    format!("{}Policy", bucket.logical_id)
-}
-
-/// Logical ID of the permission that lets S3 invoke a bucket's sync Lambda.
-pub fn events_permission_id(bucket: &Bucket) -> String {
-    format!("{}EventsPermission", bucket.logical_id)
-}
-
-/// The bucket's name as `Fn::Sub` text: its logical ID when created, else the name.
-fn bucket_name_text(bucket: &Bucket) -> String {
-    if bucket.created {
-        format!("${{{}}}", bucket.logical_id)
-    } else {
-        sub_text(&bucket.bucket_name)
-    }
-}
-
-/// The ARN of the objects under `prefix` in `bucket`.
-fn objects_arn(bucket: &Bucket, prefix: &str) -> Value {
-    json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::{}/{prefix}*", bucket_name_text(bucket)) })
-}
-
-/// A created bucket and what comes with it: the bucket (encrypted, versioned, public
-/// access blocked, retained: documents are the source of truth), a policy refusing
-/// plain HTTP, and the sync Lambda's event notifications with their invoke permission.
-fn bucket_resources(model: &CacheModel, bucket: &Bucket) -> Vec<(String, Value)> {
+/// A created bucket and what comes with it: the bucket (retained), the invoke permission
+/// of its sync function, and its TLS-only policy.
+fn bucket_resources(
+    infrastructure: &Infrastructure<'_>,
+    resource: &BucketResource<'_>,
+    settings: &BucketSettings<'_>,
+) -> Vec<(String, Json)> {
+    let bucket = resource.bucket;
     let mut properties = Map::new();
     properties.insert("BucketName".into(), name(&bucket.bucket_name));
     let by_default = match &bucket.encryption {
@@ -328,7 +255,7 @@ fn bucket_resources(model: &CacheModel, bucket: &Bucket) -> Vec<(String, Value)>
         "BucketEncryption".into(),
         json!({ "ServerSideEncryptionConfiguration": [{
             "ServerSideEncryptionByDefault": by_default,
-            "BucketKeyEnabled": bucket.encryption != BucketEncryption::S3Managed,
+            "BucketKeyEnabled": settings.bucket_key,
         }] }),
     );
     properties.insert(
@@ -344,20 +271,28 @@ fn bucket_resources(model: &CacheModel, bucket: &Bucket) -> Vec<(String, Value)>
         "OwnershipControls".into(),
         json!({ "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] }),
     );
-    let mut rules = vec![json!({
-        "Id": ABORT_UPLOADS_RULE,
-        "Status": "Enabled",
-        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": ABORT_UPLOADS_AFTER_DAYS },
-    })];
-    if let Some(days) = model.overflow_expiry_days(&bucket.name) {
-        rules.push(json!({
-            "Id": EXPIRE_OVERFLOW_RULE,
-            "Status": "Enabled",
-            "Prefix": OVERFLOW_PREFIX,
-            "ExpirationInDays": days,
-            "NoncurrentVersionExpiration": { "NoncurrentDays": 1 },
-        }));
-    }
+    let rules: Vec<Json> = settings
+        .lifecycle_rules
+        .iter()
+        .map(|rule| match &rule.action {
+            Lifecycle::AbortUploads { days } => json!({
+                "Id": rule.id,
+                "Status": "Enabled",
+                "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": days },
+            }),
+            Lifecycle::Expire {
+                prefix,
+                days,
+                noncurrent_days,
+            } => json!({
+                "Id": rule.id,
+                "Status": "Enabled",
+                "Prefix": prefix,
+                "ExpirationInDays": days,
+                "NoncurrentVersionExpiration": { "NoncurrentDays": noncurrent_days },
+            }),
+        })
+        .collect();
     properties.insert("LifecycleConfiguration".into(), json!({ "Rules": rules }));
     properties.insert(
         "VersioningConfiguration".into(),
@@ -365,21 +300,22 @@ fn bucket_resources(model: &CacheModel, bucket: &Bucket) -> Vec<(String, Value)>
     );
     let mut resources = Vec::new();
     let mut depends_on = Vec::new();
-    if let Some(events) = &bucket.events {
-        let configurations: Vec<Value> = model
-            .documents_in(&bucket.name)
-            .flat_map(|(_, document)| {
+    if let Some(notifications) = &settings.notifications {
+        let function = value(infrastructure, &notifications.function);
+        let configurations: Vec<Json> = notifications
+            .filters
+            .iter()
+            .flat_map(|filter| {
                 let mut rules = Vec::new();
-                let (prefix, suffix) = (document.key_prefix(), document.key_suffix());
-                if !prefix.is_empty() {
-                    rules.push(json!({ "Name": "prefix", "Value": prefix }));
+                if !filter.prefix.is_empty() {
+                    rules.push(json!({ "Name": "prefix", "Value": filter.prefix }));
                 }
-                if !suffix.is_empty() {
-                    rules.push(json!({ "Name": "suffix", "Value": suffix }));
+                if !filter.suffix.is_empty() {
+                    rules.push(json!({ "Name": "suffix", "Value": filter.suffix }));
                 }
-                DOCUMENT_EVENTS.map(|event| {
-                    let mut configuration =
-                        json!({ "Event": event, "Function": name(&events.function) });
+                let function = &function;
+                notifications.events.iter().map(move |event| {
+                    let mut configuration = json!({ "Event": event, "Function": function });
                     if !rules.is_empty() {
                         configuration["Filter"] = json!({ "S3Key": { "Rules": rules } });
                     }
@@ -394,14 +330,15 @@ fn bucket_resources(model: &CacheModel, bucket: &Bucket) -> Vec<(String, Value)>
         // S3 checks it may invoke the function when the notification is set, so the
         // permission comes first; it names the bucket by its ARN text, not a reference to
         // the bucket, which would be a cycle.
-        depends_on.push(events_permission_id(bucket));
+        let permission = &notifications.permission.logical_id;
+        depends_on.push(permission.clone());
         resources.push((
-            events_permission_id(bucket),
+            permission.clone(),
             json!({
                 "Type": "AWS::Lambda::Permission",
                 "Properties": {
                     "Action": "lambda:InvokeFunction",
-                    "FunctionName": name(&events.function),
+                    "FunctionName": function,
                     "Principal": "s3.amazonaws.com",
                     "SourceAccount": { "Ref": "AWS::AccountId" },
                     "SourceArn": { "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::{}", sub_text(&bucket.bucket_name)) },
@@ -409,43 +346,40 @@ fn bucket_resources(model: &CacheModel, bucket: &Bucket) -> Vec<(String, Value)>
             }),
         ));
     }
-    properties.insert(
-        "Tags".into(),
-        bucket
-            .tags
-            .iter()
-            .map(|(key, value)| json!({ "Key": key, "Value": name(value) }))
-            .chain([json!({ "Key": FINGERPRINT_TAG, "Value": model.fingerprint })])
-            .collect(),
-    );
-    let mut resource = json!({
+    properties.insert("Tags".into(), tags(infrastructure, &settings.tags));
+    let mut bucket_resource = json!({
         "Type": "AWS::S3::Bucket",
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
     });
     if !depends_on.is_empty() {
-        resource["DependsOn"] = json!(depends_on);
+        bucket_resource["DependsOn"] = json!(depends_on);
     }
     if !bucket.skip_checks.is_empty() {
-        resource["Metadata"] = checkov_metadata(&bucket.skip_checks);
+        bucket_resource["Metadata"] = checkov_metadata(&bucket.skip_checks);
     }
-    resource["Properties"] = Value::Object(properties);
-    resources.insert(0, (bucket.logical_id.clone(), resource));
-    let bucket_arn = json!({ "Fn::GetAtt": [bucket.logical_id, "Arn"] });
+    bucket_resource["Properties"] = Json::Object(properties);
+    resources.insert(0, (resource.id.logical_id.clone(), bucket_resource));
+    let policy = &settings.tls_policy;
+    let policy_resources: Vec<Json> = policy
+        .resources
+        .iter()
+        .map(|resource| value(infrastructure, resource))
+        .collect();
     resources.push((
-        bucket_policy_id(bucket),
+        policy.id.logical_id.clone(),
         json!({
             "Type": "AWS::S3::BucketPolicy",
             "Properties": {
-                "Bucket": { "Ref": bucket.logical_id },
+                "Bucket": { "Ref": resource.id.logical_id },
                 "PolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [{
-                        "Sid": "DenyPlainHttp",
+                        "Sid": policy.sid,
                         "Effect": "Deny",
                         "Principal": "*",
                         "Action": "s3:*",
-                        "Resource": [bucket_arn, { "Fn::Sub": format!("${{{}.Arn}}/*", bucket.logical_id) }],
+                        "Resource": policy_resources,
                         "Condition": { "Bool": { "aws:SecureTransport": "false" } },
                     }],
                 },
@@ -455,174 +389,115 @@ fn bucket_resources(model: &CacheModel, bucket: &Bucket) -> Vec<(String, Value)>
     resources
 }
 
-/// Logical ID of a consumer's created role.
-pub fn role_id(consumer: &Consumer) -> String {
-    format!("{}Role", consumer.logical_stem)
-}
-
-/// Logical ID of a consumer's cache policy.
-pub fn policy_id(consumer: &Consumer) -> String {
-    format!("{}CachePolicy", consumer.logical_stem)
-}
-
-fn role_resource(consumer: &Consumer) -> Value {
-    json!({
-        "Type": "AWS::IAM::Role",
-        "Properties": {
-            "Description": format!("Lambda execution role of cache consumer {}", consumer.name),
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": { "Service": "lambda.amazonaws.com" },
-                    "Action": "sts:AssumeRole",
-                }],
-            },
-            "ManagedPolicyArns": [{ "Fn::Sub": LAMBDA_BASIC_EXECUTION }],
-        },
-    })
-}
-
-/// The role reference a policy attaches to.
-pub fn role_reference(consumer: &Consumer) -> Value {
-    match &consumer.role {
-        Role::Create => json!({ "Ref": role_id(consumer) }),
-        Role::Existing(name) => name.as_str().into(),
-        Role::Parameter(parameter) => json!({ "Ref": parameter }),
-        // `Roles` takes names: `arn:aws:iam::123456789012:role/name` -> `name`.
-        Role::ArnParameter(parameter) => json!({
-            "Fn::Select": [1, { "Fn::Split": [":role/", { "Ref": parameter }] }]
-        }),
+/// A consumer's created role, if any, and its cache policy.
+fn consumer_resources(
+    infrastructure: &Infrastructure<'_>,
+    consumer: &ConsumerResources<'_>,
+) -> Vec<(String, Json)> {
+    let mut resources = Vec::new();
+    if let Some(role) = consumer.role.map(|role| infrastructure.role(role)) {
+        let managed: Vec<Json> = role
+            .managed_policies
+            .iter()
+            .map(|policy| value(infrastructure, &Value::AwsManagedPolicy(policy)))
+            .collect();
+        resources.push((
+            role.id.logical_id.clone(),
+            json!({
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "Description": role.description,
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{
+                            "Effect": "Allow",
+                            "Principal": { "Service": "lambda.amazonaws.com" },
+                            "Action": "sts:AssumeRole",
+                        }],
+                    },
+                    "ManagedPolicyArns": managed,
+                },
+            }),
+        ));
     }
-}
-
-/// `AWS::IAM::ManagedPolicy` of one consumer, attached to its role when `attach`.
-fn policy_resource(model: &CacheModel, consumer: &Consumer, attach: bool) -> Value {
+    let policy = &consumer.policy;
     let mut properties = Map::new();
-    properties.insert(
-        "Description".into(),
-        format!(
-            "Least-privilege cache access of {} (generated by cachegen)",
-            consumer.name
-        )
-        .into(),
-    );
-    if attach {
-        properties.insert("Roles".into(), json!([role_reference(consumer)]));
+    properties.insert("Description".into(), policy.description.as_str().into());
+    if let Some(role) = &policy.attach_to {
+        properties.insert("Roles".into(), json!([value(infrastructure, role)]));
     }
-    properties.insert("PolicyDocument".into(), policy_document(model, consumer));
-    json!({ "Type": "AWS::IAM::ManagedPolicy", "Properties": properties })
+    properties.insert(
+        "PolicyDocument".into(),
+        policy_document(infrastructure, &policy.statements),
+    );
+    resources.push((
+        policy.id.logical_id.clone(),
+        json!({ "Type": "AWS::IAM::ManagedPolicy", "Properties": properties }),
+    ));
+    resources
 }
 
-/// The IAM policy document of one consumer: per table, its item actions on the table and
-/// `Query` on exactly the indexes it needs.
-pub fn policy_document(model: &CacheModel, consumer: &Consumer) -> Value {
-    let statements: Vec<Value> = consumer
-        .grants
+/// An IAM policy document of `Allow` statements.
+fn policy_document(infrastructure: &Infrastructure<'_>, statements: &[Statement<'_>]) -> Json {
+    let statements: Vec<Json> = statements
         .iter()
-        .flat_map(|grant| grant_statements(model.table(&grant.table), grant))
-        .chain(consumer.bucket_grants.iter().flat_map(|grant| {
-            let bucket = model.bucket(&grant.bucket);
-            bucket_statement_sids(bucket, grant)
-                .map(|(sid, prefix, actions)| {
-                    json!({
-                        "Sid": sid,
-                        "Effect": "Allow",
-                        "Action": actions,
-                        "Resource": objects_arn(bucket, prefix),
-                    })
-                })
-                .collect::<Vec<_>>()
-        }))
+        .map(|statement| {
+            let resource = match &statement.resources {
+                Resources::One(one) => value(infrastructure, one),
+                Resources::Each(each) => each
+                    .iter()
+                    .map(|resource| value(infrastructure, resource))
+                    .collect(),
+            };
+            json!({
+                "Sid": statement.sid,
+                "Effect": "Allow",
+                "Action": statement.actions,
+                "Resource": resource,
+            })
+        })
         .collect();
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
-/// Per key prefix of a bucket grant: its statement ID, the prefix and the actions.
-pub fn bucket_statement_sids<'g>(
-    bucket: &Bucket,
-    grant: &'g BucketGrant,
-) -> impl Iterator<Item = (String, &'g str, &'g [String])> {
-    let stem = bucket.logical_id.clone();
-    let numbered = grant.prefixes.len() > 1;
-    grant
-        .prefixes
-        .iter()
-        .enumerate()
-        .map(move |(position, (prefix, actions))| {
-            let sid = if numbered {
-                format!("{stem}Documents{}", position + 1)
-            } else {
-                format!("{stem}Documents")
-            };
-            (sid, prefix.as_str(), actions.as_slice())
-        })
-}
-
-fn grant_statements(table: &Table, grant: &Grant) -> Vec<Value> {
-    let stem = table.logical_id.trim_end_matches("Table");
-    let mut statements = Vec::new();
-    if !grant.table_actions.is_empty() {
-        statements.push(json!({
-            "Sid": format!("{stem}Items"),
-            "Effect": "Allow",
-            "Action": grant.table_actions,
-            "Resource": { "Fn::GetAtt": [table.logical_id, "Arn"] },
-        }));
-    }
-    if !grant.query_indexes.is_empty() {
-        let resources: Vec<Value> = grant
-            .query_indexes
-            .iter()
-            .map(|index| json!({ "Fn::Sub": format!("${{{}.Arn}}/index/{index}", table.logical_id) }))
-            .collect();
-        statements.push(json!({
-            "Sid": format!("{stem}Indexes"),
-            "Effect": "Allow",
-            "Action": ["dynamodb:Query"],
-            "Resource": resources,
-        }));
-    }
-    statements
-}
-
-/// `AWS::CloudWatch::Alarm`, named after the stack so stacks never collide.
-pub fn alarm_resource(model: &CacheModel, alarm: &Alarm) -> Value {
+/// `AWS::CloudWatch::Alarm`.
+fn alarm_resource(infrastructure: &Infrastructure<'_>, resource: &AlarmResource<'_>) -> Json {
+    let alarm = resource.alarm;
     let mut properties = Map::new();
-    properties.insert(
-        "AlarmName".into(),
-        json!({ "Fn::Sub": format!("${{AWS::StackName}}-{}", alarm.name) }),
-    );
+    properties.insert("AlarmName".into(), value(infrastructure, &resource.name));
     properties.insert("AlarmDescription".into(), alarm.description.as_str().into());
-    match &alarm.query {
-        AlarmQuery::Metric(stat) => {
-            properties.insert("Namespace".into(), stat.namespace.as_str().into());
-            properties.insert("MetricName".into(), stat.metric_name.as_str().into());
-            properties.insert("Dimensions".into(), dimensions(model, stat));
-            if stat.statistic.starts_with('p') {
-                properties.insert("ExtendedStatistic".into(), stat.statistic.as_str().into());
-            } else {
-                properties.insert("Statistic".into(), stat.statistic.as_str().into());
+    match &resource.query {
+        Query::Metric(metric) => {
+            properties.insert("Namespace".into(), metric.namespace.into());
+            properties.insert("MetricName".into(), metric.name.into());
+            properties.insert("Dimensions".into(), dimensions(infrastructure, metric));
+            match metric.statistic {
+                Statistic::Extended(name) => {
+                    properties.insert("ExtendedStatistic".into(), name.into());
+                }
+                Statistic::Standard(name) => {
+                    properties.insert("Statistic".into(), name.into());
+                }
             }
             properties.insert("Period".into(), alarm.period_secs.into());
         }
-        AlarmQuery::Math {
+        Query::Math {
             expression,
             label,
             metrics,
         } => {
             let result = json!({ "Id": "result", "Expression": expression, "Label": label, "ReturnData": true });
-            let inputs = metrics.iter().map(|(id, stat)| {
+            let inputs = metrics.iter().map(|(id, metric)| {
                 json!({
                     "Id": id,
                     "MetricStat": {
                         "Metric": {
-                            "Namespace": stat.namespace,
-                            "MetricName": stat.metric_name,
-                            "Dimensions": dimensions(model, stat),
+                            "Namespace": metric.namespace,
+                            "MetricName": metric.name,
+                            "Dimensions": dimensions(infrastructure, metric),
                         },
                         "Period": alarm.period_secs,
-                        "Stat": stat.statistic,
+                        "Stat": metric.statistic.name(),
                     },
                     "ReturnData": false,
                 })
@@ -635,100 +510,105 @@ pub fn alarm_resource(model: &CacheModel, alarm: &Alarm) -> Value {
     }
     properties.insert(
         "ComparisonOperator".into(),
-        match alarm.comparison {
-            Comparison::LessThanThreshold => "LessThanThreshold",
-            Comparison::GreaterThanThreshold => "GreaterThanThreshold",
-        }
-        .into(),
+        resource.comparison.to_string().into(),
     );
     properties.insert("Threshold".into(), json!(alarm.threshold));
     properties.insert("EvaluationPeriods".into(), alarm.evaluation_periods.into());
-    properties.insert("TreatMissingData".into(), "notBreaching".into());
-    if !alarm.actions.is_empty() {
+    properties.insert("TreatMissingData".into(), TREAT_MISSING_DATA.into());
+    if !resource.actions.is_empty() {
         properties.insert(
             "AlarmActions".into(),
-            alarm.actions.iter().map(name).collect(),
+            resource
+                .actions
+                .iter()
+                .map(|action| value(infrastructure, action))
+                .collect(),
         );
     }
     json!({ "Type": "AWS::CloudWatch::Alarm", "Properties": properties })
 }
 
-fn dimensions(model: &CacheModel, stat: &MetricStat) -> Value {
-    stat.dimensions
+fn dimensions(infrastructure: &Infrastructure<'_>, metric: &Metric<'_>) -> Json {
+    metric
+        .dimensions
         .iter()
-        .map(|(name, value)| {
-            let value = match value {
-                DimensionValue::Literal(text) => Value::from(text.as_str()),
-                DimensionValue::TableName(table) => json!({ "Ref": model.table(table).logical_id }),
-            };
-            json!({ "Name": name, "Value": value })
+        .map(|(name, dimension)| json!({ "Name": name, "Value": value(infrastructure, dimension) }))
+        .collect()
+}
+
+/// Outputs, each exported as `<stack>-<id>`.
+pub fn outputs(infrastructure: &Infrastructure<'_>) -> Map<String, Json> {
+    infrastructure
+        .outputs
+        .iter()
+        .map(|output| {
+            let id = &output.id.logical_id;
+            let export = json!({ "Name": { "Fn::Sub": format!("${{AWS::StackName}}-{id}") } });
+            (
+                id.clone(),
+                json!({
+                    "Description": output.description,
+                    "Value": value(infrastructure, &output.value),
+                    "Export": export,
+                }),
+            )
         })
         .collect()
 }
 
-/// Outputs: each table's name and ARN, each consumer's policy (and created role) ARN.
-pub fn outputs(model: &CacheModel, roles: Roles) -> Map<String, Value> {
-    let mut outputs = Map::new();
-    let mut output = |id: String, description: String, value: Value| {
-        let export = json!({ "Name": { "Fn::Sub": format!("${{AWS::StackName}}-{id}") } });
-        outputs.insert(
-            id,
-            json!({ "Description": description, "Value": value, "Export": export }),
-        );
-    };
-    for table in &model.tables {
-        output(
-            format!("{}Name", table.logical_id),
-            format!(
-                "Name of cache table {} (set it as {})",
-                table.name, table.env_var
-            ),
-            json!({ "Ref": table.logical_id }),
-        );
-        output(
-            format!("{}Arn", table.logical_id),
-            format!("ARN of cache table {}", table.name),
-            json!({ "Fn::GetAtt": [table.logical_id, "Arn"] }),
-        );
-    }
-    for bucket in &model.buckets {
-        output(
-            format!("{}Name", bucket.logical_id),
-            format!(
-                "Name of document bucket {} (set it as {})",
-                bucket.name, bucket.env_var
-            ),
-            bucket_name_value(bucket),
-        );
-    }
-    for consumer in &model.consumers {
-        output(
-            format!("{}Arn", policy_id(consumer)),
-            format!("Cache policy of consumer {}", consumer.name),
-            json!({ "Ref": policy_id(consumer) }),
-        );
-        if consumer.role == Role::Create && roles == Roles::Created {
-            output(
-                format!("{}Arn", role_id(consumer)),
-                format!("Execution role of consumer {}", consumer.name),
-                json!({ "Fn::GetAtt": [role_id(consumer), "Arn"] }),
-            );
+/// A [`Value`] as CloudFormation reads it.
+pub fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> Json {
+    match value {
+        Value::Text(text) => name(text),
+        Value::TableName(table) => json!({ "Ref": infrastructure.table(*table).id.logical_id }),
+        Value::TableArn(table) => {
+            json!({ "Fn::GetAtt": [infrastructure.table(*table).id.logical_id, "Arn"] })
         }
-    }
-    outputs
-}
-
-/// A bucket's name as a value: a reference when the template creates it.
-pub fn bucket_name_value(bucket: &Bucket) -> Value {
-    if bucket.created {
-        json!({ "Ref": bucket.logical_id })
-    } else {
-        name(&bucket.bucket_name)
+        Value::IndexArn(table, index) => json!({
+            "Fn::Sub": format!("${{{}.Arn}}/index/{index}", infrastructure.table(*table).id.logical_id)
+        }),
+        Value::BucketName(bucket) => {
+            let resource = infrastructure.bucket(*bucket);
+            if resource.created.is_some() {
+                json!({ "Ref": resource.id.logical_id })
+            } else {
+                name(&resource.bucket.bucket_name)
+            }
+        }
+        Value::BucketArn(bucket) => {
+            json!({ "Fn::GetAtt": [infrastructure.bucket(*bucket).id.logical_id, "Arn"] })
+        }
+        Value::BucketObjects(bucket) => {
+            json!({ "Fn::Sub": format!("${{{}.Arn}}/*", infrastructure.bucket(*bucket).id.logical_id) })
+        }
+        Value::ObjectsArn(bucket, prefix) => {
+            let resource = infrastructure.bucket(*bucket);
+            let bucket_name = if resource.created.is_some() {
+                format!("${{{}}}", resource.id.logical_id)
+            } else {
+                sub_text(&resource.bucket.bucket_name)
+            };
+            json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::{bucket_name}/{prefix}*") })
+        }
+        Value::PolicyArn(consumer) => {
+            json!({ "Ref": infrastructure.consumer(*consumer).policy.id.logical_id })
+        }
+        Value::RoleArn(role) => {
+            json!({ "Fn::GetAtt": [infrastructure.role(*role).id.logical_id, "Arn"] })
+        }
+        Value::RoleName(role) => json!({ "Ref": infrastructure.role(*role).id.logical_id }),
+        // `Roles` takes names: `arn:aws:iam::123456789012:role/name` -> `name`.
+        Value::RoleNameOfArn(parameter) => json!({
+            "Fn::Select": [1, { "Fn::Split": [":role/", { "Ref": parameter }] }]
+        }),
+        Value::AwsManagedPolicy(path) => {
+            json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:iam::aws:policy/{path}") })
+        }
     }
 }
 
 /// A name as CloudFormation reads it: plain text, or `Fn::Sub` when it has references.
-pub fn name(template: &NameTemplate) -> Value {
+fn name(template: &NameTemplate) -> Json {
     match template.0.as_slice() {
         [NamePart::Parameter(parameter)] => json!({ "Ref": parameter }),
         _ => match template.literal() {

@@ -1,9 +1,11 @@
 //! Emitters: each turns the [`CacheModel`] into one target's files, and reads nothing else.
+//! CloudFormation, SAM and Terraform print one model of the infrastructure, [`resources`].
 
 pub mod cloudformation;
 pub mod dashboard;
 pub mod docs;
 mod hcl;
+pub mod resources;
 pub mod rust;
 pub mod sam;
 pub mod terraform;

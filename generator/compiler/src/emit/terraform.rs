@@ -1,16 +1,19 @@
-//! The Terraform module: `main.tf` (tables, IAM, alarms, dashboard), `variables.tf` (the
-//! spec's parameters, role inputs and `stack_name`), `outputs.tf` and `versions.tf`.
+//! The Terraform module: the [`Infrastructure`] printed as `main.tf` (tables, buckets,
+//! IAM, alarms, dashboard), `variables.tf` (the spec's parameters, role inputs and
+//! `stack_name`), `outputs.tf` and `versions.tf`.
 
 use heck::ToSnakeCase;
 
 use super::GeneratedFile;
-use super::cloudformation;
 use super::dashboard;
 use super::hcl::{self, Block, Item};
+use super::resources::{
+    self, AlarmResource, BucketResource, BucketSettings, ConsumerResources, Infrastructure,
+    Lifecycle, Metric, Query, Roles, Statistic, TableResource, Value,
+};
 use crate::ir::{
-    Alarm, AlarmQuery, Billing, Bucket, BucketEncryption, CacheModel, Comparison, Consumer,
-    DOCUMENT_EVENTS, DimensionValue, Encryption, FINGERPRINT_TAG, Grant, Index, MetricStat,
-    NamePart, NameTemplate, OVERFLOW_PREFIX, ProjectionType, Role, Table,
+    Billing, Bucket, BucketEncryption, CacheModel, Encryption, Index, NamePart, NameTemplate,
+    ProjectionType, Table,
 };
 
 /// The AWS provider versions the module accepts.
@@ -26,10 +29,11 @@ pub fn files(model: &CacheModel, spec_name: &str) -> Vec<GeneratedFile> {
          # Spec fingerprint: {}\n",
         model.fingerprint
     );
+    let infrastructure = Infrastructure::new(model, Roles::Created);
     [
-        ("main.tf", main(model)),
-        ("variables.tf", variables(model)),
-        ("outputs.tf", outputs(model)),
+        ("main.tf", main(&infrastructure)),
+        ("variables.tf", variables(&infrastructure)),
+        ("outputs.tf", outputs(&infrastructure)),
         ("versions.tf", versions()),
     ]
     .into_iter()
@@ -45,21 +49,6 @@ fn document(header: &str, blocks: &[Block]) -> String {
     format!("{header}\n{}", body.join("\n"))
 }
 
-/// Terraform name of a table resource.
-pub fn table_name(table: &Table) -> String {
-    table.name.to_snake_case()
-}
-
-/// Terraform name of a consumer's policy, policy document and attachment.
-pub fn consumer_name(consumer: &Consumer) -> String {
-    consumer.name.to_snake_case()
-}
-
-/// Terraform name of an alarm.
-pub fn alarm_name(alarm: &Alarm) -> String {
-    alarm.name.to_snake_case()
-}
-
 /// Variable name of a spec (or role) parameter.
 pub fn variable(parameter: &str) -> String {
     parameter.to_snake_case()
@@ -72,8 +61,9 @@ const REGION: &str = "data.aws_region.current.name";
 const ACCOUNT_ID: &str = "data.aws_caller_identity.current.account_id";
 const PARTITION: &str = "data.aws_partition.current.partition";
 
-fn table_ref(table: &Table, attribute: &str) -> String {
-    format!("aws_dynamodb_table.{}.{attribute}", table_name(table))
+/// An attribute of a table resource (`aws_dynamodb_table.query_cache.arn`).
+fn table_ref(resource: &TableResource<'_>, attribute: &str) -> String {
+    format!("aws_dynamodb_table.{}.{attribute}", resource.id.terraform)
 }
 
 /// A name template as an expression: a bare reference, or a quoted template.
@@ -105,6 +95,8 @@ fn name(template: &NameTemplate) -> String {
     text
 }
 
+/// Whether any deploy-time text of the IR names `wanted` (the module reads the account ID
+/// from a data source only when something uses it).
 fn uses(model: &CacheModel, wanted: &NamePart) -> bool {
     let in_template = |template: &NameTemplate| template.0.contains(wanted);
     let in_bucket = |bucket: &Bucket| {
@@ -128,44 +120,68 @@ fn uses(model: &CacheModel, wanted: &NamePart) -> bool {
             .any(|alarm| alarm.actions.iter().any(in_template))
 }
 
-fn main(model: &CacheModel) -> Vec<Block> {
+fn main(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
+    let model = infrastructure.model;
     let mut blocks = vec![Block::new("data", &["aws_region", "current"])];
     let has_events = model.buckets.iter().any(|bucket| bucket.events.is_some());
     if has_events || uses(model, &NamePart::AccountId) {
         blocks.push(Block::new("data", &["aws_caller_identity", "current"]));
     }
-    let creates_roles = model.consumers.iter().any(|c| c.role == Role::Create);
-    let names_existing_buckets = model.buckets.iter().any(|bucket| !bucket.created);
+    let creates_roles = !infrastructure.roles.is_empty();
+    let names_existing_buckets = infrastructure
+        .buckets
+        .iter()
+        .any(|bucket| bucket.created.is_none());
     if creates_roles || names_existing_buckets {
         blocks.push(Block::new("data", &["aws_partition", "current"]));
     }
     if creates_roles {
         blocks.push(lambda_assume_role());
     }
-    for table in &model.tables {
-        blocks.push(table_block(table, &model.fingerprint));
+    for table in &infrastructure.tables {
+        blocks.push(table_block(infrastructure, table));
     }
-    for bucket in model.buckets.iter().filter(|bucket| bucket.created) {
-        blocks.extend(bucket_blocks(model, bucket));
+    for bucket in &infrastructure.buckets {
+        if let Some(settings) = &bucket.created {
+            blocks.extend(bucket_blocks(infrastructure, bucket, settings));
+        }
     }
-    for consumer in &model.consumers {
-        blocks.extend(consumer_blocks(model, consumer));
+    for consumer in &infrastructure.consumers {
+        blocks.extend(consumer_blocks(infrastructure, consumer));
     }
-    for alarm in &model.alarms {
-        blocks.push(alarm_block(model, alarm));
+    for alarm in &infrastructure.alarms {
+        blocks.push(alarm_block(infrastructure, alarm));
     }
-    blocks.push(dashboard_block(model));
+    blocks.push(dashboard_block(infrastructure));
     blocks
 }
 
-fn table_block(table: &Table, fingerprint: &str) -> Block {
-    let mut block = Block::new("resource", &["aws_dynamodb_table", &table_name(table)]);
-    for skip in &table.skip_checks {
-        block = block.item(Item::Comment(format!(
+/// `checkov:skip` comments.
+fn skip_comments(block: Block, skips: &[crate::ir::SkipCheck]) -> Block {
+    skips.iter().fold(block, |block, skip| {
+        block.item(Item::Comment(format!(
             "checkov:skip={}:{}",
             skip.id, skip.reason
-        )));
-    }
+        )))
+    })
+}
+
+/// A `tags = { ... }` object.
+fn tags(infrastructure: &Infrastructure<'_>, tags: &[resources::Tag<'_>]) -> Item {
+    Item::Object(
+        "tags".into(),
+        tags.iter()
+            .map(|(key, tag)| (hcl::key(key), value(infrastructure, tag)))
+            .collect(),
+    )
+}
+
+fn table_block(infrastructure: &Infrastructure<'_>, resource: &TableResource<'_>) -> Block {
+    let table = resource.table;
+    let mut block = skip_comments(
+        Block::new("resource", &["aws_dynamodb_table", &resource.id.terraform]),
+        &table.skip_checks,
+    );
     block = block.attr("name", name(&table.table_name));
     block = match table.billing {
         Billing::OnDemand => block.attr("billing_mode", hcl::string("PAY_PER_REQUEST")),
@@ -186,7 +202,7 @@ fn table_block(table: &Table, fingerprint: &str) -> Block {
         block = block.block(
             Block::new("attribute", &[])
                 .attr("name", hcl::string(&attribute.name))
-                .attr("type", hcl::string(&format!("{:?}", attribute.kind))),
+                .attr("type", hcl::string(&attribute.kind.to_string())),
         );
     }
     for index in &table.indexes {
@@ -208,74 +224,30 @@ fn table_block(table: &Table, fingerprint: &str) -> Block {
         Encryption::AwsManaged => sse.attr("enabled", "true"),
         Encryption::KmsKey(key) => sse.attr("enabled", "true").attr("kms_key_arn", name(key)),
     });
-    let tags = table
-        .tags
-        .iter()
-        .map(|(key, value)| (hcl::key(key), name(value)))
-        .chain([(hcl::key(FINGERPRINT_TAG), hcl::string(fingerprint))])
-        .collect();
     block
         .item(Item::Blank)
-        .item(Item::Object("tags".into(), tags))
-}
-
-/// Terraform name of a bucket and its companion resources.
-pub fn bucket_name(bucket: &Bucket) -> String {
-    bucket.name.to_snake_case()
-}
-
-/// The bucket's name as an expression.
-fn bucket_name_expression(bucket: &Bucket) -> String {
-    if bucket.created {
-        format!("aws_s3_bucket.{}.id", bucket_name(bucket))
-    } else {
-        name(&bucket.bucket_name)
-    }
-}
-
-/// The ARN of the objects under `prefix` in `bucket`.
-fn objects_arn(bucket: &Bucket, prefix: &str) -> String {
-    let prefix = hcl::string(prefix);
-    let prefix = &prefix[1..prefix.len() - 1];
-    if bucket.created {
-        format!(
-            "\"${{aws_s3_bucket.{}.arn}}/{prefix}*\"",
-            bucket_name(bucket)
-        )
-    } else {
-        let expression = name(&bucket.bucket_name);
-        let name = match expression.strip_prefix('"') {
-            Some(quoted) => quoted.trim_end_matches('"').to_owned(),
-            None => format!("${{{expression}}}"),
-        };
-        format!("\"arn:${{{PARTITION}}}:s3:::{name}/{prefix}*\"")
-    }
+        .item(tags(infrastructure, &resource.tags))
 }
 
 /// A created bucket (encrypted, versioned, public access blocked, owner-enforced, with a
-/// TLS-only policy and a lifecycle rule for abandoned uploads) and, when a sync Lambda
-/// is named, its event notifications and invoke permission.
-fn bucket_blocks(model: &CacheModel, bucket: &Bucket) -> Vec<Block> {
-    let id = bucket_name(bucket);
+/// TLS-only policy and its lifecycle rules) and, when a sync function is named, its event
+/// notifications and invoke permission.
+fn bucket_blocks(
+    infrastructure: &Infrastructure<'_>,
+    resource: &BucketResource<'_>,
+    settings: &BucketSettings<'_>,
+) -> Vec<Block> {
+    let bucket = resource.bucket;
+    let id = &resource.id.terraform;
     let reference = format!("aws_s3_bucket.{id}.id");
     // No `force_destroy`: Terraform refuses to delete a bucket that still holds documents.
-    let mut main = Block::new("resource", &["aws_s3_bucket", &id]);
-    for skip in &bucket.skip_checks {
-        main = main.item(Item::Comment(format!(
-            "checkov:skip={}:{}",
-            skip.id, skip.reason
-        )));
-    }
-    let tags = bucket
-        .tags
-        .iter()
-        .map(|(key, value)| (hcl::key(key), name(value)))
-        .chain([(hcl::key(FINGERPRINT_TAG), hcl::string(&model.fingerprint))])
-        .collect();
-    main = main
-        .attr("bucket", name(&bucket.bucket_name))
-        .item(Item::Blank)
-        .item(Item::Object("tags".into(), tags));
+    let main = skip_comments(
+        Block::new("resource", &["aws_s3_bucket", id]),
+        &bucket.skip_checks,
+    )
+    .attr("bucket", name(&bucket.bucket_name))
+    .item(Item::Blank)
+    .item(tags(infrastructure, &settings.tags));
     let mut by_default = Block::new("apply_server_side_encryption_by_default", &[]);
     by_default = match &bucket.encryption {
         BucketEncryption::S3Managed => by_default.attr("sse_algorithm", hcl::string("AES256")),
@@ -284,9 +256,35 @@ fn bucket_blocks(model: &CacheModel, bucket: &Bucket) -> Vec<Block> {
             .attr("sse_algorithm", hcl::string("aws:kms"))
             .attr("kms_master_key_id", name(key)),
     };
+    let policy = &settings.tls_policy;
+    let mut statement = Block::new("statement", &[])
+        .attr("sid", hcl::string(policy.sid))
+        .attr("effect", hcl::string("Deny"))
+        .attr("actions", hcl::list([hcl::string("s3:*")]))
+        .attr(
+            "resources",
+            hcl::list(
+                policy
+                    .resources
+                    .iter()
+                    .map(|resource| value(infrastructure, resource)),
+            ),
+        );
+    statement = statement
+        .block(
+            Block::new("principals", &[])
+                .attr("type", hcl::string("*"))
+                .attr("identifiers", hcl::list([hcl::string("*")])),
+        )
+        .block(
+            Block::new("condition", &[])
+                .attr("test", hcl::string("Bool"))
+                .attr("variable", hcl::string("aws:SecureTransport"))
+                .attr("values", hcl::list([hcl::string("false")])),
+        );
     let mut blocks = vec![
         main,
-        Block::new("resource", &["aws_s3_bucket_versioning", &id])
+        Block::new("resource", &["aws_s3_bucket_versioning", id])
             .attr("bucket", reference.clone())
             .block(Block::new("versioning_configuration", &[]).attr(
                 "status",
@@ -298,88 +296,65 @@ fn bucket_blocks(model: &CacheModel, bucket: &Bucket) -> Vec<Block> {
             )),
         Block::new(
             "resource",
-            &["aws_s3_bucket_server_side_encryption_configuration", &id],
+            &["aws_s3_bucket_server_side_encryption_configuration", id],
         )
         .attr("bucket", reference.clone())
-        .block(Block::new("rule", &[]).block(by_default).attr(
-            "bucket_key_enabled",
-            (bucket.encryption != BucketEncryption::S3Managed).to_string(),
-        )),
-        Block::new("resource", &["aws_s3_bucket_public_access_block", &id])
+        .block(
+            Block::new("rule", &[])
+                .block(by_default)
+                .attr("bucket_key_enabled", settings.bucket_key.to_string()),
+        ),
+        Block::new("resource", &["aws_s3_bucket_public_access_block", id])
             .attr("bucket", reference.clone())
             .attr("block_public_acls", "true")
             .attr("block_public_policy", "true")
             .attr("ignore_public_acls", "true")
             .attr("restrict_public_buckets", "true"),
-        Block::new("resource", &["aws_s3_bucket_ownership_controls", &id])
+        Block::new("resource", &["aws_s3_bucket_ownership_controls", id])
             .attr("bucket", reference.clone())
             .block(
                 Block::new("rule", &[])
                     .attr("object_ownership", hcl::string("BucketOwnerEnforced")),
             ),
-        lifecycle_block(model, bucket, &reference),
-        Block::new(
-            "data",
-            &["aws_iam_policy_document", &format!("{id}_tls_only")],
-        )
-        .block(
-            Block::new("statement", &[])
-                .attr("sid", hcl::string("DenyPlainHttp"))
-                .attr("effect", hcl::string("Deny"))
-                .attr("actions", hcl::list([hcl::string("s3:*")]))
-                .attr(
-                    "resources",
-                    hcl::list([
-                        format!("aws_s3_bucket.{id}.arn"),
-                        format!("\"${{aws_s3_bucket.{id}.arn}}/*\""),
-                    ]),
-                )
-                .block(
-                    Block::new("principals", &[])
-                        .attr("type", hcl::string("*"))
-                        .attr("identifiers", hcl::list([hcl::string("*")])),
-                )
-                .block(
-                    Block::new("condition", &[])
-                        .attr("test", hcl::string("Bool"))
-                        .attr("variable", hcl::string("aws:SecureTransport"))
-                        .attr("values", hcl::list([hcl::string("false")])),
-                ),
-        ),
-        Block::new("resource", &["aws_s3_bucket_policy", &id])
+        lifecycle_block(resource, settings, &reference),
+        Block::new("data", &["aws_iam_policy_document", &policy.document]).block(statement),
+        Block::new("resource", &["aws_s3_bucket_policy", &policy.id.terraform])
             .attr("bucket", reference.clone())
             .attr(
                 "policy",
-                format!("data.aws_iam_policy_document.{id}_tls_only.json"),
+                format!("data.aws_iam_policy_document.{}.json", policy.document),
             ),
     ];
-    if let Some(events) = &bucket.events {
-        let permission = format!("{id}_events");
+    if let Some(notifications) = &settings.notifications {
+        let permission = &notifications.permission.terraform;
+        let function = value(infrastructure, &notifications.function);
         blocks.push(
-            Block::new("resource", &["aws_lambda_permission", &permission])
-                .attr("statement_id", hcl::string("AllowS3Invoke"))
+            Block::new("resource", &["aws_lambda_permission", permission])
+                .attr("statement_id", hcl::string(resources::INVOKE_STATEMENT_ID))
                 .attr("action", hcl::string("lambda:InvokeFunction"))
-                .attr("function_name", name(&events.function))
+                .attr("function_name", function.clone())
                 .attr("principal", hcl::string("s3.amazonaws.com"))
                 .attr("source_arn", format!("aws_s3_bucket.{id}.arn"))
                 .attr("source_account", ACCOUNT_ID),
         );
-        let mut notification = Block::new("resource", &["aws_s3_bucket_notification", &id])
+        let mut notification = Block::new("resource", &["aws_s3_bucket_notification", id])
             .attr("bucket", reference)
             .attr(
                 "depends_on",
                 hcl::list([format!("aws_lambda_permission.{permission}")]),
             );
-        for (_, document) in model.documents_in(&bucket.name) {
+        for filter in &notifications.filters {
             let mut function = Block::new("lambda_function", &[])
-                .attr("lambda_function_arn", name(&events.function))
-                .attr("events", hcl::list(DOCUMENT_EVENTS.map(hcl::string)));
-            let (prefix, suffix) = (document.key_prefix(), document.key_suffix());
-            if !prefix.is_empty() {
-                function = function.attr("filter_prefix", hcl::string(&prefix));
+                .attr("lambda_function_arn", function.clone())
+                .attr(
+                    "events",
+                    hcl::list(notifications.events.iter().map(|event| hcl::string(event))),
+                );
+            if !filter.prefix.is_empty() {
+                function = function.attr("filter_prefix", hcl::string(&filter.prefix));
             }
-            if !suffix.is_empty() {
-                function = function.attr("filter_suffix", hcl::string(&suffix));
+            if !filter.suffix.is_empty() {
+                function = function.attr("filter_suffix", hcl::string(&filter.suffix));
             }
             notification = notification.block(function);
         }
@@ -388,39 +363,42 @@ fn bucket_blocks(model: &CacheModel, bucket: &Bucket) -> Vec<Block> {
     blocks
 }
 
-/// The bucket's lifecycle rules: abandoned uploads, and oversized values' bodies.
-fn lifecycle_block(model: &CacheModel, bucket: &Bucket, reference: &str) -> Block {
-    let mut block = Block::new(
+/// The bucket's lifecycle rules.
+fn lifecycle_block(
+    resource: &BucketResource<'_>,
+    settings: &BucketSettings<'_>,
+    reference: &str,
+) -> Block {
+    let block = Block::new(
         "resource",
         &[
             "aws_s3_bucket_lifecycle_configuration",
-            &bucket_name(bucket),
+            &resource.id.terraform,
         ],
     )
-    .attr("bucket", reference)
-    .block(
-        Block::new("rule", &[])
-            .attr("id", hcl::string(cloudformation::ABORT_UPLOADS_RULE))
-            .attr("status", hcl::string("Enabled"))
-            .block(Block::new("filter", &[]))
-            .block(Block::new("abort_incomplete_multipart_upload", &[]).attr(
-                "days_after_initiation",
-                cloudformation::ABORT_UPLOADS_AFTER_DAYS.to_string(),
-            )),
-    );
-    if let Some(days) = model.overflow_expiry_days(&bucket.name) {
-        block = block.block(
-            Block::new("rule", &[])
-                .attr("id", hcl::string(cloudformation::EXPIRE_OVERFLOW_RULE))
-                .attr("status", hcl::string("Enabled"))
-                .block(Block::new("filter", &[]).attr("prefix", hcl::string(OVERFLOW_PREFIX)))
+    .attr("bucket", reference);
+    settings.lifecycle_rules.iter().fold(block, |block, rule| {
+        let rule_block = Block::new("rule", &[])
+            .attr("id", hcl::string(rule.id))
+            .attr("status", hcl::string("Enabled"));
+        block.block(match &rule.action {
+            Lifecycle::AbortUploads { days } => rule_block.block(Block::new("filter", &[])).block(
+                Block::new("abort_incomplete_multipart_upload", &[])
+                    .attr("days_after_initiation", days.to_string()),
+            ),
+            Lifecycle::Expire {
+                prefix,
+                days,
+                noncurrent_days,
+            } => rule_block
+                .block(Block::new("filter", &[]).attr("prefix", hcl::string(prefix)))
                 .block(Block::new("expiration", &[]).attr("days", days.to_string()))
                 .block(
-                    Block::new("noncurrent_version_expiration", &[]).attr("noncurrent_days", "1"),
+                    Block::new("noncurrent_version_expiration", &[])
+                        .attr("noncurrent_days", noncurrent_days.to_string()),
                 ),
-        );
-    }
-    block
+        })
+    })
 }
 
 fn index_block(index: &Index) -> Block {
@@ -432,11 +410,7 @@ fn index_block(index: &Index) -> Block {
     }
     block = block.attr(
         "projection_type",
-        hcl::string(match index.projection {
-            ProjectionType::All => "ALL",
-            ProjectionType::KeysOnly => "KEYS_ONLY",
-            ProjectionType::Include => "INCLUDE",
-        }),
+        hcl::string(index.projection.dynamodb_name()),
     );
     if index.projection == ProjectionType::Include {
         block = block.attr(
@@ -467,160 +441,122 @@ fn lambda_assume_role() -> Block {
     )
 }
 
-/// The role name a consumer's policy attaches to.
-fn role_name(consumer: &Consumer) -> String {
-    match &consumer.role {
-        Role::Create => format!("aws_iam_role.{}.name", consumer_name(consumer)),
-        Role::Existing(name) => hcl::string(name),
-        Role::Parameter(parameter) => format!("var.{}", variable(parameter)),
-        // `arn:aws:iam::123456789012:role/name` -> `name`.
-        Role::ArnParameter(parameter) => {
-            format!("element(split(\":role/\", var.{}), 1)", variable(parameter))
-        }
-    }
-}
-
-fn consumer_blocks(model: &CacheModel, consumer: &Consumer) -> Vec<Block> {
-    let id = consumer_name(consumer);
+fn consumer_blocks(
+    infrastructure: &Infrastructure<'_>,
+    resources: &ConsumerResources<'_>,
+) -> Vec<Block> {
     let mut blocks = Vec::new();
-    if consumer.role == Role::Create {
+    if let Some(role) = resources.role.map(|role| infrastructure.role(role)) {
+        let id = &role.id.terraform;
         blocks.push(
-            Block::new("resource", &["aws_iam_role", &id])
-                .attr(
-                    "description",
-                    hcl::string(&format!(
-                        "Lambda execution role of cache consumer {}",
-                        consumer.name
-                    )),
-                )
+            Block::new("resource", &["aws_iam_role", id])
+                .attr("description", hcl::string(&role.description))
                 .attr(
                     "assume_role_policy",
                     "data.aws_iam_policy_document.lambda_assume_role.json",
                 ),
         );
-        blocks.push(
-            Block::new("resource", &["aws_iam_role_policy_attachment", &format!("{id}_logs")])
+        for policy in &role.managed_policies {
+            blocks.push(
+                Block::new(
+                    "resource",
+                    &["aws_iam_role_policy_attachment", &role.logs_attachment],
+                )
                 .attr("role", format!("aws_iam_role.{id}.name"))
                 .attr(
                     "policy_arn",
-                    format!(
-                        "\"arn:${{{PARTITION}}}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole\""
-                    ),
+                    value(infrastructure, &Value::AwsManagedPolicy(policy)),
                 ),
-        );
-    }
-    let mut document = Block::new("data", &["aws_iam_policy_document", &id]);
-    for grant in &consumer.grants {
-        for statement in grant_statements(model.table(&grant.table), grant) {
-            document = document.block(statement);
-        }
-    }
-    for grant in &consumer.bucket_grants {
-        let bucket = model.bucket(&grant.bucket);
-        for (sid, prefix, actions) in cloudformation::bucket_statement_sids(bucket, grant) {
-            document = document.block(
-                Block::new("statement", &[])
-                    .attr("sid", hcl::string(&sid))
-                    .attr("effect", hcl::string("Allow"))
-                    .attr("actions", hcl::list(actions.iter().map(|a| hcl::string(a))))
-                    .attr("resources", hcl::list([objects_arn(bucket, prefix)])),
             );
         }
     }
+    let policy = &resources.policy;
+    let id = &policy.id.terraform;
+    let document = policy.statements.iter().fold(
+        Block::new("data", &["aws_iam_policy_document", id]),
+        |document, statement| {
+            document.block(
+                Block::new("statement", &[])
+                    .attr("sid", hcl::string(&statement.sid))
+                    .attr("effect", hcl::string("Allow"))
+                    .attr(
+                        "actions",
+                        hcl::list(statement.actions.iter().map(|action| hcl::string(action))),
+                    )
+                    .attr(
+                        "resources",
+                        hcl::list(
+                            statement
+                                .resources
+                                .values()
+                                .iter()
+                                .map(|resource| value(infrastructure, resource)),
+                        ),
+                    ),
+            )
+        },
+    );
     blocks.push(document);
     blocks.push(
-        Block::new("resource", &["aws_iam_policy", &id])
-            .attr(
-                "name_prefix",
-                format!("\"${{var.{STACK_NAME}}}-{}-\"", consumer.name),
-            )
-            .attr(
-                "description",
-                hcl::string(&format!(
-                    "Least-privilege cache access of {} (generated by cachegen)",
-                    consumer.name
-                )),
-            )
+        Block::new("resource", &["aws_iam_policy", id])
+            .attr("name_prefix", value(infrastructure, &policy.name_prefix))
+            .attr("description", hcl::string(&policy.description))
             .attr("policy", format!("data.aws_iam_policy_document.{id}.json")),
     );
-    blocks.push(
-        Block::new("resource", &["aws_iam_role_policy_attachment", &id])
-            .attr("role", role_name(consumer))
-            .attr("policy_arn", format!("aws_iam_policy.{id}.arn")),
-    );
+    if let Some(role) = &policy.attach_to {
+        blocks.push(
+            Block::new("resource", &["aws_iam_role_policy_attachment", id])
+                .attr("role", value(infrastructure, role))
+                .attr("policy_arn", format!("aws_iam_policy.{id}.arn")),
+        );
+    }
     blocks
 }
 
-fn grant_statements(table: &Table, grant: &Grant) -> Vec<Block> {
-    let stem = table.logical_id.trim_end_matches("Table");
-    let mut statements = Vec::new();
-    if !grant.table_actions.is_empty() {
-        statements.push(
-            Block::new("statement", &[])
-                .attr("sid", hcl::string(&format!("{stem}Items")))
-                .attr("effect", hcl::string("Allow"))
-                .attr(
-                    "actions",
-                    hcl::list(grant.table_actions.iter().map(|a| hcl::string(a))),
-                )
-                .attr("resources", hcl::list([table_ref(table, "arn")])),
-        );
-    }
-    if !grant.query_indexes.is_empty() {
-        let resources = grant
-            .query_indexes
-            .iter()
-            .map(|index| format!("\"${{{}}}/index/{index}\"", table_ref(table, "arn")));
-        statements.push(
-            Block::new("statement", &[])
-                .attr("sid", hcl::string(&format!("{stem}Indexes")))
-                .attr("effect", hcl::string("Allow"))
-                .attr("actions", hcl::list([hcl::string("dynamodb:Query")]))
-                .attr("resources", hcl::list(resources)),
-        );
-    }
-    statements
-}
-
-fn alarm_block(model: &CacheModel, alarm: &Alarm) -> Block {
+fn alarm_block(infrastructure: &Infrastructure<'_>, resource: &AlarmResource<'_>) -> Block {
+    let alarm = resource.alarm;
     let mut block = Block::new(
         "resource",
-        &["aws_cloudwatch_metric_alarm", &alarm_name(alarm)],
+        &["aws_cloudwatch_metric_alarm", &resource.id.terraform],
     )
-    .attr(
-        "alarm_name",
-        format!("\"${{var.{STACK_NAME}}}-{}\"", alarm.name),
-    )
+    .attr("alarm_name", value(infrastructure, &resource.name))
     .attr("alarm_description", hcl::string(&alarm.description))
     .attr(
         "comparison_operator",
-        hcl::string(match alarm.comparison {
-            Comparison::LessThanThreshold => "LessThanThreshold",
-            Comparison::GreaterThanThreshold => "GreaterThanThreshold",
-        }),
+        hcl::string(&resource.comparison.to_string()),
     )
     .attr("threshold", hcl::number(alarm.threshold))
     .attr("evaluation_periods", alarm.evaluation_periods.to_string())
-    .attr("treat_missing_data", hcl::string("notBreaching"));
-    if !alarm.actions.is_empty() {
-        block = block.attr("alarm_actions", hcl::list(alarm.actions.iter().map(name)));
+    .attr(
+        "treat_missing_data",
+        hcl::string(resources::TREAT_MISSING_DATA),
+    );
+    if !resource.actions.is_empty() {
+        block = block.attr(
+            "alarm_actions",
+            hcl::list(
+                resource
+                    .actions
+                    .iter()
+                    .map(|action| value(infrastructure, action)),
+            ),
+        );
     }
-    match &alarm.query {
-        AlarmQuery::Metric(stat) => {
+    match &resource.query {
+        Query::Metric(metric) => {
             block = block
-                .attr("namespace", hcl::string(&stat.namespace))
-                .attr("metric_name", hcl::string(&stat.metric_name))
+                .attr("namespace", hcl::string(metric.namespace))
+                .attr("metric_name", hcl::string(metric.name))
                 .attr("period", alarm.period_secs.to_string());
-            block = if stat.statistic.starts_with('p') {
-                block.attr("extended_statistic", hcl::string(&stat.statistic))
-            } else {
-                block.attr("statistic", hcl::string(&stat.statistic))
+            block = match metric.statistic {
+                Statistic::Extended(name) => block.attr("extended_statistic", hcl::string(name)),
+                Statistic::Standard(name) => block.attr("statistic", hcl::string(name)),
             };
             block
                 .item(Item::Blank)
-                .item(Item::Object("dimensions".into(), dimensions(model, stat)))
+                .item(dimensions(infrastructure, metric))
         }
-        AlarmQuery::Math {
+        Query::Math {
             expression,
             label,
             metrics,
@@ -632,19 +568,19 @@ fn alarm_block(model: &CacheModel, alarm: &Alarm) -> Block {
                     .attr("label", hcl::string(label))
                     .attr("return_data", "true"),
             );
-            for (id, stat) in metrics {
-                let metric = Block::new("metric", &[])
-                    .attr("namespace", hcl::string(&stat.namespace))
-                    .attr("metric_name", hcl::string(&stat.metric_name))
+            for (id, metric) in metrics {
+                let metric_block = Block::new("metric", &[])
+                    .attr("namespace", hcl::string(metric.namespace))
+                    .attr("metric_name", hcl::string(metric.name))
                     .attr("period", alarm.period_secs.to_string())
-                    .attr("stat", hcl::string(&stat.statistic))
+                    .attr("stat", hcl::string(metric.statistic.name()))
                     .item(Item::Blank)
-                    .item(Item::Object("dimensions".into(), dimensions(model, stat)));
+                    .item(dimensions(infrastructure, metric));
                 block = block.block(
                     Block::new("metric_query", &[])
                         .attr("id", hcl::string(id))
                         .attr("return_data", "false")
-                        .block(metric),
+                        .block(metric_block),
                 );
             }
             block
@@ -652,47 +588,51 @@ fn alarm_block(model: &CacheModel, alarm: &Alarm) -> Block {
     }
 }
 
-fn dimensions(model: &CacheModel, stat: &MetricStat) -> Vec<(String, String)> {
-    stat.dimensions
-        .iter()
-        .map(|(key, value)| {
-            let value = match value {
-                DimensionValue::Literal(text) => hcl::string(text),
-                DimensionValue::TableName(table) => table_ref(model.table(table), "name"),
-            };
-            (hcl::key(key), value)
-        })
-        .collect()
+fn dimensions(infrastructure: &Infrastructure<'_>, metric: &Metric<'_>) -> Item {
+    Item::Object(
+        "dimensions".into(),
+        metric
+            .dimensions
+            .iter()
+            .map(|(key, dimension)| (hcl::key(key), value(infrastructure, dimension)))
+            .collect(),
+    )
 }
 
-fn dashboard_block(model: &CacheModel) -> Block {
-    let table_name = |table: &Table| format!("${{{}}}", table_ref(table, "name"));
+fn dashboard_block(infrastructure: &Infrastructure<'_>) -> Block {
+    let table_name = |table: &Table| {
+        format!(
+            "${{aws_dynamodb_table.{}.name}}",
+            resources::terraform_name(&table.name)
+        )
+    };
     let region = format!("${{{REGION}}}");
     let body = dashboard::body(
-        model,
+        infrastructure.model,
         &dashboard::References {
             table_name: &table_name,
             region: &region,
         },
     );
-    Block::new("resource", &["aws_cloudwatch_dashboard", "cache"])
-        .attr(
-            "dashboard_name",
-            format!("\"${{var.{STACK_NAME}}}-{}\"", dashboard::NAME_SUFFIX),
-        )
-        .item(Item::Blank)
-        .item(Item::Heredoc(
-            "dashboard_body".into(),
-            serde_json::to_string_pretty(&body).expect("JSON serializes"),
-        ))
+    let dashboard = &infrastructure.dashboard;
+    Block::new(
+        "resource",
+        &["aws_cloudwatch_dashboard", &dashboard.id.terraform],
+    )
+    .attr("dashboard_name", value(infrastructure, &dashboard.name))
+    .item(Item::Blank)
+    .item(Item::Heredoc(
+        "dashboard_body".into(),
+        serde_json::to_string_pretty(&body).expect("JSON serializes"),
+    ))
 }
 
-fn variables(model: &CacheModel) -> Vec<Block> {
+fn variables(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
     let mut blocks = Vec::new();
-    for parameter in &model.parameters {
-        let name = variable(&parameter.name);
+    for parameter in &infrastructure.parameters {
+        let name = variable(parameter.name);
         let mut block = Block::new("variable", &[&name]).attr("type", "string");
-        if let Some(default) = &parameter.default {
+        if let Some(default) = parameter.default {
             block = block.attr("default", hcl::string(default));
         }
         if let Some(description) = &parameter.description {
@@ -719,24 +659,6 @@ fn variables(model: &CacheModel) -> Vec<Block> {
         }
         blocks.push(block);
     }
-    for consumer in &model.consumers {
-        let (parameter, what) = match &consumer.role {
-            Role::Parameter(parameter) => (parameter, "Name"),
-            Role::ArnParameter(parameter) => (parameter, "ARN"),
-            Role::Create | Role::Existing(_) => continue,
-        };
-        blocks.push(
-            Block::new("variable", &[&variable(parameter)])
-                .attr("type", "string")
-                .attr(
-                    "description",
-                    hcl::string(&format!(
-                        "{what} of the existing IAM role of consumer {}",
-                        consumer.name
-                    )),
-                ),
-        );
-    }
     blocks.push(
         Block::new("variable", &[STACK_NAME])
             .attr("type", "string")
@@ -750,64 +672,20 @@ fn variables(model: &CacheModel) -> Vec<Block> {
     blocks
 }
 
-fn outputs(model: &CacheModel) -> Vec<Block> {
-    let output = |id: String, description: String, value: String| {
-        Block::new("output", &[&id])
-            .attr("description", hcl::string(&description))
-            .attr("value", value)
-    };
-    let mut blocks = Vec::new();
-    for table in &model.tables {
-        let id = table_name(table);
-        blocks.push(output(
-            format!("{id}_table_name"),
-            format!(
-                "Name of cache table {} (set it as {})",
-                table.name, table.env_var
-            ),
-            table_ref(table, "name"),
-        ));
-        blocks.push(output(
-            format!("{id}_table_arn"),
-            format!("ARN of cache table {}", table.name),
-            table_ref(table, "arn"),
-        ));
-    }
-    for bucket in &model.buckets {
-        blocks.push(output(
-            format!("{}_bucket_name", bucket_name(bucket)),
-            format!(
-                "Name of document bucket {} (set it as {})",
-                bucket.name, bucket.env_var
-            ),
-            bucket_name_expression(bucket),
-        ));
-    }
-    for consumer in &model.consumers {
-        let id = consumer_name(consumer);
-        blocks.push(output(
-            format!("{id}_policy_arn"),
-            format!("Cache policy of consumer {}", consumer.name),
-            format!("aws_iam_policy.{id}.arn"),
-        ));
-        if consumer.role == Role::Create {
-            blocks.push(output(
-                format!("{id}_role_arn"),
-                format!("Execution role of consumer {}", consumer.name),
-                format!("aws_iam_role.{id}.arn"),
-            ));
-        }
-    }
-    let environment = model
-        .tables
+fn outputs(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
+    let mut blocks: Vec<Block> = infrastructure
+        .outputs
         .iter()
-        .map(|table| (hcl::key(&table.env_var), table_ref(table, "name")))
-        .chain(
-            model
-                .buckets
-                .iter()
-                .map(|bucket| (hcl::key(&bucket.env_var), bucket_name_expression(bucket))),
-        )
+        .map(|output| {
+            Block::new("output", &[&output.id.terraform])
+                .attr("description", hcl::string(&output.description))
+                .attr("value", value(infrastructure, &output.value))
+        })
+        .collect();
+    let environment = infrastructure
+        .environment
+        .iter()
+        .map(|(env_var, variable)| (hcl::key(env_var), value(infrastructure, variable)))
         .collect();
     blocks.push(
         Block::new("output", &["environment"])
@@ -818,6 +696,75 @@ fn outputs(model: &CacheModel) -> Vec<Block> {
             .item(Item::Object("value".into(), environment)),
     );
     blocks
+}
+
+/// A [`Value`] as a Terraform expression.
+fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> String {
+    match value {
+        Value::Text(text) => name(text),
+        Value::TableName(table) => table_ref(infrastructure.table(*table), "name"),
+        Value::TableArn(table) => table_ref(infrastructure.table(*table), "arn"),
+        Value::IndexArn(table, index) => format!(
+            "\"${{{}}}/index/{index}\"",
+            table_ref(infrastructure.table(*table), "arn")
+        ),
+        Value::BucketName(bucket) => {
+            let resource = infrastructure.bucket(*bucket);
+            if resource.created.is_some() {
+                format!("aws_s3_bucket.{}.id", resource.id.terraform)
+            } else {
+                name(&resource.bucket.bucket_name)
+            }
+        }
+        Value::BucketArn(bucket) => {
+            format!(
+                "aws_s3_bucket.{}.arn",
+                infrastructure.bucket(*bucket).id.terraform
+            )
+        }
+        Value::BucketObjects(bucket) => format!(
+            "\"${{aws_s3_bucket.{}.arn}}/*\"",
+            infrastructure.bucket(*bucket).id.terraform
+        ),
+        Value::ObjectsArn(bucket, prefix) => {
+            let resource = infrastructure.bucket(*bucket);
+            let prefix = hcl::string(prefix);
+            let prefix = &prefix[1..prefix.len() - 1];
+            if resource.created.is_some() {
+                format!(
+                    "\"${{aws_s3_bucket.{}.arn}}/{prefix}*\"",
+                    resource.id.terraform
+                )
+            } else {
+                let expression = name(&resource.bucket.bucket_name);
+                let name = match expression.strip_prefix('"') {
+                    Some(quoted) => quoted.trim_end_matches('"').to_owned(),
+                    None => format!("${{{expression}}}"),
+                };
+                format!("\"arn:${{{PARTITION}}}:s3:::{name}/{prefix}*\"")
+            }
+        }
+        Value::PolicyArn(consumer) => format!(
+            "aws_iam_policy.{}.arn",
+            infrastructure.consumer(*consumer).policy.id.terraform
+        ),
+        Value::RoleArn(role) => format!(
+            "aws_iam_role.{}.arn",
+            infrastructure.role(*role).id.terraform
+        ),
+        Value::RoleName(role) => {
+            format!(
+                "aws_iam_role.{}.name",
+                infrastructure.role(*role).id.terraform
+            )
+        }
+        Value::RoleNameOfArn(parameter) => {
+            format!("element(split(\":role/\", var.{}), 1)", variable(parameter))
+        }
+        Value::AwsManagedPolicy(path) => {
+            format!("\"arn:${{{PARTITION}}}:iam::aws:policy/{path}\"")
+        }
+    }
 }
 
 fn versions() -> Vec<Block> {
