@@ -156,6 +156,19 @@ enum Command {
     ///
     /// Example: cachegen query --spec examples/change-metadata/cache.yaml --data-type change --index CustomerTimeIndex --key ACME --from 1767225600 --format table
     Query(QueryArgs),
+    /// Print the validated model as JSON: the view of the IR that user templates read.
+    ///
+    /// The layout carries a `version`, and its JSON Schema (`--schema`) is checked in as
+    /// schema/cachegen-ir.schema.json. A spec with problems prints them and exits 2.
+    ///
+    /// Example: cachegen ir examples/drs-query-cache/cache.yaml
+    Ir {
+        #[command(flatten)]
+        spec: SpecArg,
+        /// Print the JSON Schema of the view instead (no spec is read).
+        #[arg(long)]
+        schema: bool,
+    },
     /// Print the JSON Schema of the spec format.
     ///
     /// Point yaml-language-server at it for completion and validation in editors:
@@ -347,6 +360,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Docs { spec, out } => docs(spec.path(), out),
         Command::Backfill(args) => backfill(&args),
         Command::Query(args) => query(&args),
+        Command::Ir { spec, schema } => ir(spec.path(), schema),
         Command::Schema => {
             println!(
                 "{}",
@@ -443,6 +457,22 @@ fn check(args: &BuildArgs) -> Result<ExitCode> {
         args.spec.path().display()
     );
     Ok(ExitCode::FAILURE)
+}
+
+fn ir(spec: &Path, schema: bool) -> Result<ExitCode> {
+    if schema {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&cachegen_compiler::view::json_schema())?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(project) = load(spec)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
+    let view = cachegen_compiler::view::View::new(&project.model);
+    println!("{}", serde_json::to_string_pretty(&view)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cost(spec: &Path, json: bool) -> Result<ExitCode> {

@@ -315,3 +315,19 @@ fn every_command_takes_the_spec_as_argument_or_option() {
         text(&both.stderr)
     );
 }
+
+#[test]
+fn ir_prints_the_versioned_view_and_its_schema() {
+    let dir = project();
+    let output = cachegen(dir.path(), &["ir"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let view: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(view["version"], cachegen_compiler::view::VERSION);
+    assert_eq!(view["model"]["service"], "drs-orchestration");
+    assert_eq!(view["model"]["tables"][0]["logical_id"], "QueryCacheTable");
+
+    let output = cachegen(Path::new("."), &["ir", "--schema"]);
+    assert!(output.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed, cachegen_compiler::view::json_schema());
+}

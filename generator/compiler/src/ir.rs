@@ -4,6 +4,7 @@
 //! (table names, env vars, attribute names, metric names, IAM actions) are computed
 //! once, here, so the templates and the generated code cannot disagree.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 pub use crate::spec::{Access, AlarmMetric, AttributeType, Capacity, ProjectionType, Target};
@@ -67,7 +68,7 @@ impl ProjectionType {
 }
 
 /// A whole validated spec.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct CacheModel {
     /// Service name.
     pub service: String,
@@ -153,7 +154,7 @@ impl CacheModel {
 }
 
 /// A deploy-time parameter.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Parameter {
     /// Name, as used in `${name}`.
     pub name: String,
@@ -166,11 +167,11 @@ pub struct Parameter {
 }
 
 /// A name made of literal text and deploy-time references.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct NameTemplate(pub Vec<NamePart>);
 
 /// One piece of a [`NameTemplate`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum NamePart {
     /// Fixed text.
     Literal(String),
@@ -196,7 +197,7 @@ impl NameTemplate {
 }
 
 /// A table key or index key attribute.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct KeyAttribute {
     /// Attribute name.
     pub name: String,
@@ -205,7 +206,7 @@ pub struct KeyAttribute {
 }
 
 /// A DynamoDB table.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Table {
     /// Name in the spec.
     pub name: String,
@@ -245,7 +246,7 @@ pub struct Table {
 }
 
 /// A static-analysis check that does not apply, and why; written into every template.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct SkipCheck {
     /// Check ID, such as `CKV_AWS_28`.
     pub id: String,
@@ -254,7 +255,7 @@ pub struct SkipCheck {
 }
 
 /// Table billing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum Billing {
     /// Pay per request.
     OnDemand,
@@ -263,7 +264,7 @@ pub enum Billing {
 }
 
 /// Server-side encryption.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum Encryption {
     /// DynamoDB's default AWS-owned key.
     AwsOwned,
@@ -274,7 +275,7 @@ pub enum Encryption {
 }
 
 /// An S3 bucket of documents.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Bucket {
     /// Name in the spec.
     pub name: String,
@@ -301,7 +302,7 @@ pub struct Bucket {
 }
 
 /// Server-side encryption of a bucket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum BucketEncryption {
     /// SSE-S3.
     S3Managed,
@@ -312,7 +313,7 @@ pub enum BucketEncryption {
 }
 
 /// The Lambda notified of a bucket's object events.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct BucketEvents {
     /// Function ARN.
     pub function: NameTemplate,
@@ -324,7 +325,7 @@ pub struct BucketEvents {
 pub const DOCUMENT_EVENTS: [&str; 2] = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"];
 
 /// Where a data type's documents are kept.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Document {
     /// Bucket name in the spec.
     pub bucket: String,
@@ -373,7 +374,7 @@ pub fn overflow_actions(access: Access) -> &'static [&'static str] {
 }
 
 /// A global secondary index.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Index {
     /// Index name.
     pub name: String,
@@ -390,7 +391,7 @@ pub struct Index {
 }
 
 /// A kind of cached value.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct DataType {
     /// Name in the spec (`drs-quotas`).
     pub name: String,
@@ -433,7 +434,7 @@ pub struct DataType {
 }
 
 /// Expected traffic of a data type.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct Traffic {
     /// Lookups per day.
     pub requests_per_day: u64,
@@ -444,7 +445,7 @@ pub struct Traffic {
 }
 
 /// A named, typed field (a key parameter or a value field).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Field {
     /// Field name.
     pub name: String,
@@ -453,7 +454,7 @@ pub struct Field {
 }
 
 /// The type of a key parameter or value field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum FieldType {
     /// UTF-8 text.
     String,
@@ -503,7 +504,7 @@ impl FieldType {
 }
 
 /// The cached value's type.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub enum ValueType {
     /// A user type, by Rust path.
     Rust(String),
@@ -512,11 +513,11 @@ pub enum ValueType {
 }
 
 /// A template such as `drs-quotas#{region}#{account_id}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Template(pub Vec<TemplatePart>);
 
 /// One piece of a [`Template`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum TemplatePart {
     /// Fixed text.
     Literal(String),
@@ -557,7 +558,7 @@ impl Template {
 }
 
 /// An extra attribute written on each item of a data type.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct ItemAttribute {
     /// Attribute name.
     pub name: String,
@@ -568,7 +569,7 @@ pub struct ItemAttribute {
 }
 
 /// A consumer and the least-privilege grants derived from its access list.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Consumer {
     /// Name in the spec.
     pub name: String,
@@ -587,7 +588,7 @@ pub struct Consumer {
 }
 
 /// S3 actions a consumer needs on one bucket's documents.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct BucketGrant {
     /// Bucket name in the spec.
     pub bucket: String,
@@ -596,7 +597,7 @@ pub struct BucketGrant {
 }
 
 /// A consumer's IAM role.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum Role {
     /// Created by the template.
     Create,
@@ -609,7 +610,7 @@ pub enum Role {
 }
 
 /// DynamoDB actions a consumer needs on one table.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Grant {
     /// Table name in the spec.
     pub table: String,
@@ -685,7 +686,7 @@ pub fn table_operations(table: &Table, consumers: &[Consumer]) -> Vec<String> {
 }
 
 /// A CloudWatch alarm, resolved to what it watches.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Alarm {
     /// Name in the spec.
     pub name: String,
@@ -710,7 +711,7 @@ pub struct Alarm {
 }
 
 /// How an alarm compares its value to the threshold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum Comparison {
     /// Alarm when lower.
     LessThanThreshold,
@@ -729,7 +730,7 @@ impl std::fmt::Display for Comparison {
 }
 
 /// What an alarm evaluates.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub enum AlarmQuery {
     /// One metric with one statistic.
     Metric(MetricStat),
@@ -745,7 +746,7 @@ pub enum AlarmQuery {
 }
 
 /// One metric, its dimensions and a statistic.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct MetricStat {
     /// Namespace.
     pub namespace: String,
@@ -758,7 +759,7 @@ pub struct MetricStat {
 }
 
 /// A dimension value.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub enum DimensionValue {
     /// Fixed text.
     Literal(String),

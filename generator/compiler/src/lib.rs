@@ -10,6 +10,7 @@
 //! - [`emit`]: CloudFormation, SAM, Terraform, the typed Rust crate and the docs page
 //!   from the IR;
 //! - [`output`]: atomic writes, and drift detection for `cachegen check`;
+//! - [`view`]: the versioned JSON view of the IR (`cachegen ir`), with its JSON Schema;
 //! - [`Builder`]: the typed Rust module from a `build.rs`, like prost-build;
 //! - [`cost`]: the monthly DynamoDB estimate from declared traffic.
 //!
@@ -27,6 +28,7 @@ pub mod ir;
 pub mod output;
 pub mod spec;
 pub mod validate;
+pub mod view;
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,5 @@
-//! The checked-in JSON Schema is exactly what `cachegen schema` prints.
+//! The checked-in JSON Schemas are exactly what `cachegen schema` and `cachegen ir --schema`
+//! print.
 
 mod support;
 
@@ -8,6 +9,16 @@ fn checked_in_schema_is_fresh() {
         serde_json::to_string_pretty(&cachegen_compiler::spec::json_schema()).unwrap() + "\n";
     support::ensure_file_contents(
         &support::workspace_root().join("schema/cachegen.schema.json"),
+        &schema,
+    );
+}
+
+#[test]
+fn checked_in_ir_schema_is_fresh() {
+    let schema =
+        serde_json::to_string_pretty(&cachegen_compiler::view::json_schema()).unwrap() + "\n";
+    support::ensure_file_contents(
+        &support::workspace_root().join("schema/cachegen-ir.schema.json"),
         &schema,
     );
 }
