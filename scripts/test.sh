@@ -2,12 +2,14 @@
 # Runs the whole test suite on a fresh machine: installs the tools the tests drive
 # (moto_server, cfn-lint, aws-sam-translator, checkov, redis-server, dynalite), starts
 # one shared moto, one shared redis and one dynalite on free loopback ports, runs fmt,
-# clippy and every test, runs the DynamoDB-backed runtime suites a second time against
-# dynalite (a stricter DynamoDB than moto), then stops what it started. Terraform is used when installed (with the AWS provider
-# in /opt/tf-plugins, or CACHEGEN_TF_PLUGIN_DIR); without it only its tests are skipped.
+# clippy and every test; on full runs it also runs the DynamoDB-backed runtime suites a
+# second time against dynalite (a stricter DynamoDB than moto) and packages the
+# publishable crates; then it stops what it started. Terraform is used when installed
+# (with the AWS provider in /opt/tf-plugins, or CACHEGEN_TF_PLUGIN_DIR); without it only
+# its tests are skipped.
 #
 #   scripts/test.sh            # everything
-#   scripts/test.sh -p cachegen  # extra arguments go to `cargo test`
+#   scripts/test.sh -p cachegen-compiler  # extra arguments go to `cargo test`
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -162,4 +164,11 @@ if [ $# -eq 0 ]; then
   CACHEGEN_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$dynalite_port" cargo test -p cachegen-runtime \
     --test conformance --test distributed_flight --test dynamo_layout --test version_stamps \
     --test resilience --test faults --test dynamo_requests
+
+  # Each publishable crate is packaged, so a file it needs from outside its folder, or a
+  # dependency without a version, fails here; the light ones are also built from their
+  # tarballs (the runtime and the CLI would rebuild the AWS SDK: minutes, for no more).
+  log "cargo package"
+  cargo package --offline --allow-dirty -p cachegen-names -p cachegen-compiler
+  cargo package --offline --allow-dirty --no-verify -p cachegen-runtime -p cachegen
 fi

@@ -112,7 +112,7 @@ fn checkov_fails_a_table_whose_spec_does_not_skip_the_cmk_check() {
     let dir = tempfile::tempdir().unwrap();
     write_files(
         dir.path(),
-        &cachegen::emit::generate(&model, "cache.yaml", None),
+        &cachegen_compiler::emit::generate(&model, "cache.yaml", None),
     );
     for report in scan(dir.path()) {
         let failed = failures(&report);

@@ -20,7 +20,7 @@ const STACK: &str = "changes-dev";
 /// The deployed example: its spec, SDK configuration, S3 client, table and bucket.
 struct Deployed {
     _moto: TestServer,
-    project: cachegen::Project,
+    project: cachegen_compiler::Project,
     sdk: cachegen_runtime::aws_config::SdkConfig,
     s3: aws_sdk_s3::Client,
     deployment: Deployment,
@@ -32,9 +32,10 @@ async fn deployed() -> Deployed {
     let moto = TestServer::moto().expect("moto_server starts");
     let sdk = moto_sdk(&moto.endpoint()).await;
     let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
-    let project =
-        cachegen::Project::load(workspace_root().join("examples/change-metadata/cache.yaml"))
-            .unwrap();
+    let project = cachegen_compiler::Project::load(
+        workspace_root().join("examples/change-metadata/cache.yaml"),
+    )
+    .unwrap();
     let functions = stub_sync_functions(&cloudformation, &project.model, STACK).await;
     let mut parameters = vec![("env", "dev")];
     parameters.extend(functions.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -281,16 +282,16 @@ async fn a_change_over_the_item_limit_keeps_its_body_in_the_bucket() {
         .expect("the item is written");
     let names: Vec<&String> = item.keys().collect();
     assert!(
-        item.contains_key(cachegen::ir::item::VALUE_REF),
+        item.contains_key(cachegen_compiler::ir::item::VALUE_REF),
         "{names:?}"
     );
-    assert!(!item.contains_key(cachegen::ir::item::VALUE));
+    assert!(!item.contains_key(cachegen_compiler::ir::item::VALUE));
     assert!(item.contains_key("customerCode") && item.contains_key("scheduledAt"));
     let bodies = deployed
         .s3
         .list_objects_v2()
         .bucket(&deployed.bucket)
-        .prefix(cachegen::ir::OVERFLOW_PREFIX)
+        .prefix(cachegen_compiler::ir::OVERFLOW_PREFIX)
         .send()
         .await
         .unwrap();

@@ -49,8 +49,8 @@ impl drs_query_lambda::QuotaOrigin for CountingOrigin {
     }
 }
 
-fn project(example: &str) -> cachegen::Project {
-    cachegen::Project::load(
+fn project(example: &str) -> cachegen_compiler::Project {
+    cachegen_compiler::Project::load(
         workspace_root()
             .join("examples")
             .join(example)
@@ -364,7 +364,7 @@ async fn updates_cloudformation_cannot_apply_are_refused_and_others_are_planned(
         .unwrap();
 
     let template = project
-        .files(Some(&[cachegen::ir::Target::Cloudformation]))
+        .files(Some(&[cachegen_compiler::ir::Target::Cloudformation]))
         .remove(0)
         .contents;
     // Two indexes renamed at once: four index operations in one update.

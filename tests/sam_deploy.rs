@@ -12,7 +12,7 @@ use std::process::Command;
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
-use cachegen::ir::{Role, Target};
+use cachegen_compiler::ir::{Role, Target};
 use cachegen_testkit::TestServer;
 use cachegen_tests::deployed::{self, Resolver};
 use cachegen_tests::{examples, moto_sdk, run, stub_sync_functions, workspace_root, write_files};

@@ -1,54 +1,128 @@
-//! Names the templates and the runtime must agree on, defined twice only because the
-//! runtime cannot depend on the generator: this test keeps the two copies equal.
+//! The names infrastructure and code share are defined once, in `cachegen-names`: no
+//! crate keeps a copy. And what the generated modules, the IR and the CLI work out from
+//! the same spec agrees.
 
-use cachegen::ir::{item, metric};
-use cachegen_runtime::metrics::names;
+use std::path::Path;
 
-#[test]
-fn metric_names_match_what_the_alarms_watch() {
-    let pairs = [
-        (metric::MEMORY_HITS, names::MEMORY_HITS),
-        (metric::STORE_HITS, names::STORE_HITS),
-        (metric::MISSES, names::MISSES),
-        (metric::STALE_SERVES, names::STALE_SERVES),
-        (metric::COALESCED_CALLS, names::COALESCED_CALLS),
-        (metric::STORE_ERRORS, names::STORE_ERRORS),
-        (metric::STORE_LATENCY, names::STORE_LATENCY),
-        (metric::ORIGIN_LATENCY, names::ORIGIN_LATENCY),
-        (metric::SERVICE_DIMENSION, names::SERVICE),
-        (metric::DATA_TYPE_DIMENSION, names::DATA_TYPE),
-    ];
-    for (generator, runtime) in pairs {
-        assert_eq!(generator, runtime);
+use cachegen_names::{FINGERPRINT_TAG, OVERFLOW_PREFIX, env, item, metric};
+
+/// Every name `cachegen-names` defines.
+const SHARED_NAMES: &[&str] = &[
+    metric::MEMORY_HITS,
+    metric::STORE_HITS,
+    metric::MISSES,
+    metric::STALE_SERVES,
+    metric::COALESCED_CALLS,
+    metric::STORE_ERRORS,
+    metric::STORE_LATENCY,
+    metric::ORIGIN_LATENCY,
+    metric::SERVICE_DIMENSION,
+    metric::DATA_TYPE_DIMENSION,
+    item::VALUE,
+    item::EXPIRES_AT,
+    item::CREATED_AT,
+    item::VALUE_REF,
+    item::VERSION,
+    env::TABLE_NAME,
+    env::REDIS_URL,
+    env::CACHE_ENABLED,
+    env::KEY_PREFIX,
+    env::STORE_TIMEOUT_MS,
+    env::MEMORY_SIZE,
+    env::OVERFLOW_BUCKET,
+    FINGERPRINT_TAG,
+    OVERFLOW_PREFIX,
+];
+
+/// Literals equal to a shared name that mean something else: (file, literal, why).
+const HOMONYMS: &[(&str, &str, &str)] = &[
+    (
+        "generator/compiler/src/emit/cloudformation.rs",
+        "\"Service\"",
+        "an IAM principal's key",
+    ),
+    (
+        "generator/compiler/src/emit/terraform.rs",
+        "\"Service\"",
+        "an IAM principal's type",
+    ),
+    (
+        "generator/compiler/src/emit/terraform.rs",
+        "\"value\"",
+        "an HCL output's attribute",
+    ),
+    (
+        "generator/compiler/src/emit/dashboard.rs",
+        "\"Misses\"",
+        "a dashboard line's label",
+    ),
+    (
+        "generator/compiler/src/validate/data_types.rs",
+        "\"value\"",
+        "the spec's `value` key",
+    ),
+];
+
+/// The lines of the Rust files under `dir` outside unit tests and comments, with their file.
+fn code_lines(dir: &Path, found: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            code_lines(&path, found);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let file = path
+                .strip_prefix(cachegen_tests::workspace_root())
+                .unwrap()
+                .display()
+                .to_string();
+            found.extend(
+                code.lines()
+                    .filter(|line| !line.trim_start().starts_with("//"))
+                    .map(|line| (file.clone(), line.to_owned())),
+            );
+        }
     }
 }
 
 #[test]
-fn item_attributes_match_the_runtime_layout() {
-    let layout = cachegen_runtime::store::DynamoLayout::builder("pk").build();
-    assert_eq!(layout.value_attribute, item::VALUE);
-    assert_eq!(layout.expires_at_attribute, item::EXPIRES_AT);
-    assert_eq!(layout.created_at_attribute, item::CREATED_AT);
-    assert_eq!(layout.value_ref_attribute, item::VALUE_REF);
-    assert_eq!(
-        cachegen_runtime::store::DEFAULT_OVERFLOW_PREFIX,
-        cachegen::ir::OVERFLOW_PREFIX
-    );
-    assert_eq!(
-        cachegen_runtime::verify::FINGERPRINT_TAG,
-        cachegen::ir::FINGERPRINT_TAG
+fn no_crate_keeps_a_copy_of_a_shared_name() {
+    let root = cachegen_tests::workspace_root();
+    let mut lines = Vec::new();
+    for dir in ["runtime/src", "generator/compiler/src", "generator/cli/src"] {
+        code_lines(&root.join(dir), &mut lines);
+    }
+    assert!(lines.len() > 10_000, "read only {} lines", lines.len());
+    let mut copies = Vec::new();
+    for (file, line) in &lines {
+        for name in SHARED_NAMES {
+            let literal = format!("\"{name}\"");
+            let homonym = HOMONYMS
+                .iter()
+                .any(|(at, text, _)| at == file && *text == literal);
+            if line.contains(&literal) && !homonym {
+                copies.push(format!("{file}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        copies.is_empty(),
+        "shared names written as literals instead of taken from cachegen-names:\n{}",
+        copies.join("\n")
     );
 }
 
 #[test]
 fn the_generated_expectation_is_the_ir_expectation() {
     let root = cachegen_tests::workspace_root().join("examples");
-    let drs = cachegen::Project::load(root.join("drs-query-cache/cache.yaml")).unwrap();
+    let drs = cachegen_compiler::Project::load(root.join("drs-query-cache/cache.yaml")).unwrap();
     assert_eq!(
         drs_orchestration_cache::query_cache::expected(),
         cachegen::deploy::expected_table(&drs.model, drs.model.table("query-cache"))
     );
-    let changes = cachegen::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
+    let changes =
+        cachegen_compiler::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
     assert_eq!(
         change_notifier_cache::metadata::expected(),
         cachegen::deploy::expected_table(&changes.model, changes.model.table("metadata"))
@@ -58,7 +132,8 @@ fn the_generated_expectation_is_the_ir_expectation() {
 #[test]
 fn document_buckets_are_found_through_the_env_var_the_templates_set() {
     let root = cachegen_tests::workspace_root().join("examples");
-    let changes = cachegen::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
+    let changes =
+        cachegen_compiler::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
     let bucket = changes.model.bucket("documents");
     assert_eq!(
         change_notifier_cache::buckets::documents::ENV_VAR,
@@ -79,12 +154,13 @@ fn document_buckets_are_found_through_the_env_var_the_templates_set() {
 #[test]
 fn the_cli_lays_out_items_as_the_generated_module_does() {
     let root = cachegen_tests::workspace_root().join("examples");
-    let changes = cachegen::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
+    let changes =
+        cachegen_compiler::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
     assert_eq!(
         cachegen::operate::layout(changes.model.table("metadata")),
         change_notifier_cache::metadata::layout()
     );
-    let drs = cachegen::Project::load(root.join("drs-query-cache/cache.yaml")).unwrap();
+    let drs = cachegen_compiler::Project::load(root.join("drs-query-cache/cache.yaml")).unwrap();
     assert_eq!(
         cachegen::operate::layout(drs.model.table("query-cache")),
         drs_orchestration_cache::query_cache::layout()

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use cachegen::Project;
-use cachegen::emit::terraform::{self as tf, STACK_NAME};
-use cachegen::ir::{NamePart, Role};
+use cachegen_compiler::Project;
+use cachegen_compiler::emit::terraform::{self as tf, STACK_NAME};
+use cachegen_compiler::ir::{NamePart, Role};
 use cachegen_testkit::{TestServer, shared_moto_endpoint, stub_function_arn};
 use cachegen_tests::deployed::{self, Resolver};
 use cachegen_tests::{
@@ -21,7 +21,7 @@ const STACK: &str = "cachegen-test";
 /// `inputs` (such as sync function ARNs).
 fn root_module(dir: &Path, project: &Project, endpoint: &str, extra_inputs: &[(String, String)]) {
     let files: Vec<_> = project
-        .files(Some(&[cachegen::ir::Target::Terraform]))
+        .files(Some(&[cachegen_compiler::ir::Target::Terraform]))
         .into_iter()
         .map(|mut file| {
             file.path = Path::new("module").join(file.path.strip_prefix(tf::DIR).unwrap());
@@ -45,7 +45,7 @@ fn root_module(dir: &Path, project: &Project, endpoint: &str, extra_inputs: &[(S
                 (format!("{}-role", consumer.name), Some((parameter, "arn")))
             }
         };
-        let id = tf::consumer_name(consumer);
+        let id = cachegen_compiler::emit::resources::terraform_name(&consumer.name);
         roles.push_str(&format!(
             "resource \"aws_iam_role\" \"{id}\" {{\n  name = \"{role}\"\n  assume_role_policy = jsonencode({{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"sts:AssumeRole\", Principal = {{ Service = \"lambda.amazonaws.com\" }} }}] }})\n}}\n\n"
         ));
@@ -113,7 +113,7 @@ fn every_example_module_is_formatted_as_terraform_fmt_leaves_it() {
         let dir = tempfile::tempdir().unwrap();
         write_files(
             dir.path(),
-            &project.files(Some(&[cachegen::ir::Target::Terraform])),
+            &project.files(Some(&[cachegen_compiler::ir::Target::Terraform])),
         );
         let Some(mut fmt) = terraform(&dir.path().join(tf::DIR)) else {
             return;

@@ -17,24 +17,17 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 pub use crate::bounded::{DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_ENTRIES, MemoryLimit};
-pub use crate::error::ConfigError;
 use crate::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore, S3Overflow};
 use crate::{CacheError, TieredCache, TieredCacheBuilder};
 
-/// Default name of the env var holding the DynamoDB table name.
-pub const TABLE_NAME_ENV: &str = "CACHE_TABLE_NAME";
-/// Env var holding a Redis URL; switches the shared store to Redis.
-pub const REDIS_URL_ENV: &str = "REDIS_URL";
-/// Env var that bypasses the cache when `false`.
-pub const CACHE_ENABLED_ENV: &str = "CACHE_ENABLED";
-/// Env var holding the key prefix.
-pub const KEY_PREFIX_ENV: &str = "CACHE_KEY_PREFIX";
-/// Env var overriding the per-call store timeout, in milliseconds.
-pub const STORE_TIMEOUT_ENV: &str = "CACHE_STORE_TIMEOUT_MS";
-/// Env var bounding the in-process L1.
-pub const MEMORY_SIZE_ENV: &str = "CACHE_MEMORY_SIZE";
-/// Env var naming the S3 bucket that holds values over DynamoDB's item limit.
-pub const OVERFLOW_BUCKET_ENV: &str = "CACHE_OVERFLOW_BUCKET";
+pub use crate::error::ConfigError;
+
+pub use cachegen_names::env::{
+    CACHE_ENABLED as CACHE_ENABLED_ENV, KEY_PREFIX as KEY_PREFIX_ENV,
+    MEMORY_SIZE as MEMORY_SIZE_ENV, OVERFLOW_BUCKET as OVERFLOW_BUCKET_ENV,
+    REDIS_URL as REDIS_URL_ENV, STORE_TIMEOUT_MS as STORE_TIMEOUT_ENV,
+    TABLE_NAME as TABLE_NAME_ENV,
+};
 
 /// Which shared store the environment selects.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,31 +1,10 @@
-//! Error types for stores and for the tiered cache.
+//! Error types for stores, the environment configuration and the tiered cache.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A boxed error, the type origins may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// An invalid environment value.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The variable holds a value that does not parse.
-    #[error("invalid {var}={value:?}: {reason}")]
-    Invalid {
-        /// Variable name.
-        var: &'static str,
-        /// The raw value.
-        value: String,
-        /// What was expected.
-        reason: &'static str,
-    },
-    /// [`CacheConfig::builder_with_sdk`] got no AWS configuration for DynamoDB.
-    #[error("the DynamoDB backend needs an AWS SDK configuration")]
-    MissingSdkConfig,
-    /// A variable the caller needs is unset or empty.
-    #[error("{0} is not set: the templates set it on every consumer's function")]
-    Missing(&'static str),
-}
 
 /// An error raised by a [`CacheStore`](crate::store::CacheStore).
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +59,27 @@ impl StoreError {
             source: source.into(),
         }
     }
+}
+
+/// An invalid environment value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The variable holds a value that does not parse.
+    #[error("invalid {var}={value:?}: {reason}")]
+    Invalid {
+        /// Variable name.
+        var: &'static str,
+        /// The raw value.
+        value: String,
+        /// What was expected.
+        reason: &'static str,
+    },
+    /// [`CacheConfig::builder_with_sdk`](crate::config::CacheConfig::builder_with_sdk) got no AWS configuration for DynamoDB.
+    #[error("the DynamoDB backend needs an AWS SDK configuration")]
+    MissingSdkConfig,
+    /// A variable the caller needs is unset or empty.
+    #[error("{0} is not set: the templates set it on every consumer's function")]
+    Missing(&'static str),
 }
 
 /// An error returned by [`TieredCache`](crate::TieredCache).

@@ -14,26 +14,10 @@ use serde_json::{Map, Value, json};
 
 /// Metric and dimension names, shared with the generated alarms.
 pub mod names {
-    /// Hits served by the in-process L1 (Count).
-    pub const MEMORY_HITS: &str = "MemoryHits";
-    /// Hits served by the shared store (Count).
-    pub const STORE_HITS: &str = "StoreHits";
-    /// Lookups that reached the origin (Count).
-    pub const MISSES: &str = "Misses";
-    /// Stale values served while a refresh runs (Count).
-    pub const STALE_SERVES: &str = "StaleServes";
-    /// Callers that waited on another caller's origin call (Count).
-    pub const COALESCED_CALLS: &str = "CoalescedCalls";
-    /// Shared-store errors and timeouts (Count).
-    pub const STORE_ERRORS: &str = "StoreErrors";
-    /// Shared-store call latency (Milliseconds).
-    pub const STORE_LATENCY: &str = "StoreLatency";
-    /// Origin call latency (Milliseconds).
-    pub const ORIGIN_LATENCY: &str = "OriginLatency";
-    /// Dimension: the service name.
-    pub const SERVICE: &str = "Service";
-    /// Dimension: the cached data type.
-    pub const DATA_TYPE: &str = "DataType";
+    pub use cachegen_names::metric::{
+        COALESCED_CALLS, DATA_TYPE_DIMENSION as DATA_TYPE, MEMORY_HITS, MISSES, ORIGIN_LATENCY,
+        SERVICE_DIMENSION as SERVICE, STALE_SERVES, STORE_ERRORS, STORE_HITS, STORE_LATENCY,
+    };
 }
 
 /// Default EMF namespace.

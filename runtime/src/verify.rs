@@ -13,7 +13,7 @@ use crate::error::{CacheError, StoreError};
 use crate::tiered::TieredCache;
 
 /// Tag key carrying the spec fingerprint (written by cachegen's templates).
-pub const FINGERPRINT_TAG: &str = "cachegen:fingerprint";
+pub const FINGERPRINT_TAG: &str = cachegen_names::FINGERPRINT_TAG;
 
 /// A DynamoDB scalar type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

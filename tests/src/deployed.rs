@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
-use cachegen::ir::{
+use cachegen_compiler::ir::{
     Bucket, BucketEncryption, CacheModel, DOCUMENT_EVENTS, KeyAttribute, NamePart, NameTemplate,
     ProjectionType, Table,
 };
@@ -106,7 +106,7 @@ pub fn expected(model: &CacheModel, table: &Table, resolver: &Resolver) -> Table
             .iter()
             .map(|(key, value)| (key.clone(), resolver.resolve(value)))
             .chain([(
-                cachegen::ir::FINGERPRINT_TAG.to_owned(),
+                cachegen_compiler::ir::FINGERPRINT_TAG.to_owned(),
                 model.fingerprint.clone(),
             )])
             .collect(),

@@ -15,15 +15,15 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// Each bundled example: its name and its compiled project.
-pub fn examples() -> Vec<(String, cachegen::Project)> {
-    let mut examples: Vec<(String, cachegen::Project)> =
+pub fn examples() -> Vec<(String, cachegen_compiler::Project)> {
+    let mut examples: Vec<(String, cachegen_compiler::Project)> =
         std::fs::read_dir(workspace_root().join("examples"))
             .expect("examples/ exists")
             .map(|entry| entry.expect("readable entry").path())
             .filter(|dir| dir.join("cache.yaml").is_file())
             .map(|dir| {
                 let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-                let project = cachegen::Project::load(dir.join("cache.yaml"))
+                let project = cachegen_compiler::Project::load(dir.join("cache.yaml"))
                     .unwrap_or_else(|err| panic!("example {name}: {err}"));
                 (name, project)
             })
@@ -105,7 +105,7 @@ pub async fn create_roles(
 /// as a parameter, and returns those parameters with the functions' ARNs.
 pub async fn stub_sync_functions(
     cloudformation: &aws_sdk_cloudformation::Client,
-    model: &cachegen::ir::CacheModel,
+    model: &cachegen_compiler::ir::CacheModel,
     stack: &str,
 ) -> Vec<(String, String)> {
     let mut parameters = Vec::new();
@@ -113,7 +113,8 @@ pub async fn stub_sync_functions(
         let Some(events) = &bucket.events else {
             continue;
         };
-        let [cachegen::ir::NamePart::Parameter(parameter)] = events.function.0.as_slice() else {
+        let [cachegen_compiler::ir::NamePart::Parameter(parameter)] = events.function.0.as_slice()
+        else {
             continue;
         };
         let name = format!("{stack}-{}-sync", bucket.name);
@@ -137,13 +138,13 @@ pub async fn stub_sync_functions(
 /// returning the stack outputs and the progress lines it printed.
 pub async fn deploy(
     cloudformation: &aws_sdk_cloudformation::Client,
-    project: &cachegen::Project,
+    project: &cachegen_compiler::Project,
     stack: &str,
     parameters: &[(&str, &str)],
     execute: bool,
 ) -> Result<(cachegen::deploy::DeployOutcome, Vec<String>), cachegen::deploy::DeployError> {
     let template = project
-        .files(Some(&[cachegen::ir::Target::Cloudformation]))
+        .files(Some(&[cachegen_compiler::ir::Target::Cloudformation]))
         .remove(0)
         .contents;
     deploy_template(
@@ -191,7 +192,7 @@ pub async fn deploy_template(
 /// change sets without Outputs, so tests find tables as `cachegen verify` does).
 pub async fn table_name(
     cloudformation: &aws_sdk_cloudformation::Client,
-    project: &cachegen::Project,
+    project: &cachegen_compiler::Project,
     stack: &str,
     table: &str,
 ) -> String {
@@ -201,7 +202,7 @@ pub async fn table_name(
 }
 
 /// Writes generated files under `dir`, creating folders.
-pub fn write_files(dir: &Path, files: &[cachegen::emit::GeneratedFile]) {
+pub fn write_files(dir: &Path, files: &[cachegen_compiler::emit::GeneratedFile]) {
     for file in files {
         let path = dir.join(&file.path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -27,9 +27,9 @@ use crate::query::{IndexQuery, PageToken};
 /// DynamoDB's maximum item size, 400 KB.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// Default name of [`DynamoLayout::value_ref_attribute`].
-pub const DEFAULT_VALUE_REF_ATTRIBUTE: &str = "valueRef";
+pub const DEFAULT_VALUE_REF_ATTRIBUTE: &str = cachegen_names::item::VALUE_REF;
 /// Default name of [`DynamoLayout::version_attribute`].
-pub const DEFAULT_VERSION_ATTRIBUTE: &str = "itemVersion";
+pub const DEFAULT_VERSION_ATTRIBUTE: &str = cachegen_names::item::VERSION;
 
 const NAME: &str = "dynamodb";
 const BATCH_GET_MAX: usize = 100;
@@ -81,11 +81,11 @@ impl Default for DynamoLayout {
         Self {
             key_attribute: "pk".into(),
             sort_key: None,
-            value_attribute: "value".into(),
-            expires_at_attribute: "expiresAt".into(),
+            value_attribute: cachegen_names::item::VALUE.into(),
+            expires_at_attribute: cachegen_names::item::EXPIRES_AT.into(),
             ttl_attribute: None,
             ttl_grace: Duration::from_secs(3600),
-            created_at_attribute: "createdAt".into(),
+            created_at_attribute: cachegen_names::item::CREATED_AT.into(),
             value_ref_attribute: DEFAULT_VALUE_REF_ATTRIBUTE.into(),
             version_attribute: DEFAULT_VERSION_ATTRIBUTE.into(),
         }

@@ -40,7 +40,7 @@ use sha2::{Digest, Sha256};
 use crate::StoreError;
 
 /// Default key prefix of overflow objects; the lifecycle rule and IAM policy cover it.
-pub const DEFAULT_OVERFLOW_PREFIX: &str = "overflow/";
+pub const DEFAULT_OVERFLOW_PREFIX: &str = cachegen_names::OVERFLOW_PREFIX;
 /// Store name in errors raised by S3 calls.
 const NAME: &str = "s3";
 /// Keys per `DeleteObjects` request (S3's maximum).

@@ -1,0 +1,467 @@
+//! Deploying the CloudFormation template through a change set, and verifying a deployed
+//! stack's tables against the spec.
+//!
+//! The AWS configuration is the SDK's default chain, so `AWS_REGION`, `AWS_PROFILE`
+//! and `AWS_ENDPOINT_URL` (for a local endpoint such as moto) apply as usual.
+
+pub mod plan;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus, TemplateStage,
+};
+
+use cachegen_compiler::ir::{CacheModel, Table};
+use cachegen_runtime::verify::{
+    ExpectedIndex, ExpectedTable, KeyAttribute, Projection, ScalarType, VerifyReport,
+};
+
+/// Why a deploy or verify stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// CloudFormation cannot apply the change in one update.
+    #[error("refusing to deploy:\n{}", .0.join("\n"))]
+    Refused(Vec<String>),
+    /// The change set could not be created.
+    #[error("change set {name} failed: {reason}")]
+    ChangeSetFailed {
+        /// Change set name.
+        name: String,
+        /// CloudFormation's reason.
+        reason: String,
+    },
+    /// The stack ended in a failed or rolled-back state.
+    #[error("stack {stack} ended in {status}: {reason}")]
+    StackFailed {
+        /// Stack name.
+        stack: String,
+        /// Final status.
+        status: String,
+        /// The first failure reason among its events.
+        reason: String,
+    },
+    /// The stack lacks a resource the spec declares (it was deployed from another spec).
+    #[error("stack {stack} has no resource {logical_id}: was it deployed from this spec?")]
+    MissingResource {
+        /// Stack name.
+        stack: String,
+        /// The resource's logical ID.
+        logical_id: String,
+    },
+    /// An AWS call failed.
+    #[error("{operation}: {message}")]
+    Aws {
+        /// The API operation.
+        operation: &'static str,
+        /// The error, with its service message.
+        message: String,
+    },
+}
+
+fn aws<E: std::error::Error>(operation: &'static str) -> impl FnOnce(E) -> DeployError {
+    move |err| {
+        let mut message = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            write!(message, ": {cause}").ok();
+            source = cause.source();
+        }
+        DeployError::Aws { operation, message }
+    }
+}
+
+/// What [`deploy`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeployOutcome {
+    /// The stack already matched the template.
+    NoChanges,
+    /// The change set was created and listed, and left for review.
+    Planned {
+        /// The change set's name.
+        change_set: String,
+        /// One line per resource change.
+        changes: Vec<String>,
+    },
+    /// The change set was executed; the stack outputs follow.
+    Deployed(Vec<(String, String)>),
+}
+
+/// Deploy settings.
+#[derive(Clone, Debug)]
+pub struct DeployOptions {
+    /// Stack name.
+    pub stack: String,
+    /// Template parameters (`env=dev`).
+    pub parameters: Vec<(String, String)>,
+    /// How often to poll CloudFormation.
+    pub poll: Duration,
+    /// Execute the change set; when false, stop after listing its changes.
+    pub execute: bool,
+}
+
+/// Deploys `template` (the spec's CloudFormation) as stack `options.stack` through a
+/// change set, writing progress lines to `progress` as stack events arrive.
+pub async fn deploy(
+    client: &Client,
+    template: &str,
+    fingerprint: &str,
+    options: &DeployOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<DeployOutcome, DeployError> {
+    let existing = existing_template(client, &options.stack).await?;
+    if let Some(old) = &existing {
+        let changes =
+            plan::table_changes(old, template).map_err(aws("reading the deployed template"))?;
+        let refusals: Vec<String> = changes
+            .iter()
+            .filter_map(plan::TableChange::refusal)
+            .collect();
+        if !refusals.is_empty() {
+            return Err(DeployError::Refused(refusals));
+        }
+        for line in changes.iter().flat_map(plan::TableChange::describe) {
+            progress(&line);
+        }
+    }
+
+    let change_set = format!("cachegen-{fingerprint}-{}", epoch_secs());
+    let kind = if existing.is_some() {
+        ChangeSetType::Update
+    } else {
+        ChangeSetType::Create
+    };
+    client
+        .create_change_set()
+        .stack_name(&options.stack)
+        .change_set_name(&change_set)
+        .change_set_type(kind)
+        .template_body(template)
+        .set_parameters(Some(
+            options
+                .parameters
+                .iter()
+                .map(|(key, value)| {
+                    Parameter::builder()
+                        .parameter_key(key)
+                        .parameter_value(value)
+                        .build()
+                })
+                .collect(),
+        ))
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam)
+        .send()
+        .await
+        .map_err(aws("CreateChangeSet"))?;
+    progress(&format!("created change set {change_set}"));
+
+    let mut planned = Vec::new();
+    loop {
+        let described = client
+            .describe_change_set()
+            .stack_name(&options.stack)
+            .change_set_name(&change_set)
+            .send()
+            .await
+            .map_err(aws("DescribeChangeSet"))?;
+        match described.status() {
+            Some(ChangeSetStatus::CreateComplete) => {
+                for change in described.changes() {
+                    if let Some(resource) = change.resource_change() {
+                        let line = format!(
+                            "  {} {} ({}){}",
+                            resource.action().map(|a| a.as_str()).unwrap_or("?"),
+                            resource.logical_resource_id().unwrap_or_default(),
+                            resource.resource_type().unwrap_or_default(),
+                            resource
+                                .replacement()
+                                .map(|r| format!(", replacement: {}", r.as_str()))
+                                .unwrap_or_default()
+                        );
+                        progress(&line);
+                        planned.push(line.trim().to_owned());
+                    }
+                }
+                break;
+            }
+            Some(ChangeSetStatus::Failed) => {
+                let reason = described.status_reason().unwrap_or_default().to_owned();
+                if reason.contains("didn't contain changes") || reason.contains("No updates") {
+                    client
+                        .delete_change_set()
+                        .stack_name(&options.stack)
+                        .change_set_name(&change_set)
+                        .send()
+                        .await
+                        .map_err(aws("DeleteChangeSet"))?;
+                    return Ok(DeployOutcome::NoChanges);
+                }
+                return Err(DeployError::ChangeSetFailed {
+                    name: change_set,
+                    reason,
+                });
+            }
+            _ => tokio::time::sleep(options.poll).await,
+        }
+    }
+
+    if !options.execute {
+        return Ok(DeployOutcome::Planned {
+            change_set,
+            changes: planned,
+        });
+    }
+    client
+        .execute_change_set()
+        .stack_name(&options.stack)
+        .change_set_name(&change_set)
+        .send()
+        .await
+        .map_err(aws("ExecuteChangeSet"))?;
+    progress(&format!("executing change set on stack {}", options.stack));
+    let status = wait_for_stack(client, &options.stack, options.poll, progress).await?;
+    if !is_success(&status) {
+        let reason = first_failure(client, &options.stack).await?;
+        return Err(DeployError::StackFailed {
+            stack: options.stack.clone(),
+            status: status.as_str().to_owned(),
+            reason,
+        });
+    }
+    let outputs = stack_outputs(client, &options.stack).await?;
+    Ok(DeployOutcome::Deployed(outputs))
+}
+
+fn epoch_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// The template of a deployed stack, or `None` when there is no stack to update.
+async fn existing_template(client: &Client, stack: &str) -> Result<Option<String>, DeployError> {
+    let stacks = match client.describe_stacks().stack_name(stack).send().await {
+        Ok(output) => output.stacks.unwrap_or_default(),
+        Err(err)
+            if err.to_string().contains("does not exist")
+                || format!("{err:?}").contains("does not exist") =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(aws("DescribeStacks")(err)),
+    };
+    let Some(found) = stacks.first() else {
+        return Ok(None);
+    };
+    if found.stack_status() == Some(&StackStatus::ReviewInProgress) {
+        return Ok(None);
+    }
+    let template = client
+        .get_template()
+        .stack_name(stack)
+        .template_stage(TemplateStage::Original)
+        .send()
+        .await
+        .map_err(aws("GetTemplate"))?;
+    Ok(template.template_body().map(str::to_owned))
+}
+
+fn is_success(status: &StackStatus) -> bool {
+    matches!(
+        status,
+        StackStatus::CreateComplete | StackStatus::UpdateComplete
+    )
+}
+
+fn is_terminal(status: &StackStatus) -> bool {
+    let text = status.as_str();
+    (text.ends_with("_COMPLETE") || text.ends_with("_FAILED"))
+        && !text.ends_with("_CLEANUP_IN_PROGRESS")
+}
+
+/// Polls until the stack settles, reporting each new stack event once, oldest first.
+async fn wait_for_stack(
+    client: &Client,
+    stack: &str,
+    poll: Duration,
+    progress: &mut dyn FnMut(&str),
+) -> Result<StackStatus, DeployError> {
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let events = client
+            .describe_stack_events()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(aws("DescribeStackEvents"))?;
+        for event in events.stack_events().iter().rev() {
+            if seen.insert(event.event_id().unwrap_or_default().to_owned()) {
+                progress(&format!(
+                    "  {} {} {}{}",
+                    event
+                        .resource_status()
+                        .map(|s| s.as_str())
+                        .unwrap_or_default(),
+                    event.logical_resource_id().unwrap_or_default(),
+                    event.resource_type().unwrap_or_default(),
+                    event
+                        .resource_status_reason()
+                        .map(|reason| format!(": {reason}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        let stacks = client
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(aws("DescribeStacks"))?;
+        if let Some(status) = stacks.stacks().first().and_then(|s| s.stack_status())
+            && is_terminal(status)
+        {
+            return Ok(status.clone());
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+async fn first_failure(client: &Client, stack: &str) -> Result<String, DeployError> {
+    let events = client
+        .describe_stack_events()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(aws("DescribeStackEvents"))?;
+    Ok(events
+        .stack_events()
+        .iter()
+        .rev()
+        .find(|event| {
+            event
+                .resource_status()
+                .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+        })
+        .and_then(|event| event.resource_status_reason())
+        .unwrap_or("no reason given")
+        .to_owned())
+}
+
+/// A stack's outputs, as `(key, value)` pairs.
+pub async fn stack_outputs(
+    client: &Client,
+    stack: &str,
+) -> Result<Vec<(String, String)>, DeployError> {
+    let stacks = client
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(aws("DescribeStacks"))?;
+    Ok(stacks
+        .stacks()
+        .first()
+        .map(|found| {
+            found
+                .outputs()
+                .iter()
+                .map(|output| {
+                    (
+                        output.output_key().unwrap_or_default().to_owned(),
+                        output.output_value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// What the spec says a table must look like once deployed (the same description the
+/// generated module's `expected()` returns).
+pub fn expected_table(model: &CacheModel, table: &Table) -> ExpectedTable {
+    let key = |attribute: &cachegen_compiler::ir::KeyAttribute| {
+        KeyAttribute::new(
+            attribute.name.as_str(),
+            match attribute.kind {
+                cachegen_compiler::ir::AttributeType::S => ScalarType::S,
+                cachegen_compiler::ir::AttributeType::N => ScalarType::N,
+                cachegen_compiler::ir::AttributeType::B => ScalarType::B,
+            },
+        )
+    };
+    ExpectedTable {
+        partition_key: key(&table.partition_key),
+        sort_key: table.sort_key.as_ref().map(key),
+        indexes: table
+            .indexes
+            .iter()
+            .map(|index| ExpectedIndex {
+                name: index.name.clone(),
+                partition_key: key(&index.partition_key),
+                sort_key: index.sort_key.as_ref().map(key),
+                projection: match index.projection {
+                    cachegen_compiler::ir::ProjectionType::All => Projection::All,
+                    cachegen_compiler::ir::ProjectionType::KeysOnly => Projection::KeysOnly,
+                    cachegen_compiler::ir::ProjectionType::Include => Projection::Include,
+                },
+            })
+            .collect(),
+        ttl_attribute: table.ttl_attribute.clone(),
+        fingerprint: model.fingerprint.clone(),
+    }
+}
+
+/// The physical name of the table `table` in stack `stack`.
+pub async fn stack_table_name(
+    client: &Client,
+    stack: &str,
+    table: &Table,
+) -> Result<String, DeployError> {
+    stack_physical_id(client, stack, &table.logical_id).await
+}
+
+/// The physical ID of resource `logical_id` in stack `stack` (a table's or bucket's name).
+pub async fn stack_physical_id(
+    client: &Client,
+    stack: &str,
+    logical_id: &str,
+) -> Result<String, DeployError> {
+    let resources = client
+        .describe_stack_resources()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(aws("DescribeStackResources"))?;
+    resources
+        .stack_resources()
+        .iter()
+        .find(|resource| resource.logical_resource_id() == Some(logical_id))
+        .and_then(|resource| resource.physical_resource_id())
+        .map(str::to_owned)
+        .ok_or_else(|| DeployError::MissingResource {
+            stack: stack.to_owned(),
+            logical_id: logical_id.to_owned(),
+        })
+}
+
+/// Verifies every table of stack `stack` against the spec.
+pub async fn verify_stack(
+    cloudformation: &Client,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    model: &CacheModel,
+    stack: &str,
+) -> Result<VerifyReport, DeployError> {
+    let mut report = VerifyReport::default();
+    for table in &model.tables {
+        let name = stack_table_name(cloudformation, stack, table).await?;
+        let differences =
+            cachegen_runtime::verify::verify_dynamo(dynamodb, &name, &expected_table(model, table))
+                .await
+                .map_err(aws("verifying the table"))?;
+        report.extend(&table.name, differences);
+    }
+    Ok(report)
+}

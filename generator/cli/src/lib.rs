@@ -1,0 +1,7 @@
+//! What the `cachegen` command does beyond compiling, on top of [`cachegen_compiler`]:
+//! - [`deploy`]: change-set deploys of the CloudFormation template, and verification of
+//!   deployed tables against the spec;
+//! - [`operate`]: `backfill` and `query` on a deployed cache, the IR interpreted at run time.
+
+pub mod deploy;
+pub mod operate;

@@ -1,0 +1,859 @@
+//! One target-neutral model of the infrastructure, built from the IR: every resource,
+//! policy statement, lifecycle rule, alarm, output and name is decided here, once.
+//! [`cloudformation`](super::cloudformation), [`sam`](super::sam) and
+//! [`terraform`](super::terraform) print it; they decide nothing.
+//!
+//! Values are kept by meaning ([`Value`]): "the ARN of table X" rather than
+//! `Fn::GetAtt` or `aws_dynamodb_table.x.arn`, so each printer spells them in its syntax.
+//! Resources refer to each other through typed references ([`TableRef`], [`BucketRef`],
+//! [`ConsumerRef`]) resolved once, here, from the IR's names.
+
+use std::borrow::Cow;
+
+use heck::ToSnakeCase;
+
+use super::dashboard;
+use crate::ir::{
+    Alarm, AlarmQuery, Bucket, BucketEncryption, CacheModel, Comparison, Consumer, DOCUMENT_EVENTS,
+    DimensionValue, FINGERPRINT_TAG, MetricStat, NamePart, NameTemplate, OVERFLOW_PREFIX, Role,
+    Table,
+};
+
+/// Who makes the execution roles of `create` consumers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Roles {
+    /// The template creates them, and attaches each consumer's policy.
+    Created,
+    /// SAM makes one per function; the policy is attached through the function's `Policies`.
+    SamFunctions,
+}
+
+/// The AWS-managed policy a created Lambda role gets, so the function can write its logs
+/// (which is also how the runtime's EMF metrics reach CloudWatch).
+pub const LAMBDA_BASIC_EXECUTION: &str = "service-role/AWSLambdaBasicExecutionRole";
+
+/// Lifecycle rule that clears multipart uploads a crashed writer left unfinished.
+pub const ABORT_UPLOADS_RULE: &str = "abort-incomplete-uploads";
+
+/// Lifecycle rule that removes oversized values' bodies left behind when DynamoDB's TTL
+/// removed their items.
+pub const EXPIRE_OVERFLOW_RULE: &str = "expire-overflow";
+
+/// Days after which an unfinished multipart upload is cleared.
+pub const ABORT_UPLOADS_AFTER_DAYS: u32 = 7;
+
+/// Days a replaced version of an oversized value's body is kept.
+pub const NONCURRENT_VERSION_DAYS: u32 = 1;
+
+/// Statement ID of a bucket policy's refusal of plain HTTP.
+pub const DENY_PLAIN_HTTP: &str = "DenyPlainHttp";
+
+/// How every alarm treats periods without data: an idle cache is not failing.
+pub const TREAT_MISSING_DATA: &str = "notBreaching";
+
+/// Statement ID of the permission that lets S3 invoke a bucket's sync function.
+pub const INVOKE_STATEMENT_ID: &str = "AllowS3Invoke";
+
+/// How each target names one resource: a CloudFormation logical ID and a Terraform name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Id {
+    /// CloudFormation logical ID (`QueryCacheTable`).
+    pub logical_id: String,
+    /// Terraform resource name (`query_cache`).
+    pub terraform: String,
+}
+
+/// A table of [`Infrastructure::tables`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableRef(usize);
+
+/// A bucket of [`Infrastructure::buckets`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BucketRef(usize);
+
+/// A consumer of [`Infrastructure::consumers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsumerRef(usize);
+
+/// A role of [`Infrastructure::roles`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoleRef(usize);
+
+/// A value in a template, by meaning; each printer spells it in its own syntax.
+#[derive(Clone, Debug)]
+pub enum Value<'m> {
+    /// Text, possibly made of deploy-time parts (parameters, stack name, region, account).
+    Text(Cow<'m, NameTemplate>),
+    /// A table's physical name.
+    TableName(TableRef),
+    /// A table's ARN.
+    TableArn(TableRef),
+    /// The ARN of one of a table's indexes.
+    IndexArn(TableRef, &'m str),
+    /// A bucket's name: a reference when the template creates it, else its name.
+    BucketName(BucketRef),
+    /// A created bucket's ARN.
+    BucketArn(BucketRef),
+    /// The ARN of every object of a created bucket (`<bucket ARN>/*`).
+    BucketObjects(BucketRef),
+    /// The ARN of the objects under a key prefix of a bucket, created or not.
+    ObjectsArn(BucketRef, &'m str),
+    /// A consumer's cache policy ARN.
+    PolicyArn(ConsumerRef),
+    /// A created role's ARN.
+    RoleArn(RoleRef),
+    /// A created role's name.
+    RoleName(RoleRef),
+    /// The name of an existing role whose ARN a parameter holds
+    /// (`arn:aws:iam::123456789012:role/name` -> `name`).
+    RoleNameOfArn(&'m str),
+    /// The ARN of an AWS-managed IAM policy, by its path (`service-role/...`).
+    AwsManagedPolicy(&'static str),
+}
+
+impl<'m> Value<'m> {
+    /// Fixed text.
+    pub fn literal(text: impl Into<String>) -> Self {
+        Self::Text(Cow::Owned(NameTemplate(vec![NamePart::Literal(
+            text.into(),
+        )])))
+    }
+
+    /// `<stack name>-<suffix>`: names that must not collide between deployments.
+    pub fn stack_prefixed(suffix: &str) -> Self {
+        Self::Text(Cow::Owned(NameTemplate(vec![
+            NamePart::StackName,
+            NamePart::Literal(format!("-{suffix}")),
+        ])))
+    }
+
+    /// A name the spec gives.
+    pub fn name(template: &'m NameTemplate) -> Self {
+        Self::Text(Cow::Borrowed(template))
+    }
+}
+
+/// A tag: its key and value.
+pub type Tag<'m> = (&'m str, Value<'m>);
+
+/// A template parameter (a Terraform variable).
+#[derive(Clone, Debug)]
+pub struct Parameter<'m> {
+    /// Name, as the spec writes it.
+    pub name: &'m str,
+    /// Default value.
+    pub default: Option<&'m str>,
+    /// Allowed values (empty: any).
+    pub allowed: &'m [String],
+    /// Description for the deployer.
+    pub description: Option<Cow<'m, str>>,
+}
+
+/// A DynamoDB table, retained on delete and replace: a cache table's loss costs a cold
+/// start for every consumer, so deleting it is left to a person.
+#[derive(Clone, Debug)]
+pub struct TableResource<'m> {
+    /// Its names.
+    pub id: Id,
+    /// Keys, indexes, billing, TTL, encryption, recovery and protection, as validated.
+    pub table: &'m Table,
+    /// The spec's tags, then the fingerprint tag.
+    pub tags: Vec<Tag<'m>>,
+}
+
+/// A bucket of documents. A created one comes with settings, a policy and notifications
+/// ([`BucketSettings`]); an existing one is only named.
+#[derive(Clone, Debug)]
+pub struct BucketResource<'m> {
+    /// Its names.
+    pub id: Id,
+    /// The bucket, as validated.
+    pub bucket: &'m Bucket,
+    /// What the template creates with it: `None` for an existing bucket.
+    pub created: Option<BucketSettings<'m>>,
+}
+
+/// A created bucket: encrypted, versioned, public access blocked, owner-enforced,
+/// retained (documents are the source of truth), refusing plain HTTP.
+#[derive(Clone, Debug)]
+pub struct BucketSettings<'m> {
+    /// Whether S3 Bucket Keys cut the KMS requests of SSE-KMS (on unless SSE-S3).
+    pub bucket_key: bool,
+    /// The spec's tags, then the fingerprint tag.
+    pub tags: Vec<Tag<'m>>,
+    /// Lifecycle rules, in order.
+    pub lifecycle_rules: Vec<LifecycleRule>,
+    /// The bucket policy refusing requests without TLS.
+    pub tls_policy: TlsPolicy<'m>,
+    /// The sync function's event notifications, when the spec names one.
+    pub notifications: Option<Notifications<'m>>,
+}
+
+/// A lifecycle rule of a created bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LifecycleRule {
+    /// Rule ID.
+    pub id: &'static str,
+    /// What it does.
+    pub action: Lifecycle,
+}
+
+/// What a lifecycle rule does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Clears multipart uploads unfinished after `days`, anywhere in the bucket.
+    AbortUploads {
+        /// Days after initiation.
+        days: u32,
+    },
+    /// Expires the objects under `prefix` after `days`, and replaced versions after
+    /// `noncurrent_days`.
+    Expire {
+        /// Key prefix.
+        prefix: &'static str,
+        /// Days after creation.
+        days: u64,
+        /// Days after a version is replaced.
+        noncurrent_days: u32,
+    },
+}
+
+/// A bucket policy denying every request made without TLS.
+#[derive(Clone, Debug)]
+pub struct TlsPolicy<'m> {
+    /// Its names (Terraform adds a policy document named [`TlsPolicy::document`]).
+    pub id: Id,
+    /// Terraform name of the policy document.
+    pub document: String,
+    /// Statement ID.
+    pub sid: &'static str,
+    /// The bucket and its objects.
+    pub resources: Vec<Value<'m>>,
+}
+
+/// The sync function notified of a bucket's object events, and S3's permission to invoke it.
+#[derive(Clone, Debug)]
+pub struct Notifications<'m> {
+    /// Names of the invoke permission.
+    pub permission: Id,
+    /// The function's ARN.
+    pub function: Value<'m>,
+    /// One filter per document type kept in the bucket.
+    pub filters: Vec<NotificationFilter>,
+    /// The events each filter sends.
+    pub events: &'static [&'static str],
+}
+
+/// The object keys of one document type: fixed text at their start and end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotificationFilter {
+    /// Key prefix (empty: none).
+    pub prefix: String,
+    /// Key suffix (empty: none).
+    pub suffix: String,
+}
+
+/// A consumer's IAM: its created role, if any, and its least-privilege cache policy.
+#[derive(Clone, Debug)]
+pub struct ConsumerResources<'m> {
+    /// The consumer, as validated.
+    pub consumer: &'m Consumer,
+    /// The role the template creates, when it does.
+    pub role: Option<RoleRef>,
+    /// The cache policy.
+    pub policy: Policy<'m>,
+}
+
+/// A Lambda execution role the template creates.
+#[derive(Clone, Debug)]
+pub struct CreatedRole {
+    /// Its names.
+    pub id: Id,
+    /// Its description.
+    pub description: String,
+    /// Terraform name of the attachment of [`LAMBDA_BASIC_EXECUTION`].
+    pub logs_attachment: String,
+    /// The AWS-managed policies it gets.
+    pub managed_policies: Vec<&'static str>,
+}
+
+/// A consumer's managed policy.
+#[derive(Clone, Debug)]
+pub struct Policy<'m> {
+    /// Its names.
+    pub id: Id,
+    /// Its description.
+    pub description: String,
+    /// The name prefix Terraform gives it (CloudFormation names it after the stack).
+    pub name_prefix: Value<'m>,
+    /// The role it is attached to; `None` when SAM's functions list it instead.
+    pub attach_to: Option<Value<'m>>,
+    /// Its statements.
+    pub statements: Vec<Statement<'m>>,
+}
+
+/// One `Allow` statement of a policy.
+#[derive(Clone, Debug)]
+pub struct Statement<'m> {
+    /// Statement ID.
+    pub sid: String,
+    /// Actions, sorted.
+    pub actions: Cow<'m, [String]>,
+    /// What the actions apply to.
+    pub resources: Resources<'m>,
+}
+
+/// What a statement applies to.
+#[derive(Clone, Debug)]
+pub enum Resources<'m> {
+    /// One resource.
+    One(Value<'m>),
+    /// A set of resources, such as a table's indexes (a list even when it holds one).
+    Each(Vec<Value<'m>>),
+}
+
+impl<'m> Resources<'m> {
+    /// Every resource, in order.
+    pub fn values(&self) -> &[Value<'m>] {
+        match self {
+            Self::One(value) => std::slice::from_ref(value),
+            Self::Each(values) => values,
+        }
+    }
+}
+
+/// A CloudWatch alarm, named after the stack so stacks never collide.
+#[derive(Clone, Debug)]
+pub struct AlarmResource<'m> {
+    /// Its names.
+    pub id: Id,
+    /// The alarm, as validated.
+    pub alarm: &'m Alarm,
+    /// Its name.
+    pub name: Value<'m>,
+    /// What it evaluates.
+    pub query: Query<'m>,
+    /// How the value compares to the threshold.
+    pub comparison: Comparison,
+    /// Actions on alarm.
+    pub actions: Vec<Value<'m>>,
+}
+
+/// What an alarm evaluates.
+#[derive(Clone, Debug)]
+pub enum Query<'m> {
+    /// One metric with one statistic.
+    Metric(Metric<'m>),
+    /// A metric math expression over metrics, each referenced by its id.
+    Math {
+        /// Expression over the ids.
+        expression: &'m str,
+        /// Label of the result.
+        label: &'m str,
+        /// The inputs, with their ids.
+        metrics: Vec<(&'m str, Metric<'m>)>,
+    },
+}
+
+/// One metric, its dimensions and a statistic.
+#[derive(Clone, Debug)]
+pub struct Metric<'m> {
+    /// Namespace.
+    pub namespace: &'m str,
+    /// Metric name.
+    pub name: &'m str,
+    /// Dimensions, in order.
+    pub dimensions: Vec<(&'m str, Value<'m>)>,
+    /// The statistic.
+    pub statistic: Statistic<'m>,
+}
+
+/// A CloudWatch statistic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statistic<'m> {
+    /// `Sum`, `Average`...
+    Standard(&'m str),
+    /// A percentile such as `p99`.
+    Extended(&'m str),
+}
+
+impl<'m> Statistic<'m> {
+    /// The statistic as CloudWatch names it.
+    pub fn name(self) -> &'m str {
+        match self {
+            Self::Standard(name) | Self::Extended(name) => name,
+        }
+    }
+}
+
+/// The CloudWatch dashboard, named after the stack.
+#[derive(Clone, Debug)]
+pub struct Dashboard<'m> {
+    /// Its names.
+    pub id: Id,
+    /// Its name.
+    pub name: Value<'m>,
+}
+
+/// A stack output (a Terraform output).
+#[derive(Clone, Debug)]
+pub struct Output<'m> {
+    /// Its names.
+    pub id: Id,
+    /// What it holds.
+    pub description: String,
+    /// Its value.
+    pub value: Value<'m>,
+}
+
+/// Every resource of a cache, decided once for all targets.
+#[derive(Clone, Debug)]
+pub struct Infrastructure<'m> {
+    /// The IR it was built from.
+    pub model: &'m CacheModel,
+    /// The template description.
+    pub description: String,
+    /// Template parameters: the spec's, then one per consumer role passed in.
+    pub parameters: Vec<Parameter<'m>>,
+    /// Tables, in spec order.
+    pub tables: Vec<TableResource<'m>>,
+    /// Buckets, in spec order.
+    pub buckets: Vec<BucketResource<'m>>,
+    /// Consumers' IAM, in spec order.
+    pub consumers: Vec<ConsumerResources<'m>>,
+    /// The roles the template creates, in consumer order.
+    pub roles: Vec<CreatedRole>,
+    /// Alarms, in spec order.
+    pub alarms: Vec<AlarmResource<'m>>,
+    /// The dashboard.
+    pub dashboard: Dashboard<'m>,
+    /// Outputs: tables, buckets, then consumers' policies and created roles.
+    pub outputs: Vec<Output<'m>>,
+    /// What each consumer's functions must be given: env var and value.
+    pub environment: Vec<(&'m str, Value<'m>)>,
+}
+
+impl<'m> Infrastructure<'m> {
+    /// The infrastructure of `model`, with `roles` making the created roles.
+    pub fn new(model: &'m CacheModel, roles: Roles) -> Self {
+        let tables: Vec<TableResource<'m>> = model
+            .tables
+            .iter()
+            .map(|table| TableResource {
+                id: Id {
+                    logical_id: table.logical_id.clone(),
+                    terraform: terraform_name(&table.name),
+                },
+                table,
+                tags: tags(&table.tags, &model.fingerprint),
+            })
+            .collect();
+        let mut infrastructure = Self {
+            model,
+            description: model
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("Cache tables, IAM and alarms for {}", model.service)),
+            parameters: parameters(model),
+            tables,
+            buckets: Vec::new(),
+            consumers: Vec::new(),
+            roles: Vec::new(),
+            alarms: Vec::new(),
+            dashboard: Dashboard {
+                id: Id {
+                    logical_id: "CacheDashboard".into(),
+                    terraform: "cache".into(),
+                },
+                name: Value::stack_prefixed(dashboard::NAME_SUFFIX),
+            },
+            outputs: Vec::new(),
+            environment: Vec::new(),
+        };
+        infrastructure.buckets = model
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(position, bucket)| infrastructure.build_bucket(BucketRef(position), bucket))
+            .collect();
+        for consumer in &model.consumers {
+            let resources = infrastructure.build_consumer(consumer, roles);
+            infrastructure.consumers.push(resources);
+        }
+        infrastructure.alarms = model
+            .alarms
+            .iter()
+            .map(|alarm| infrastructure.build_alarm(alarm))
+            .collect();
+        infrastructure.outputs = infrastructure.outputs_of();
+        infrastructure.environment = infrastructure.environment_of();
+        infrastructure
+    }
+
+    /// The table `reference` points at.
+    pub fn table(&self, reference: TableRef) -> &TableResource<'m> {
+        &self.tables[reference.0]
+    }
+
+    /// The bucket `reference` points at.
+    pub fn bucket(&self, reference: BucketRef) -> &BucketResource<'m> {
+        &self.buckets[reference.0]
+    }
+
+    /// The consumer `reference` points at.
+    pub fn consumer(&self, reference: ConsumerRef) -> &ConsumerResources<'m> {
+        &self.consumers[reference.0]
+    }
+
+    /// The role `reference` points at.
+    pub fn role(&self, reference: RoleRef) -> &CreatedRole {
+        &self.roles[reference.0]
+    }
+
+    /// The reference of the table the spec calls `name`.
+    fn table_ref(&self, name: &str) -> TableRef {
+        TableRef(
+            self.tables
+                .iter()
+                .position(|table| table.table.name == name)
+                .unwrap_or_else(|| panic!("validated model has no table `{name}`")),
+        )
+    }
+
+    /// The reference of the bucket the spec calls `name`.
+    fn bucket_ref(&self, name: &str) -> BucketRef {
+        BucketRef(
+            self.model
+                .buckets
+                .iter()
+                .position(|bucket| bucket.name == name)
+                .unwrap_or_else(|| panic!("validated model has no bucket `{name}`")),
+        )
+    }
+
+    fn build_bucket(&self, reference: BucketRef, bucket: &'m Bucket) -> BucketResource<'m> {
+        let stem = terraform_name(&bucket.name);
+        let created = bucket.created.then(|| BucketSettings {
+            bucket_key: bucket.encryption != BucketEncryption::S3Managed,
+            tags: tags(&bucket.tags, &self.model.fingerprint),
+            lifecycle_rules: std::iter::once(LifecycleRule {
+                id: ABORT_UPLOADS_RULE,
+                action: Lifecycle::AbortUploads {
+                    days: ABORT_UPLOADS_AFTER_DAYS,
+                },
+            })
+            .chain(
+                self.model
+                    .overflow_expiry_days(&bucket.name)
+                    .map(|days| LifecycleRule {
+                        id: EXPIRE_OVERFLOW_RULE,
+                        action: Lifecycle::Expire {
+                            prefix: OVERFLOW_PREFIX,
+                            days,
+                            noncurrent_days: NONCURRENT_VERSION_DAYS,
+                        },
+                    }),
+            )
+            .collect(),
+            tls_policy: TlsPolicy {
+                id: Id {
+                    logical_id: format!("{}Policy", bucket.logical_id),
+                    terraform: stem.clone(),
+                },
+                document: format!("{stem}_tls_only"),
+                sid: DENY_PLAIN_HTTP,
+                resources: vec![Value::BucketArn(reference), Value::BucketObjects(reference)],
+            },
+            notifications: bucket.events.as_ref().map(|events| Notifications {
+                permission: Id {
+                    logical_id: format!("{}EventsPermission", bucket.logical_id),
+                    terraform: format!("{stem}_events"),
+                },
+                function: Value::name(&events.function),
+                filters: self
+                    .model
+                    .documents_in(&bucket.name)
+                    .map(|(_, document)| NotificationFilter {
+                        prefix: document.key_prefix(),
+                        suffix: document.key_suffix(),
+                    })
+                    .collect(),
+                events: &DOCUMENT_EVENTS,
+            }),
+        });
+        BucketResource {
+            id: Id {
+                logical_id: bucket.logical_id.clone(),
+                terraform: stem,
+            },
+            bucket,
+            created,
+        }
+    }
+
+    /// A consumer's policy, and its role when the template creates it (which adds it
+    /// to [`Infrastructure::roles`]).
+    fn build_consumer(&mut self, consumer: &'m Consumer, roles: Roles) -> ConsumerResources<'m> {
+        let stem = terraform_name(&consumer.name);
+        let role = (consumer.role == Role::Create && roles == Roles::Created).then(|| {
+            self.roles.push(CreatedRole {
+                id: Id {
+                    logical_id: format!("{}Role", consumer.logical_stem),
+                    terraform: stem.clone(),
+                },
+                description: format!("Lambda execution role of cache consumer {}", consumer.name),
+                logs_attachment: format!("{stem}_logs"),
+                managed_policies: vec![LAMBDA_BASIC_EXECUTION],
+            });
+            RoleRef(self.roles.len() - 1)
+        });
+        let attach_to = match (&consumer.role, role) {
+            (_, Some(role)) => Some(Value::RoleName(role)),
+            // SAM makes the role with each function, which lists the policy itself.
+            (Role::Create, None) => None,
+            (Role::Existing(name), None) => Some(Value::literal(name.as_str())),
+            (Role::Parameter(parameter), None) => {
+                Some(Value::Text(Cow::Owned(NameTemplate(vec![
+                    NamePart::Parameter(parameter.clone()),
+                ]))))
+            }
+            (Role::ArnParameter(parameter), None) => Some(Value::RoleNameOfArn(parameter)),
+        };
+        let statements = consumer
+            .grants
+            .iter()
+            .flat_map(|grant| {
+                let table = self.table_ref(&grant.table);
+                let stem = grant_stem(&self.table(table).table.logical_id);
+                let items = (!grant.table_actions.is_empty()).then(|| Statement {
+                    sid: format!("{stem}Items"),
+                    actions: Cow::Borrowed(grant.table_actions.as_slice()),
+                    resources: Resources::One(Value::TableArn(table)),
+                });
+                let indexes = (!grant.query_indexes.is_empty()).then(|| Statement {
+                    sid: format!("{stem}Indexes"),
+                    actions: Cow::Owned(vec![QUERY_ACTION.to_owned()]),
+                    resources: Resources::Each(
+                        grant
+                            .query_indexes
+                            .iter()
+                            .map(|index| Value::IndexArn(table, index))
+                            .collect(),
+                    ),
+                });
+                items.into_iter().chain(indexes)
+            })
+            .chain(consumer.bucket_grants.iter().flat_map(|grant| {
+                let bucket = self.bucket_ref(&grant.bucket);
+                let stem = &self.model.buckets[bucket.0].logical_id;
+                let numbered = grant.prefixes.len() > 1;
+                grant
+                    .prefixes
+                    .iter()
+                    .enumerate()
+                    .map(move |(position, (prefix, actions))| Statement {
+                        sid: if numbered {
+                            format!("{stem}Documents{}", position + 1)
+                        } else {
+                            format!("{stem}Documents")
+                        },
+                        actions: Cow::Borrowed(actions.as_slice()),
+                        resources: Resources::One(Value::ObjectsArn(bucket, prefix)),
+                    })
+            }))
+            .collect();
+        ConsumerResources {
+            consumer,
+            role,
+            policy: Policy {
+                id: Id {
+                    logical_id: format!("{}CachePolicy", consumer.logical_stem),
+                    terraform: stem,
+                },
+                description: format!(
+                    "Least-privilege cache access of {} (generated by cachegen)",
+                    consumer.name
+                ),
+                name_prefix: Value::stack_prefixed(&format!("{}-", consumer.name)),
+                attach_to,
+                statements,
+            },
+        }
+    }
+
+    fn build_alarm(&self, alarm: &'m Alarm) -> AlarmResource<'m> {
+        AlarmResource {
+            id: Id {
+                logical_id: alarm.logical_id.clone(),
+                terraform: terraform_name(&alarm.name),
+            },
+            alarm,
+            name: Value::stack_prefixed(&alarm.name),
+            query: match &alarm.query {
+                AlarmQuery::Metric(stat) => Query::Metric(self.metric(stat)),
+                AlarmQuery::Math {
+                    expression,
+                    label,
+                    metrics,
+                } => Query::Math {
+                    expression,
+                    label,
+                    metrics: metrics
+                        .iter()
+                        .map(|(id, stat)| (id.as_str(), self.metric(stat)))
+                        .collect(),
+                },
+            },
+            comparison: alarm.comparison,
+            actions: alarm.actions.iter().map(Value::name).collect(),
+        }
+    }
+
+    fn metric(&self, stat: &'m MetricStat) -> Metric<'m> {
+        Metric {
+            namespace: &stat.namespace,
+            name: &stat.metric_name,
+            dimensions: stat
+                .dimensions
+                .iter()
+                .map(|(name, value)| {
+                    let value = match value {
+                        DimensionValue::Literal(text) => Value::literal(text.as_str()),
+                        DimensionValue::TableName(table) => Value::TableName(self.table_ref(table)),
+                    };
+                    (name.as_str(), value)
+                })
+                .collect(),
+            statistic: if stat.statistic.starts_with('p') {
+                Statistic::Extended(&stat.statistic)
+            } else {
+                Statistic::Standard(&stat.statistic)
+            },
+        }
+    }
+
+    fn outputs_of(&self) -> Vec<Output<'m>> {
+        let mut outputs = Vec::new();
+        for (position, resource) in self.tables.iter().enumerate() {
+            let (table, id) = (resource.table, &resource.id);
+            outputs.push(Output {
+                id: Id {
+                    logical_id: format!("{}Name", id.logical_id),
+                    terraform: format!("{}_table_name", id.terraform),
+                },
+                description: format!(
+                    "Name of cache table {} (set it as {})",
+                    table.name, table.env_var
+                ),
+                value: Value::TableName(TableRef(position)),
+            });
+            outputs.push(Output {
+                id: Id {
+                    logical_id: format!("{}Arn", id.logical_id),
+                    terraform: format!("{}_table_arn", id.terraform),
+                },
+                description: format!("ARN of cache table {}", table.name),
+                value: Value::TableArn(TableRef(position)),
+            });
+        }
+        for (position, resource) in self.buckets.iter().enumerate() {
+            outputs.push(Output {
+                id: Id {
+                    logical_id: format!("{}Name", resource.id.logical_id),
+                    terraform: format!("{}_bucket_name", resource.id.terraform),
+                },
+                description: format!(
+                    "Name of document bucket {} (set it as {})",
+                    resource.bucket.name, resource.bucket.env_var
+                ),
+                value: Value::BucketName(BucketRef(position)),
+            });
+        }
+        for (position, resources) in self.consumers.iter().enumerate() {
+            let name = &resources.consumer.name;
+            outputs.push(Output {
+                id: Id {
+                    logical_id: format!("{}Arn", resources.policy.id.logical_id),
+                    terraform: format!("{}_policy_arn", resources.policy.id.terraform),
+                },
+                description: format!("Cache policy of consumer {name}"),
+                value: Value::PolicyArn(ConsumerRef(position)),
+            });
+            if let Some(role) = resources.role {
+                let role_id = &self.role(role).id;
+                outputs.push(Output {
+                    id: Id {
+                        logical_id: format!("{}Arn", role_id.logical_id),
+                        terraform: format!("{}_role_arn", role_id.terraform),
+                    },
+                    description: format!("Execution role of consumer {name}"),
+                    value: Value::RoleArn(role),
+                });
+            }
+        }
+        outputs
+    }
+
+    fn environment_of(&self) -> Vec<(&'m str, Value<'m>)> {
+        let tables = self.model.tables.iter().enumerate();
+        let buckets = self.model.buckets.iter().enumerate();
+        tables
+            .map(|(position, table)| (table.env_var.as_str(), Value::TableName(TableRef(position))))
+            .chain(buckets.map(|(position, bucket)| {
+                (
+                    bucket.env_var.as_str(),
+                    Value::BucketName(BucketRef(position)),
+                )
+            }))
+            .collect()
+    }
+}
+
+/// The Terraform name of a resource the spec calls `name` (`query-cache` -> `query_cache`).
+pub fn terraform_name(name: &str) -> String {
+    name.to_snake_case()
+}
+
+/// The action that reads an index.
+const QUERY_ACTION: &str = "dynamodb:Query";
+
+/// `QueryCacheTable` -> `QueryCache`: the stem of a table's statement IDs.
+fn grant_stem(logical_id: &str) -> &str {
+    logical_id.strip_suffix("Table").unwrap_or(logical_id)
+}
+
+/// The spec's tags, then the fingerprint tag.
+fn tags<'m>(spec_tags: &'m [(String, NameTemplate)], fingerprint: &'m str) -> Vec<Tag<'m>> {
+    spec_tags
+        .iter()
+        .map(|(key, value)| (key.as_str(), Value::name(value)))
+        .chain([(FINGERPRINT_TAG, Value::literal(fingerprint))])
+        .collect()
+}
+
+/// The spec's parameters, then one per consumer role passed in by name or ARN.
+fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
+    let spec = model.parameters.iter().map(|parameter| Parameter {
+        name: &parameter.name,
+        default: parameter.default.as_deref(),
+        allowed: &parameter.allowed,
+        description: parameter.description.as_deref().map(Cow::Borrowed),
+    });
+    let roles = model.consumers.iter().filter_map(|consumer| {
+        let (name, what) = match &consumer.role {
+            Role::Parameter(name) => (name, "Name"),
+            Role::ArnParameter(name) => (name, "ARN"),
+            Role::Create | Role::Existing(_) => return None,
+        };
+        Some(Parameter {
+            name,
+            default: None,
+            allowed: &[],
+            description: Some(Cow::Owned(format!(
+                "{what} of the existing IAM role of consumer {}",
+                consumer.name
+            ))),
+        })
+    });
+    spec.chain(roles).collect()
+}

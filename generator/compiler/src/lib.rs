@@ -1,0 +1,118 @@
+//! cachegen's compiler: one cache spec compiled into infrastructure and code that cannot
+//! drift apart. It depends on no AWS SDK and no async runtime, so a `build.rs` that uses
+//! [`Builder`] compiles little; deploying and operating live in the `cachegen` CLI crate.
+//!
+//! The pipeline is spec → validate → IR → emit:
+//! - [`spec`]: the serde/schemars model of `cache.yaml`, exactly as users write it;
+//! - [`validate`]: checks the spec and resolves it into the IR, reporting every
+//!   problem at once with `file:line:column` and a hint;
+//! - [`ir`]: the validated [`ir::CacheModel`], the only input of every emitter;
+//! - [`emit`]: CloudFormation, SAM, Terraform, the typed Rust crate and the docs page
+//!   from the IR;
+//! - [`output`]: atomic writes, and drift detection for `cachegen check`;
+//! - [`view`]: the versioned JSON view of the IR (`cachegen ir`), with its JSON Schema;
+//! - [`Builder`]: the typed Rust module from a `build.rs`, like prost-build;
+//! - [`cost`]: the monthly DynamoDB estimate from declared traffic.
+//!
+//! ```
+//! let spec = cachegen_compiler::STARTER_SPEC;
+//! let model = cachegen_compiler::compile_text("cache.yaml", spec).expect("the starter spec is valid");
+//! let files = cachegen_compiler::emit::generate(&model, "cache.yaml", None);
+//! assert!(files[0].contents.contains("AWS::DynamoDB::Table"));
+//! ```
+
+mod builder;
+pub mod cost;
+pub mod emit;
+pub mod ir;
+pub mod output;
+pub mod spec;
+pub mod validate;
+pub mod view;
+
+use std::path::{Path, PathBuf};
+
+pub use builder::Builder;
+use emit::GeneratedFile;
+use ir::{CacheModel, Target};
+use validate::{Diagnostics, SourceFile};
+
+/// The commented starter spec `cachegen init` writes.
+pub const STARTER_SPEC: &str = include_str!("../templates/starter.cache.yaml");
+
+/// Why a spec file could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The spec path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The spec has problems.
+    #[error("{0}")]
+    Spec(#[from] Diagnostics),
+    /// A generated file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// [`Builder`] ran outside cargo and was given no output directory.
+    #[error("OUT_DIR is not set: run from a build script, or call Builder::out_dir")]
+    NoOutDir,
+}
+
+/// Compiles spec text; `name` is how diagnostics refer to it.
+pub fn compile_text(name: &str, text: &str) -> Result<CacheModel, Diagnostics> {
+    validate::compile(&SourceFile::new(name, text))
+}
+
+/// A spec file compiled into its model.
+#[derive(Clone, Debug)]
+pub struct Project {
+    /// Path of the spec file.
+    pub spec_path: PathBuf,
+    /// The validated model.
+    pub model: CacheModel,
+}
+
+impl Project {
+    /// Reads and compiles the spec at `spec_path`.
+    pub fn load(spec_path: impl AsRef<Path>) -> Result<Self, Error> {
+        let spec_path = spec_path.as_ref().to_path_buf();
+        let bytes = std::fs::read(&spec_path).map_err(|source| Error::Read {
+            path: spec_path.clone(),
+            source,
+        })?;
+        let file = validate::decode(&spec_path.display().to_string(), &bytes)?;
+        let model = validate::compile(&file)?;
+        Ok(Self { spec_path, model })
+    }
+
+    /// Where outputs go: the spec's `outputs.dir`, relative to the spec file.
+    pub fn default_out_dir(&self) -> PathBuf {
+        self.spec_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&self.model.out_dir)
+    }
+
+    /// How generated files name the spec they come from: its file name (`cache.yaml`
+    /// when the path has none).
+    pub fn spec_name(&self) -> String {
+        self.spec_path.file_name().map_or_else(
+            || "cache.yaml".into(),
+            |name| name.to_string_lossy().into_owned(),
+        )
+    }
+
+    /// The generated files, for the spec's targets or the ones given.
+    pub fn files(&self, targets: Option<&[Target]>) -> Vec<GeneratedFile> {
+        emit::generate(&self.model, &self.spec_name(), targets)
+    }
+}

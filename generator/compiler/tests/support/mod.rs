@@ -1,0 +1,88 @@
+//! Helpers shared by the compiler's integration tests.
+
+// Each test binary includes this module and uses a subset of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use cachegen_compiler::Project;
+use cachegen_compiler::ir::Target;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("the compiler crate sits in generator/ in the workspace")
+        .to_path_buf()
+}
+
+/// The spec of every bundled example, sorted by name.
+pub fn example_specs() -> Vec<(String, PathBuf)> {
+    let mut specs: Vec<(String, PathBuf)> = std::fs::read_dir(workspace_root().join("examples"))
+        .expect("examples/ exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|dir| dir.join("cache.yaml").is_file())
+        .map(|dir| {
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            (name, dir.join("cache.yaml"))
+        })
+        .collect();
+    specs.sort();
+    assert!(
+        specs.len() >= 5,
+        "expected the five seed examples, found {specs:?}"
+    );
+    specs
+}
+
+/// Like rust-analyzer's `ensure_file_contents`: when `path` differs from `contents`,
+/// rewrite it and fail, so the next run passes and the diff shows up in review.
+pub fn ensure_file_contents(path: &Path, contents: &str) {
+    let stale = refresh(path, contents);
+    assert!(!stale, "{}", stale_message(&[path.display().to_string()]));
+}
+
+/// [`ensure_file_contents`] for each path and contents, failing once for all the stale ones.
+pub fn ensure_files(files: &[(PathBuf, String)]) {
+    let stale: Vec<String> = files
+        .iter()
+        .filter(|(path, contents)| refresh(path, contents))
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    assert!(stale.is_empty(), "{}", stale_message(&stale));
+}
+
+/// Whether `path` differs from `contents`; outside CI it is rewritten to them.
+fn refresh(path: &Path, contents: &str) -> bool {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
+        return false;
+    }
+    if std::env::var_os("CI").is_none() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+    true
+}
+
+fn stale_message(paths: &[String]) -> String {
+    format!(
+        "not up to date{}; commit the new version:\n{}",
+        if std::env::var_os("CI").is_none() {
+            " and rewritten"
+        } else {
+            ""
+        },
+        paths.join("\n")
+    )
+}
+
+/// The contents of output `path` of `target` for `project`.
+pub fn file(project: &Project, target: Target, path: &str) -> String {
+    project
+        .files(Some(&[target]))
+        .into_iter()
+        .find(|file| file.path.to_str() == Some(path))
+        .unwrap_or_else(|| panic!("no {path}"))
+        .contents
+}
