@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests: the workspace layout, the external tools
 //! (cfn-lint, checkov, terraform) and the deployed-table check.
 
+pub mod counting;
 pub mod deployed;
 
 use std::path::{Path, PathBuf};

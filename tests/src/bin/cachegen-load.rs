@@ -1,12 +1,16 @@
-//! A bounded load test: N worker processes (this binary with `--worker`) share one
-//! DynamoDB (moto) or Redis on loopback and hammer a hot key set with misses, hits and
-//! invalidations, through caches with distributed single-flight. The driver merges what
-//! the workers report: origin calls per key per TTL (target 1), p50/p99 latency per layer,
-//! and caller-visible errors (target 0). It stops by itself.
+//! A bounded load test: N worker processes (this binary with `--worker`), each running M
+//! simulated containers (separate caches: their own L1, flights and lease holder name),
+//! share one DynamoDB (moto) or Redis on loopback and hammer a hot key set with misses,
+//! hits and invalidations, through caches with distributed single-flight. The driver
+//! merges what the workers report: origin calls per key per TTL (target 1), p50/p99
+//! latency per layer, caller-visible errors (target 0), and the store requests that land
+//! on the busiest item of each kind per second (a hot key, a stamp), for the scale
+//! figures in BENCHMARKS.md. It stops by itself.
 //!
 //! ```text
 //! cachegen-load --backend dynamodb --endpoint http://127.0.0.1:5000 --processes 4 --seconds 6
 //! cachegen-load --backend redis --endpoint redis://127.0.0.1:6379 --processes 4 --seconds 6
+//! cachegen-load ... --containers 25     # 25 containers per process (100 in all)
 //! cachegen-load ... --no-distributed    # the control: single-flight inside each process only
 //! ```
 
@@ -22,6 +26,7 @@ use aws_sdk_dynamodb::types::{
 use cachegen_runtime::config::MemoryLimit;
 use cachegen_runtime::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore};
 use cachegen_runtime::{BoxError, DistributedFlight, TieredCache};
+use cachegen_tests::counting::CountingStore;
 use serde_json::{Value, json};
 
 /// Hot keys every worker contends on.
@@ -32,6 +37,8 @@ const CALLERS: usize = 8;
 const TTL: Duration = Duration::from_secs(2);
 /// Latency samples per layer and worker.
 const SAMPLES: usize = 200;
+/// How often, at most, a hot container re-reads its data type's stamp.
+const VERSION_CHECK: Duration = Duration::from_secs(1);
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -53,14 +60,23 @@ fn main() {
         .build()
         .unwrap();
     let distributed = !args.iter().any(|a| a == "--no-distributed");
+    let containers: usize =
+        arg(&args, "--containers").map_or(1, |s| s.parse().expect("--containers N"));
+    let load = Load {
+        backend,
+        endpoint,
+        seconds,
+        containers: containers.max(1),
+        distributed,
+    };
     if args.iter().any(|a| a == "--worker") {
         let table = arg(&args, "--table").unwrap_or_default();
-        let report = runtime.block_on(worker(&backend, &endpoint, &table, seconds, distributed));
+        let report = runtime.block_on(worker(&load, &table));
         println!("{report}");
     } else {
         let processes: usize =
             arg(&args, "--processes").map_or(4, |s| s.parse().expect("--processes N"));
-        let summary = runtime.block_on(drive(&backend, &endpoint, processes, seconds, distributed));
+        let summary = runtime.block_on(drive(&load, processes));
         println!("{}", serde_json::to_string_pretty(&summary).unwrap());
     }
 }
@@ -80,14 +96,38 @@ async fn store(backend: &str, endpoint: &str, table: &str) -> Arc<dyn CacheStore
     }
 }
 
-/// Runs the workers and merges their reports.
-async fn drive(
-    backend: &str,
-    endpoint: &str,
-    processes: usize,
+/// What every process of one run does.
+struct Load {
+    backend: String,
+    endpoint: String,
     seconds: u64,
+    /// Simulated containers per process.
+    containers: usize,
     distributed: bool,
-) -> Value {
+}
+
+/// What kind of item a store key is, for the per-item figures.
+fn kind_of(item: &str) -> &'static str {
+    match item.find('!').map(|at| &item[at..]) {
+        Some(rest) if rest.starts_with("!t#") => "data type stamp",
+        Some(rest) if rest.starts_with("!g#") => "tag stamp",
+        Some(rest) if rest.starts_with("!p#") => "key prefix stamp",
+        _ if item.starts_with("hot") => "hot key",
+        _ => "other key",
+    }
+}
+
+/// Runs the workers and merges their reports.
+async fn drive(load: &Load, processes: usize) -> Value {
+    let Load {
+        backend,
+        endpoint,
+        seconds,
+        containers,
+        distributed,
+    } = load;
+    let (backend, endpoint, seconds, distributed) =
+        (backend.as_str(), endpoint.as_str(), *seconds, *distributed);
     let table = format!("load-{}", std::process::id());
     if backend != "redis" {
         let sdk = cachegen_tests::moto_sdk(endpoint).await;
@@ -128,6 +168,7 @@ async fn drive(
                     &table,
                 ])
                 .args(["--seconds", &seconds.to_string()])
+                .args(["--containers", &containers.to_string()])
                 .args((!distributed).then_some("--no-distributed"))
                 .stdout(Stdio::piped())
                 .spawn()
@@ -146,7 +187,11 @@ async fn drive(
     let mut calls: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut layers: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let (mut errors, mut invalidations, mut lookups) = (0, 0, 0);
+    let mut per_item: BTreeMap<String, u64> = BTreeMap::new();
     for report in &reports {
+        for (item, count) in report["requests_per_item"].as_object().unwrap() {
+            *per_item.entry(item.clone()).or_default() += count.as_u64().unwrap();
+        }
         for (key, times) in report["origin_calls"].as_object().unwrap() {
             calls.entry(key.clone()).or_default().extend(
                 times
@@ -185,10 +230,26 @@ async fn drive(
             )
         })
         .collect();
+    // The busiest item of each kind, in requests per second of the hot phase.
+    let mut busiest: BTreeMap<&str, (String, u64)> = BTreeMap::new();
+    for (item, count) in &per_item {
+        let best = busiest.entry(kind_of(item)).or_default();
+        if *count > best.1 {
+            *best = (item.clone(), *count);
+        }
+    }
+    let busiest: BTreeMap<&str, Value> = busiest
+        .into_iter()
+        .map(|(kind, (item, count))| {
+            let rate = count as f64 / seconds as f64;
+            (kind, json!({ "item": item, "requests_per_second": (rate * 10.0).round() / 10.0 }))
+        })
+        .collect();
     json!({
         "backend": backend,
         "distributed_flight": distributed,
         "processes": processes,
+        "containers": processes * containers,
         "seconds": seconds,
         "hot_keys": HOT_KEYS,
         "ttl_ms": TTL.as_millis() as u64,
@@ -198,30 +259,33 @@ async fn drive(
         "origin_calls_per_key_per_ttl": (per_key_per_ttl * 100.0).round() / 100.0,
         "errors": errors,
         "latency": percentiles,
+        "busiest_item_per_kind": busiest,
     })
 }
 
-/// One worker process: a hot phase with contention and invalidations, then a layer phase.
-async fn worker(
-    backend: &str,
-    endpoint: &str,
-    table: &str,
-    seconds: u64,
-    distributed: bool,
-) -> String {
-    let store = store(backend, endpoint, table).await;
-    let hot = TieredCache::builder()
-        .store(store.clone())
-        .memory(MemoryLimit::entries(10_000))
-        .store_timeout(Duration::from_secs(2))
-        .distributed_flight(DistributedFlight {
-            lease_ttl: Duration::from_secs(2),
-            wait: Duration::from_secs(2),
-            poll: Duration::from_millis(10),
+/// One worker process: a hot phase with contention and invalidations through its
+/// containers, then a layer phase.
+async fn worker(load: &Load, table: &str) -> String {
+    let (seconds, distributed) = (load.seconds, load.distributed);
+    let store = store(&load.backend, &load.endpoint, table).await;
+    let counted = Arc::new(CountingStore::new(store.clone()));
+    let containers: Vec<TieredCache> = (0..load.containers)
+        .map(|_| {
+            TieredCache::builder()
+                .store(counted.clone())
+                .memory(MemoryLimit::entries(10_000))
+                .store_timeout(Duration::from_secs(2))
+                .distributed_flight(DistributedFlight {
+                    lease_ttl: Duration::from_secs(2),
+                    wait: Duration::from_secs(2),
+                    poll: Duration::from_millis(10),
+                })
+                .build()
+                .with_memory_ttl(Duration::from_millis(500))
+                .with_version_check(Some(VERSION_CHECK))
+                .with_distributed_flight(distributed)
         })
-        .build()
-        .with_memory_ttl(Duration::from_millis(500))
-        .with_distributed_flight(distributed);
+        .collect();
     let calls: Arc<Mutex<BTreeMap<String, Vec<u64>>>> = Arc::default();
     let errors = Arc::new(AtomicU64::new(0));
     let lookups = Arc::new(AtomicU64::new(0));
@@ -234,9 +298,9 @@ async fn worker(
     };
 
     let mut tasks = Vec::new();
-    for caller in 0..CALLERS {
+    for caller in 0..CALLERS.max(load.containers) {
         let (hot, calls, errors, lookups, invalidations) = (
-            hot.clone(),
+            containers[caller % containers.len()].clone(),
             calls.clone(),
             errors.clone(),
             lookups.clone(),
@@ -322,6 +386,7 @@ async fn worker(
     }
     let calls = calls.lock().unwrap().clone();
     json!({
+        "requests_per_item": counted.counts(),
         "origin_calls": calls,
         "latency_us": latency,
         "errors": errors.load(Ordering::Relaxed),
