@@ -1,7 +1,8 @@
 //! Runtime benchmarks, each against the bare alternative in the same run.
 //!
 //! - `l1_hit`: `TieredCache::get` on L1 vs bare `moka::future::Cache::get`, 1,000 keys.
-//! - `dynamo_hit`: `TieredCache::get` (L1 off) vs raw `GetItem`, same moto server.
+//! - `dynamo_hit`: `TieredCache::get` (L1 off) vs a raw strongly consistent `GetItem`,
+//!   same moto server.
 //! - `stampede`: 1,000 concurrent `wrap` misses on one key; prints origin calls.
 //!
 //! Run: `cargo bench -p cachegen-runtime --bench runtime`.
@@ -178,6 +179,8 @@ fn dynamo_hit(c: &mut Criterion) {
             .get_item()
             .table_name(&table)
             .key("pk", AttributeValue::S("user#1".into()))
+            // As the runtime reads: strongly consistent, so a delete is seen at once.
+            .consistent_read(true)
             .send()
             .await
             .unwrap();

@@ -3,8 +3,24 @@
 //! A lookup is answered from the in-process L1 (moka) if fresh, else from the
 //! shared [`CacheStore`](store::CacheStore) (DynamoDB by default, Redis as the
 //! alternative), else by calling the caller's origin, whose result is then
-//! stored in both layers. Concurrent misses on one key call the origin once
-//! per process; a failing store degrades to L1/origin instead of failing.
+//! stored in the store and, once the store accepted it, in L1. Concurrent misses on one
+//! key call the origin once per process (and once across processes with distributed
+//! single-flight); a failing store degrades lookups to L1/origin instead of failing them,
+//! while explicit writes and invalidations report the failure.
+//!
+//! # Coherence
+//!
+//! Once `delete`, `invalidate_tag`, `invalidate_prefix`, `invalidate_all` or
+//! `clear_memory` has returned `Ok` at time t, no lookup that starts after t returns a
+//! value whose origin read began before the invalidation was called: in the same process
+//! at once, in other processes once their view of the invalidated scope is younger than
+//! the handle's bound ([`TieredCache::with_version_check`], else the memory TTL, else
+//! [`DEFAULT_VERSION_CHECK`]). Distinct keys never address one item, and no key can
+//! address the cache's own items ([`store::INTERNAL_KEY_MARKER`]). An invalidation that
+//! did not complete returns an error; dry run changes nothing; a dropped future leaks no
+//! lease; L1 stays within its byte bound in decoded bytes; tag bookkeeping is one counter
+//! per tag. The crate README has the whole contract, the requests each operation costs,
+//! and how the design scales with the number of containers.
 //!
 //! ```no_run
 //! use std::time::Duration;

@@ -52,7 +52,11 @@ async fn every_copy_is_raised_together(kind: Kind) {
         .collect();
     let stamps = h.store.read_stamps(&shards).await.unwrap();
     let all: Vec<u64> = stamps.iter().map(|stamp| stamp["all"]).collect();
-    assert_eq!(all, vec![2; SHARDS as usize], "{kind:?}: every copy at one generation");
+    assert_eq!(
+        all,
+        vec![2; SHARDS as usize],
+        "{kind:?}: every copy at one generation"
+    );
     // Past the bound every container, whatever copy it reads, drops the old value.
     h.clock.advance(BOUND + Duration::from_millis(10));
     let values: Vec<u32> = futures::future::join_all(fleet.iter().map(|c| read(c, &calls))).await;

@@ -242,7 +242,10 @@ async fn drive(load: &Load, processes: usize) -> Value {
         .into_iter()
         .map(|(kind, (item, count))| {
             let rate = count as f64 / seconds as f64;
-            (kind, json!({ "item": item, "requests_per_second": (rate * 10.0).round() / 10.0 }))
+            (
+                kind,
+                json!({ "item": item, "requests_per_second": (rate * 10.0).round() / 10.0 }),
+            )
         })
         .collect();
     json!({
