@@ -170,8 +170,9 @@ impl Flights {
         }
     }
 
-    /// A leader of a flight no one can join (for a caller that must not share a read).
-    pub fn detached<T: Clone + Send + Sync + 'static>(self: &Arc<Self>) -> Leader<T> {
+    /// A leader of a flight no one can join (yet: [`join_unless`](Self::join_unless)
+    /// registers it).
+    fn detached<T: Clone + Send + Sync + 'static>(self: &Arc<Self>) -> Leader<T> {
         Leader {
             flights: self.clone(),
             key: None,

@@ -1,5 +1,5 @@
 //! The coherence contract, case by case, each with the interleaving that used to break it
-//! forced by hand (an origin that waits for a signal, a store that holds a call): a value
+//! forced by hand (an origin that waits for a signal, a store call that never ends): a value
 //! whose read began before an invalidation is not served after it returns, in this
 //! process or another; an invalidation that did not finish says so; a cancelled lease
 //! holder gives its lease back; a write the store refused is not served from L1; keys
@@ -136,17 +136,40 @@ async fn a_lookup_after_an_invalidation_does_not_join_a_flight_that_began_before
     }
 }
 
-/// A store that holds `delete` and `bump_stamp` calls until `release` (or forever).
+/// A memory store with one fault: invalidations that never finish, or writes refused as
+/// too large.
 #[derive(Debug)]
-struct SlowInvalidations {
+struct Faulty {
     inner: Arc<dyn CacheStore>,
-    release: Arc<Notify>,
+    fault: Fault,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    HangingInvalidations,
+    RefusedWrites,
+}
+
+impl Faulty {
+    fn over_memory(fault: Fault) -> Arc<dyn CacheStore> {
+        Arc::new(Self {
+            inner: memory_store(),
+            fault,
+        })
+    }
+
+    /// Waits forever when invalidations hang.
+    async fn invalidation(&self) {
+        if let Fault::HangingInvalidations = self.fault {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 #[async_trait]
-impl CacheStore for SlowInvalidations {
+impl CacheStore for Faulty {
     fn name(&self) -> &'static str {
-        "slow"
+        "faulty"
     }
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
@@ -163,10 +186,18 @@ impl CacheStore for SlowInvalidations {
         entry: StoreEntry<'_>,
         precondition: Precondition,
     ) -> Result<Option<Version>, StoreError> {
+        if let Fault::RefusedWrites = self.fault {
+            return Err(StoreError::TooLarge {
+                store: "faulty",
+                key: key.to_owned(),
+                size: entry.value.len(),
+                limit: 0,
+            });
+        }
         self.inner.write(key, entry, precondition).await
     }
     async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
-        self.release.notified().await;
+        self.invalidation().await;
         self.inner.delete(key, precondition).await
     }
     async fn acquire_lease(
@@ -185,7 +216,7 @@ impl CacheStore for SlowInvalidations {
         self.inner.read_stamps(keys).await
     }
     async fn bump_stamp(&self, shards: &[String], counter: &str) -> Result<u64, StoreError> {
-        self.release.notified().await;
+        self.invalidation().await;
         self.inner.bump_stamp(shards, counter).await
     }
     async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
@@ -195,10 +226,7 @@ impl CacheStore for SlowInvalidations {
 
 #[tokio::test(start_paused = true)]
 async fn an_invalidation_that_does_not_finish_reports_it() {
-    let store: Arc<dyn CacheStore> = Arc::new(SlowInvalidations {
-        inner: memory_store(),
-        release: Arc::new(Notify::new()),
-    });
+    let store = Faulty::over_memory(Fault::HangingInvalidations);
     let cache = TieredCache::builder()
         .store(store)
         .invalidation_timeout(Duration::from_secs(1))
@@ -257,66 +285,9 @@ async fn a_cancelled_lease_holder_gives_the_lease_back() {
     assert_eq!(next, 2);
 }
 
-/// A store that refuses every write as too large.
-#[derive(Debug)]
-struct RefusesWrites(Arc<dyn CacheStore>);
-
-#[async_trait]
-impl CacheStore for RefusesWrites {
-    fn name(&self) -> &'static str {
-        "refusing"
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.0.capabilities()
-    }
-    async fn read(&self, key: &str) -> Result<Slot, StoreError> {
-        self.0.read(key).await
-    }
-    async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
-        self.0.read_many(keys).await
-    }
-    async fn write(
-        &self,
-        key: &str,
-        entry: StoreEntry<'_>,
-        _: Precondition,
-    ) -> Result<Option<Version>, StoreError> {
-        Err(StoreError::TooLarge {
-            store: "refusing",
-            key: key.to_owned(),
-            size: entry.value.len(),
-            limit: 0,
-        })
-    }
-    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
-        self.0.delete(key, precondition).await
-    }
-    async fn acquire_lease(
-        &self,
-        key: &str,
-        seen: Option<Version>,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<LeaseOutcome, StoreError> {
-        self.0.acquire_lease(key, seen, holder, ttl).await
-    }
-    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), StoreError> {
-        self.0.release_lease(key, holder).await
-    }
-    async fn read_stamps(&self, keys: &[String]) -> Result<Vec<Stamp>, StoreError> {
-        self.0.read_stamps(keys).await
-    }
-    async fn bump_stamp(&self, shards: &[String], counter: &str) -> Result<u64, StoreError> {
-        self.0.bump_stamp(shards, counter).await
-    }
-    async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
-        self.0.clear(prefix).await
-    }
-}
-
 #[tokio::test]
 async fn a_write_the_store_refused_is_not_served_from_l1() {
-    let store: Arc<dyn CacheStore> = Arc::new(RefusesWrites(memory_store()));
+    let store = Faulty::over_memory(Fault::RefusedWrites);
     let cache = containers(&store, 1).remove(0);
     let refused = cache.set("k", &1u32, MINUTE).await.unwrap_err();
     assert!(

@@ -7,7 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, PutRequest, ReturnValue,
@@ -269,25 +270,6 @@ fn value_size(value: &AttributeValue) -> usize {
     }
 }
 
-/// A conditional `PutItem`'s output, or `None` when its condition did not hold.
-fn refused_is_none<R>(
-    sent: Result<PutItemOutput, SdkError<PutItemError, R>>,
-) -> Result<Option<PutItemOutput>, StoreError>
-where
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    match sent {
-        Ok(out) => Ok(Some(out)),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(sdk(e)),
-    }
-}
-
 /// The condition expression of `precondition` on the version attribute `#ver`, with its
 /// value, if any.
 fn version_condition(seen: Option<Version>) -> (&'static str, Option<AttributeValue>) {
@@ -459,6 +441,34 @@ impl DynamoStore {
 
     fn ttl_value(&self, expires_at_s: u64) -> u64 {
         expires_at_s + self.layout.ttl_grace.as_secs()
+    }
+
+    /// Sends `request` under `precondition`: its output, or `None` when the condition did
+    /// not hold.
+    async fn put_if(
+        &self,
+        mut request: PutItemFluentBuilder,
+        precondition: Precondition,
+    ) -> Result<Option<PutItemOutput>, StoreError> {
+        if let Precondition::Version(seen) = precondition {
+            let (condition, value) = version_condition(seen);
+            request = request
+                .condition_expression(condition)
+                .expression_attribute_names("#ver", &self.layout.version_attribute)
+                .set_expression_attribute_values(
+                    value.map(|v| HashMap::from([(":seen".to_owned(), v)])),
+                );
+        }
+        match request.send().await {
+            Ok(out) => Ok(Some(out)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk(e)),
+        }
     }
 
     /// A tombstone for `key`: the key, a new version, and (with a TTL attribute) when the
@@ -881,23 +891,14 @@ impl CacheStore for DynamoStore {
         if let (Some(overflow), Some(reference)) = (overflow, &reference) {
             overflow.put(reference, entry.value).await?;
         }
-        let mut request = self
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             // An item may replace one whose body is elsewhere in S3.
             .set_return_values(self.overflow.as_ref().map(|_| ReturnValue::AllOld));
-        if let Precondition::Version(seen) = precondition {
-            let (condition, value) = version_condition(seen);
-            request = request
-                .condition_expression(condition)
-                .expression_attribute_names("#ver", &l.version_attribute)
-                .set_expression_attribute_values(
-                    value.map(|v| HashMap::from([(":seen".to_owned(), v)])),
-                );
-        }
-        let Some(old) = refused_is_none(request.send().await)? else {
+        let Some(old) = self.put_if(request, precondition).await? else {
             return Ok(None);
         };
         if let (Some(overflow), Some(stale)) = (
@@ -910,23 +911,14 @@ impl CacheStore for DynamoStore {
     }
 
     async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
-        let mut request = self
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(self.tombstone(key)))
             // With overflow, the replaced item says whether it had a body in S3.
             .set_return_values(self.overflow.as_ref().map(|_| ReturnValue::AllOld));
-        if let Precondition::Version(seen) = precondition {
-            let (condition, value) = version_condition(seen);
-            request = request
-                .condition_expression(condition)
-                .expression_attribute_names("#ver", &self.layout.version_attribute)
-                .set_expression_attribute_values(
-                    value.map(|v| HashMap::from([(":seen".to_owned(), v)])),
-                );
-        }
-        let Some(old) = refused_is_none(request.send().await)? else {
+        let Some(old) = self.put_if(request, precondition).await? else {
             return Ok(false);
         };
         if let (Some(overflow), Some(object)) = (
