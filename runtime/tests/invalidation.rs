@@ -330,3 +330,24 @@ async fn keys_cannot_reach_the_caches_own_items() {
     let stamps = store.read_stamps(&["!g#bar".to_owned()]).await.unwrap();
     assert_eq!(stamps[0]["gen"], 1, "the stamp is untouched");
 }
+
+#[tokio::test]
+async fn writing_one_key_never_drops_another_keys_copy() {
+    // L1 only: a copy dropped by mistake would be lost, not re-read.
+    let cache = TieredCache::builder()
+        .memory(MemoryLimit::entries(10_000))
+        .build();
+    for i in 0..5_000u32 {
+        cache.set(&format!("k{i}"), &i, MINUTE).await.unwrap();
+    }
+    for i in 0..5_000u32 {
+        assert_eq!(cache.get::<u32>(&format!("k{i}")).await.unwrap(), Some(i));
+    }
+    cache.delete("k7").await.unwrap();
+    let kept = futures::future::join_all((0..5_000u32).map(|i| {
+        let cache = cache.clone();
+        async move { cache.get::<u32>(&format!("k{i}")).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(kept.iter().filter(|v| v.is_none()).count(), 1, "only k7");
+}

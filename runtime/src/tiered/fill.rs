@@ -273,7 +273,7 @@ impl TieredCache {
                         continue;
                     };
                     if let Some(validity) = &flown.validity
-                        && !self.still_valid(key, validity).await
+                        && !self.still_valid(validity).await
                     {
                         stale_flight = Some(id);
                         continue;
@@ -315,10 +315,11 @@ impl TieredCache {
         }
     }
 
-    /// Whether a value read in this process is still servable here.
-    async fn still_valid(&self, key: &str, validity: &Validity) -> bool {
-        let local = &self.inner.local;
-        local.admits(local.stripe(key), validity.ticket) && self.valid(&validity.checks).await
+    /// Whether a flight's value is still servable to a caller that joined it: per-key
+    /// invalidations take the key away from the flight (`forget`), so only scopes and
+    /// `clear_memory` can have come between.
+    async fn still_valid(&self, validity: &Validity) -> bool {
+        !self.inner.local.cleared_since(validity.ticket) && self.valid(&validity.checks).await
     }
 
     /// Calls the origin as flight leader: publishes the outcome to followers first, then

@@ -22,11 +22,12 @@ use crate::store::Precondition;
 impl TieredCache {
     /// Makes this process forget `key`: its L1 copy, and any read of it in flight.
     pub(super) fn forget(&self, key: &str) {
-        self.inner.local.invalidate(key);
         self.inner.flights.abandon(key);
-        if let Some(memory) = &self.inner.memory {
-            memory.remove(key);
-        }
+        self.inner.local.invalidate(key, || {
+            if let Some(memory) = &self.inner.memory {
+                memory.remove(key);
+            }
+        });
     }
 
     /// Removes `key`: a tombstone in the store, so a fill made from a read before it is
@@ -98,10 +99,11 @@ impl TieredCache {
 
     /// Empties this process's L1 (every data type); reads in flight here are not kept.
     pub fn clear_memory(&self) {
-        self.inner.local.invalidate_all();
-        if let Some(memory) = &self.inner.memory {
-            memory.clear();
-        }
+        self.inner.local.invalidate_all(|| {
+            if let Some(memory) = &self.inner.memory {
+                memory.clear();
+            }
+        });
     }
 
     /// Replaces every entry under this cache's key prefix by a tombstone, and empties this

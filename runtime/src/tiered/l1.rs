@@ -4,8 +4,8 @@
 
 use std::any::Any;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -13,10 +13,10 @@ use moka::sync::Cache;
 use super::stamps::Check;
 use crate::bounded::{MemoryLimit, Timed, bounded_cache};
 
-/// Stripes of this process's per-key invalidation record: a delete marks its key's
-/// stripe, and reads that began before it in the same stripe are invalid here (a
-/// re-read from the store, never an origin call, for the other keys of the stripe).
+/// Stripes of this process's per-key invalidation record.
 const STRIPES: usize = 4096;
+/// Locks over the stripes.
+const LOCKS: usize = 64;
 
 /// What a value's validity rests on: where it stood in this process's invalidation
 /// order when its read began, and the stamps it was checked against.
@@ -133,13 +133,19 @@ impl Memory {
 }
 
 /// This process's invalidation order: a counter every invalidation raises, and per key
-/// stripe the value it had at the last invalidation of a key in that stripe.
+/// stripe the value it had at the last invalidation of a key in that stripe. An L1 copy
+/// is kept only if no invalidation of its stripe (or of everything) came after its read
+/// began, checked and inserted atomically with invalidations, which remove the key's copy
+/// under the same lock: a copy in L1 is never older than an invalidation of its key. (Two
+/// keys in one stripe cost a refused insert, a re-read later, never a dropped copy.)
 #[derive(Debug)]
 pub(super) struct Local {
     epoch: AtomicU64,
     /// Set by `clear_memory`: every read before it is invalid.
     cleared: AtomicU64,
     stripes: Box<[AtomicU64]>,
+    /// Serialise inserts with invalidations, per group of stripes.
+    locks: Box<[Mutex<()>]>,
     /// A fixed hasher: the same key falls in the same stripe in every run.
     hasher: BuildHasherDefault<DefaultHasher>,
 }
@@ -150,6 +156,7 @@ impl Default for Local {
             epoch: AtomicU64::new(0),
             cleared: AtomicU64::new(0),
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            locks: (0..LOCKS).map(|_| Mutex::new(())).collect(),
             hasher: BuildHasherDefault::default(),
         }
     }
@@ -161,28 +168,45 @@ impl Local {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    /// The stripe of `key`.
-    pub fn stripe(&self, key: &str) -> usize {
+    fn stripe(&self, key: &str) -> usize {
         (self.hasher.hash_one(key) % STRIPES as u64) as usize
     }
 
-    /// Records that `key` was invalidated: reads of its stripe that began before are not
-    /// valid any more.
-    pub fn invalidate(&self, key: &str) {
-        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
-        self.stripes[self.stripe(key)].fetch_max(epoch, Ordering::SeqCst);
+    fn lock(&self, stripe: usize) -> MutexGuard<'_, ()> {
+        self.locks[stripe % LOCKS].lock().expect("l1 lock")
     }
 
-    /// Records that everything was invalidated.
-    pub fn invalidate_all(&self) {
+    /// Runs `insert` (of a copy of `key` read from `ticket` on) unless `key`'s stripe or
+    /// everything was invalidated since.
+    pub fn keep(&self, key: &str, ticket: u64, insert: impl FnOnce()) {
+        let stripe = self.stripe(key);
+        let _guard = self.lock(stripe);
+        if self.stripes[stripe].load(Ordering::SeqCst) <= ticket && !self.cleared_since(ticket) {
+            insert();
+        }
+    }
+
+    /// Records that `key` was invalidated, and runs `remove` (of its L1 copy) atomically
+    /// with inserts: reads of its stripe that began before are not kept any more.
+    pub fn invalidate(&self, key: &str, remove: impl FnOnce()) {
+        let stripe = self.stripe(key);
+        let _guard = self.lock(stripe);
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        self.stripes[stripe].fetch_max(epoch, Ordering::SeqCst);
+        remove();
+    }
+
+    /// Records that everything was invalidated, and runs `clear` atomically with inserts.
+    pub fn invalidate_all(&self, clear: impl FnOnce()) {
+        let _guards: Vec<MutexGuard<'_, ()>> = (0..LOCKS).map(|i| self.lock(i)).collect();
         let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         self.cleared.fetch_max(epoch, Ordering::SeqCst);
+        clear();
     }
 
-    /// Whether a read of a key in `stripe` that began at `ticket` is still valid here.
-    pub fn admits(&self, stripe: usize, ticket: u64) -> bool {
-        self.stripes[stripe].load(Ordering::SeqCst) <= ticket
-            && self.cleared.load(Ordering::SeqCst) <= ticket
+    /// Whether everything was invalidated since `ticket`.
+    pub fn cleared_since(&self, ticket: u64) -> bool {
+        self.cleared.load(Ordering::SeqCst) > ticket
     }
 }
 
@@ -191,16 +215,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_read_that_began_before_an_invalidation_of_its_key_is_refused() {
+    fn a_read_that_began_before_an_invalidation_of_its_key_is_not_kept() {
         let local = Local::default();
+        let kept = |ticket| {
+            let mut kept = false;
+            local.keep("k", ticket, || kept = true);
+            kept
+        };
         let before = local.ticket();
-        local.invalidate("k");
+        local.invalidate("k", || {});
         let after = local.ticket();
-        let stripe = local.stripe("k");
-        assert!(!local.admits(stripe, before));
-        assert!(local.admits(stripe, after));
-        local.invalidate_all();
-        assert!(!local.admits(local.stripe("other"), after));
+        assert!(!kept(before));
+        assert!(kept(after));
+        local.invalidate_all(|| {});
+        assert!(!kept(after));
+        assert!(local.cleared_since(after));
     }
 
     #[test]

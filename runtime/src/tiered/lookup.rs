@@ -64,9 +64,7 @@ impl TieredCache {
             return Found::Miss;
         };
         let now = self.inner.clock.now_ms();
-        let local = &self.inner.local;
         let admitted = now < entry.expires_at_ms
-            && local.admits(local.stripe(key), entry.validity.ticket)
             && match self.valid_now(&entry.validity.checks) {
                 Some(valid) => valid,
                 None => self.valid(&entry.validity.checks).await,
@@ -146,23 +144,24 @@ impl TieredCache {
         let Some(memory) = &self.inner.memory else {
             return;
         };
-        let local = &self.inner.local;
-        if !validity.for_memory || !local.admits(local.stripe(key), validity.ticket) {
+        if !validity.for_memory {
             return;
         }
         let now = self.inner.clock.now_ms();
         let cap = self
             .memory_ttl
             .map_or(u64::MAX, |ttl| now.saturating_add(ttl.as_millis() as u64));
-        memory.insert(
-            key,
-            Arc::new(value),
-            fresh_until_ms.min(cap),
-            expires_at_ms.min(cap),
-            now,
-            size,
-            validity.clone(),
-        );
+        self.inner.local.keep(key, validity.ticket, || {
+            memory.insert(
+                key,
+                Arc::new(value),
+                fresh_until_ms.min(cap),
+                expires_at_ms.min(cap),
+                now,
+                size,
+                validity.clone(),
+            );
+        });
     }
 
     /// L1, then the store (keeping hits in L1).
@@ -281,9 +280,7 @@ impl TieredCache {
     pub async fn has(&self, key: &str) -> Result<bool, CacheError> {
         Self::check_key(key)?;
         if let Some(entry) = self.inner.memory.as_ref().and_then(|m| m.get(key)) {
-            let local = &self.inner.local;
             if entry.expires_at_ms > self.inner.clock.now_ms()
-                && local.admits(local.stripe(key), entry.validity.ticket)
                 && self.valid(&entry.validity.checks).await
             {
                 return Ok(true);
