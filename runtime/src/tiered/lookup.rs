@@ -279,12 +279,11 @@ impl TieredCache {
     /// store, whatever its type.
     pub async fn has(&self, key: &str) -> Result<bool, CacheError> {
         Self::check_key(key)?;
-        if let Some(entry) = self.inner.memory.as_ref().and_then(|m| m.get(key)) {
-            if entry.expires_at_ms > self.inner.clock.now_ms()
-                && self.valid(&entry.validity.checks).await
-            {
-                return Ok(true);
-            }
+        if let Some(entry) = self.inner.memory.as_ref().and_then(|m| m.get(key))
+            && entry.expires_at_ms > self.inner.clock.now_ms()
+            && self.valid(&entry.validity.checks).await
+        {
+            return Ok(true);
         }
         let Some(store) = &self.inner.store else {
             return Ok(false);
