@@ -11,8 +11,8 @@
 //! # Why a hand-rolled simulation on tokio's paused clock
 //!
 //! The system under test is async tokio code: every store call runs under
-//! `tokio::time::timeout`, lease waits `sleep`, SWR refreshes are `tokio::spawn`ed,
-//! single-flight is a `tokio::sync::watch`, and L1 is moka's async cache. A current-thread
+//! `tokio::time::timeout`, lease waits `sleep`, SWR refreshes are `tokio::spawn`ed, and
+//! single-flight followers wait on oneshot channels. A current-thread
 //! runtime with paused time runs all of it unchanged on one thread: the seeded delays
 //! decide which task wakes first, so the interleaving is a function of the seed, and
 //! virtual time makes minutes of TTL cost nothing. Bugs of this class live at `.await`
@@ -38,22 +38,15 @@
 //! # Determinism
 //!
 //! One current-thread runtime per run, started paused; a fixed epoch; seeded ChaCha8
-//! streams for the plan and the network; `BTreeMap`s wherever order shows. Lease holder
-//! names (pid and wall time) are mapped to containers. Two things in today's runtime read
-//! the real clock: moka's expiry (L1 and the memory store), which the TTLs here (20 s and
-//! more, virtual) keep from firing within a run's real duration, and the lease `wait`
-//! bound (`std::time::Instant`), which a paused run never reaches, so the lease TTL ends
-//! waits (see [`sim::FLIGHT`]).
-//!
-//! One source is left, in tokio: a `watch` receiver waits on one of eight `Notify`
-//! shards chosen by the runtime's RNG, which only `tokio_unstable` builds can seed
-//! (`Builder::rng_seed`). The runtime's in-process flights are `watch` channels, so when
-//! two or more lookups wait on one flight, their wake order, and so which of them leads
-//! next, can differ between runs. Running each seed of 0..2000 four times, 145 (7%) did
-//! not always replay the same; each of the 68 below 1000 has three or more overlapping
-//! lookups of one key in one container. [`a_seed_replays_to_the_same_history`]
-//! checks seeds that do not, and a failure report says whether a replay reproduced it. A
-//! flight primitive that wakes its waiters in a fixed order would make every seed replay.
+//! streams for the plan and the network; `BTreeMap`s wherever order shows. The runtime's
+//! own randomness (item versions, lease poll jitter, holder names) comes from the
+//! thread's `fastrand` generator, which each run seeds; its flights wake their followers
+//! in the order they joined; its stripes hash with a fixed hasher; its lease waits and
+//! origin durations read tokio's clock. So every seed replays: the history and the store
+//! log of two runs are the same ([`a_seed_replays_to_the_same_history`]). Moka's expiry
+//! reads the real clock; the TTLs here (20 s and more, virtual) keep it from firing within
+//! a run's real duration. Lease holder names carry the process id, so they are mapped to
+//! containers.
 //!
 //! # Running
 //!
@@ -136,8 +129,7 @@ fn a_fixed_budget_of_seeds_keeps_the_contract() {
 }
 
 /// Seeds 0 to 7 cover every combination of distributed flight, version check and
-/// network. (Runs where several lookups wait on one in-process flight can differ: see the
-/// module doc's Determinism section.)
+/// network.
 #[test]
 fn a_seed_replays_to_the_same_history() {
     for seed in 0..8 {
@@ -177,7 +169,8 @@ const DEFECT_1_CONFIG: SimConfig = SimConfig {
 /// Defect 1 of issue 11 (set after delete), found by seed 8 on a calm network: container
 /// 1's `wrap_swr` misses and its origin reads v6; a writer changes the source and
 /// container 0 deletes the key; the origin returns, its value is written after the delete,
-/// and container 0 then serves v6. Fails until the runtime's fix lands.
+/// and container 0 then serves v6. Failed on the runtime before issue 11's fix (9cd0e7d);
+/// the fill is now conditional on the item's version, which the delete changed.
 #[test]
 fn regression_seed_8_origin_fill_lands_after_delete() {
     assert_coherent([sim::run_seed(8, &DEFECT_1_CONFIG)]);

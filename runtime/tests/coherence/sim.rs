@@ -29,9 +29,8 @@ pub const STALE_WINDOW: Duration = Duration::from_secs(60);
 pub const VERSION_CHECK: Duration = Duration::from_secs(2);
 /// The cache's store timeout (the runtime's default).
 pub const STORE_TIMEOUT: Duration = Duration::from_millis(200);
-/// Cross-container single-flight. Today's runtime measures `wait` on the real clock
-/// (`std::time::Instant`), which a paused simulation never advances, so the lease's TTL,
-/// shorter, is what ends a wait here.
+/// Cross-container single-flight: a waiter gives up after `wait`, or takes over when the
+/// lease lapses after `lease_ttl`, both on tokio's (here paused) clock.
 pub const FLIGHT: DistributedFlight = DistributedFlight {
     lease_ttl: Duration::from_secs(3),
     wait: Duration::from_secs(5),
