@@ -92,6 +92,9 @@ pub enum CacheError {
     /// The origin function failed.
     #[error("origin failed: {0}")]
     Origin(Arc<dyn std::error::Error + Send + Sync + 'static>),
+    /// The origin did not answer within the handle's hard timeout.
+    #[error("origin did not answer within {0:?}")]
+    OriginTimeout(std::time::Duration),
     /// The environment configuration is invalid.
     #[error(transparent)]
     Config(Arc<ConfigError>),

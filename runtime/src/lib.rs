@@ -72,5 +72,6 @@ pub use ::aws_sdk_s3;
 pub use error::{BoxError, CacheError, StoreError};
 pub use tiered::{
     CacheValue, DEFAULT_COMPRESS_OVER, DEFAULT_INVALIDATION_TIMEOUT, DEFAULT_STORE_TIMEOUT,
-    DEFAULT_VERSION_CHECK, DistributedFlight, Item, TieredCache, TieredCacheBuilder, WriteOptions,
+    DEFAULT_VERSION_CHECK, Described, DistributedFlight, FailSafe, Item, OriginPolicy, Served,
+    TieredCache, TieredCacheBuilder, WriteOptions,
 };

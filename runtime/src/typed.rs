@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::error::{BoxError, CacheError};
 use crate::query::{IndexQuery, Page, SortCondition};
 use crate::store::{AttrValue, Attributes, Precondition, Version};
-use crate::tiered::{CacheValue, Item, TieredCache, WriteOptions};
+use crate::tiered::{CacheValue, Described, Item, OriginPolicy, Served, TieredCache, WriteOptions};
 
 /// One data type of a spec: its keys, values, lifetimes, tags and item attributes.
 pub trait DataType: 'static {
@@ -37,6 +37,9 @@ pub trait DataType: 'static {
     /// Whether values may exceed DynamoDB's item limit, their bodies then kept in S3
     /// (when the store has an [`S3Overflow`](crate::store::S3Overflow) bucket).
     const LARGE_VALUES: bool = false;
+    /// What the handle does when the origin fails or is slow, and how long values live
+    /// (fail-safe, timeouts, eager refresh, TTL jitter, negative and adaptive TTLs).
+    const POLICY: OriginPolicy = OriginPolicy::NONE;
 
     /// The store key for `key`.
     fn key(key: &Self::Key) -> String;
@@ -134,7 +137,8 @@ impl<D: DataType> TypedCache<D> {
                 .with_memory_ttl(D::MEMORY_TTL)
                 .with_distributed_flight(D::DISTRIBUTED_FLIGHT)
                 .with_version_check(D::VERSION_CHECK)
-                .with_large_values(D::LARGE_VALUES),
+                .with_large_values(D::LARGE_VALUES)
+                .with_policy(D::POLICY),
             data_type: PhantomData,
         }
     }
@@ -228,20 +232,109 @@ impl<D: DataType> TypedCache<D> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<D::Value, E>>,
     {
+        Ok(self.wrap_served(key, origin).await?.value)
+    }
+
+    /// [`wrap`](Self::wrap), saying whether the value served is stale (fail-safe served
+    /// an expired value because the origin failed or passed the hard timeout).
+    pub async fn wrap_served<E, F, Fut>(
+        &self,
+        key: &D::Key,
+        origin: F,
+    ) -> Result<Served<D::Value>, CacheError>
+    where
+        E: Into<BoxError>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<D::Value, E>>,
+    {
+        let describe = |value: &D::Value| Described::from(Self::attributes(key, value));
         self.cache
-            .wrap_with_attributes(
-                &D::key(key),
-                &Self::options(key),
-                |value| Self::attributes(key, value),
-                origin,
-            )
+            .wrap_served(&D::key(key), &Self::options(key), describe, origin)
             .await
+    }
+
+    /// Cache-aside for an origin that may answer "not found" (`None`): that answer is
+    /// cached too, for the type's negative TTL (its TTL when the spec sets none), so a
+    /// missing item does not reach the origin on every call.
+    pub async fn wrap_optional<E, F, Fut>(
+        &self,
+        key: &D::Key,
+        origin: F,
+    ) -> Result<Option<D::Value>, CacheError>
+    where
+        E: Into<BoxError>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<D::Value>, E>>,
+    {
+        let negative_ttl = D::POLICY.negative_ttl.unwrap_or(D::TTL);
+        let describe = |value: &Option<D::Value>| match value {
+            Some(value) => Described::from(Self::attributes(key, value)),
+            None => Described {
+                attributes: Attributes::new(),
+                ttl: Some(negative_ttl),
+            },
+        };
+        let served = self
+            .cache
+            .wrap_served(&D::key(key), &Self::options(key), describe, origin)
+            .await?;
+        Ok(served.value)
+    }
+
+    /// Cache-aside for an origin that says how long its value lives (a token and its
+    /// `expires_in`): the value is kept that long, within the type's adaptive TTL bounds
+    /// (up to its TTL when the spec sets none).
+    pub async fn wrap_expiring<E, F, Fut>(
+        &self,
+        key: &D::Key,
+        origin: F,
+    ) -> Result<D::Value, CacheError>
+    where
+        E: Into<BoxError>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(D::Value, Duration), E>>,
+    {
+        let told = std::sync::Mutex::new(None);
+        let origin = || async {
+            let (value, ttl) = origin().await?;
+            *told.lock().expect("ttl lock") = Some(ttl);
+            Ok::<_, E>(value)
+        };
+        let bounds = D::POLICY.ttl_bounds.unwrap_or((Duration::ZERO, D::TTL));
+        let describe = |value: &D::Value| Described {
+            attributes: Self::attributes(key, value),
+            ttl: told
+                .lock()
+                .expect("ttl lock")
+                .map(|ttl| ttl.clamp(bounds.0, bounds.1)),
+        };
+        let served = self
+            .cache
+            .wrap_served(&D::key(key), &Self::options(key), describe, origin)
+            .await?;
+        Ok(served.value)
     }
 
     /// Stale-while-revalidate with the spec's window (none: plain [`wrap`](Self::wrap)
     /// semantics): a value up to the window past its TTL is returned at once while one
-    /// background task refreshes it.
+    /// background task refreshes it. Eager refresh and the soft timeout of the type's
+    /// policy apply here, since the origin may outlive the caller.
     pub async fn wrap_swr<E, F, Fut>(&self, key: &D::Key, origin: F) -> Result<D::Value, CacheError>
+    where
+        D::Key: Clone,
+        E: Into<BoxError>,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<D::Value, E>> + Send + 'static,
+    {
+        Ok(self.wrap_swr_served(key, origin).await?.value)
+    }
+
+    /// [`wrap_swr`](Self::wrap_swr), saying whether the value served is stale.
+    pub async fn wrap_swr_served<E, F, Fut>(
+        &self,
+        key: &D::Key,
+        origin: F,
+    ) -> Result<Served<D::Value>, CacheError>
     where
         D::Key: Clone,
         E: Into<BoxError>,
@@ -250,11 +343,11 @@ impl<D: DataType> TypedCache<D> {
     {
         let owned = key.clone();
         self.cache
-            .wrap_swr_with_attributes(
+            .wrap_swr_served(
                 &D::key(key),
                 &Self::options(key),
                 D::STALE_WHILE_REVALIDATE.unwrap_or(Duration::ZERO),
-                move |value| Self::attributes(&owned, value),
+                move |value: &D::Value| Described::from(Self::attributes(&owned, value)),
                 origin,
             )
             .await

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::l1::{Local, Memory};
+use super::policy::OriginPolicy;
 use super::stamps::Stamps;
 use super::{
     DEFAULT_COMPRESS_OVER, DEFAULT_INVALIDATION_TIMEOUT, DEFAULT_STORE_TIMEOUT, DistributedFlight,
@@ -186,6 +187,7 @@ impl TieredCacheBuilder {
             deadline: None,
             strict: None,
             large_values: false,
+            policy: OriginPolicy::default(),
         }
     }
 }

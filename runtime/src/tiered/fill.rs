@@ -1,8 +1,7 @@
-//! Writes: explicit sets, and cache-aside (`wrap`, `wrap_swr`) with single-flight in the
-//! process. A value an origin returned is stored only if the item is still as the miss
-//! saw it, and kept in L1 only after the store accepted it (or could not be reached).
+//! Writes: explicit sets, and the fills of cache-aside. A value an origin returned is
+//! stored only if the item is still as the miss saw it, and kept in L1 only after the
+//! store accepted it (or could not be reached).
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,384 +11,35 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::l1::Validity;
-use super::lease::{LeaseGuard, Leased};
-use super::lookup::{Found, Lookup};
+use super::lease::LeaseGuard;
 use super::{CacheValue, TieredCache, WriteOptions};
+use crate::CacheError;
 use crate::envelope::{self, EnvelopeMeta, ScopeGen};
-use crate::flight::{Leader, Role};
-use crate::metrics::Counters;
 use crate::store::{Attributes, Precondition, StoreEntry, TOMBSTONE_LIFETIME, Version};
-use crate::{BoxError, CacheError};
-
-/// What a flight hands its followers: the outcome, and (for a value) how to judge it.
-#[derive(Clone)]
-pub(super) struct Flown<T> {
-    result: Result<T, CacheError>,
-    validity: Option<Validity>,
-}
-
-/// What a fill stands on before its origin call.
-pub(super) struct Ground {
-    /// The item's version the fill is conditional on.
-    seen: Option<Version>,
-    /// The lease, when this process holds it.
-    guard: Option<LeaseGuard>,
-    /// Whether to bring stamp views up to date first (not when the store just failed to
-    /// answer: a lookup during an outage waits on it once, not twice).
-    refresh_stamps: bool,
-}
 
 /// An entry ready for the store.
 struct Encoded {
     bytes: Vec<u8>,
     /// Length of the value's JSON: what it weighs in L1.
     json_len: usize,
-    meta: EnvelopeMeta,
 }
 
 /// A value to store, with everything its write needs.
-struct Fill<'a, T> {
-    key: &'a str,
-    value: &'a T,
-    opts: &'a WriteOptions,
-    attributes: Attributes,
-    stale_window: Duration,
-    /// When the origin read began, clock ms.
-    started_ms: u64,
-    scopes: &'a [ScopeGen],
-    validity: &'a Validity,
+pub(super) struct Fill<'a, T> {
+    pub key: &'a str,
+    pub value: &'a T,
+    pub attributes: Attributes,
+    /// Its times: created when the origin read began.
+    pub meta: EnvelopeMeta,
+    pub scopes: &'a [ScopeGen],
+    pub validity: &'a Validity,
     /// The condition of the store write.
-    precondition: Precondition,
-}
-
-fn origin_error(e: impl Into<BoxError>) -> CacheError {
-    CacheError::Origin(Arc::from(e.into()))
+    pub precondition: Precondition,
 }
 
 impl TieredCache {
-    /// Cache-aside: the cached value, or `origin()`'s, stored for `ttl`.
-    /// Concurrent misses on one key in this process call `origin` once.
-    pub async fn wrap<T, E, F, Fut>(
-        &self,
-        key: &str,
-        ttl: Duration,
-        origin: F,
-    ) -> Result<T, CacheError>
-    where
-        T: CacheValue,
-        E: Into<BoxError>,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.wrap_with(key, &WriteOptions::ttl(ttl), origin).await
-    }
-
-    /// [`wrap`](Self::wrap) with tags, key prefixes and extra attributes.
-    pub async fn wrap_with<T, E, F, Fut>(
-        &self,
-        key: &str,
-        opts: &WriteOptions,
-        origin: F,
-    ) -> Result<T, CacheError>
-    where
-        T: CacheValue,
-        E: Into<BoxError>,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.wrap_with_attributes(key, opts, |_: &T| Attributes::new(), origin)
-            .await
-    }
-
-    /// [`wrap_with`](Self::wrap_with), adding item attributes made from the origin's
-    /// value (such as a customer code a GSI finds).
-    pub async fn wrap_with_attributes<T, E, A, F, Fut>(
-        &self,
-        key: &str,
-        opts: &WriteOptions,
-        attributes: A,
-        origin: F,
-    ) -> Result<T, CacheError>
-    where
-        T: CacheValue,
-        E: Into<BoxError>,
-        A: FnOnce(&T) -> Attributes,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        Self::check_key(key)?;
-        if !self.inner.enabled {
-            return origin().await.map_err(origin_error);
-        }
-        let span = self.span("wrap", key);
-        if let Some(v) = self.l1_hit::<T>(key, &span).await {
-            return Ok(v);
-        }
-        Box::pin(
-            self.fetch(key, opts, attributes, Duration::ZERO, origin, &span)
-                .instrument(span.clone()),
-        )
-        .await
-    }
-
-    /// Stale-while-revalidate: a fresh value is returned as is; a value up to
-    /// `stale_window` past its `ttl` is returned at once while one background
-    /// task refreshes it from `origin`; anything older is a miss.
-    ///
-    /// On Lambda, background work only runs while an invocation is active.
-    pub async fn wrap_swr<T, E, F, Fut>(
-        &self,
-        key: &str,
-        ttl: Duration,
-        stale_window: Duration,
-        origin: F,
-    ) -> Result<T, CacheError>
-    where
-        T: CacheValue,
-        E: Into<BoxError>,
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<T, E>> + Send + 'static,
-    {
-        let opts = WriteOptions::ttl(ttl);
-        self.wrap_swr_with_attributes(key, &opts, stale_window, |_: &T| Attributes::new(), origin)
-            .await
-    }
-
-    /// [`wrap_swr`](Self::wrap_swr) with write options and attributes made from the
-    /// origin's value.
-    pub async fn wrap_swr_with_attributes<T, E, A, F, Fut>(
-        &self,
-        key: &str,
-        opts: &WriteOptions,
-        stale_window: Duration,
-        attributes: A,
-        origin: F,
-    ) -> Result<T, CacheError>
-    where
-        T: CacheValue,
-        E: Into<BoxError>,
-        A: FnOnce(&T) -> Attributes + Send + 'static,
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<T, E>> + Send + 'static,
-    {
-        Self::check_key(key)?;
-        if !self.inner.enabled {
-            return origin().await.map_err(origin_error);
-        }
-        let span = self.span("wrap_swr", key);
-        if let Some(v) = self.l1_hit::<T>(key, &span).await {
-            return Ok(v);
-        }
-        Box::pin(
-            async {
-                let lookup = self.lookup::<T>(key, &span).await?;
-                match lookup.found {
-                    Found::Fresh(v, _) => Ok(v),
-                    Found::Stale(v) => {
-                        Counters::inc(&self.counters.stale_serves);
-                        span.record("layer", "stale");
-                        if let Some(leader) = self.inner.flights.try_lead::<Flown<T>>(key) {
-                            let (this, key, opts) = (self.clone(), key.to_owned(), opts.clone());
-                            let (version, lease) = (lookup.version, lookup.lease);
-                            tokio::spawn(
-                                async move {
-                                    let revisit = Lookup {
-                                        found: Found::Miss,
-                                        version,
-                                        lease,
-                                        store_answered: true,
-                                    };
-                                    // Across processes, one refreshes; the rest keep serving
-                                    // stale.
-                                    let span = tracing::Span::current();
-                                    let Ok(Leased::Call { seen, guard }) =
-                                        this.lease::<T>(&key, &revisit, &span, false).await
-                                    else {
-                                        return;
-                                    };
-                                    let ground = Ground {
-                                        seen,
-                                        guard,
-                                        refresh_stamps: true,
-                                    };
-                                    let _ = this
-                                        .call_origin(
-                                            &key,
-                                            &opts,
-                                            attributes,
-                                            stale_window,
-                                            origin,
-                                            leader,
-                                            ground,
-                                        )
-                                        .await;
-                                }
-                                .in_current_span(),
-                            );
-                        }
-                        Ok(v)
-                    }
-                    Found::Miss => {
-                        self.fetch(key, &opts.clone(), attributes, stale_window, origin, &span)
-                            .await
-                    }
-                }
-            }
-            .instrument(span.clone()),
-        )
-        .await
-    }
-
-    /// Single-flight over store lookup and origin: followers take the leader's outcome
-    /// unless an invalidation since its read began makes it stale for them.
-    async fn fetch<T, E, A, F, Fut>(
-        &self,
-        key: &str,
-        opts: &WriteOptions,
-        attributes: A,
-        stale_window: Duration,
-        origin: F,
-        span: &tracing::Span,
-    ) -> Result<T, CacheError>
-    where
-        T: CacheValue,
-        E: Into<BoxError>,
-        A: FnOnce(&T) -> Attributes,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        let mut stale_flight = None;
-        loop {
-            let role = match stale_flight {
-                Some(id) => self.inner.flights.replace::<Flown<T>>(key, id),
-                None => self.inner.flights.join::<Flown<T>>(key),
-            };
-            match role {
-                Role::Follower(follower) => {
-                    Counters::inc(&self.counters.coalesced);
-                    let id = follower.id();
-                    let Some(flown) = follower.outcome().await else {
-                        // The leader was cancelled: try again, perhaps as leader.
-                        continue;
-                    };
-                    if let Some(validity) = &flown.validity
-                        && !self.still_valid(validity).await
-                    {
-                        stale_flight = Some(id);
-                        continue;
-                    }
-                    span.record("layer", "coalesced");
-                    return flown.result;
-                }
-                Role::Leader(leader) => {
-                    let lookup = self.lookup::<T>(key, span).await?;
-                    if let Found::Fresh(v, validity) = lookup.found {
-                        leader.publish(Flown {
-                            result: Ok(v.clone()),
-                            validity: Some(validity),
-                        });
-                        return Ok(v);
-                    }
-                    let (seen, guard) = match self.lease::<T>(key, &lookup, span, true).await? {
-                        Leased::Value(v, validity) => {
-                            leader.publish(Flown {
-                                result: Ok(v.clone()),
-                                validity: Some(validity),
-                            });
-                            return Ok(v);
-                        }
-                        Leased::Call { seen, guard } => (seen, guard),
-                        Leased::Elsewhere => (lookup.version, None),
-                    };
-                    span.record("layer", "origin");
-                    let ground = Ground {
-                        seen,
-                        guard,
-                        refresh_stamps: lookup.store_answered,
-                    };
-                    return self
-                        .call_origin(key, opts, attributes, stale_window, origin, leader, ground)
-                        .await;
-                }
-            }
-        }
-    }
-
-    /// Whether a flight's value is still servable to a caller that joined it: per-key
-    /// invalidations take the key away from the flight (`forget`), so only scopes and
-    /// `clear_memory` can have come between.
-    async fn still_valid(&self, validity: &Validity) -> bool {
-        !self.inner.local.cleared_since(validity.ticket) && self.valid(&validity.checks).await
-    }
-
-    /// Calls the origin as flight leader: publishes the outcome to followers first, then
-    /// stores a value, conditional on the item still being at `ground.seen`.
-    #[allow(clippy::too_many_arguments)]
-    async fn call_origin<T, E, A, F, Fut>(
-        &self,
-        key: &str,
-        opts: &WriteOptions,
-        attributes: A,
-        stale_window: Duration,
-        origin: F,
-        leader: Leader<Flown<T>>,
-        ground: Ground,
-    ) -> Result<T, CacheError>
-    where
-        T: CacheValue,
-        E: Into<BoxError>,
-        A: FnOnce(&T) -> Attributes,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        Counters::inc(&self.counters.misses);
-        let Ground {
-            seen,
-            guard,
-            refresh_stamps,
-        } = ground;
-        let scopes = self.scopes_of(&opts.tags, &opts.prefixes);
-        if refresh_stamps {
-            self.refresh_scopes(&scopes).await;
-        }
-        let (scopes, checks) = scopes.record();
-        let validity = Validity::new(self.inner.local.ticket(), checks, self.memory_checks(key));
-        let started_ms = self.inner.clock.now_ms();
-        let start = Instant::now();
-        let result = origin().await.map_err(origin_error);
-        self.counters.origin_latency(start.elapsed());
-        leader.publish(Flown {
-            result: result.clone(),
-            validity: result.is_ok().then(|| validity.clone()),
-        });
-        match &result {
-            Ok(value) => {
-                let mut item_attributes = opts.attributes.clone();
-                item_attributes.extend(attributes(value));
-                let fill = Fill {
-                    key,
-                    value,
-                    opts,
-                    attributes: item_attributes,
-                    stale_window,
-                    started_ms,
-                    scopes: &scopes,
-                    validity: &validity,
-                    precondition: Precondition::Version(seen),
-                };
-                self.fill(fill, start, guard).await;
-            }
-            Err(_) => {
-                if let Some(guard) = guard {
-                    guard.release().await;
-                }
-            }
-        }
-        result
-    }
-
     /// Stores an origin's value (errors are logged: the caller has its value).
-    async fn fill<T: CacheValue>(
+    pub(super) async fn fill<T: CacheValue>(
         &self,
         fill: Fill<'_, T>,
         started: Instant,
@@ -440,15 +90,10 @@ impl TieredCache {
 
     /// The entry of a fill, encoded.
     fn encode<T: CacheValue>(&self, fill: &Fill<'_, T>) -> Result<Encoded, CacheError> {
-        let meta = self.meta(fill.started_ms, fill.opts.ttl, fill.stale_window);
         let (bytes, json_len) =
-            envelope::encode(fill.value, meta, fill.scopes, self.inner.compress_over)
+            envelope::encode(fill.value, fill.meta, fill.scopes, self.inner.compress_over)
                 .map_err(|e| CacheError::Serialize(Arc::new(e)))?;
-        Ok(Encoded {
-            bytes,
-            json_len,
-            meta,
-        })
+        Ok(Encoded { bytes, json_len })
     }
 
     /// Writes an encoded entry to the store: the item's new version, or `None` when the
@@ -464,9 +109,9 @@ impl TieredCache {
         let now = self.inner.clock.now_ms();
         let entry = StoreEntry {
             value: &encoded.bytes,
-            created_at_ms: fill.started_ms,
-            expires_at_ms: encoded.meta.expires_at_ms,
-            ttl: Duration::from_millis(encoded.meta.expires_at_ms.saturating_sub(now).max(1)),
+            created_at_ms: fill.meta.created_at_ms,
+            expires_at_ms: fill.meta.expires_at_ms,
+            ttl: Duration::from_millis(fill.meta.expires_at_ms.saturating_sub(now).max(1)),
             attributes: &fill.attributes,
             large_values: self.large_values,
         };
@@ -477,23 +122,24 @@ impl TieredCache {
     }
 
     fn keep_fill<T: CacheValue>(&self, fill: &Fill<'_, T>, encoded: &Encoded) {
-        self.keep(
-            fill.key,
-            fill.value.clone(),
-            encoded.meta.fresh_until_ms,
-            encoded.meta.expires_at_ms,
-            encoded.json_len,
-            fill.validity,
-        );
+        let value = fill.value.clone();
+        self.keep(fill.key, value, fill.meta, encoded.json_len, fill.validity);
     }
 
-    fn meta(&self, created_at_ms: u64, ttl: Duration, stale_window: Duration) -> EnvelopeMeta {
-        let fresh_until_ms = created_at_ms + ttl.as_millis() as u64;
+    /// The times of a value whose origin read began at `created_at_ms`: fresh for `ttl`
+    /// (with the handle's jitter), kept past that for its stale window or fail-safe.
+    pub(super) fn meta(
+        &self,
+        created_at_ms: u64,
+        ttl: Duration,
+        stale_window: Duration,
+    ) -> EnvelopeMeta {
+        let fresh_until_ms = created_at_ms + self.policy.jittered(ttl).as_millis() as u64;
         EnvelopeMeta {
             schema_version: self.inner.schema_version,
             created_at_ms,
             fresh_until_ms,
-            expires_at_ms: fresh_until_ms + stale_window.as_millis() as u64,
+            expires_at_ms: fresh_until_ms + self.policy.stale_span(stale_window).as_millis() as u64,
         }
     }
 
@@ -543,23 +189,34 @@ impl TieredCache {
             let scopes = self.scopes_of(&opts.tags, &opts.prefixes);
             self.refresh_scopes(&scopes).await;
             let (scopes, checks) = scopes.record();
-            let validity =
-                Validity::new(self.inner.local.ticket(), checks, self.memory_checks(key));
+            let validity = Validity::new(self.ticket(), checks, self.memory_checks(key));
             let fill = Fill {
                 key,
                 value,
-                opts,
                 attributes: opts.attributes.clone(),
-                stale_window: Duration::ZERO,
-                started_ms: self.inner.clock.now_ms(),
+                meta: self.meta(self.inner.clock.now_ms(), opts.ttl, Duration::ZERO),
                 scopes: &scopes,
                 validity: &validity,
                 precondition,
             };
             let encoded = self.encode(&fill)?;
-            let written = self.write_entry(&fill, &encoded).await?;
+            let written = self.write_entry(&fill, &encoded).await;
+            // A read here that began before the write landed may have read the value it
+            // replaced: forget that, then keep this one.
+            self.forget(key);
+            let written = written?;
             if written.is_some() {
-                self.keep_fill(&fill, &encoded);
+                let now = Validity {
+                    ticket: self.ticket(),
+                    ..validity.clone()
+                };
+                self.keep_fill(
+                    &Fill {
+                        validity: &now,
+                        ..fill
+                    },
+                    &encoded,
+                );
             }
             Ok(written)
         }

@@ -20,7 +20,8 @@ use crate::envelope::ScopeKind;
 use crate::store::Precondition;
 
 impl TieredCache {
-    /// Makes this process forget `key`: its L1 copy, and any read of it in flight.
+    /// Makes this process forget `key`: its L1 copy, and any read of it in flight. An
+    /// invalidation does it when it is called, and again once the store has it.
     pub(super) fn forget(&self, key: &str) {
         self.inner.flights.abandon(key);
         self.inner.local.invalidate(key, || {
@@ -54,7 +55,11 @@ impl TieredCache {
         let store_key = self.store_key(key);
         let deleted = self
             .timed_call("delete", timeout, store.delete(&store_key, precondition))
-            .await?;
+            .await;
+        // Once more now that the tombstone is in: a read here that began before it landed
+        // (after the first) may have read the old value.
+        self.forget(key);
+        let deleted = deleted?;
         if deleted && self.version_check.is_some() {
             self.bump_key_bucket(key).await?;
         }

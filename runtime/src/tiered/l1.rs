@@ -12,18 +12,28 @@ use moka::sync::Cache;
 
 use super::stamps::Check;
 use crate::bounded::{MemoryLimit, Timed, bounded_cache};
+use crate::envelope::EnvelopeMeta;
 
 /// Stripes of this process's per-key invalidation record.
 const STRIPES: usize = 4096;
 /// Locks over the stripes.
 const LOCKS: usize = 64;
 
-/// What a value's validity rests on: where it stood in this process's invalidation
-/// order when its read began, and the stamps it was checked against.
+/// When a read began: its place in this process's invalidation order, and the clock.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Ticket {
+    /// [`Local::epoch`] then.
+    pub epoch: u64,
+    /// The clock then, ms.
+    pub at_ms: u64,
+}
+
+/// What a value's validity rests on: when its read began, and the stamps it was checked
+/// against.
 #[derive(Clone, Debug)]
 pub(super) struct Validity {
-    /// [`Local::ticket`] when the read began.
-    pub ticket: u64,
+    /// When the read began.
+    pub ticket: Ticket,
     /// The stamps and generations it depends on.
     pub checks: Arc<[Check]>,
     /// Whether the checks include the L1-only ones, so an L1 copy may rest on them.
@@ -33,7 +43,7 @@ pub(super) struct Validity {
 impl Validity {
     /// The validity of a read that began at `ticket`: `checks`, plus the L1-only ones
     /// when they could be taken.
-    pub fn new(ticket: u64, mut checks: Vec<Check>, memory: Option<[Check; 2]>) -> Self {
+    pub fn new(ticket: Ticket, mut checks: Vec<Check>, memory: Option<[Check; 2]>) -> Self {
         let for_memory = memory.is_some();
         checks.extend(memory.into_iter().flatten());
         Self {
@@ -48,8 +58,8 @@ impl Validity {
 #[derive(Clone)]
 pub(super) struct L1Entry {
     pub value: Arc<dyn Any + Send + Sync>,
-    pub fresh_until_ms: u64,
-    pub expires_at_ms: u64,
+    /// Its times (capped at the handle's memory TTL).
+    pub meta: EnvelopeMeta,
     pub validity: Validity,
     /// How long moka keeps it.
     ttl: Duration,
@@ -69,7 +79,7 @@ impl Timed for L1Entry {
 impl std::fmt::Debug for L1Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("L1Entry")
-            .field("expires_at_ms", &self.expires_at_ms)
+            .field("expires_at_ms", &self.meta.expires_at_ms)
             .finish_non_exhaustive()
     }
 }
@@ -91,27 +101,24 @@ impl Memory {
         self.cache.get(key)
     }
 
-    /// Keeps `value` until `expires_at_ms` (`now_ms` being the clock's time).
-    #[allow(clippy::too_many_arguments)]
+    /// Keeps `value` until `meta.expires_at_ms` (`now_ms` being the clock's time).
     pub fn insert(
         &self,
         key: &str,
         value: Arc<dyn Any + Send + Sync>,
-        fresh_until_ms: u64,
-        expires_at_ms: u64,
+        meta: EnvelopeMeta,
         now_ms: u64,
         size: usize,
         validity: Validity,
     ) {
-        if expires_at_ms <= now_ms {
+        if meta.expires_at_ms <= now_ms {
             return;
         }
         let entry = L1Entry {
             value,
-            fresh_until_ms,
-            expires_at_ms,
             validity,
-            ttl: Duration::from_millis(expires_at_ms - now_ms),
+            ttl: Duration::from_millis(meta.expires_at_ms - now_ms),
+            meta,
             size: key.len() + size,
         };
         self.cache.insert(key.to_owned(), entry);
@@ -163,8 +170,8 @@ impl Default for Local {
 }
 
 impl Local {
-    /// Taken when a read begins: its place in the invalidation order.
-    pub fn ticket(&self) -> u64 {
+    /// Where the invalidation order stands: taken when a read begins.
+    pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
     }
 
@@ -222,9 +229,9 @@ mod tests {
             local.keep("k", ticket, || kept = true);
             kept
         };
-        let before = local.ticket();
+        let before = local.epoch();
         local.invalidate("k", || {});
-        let after = local.ticket();
+        let after = local.epoch();
         assert!(!kept(before));
         assert!(kept(after));
         local.invalidate_all(|| {});
@@ -236,17 +243,22 @@ mod tests {
     fn the_byte_bound_counts_decoded_sizes() {
         let memory = Memory::new(MemoryLimit::bytes(1 << 20));
         let validity = Validity {
-            ticket: 0,
+            ticket: Ticket { epoch: 0, at_ms: 0 },
             checks: Arc::from([]),
             for_memory: true,
         };
         // Eight values of 16 MiB decoded, whatever their compressed size in the store.
+        let meta = EnvelopeMeta {
+            schema_version: 1,
+            created_at_ms: 0,
+            fresh_until_ms: u64::MAX,
+            expires_at_ms: u64::MAX,
+        };
         for i in 0..8 {
             memory.insert(
                 &format!("k{i}"),
                 Arc::new(()),
-                u64::MAX,
-                u64::MAX,
+                meta,
                 0,
                 16 << 20,
                 validity.clone(),

@@ -13,8 +13,8 @@ use std::time::Duration;
 // Tokio's clock, so waits follow a paused clock in simulations.
 use tokio::time::Instant;
 
-use super::l1::Validity;
-use super::lookup::{Accepted, Lookup};
+use super::l1::{Ticket, Validity};
+use super::lookup::Lookup;
 use super::{CacheValue, TieredCache};
 use crate::CacheError;
 use crate::metrics::Counters;
@@ -37,7 +37,8 @@ pub(super) enum Leased<T> {
 /// A held lease: given back when dropped armed (a cancelled or failed call), so no
 /// other process waits for a holder that is gone.
 pub(super) struct LeaseGuard {
-    cache: TieredCache,
+    /// Boxed: a handle is large, and the guard travels in `Leased`.
+    cache: Box<TieredCache>,
     key: String,
     armed: bool,
 }
@@ -149,7 +150,7 @@ impl TieredCache {
                     .min(give_up - now);
                 tokio::time::sleep(nap).await;
                 interval = (interval * 2).min(flight.poll * 8);
-                let ticket = self.inner.local.ticket();
+                let ticket = self.ticket();
                 let memory_checks = self.memory_checks(key);
                 let Ok(read) = self.store_call("read", store.read(&store_key)).await else {
                     // Store trouble: fall back to this process's own single-flight.
@@ -166,7 +167,7 @@ impl TieredCache {
                 }
                 continue;
             }
-            let ticket = self.inner.local.ticket();
+            let ticket = self.ticket();
             let memory_checks = self.memory_checks(key);
             let acquired =
                 store.acquire_lease(&store_key, slot.version, &self.inner.holder, lease_ttl);
@@ -175,7 +176,7 @@ impl TieredCache {
                     return Ok(Leased::Call {
                         seen: Some(version),
                         guard: Some(LeaseGuard {
-                            cache: self.clone(),
+                            cache: Box::new(self.clone()),
                             key: key.to_owned(),
                             armed: true,
                         }),
@@ -204,17 +205,12 @@ impl TieredCache {
         &self,
         key: &str,
         slot: &Slot,
-        ticket: u64,
+        ticket: Ticket,
         memory_checks: Option<[super::stamps::Check; 2]>,
     ) -> Option<Leased<T>> {
         let bytes = slot.value.as_ref()?;
-        match self.accept::<T>(key, bytes, ticket, memory_checks).await? {
-            Accepted {
-                value,
-                fresh: true,
-                validity,
-            } => Some(Leased::Value(value, validity)),
-            Accepted { .. } => None,
-        }
+        let accepted = self.accept::<T>(key, bytes, ticket, memory_checks).await?;
+        (self.inner.clock.now_ms() < accepted.meta.fresh_until_ms)
+            .then_some(Leased::Value(accepted.value, accepted.validity))
     }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
-use super::l1::Validity;
+use super::l1::{Ticket, Validity};
 use super::stamps::Check;
 use super::{CacheValue, TieredCache};
-use crate::envelope::{self, Decoded};
+use crate::envelope::{self, Decoded, EnvelopeMeta};
 use crate::metrics::Counters;
 use crate::query::{IndexQuery, Page};
 use crate::store::{LeaseHolder, Slot, Version};
@@ -17,12 +17,50 @@ use crate::{CacheError, StoreError};
 
 /// What a lookup found.
 pub(super) enum Found<T> {
-    /// A value within its TTL.
-    Fresh(T, Validity),
-    /// A value past its TTL, within its stale window.
-    Stale(T),
+    /// A value within its TTL; `refresh_due` when it is past the handle's eager-refresh
+    /// fraction of it.
+    Fresh {
+        value: T,
+        validity: Validity,
+        refresh_due: bool,
+    },
+    /// A value past its TTL that is still kept (for stale-while-revalidate or fail-safe).
+    Stale {
+        value: T,
+        validity: Validity,
+        fresh_until_ms: u64,
+    },
     /// Nothing servable.
     Miss,
+}
+
+impl<T> Found<T> {
+    /// What the lookup found, judged at `now_ms` against its times.
+    fn judged(
+        cache: &TieredCache,
+        value: T,
+        validity: Validity,
+        meta: &EnvelopeMeta,
+        now_ms: u64,
+    ) -> Self {
+        if now_ms < meta.fresh_until_ms {
+            let refresh_due = cache.policy.eager_refresh.is_some_and(|fraction| {
+                let ttl = meta.fresh_until_ms.saturating_sub(meta.created_at_ms);
+                now_ms >= meta.created_at_ms + (ttl as f64 * fraction) as u64
+            });
+            Self::Fresh {
+                value,
+                validity,
+                refresh_due,
+            }
+        } else {
+            Self::Stale {
+                value,
+                validity,
+                fresh_until_ms: meta.fresh_until_ms,
+            }
+        }
+    }
 }
 
 /// A lookup's result, with what the store said of the item (for the fill that follows a
@@ -47,10 +85,11 @@ pub struct Item<T> {
     pub value: Option<T>,
 }
 
-/// A value read from the store that may be served, with how to judge it later.
+/// A value read from the store that may be served, with its times and how to judge it
+/// later.
 pub(super) struct Accepted<T> {
     pub value: T,
-    pub fresh: bool,
+    pub meta: EnvelopeMeta,
     pub validity: Validity,
 }
 
@@ -64,15 +103,13 @@ impl TieredCache {
             return Found::Miss;
         };
         let now = self.inner.clock.now_ms();
-        let admitted = now < entry.expires_at_ms
+        let admitted = now < entry.meta.expires_at_ms
             && match self.valid_now(&entry.validity.checks) {
                 Some(valid) => valid,
                 None => self.valid(&entry.validity.checks).await,
             };
-        let value = entry.value.downcast_ref::<T>().filter(|_| admitted);
-        match value {
-            Some(v) if now < entry.fresh_until_ms => Found::Fresh(v.clone(), entry.validity),
-            Some(v) => Found::Stale(v.clone()),
+        match entry.value.downcast_ref::<T>().filter(|_| admitted) {
+            Some(value) => Found::judged(self, value.clone(), entry.validity, &entry.meta, now),
             None => {
                 memory.remove(key);
                 Found::Miss
@@ -83,12 +120,12 @@ impl TieredCache {
     /// The fresh L1 value, counted as a memory hit.
     pub(super) async fn l1_hit<T: CacheValue>(&self, key: &str, span: &tracing::Span) -> Option<T> {
         match self.l1_lookup::<T>(key).await {
-            Found::Fresh(v, _) => {
+            Found::Fresh { value, .. } => {
                 Counters::inc(&self.counters.memory_hits);
                 span.record("layer", "memory");
-                Some(v)
+                Some(value)
             }
-            Found::Stale(_) | Found::Miss => None,
+            Found::Stale { .. } | Found::Miss => None,
         }
     }
 
@@ -97,7 +134,7 @@ impl TieredCache {
         &self,
         key: &str,
         bytes: &[u8],
-        ticket: u64,
+        ticket: Ticket,
         memory_checks: Option<[Check; 2]>,
     ) -> Option<Accepted<T>> {
         let decoded: Decoded<T> = match envelope::decode(bytes, self.inner.schema_version) {
@@ -118,14 +155,13 @@ impl TieredCache {
         self.keep(
             key,
             decoded.value.clone(),
-            decoded.meta.fresh_until_ms,
-            decoded.meta.expires_at_ms,
+            decoded.meta,
             decoded.json_len,
             &validity,
         );
         Some(Accepted {
             value: decoded.value,
-            fresh: now < decoded.meta.fresh_until_ms,
+            meta: decoded.meta,
             validity,
         })
     }
@@ -136,8 +172,7 @@ impl TieredCache {
         &self,
         key: &str,
         value: T,
-        fresh_until_ms: u64,
-        expires_at_ms: u64,
+        meta: EnvelopeMeta,
         size: usize,
         validity: &Validity,
     ) {
@@ -151,16 +186,13 @@ impl TieredCache {
         let cap = self
             .memory_ttl
             .map_or(u64::MAX, |ttl| now.saturating_add(ttl.as_millis() as u64));
-        self.inner.local.keep(key, validity.ticket, || {
-            memory.insert(
-                key,
-                Arc::new(value),
-                fresh_until_ms.min(cap),
-                expires_at_ms.min(cap),
-                now,
-                size,
-                validity.clone(),
-            );
+        let capped = EnvelopeMeta {
+            fresh_until_ms: meta.fresh_until_ms.min(cap),
+            expires_at_ms: meta.expires_at_ms.min(cap),
+            ..meta
+        };
+        self.inner.local.keep(key, validity.ticket.epoch, || {
+            memory.insert(key, Arc::new(value), capped, now, size, validity.clone());
         });
     }
 
@@ -171,11 +203,11 @@ impl TieredCache {
         span: &tracing::Span,
     ) -> Result<Lookup<T>, CacheError> {
         let in_l1 = match self.l1_lookup(key).await {
-            Found::Fresh(v, validity) => {
+            fresh @ Found::Fresh { .. } => {
                 Counters::inc(&self.counters.memory_hits);
                 span.record("layer", "memory");
                 return Ok(Lookup {
-                    found: Found::Fresh(v, validity),
+                    found: fresh,
                     version: None,
                     lease: None,
                     store_answered: true,
@@ -191,7 +223,7 @@ impl TieredCache {
                 store_answered: true,
             });
         };
-        let ticket = self.inner.local.ticket();
+        let ticket = self.ticket();
         let memory_checks = self.memory_checks(key);
         let read = self
             .store_call("read", store.read(&self.store_key(key)))
@@ -202,17 +234,20 @@ impl TieredCache {
             Some(bytes) => self.accept::<T>(key, bytes, ticket, memory_checks).await,
             None => None,
         };
+        let now = self.inner.clock.now_ms();
         let found = match accepted {
             Some(Accepted {
                 value,
-                fresh: true,
+                meta,
                 validity,
-            }) => {
-                Counters::inc(&self.counters.store_hits);
-                span.record("layer", "store");
-                Found::Fresh(value, validity)
-            }
-            Some(Accepted { value, .. }) => Found::Stale(value),
+            }) => match Found::judged(self, value, validity, &meta, now) {
+                fresh @ Found::Fresh { .. } => {
+                    Counters::inc(&self.counters.store_hits);
+                    span.record("layer", "store");
+                    fresh
+                }
+                stale => stale,
+            },
             None => in_l1,
         };
         Ok(Lookup {
@@ -234,7 +269,7 @@ impl TieredCache {
                 value: None,
             });
         };
-        let ticket = self.inner.local.ticket();
+        let ticket = self.ticket();
         let memory_checks = self.memory_checks(key);
         let slot = self
             .store_call("read", store.read(&self.store_key(key)))
@@ -263,8 +298,8 @@ impl TieredCache {
         Box::pin(
             async {
                 match self.lookup::<T>(key, &span).await?.found {
-                    Found::Fresh(v, _) => Ok(Some(v)),
-                    Found::Stale(_) | Found::Miss => {
+                    Found::Fresh { value, .. } => Ok(Some(value)),
+                    Found::Stale { .. } | Found::Miss => {
                         Counters::inc(&self.counters.misses);
                         Ok(None)
                     }
@@ -280,7 +315,7 @@ impl TieredCache {
     pub async fn has(&self, key: &str) -> Result<bool, CacheError> {
         Self::check_key(key)?;
         if let Some(entry) = self.inner.memory.as_ref().and_then(|m| m.get(key))
-            && entry.expires_at_ms > self.inner.clock.now_ms()
+            && entry.meta.expires_at_ms > self.inner.clock.now_ms()
             && self.valid(&entry.validity.checks).await
         {
             return Ok(true);
@@ -298,7 +333,7 @@ impl TieredCache {
         let Ok((meta, scopes)) = envelope::decode_header(&bytes, self.inner.schema_version) else {
             return Ok(false);
         };
-        let validity = Validity::new(0, self.scope_checks(&scopes), memory_checks);
+        let validity = Validity::new(self.ticket(), self.scope_checks(&scopes), memory_checks);
         Ok(meta.expires_at_ms > self.inner.clock.now_ms() && self.valid(&validity.checks).await)
     }
 
@@ -323,15 +358,15 @@ impl TieredCache {
             let mut seen = HashSet::with_capacity(keys.len());
             for key in keys.iter().map(AsRef::as_ref).filter(|k| seen.insert(*k)) {
                 match self.l1_lookup::<T>(key).await {
-                    Found::Fresh(v, _) => {
+                    Found::Fresh { value, .. } => {
                         Counters::inc(&self.counters.memory_hits);
-                        out.insert(key.to_owned(), v);
+                        out.insert(key.to_owned(), value);
                     }
                     _ => missing.push(key.to_owned()),
                 }
             }
             if let (Some(store), false) = (&self.inner.store, missing.is_empty()) {
-                let ticket = self.inner.local.ticket();
+                let ticket = self.ticket();
                 let checks: Vec<Option<[Check; 2]>> =
                     missing.iter().map(|key| self.memory_checks(key)).collect();
                 let full: Vec<String> = missing.iter().map(|k| self.store_key(k)).collect();
@@ -343,7 +378,7 @@ impl TieredCache {
                     };
                     if let Some(accepted) =
                         self.accept::<T>(key, bytes, ticket, memory_checks).await
-                        && accepted.fresh
+                        && self.inner.clock.now_ms() < accepted.meta.fresh_until_ms
                     {
                         Counters::inc(&self.counters.store_hits);
                         out.insert(key.clone(), accepted.value);

@@ -5,7 +5,9 @@
 //! - `l1`: the in-process layer and this process's own per-key invalidations;
 //! - `stamps`: invalidation scopes, this process's view of their stamps, and validity;
 //! - `lookup`: reads (L1, then the store);
-//! - `fill`: writes, and cache-aside with single-flight in the process;
+//! - `fill`: writes (explicit sets, and the fills of cache-aside);
+//! - `wrap`: cache-aside, with single-flight in the process, and the origin policy
+//!   (`policy`: fail-safe, timeouts, eager refresh, TTLs);
 //! - `lease`: single-flight across processes, on the item itself;
 //! - `invalidate`: every invalidation, in one place.
 //!
@@ -26,7 +28,9 @@ mod invalidate;
 mod l1;
 mod lease;
 mod lookup;
+mod policy;
 mod stamps;
+mod wrap;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,13 +41,14 @@ use serde::de::DeserializeOwned;
 
 pub use builder::TieredCacheBuilder;
 pub use lookup::Item;
+pub use policy::{Described, FailSafe, OriginPolicy, Served};
 
 use crate::clock::Clock;
 use crate::flight::Flights;
 use crate::metrics::{Counters, Metrics};
 use crate::store::{AttrValue, Attributes, CacheStore, INTERNAL_KEY_MARKER};
 use crate::{CacheError, StoreError};
-use l1::{Local, Memory};
+use l1::{Local, Memory, Ticket};
 use stamps::{StampView, Stamps};
 
 /// Default shared-store timeout per call.
@@ -174,6 +179,7 @@ pub struct TieredCache {
     deadline: Option<Instant>,
     strict: Option<bool>,
     large_values: bool,
+    policy: OriginPolicy,
 }
 
 fn is_transient(e: &StoreError) -> bool {
@@ -251,6 +257,15 @@ impl TieredCache {
         }
     }
 
+    /// A handle with `policy` for its origin: fail-safe, timeouts, eager refresh, TTL
+    /// jitter, negative caching and adaptive TTL bounds.
+    pub fn with_policy(&self, policy: OriginPolicy) -> Self {
+        Self {
+            policy,
+            ..self.clone()
+        }
+    }
+
     /// A handle whose L1 keeps values at most `ttl`, however long the store keeps them
     /// (a data type's in-memory TTL).
     pub fn with_memory_ttl(&self, ttl: Duration) -> Self {
@@ -273,6 +288,14 @@ impl TieredCache {
     /// The shared store, if any.
     pub fn store(&self) -> Option<&Arc<dyn CacheStore>> {
         self.inner.store.as_ref()
+    }
+
+    /// Taken when a read begins.
+    fn ticket(&self) -> Ticket {
+        Ticket {
+            epoch: self.inner.local.epoch(),
+            at_ms: self.inner.clock.now_ms(),
+        }
     }
 
     /// How old this handle's view of a stamp may be.

@@ -287,3 +287,21 @@ fn report_a_seed() {
         );
     }
 }
+
+/// Seed 22 (rough network, version check): container 0's stamp read timed out, so its
+/// flight's value was read without the L1-only checks that carry other containers'
+/// deletes; a lookup 2.3 s after a delete elsewhere joined that flight and got the value
+/// read before the delete. Followers now take such a value only if its read began within
+/// the version-check bound.
+#[test]
+fn regression_seed_22_a_flight_read_without_memory_checks_outlives_the_bound() {
+    assert_coherent([sim::run_seed(22, &SimConfig::varied(22, CONTAINERS))]);
+}
+
+/// Seed 564 (rough network): a store read began after the delete was called but landed
+/// before its tombstone, and put the old value into L1 after the delete's first local
+/// invalidation. A delete (and a set) now invalidates locally again once the store has it.
+#[test]
+fn regression_seed_564_a_read_between_the_call_and_the_tombstone_keeps_the_old_value() {
+    assert_coherent([sim::run_seed(564, &SimConfig::varied(564, CONTAINERS))]);
+}
