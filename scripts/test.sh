@@ -170,5 +170,8 @@ if [ $# -eq 0 ]; then
   # tarballs (the runtime and the CLI would rebuild the AWS SDK: minutes, for no more).
   log "cargo package"
   cargo package --offline --allow-dirty -p cachegen-names -p cachegen-compiler
-  cargo package --offline --allow-dirty --no-verify -p cachegen-runtime -p cachegen
+  # One command for all four, so the runtime and the CLI resolve the names crate and the
+  # compiler from the packages beside them, not from crates.io.
+  cargo package --offline --allow-dirty --no-verify -p cachegen-names -p cachegen-compiler \
+    -p cachegen-runtime -p cachegen
 fi
