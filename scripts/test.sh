@@ -161,7 +161,8 @@ cargo test --workspace "$@"
 if [ $# -eq 0 ]; then
   # The suites that reach DynamoDB only (S3-backed ones need moto), on dynalite.
   log "DynamoDB-backed runtime suites against dynalite"
-  CACHEGEN_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$dynalite_port" cargo test -p cachegen-runtime \
+  CACHEGEN_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$dynalite_port" \
+    CACHEGEN_TEST_DYNAMODB_SERVER=dynalite cargo test -p cachegen-runtime \
     --test conformance --test distributed_flight --test dynamo_layout --test version_stamps \
     --test resilience --test faults --test dynamo_requests
 

@@ -1,6 +1,7 @@
 //! Single-flight across containers: several caches (each with its own L1 and its own
 //! in-process single-flight, as separate Lambda containers have) share one store; a burst
-//! of misses on one key calls the origin once in all, on memory, DynamoDB (moto) and Redis.
+//! of misses on one key calls the origin once in all, on memory, DynamoDB (dynalite; moto
+//! does not apply conditional writes atomically) and Redis.
 
 mod common;
 
@@ -71,7 +72,14 @@ async fn burst(containers: &[TieredCache], key: &str) -> usize {
 
 async fn one_origin_call_across_containers(kind: Kind) {
     let h = Harness::new(kind).await;
-    assert_eq!(burst(&containers(&h, true), "hot").await, 1, "{kind:?}");
+    let calls = burst(&containers(&h, true), "hot").await;
+    if h.atomic_conditional_writes() {
+        assert_eq!(calls, 1, "{kind:?}");
+    } else {
+        // moto may grant the lease twice (see `atomic_conditional_writes`); the exact
+        // count is asserted when `scripts/test.sh` runs this suite on dynalite.
+        assert!((1..=CONTAINERS).contains(&calls), "{kind:?}: {calls}");
+    }
     // Without the lease each container fetches for itself.
     assert!(burst(&containers(&h, false), "cold").await > 1, "{kind:?}");
 }

@@ -20,6 +20,9 @@ use cachegen_testkit::{
     SharedServer, TestServer, shared_moto_endpoint, shared_redis_url, unique_name,
 };
 
+/// Names the DynamoDB server behind `CACHEGEN_TEST_DYNAMODB_ENDPOINT` (`moto` when unset).
+pub const DYNAMODB_SERVER_ENV: &str = "CACHEGEN_TEST_DYNAMODB_SERVER";
+
 /// Generous store timeout: moto is slow on a loaded 2-core machine.
 pub const TEST_STORE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -190,6 +193,16 @@ impl Harness {
             dynamo,
             guard,
         }
+    }
+
+    /// Whether the server applies a conditional write atomically, as DynamoDB and Redis do.
+    /// moto does not: its DynamoDB backend (5.2) checks a `ConditionExpression` and then
+    /// writes, without a lock, on a threaded server, so two concurrent writes conditional on
+    /// `attribute_not_exists` can both succeed. dynalite applies them one at a time;
+    /// `scripts/test.sh` names it in [`DYNAMODB_SERVER_ENV`] when it runs the suites on it.
+    pub fn atomic_conditional_writes(&self) -> bool {
+        self.kind != Kind::Dynamo
+            || std::env::var(DYNAMODB_SERVER_ENV).is_ok_and(|server| server == "dynalite")
     }
 
     /// A cache builder on this store: shared clock and prefix, test timeout, L1 off.
