@@ -9,6 +9,7 @@
 //! - [`ir`]: the validated [`ir::CacheModel`], the only input of every emitter;
 //! - [`emit`]: CloudFormation, SAM, Terraform, the typed Rust crate and the docs page
 //!   from the IR;
+//! - [`limits`]: AWS's documented limits the outputs must keep within;
 //! - [`output`]: atomic writes, and drift detection for `cachegen check`;
 //! - [`view`]: the versioned JSON view of the IR (`cachegen ir`), with its JSON Schema;
 //! - [`Builder`]: the typed Rust module from a `build.rs`, like prost-build;
@@ -25,6 +26,7 @@ mod builder;
 pub mod cost;
 pub mod emit;
 pub mod ir;
+pub mod limits;
 pub mod output;
 pub mod spec;
 pub mod validate;

@@ -5,7 +5,8 @@ use serde_json::{Map, Value as Json, json};
 
 use super::dashboard;
 use super::resources::{
-    AlarmResource, BucketResource, BucketSettings, ConsumerResources, Infrastructure, Lifecycle,
+    AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard, Infrastructure,
+    Lifecycle,
     Metric, Query, Resources, Roles, Statement, Statistic, TREAT_MISSING_DATA, TableResource,
     Value,
 };
@@ -90,18 +91,21 @@ pub fn resources(infrastructure: &Infrastructure<'_>) -> Map<String, Json> {
             alarm_resource(infrastructure, alarm),
         );
     }
-    resources.insert(
-        infrastructure.dashboard.id.logical_id.clone(),
-        dashboard_resource(infrastructure),
-    );
+    for dashboard in &infrastructure.dashboards {
+        resources.insert(
+            dashboard.id.logical_id.clone(),
+            dashboard_resource(infrastructure, dashboard),
+        );
+    }
     resources
 }
 
 /// `AWS::CloudWatch::Dashboard`.
-fn dashboard_resource(infrastructure: &Infrastructure<'_>) -> Json {
+fn dashboard_resource(infrastructure: &Infrastructure<'_>, dashboard: &Dashboard<'_>) -> Json {
     let table_name = |table: &Table| format!("${{{}}}", table.logical_id);
     let body = dashboard::body(
         infrastructure.model,
+        &dashboard.contents,
         &dashboard::References {
             table_name: &table_name,
             region: "${AWS::Region}",
@@ -110,7 +114,7 @@ fn dashboard_resource(infrastructure: &Infrastructure<'_>) -> Json {
     json!({
         "Type": "AWS::CloudWatch::Dashboard",
         "Properties": {
-            "DashboardName": value(infrastructure, &infrastructure.dashboard.name),
+            "DashboardName": value(infrastructure, &dashboard.name),
             "DashboardBody": { "Fn::Sub": body.to_string() },
         },
     })
@@ -420,20 +424,21 @@ fn consumer_resources(
             }),
         ));
     }
-    let policy = &consumer.policy;
-    let mut properties = Map::new();
-    properties.insert("Description".into(), policy.description.as_str().into());
-    if let Some(role) = &policy.attach_to {
-        properties.insert("Roles".into(), json!([value(infrastructure, role)]));
+    for policy in &consumer.policies {
+        let mut properties = Map::new();
+        properties.insert("Description".into(), policy.description.as_str().into());
+        if let Some(role) = &policy.attach_to {
+            properties.insert("Roles".into(), json!([value(infrastructure, role)]));
+        }
+        properties.insert(
+            "PolicyDocument".into(),
+            policy_document(infrastructure, &policy.statements),
+        );
+        resources.push((
+            policy.id.logical_id.clone(),
+            json!({ "Type": "AWS::IAM::ManagedPolicy", "Properties": properties }),
+        ));
     }
-    properties.insert(
-        "PolicyDocument".into(),
-        policy_document(infrastructure, &policy.statements),
-    );
-    resources.push((
-        policy.id.logical_id.clone(),
-        json!({ "Type": "AWS::IAM::ManagedPolicy", "Properties": properties }),
-    ));
     resources
 }
 
@@ -590,8 +595,8 @@ pub fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> Json {
             };
             json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::{bucket_name}/{prefix}*") })
         }
-        Value::PolicyArn(consumer) => {
-            json!({ "Ref": infrastructure.consumer(*consumer).policy.id.logical_id })
+        Value::PolicyArn(consumer, part) => {
+            json!({ "Ref": infrastructure.consumer(*consumer).policies[*part].id.logical_id })
         }
         Value::RoleArn(role) => {
             json!({ "Fn::GetAtt": [infrastructure.role(*role).id.logical_id, "Arn"] })

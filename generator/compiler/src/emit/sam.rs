@@ -27,10 +27,15 @@ fn header(model: &CacheModel, spec_name: &str) -> String {
     );
     for resources in &infrastructure.consumers {
         let name = &resources.consumer.name;
-        if resources.policy.attach_to.is_none() {
+        if resources.policies.iter().all(|policy| policy.attach_to.is_none()) {
+            let references: Vec<String> = resources
+                .policies
+                .iter()
+                .map(|policy| format!("!Ref {}", policy.id.logical_id))
+                .collect();
             header.push_str(&format!(
-                "#   {name}: Policies: [!Ref {}]\n",
-                resources.policy.id.logical_id
+                "#   {name}: Policies: [{}]\n",
+                references.join(", ")
             ));
         } else {
             header.push_str(&format!("#   {name}: attached to its existing role\n"));

@@ -8,8 +8,8 @@ use super::GeneratedFile;
 use super::dashboard;
 use super::hcl::{self, Block, Item};
 use super::resources::{
-    self, AlarmResource, BucketResource, BucketSettings, ConsumerResources, Infrastructure,
-    Lifecycle, Metric, Query, Roles, Statistic, TableResource, Value,
+    self, AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard,
+    Infrastructure, Lifecycle, Metric, Policy, Query, Roles, Statistic, TableResource, Value,
 };
 use crate::ir::{
     Billing, Bucket, BucketEncryption, CacheModel, Encryption, Index, NamePart, NameTemplate,
@@ -152,7 +152,9 @@ fn main(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
     for alarm in &infrastructure.alarms {
         blocks.push(alarm_block(infrastructure, alarm));
     }
-    blocks.push(dashboard_block(infrastructure));
+    for dashboard in &infrastructure.dashboards {
+        blocks.push(dashboard_block(infrastructure, dashboard));
+    }
     blocks
 }
 
@@ -470,7 +472,14 @@ fn consumer_blocks(
             );
         }
     }
-    let policy = &resources.policy;
+    for policy in &resources.policies {
+        blocks.extend(policy_blocks(infrastructure, policy));
+    }
+    blocks
+}
+
+/// A cache policy: its document, the policy, and its attachment to an existing role.
+fn policy_blocks(infrastructure: &Infrastructure<'_>, policy: &Policy<'_>) -> Vec<Block> {
     let id = &policy.id.terraform;
     let document = policy.statements.iter().fold(
         Block::new("data", &["aws_iam_policy_document", id]),
@@ -496,13 +505,13 @@ fn consumer_blocks(
             )
         },
     );
-    blocks.push(document);
-    blocks.push(
+    let mut blocks = vec![
+        document,
         Block::new("resource", &["aws_iam_policy", id])
             .attr("name_prefix", value(infrastructure, &policy.name_prefix))
             .attr("description", hcl::string(&policy.description))
             .attr("policy", format!("data.aws_iam_policy_document.{id}.json")),
-    );
+    ];
     if let Some(role) = &policy.attach_to {
         blocks.push(
             Block::new("resource", &["aws_iam_role_policy_attachment", id])
@@ -599,7 +608,7 @@ fn dimensions(infrastructure: &Infrastructure<'_>, metric: &Metric<'_>) -> Item 
     )
 }
 
-fn dashboard_block(infrastructure: &Infrastructure<'_>) -> Block {
+fn dashboard_block(infrastructure: &Infrastructure<'_>, dashboard: &Dashboard<'_>) -> Block {
     let table_name = |table: &Table| {
         format!(
             "${{aws_dynamodb_table.{}.name}}",
@@ -609,12 +618,12 @@ fn dashboard_block(infrastructure: &Infrastructure<'_>) -> Block {
     let region = format!("${{{REGION}}}");
     let body = dashboard::body(
         infrastructure.model,
+        &dashboard.contents,
         &dashboard::References {
             table_name: &table_name,
             region: &region,
         },
     );
-    let dashboard = &infrastructure.dashboard;
     Block::new(
         "resource",
         &["aws_cloudwatch_dashboard", &dashboard.id.terraform],
@@ -744,9 +753,9 @@ fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> String {
                 format!("\"arn:${{{PARTITION}}}:s3:::{name}/{prefix}*\"")
             }
         }
-        Value::PolicyArn(consumer) => format!(
+        Value::PolicyArn(consumer, part) => format!(
             "aws_iam_policy.{}.arn",
-            infrastructure.consumer(*consumer).policy.id.terraform
+            infrastructure.consumer(*consumer).policies[*part].id.terraform
         ),
         Value::RoleArn(role) => format!(
             "aws_iam_role.{}.arn",

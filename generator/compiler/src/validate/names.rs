@@ -3,9 +3,6 @@
 
 use crate::ir::{NamePart, NameTemplate, Template, TemplatePart};
 
-/// The most GSIs DynamoDB allows on one table.
-pub const MAX_INDEXES: usize = 20;
-
 /// Rust keywords, which cannot name a key parameter or a value field.
 const RUST_KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",

@@ -5,7 +5,8 @@ use indexmap::IndexMap;
 
 use super::Checker;
 use super::codes::{self, Code};
-use super::names::{self, MAX_INDEXES};
+use super::names;
+use crate::limits::TABLE_INDEXES as MAX_INDEXES;
 use super::source::NodePath;
 use crate::ir::{
     Billing, Bucket, DataType, Encryption, Index, KeyAttribute, NamePart, NameTemplate, Table,
