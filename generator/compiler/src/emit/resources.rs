@@ -776,8 +776,9 @@ impl<'m> Infrastructure<'m> {
         statement_json(&statement.sid, &statement.actions, resources).len()
     }
 
-    /// The longest `value` can be once deployed, characters. Only what a policy statement
-    /// can name is measured exactly; the rest count as the longest ARN there is.
+    /// The longest `value` can be once deployed, characters. Names and what a policy
+    /// statement can name are measured; the ARNs of roles and policies count as the
+    /// longest ARN there is.
     pub fn max_len(&self, value: &Value<'_>) -> usize {
         let parameters = &self.model.parameters;
         let table_name = |table: TableRef| {
@@ -804,8 +805,9 @@ impl<'m> Infrastructure<'m> {
             Value::BucketArn(bucket) => bucket_arn(*bucket),
             Value::BucketObjects(bucket) => bucket_arn(*bucket) + "/*".len(),
             Value::ObjectsArn(bucket, prefix) => bucket_arn(*bucket) + 1 + prefix.len() + 1,
-            Value::Text(_)
-            | Value::PolicyArn(..)
+            // A free parameter is at most a parameter value long.
+            Value::Text(text) => limits::max_len(text, parameters, limits::PARAMETER_VALUE),
+            Value::PolicyArn(..)
             | Value::RoleArn(_)
             | Value::RoleName(_)
             | Value::RoleNameOfArn(_)

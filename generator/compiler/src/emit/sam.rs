@@ -13,7 +13,12 @@ pub const TRANSFORM: &str = "AWS::Serverless-2016-10-31";
 
 /// The SAM template, as YAML text.
 pub fn render(model: &CacheModel, spec_name: &str) -> String {
-    super::yaml_document(&header(model, spec_name), &template(model))
+    render_template(model, spec_name, &template(model))
+}
+
+/// `template` (this module's [`template`] of `model`), as YAML text.
+pub(crate) fn render_template(model: &CacheModel, spec_name: &str, template: &Value) -> String {
+    super::yaml_document(&header(model, spec_name), template)
 }
 
 fn header(model: &CacheModel, spec_name: &str) -> String {
