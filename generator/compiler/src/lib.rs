@@ -91,7 +91,10 @@ impl Project {
 
     /// Reads and compiles the spec at `spec_path`, checking the outputs of `targets` (the
     /// spec's own when `None`) against AWS's limits.
-    pub fn load_for(spec_path: impl AsRef<Path>, targets: Option<&[Target]>) -> Result<Self, Error> {
+    pub fn load_for(
+        spec_path: impl AsRef<Path>,
+        targets: Option<&[Target]>,
+    ) -> Result<Self, Error> {
         let spec_path = spec_path.as_ref().to_path_buf();
         let bytes = std::fs::read(&spec_path).map_err(|source| Error::Read {
             path: spec_path.clone(),

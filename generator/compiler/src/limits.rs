@@ -148,10 +148,7 @@ mod tests {
         let literal = |text: &str| NamePart::Literal(text.into());
         assert_eq!(
             max_len(
-                &name(vec![
-                    literal("cache-"),
-                    NamePart::Parameter("env".into())
-                ]),
+                &name(vec![literal("cache-"), NamePart::Parameter("env".into())]),
                 &parameters,
                 TABLE_NAME
             ),

@@ -186,12 +186,7 @@ pub async fn deploy(
         .stack_name(&options.stack)
         .change_set_name(&change_set)
         .change_set_type(kind)
-        .set_template_body(
-            options
-                .template_url
-                .is_none()
-                .then(|| template.to_owned()),
-        )
+        .set_template_body(options.template_url.is_none().then(|| template.to_owned()))
         .set_template_url(options.template_url.clone())
         .set_parameters(Some(
             options

@@ -6,9 +6,8 @@ use serde_json::{Map, Value as Json, json};
 use super::dashboard;
 use super::resources::{
     AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard, Infrastructure,
-    Lifecycle,
-    Metric, Query, Resources, Roles, Statement, Statistic, TREAT_MISSING_DATA, TableResource,
-    Value,
+    Lifecycle, Metric, Query, Resources, Roles, Statement, Statistic, TREAT_MISSING_DATA,
+    TableResource, Value,
 };
 use crate::ir::{
     Billing, BucketEncryption, CacheModel, Encryption, Index, KeyAttribute, NamePart, NameTemplate,

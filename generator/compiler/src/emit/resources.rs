@@ -13,12 +13,12 @@ use std::borrow::Cow;
 use heck::ToSnakeCase;
 
 use super::dashboard;
-use crate::limits::{self, MANAGED_POLICY_SIZE};
 use crate::ir::{
     Alarm, AlarmQuery, Bucket, BucketEncryption, CacheModel, Comparison, Consumer, DOCUMENT_EVENTS,
-    DataType, DimensionValue, FINGERPRINT_TAG, MetricStat, NamePart, NameTemplate,
-    OVERFLOW_PREFIX, Role, Table, table_operations,
+    DataType, DimensionValue, FINGERPRINT_TAG, MetricStat, NamePart, NameTemplate, OVERFLOW_PREFIX,
+    Role, Table, table_operations,
 };
+use crate::limits::{self, MANAGED_POLICY_SIZE};
 
 /// Who makes the execution roles of `create` consumers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -765,15 +765,23 @@ impl<'m> Infrastructure<'m> {
     }
 
     /// The characters IAM counts for `statement` in a policy, with every name at its
-    /// longest (the shape CloudFormation writes; Terraform's is no longer).
+    /// longest: the statement as CloudFormation writes it (Terraform's policy documents
+    /// have the same shape).
     fn statement_size(&self, statement: &Statement<'_>) -> usize {
-        let resources: Vec<String> = statement
-            .resources
-            .values()
-            .iter()
-            .map(|value| "x".repeat(self.max_len(value)))
-            .collect();
-        statement_json(&statement.sid, &statement.actions, resources).len()
+        let placeholder =
+            |value: &Value<'_>| serde_json::Value::from("x".repeat(self.max_len(value)));
+        let resource = match &statement.resources {
+            Resources::One(value) => placeholder(value),
+            Resources::Each(values) => values.iter().map(placeholder).collect(),
+        };
+        serde_json::json!({
+            "Sid": statement.sid,
+            "Effect": "Allow",
+            "Action": statement.actions,
+            "Resource": resource,
+        })
+        .to_string()
+        .len()
     }
 
     /// The longest `value` can be once deployed, characters. Names and what a policy
@@ -782,21 +790,30 @@ impl<'m> Infrastructure<'m> {
     pub fn max_len(&self, value: &Value<'_>) -> usize {
         let parameters = &self.model.parameters;
         let table_name = |table: TableRef| {
-            limits::max_len(&self.table(table).table.table_name, parameters, limits::TABLE_NAME)
+            limits::max_len(
+                &self.table(table).table.table_name,
+                parameters,
+                limits::TABLE_NAME,
+            )
         };
         let bucket_name = |bucket: BucketRef| {
-            limits::max_len(&self.bucket(bucket).bucket.bucket_name, parameters, limits::BUCKET_NAME)
+            limits::max_len(
+                &self.bucket(bucket).bucket.bucket_name,
+                parameters,
+                limits::BUCKET_NAME,
+            )
         };
         // `arn:<partition>:dynamodb:<region>:<account>:table/<name>`
         let table_arn = |table: TableRef| {
-            "arn:::dynamodb:::table/".len()
+            "arn::dynamodb:::table/".len()
                 + limits::PARTITION
                 + limits::REGION
                 + limits::ACCOUNT_ID
                 + table_name(table)
         };
         // `arn:<partition>:s3:::<bucket>`
-        let bucket_arn = |bucket: BucketRef| "arn::s3:::".len() + limits::PARTITION + bucket_name(bucket);
+        let bucket_arn =
+            |bucket: BucketRef| "arn::s3:::".len() + limits::PARTITION + bucket_name(bucket);
         match value {
             Value::TableName(table) => table_name(*table),
             Value::TableArn(table) => table_arn(*table),
@@ -910,7 +927,11 @@ impl<'m> Infrastructure<'m> {
                 let (terraform, of) = match index {
                     0 => (format!("{}_policy_arn", policy.id.terraform), String::new()),
                     _ => (
-                        format!("{}_policy_{}_arn", resources.policies[0].id.terraform, index + 1),
+                        format!(
+                            "{}_policy_{}_arn",
+                            resources.policies[0].id.terraform,
+                            index + 1
+                        ),
                         format!(" (part {} of {count})", index + 1),
                     ),
                 };
@@ -986,7 +1007,10 @@ fn dashboards(model: &CacheModel) -> Vec<Dashboard<'_>> {
                     format!("{}-{}", dashboard::NAME_SUFFIX, terraform_name(&table.name)),
                 )
             } else {
-                ("CacheDashboard".to_owned(), dashboard::NAME_SUFFIX.to_owned())
+                (
+                    "CacheDashboard".to_owned(),
+                    dashboard::NAME_SUFFIX.to_owned(),
+                )
             };
             let suffix = numbered(&suffix, "-");
             dashboards.push(Dashboard {
@@ -1013,18 +1037,6 @@ pub fn terraform_name(name: &str) -> String {
 
 /// The longest ARN IAM accepts, characters (`arn` in IAM's API reference).
 const MAX_ARN: usize = 2_048;
-
-/// A policy statement as IAM reads it (CloudFormation's shape: `Resource` always a list
-/// when sized, so the size is an upper bound).
-fn statement_json(sid: &str, actions: &[String], resources: Vec<String>) -> String {
-    serde_json::json!({
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": actions,
-        "Resource": resources,
-    })
-    .to_string()
-}
 
 /// A policy document without statements: what every policy costs before them.
 const EMPTY_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[]}"#;

@@ -32,7 +32,11 @@ fn header(model: &CacheModel, spec_name: &str) -> String {
     );
     for resources in &infrastructure.consumers {
         let name = &resources.consumer.name;
-        if resources.policies.iter().all(|policy| policy.attach_to.is_none()) {
+        if resources
+            .policies
+            .iter()
+            .all(|policy| policy.attach_to.is_none())
+        {
             let references: Vec<String> = resources
                 .policies
                 .iter()

@@ -755,7 +755,9 @@ fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> String {
         }
         Value::PolicyArn(consumer, part) => format!(
             "aws_iam_policy.{}.arn",
-            infrastructure.consumer(*consumer).policies[*part].id.terraform
+            infrastructure.consumer(*consumer).policies[*part]
+                .id
+                .terraform
         ),
         Value::RoleArn(role) => format!(
             "aws_iam_role.{}.arn",

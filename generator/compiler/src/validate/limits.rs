@@ -249,7 +249,12 @@ impl Checker<'_> {
             .iter()
             .map(|table| ("tables", &table.name))
             .chain(model.buckets.iter().map(|bucket| ("buckets", &bucket.name)))
-            .chain(model.consumers.iter().map(|consumer| ("consumers", &consumer.name)))
+            .chain(
+                model
+                    .consumers
+                    .iter()
+                    .map(|consumer| ("consumers", &consumer.name)),
+            )
             .chain(model.alarms.iter().map(|alarm| ("alarms", &alarm.name)));
         names
             .filter(|(_, name)| id.starts_with(&name.to_pascal_case()))
@@ -451,7 +456,7 @@ fn thousands(number: usize) -> String {
     let digits = number.to_string();
     let mut out = String::new();
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);

@@ -59,7 +59,9 @@ pub fn compile_for(
     if checker.problems.is_empty() {
         let targets = targets.unwrap_or(&model.targets).to_vec();
         let notes = checker.limits(&model, &targets, &spec_name(&file.name));
-        checker.notes.extend(notes.into_iter().map(|note| (None, note)));
+        checker
+            .notes
+            .extend(notes.into_iter().map(|note| (None, note)));
     }
     if !checker.problems.is_empty() {
         return Err(Diagnostics::new(file.clone(), checker.problems));

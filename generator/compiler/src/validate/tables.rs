@@ -6,11 +6,11 @@ use indexmap::IndexMap;
 use super::Checker;
 use super::codes::{self, Code};
 use super::names;
-use crate::limits::TABLE_INDEXES as MAX_INDEXES;
 use super::source::NodePath;
 use crate::ir::{
     Billing, Bucket, DataType, Encryption, Index, KeyAttribute, NamePart, NameTemplate, Table,
 };
+use crate::limits::TABLE_INDEXES as MAX_INDEXES;
 use crate::spec::{self, ProjectionType};
 
 /// Table name env var when the spec has a single table (the name the seeds use).
