@@ -127,9 +127,15 @@ fn bench_build(c: &mut Criterion) {
     let small = large_spec(500);
     let large = large_spec(5_000);
     for (text, types) in [(&small, 500), (&large, 5_000)] {
-        let model = compile_for(&SourceFile::new("bench.yaml", text), Some(&[Target::Terraform]))
-            .unwrap_or_else(|err| panic!("{err}"));
-        assert_eq!((model.tables.len(), model.data_types.len()), (TABLES, types));
+        let model = compile_for(
+            &SourceFile::new("bench.yaml", text),
+            Some(&[Target::Terraform]),
+        )
+        .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(
+            (model.tables.len(), model.data_types.len()),
+            (TABLES, types)
+        );
     }
 
     let mut group = c.benchmark_group("build");

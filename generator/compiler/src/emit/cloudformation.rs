@@ -474,7 +474,7 @@ fn alarm_resource(infrastructure: &Infrastructure<'_>, resource: &AlarmResource<
     let alarm = resource.alarm;
     let mut properties = Map::new();
     properties.insert("AlarmName".into(), value(infrastructure, &resource.name));
-    properties.insert("AlarmDescription".into(), alarm.description.as_str().into());
+    properties.insert("AlarmDescription".into(), text(&alarm.description));
     match &resource.query {
         Query::Metric(metric) => {
             properties.insert("Namespace".into(), metric.namespace.into());
@@ -616,15 +616,31 @@ pub fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> Json {
     }
 }
 
-/// A name as CloudFormation reads it: plain text, or `Fn::Sub` when it has references.
+/// A name as CloudFormation reads it: plain text, or `Fn::Sub` when it has references or
+/// a literal `${` (written `${!`, so it reads as itself and cfn-lint takes it for no
+/// reference).
 fn name(template: &NameTemplate) -> Json {
     match template.0.as_slice() {
         [NamePart::Parameter(parameter)] => json!({ "Ref": parameter }),
         _ => match template.literal() {
-            Some(literal) => literal.into(),
+            Some(literal) => text(literal),
             None => json!({ "Fn::Sub": sub_text(template) }),
         },
     }
+}
+
+/// Literal text: plain, or in `Fn::Sub` with each `${` written `${!` when it has one.
+fn text(literal: &str) -> Json {
+    if literal.contains("${") {
+        json!({ "Fn::Sub": sub_literal(literal) })
+    } else {
+        literal.into()
+    }
+}
+
+/// `literal` inside `Fn::Sub` text: `${` is written `${!`, which `Fn::Sub` turns back.
+fn sub_literal(literal: &str) -> String {
+    literal.replace("${", "${!")
 }
 
 /// A name template as `Fn::Sub` text.
@@ -633,7 +649,7 @@ fn sub_text(template: &NameTemplate) -> String {
         .0
         .iter()
         .map(|part| match part {
-            NamePart::Literal(text) => text.clone(),
+            NamePart::Literal(text) => sub_literal(text),
             NamePart::Parameter(name) => format!("${{{name}}}"),
             NamePart::StackName => "${AWS::StackName}".into(),
             NamePart::Region => "${AWS::Region}".into(),

@@ -59,6 +59,7 @@ codes! {
     ENV_VAR_CLASH = "CG0112", "two tables or buckets use the same environment variable";
     SKIP_CHECK_ID = "CG0113", "a skipped check that is not a checkov check ID";
     SKIP_CHECK_REASON = "CG0114", "a skipped check without a one-line reason";
+    LITERAL_REFERENCE = "CG0115", "`${` in a description or skip reason CloudFormation shows as written, where cfn-lint reads it as a reference";
 
     // CG02: tables and indexes.
     NO_TABLE = "CG0201", "the spec declares no table";

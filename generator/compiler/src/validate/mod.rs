@@ -175,6 +175,20 @@ impl Checker<'_> {
         value.as_secs()
     }
 
+    /// Checks text CloudFormation takes only as written (a template or parameter
+    /// description, a skip reason): a `${` there cannot go through `Fn::Sub`, and
+    /// cfn-lint reads `${name}` as a reference to name outside it (E1029).
+    fn literal_text(&mut self, path: &NodePath, text: &str, what: &str) {
+        if text.contains("${") {
+            self.error(
+                codes::LITERAL_REFERENCE,
+                path,
+                format!("{what} contains `${{`, which CloudFormation shows as written but cfn-lint reads as a reference"),
+                "descriptions are plain text, not templates: write the name without `${}`",
+            );
+        }
+    }
+
     /// Resolves a `${...}` name template, checking the parameters it names.
     fn name_template(&mut self, path: &NodePath, text: &str) -> NameTemplate {
         match names::parse_name_template(text, &self.spec.service) {
@@ -239,6 +253,13 @@ impl Checker<'_> {
                 .or_else(|| spec.service.is_empty().then(|| "service name is empty".to_owned())),
             "the service name is used in table and alarm names: use letters, digits, `-`, `_` and `.`",
         );
+        if let Some(description) = &spec.description {
+            self.literal_text(
+                &NodePath::parse("description"),
+                description,
+                "the description",
+            );
+        }
         let mut parameters = self.parameters();
         let mut tables = self.tables();
         let buckets = self.buckets(&tables);
@@ -306,6 +327,13 @@ impl Checker<'_> {
                         "default `{default}` of parameter `{name}` is not one of its allowed values"
                     ),
                     format!("allowed: {}", parameter.allowed.join(", ")),
+                );
+            }
+            if let Some(description) = &parameter.description {
+                self.literal_text(
+                    &path.key("description"),
+                    description,
+                    &format!("the description of parameter `{name}`"),
                 );
             }
             parameters.push(Parameter {
