@@ -47,10 +47,11 @@ fn tag<'t>(template: &'t Value, key: &str) -> &'t Value {
 fn a_literal_dollar_brace_reads_as_itself_in_every_target() {
     let model = compile_text("cache.yaml", BASE).unwrap();
     let template = cloudformation::template(&model);
-    // `${!` is how Fn::Sub writes a literal `${`; cfn-lint takes it for no reference.
+    // Literal text is joined from pieces that split `${`, which cfn-lint would read as a
+    // reference; beside a reference, `Fn::Sub` writes it `${!`.
     assert_eq!(
         tag(&template, "Literal"),
-        &json!({ "Fn::Sub": "${!NotAParameter}" })
+        &json!({ "Fn::Join": ["", ["$", "{NotAParameter}"]] })
     );
     assert_eq!(
         tag(&template, "Mixed"),
@@ -66,7 +67,7 @@ fn a_literal_dollar_brace_reads_as_itself_in_every_target() {
     // The alarm's description is text: its `${env}` is not a reference either.
     assert_eq!(
         template["Resources"]["ErrorsAlarm"]["Properties"]["AlarmDescription"],
-        json!({ "Fn::Sub": "errors in ${!env}, and $5" })
+        json!({ "Fn::Join": ["", ["errors in $", "{env}, and $5"]] })
     );
     assert!(main.contains("= \"errors in $${env}, and $5\"\n"), "{main}");
 }

@@ -616,9 +616,8 @@ pub fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> Json {
     }
 }
 
-/// A name as CloudFormation reads it: plain text, or `Fn::Sub` when it has references or
-/// a literal `${` (written `${!`, so it reads as itself and cfn-lint takes it for no
-/// reference).
+/// A name as CloudFormation reads it: plain text, `Fn::Sub` when it has references (a
+/// literal `${` written `${!` there), or [`text`] when it is literal text.
 fn name(template: &NameTemplate) -> Json {
     match template.0.as_slice() {
         [NamePart::Parameter(parameter)] => json!({ "Ref": parameter }),
@@ -629,13 +628,25 @@ fn name(template: &NameTemplate) -> Json {
     }
 }
 
-/// Literal text: plain, or in `Fn::Sub` with each `${` written `${!` when it has one.
+/// Literal text: plain, unless it holds a `${`, which cfn-lint would read as a reference
+/// outside `Fn::Sub` (E1029), and which `Fn::Sub` without a variable would draw a warning
+/// for (W1020): then it is joined from pieces split between each `$` and its `{`.
 fn text(literal: &str) -> Json {
-    if literal.contains("${") {
-        json!({ "Fn::Sub": sub_literal(literal) })
-    } else {
-        literal.into()
+    if !literal.contains("${") {
+        return literal.into();
     }
+    let segments: Vec<&str> = literal.split("${").collect();
+    let last = segments.len() - 1;
+    let pieces: Vec<String> = segments
+        .iter()
+        .enumerate()
+        .map(|(index, segment)| {
+            let open = if index == 0 { "" } else { "{" };
+            let close = if index == last { "" } else { "$" };
+            format!("{open}{segment}{close}")
+        })
+        .collect();
+    json!({ "Fn::Join": ["", pieces] })
 }
 
 /// `literal` inside `Fn::Sub` text: `${` is written `${!`, which `Fn::Sub` turns back.
