@@ -179,6 +179,12 @@ fn generated_spec(seed: u64) -> (String, Option<String>) {
     if rng.chance(30) {
         text.push_str("  point_in_time_recovery: false\n");
     }
+    if rng.chance(30) {
+        text.push_str("  ttl: 10m\n  deletion_protection: true\n  encryption: aws_owned\n");
+    }
+    if rng.chance(20) {
+        text.push_str("  billing: { provisioned: { read: 3, write: 3 } }\n");
+    }
     if rng.chance(40) {
         text.push_str(&format!(
             "metrics:\n  namespace: {}\n",
@@ -204,7 +210,10 @@ fn generated_spec(seed: u64) -> (String, Option<String>) {
             name.replace("{t}", &t.to_string())
         ));
         if rng.chance(40) {
-            text.push_str("    partition_key: { name: id, type: S }\n");
+            text.push_str(rng.pick(&[
+                "    partition_key: { name: id, type: S }\n",
+                "    partition_key: { name: hash, type: B }\n",
+            ]));
         }
         if sort_key {
             text.push_str("    sort_key: { name: sk, type: S }\n");
@@ -223,6 +232,9 @@ fn generated_spec(seed: u64) -> (String, Option<String>) {
         }.replace("${AWS::Partition}", "aws").as_str());
         if rng.chance(30) {
             text.push_str("    deletion_protection: true\n");
+        }
+        if large_values && rng.chance(50) {
+            text.push_str("    overflow_bucket: docs\n");
         }
         if rng.chance(40) {
             text.push_str("    tags: { Tier: \"cache-${env}\", Plain: plain }\n");
@@ -258,6 +270,10 @@ fn generated_spec(seed: u64) -> (String, Option<String>) {
         text.push_str("buckets:\n  docs:\n");
         if documents {
             text.push_str("    name: \"${service}-docs-${env}-${AWS::AccountId}\"\n    env_var: GEN_DOCS\n    events: { function: \"${SyncFunctionArn}\", consumer: sync }\n");
+            text.push_str(&format!(
+                "    description: {}\n",
+                quoted(rng.pick(TRICKY_TEXTS))
+            ));
             text.push_str(match rng.below(3) {
                 0 => "    encryption: s3_managed\n",
                 1 => "    encryption: aws_managed\n",
@@ -298,7 +314,7 @@ fn generated_spec(seed: u64) -> (String, Option<String>) {
                 "{ id: string, n: i64, on: bool }" => format!("{name}#{{id}}#{{n}}#{{on}}"),
                 _ => format!("{name}#{{id}}"),
             };
-            let inline = *by_owner || rng.chance(60);
+            let inline = *by_owner || document || rng.chance(60);
             text.push_str(&format!(
                 "  {name}:\n    table: t{t}\n    key: \"{key}\"\n    params: {params}\n"
             ));
@@ -321,6 +337,9 @@ fn generated_spec(seed: u64) -> (String, Option<String>) {
                 text.push_str("    stale_while_revalidate: 30s\n");
             }
             if rng.chance(30) {
+                text.push_str("    memory_ttl: 20s\n");
+            }
+            if rng.chance(30) {
                 text.push_str("    distributed_flight: true\n");
             }
             if rng.chance(30) {
@@ -333,6 +352,9 @@ fn generated_spec(seed: u64) -> (String, Option<String>) {
             }
             if *by_owner {
                 attributes.push("owner: \"{value.owner}\"");
+            }
+            if document {
+                attributes.push("customer: \"{value.owner}\"");
             }
             if !attributes.is_empty() {
                 text.push_str(&format!(
