@@ -251,7 +251,9 @@ const SPLIT_SPEC_TABLES: usize = 3;
 fn split_spec() -> String {
     let mut text = String::from("version: 1\nservice: split\ntables:\n");
     for table in 0..SPLIT_SPEC_TABLES {
-        text.push_str(&format!("  t{table}:\n    name: split-t{table}\n    indexes:\n"));
+        text.push_str(&format!(
+            "  t{table}:\n    name: split-t{table}\n    indexes:\n"
+        ));
         for index in 0..12 {
             text.push_str(&format!(
                 "      i{index:02}{}:\n        partition_key: {{ name: dataType }}\n",
