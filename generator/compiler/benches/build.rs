@@ -3,7 +3,7 @@
 //! the 5,000-type build must cost at most 12 times the 500-type one (near-linear).
 //!
 //! Both specs are checked for the Terraform and Rust targets: the 5,000-type
-//! CloudFormation template (about 9 MB) is over CloudFormation's 1 MB limit, so a build
+//! CloudFormation template (8.3 MB) is over CloudFormation's 1 MB limit, so a build
 //! of it for CloudFormation is refused. CloudFormation and SAM are still emitted, so every
 //! emitter is measured.
 
