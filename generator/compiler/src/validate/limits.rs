@@ -52,9 +52,10 @@ impl Checker<'_> {
             self.template_limits(model, file, &value, text.len());
             if text.len() > TEMPLATE_BODY_INLINE && text.len() <= TEMPLATE_BODY_S3 {
                 notes.push(format!(
-                    "{file} is {} bytes, over the {TEMPLATE_BODY_INLINE} bytes CloudFormation takes \
-                     inline: deploy it from S3 (`cachegen deploy --template-bucket <bucket>`)",
-                    thousands(text.len())
+                    "{file} is {} bytes, over the {} bytes CloudFormation takes inline: deploy it \
+                     from S3 (`cachegen deploy --template-bucket <bucket>`)",
+                    thousands(text.len()),
+                    thousands(TEMPLATE_BODY_INLINE)
                 ));
             }
         }
