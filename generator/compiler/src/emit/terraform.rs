@@ -15,6 +15,7 @@ use crate::ir::{
     Billing, Bucket, BucketEncryption, CacheModel, Encryption, Index, NamePart, NameTemplate,
     ProjectionType, Table,
 };
+use crate::limits;
 
 /// The AWS provider versions the module accepts.
 pub const AWS_PROVIDER_VERSION: &str = "~> 5.100";
@@ -668,6 +669,7 @@ fn variables(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
         }
         blocks.push(block);
     }
+    // At most as long as a stack name, which every name-length check assumes.
     blocks.push(
         Block::new("variable", &[STACK_NAME])
             .attr("type", "string")
@@ -676,6 +678,20 @@ fn variables(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
                 hcl::string(
                     "Prefix of alarm, dashboard and policy names (CloudFormation's stack name)",
                 ),
+            )
+            .block(
+                Block::new("validation", &[])
+                    .attr(
+                        "condition",
+                        format!("length(var.{STACK_NAME}) <= {}", limits::STACK_NAME),
+                    )
+                    .attr(
+                        "error_message",
+                        hcl::string(&format!(
+                            "{STACK_NAME} must be at most {} characters, as a CloudFormation stack name is.",
+                            limits::STACK_NAME
+                        )),
+                    ),
             ),
     );
     blocks
