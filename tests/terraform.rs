@@ -242,3 +242,83 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
         );
     }
 }
+
+/// A spec whose outputs are split to keep within AWS's limits: three tables (a dashboard
+/// each), whose twelve long index names make each table's grant a cache policy of its own,
+/// for a consumer with a created role and one with an existing role.
+const SPLIT_SPEC_TABLES: usize = 3;
+
+fn split_spec() -> String {
+    let mut text = String::from("version: 1\nservice: split\ntables:\n");
+    for table in 0..SPLIT_SPEC_TABLES {
+        text.push_str(&format!(
+            "  t{table}:\n    name: split-t{table}\n    indexes:\n"
+        ));
+        for index in 0..12 {
+            text.push_str(&format!(
+                "      i{index:02}{}:\n        partition_key: {{ name: dataType }}\n",
+                "x".repeat(200)
+            ));
+        }
+    }
+    text.push_str("data_types:\n");
+    for table in 0..SPLIT_SPEC_TABLES {
+        text.push_str(&format!(
+            "  d{table}:\n    table: t{table}\n    key: \"d{table}#{{id}}\"\n    params: {{ id: string }}\n    value: {{ fields: {{ v: string }} }}\n    attributes: {{ dataType: \"{{data_type}}\" }}\n"
+        ));
+    }
+    text.push_str(
+        "consumers:\n  api:\n    access: { \"*\": [read, query] }\n  ext:\n    role: { existing: split-app }\n    access: { \"*\": [read, query] }\n",
+    );
+    text
+}
+
+#[test]
+fn split_dashboards_and_policies_apply_to_moto() {
+    let moto = TestServer::moto().expect("moto_server starts");
+    let endpoint = moto.endpoint();
+    let spec_dir = tempfile::tempdir().unwrap();
+    let spec = spec_dir.path().join("cache.yaml");
+    std::fs::write(&spec, split_spec()).unwrap();
+    let project = Project::load(&spec).unwrap();
+    let module = &project.files(Some(&[cachegen_compiler::ir::Target::Terraform]))[0].contents;
+    for consumer in ["api", "ext"] {
+        for part in ["", "-2", "-3"] {
+            assert!(
+                module.contains(&format!("resource \"aws_iam_policy\" \"{consumer}{part}\"")),
+                "{consumer}{part}: {module}"
+            );
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    root_module(dir.path(), &project, &endpoint, &[]);
+    if !init(dir.path()) {
+        return;
+    }
+    let mut apply = terraform(dir.path()).unwrap();
+    apply.args(["apply", "-auto-approve", "-input=false", "-no-color"]);
+    let text = run(apply);
+    assert!(text.contains("Apply complete!"), "{text}");
+
+    // Every part of each policy, its attachment, and each table's dashboard were created.
+    let mut list = terraform(dir.path()).unwrap();
+    list.args(["state", "list"]);
+    let state = run(list);
+    for consumer in ["api", "ext"] {
+        for part in ["", "-2", "-3"] {
+            for kind in ["aws_iam_policy", "aws_iam_role_policy_attachment"] {
+                let address = format!("module.cache.{kind}.{consumer}{part}\n");
+                assert!(state.contains(&address), "{address}: {state}");
+            }
+        }
+    }
+    for table in 0..SPLIT_SPEC_TABLES {
+        let address = format!("module.cache.aws_cloudwatch_dashboard.cache-t{table}\n");
+        assert!(state.contains(&address), "{address}: {state}");
+    }
+
+    let mut destroy = terraform(dir.path()).unwrap();
+    destroy.args(["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    run(destroy);
+}

@@ -176,6 +176,7 @@ pub async fn deploy_template(
             .collect(),
         poll: std::time::Duration::from_millis(200),
         execute,
+        template_url: None,
     };
     let mut lines = Vec::new();
     let outcome = cachegen::deploy::deploy(

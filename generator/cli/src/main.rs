@@ -95,6 +95,11 @@ enum Command {
         /// Create and list the change set, but do not execute it (for review).
         #[arg(long)]
         no_execute: bool,
+        /// S3 bucket to upload the template to when it is over the 51,200 bytes
+        /// CloudFormation takes inline (up to its 1,000,000-byte limit); it is deployed
+        /// from there. The bucket must exist; the key is cachegen/<stack>/<fingerprint>.yaml.
+        #[arg(long, value_name = "BUCKET")]
+        template_bucket: Option<String>,
     },
     /// Compare a deployed stack's tables with the spec.
     ///
@@ -366,7 +371,8 @@ fn run(command: Command) -> Result<ExitCode> {
             stack,
             params,
             no_execute,
-        } => deploy(spec.path(), stack, params, !no_execute),
+            template_bucket,
+        } => deploy(spec.path(), stack, params, !no_execute, template_bucket),
         Command::Verify { spec, stack } => verify(spec.path(), &stack),
         Command::Cost { spec, json } => cost(spec.path(), json),
         Command::Docs { spec, out } => docs(spec.path(), out),
@@ -402,7 +408,13 @@ fn init_logs(format: LogFormat) {
 
 /// Loads the spec, printing its problems and returning `None` when it has any.
 fn load(spec: &Path) -> Result<Option<Project>> {
-    match Project::load(spec) {
+    load_for(spec, None)
+}
+
+/// [`load`], checking the outputs of `targets` (the spec's own when `None`) against AWS's
+/// limits.
+fn load_for(spec: &Path, targets: Option<&[Target]>) -> Result<Option<Project>> {
+    match Project::load_for(spec, targets) {
         Ok(project) => Ok(Some(project)),
         Err(Error::Spec(diagnostics)) => {
             eprint!("{diagnostics}");
@@ -412,11 +424,25 @@ fn load(spec: &Path) -> Result<Option<Project>> {
     }
 }
 
+/// The targets `--target` asks for, if any.
+fn requested_targets(args: &BuildArgs) -> Vec<Target> {
+    args.target.iter().copied().map(Target::from).collect()
+}
+
+/// Loads the spec of `args`, checking the targets they ask for against AWS's limits.
+fn load_args(args: &BuildArgs) -> Result<Option<Project>> {
+    let targets = requested_targets(args);
+    load_for(
+        args.spec.path(),
+        (!targets.is_empty()).then_some(targets.as_slice()),
+    )
+}
+
 fn outputs(
     args: &BuildArgs,
     project: &Project,
 ) -> (PathBuf, Vec<cachegen_compiler::emit::GeneratedFile>) {
-    let targets: Vec<Target> = args.target.iter().copied().map(Target::from).collect();
+    let targets = requested_targets(args);
     let files = project.files((!targets.is_empty()).then_some(targets.as_slice()));
     let dir = args
         .out
@@ -426,7 +452,7 @@ fn outputs(
 }
 
 fn build(args: &BuildArgs, force: bool) -> Result<ExitCode> {
-    let Some(project) = load(args.spec.path())? else {
+    let Some(project) = load_args(args)? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
     let (dir, files) = outputs(args, &project);
@@ -447,6 +473,9 @@ fn build(args: &BuildArgs, force: bool) -> Result<ExitCode> {
     }
     let written = output::write_all(&dir, &files)
         .with_context(|| format!("writing outputs to {}", dir.display()))?;
+    for note in &project.model.notes {
+        eprintln!("note: {note}");
+    }
     for file in &files {
         let path = dir.join(&file.path);
         let state = if written.contains(&path) {
@@ -461,7 +490,7 @@ fn build(args: &BuildArgs, force: bool) -> Result<ExitCode> {
 }
 
 fn check(args: &BuildArgs) -> Result<ExitCode> {
-    let Some(project) = load(args.spec.path())? else {
+    let Some(project) = load_args(args)? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
     let (dir, files) = outputs(args, &project);
@@ -555,7 +584,7 @@ fn init(path: &Path) -> Result<ExitCode> {
 }
 
 fn diff(args: &BuildArgs) -> Result<ExitCode> {
-    let Some(project) = load(args.spec.path())? else {
+    let Some(project) = load_args(args)? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
     let (dir, files) = outputs(args, &project);
@@ -610,22 +639,39 @@ fn deploy(
     stack: String,
     parameters: Vec<(String, String)>,
     execute: bool,
+    template_bucket: Option<String>,
 ) -> Result<ExitCode> {
-    let Some(project) = load(spec)? else {
+    let Some(project) = load_for(spec, Some(&[Target::Cloudformation]))? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
     let template = project
         .files(Some(&[Target::Cloudformation]))
         .remove(0)
         .contents;
-    let options = cachegen::deploy::DeployOptions {
-        stack,
-        parameters,
-        poll: std::time::Duration::from_secs(2),
-        execute,
-    };
     runtime()?.block_on(async {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let template_url = match &template_bucket {
+            Some(bucket) if template.len() > cachegen_compiler::limits::TEMPLATE_BODY_INLINE => {
+                let url = cachegen::deploy::upload_template(
+                    &cachegen_runtime::config::s3_client(&config),
+                    bucket,
+                    &stack,
+                    &project.model.fingerprint,
+                    &template,
+                )
+                .await?;
+                println!("uploaded the {}-byte template to {url}", template.len());
+                Some(url)
+            }
+            _ => None,
+        };
+        let options = cachegen::deploy::DeployOptions {
+            stack,
+            parameters,
+            poll: std::time::Duration::from_secs(2),
+            execute,
+            template_url,
+        };
         let client = aws_sdk_cloudformation::Client::new(&config);
         let outcome = cachegen::deploy::deploy(
             &client,

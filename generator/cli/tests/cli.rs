@@ -436,3 +436,51 @@ fn ir_prints_the_versioned_view_and_its_schema() {
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(printed, cachegen_compiler::view::json_schema());
 }
+
+/// A spec whose parameter default is `bytes` long: a CloudFormation limit only.
+fn spec_with_default(bytes: usize) -> String {
+    format!(
+        "version: 1\nservice: demo\nparameters:\n  env: {{ default: {} }}\n  Spare: {{ default: x }}\n\
+         tables:\n  cache:\n    name: \"demo-${{env}}\"\ndata_types:\n  user:\n    key: \"user#{{id}}\"\n\
+         \x20   params: {{ id: string }}\n    value: {{ fields: {{ name: string }} }}\n",
+        "e".repeat(bytes)
+    )
+}
+
+#[test]
+fn an_output_over_an_aws_limit_exits_2_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("cache.yaml"), spec_with_default(4_097)).unwrap();
+    let refused = cachegen(dir.path(), &["build"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("error[CG0806]"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!dir.path().join("generated").exists(), "nothing is written");
+    // The limit is CloudFormation's: Terraform has none, and `--target` says what is built.
+    let terraform = cachegen(dir.path(), &["build", "--target", "terraform"]);
+    assert!(terraform.status.success(), "{}", text(&terraform.stderr));
+    assert!(dir.path().join("generated/terraform/main.tf").is_file());
+    // `deploy` checks CloudFormation's limits before it reaches AWS.
+    let deploy = cachegen(dir.path(), &["deploy", "--stack", "demo"]);
+    assert_eq!(deploy.status.code(), Some(2), "{}", text(&deploy.stderr));
+}
+
+#[test]
+fn build_notes_a_parameter_nothing_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("cache.yaml"), spec_with_default(3)).unwrap();
+    let built = cachegen(dir.path(), &["build"]);
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    assert!(
+        text(&built.stderr).contains(
+            "note: cache.yaml:5:3: parameter `Spare` is declared but no name, tag or ARN uses it"
+        ),
+        "{}",
+        text(&built.stderr)
+    );
+    let template = fs::read_to_string(dir.path().join("generated/cloudformation.yaml")).unwrap();
+    assert!(!template.contains("Spare"), "{template}");
+}

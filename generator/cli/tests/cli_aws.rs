@@ -315,3 +315,126 @@ fn backfill_names_what_locates_the_table_when_nothing_does() {
         text(&plain)
     );
 }
+
+/// A spec of `types` data types whose parameter `pad` defaults to `pad`; its table is
+/// named after the stack, so each test stack has its own.
+fn sized_spec(types: usize, pad: &str) -> String {
+    let mut text = format!(
+        "version: 1\nservice: big\nparameters:\n  pad: {{ default: {pad} }}\ntables:\n  cache:\n    \
+         name: \"${{AWS::StackName}}-cache\"\n    tags: {{ Pad: \"${{pad}}\" }}\ndata_types:\n"
+    );
+    for n in 0..types {
+        text.push_str(&format!(
+            "  t{n:03}:\n    key: \"t{n:03}#{{id}}\"\n    params: {{ id: string }}\n    value: {{ fields: {{ v: string }} }}\n"
+        ));
+    }
+    text
+}
+
+/// The size of the CloudFormation template of `text`, written as `dir/cache.yaml`.
+fn template_size(dir: &std::path::Path, text: &str) -> usize {
+    let path = dir.join("cache.yaml");
+    std::fs::write(&path, text).unwrap();
+    let project = cachegen_compiler::Project::load(&path).unwrap();
+    project
+        .files(Some(&[cachegen_compiler::ir::Target::Cloudformation]))
+        .remove(0)
+        .contents
+        .len()
+}
+
+#[test]
+fn a_template_over_the_inline_limit_is_deployed_from_the_template_bucket() {
+    let moto = TestServer::moto().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let inline = cachegen_compiler::limits::TEMPLATE_BODY_INLINE;
+    // Data types to just under the limit, then a parameter default fills it to the byte
+    // (with a letter that keeps the fingerprint's quoting, which moves the size by two).
+    let types = (1..200)
+        .take_while(|types| template_size(dir.path(), &sized_spec(*types, "x")) < inline - 1_000)
+        .last()
+        .unwrap();
+    let (at_limit, over) = ('a'..='z')
+        .find_map(|letter| {
+            let padded = |length: usize| sized_spec(types, &letter.to_string().repeat(length));
+            let length = 1 + inline - template_size(dir.path(), &padded(1));
+            let (at_limit, over) = (padded(length), padded(length + 1));
+            (template_size(dir.path(), &at_limit) == inline
+                && template_size(dir.path(), &over) == inline + 1)
+                .then_some((at_limit, over))
+        })
+        .expect("some padding letter keeps the fingerprint's quoting");
+    let spec = dir.path().join("cache.yaml");
+    let spec = spec.to_str().unwrap();
+    let deploy = |text: &str, stack: &str, extra: &[&str]| {
+        std::fs::write(spec, text).unwrap();
+        let mut args = vec!["deploy", spec, "--stack", stack];
+        args.extend(extra);
+        cachegen(&moto, &args)
+    };
+
+    let inline_deploy = deploy(&at_limit, "at-limit", &[]);
+    assert!(inline_deploy.status.success(), "{}", text(&inline_deploy));
+    assert!(!text(&inline_deploy).contains("uploaded"));
+
+    let refused = deploy(&over, "over", &[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains(&format!(
+            "the template is {} bytes; CloudFormation takes at most {inline} bytes inline: pass --template-bucket",
+            inline + 1
+        )),
+        "{}",
+        text(&refused)
+    );
+
+    on_moto(&moto, async |sdk| {
+        cachegen_runtime::config::s3_client(&sdk)
+            .create_bucket()
+            .bucket("deploy-templates")
+            .send()
+            .await
+            .unwrap();
+    });
+    let uploaded = deploy(&over, "over", &["--template-bucket", "deploy-templates"]);
+    assert!(uploaded.status.success(), "{}", text(&uploaded));
+    assert!(
+        text(&uploaded).contains("stack over deployed"),
+        "{}",
+        text(&uploaded)
+    );
+    let fingerprint = cachegen_compiler::Project::load(spec)
+        .unwrap()
+        .model
+        .fingerprint;
+    let key = format!("cachegen/over/{fingerprint}.yaml");
+    assert!(
+        text(&uploaded).contains(&format!(
+            "uploaded the {}-byte template to https://deploy-templates.s3.us-east-1.amazonaws.com/{key}",
+            inline + 1
+        )),
+        "{}",
+        text(&uploaded)
+    );
+    let (stored, deployed) = on_moto(&moto, async |sdk| {
+        let object = cachegen_runtime::config::s3_client(&sdk)
+            .get_object()
+            .bucket("deploy-templates")
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        let stored = object.body.collect().await.unwrap().into_bytes();
+        let deployed = aws_sdk_cloudformation::Client::new(&sdk)
+            .get_template()
+            .stack_name("over")
+            .send()
+            .await
+            .unwrap()
+            .template_body
+            .unwrap();
+        (String::from_utf8(stored.to_vec()).unwrap(), deployed)
+    });
+    assert_eq!(stored.len(), inline + 1);
+    assert_eq!(deployed, stored, "the stack runs the uploaded template");
+}

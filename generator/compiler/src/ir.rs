@@ -97,6 +97,10 @@ pub struct CacheModel {
     /// Hash of everything above; changes whenever any output would.
     #[serde(skip)]
     pub fingerprint: String,
+    /// What the build should tell the user without refusing the spec (a parameter nothing
+    /// uses, a template too large to deploy inline), each a line of its own.
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 impl CacheModel {

@@ -9,6 +9,7 @@
 //! - [`ir`]: the validated [`ir::CacheModel`], the only input of every emitter;
 //! - [`emit`]: CloudFormation, SAM, Terraform, the typed Rust crate and the docs page
 //!   from the IR;
+//! - [`limits`]: AWS's documented limits the outputs must keep within;
 //! - [`output`]: atomic writes, and drift detection for `cachegen check`;
 //! - [`view`]: the versioned JSON view of the IR (`cachegen ir`), with its JSON Schema;
 //! - [`Builder`]: the typed Rust module from a `build.rs`, like prost-build;
@@ -25,6 +26,7 @@ mod builder;
 pub mod cost;
 pub mod emit;
 pub mod ir;
+pub mod limits;
 pub mod output;
 pub mod spec;
 pub mod validate;
@@ -84,13 +86,22 @@ pub struct Project {
 impl Project {
     /// Reads and compiles the spec at `spec_path`.
     pub fn load(spec_path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::load_for(spec_path, None)
+    }
+
+    /// Reads and compiles the spec at `spec_path`, checking the outputs of `targets` (the
+    /// spec's own when `None`) against AWS's limits.
+    pub fn load_for(
+        spec_path: impl AsRef<Path>,
+        targets: Option<&[Target]>,
+    ) -> Result<Self, Error> {
         let spec_path = spec_path.as_ref().to_path_buf();
         let bytes = std::fs::read(&spec_path).map_err(|source| Error::Read {
             path: spec_path.clone(),
             source,
         })?;
         let file = validate::decode(&spec_path.display().to_string(), &bytes)?;
-        let model = validate::compile(&file)?;
+        let model = validate::compile_for(&file, targets)?;
         Ok(Self { spec_path, model })
     }
 
@@ -105,10 +116,7 @@ impl Project {
     /// How generated files name the spec they come from: its file name (`cache.yaml`
     /// when the path has none).
     pub fn spec_name(&self) -> String {
-        self.spec_path.file_name().map_or_else(
-            || "cache.yaml".into(),
-            |name| name.to_string_lossy().into_owned(),
-        )
+        validate::spec_name(&self.spec_path.display().to_string())
     }
 
     /// The generated files, for the spec's targets or the ones given.

@@ -89,8 +89,9 @@ struct Declared {
     /// Consumer (`query_handler`) -> (action, resource) pairs.
     grants: BTreeMap<String, BTreeSet<(String, String)>>,
     alarms: BTreeMap<String, AlarmDecl>,
-    /// The dashboard body, with table names and the region normalised.
-    dashboard: Value,
+    /// The dashboard bodies, with table names and the region normalised, by the heading
+    /// each opens with.
+    dashboards: BTreeMap<String, Value>,
 }
 
 // ---------- CloudFormation and SAM ----------
@@ -395,7 +396,7 @@ fn from_cloudformation(text: &str) -> Declared {
         buckets: BTreeMap::new(),
         grants: BTreeMap::new(),
         alarms: BTreeMap::new(),
-        dashboard: Value::Null,
+        dashboards: BTreeMap::new(),
     };
     let resources = template["Resources"].as_object().unwrap();
     for (id, resource) in resources {
@@ -440,7 +441,11 @@ fn from_cloudformation(text: &str) -> Declared {
                 ));
             }
             "AWS::IAM::ManagedPolicy" => {
-                let consumer = id.trim_end_matches("CachePolicy").to_snake_case();
+                // A policy in parts: `ApiCachePolicy`, `ApiCachePolicy2`...
+                let consumer = id
+                    .trim_end_matches(|c: char| c.is_ascii_digit())
+                    .trim_end_matches("CachePolicy")
+                    .to_snake_case();
                 let grants = resource["Properties"]["PolicyDocument"]["Statement"]
                     .as_array()
                     .unwrap()
@@ -456,8 +461,8 @@ fn from_cloudformation(text: &str) -> Declared {
                                     .map(move |resource| (action.clone(), resource))
                             })
                     })
-                    .collect();
-                declared.grants.insert(consumer, grants);
+                    .collect::<Vec<_>>();
+                declared.grants.entry(consumer).or_default().extend(grants);
             }
             "AWS::CloudWatch::Alarm" => {
                 let (name, alarm) = cfn_alarm(resource);
@@ -465,7 +470,7 @@ fn from_cloudformation(text: &str) -> Declared {
             }
             "AWS::CloudWatch::Dashboard" => {
                 let body = cfn_text(&resource["Properties"]["DashboardBody"]);
-                declared.dashboard = serde_json::from_str(&body).unwrap();
+                insert_dashboard(&mut declared, serde_json::from_str(&body).unwrap());
             }
             _ => {}
         }
@@ -708,7 +713,7 @@ fn from_terraform(main: &str) -> Declared {
         buckets: BTreeMap::new(),
         grants: BTreeMap::new(),
         alarms: BTreeMap::new(),
-        dashboard: Value::Null,
+        dashboards: BTreeMap::new(),
     };
     for block in body.blocks() {
         let labels: Vec<&str> = block.labels().iter().map(|label| label.as_str()).collect();
@@ -764,8 +769,10 @@ fn from_terraform(main: &str) -> Declared {
                                     .map(move |resource| (action.clone(), resource))
                             })
                     })
-                    .collect();
-                declared.grants.insert((*name).to_owned(), grants);
+                    .collect::<Vec<_>>();
+                // A policy in parts: `api`, `api-2`...
+                let consumer = name.split('-').next().unwrap().to_owned();
+                declared.grants.entry(consumer).or_default().extend(grants);
             }
             ("resource", ["aws_cloudwatch_metric_alarm", _]) => {
                 let (name, alarm) = tf_alarm(block.body());
@@ -780,7 +787,7 @@ fn from_terraform(main: &str) -> Declared {
                     panic!("the dashboard body is a heredoc");
                 };
                 let body = normalise_interpolations(&heredoc.template);
-                declared.dashboard = serde_json::from_str(&body).unwrap();
+                insert_dashboard(&mut declared, serde_json::from_str(&body).unwrap());
             }
             _ => {}
         }
@@ -860,6 +867,22 @@ fn tf_bucket_part(bucket: &mut BucketDecl, kind: &str, body: &Body) {
     }
 }
 
+/// Adds a dashboard body, keyed by the heading it opens with (which names its table and
+/// page), which every target writes alike.
+fn insert_dashboard(declared: &mut Declared, body: Value) {
+    let heading = body["widgets"][0]["properties"]["markdown"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        declared.dashboards.insert(heading.clone(), body).is_none(),
+        "two dashboards open with {heading}"
+    );
+}
+
 // ---------- the test ----------
 
 #[test]
@@ -914,9 +937,10 @@ fn cloudformation_sam_and_terraform_declare_the_same_cache() {
                     .alarms
                     .values()
                     .all(|alarm| !alarm.metrics.is_empty())
-                && cloudformation.dashboard["widgets"]
-                    .as_array()
-                    .is_some_and(|w| w.len() > 4)
+                && !cloudformation.dashboards.is_empty()
+                && cloudformation.dashboards.values().all(|dashboard| {
+                    dashboard["widgets"].as_array().is_some_and(|w| w.len() > 4)
+                })
                 && cloudformation.tables.values().all(|table| {
                     table
                         .tags
@@ -972,4 +996,78 @@ fn the_parity_check_notices_a_drifted_emitter() {
         assert_ne!(drifted, main, "{from} is in the module");
         assert_ne!(from_terraform(&drifted), cloudformation, "{from} -> {to}");
     }
+}
+
+/// A spec whose outputs are split to keep within AWS's limits: table `t0` holds more data
+/// types than one dashboard graphs; `t1` and `t2` have twelve long index names each, so
+/// each table's grant is a cache policy of its own.
+fn split_spec() -> String {
+    let mut text = String::from("version: 1\nservice: split\ntables:\n  t0:\n    name: split-t0\n");
+    for table in 1..3 {
+        text.push_str(&format!(
+            "  t{table}:\n    name: split-t{table}\n    indexes:\n"
+        ));
+        for index in 0..12 {
+            text.push_str(&format!(
+                "      i{index:02}{}:\n        partition_key: {{ name: dataType }}\n",
+                "x".repeat(200)
+            ));
+        }
+    }
+    text.push_str("data_types:\n");
+    for n in 0..170 {
+        text.push_str(&format!(
+            "  d{n:03}:\n    table: t0\n    key: \"d{n:03}#{{id}}\"\n    params: {{ id: string }}\n    value: {{ fields: {{ v: string }} }}\n"
+        ));
+    }
+    for table in 1..3 {
+        text.push_str(&format!(
+            "  i{table}:\n    table: t{table}\n    key: \"i{table}#{{id}}\"\n    params: {{ id: string }}\n    value: {{ fields: {{ v: string }} }}\n    attributes: {{ dataType: \"{{data_type}}\" }}\n"
+        ));
+    }
+    text.push_str(
+        "consumers:\n  api:\n    access: { d000: [read], i1: [read, query], i2: [read, query] }\n  ext:\n    role: { existing: split-app }\n    access: { i1: [query], i2: [query] }\noutputs:\n  targets: [cloudformation, sam, terraform]\n",
+    );
+    text
+}
+
+#[test]
+fn split_dashboards_and_policies_are_the_same_in_every_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("cache.yaml");
+    std::fs::write(&spec, split_spec()).unwrap();
+    let project = Project::load(&spec).unwrap();
+    let template = file(&project, Target::Cloudformation, "cloudformation.yaml");
+    let cloudformation = from_cloudformation(&template);
+    let sam = from_cloudformation(&file(&project, Target::Sam, "sam.yaml"));
+    let terraform = from_terraform(&file(&project, Target::Terraform, "terraform/main.tf"));
+
+    // t0's data types take two dashboards; t1 and t2 one each.
+    let headings: Vec<&str> = cloudformation
+        .dashboards
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "# split cache, table t0 (page 1 of 2)",
+            "# split cache, table t0 (page 2 of 2)",
+            "# split cache, table t1",
+            "# split cache, table t2"
+        ]
+    );
+    // Each consumer's grants come in parts, merged here.
+    assert!(template.contains("ApiCachePolicy2:") && template.contains("ExtCachePolicy2:"));
+    assert_eq!(cloudformation.grants.len(), 2);
+    assert_eq!(
+        cloudformation.grants["ext"].len(),
+        24,
+        "every index of t1 and t2"
+    );
+    assert_eq!(sam, cloudformation, "SAM differs from CloudFormation");
+    assert_eq!(
+        terraform, cloudformation,
+        "Terraform differs from CloudFormation"
+    );
 }

@@ -15,6 +15,7 @@ use aws_sdk_cloudformation::types::{
 };
 
 use cachegen_compiler::ir::{CacheModel, Table};
+use cachegen_compiler::limits::TEMPLATE_BODY_INLINE;
 use cachegen_runtime::verify::{
     ExpectedIndex, ExpectedTable, KeyAttribute, Projection, ScalarType, VerifyReport,
 };
@@ -42,6 +43,17 @@ pub enum DeployError {
         status: String,
         /// The first failure reason among its events.
         reason: String,
+    },
+    /// The template is over the size CloudFormation takes inline, and no bucket was given.
+    #[error(
+        "the template is {size} bytes; CloudFormation takes at most {limit} bytes inline: pass \
+         --template-bucket <bucket> to upload it to S3 and deploy it from there"
+    )]
+    TemplateTooLarge {
+        /// The template's size, bytes.
+        size: usize,
+        /// CloudFormation's limit on `TemplateBody`, bytes.
+        limit: usize,
     },
     /// The stack lacks a resource the spec declares (it was deployed from another spec).
     #[error("stack {stack} has no resource {logical_id}: was it deployed from this spec?")]
@@ -100,10 +112,40 @@ pub struct DeployOptions {
     pub poll: Duration,
     /// Execute the change set; when false, stop after listing its changes.
     pub execute: bool,
+    /// Where the template was uploaded ([`upload_template`]), for a template too large
+    /// to send inline; `None` sends it inline.
+    pub template_url: Option<String>,
+}
+
+/// Uploads `template` to `bucket` for a deploy of `stack`, under a key named after the spec
+/// fingerprint (the same template is uploaded to the same key), and returns its URL for
+/// `TemplateURL`.
+pub async fn upload_template(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    stack: &str,
+    fingerprint: &str,
+    template: &str,
+) -> Result<String, DeployError> {
+    let key = format!("cachegen/{stack}/{fingerprint}.yaml");
+    s3.put_object()
+        .bucket(bucket)
+        .key(&key)
+        .body(template.as_bytes().to_vec().into())
+        .content_type("application/x-yaml")
+        .send()
+        .await
+        .map_err(aws("PutObject"))?;
+    let region = s3
+        .config()
+        .region()
+        .map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
+    Ok(format!("https://{bucket}.s3.{region}.amazonaws.com/{key}"))
 }
 
 /// Deploys `template` (the spec's CloudFormation) as stack `options.stack` through a
-/// change set, writing progress lines to `progress` as stack events arrive.
+/// change set, writing progress lines to `progress` as stack events arrive. A template
+/// over [`TEMPLATE_BODY_INLINE`] bytes is deployed from `options.template_url`.
 pub async fn deploy(
     client: &Client,
     template: &str,
@@ -111,6 +153,12 @@ pub async fn deploy(
     options: &DeployOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<DeployOutcome, DeployError> {
+    if template.len() > TEMPLATE_BODY_INLINE && options.template_url.is_none() {
+        return Err(DeployError::TemplateTooLarge {
+            size: template.len(),
+            limit: TEMPLATE_BODY_INLINE,
+        });
+    }
     let existing = existing_template(client, &options.stack).await?;
     if let Some(old) = &existing {
         let changes =
@@ -138,7 +186,8 @@ pub async fn deploy(
         .stack_name(&options.stack)
         .change_set_name(&change_set)
         .change_set_type(kind)
-        .template_body(template)
+        .set_template_body(options.template_url.is_none().then(|| template.to_owned()))
+        .set_template_url(options.template_url.clone())
         .set_parameters(Some(
             options
                 .parameters

@@ -5,9 +5,9 @@ use serde_json::{Map, Value as Json, json};
 
 use super::dashboard;
 use super::resources::{
-    AlarmResource, BucketResource, BucketSettings, ConsumerResources, Infrastructure, Lifecycle,
-    Metric, Query, Resources, Roles, Statement, Statistic, TREAT_MISSING_DATA, TableResource,
-    Value,
+    AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard, Infrastructure,
+    Lifecycle, Metric, Query, Resources, Roles, Statement, Statistic, TREAT_MISSING_DATA,
+    TableResource, Value,
 };
 use crate::ir::{
     Billing, BucketEncryption, CacheModel, Encryption, Index, KeyAttribute, NamePart, NameTemplate,
@@ -16,7 +16,12 @@ use crate::ir::{
 
 /// The CloudFormation template, as YAML text.
 pub fn render(model: &CacheModel, spec_name: &str) -> String {
-    super::yaml_document(&header(model, spec_name), &template(model))
+    render_template(model, spec_name, &template(model))
+}
+
+/// `template` (this module's [`template`] of `model`), as YAML text.
+pub(crate) fn render_template(model: &CacheModel, spec_name: &str, template: &Json) -> String {
+    super::yaml_document(&header(model, spec_name), template)
 }
 
 fn header(model: &CacheModel, spec_name: &str) -> String {
@@ -90,18 +95,21 @@ pub fn resources(infrastructure: &Infrastructure<'_>) -> Map<String, Json> {
             alarm_resource(infrastructure, alarm),
         );
     }
-    resources.insert(
-        infrastructure.dashboard.id.logical_id.clone(),
-        dashboard_resource(infrastructure),
-    );
+    for dashboard in &infrastructure.dashboards {
+        resources.insert(
+            dashboard.id.logical_id.clone(),
+            dashboard_resource(infrastructure, dashboard),
+        );
+    }
     resources
 }
 
 /// `AWS::CloudWatch::Dashboard`.
-fn dashboard_resource(infrastructure: &Infrastructure<'_>) -> Json {
+fn dashboard_resource(infrastructure: &Infrastructure<'_>, dashboard: &Dashboard<'_>) -> Json {
     let table_name = |table: &Table| format!("${{{}}}", table.logical_id);
     let body = dashboard::body(
         infrastructure.model,
+        &dashboard.contents,
         &dashboard::References {
             table_name: &table_name,
             region: "${AWS::Region}",
@@ -110,7 +118,7 @@ fn dashboard_resource(infrastructure: &Infrastructure<'_>) -> Json {
     json!({
         "Type": "AWS::CloudWatch::Dashboard",
         "Properties": {
-            "DashboardName": value(infrastructure, &infrastructure.dashboard.name),
+            "DashboardName": value(infrastructure, &dashboard.name),
             "DashboardBody": { "Fn::Sub": body.to_string() },
         },
     })
@@ -420,20 +428,21 @@ fn consumer_resources(
             }),
         ));
     }
-    let policy = &consumer.policy;
-    let mut properties = Map::new();
-    properties.insert("Description".into(), policy.description.as_str().into());
-    if let Some(role) = &policy.attach_to {
-        properties.insert("Roles".into(), json!([value(infrastructure, role)]));
+    for policy in &consumer.policies {
+        let mut properties = Map::new();
+        properties.insert("Description".into(), policy.description.as_str().into());
+        if let Some(role) = &policy.attach_to {
+            properties.insert("Roles".into(), json!([value(infrastructure, role)]));
+        }
+        properties.insert(
+            "PolicyDocument".into(),
+            policy_document(infrastructure, &policy.statements),
+        );
+        resources.push((
+            policy.id.logical_id.clone(),
+            json!({ "Type": "AWS::IAM::ManagedPolicy", "Properties": properties }),
+        ));
     }
-    properties.insert(
-        "PolicyDocument".into(),
-        policy_document(infrastructure, &policy.statements),
-    );
-    resources.push((
-        policy.id.logical_id.clone(),
-        json!({ "Type": "AWS::IAM::ManagedPolicy", "Properties": properties }),
-    ));
     resources
 }
 
@@ -465,7 +474,7 @@ fn alarm_resource(infrastructure: &Infrastructure<'_>, resource: &AlarmResource<
     let alarm = resource.alarm;
     let mut properties = Map::new();
     properties.insert("AlarmName".into(), value(infrastructure, &resource.name));
-    properties.insert("AlarmDescription".into(), alarm.description.as_str().into());
+    properties.insert("AlarmDescription".into(), text(&alarm.description));
     match &resource.query {
         Query::Metric(metric) => {
             properties.insert("Namespace".into(), metric.namespace.into());
@@ -590,8 +599,8 @@ pub fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> Json {
             };
             json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::{bucket_name}/{prefix}*") })
         }
-        Value::PolicyArn(consumer) => {
-            json!({ "Ref": infrastructure.consumer(*consumer).policy.id.logical_id })
+        Value::PolicyArn(consumer, part) => {
+            json!({ "Ref": infrastructure.consumer(*consumer).policies[*part].id.logical_id })
         }
         Value::RoleArn(role) => {
             json!({ "Fn::GetAtt": [infrastructure.role(*role).id.logical_id, "Arn"] })
@@ -607,15 +616,42 @@ pub fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> Json {
     }
 }
 
-/// A name as CloudFormation reads it: plain text, or `Fn::Sub` when it has references.
+/// A name as CloudFormation reads it: plain text, `Fn::Sub` when it has references (a
+/// literal `${` written `${!` there), or [`text`] when it is literal text.
 fn name(template: &NameTemplate) -> Json {
     match template.0.as_slice() {
         [NamePart::Parameter(parameter)] => json!({ "Ref": parameter }),
         _ => match template.literal() {
-            Some(literal) => literal.into(),
+            Some(literal) => text(literal),
             None => json!({ "Fn::Sub": sub_text(template) }),
         },
     }
+}
+
+/// Literal text: plain, unless it holds a `${`, which cfn-lint would read as a reference
+/// outside `Fn::Sub` (E1029), and which `Fn::Sub` without a variable would draw a warning
+/// for (W1020): then it is joined from pieces split between each `$` and its `{`.
+fn text(literal: &str) -> Json {
+    if !literal.contains("${") {
+        return literal.into();
+    }
+    let segments: Vec<&str> = literal.split("${").collect();
+    let last = segments.len() - 1;
+    let pieces: Vec<String> = segments
+        .iter()
+        .enumerate()
+        .map(|(index, segment)| {
+            let open = if index == 0 { "" } else { "{" };
+            let close = if index == last { "" } else { "$" };
+            format!("{open}{segment}{close}")
+        })
+        .collect();
+    json!({ "Fn::Join": ["", pieces] })
+}
+
+/// `literal` inside `Fn::Sub` text: `${` is written `${!`, which `Fn::Sub` turns back.
+fn sub_literal(literal: &str) -> String {
+    literal.replace("${", "${!")
 }
 
 /// A name template as `Fn::Sub` text.
@@ -624,7 +660,7 @@ fn sub_text(template: &NameTemplate) -> String {
         .0
         .iter()
         .map(|part| match part {
-            NamePart::Literal(text) => text.clone(),
+            NamePart::Literal(text) => sub_literal(text),
             NamePart::Parameter(name) => format!("${{{name}}}"),
             NamePart::StackName => "${AWS::StackName}".into(),
             NamePart::Region => "${AWS::Region}".into(),

@@ -137,7 +137,8 @@ fn write_aligned(out: &mut String, run: &[(&String, &String)], pad: &str) {
     }
 }
 
-/// A quoted HCL string with `${` and `%{` escaped.
+/// A quoted HCL string with `${` and `%{` escaped, and control characters and Unicode's
+/// line and paragraph separators written as escapes, so the text reads back as itself.
 pub fn string(text: &str) -> String {
     let mut out = String::from('"');
     let mut chars = text.chars().peekable();
@@ -146,9 +147,14 @@ pub fn string(text: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
             '$' | '%' if chars.peek() == Some(&'{') => {
                 out.push(c);
                 out.push(c);
+            }
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
             }
             c => out.push(c),
         }
@@ -207,5 +213,19 @@ mod tests {
             block.render(),
             "resource \"a\" \"b\" {\n  name         = \"x-$${y}\"\n  billing_mode = \"PAY\"\n\n  ttl {\n    enabled = true\n  }\n\n  tags = {\n    \"cachegen:fingerprint\" = \"f\"\n    A                      = \"b\"\n  }\n}\n"
         );
+    }
+
+    #[test]
+    fn escapes_what_would_not_read_back() {
+        assert_eq!(
+            string("a\tb\rc\u{85}d\u{2028}e\u{1b}fé"),
+            r#""a\tb\rc\u0085d\u2028e\u001bfé""#
+        );
+        // HCL (hcl-rs, as Terraform) reads it back as the same text.
+        let text = "a\tb\rc\u{85}d\u{2028}e\u{1b}f${g}%{h}é";
+        let body: hcl::Body = hcl::from_str(&format!("x = {}\n", string(text))).unwrap();
+        let expression = body.attributes().next().unwrap().expr();
+        let value = hcl::eval::Evaluate::evaluate(expression, &hcl::eval::Context::new()).unwrap();
+        assert_eq!(value, hcl::Value::String(text.into()));
     }
 }

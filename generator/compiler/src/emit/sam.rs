@@ -13,7 +13,12 @@ pub const TRANSFORM: &str = "AWS::Serverless-2016-10-31";
 
 /// The SAM template, as YAML text.
 pub fn render(model: &CacheModel, spec_name: &str) -> String {
-    super::yaml_document(&header(model, spec_name), &template(model))
+    render_template(model, spec_name, &template(model))
+}
+
+/// `template` (this module's [`template`] of `model`), as YAML text.
+pub(crate) fn render_template(model: &CacheModel, spec_name: &str, template: &Value) -> String {
+    super::yaml_document(&header(model, spec_name), template)
 }
 
 fn header(model: &CacheModel, spec_name: &str) -> String {
@@ -27,10 +32,19 @@ fn header(model: &CacheModel, spec_name: &str) -> String {
     );
     for resources in &infrastructure.consumers {
         let name = &resources.consumer.name;
-        if resources.policy.attach_to.is_none() {
+        if resources
+            .policies
+            .iter()
+            .all(|policy| policy.attach_to.is_none())
+        {
+            let references: Vec<String> = resources
+                .policies
+                .iter()
+                .map(|policy| format!("!Ref {}", policy.id.logical_id))
+                .collect();
             header.push_str(&format!(
-                "#   {name}: Policies: [!Ref {}]\n",
-                resources.policy.id.logical_id
+                "#   {name}: Policies: [{}]\n",
+                references.join(", ")
             ));
         } else {
             header.push_str(&format!("#   {name}: attached to its existing role\n"));

@@ -8,13 +8,14 @@ use super::GeneratedFile;
 use super::dashboard;
 use super::hcl::{self, Block, Item};
 use super::resources::{
-    self, AlarmResource, BucketResource, BucketSettings, ConsumerResources, Infrastructure,
-    Lifecycle, Metric, Query, Roles, Statistic, TableResource, Value,
+    self, AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard,
+    Infrastructure, Lifecycle, Metric, Policy, Query, Roles, Statistic, TableResource, Value,
 };
 use crate::ir::{
     Billing, Bucket, BucketEncryption, CacheModel, Encryption, Index, NamePart, NameTemplate,
     ProjectionType, Table,
 };
+use crate::limits;
 
 /// The AWS provider versions the module accepts.
 pub const AWS_PROVIDER_VERSION: &str = "~> 5.100";
@@ -152,7 +153,9 @@ fn main(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
     for alarm in &infrastructure.alarms {
         blocks.push(alarm_block(infrastructure, alarm));
     }
-    blocks.push(dashboard_block(infrastructure));
+    for dashboard in &infrastructure.dashboards {
+        blocks.push(dashboard_block(infrastructure, dashboard));
+    }
     blocks
 }
 
@@ -470,7 +473,14 @@ fn consumer_blocks(
             );
         }
     }
-    let policy = &resources.policy;
+    for policy in &resources.policies {
+        blocks.extend(policy_blocks(infrastructure, policy));
+    }
+    blocks
+}
+
+/// A cache policy: its document, the policy, and its attachment to an existing role.
+fn policy_blocks(infrastructure: &Infrastructure<'_>, policy: &Policy<'_>) -> Vec<Block> {
     let id = &policy.id.terraform;
     let document = policy.statements.iter().fold(
         Block::new("data", &["aws_iam_policy_document", id]),
@@ -496,13 +506,13 @@ fn consumer_blocks(
             )
         },
     );
-    blocks.push(document);
-    blocks.push(
+    let mut blocks = vec![
+        document,
         Block::new("resource", &["aws_iam_policy", id])
             .attr("name_prefix", value(infrastructure, &policy.name_prefix))
             .attr("description", hcl::string(&policy.description))
             .attr("policy", format!("data.aws_iam_policy_document.{id}.json")),
-    );
+    ];
     if let Some(role) = &policy.attach_to {
         blocks.push(
             Block::new("resource", &["aws_iam_role_policy_attachment", id])
@@ -599,7 +609,7 @@ fn dimensions(infrastructure: &Infrastructure<'_>, metric: &Metric<'_>) -> Item 
     )
 }
 
-fn dashboard_block(infrastructure: &Infrastructure<'_>) -> Block {
+fn dashboard_block(infrastructure: &Infrastructure<'_>, dashboard: &Dashboard<'_>) -> Block {
     let table_name = |table: &Table| {
         format!(
             "${{aws_dynamodb_table.{}.name}}",
@@ -609,12 +619,12 @@ fn dashboard_block(infrastructure: &Infrastructure<'_>) -> Block {
     let region = format!("${{{REGION}}}");
     let body = dashboard::body(
         infrastructure.model,
+        &dashboard.contents,
         &dashboard::References {
             table_name: &table_name,
             region: &region,
         },
     );
-    let dashboard = &infrastructure.dashboard;
     Block::new(
         "resource",
         &["aws_cloudwatch_dashboard", &dashboard.id.terraform],
@@ -659,6 +669,7 @@ fn variables(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
         }
         blocks.push(block);
     }
+    // At most as long as a stack name, which every name-length check assumes.
     blocks.push(
         Block::new("variable", &[STACK_NAME])
             .attr("type", "string")
@@ -667,6 +678,20 @@ fn variables(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
                 hcl::string(
                     "Prefix of alarm, dashboard and policy names (CloudFormation's stack name)",
                 ),
+            )
+            .block(
+                Block::new("validation", &[])
+                    .attr(
+                        "condition",
+                        format!("length(var.{STACK_NAME}) <= {}", limits::STACK_NAME),
+                    )
+                    .attr(
+                        "error_message",
+                        hcl::string(&format!(
+                            "{STACK_NAME} must be at most {} characters, as a CloudFormation stack name is.",
+                            limits::STACK_NAME
+                        )),
+                    ),
             ),
     );
     blocks
@@ -744,9 +769,11 @@ fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> String {
                 format!("\"arn:${{{PARTITION}}}:s3:::{name}/{prefix}*\"")
             }
         }
-        Value::PolicyArn(consumer) => format!(
+        Value::PolicyArn(consumer, part) => format!(
             "aws_iam_policy.{}.arn",
-            infrastructure.consumer(*consumer).policy.id.terraform
+            infrastructure.consumer(*consumer).policies[*part]
+                .id
+                .terraform
         ),
         Value::RoleArn(role) => format!(
             "aws_iam_role.{}.arn",

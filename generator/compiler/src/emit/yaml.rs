@@ -3,7 +3,9 @@
 //! serde_yaml (and yaml-rust2's emitter) write YAML 1.2, where `2010-09-09` is a string;
 //! CloudFormation tooling such as cfn-lint reads YAML 1.1, where it is a date. This writer
 //! leaves a string plain only when both versions read it back as the same string, and
-//! otherwise writes it double-quoted with JSON escapes (valid YAML).
+//! otherwise writes it double-quoted, escaping every character a YAML 1.1 reader would
+//! not read back as itself: control characters, and the line breaks YAML 1.1 knows
+//! beyond `\n` and `\r` (U+0085, U+2028, U+2029), which it would fold into spaces.
 
 use serde_json::Value;
 
@@ -82,8 +84,43 @@ fn string_text(text: &str) -> String {
     if is_plain_safe(text) {
         text.to_owned()
     } else {
-        serde_json::to_string(text).expect("strings always serialize")
+        double_quoted(text)
     }
+}
+
+/// `text` as a YAML double-quoted scalar.
+fn double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if must_escape(c) => {
+                // Every such character is in the Basic Multilingual Plane.
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Whether `c` must be escaped for a YAML 1.1 reader to read it back: the C0 and C1
+/// control characters (U+0085, NEL, is a line break there) and DEL, the line and
+/// paragraph separators (line breaks too), the byte order mark, and the two
+/// non-characters YAML does not allow in a stream.
+fn must_escape(c: char) -> bool {
+    c < ' '
+        || ('\u{7f}'..='\u{9f}').contains(&c)
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+        )
 }
 
 /// Words YAML 1.1 reads as booleans or null.
@@ -140,6 +177,17 @@ mod tests {
         ] {
             assert_eq!(string_text(text), text, "{text:?} reads fine unquoted");
         }
+    }
+
+    #[test]
+    fn escapes_what_a_yaml_1_1_reader_would_fold_or_refuse() {
+        let text = "a\u{2028}b\u{2029}c\u{85}d\u{7f}e\u{1b}f\u{feff}g\té\u{1F600}";
+        assert_eq!(
+            string_text(text),
+            "\"a\\u2028b\\u2029c\\u0085d\\u007fe\\u001bf\\ufeffg\\té\u{1F600}\""
+        );
+        let back: Value = serde_yaml::from_str(&to_string(&json!({ "Text": text }))).unwrap();
+        assert_eq!(back["Text"], text);
     }
 
     #[test]

@@ -59,6 +59,7 @@ codes! {
     ENV_VAR_CLASH = "CG0112", "two tables or buckets use the same environment variable";
     SKIP_CHECK_ID = "CG0113", "a skipped check that is not a checkov check ID";
     SKIP_CHECK_REASON = "CG0114", "a skipped check without a one-line reason";
+    LITERAL_REFERENCE = "CG0115", "`${` in a description or skip reason CloudFormation shows as written, where cfn-lint reads it as a reference";
 
     // CG02: tables and indexes.
     NO_TABLE = "CG0201", "the spec declares no table";
@@ -128,6 +129,20 @@ codes! {
     ALARM_THRESHOLD = "CG0703", "a threshold of the wrong kind for the alarm's metric";
     ALARM_STATISTIC = "CG0704", "a latency statistic that is not a percentile";
     ALARM_SCOPE = "CG0705", "a throttling alarm with a data type, or without its table";
+
+    // CG08: AWS's limits on what the outputs declare (see `crate::limits`).
+    TEMPLATE_SIZE = "CG0801", "a CloudFormation or SAM template larger than CloudFormation accepts";
+    TEMPLATE_RESOURCES = "CG0802", "more resources in one template than CloudFormation accepts";
+    TEMPLATE_PARAMETERS = "CG0803", "more parameters in one template than CloudFormation accepts";
+    TEMPLATE_OUTPUTS = "CG0804", "more outputs in one template than CloudFormation accepts";
+    DESCRIPTION_SIZE = "CG0805", "a template or alarm description longer than AWS accepts";
+    PARAMETER_VALUE_SIZE = "CG0806", "a parameter default or allowed value longer than CloudFormation accepts";
+    NAME_LENGTH = "CG0807", "a name that makes a logical ID, alarm name or dashboard name longer than AWS accepts";
+    ROLE_POLICIES = "CG0808", "a consumer whose cache policies are more than its role may have attached";
+    ALARM_ACTIONS = "CG0809", "an alarm with more actions than CloudWatch accepts";
+    TOO_MANY_TAGS = "CG0810", "a table or bucket with more tags than AWS accepts";
+    PROJECTED_ATTRIBUTES = "CG0811", "more non-key attributes projected into a table's indexes than DynamoDB accepts";
+    LAMBDA_ENVIRONMENT = "CG0812", "environment variables, at their longest, larger than Lambda accepts";
 }
 
 #[cfg(test)]

@@ -7,12 +7,14 @@ mod consumers;
 mod data_types;
 pub mod diagnostic;
 mod keys;
+mod limits;
 mod names;
 mod operations;
 mod parse;
 pub mod source;
 mod tables;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use heck::ToPascalCase;
@@ -24,7 +26,7 @@ use codes::Code;
 pub use diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use names::TemplateError;
 pub use parse::{closest, decode};
-use source::{NodePath, SourceMap};
+use source::{NodePath, SourceMap, Span};
 
 /// The longest TTL cachegen accepts. Neither store has a lower hard limit, but an entry
 /// meant to live longer than a year is not cache data: keep it in a table of its own.
@@ -33,27 +35,68 @@ pub const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Store TTL used when neither the data type nor `defaults` sets one.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
-/// Reads, checks and resolves a spec, or returns every problem in it.
+/// Reads, checks and resolves a spec, or returns every problem in it. The outputs of the
+/// spec's targets are checked against AWS's limits.
 pub fn compile(file: &SourceFile) -> Result<CacheModel, Diagnostics> {
+    compile_for(file, None)
+}
+
+/// [`compile`], checking the outputs of `targets` (the spec's own when `None`) against
+/// AWS's limits: what `build --target` or `deploy` will write or send.
+pub fn compile_for(
+    file: &SourceFile,
+    targets: Option<&[Target]>,
+) -> Result<CacheModel, Diagnostics> {
     let parsed = parse::parse(file).map_err(|items| Diagnostics::new(file.clone(), items))?;
     let mut checker = Checker {
         spec: &parsed.spec,
         map: &parsed.map,
         problems: parsed.problems,
+        referenced: BTreeSet::new(),
+        notes: Vec::new(),
     };
-    let model = checker.model();
+    let mut model = checker.model();
     if checker.problems.is_empty() {
-        Ok(model)
-    } else {
-        Err(Diagnostics::new(file.clone(), checker.problems))
+        let targets = targets.unwrap_or(&model.targets).to_vec();
+        let notes = checker.limits(&model, &targets, &spec_name(&file.name));
+        checker
+            .notes
+            .extend(notes.into_iter().map(|note| (None, note)));
     }
+    if !checker.problems.is_empty() {
+        return Err(Diagnostics::new(file.clone(), checker.problems));
+    }
+    model.notes = checker
+        .notes
+        .into_iter()
+        .map(|(span, note)| match span {
+            Some(span) => {
+                let (line, col) = file.line_col(span.start);
+                format!("{}:{line}:{col}: {note}", file.name)
+            }
+            None => note,
+        })
+        .collect();
+    Ok(model)
 }
 
-/// Checking state: the spec, where its nodes are, and the problems found so far.
+/// How generated files name the spec at `path`: its file name (`cache.yaml` when the path
+/// has none).
+pub fn spec_name(path: &str) -> String {
+    std::path::Path::new(path).file_name().map_or_else(
+        || "cache.yaml".into(),
+        |name| name.to_string_lossy().into_owned(),
+    )
+}
+
+/// Checking state: the spec, where its nodes are, the problems found so far, the
+/// parameters some `${...}` names, and what the build should say without refusing.
 struct Checker<'a> {
     spec: &'a Spec,
     map: &'a SourceMap,
     problems: Vec<Diagnostic>,
+    referenced: BTreeSet<String>,
+    notes: Vec<(Option<Span>, String)>,
 }
 
 impl Checker<'_> {
@@ -132,11 +175,28 @@ impl Checker<'_> {
         value.as_secs()
     }
 
+    /// Checks text CloudFormation takes only as written (a template or parameter
+    /// description, a skip reason): a `${` there cannot go through `Fn::Sub`, and
+    /// cfn-lint reads `${name}` as a reference to name outside it (E1029).
+    fn literal_text(&mut self, path: &NodePath, text: &str, what: &str) {
+        if text.contains("${") {
+            self.error(
+                codes::LITERAL_REFERENCE,
+                path,
+                format!("{what} contains `${{`, which CloudFormation shows as written but cfn-lint reads as a reference"),
+                "descriptions are plain text, not templates: write the name without `${}`",
+            );
+        }
+    }
+
     /// Resolves a `${...}` name template, checking the parameters it names.
     fn name_template(&mut self, path: &NodePath, text: &str) -> NameTemplate {
         match names::parse_name_template(text, &self.spec.service) {
             Ok(template) => {
                 for part in &template.0 {
+                    if let crate::ir::NamePart::Parameter(name) = part {
+                        self.referenced.insert(name.clone());
+                    }
                     if let crate::ir::NamePart::Parameter(name) = part
                         && !self.spec.parameters.contains_key(name)
                     {
@@ -193,7 +253,14 @@ impl Checker<'_> {
                 .or_else(|| spec.service.is_empty().then(|| "service name is empty".to_owned())),
             "the service name is used in table and alarm names: use letters, digits, `-`, `_` and `.`",
         );
-        let parameters = self.parameters();
+        if let Some(description) = &spec.description {
+            self.literal_text(
+                &NodePath::parse("description"),
+                description,
+                "the description",
+            );
+        }
+        let mut parameters = self.parameters();
         let mut tables = self.tables();
         let buckets = self.buckets(&tables);
         let data_types = self.data_types(&tables, &buckets);
@@ -202,6 +269,7 @@ impl Checker<'_> {
         self.check_bucket_events(&buckets, &data_types, &consumers);
         let metrics_namespace = self.metrics_namespace();
         let alarms = self.alarms(&tables, &consumers, &metrics_namespace);
+        self.leave_out_unused(&mut parameters);
         let mut targets = spec.outputs.targets.clone();
         if targets.is_empty() {
             targets.push(Target::Cloudformation);
@@ -230,6 +298,7 @@ impl Checker<'_> {
                 .as_ref()
                 .and_then(|rust| rust.runtime_path.clone()),
             fingerprint: String::new(),
+            notes: Vec::new(),
         };
         model.fingerprint = fingerprint(&model);
         model
@@ -260,6 +329,13 @@ impl Checker<'_> {
                     format!("allowed: {}", parameter.allowed.join(", ")),
                 );
             }
+            if let Some(description) = &parameter.description {
+                self.literal_text(
+                    &path.key("description"),
+                    description,
+                    &format!("the description of parameter `{name}`"),
+                );
+            }
             parameters.push(Parameter {
                 name: name.clone(),
                 default: parameter.default.clone(),
@@ -268,6 +344,31 @@ impl Checker<'_> {
             });
         }
         parameters
+    }
+
+    /// Leaves out of `parameters` those no `${...}` names, noting each: a template parameter
+    /// nothing reads only asks whoever deploys for a value that changes nothing (and
+    /// cfn-lint warns of it, W2001), so it is dropped rather than written, and the build
+    /// says so, since its author likely meant it to be used.
+    fn leave_out_unused(&mut self, parameters: &mut Vec<Parameter>) {
+        let referenced = &self.referenced;
+        let (used, unused): (Vec<Parameter>, Vec<Parameter>) = std::mem::take(parameters)
+            .into_iter()
+            .partition(|parameter| referenced.contains(&parameter.name));
+        *parameters = used;
+        for parameter in unused {
+            let span = self
+                .map
+                .key_span(&NodePath::parse("parameters").key(parameter.name.as_str()));
+            self.notes.push((
+                span,
+                format!(
+                    "parameter `{}` is declared but no name, tag or ARN uses it (`${{{}}}`); it is \
+                     left out of the templates",
+                    parameter.name, parameter.name
+                ),
+            ));
+        }
     }
 
     fn metrics_namespace(&mut self) -> String {

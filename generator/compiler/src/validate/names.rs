@@ -3,9 +3,6 @@
 
 use crate::ir::{NamePart, NameTemplate, Template, TemplatePart};
 
-/// The most GSIs DynamoDB allows on one table.
-pub const MAX_INDEXES: usize = 20;
-
 /// Rust keywords, which cannot name a key parameter or a value field.
 const RUST_KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
@@ -144,10 +141,18 @@ fn quoted_chars(chars: &[char]) -> String {
 }
 
 /// Parses `${...}` references in a resource name; `${service}` becomes literal text.
+///
+/// `$${` is a literal `${` (as in Terraform): `"$${env}"` is the text `${env}`.
 pub fn parse_name_template(text: &str, service: &str) -> Result<NameTemplate, TemplateError> {
     let mut parts = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
+        if rest[..start].ends_with('$') {
+            push_literal(&mut parts, &rest[..start - 1]);
+            push_literal(&mut parts, "${");
+            rest = &rest[start + 2..];
+            continue;
+        }
         push_literal(&mut parts, &rest[..start]);
         let after = &rest[start + 2..];
         let end = after.find('}').ok_or(TemplateError::Unclosed)?;
@@ -247,6 +252,14 @@ mod tests {
 
     #[test]
     fn name_templates_resolve_service_and_keep_parameters() {
+        let literal = parse_name_template("a-$${env}-${env}", "drs").unwrap();
+        assert_eq!(
+            literal.0,
+            [
+                NamePart::Literal("a-${env}-".into()),
+                NamePart::Parameter("env".into())
+            ]
+        );
         let template = parse_name_template("${service}-cache-${env}", "drs").unwrap();
         assert_eq!(
             template.0,

@@ -42,6 +42,8 @@ impl Checker<'_> {
                     format!("skipping `{id}` needs a reason"),
                     "say why the check does not apply to this cache; it is written into the templates",
                 );
+            } else {
+                self.literal_text(&entry, reason, &format!("the reason for skipping `{id}`"));
             }
             skips.push(SkipCheck {
                 id: id.clone(),

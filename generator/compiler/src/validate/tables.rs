@@ -5,11 +5,12 @@ use indexmap::IndexMap;
 
 use super::Checker;
 use super::codes::{self, Code};
-use super::names::{self, MAX_INDEXES};
+use super::names;
 use super::source::NodePath;
 use crate::ir::{
     Billing, Bucket, DataType, Encryption, Index, KeyAttribute, NamePart, NameTemplate, Table,
 };
+use crate::limits::TABLE_INDEXES as MAX_INDEXES;
 use crate::spec::{self, ProjectionType};
 
 /// Table name env var when the spec has a single table (the name the seeds use).
