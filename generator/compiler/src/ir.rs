@@ -4,8 +4,12 @@
 //! (table names, env vars, attribute names, metric names, IAM actions) are computed
 //! once, here, so the templates and the generated code cannot disagree.
 
+mod render;
+
 use schemars::JsonSchema;
 use serde::Serialize;
+
+pub use render::{Escaping, Piece, Rendering};
 
 pub use crate::spec::{Access, AlarmMetric, AttributeType, Capacity, ProjectionType, Target};
 

@@ -62,6 +62,11 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// [`Builder::runtime_path`] was given something that is not a Rust path.
+    #[error(
+        "`{0}` is not a Rust path to the cachegen-runtime crate (such as `::cachegen_runtime`)"
+    )]
+    RuntimePath(String),
     /// [`Builder`] ran outside cargo and was given no output directory.
     #[error("OUT_DIR is not set: run from a build script, or call Builder::out_dir")]
     NoOutDir,
