@@ -99,7 +99,7 @@ impl Random {
 /// Compares data type `D` of `model`, generated, with its interpretation; `key` builds
 /// the key struct from parameters.
 fn check<D: DataType>(model: &CacheModel, key: impl Fn(&Params) -> D::Key) {
-    let data_type = model.data_type(D::NAME);
+    let data_type = model.data_type_named(D::NAME).unwrap();
     let dynamic = DynamicType::new(data_type);
     let mut random = Random::new(D::NAME);
     for _ in 0..CASES {
@@ -153,7 +153,7 @@ where
     D: DocumentType,
     D::Key: PartialEq + std::fmt::Debug,
 {
-    let data_type = model.data_type(D::NAME);
+    let data_type = model.data_type_named(D::NAME).unwrap();
     let document = data_type.document.as_ref().expect("a document type");
     let dynamic = DynamicType::new(data_type);
     let mut random = Random::new(D::NAME);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use cachegen_compiler::ir::Target;
+use cachegen_compiler::ir::{DataTypeRef, Ref, Target};
 use cachegen_compiler::{Error, Project, output};
 
 /// Compile one cache spec into CloudFormation and typed access code that cannot drift apart.
@@ -679,7 +679,7 @@ fn verify(spec: &Path, stack: &str) -> Result<ExitCode> {
 /// The spec, the data type and the deployment `args` name, with an AWS configuration.
 struct Operation {
     project: Project,
-    data_type: String,
+    data_type: DataTypeRef,
     config: aws_config::SdkConfig,
     deployment: cachegen::operate::Deployment,
 }
@@ -689,12 +689,7 @@ impl Operation {
         let Some(project) = load(args.spec.path())? else {
             return Ok(None);
         };
-        if !project
-            .model
-            .data_types
-            .iter()
-            .any(|dt| dt.name == args.data_type)
-        {
+        let Some(data_type) = Ref::find(&project.model.data_types, &args.data_type) else {
             let known = project.model.data_types.iter().map(|dt| dt.name.as_str());
             let hint = match cachegen_compiler::validate::closest(&args.data_type, known.clone()) {
                 Some(candidate) => format!("did you mean `{candidate}`?"),
@@ -705,7 +700,7 @@ impl Operation {
                 args.spec.path().display(),
                 args.data_type,
             );
-        }
+        };
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let deployment = match &args.stack {
             Some(stack) => cachegen::operate::Deployment::from_stack(
@@ -720,7 +715,7 @@ impl Operation {
             }),
         };
         Ok(Some(Self {
-            data_type: args.data_type.clone(),
+            data_type,
             project,
             config,
             deployment,
@@ -766,7 +761,7 @@ fn backfill(args: &BackfillArgs) -> Result<ExitCode> {
         }
         let bucket = operation
             .deployment
-            .bucket(&operation.project.model, &document.bucket)?;
+            .bucket(operation.project.model.bucket(&document.bucket))?;
         let backfill = Backfill::new(
             data_type,
             operation.cache()?,

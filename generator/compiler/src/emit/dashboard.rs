@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::ir::{CacheModel, Table, metric, table_operations};
+use crate::ir::{CacheModel, Ref, Table, metric, table_operations};
 
 /// Width of one metric widget in CloudWatch's 24-column grid.
 const WIDTH: u32 = 8;
@@ -142,7 +142,7 @@ fn runtime_row(
 
 /// DynamoDB `ThrottledRequests` on one table, per operation its consumers use.
 fn throttles(model: &CacheModel, refs: &References<'_>, table: &Table) -> Value {
-    let lines = table_operations(table, &model.consumers)
+    let lines = table_operations(&Ref::to(&model.tables, table), &model.consumers)
         .into_iter()
         .map(|operation| {
             json!([

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use heck::ToSnakeCase;
 
-use crate::ir::{Billing, BucketEncryption, CacheModel, Encryption, NamePart, NameTemplate, Role};
+use crate::ir::{
+    Billing, BucketEncryption, CacheModel, Encryption, NamePart, NameTemplate, Ref, Role,
+};
 use crate::spec::SpecDuration;
 
 /// The page, as Markdown.
@@ -53,7 +55,7 @@ fn diagram(out: &mut String, model: &CacheModel) {
                 "  {} -->|{}| {}",
                 node("consumer", &consumer.name),
                 levels.join(", "),
-                node("type", data_type)
+                node("type", data_type.name())
             )
             .unwrap();
         }
@@ -70,7 +72,7 @@ fn diagram(out: &mut String, model: &CacheModel) {
             out,
             "  {} --> {}",
             node("type", &data_type.name),
-            node("table", &data_type.table)
+            node("table", data_type.table.name())
         )
         .unwrap();
     }
@@ -121,7 +123,7 @@ fn data_types(out: &mut String, model: &CacheModel) {
         if let Some(sort_key) = &data_type.sort_key {
             key = format!("{key} / {sort_key}");
         }
-        let indexes: Vec<String> = data_type.indexes.iter().map(|i| code(i)).collect();
+        let indexes: Vec<String> = data_type.indexes.iter().map(|i| code(i.name())).collect();
         writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} |",
@@ -209,7 +211,7 @@ fn buckets(out: &mut String, model: &CacheModel) {
 
 ",
     );
-    for bucket in &model.buckets {
+    for (reference, bucket) in Ref::each(&model.buckets) {
         writeln!(
             out,
             "### {}
@@ -246,7 +248,7 @@ fn buckets(out: &mut String, model: &CacheModel) {
             )
             .unwrap();
         }
-        for (data_type, document) in model.documents_in(&bucket.name) {
+        for (data_type, document) in model.documents_in(&reference) {
             writeln!(
                 out,
                 "- Documents of {}: {}",
@@ -255,7 +257,7 @@ fn buckets(out: &mut String, model: &CacheModel) {
             )
             .unwrap();
         }
-        if let Some(days) = model.overflow_expiry_days(&bucket.name) {
+        if let Some(days) = model.overflow_expiry_days(&reference) {
             writeln!(
                 out,
                 "- Bodies of large values under {}, expired after {days} days",

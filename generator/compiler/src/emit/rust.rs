@@ -23,8 +23,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::GeneratedFile;
-use crate::ir::CacheModel;
 use crate::ir::metric::{DATA_TYPE_DIMENSION, SERVICE_DIMENSION};
+use crate::ir::{CacheModel, Ref};
 
 /// The version of `cachegen-runtime` generated crates depend on by default.
 const RUNTIME_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -116,10 +116,8 @@ fn module(model: &CacheModel, runtime_path: &syn::Path) -> TokenStream {
     let fingerprint = &model.fingerprint;
     let service = &model.service;
     let namespace = &model.metrics_namespace;
-    let tables = model
-        .tables
-        .iter()
-        .map(|table| tables::table_module(model, table));
+    let tables = Ref::each(&model.tables)
+        .map(|(reference, table)| tables::table_module(model, &reference, table));
     let buckets = tables::buckets_module(model);
     let data_types = model
         .data_types

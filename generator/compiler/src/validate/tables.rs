@@ -8,7 +8,7 @@ use super::codes::{self, Code};
 use super::names::{self, MAX_INDEXES};
 use super::source::NodePath;
 use crate::ir::{
-    Billing, Bucket, DataType, Encryption, Index, KeyAttribute, NamePart, NameTemplate, Table,
+    Billing, Bucket, DataType, Encryption, Index, KeyAttribute, NamePart, NameTemplate, Ref, Table,
 };
 use crate::spec::{self, ProjectionType};
 
@@ -173,27 +173,27 @@ impl Checker<'_> {
         for table in tables.iter_mut() {
             let Some(first) = data_types
                 .iter()
-                .find(|dt| dt.large_values && dt.table == table.name)
+                .find(|dt| dt.large_values && dt.table.name() == table.name)
             else {
                 continue;
             };
             let path = NodePath::parse("tables").key(table.name.as_str());
             let wanted = self.spec.tables[&table.name].overflow_bucket.as_ref();
             table.overflow_bucket = match (wanted, buckets) {
-                (Some(wanted), _) if buckets.iter().any(|b| &b.name == wanted) => {
-                    Some(wanted.clone())
-                }
                 (Some(wanted), _) => {
-                    let hint = Self::suggest(wanted, buckets.iter().map(|b| b.name.as_str()));
-                    self.error(
-                        codes::UNKNOWN_BUCKET,
-                        &path.key("overflow_bucket"),
-                        format!("bucket `{wanted}` is not declared"),
-                        hint,
-                    );
-                    None
+                    let found = Ref::find(buckets, wanted);
+                    if found.is_none() {
+                        let hint = Self::suggest(wanted, buckets.iter().map(|b| b.name.as_str()));
+                        self.error(
+                            codes::UNKNOWN_BUCKET,
+                            &path.key("overflow_bucket"),
+                            format!("bucket `{wanted}` is not declared"),
+                            hint,
+                        );
+                    }
+                    found
                 }
-                (None, [only]) => Some(only.name.clone()),
+                (None, [only]) => Some(Ref::to(buckets, only)),
                 (None, _) => {
                     self.error(
                         codes::NO_OVERFLOW_BUCKET,

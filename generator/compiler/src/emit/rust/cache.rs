@@ -8,7 +8,7 @@ use quote::{format_ident, quote};
 use super::data_types::{Names, names};
 use super::tables::module_ident;
 use super::{described, doc};
-use crate::ir::CacheModel;
+use crate::ir::{CacheModel, Ref};
 use cachegen_names::env;
 
 pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
@@ -31,8 +31,8 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         let document = data_type.document.as_ref()?;
         let Names { marker, method, .. } = names(data_type);
         let accessor = format_ident!("{method}_documents");
-        let field = format_ident!("{}_bucket", document.bucket.to_snake_case());
-        let module = module_ident(&document.bucket);
+        let field = format_ident!("{}_bucket", document.bucket.name().to_snake_case());
+        let module = module_ident(document.bucket.name());
         let docs = doc(&format!(
             "`{}` documents in S3 (`{}`), cached and indexed through [`Cache::{method}`]: \
              write-through, fallback reads and event sync. Fails when the bucket's env var \
@@ -82,15 +82,14 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         .iter()
         .map(|table| module_ident(&table.name))
         .collect();
-    let connects = model.tables.iter().map(|table| {
+    let connects = Ref::each(&model.tables).map(|(reference, table)| {
         let field = module_ident(&table.name);
         let distributed = model
-            .data_types
-            .iter()
-            .any(|data_type| data_type.table == table.name && data_type.distributed_flight)
+            .data_types_in(&reference)
+            .any(|data_type| data_type.distributed_flight)
             .then(|| quote! { .distributed_flight(runtime::DistributedFlight::default()) });
         let overflow = table.overflow_bucket.as_ref().map(|bucket| {
-            let module = module_ident(bucket);
+            let module = module_ident(bucket.name());
             quote! {
                 let config = match lookup(buckets::#module::ENV_VAR).filter(|name| !name.trim().is_empty()) {
                     Some(bucket) => config.with_overflow_bucket(bucket),
@@ -114,7 +113,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
     });
     let accessors = model.data_types.iter().map(|data_type| {
         let Names { handle, method, .. } = names(data_type);
-        let table = module_ident(&data_type.table);
+        let table = module_ident(data_type.table.name());
         let docs = described(
             &format!("Typed access to `{}`", data_type.name),
             data_type.description.as_deref(),

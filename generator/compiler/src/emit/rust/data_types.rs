@@ -294,17 +294,11 @@ fn handle(model: &CacheModel, data_type: &DataType, names: &Names) -> TokenStrea
         value,
         ..
     } = names;
-    let table = model.table(&data_type.table);
+    let table = model.table_of(data_type);
     let queries: Vec<TokenStream> = data_type
         .indexes
         .iter()
-        .filter_map(|index_name| {
-            let index = table
-                .indexes
-                .iter()
-                .find(|index| &index.name == index_name)?;
-            Some(query_method(data_type, &table.name, index, value))
-        })
+        .map(|index| query_method(data_type, &table.name, table.global_index(index), value))
         .collect();
     let invalidations = prefix_invalidations(data_type);
     let extras = match (queries.is_empty(), invalidations.is_empty()) {

@@ -6,10 +6,10 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::{described, doc, ident};
-use crate::ir::{AttributeType, CacheModel, Index, KeyAttribute, ProjectionType, Table};
+use crate::ir::{AttributeType, CacheModel, Index, KeyAttribute, ProjectionType, Table, TableRef};
 
 /// The module of a table's names: `<table>::ENV_VAR` and the rest.
-pub(super) fn table_module(model: &CacheModel, table: &Table) -> TokenStream {
+pub(super) fn table_module(model: &CacheModel, reference: &TableRef, table: &Table) -> TokenStream {
     let module = module_ident(&table.name);
     let docs = described(
         &format!("Table `{}`.", table.name),
@@ -31,7 +31,7 @@ pub(super) fn table_module(model: &CacheModel, table: &Table) -> TokenStream {
         let docs = doc(&format!("Global secondary index `{}`.", index.name));
         quote! { #docs pub const #constant: &str = #name; }
     });
-    let attributes = attribute_constants(model, table);
+    let attributes = attribute_constants(model, reference);
     let expected = expected_table(table);
     let queries = table.indexes.iter().map(index_query);
     quote! {
@@ -106,11 +106,9 @@ pub(super) fn buckets_module(model: &CacheModel) -> Option<TokenStream> {
 }
 
 /// The extra attributes data types write on this table's items, as constants.
-fn attribute_constants(model: &CacheModel, table: &Table) -> Option<TokenStream> {
+fn attribute_constants(model: &CacheModel, table: &TableRef) -> Option<TokenStream> {
     let mut names: Vec<&str> = model
-        .data_types
-        .iter()
-        .filter(|data_type| data_type.table == table.name)
+        .data_types_in(table)
         .flat_map(|data_type| {
             data_type
                 .attributes
