@@ -16,10 +16,10 @@ use super::lease::{LeaseGuard, Leased};
 use super::lookup::{Found, Lookup};
 use super::{CacheValue, TieredCache, WriteOptions};
 use crate::envelope::{self, EnvelopeMeta, ScopeGen};
+use crate::error::{BoxError, CacheError};
 use crate::flight::{Leader, Role};
 use crate::metrics::Counters;
 use crate::store::{Attributes, Precondition, StoreEntry, TOMBSTONE_LIFETIME, Version};
-use crate::{BoxError, CacheError};
 
 /// What a flight hands its followers: the outcome, and (for a value) how to judge it.
 #[derive(Clone)]

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::l1::Validity;
 use super::lookup::{Accepted, Lookup};
 use super::{CacheValue, TieredCache};
-use crate::CacheError;
+use crate::error::CacheError;
 use crate::metrics::Counters;
 use crate::store::{LeaseHolder, LeaseOutcome, Slot, Version};
 

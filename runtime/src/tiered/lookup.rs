@@ -10,10 +10,10 @@ use super::l1::Validity;
 use super::stamps::Check;
 use super::{CacheValue, TieredCache};
 use crate::envelope::{self, Decoded};
+use crate::error::{CacheError, StoreError};
 use crate::metrics::Counters;
 use crate::query::{IndexQuery, Page};
 use crate::store::{LeaseHolder, Slot, Version};
-use crate::{CacheError, StoreError};
 
 /// What a lookup found.
 pub(super) enum Found<T> {

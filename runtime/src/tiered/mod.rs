@@ -39,10 +39,10 @@ pub use builder::TieredCacheBuilder;
 pub use lookup::Item;
 
 use crate::clock::Clock;
+use crate::error::{CacheError, StoreError};
 use crate::flight::Flights;
 use crate::metrics::{Counters, Metrics};
 use crate::store::{AttrValue, Attributes, CacheStore, INTERNAL_KEY_MARKER};
-use crate::{CacheError, StoreError};
 use l1::{Local, Memory};
 use stamps::{StampView, Stamps};
 
