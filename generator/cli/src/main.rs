@@ -38,8 +38,10 @@ enum Command {
     /// Compile a spec and write its outputs.
     ///
     /// Writes every target of the spec (`outputs.targets`, default `cloudformation`; also
-    /// `sam` and `terraform`) into the output directory (`outputs.dir`, relative to the
-    /// spec; default `generated`).
+    /// `sam`, `terraform` and `rust`), and the files of its tera templates
+    /// (`outputs.templates`, rendered over the JSON view `cachegen ir` prints), into the
+    /// output directory (`outputs.dir`, relative to the spec; default `generated`).
+    /// A template that does not parse or render is reported with its file:line:column.
     /// All files are written to temporary files first and renamed into place together, so
     /// an interrupted or failed build leaves the previous outputs intact. A spec with
     /// problems writes nothing and prints each problem with its file:line:column.
@@ -301,7 +303,8 @@ struct BuildArgs {
     /// Output directory (default: the spec's `outputs.dir`, relative to the spec).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Targets to write, comma-separated (default: the spec's `outputs.targets`).
+    /// Targets to write, comma-separated (default: the spec's `outputs.targets`, and its
+    /// templates).
     #[arg(long, value_delimiter = ',', value_enum)]
     target: Vec<TargetArg>,
 }
@@ -412,24 +415,35 @@ fn load(spec: &Path) -> Result<Option<Project>> {
     }
 }
 
+/// Where the outputs go and what they are: the targets given, or the spec's targets and
+/// templates. `None` when a template has problems, which are printed.
 fn outputs(
     args: &BuildArgs,
     project: &Project,
-) -> (PathBuf, Vec<cachegen_compiler::emit::GeneratedFile>) {
+) -> Result<Option<(PathBuf, Vec<cachegen_compiler::emit::GeneratedFile>)>> {
     let targets: Vec<Target> = args.target.iter().copied().map(Target::from).collect();
-    let files = project.files((!targets.is_empty()).then_some(targets.as_slice()));
+    let files = match project.outputs((!targets.is_empty()).then_some(targets.as_slice())) {
+        Ok(files) => files,
+        Err(Error::Spec(diagnostics)) => {
+            eprint!("{diagnostics}");
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
     let dir = args
         .out
         .clone()
         .unwrap_or_else(|| project.default_out_dir());
-    (dir, files)
+    Ok(Some((dir, files)))
 }
 
 fn build(args: &BuildArgs, force: bool) -> Result<ExitCode> {
     let Some(project) = load(args.spec.path())? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
-    let (dir, files) = outputs(args, &project);
+    let Some((dir, files)) = outputs(args, &project)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
     let foreign = output::not_generated(&dir, &files);
     if !force && !foreign.is_empty() {
         for path in &foreign {
@@ -464,7 +478,9 @@ fn check(args: &BuildArgs) -> Result<ExitCode> {
     let Some(project) = load(args.spec.path())? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
-    let (dir, files) = outputs(args, &project);
+    let Some((dir, files)) = outputs(args, &project)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
     let stale = output::stale(&dir, &files);
     if stale.is_empty() {
         println!(
@@ -558,7 +574,9 @@ fn diff(args: &BuildArgs) -> Result<ExitCode> {
     let Some(project) = load(args.spec.path())? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
-    let (dir, files) = outputs(args, &project);
+    let Some((dir, files)) = outputs(args, &project)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
     let mut changed = false;
     for file in &files {
         let path = dir.join(&file.path);

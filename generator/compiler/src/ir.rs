@@ -8,7 +8,7 @@ mod reference;
 mod render;
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use reference::{BucketRef, ConsumerRef, DataTypeRef, IndexRef, Named, Ref, TableRef};
 pub use render::{Escaping, Piece, Rendering};
@@ -62,6 +62,18 @@ impl std::fmt::Display for Access {
     }
 }
 
+impl std::fmt::Display for Target {
+    /// The target as the spec writes it: `cloudformation`, `sam`, `terraform` or `rust`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Cloudformation => "cloudformation",
+            Self::Sam => "sam",
+            Self::Terraform => "terraform",
+            Self::Rust => "rust",
+        })
+    }
+}
+
 impl ProjectionType {
     /// The projection as DynamoDB names it: `ALL`, `KEYS_ONLY` or `INCLUDE`.
     pub fn dynamodb_name(self) -> &'static str {
@@ -100,6 +112,10 @@ pub struct CacheModel {
     pub out_dir: String,
     /// Local `cachegen-runtime` path for the generated crate, relative to it.
     pub rust_runtime_path: Option<String>,
+    /// Files rendered from users' templates; not in the view (a template does not see
+    /// the others) nor in the fingerprint (they change no deployed resource).
+    #[serde(skip)]
+    pub templates: Vec<UserTemplate>,
     /// Hash of everything above; changes whenever any output would.
     #[serde(skip)]
     pub fingerprint: String,
@@ -135,6 +151,15 @@ impl CacheModel {
     }
 }
 
+/// A file `build` renders from a user's tera template, over the JSON view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserTemplate {
+    /// Where the rendered file goes, relative to the output directory.
+    pub output: String,
+    /// The template file, relative to the spec.
+    pub template: String,
+}
+
 /// A deploy-time parameter.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Parameter {
@@ -149,11 +174,11 @@ pub struct Parameter {
 }
 
 /// A name made of literal text and deploy-time references.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NameTemplate(pub Vec<NamePart>);
 
 /// One piece of a [`NameTemplate`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum NamePart {
     /// Fixed text.
     Literal(String),
@@ -165,6 +190,22 @@ pub enum NamePart {
     Region,
     /// The deployment's account (`${AWS::AccountId}`).
     AccountId,
+}
+
+impl std::fmt::Display for NameTemplate {
+    /// The name as the spec writes it: `${AWS::StackName}-cache-${env}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for part in &self.0 {
+            match part {
+                NamePart::Literal(text) => f.write_str(text)?,
+                NamePart::Parameter(name) => write!(f, "${{{name}}}")?,
+                NamePart::StackName => f.write_str("${AWS::StackName}")?,
+                NamePart::Region => f.write_str("${AWS::Region}")?,
+                NamePart::AccountId => f.write_str("${AWS::AccountId}")?,
+            }
+        }
+        Ok(())
+    }
 }
 
 impl NameTemplate {
@@ -532,11 +573,11 @@ pub enum ValueType {
 }
 
 /// A template such as `drs-quotas#{region}#{account_id}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Template(pub Vec<TemplatePart>);
 
 /// One piece of a [`Template`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum TemplatePart {
     /// Fixed text.
     Literal(String),

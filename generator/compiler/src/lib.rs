@@ -51,7 +51,7 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The spec has problems.
+    /// The spec, or one of its templates, has problems.
     #[error("{0}")]
     Spec(#[from] Diagnostics),
     /// A generated file could not be written.
@@ -119,5 +119,20 @@ impl Project {
     /// The generated files, for the spec's targets or the ones given.
     pub fn files(&self, targets: Option<&[Target]>) -> Vec<GeneratedFile> {
         emit::generate(&self.model, &self.spec_name(), targets)
+    }
+
+    /// What `build` writes: the files of the spec's targets and of its templates
+    /// (`outputs.templates`, read relative to the spec), or of the targets given alone.
+    pub fn outputs(&self, targets: Option<&[Target]>) -> Result<Vec<GeneratedFile>, Error> {
+        let mut files = self.files(targets);
+        if targets.is_none() {
+            let spec_dir = self.spec_path.parent().unwrap_or(Path::new("."));
+            files.extend(emit::templates::render_all(
+                &self.model,
+                spec_dir,
+                &self.spec_name(),
+            )?);
+        }
+        Ok(files)
     }
 }

@@ -111,6 +111,21 @@ fn key_template_naming_an_undeclared_parameter() {
 }
 
 #[test]
+fn template_outputs_stay_in_the_output_directory_and_off_the_targets() {
+    let text = format!(
+        "{BASE}outputs:\n  targets: [cloudformation, rust]\n  templates:\n    \"../up.ts\": a.tera\n    rust/src/x.rs: b.tera\n    ok/cache.ts: c.tera\n"
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:26:5: template output `../up.ts` is not a plain path inside the output directory",
+            "spec.yaml:27:5: template output `rust/src/x.rs` is a file the `rust` target writes",
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0801", "CG0801"]);
+}
+
+#[test]
 fn declared_parameter_the_key_never_uses() {
     let text = edit(
         "params: { id: string }",

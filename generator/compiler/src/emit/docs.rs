@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use heck::ToSnakeCase;
 
-use crate::ir::{
-    Billing, BucketEncryption, CacheModel, Encryption, NamePart, NameTemplate, Ref, Role,
-};
+use crate::ir::{Billing, BucketEncryption, CacheModel, Encryption, NameTemplate, Ref, Role};
 use crate::spec::SpecDuration;
 
 /// The page, as Markdown.
@@ -94,17 +92,7 @@ fn diagram(out: &mut String, model: &CacheModel) {
 }
 
 fn name(template: &NameTemplate) -> String {
-    template
-        .0
-        .iter()
-        .map(|part| match part {
-            NamePart::Literal(text) => text.clone(),
-            NamePart::Parameter(name) => format!("${{{name}}}"),
-            NamePart::StackName => "${AWS::StackName}".into(),
-            NamePart::Region => "${AWS::Region}".into(),
-            NamePart::AccountId => "${AWS::AccountId}".into(),
-        })
-        .collect()
+    template.to_string()
 }
 
 fn duration(secs: u64) -> String {

@@ -9,6 +9,7 @@ pub mod diagnostic;
 mod keys;
 mod names;
 mod operations;
+mod outputs;
 mod parse;
 pub mod source;
 mod tables;
@@ -19,7 +20,7 @@ use heck::ToPascalCase;
 use sha2::{Digest, Sha256};
 
 use crate::ir::{CacheModel, NameTemplate, Parameter};
-use crate::spec::{Spec, SpecDuration, Target};
+use crate::spec::{Spec, SpecDuration};
 use codes::Code;
 pub use diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use names::TemplateError;
@@ -202,12 +203,8 @@ impl Checker<'_> {
         self.check_bucket_events(&buckets, &data_types, &consumers);
         let metrics_namespace = self.metrics_namespace();
         let alarms = self.alarms(&tables, &consumers, &metrics_namespace);
-        let mut targets = spec.outputs.targets.clone();
-        if targets.is_empty() {
-            targets.push(Target::Cloudformation);
-        }
-        targets.sort();
-        targets.dedup();
+        let targets = self.targets();
+        let templates = self.templates(&targets);
         let mut model = CacheModel {
             service: spec.service.clone(),
             description: spec.description.clone(),
@@ -229,6 +226,7 @@ impl Checker<'_> {
                 .rust
                 .as_ref()
                 .and_then(|rust| rust.runtime_path.clone()),
+            templates,
             fingerprint: String::new(),
         };
         model.fingerprint = fingerprint(&model);
