@@ -4,7 +4,12 @@
 //! This compares the two over random parameters and values (separators, `%`, spaces,
 //! non-ASCII and empty strings included) for every data type of the examples' generated
 //! crates and of `fixtures/templates.cache.yaml`, whose module `build.rs` generates and
-//! which uses every kind of template part.
+//! which uses every kind of template part. The TypeScript module of
+//! `templates/typescript.ts.tera` is compiled by tsc and run by node over the same kind of
+//! random parameters, and builds the same keys, tags and key prefixes as the Rust code.
+
+use std::path::Path;
+use std::process::Command;
 
 use cachegen::operate::{DynamicType, Params};
 use cachegen_compiler::ir::{CacheModel, FieldType, ValueType};
@@ -296,4 +301,173 @@ async fn prefix_invalidation_reaches_exactly_the_keys_it_names() {
     assert_eq!(cached().await, [false, true, true, true]);
     records.invalidate_by_tenant("a#b").await.unwrap();
     assert_eq!(cached().await, [false, false, true, true]);
+}
+
+/// What the generated Rust code of data type `D` builds for random parameters: each case
+/// the data type's name, its parameters (type and canonical text), key, tags and key
+/// prefixes.
+fn rust_cases<D: DataType>(model: &CacheModel, key: impl Fn(&Params) -> D::Key) -> Vec<Value> {
+    let data_type = model.data_type_named(D::NAME).unwrap();
+    let mut random = Random::new(D::NAME);
+    (0..CASES)
+        .map(|_| {
+            let params: serde_json::Map<String, Value> = data_type
+                .params
+                .iter()
+                .map(|param| {
+                    let value = random.param(&param.ty);
+                    (
+                        param.name.clone(),
+                        json!({ "type": param.ty.to_string(), "value": value }),
+                    )
+                })
+                .collect();
+            let canonical: Params = params
+                .iter()
+                .map(|(name, param)| (name.clone(), param["value"].as_str().unwrap().to_owned()))
+                .collect();
+            let key = key(&canonical);
+            json!({
+                "data_type": D::NAME,
+                "params": params,
+                "key": D::key(&key),
+                "tags": D::tags(&key),
+                "prefixes": D::key_prefixes(&key),
+            })
+        })
+        .collect()
+}
+
+/// Runs node over `cases` with the TypeScript module `module` (compiled by tsc, strict)
+/// and checks it builds what the Rust code does.
+fn check_typescript(module: &Path, cases: &[Value]) {
+    let dir = tempfile::tempdir().unwrap();
+    let tsc = workspace_root().join(".tools/npm/node_modules/.bin/tsc");
+    assert!(
+        tsc.is_file(),
+        "{} is missing: run the suite with scripts/test.sh, which installs typescript",
+        tsc.display()
+    );
+    let compiled = Command::new(&tsc)
+        .args(["--strict", "--noUnusedLocals", "--noUnusedParameters"])
+        .args(["--target", "es2020", "--module", "commonjs", "--outDir"])
+        .arg(dir.path())
+        .arg(module)
+        .output()
+        .unwrap();
+    assert!(
+        compiled.status.success(),
+        "tsc rejects {}:\n{}",
+        module.display(),
+        String::from_utf8_lossy(&compiled.stdout)
+    );
+    // CommonJS, whatever a package.json above the temporary directory says.
+    std::fs::write(dir.path().join("package.json"), r#"{ "type": "commonjs" }"#).unwrap();
+    let cases_path = dir.path().join("cases.json");
+    std::fs::write(&cases_path, serde_json::to_string(cases).unwrap()).unwrap();
+    let runner = dir.path().join("run.js");
+    std::fs::write(&runner, TYPESCRIPT_RUNNER).unwrap();
+    let stem = module.file_stem().unwrap().to_string_lossy();
+    let ran = Command::new("node")
+        .arg(&runner)
+        .arg(dir.path().join(format!("{stem}.js")))
+        .arg(&cases_path)
+        .output()
+        .expect("node is installed");
+    assert!(
+        ran.status.success(),
+        "node: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let built: Vec<Value> = serde_json::from_slice(&ran.stdout).unwrap();
+    assert_eq!(built.len(), cases.len());
+    for (case, built) in cases.iter().zip(&built) {
+        for part in ["key", "tags", "prefixes"] {
+            assert_eq!(
+                built[part], case[part],
+                "{part} of {} with {}",
+                case["data_type"], case["params"]
+            );
+        }
+    }
+}
+
+/// Builds each case's key, tags and prefixes with the module's data type of that name,
+/// parameters typed as the module declares them (u64 and i64 as bigints).
+const TYPESCRIPT_RUNNER: &str = r#"
+const cache = require(process.argv[2]);
+const cases = JSON.parse(require("fs").readFileSync(process.argv[3], "utf8"));
+const typed = { string: (v) => v, bool: (v) => v === "true", u32: Number, u64: BigInt, i64: BigInt };
+const built = cases.map((c) => {
+  const type = Object.values(cache).find((v) => v && v.name === c.data_type);
+  if (!type) throw new Error(`the module has no data type ${c.data_type}`);
+  const key = Object.fromEntries(Object.entries(c.params).map(([n, p]) => [n, typed[p.type](p.value)]));
+  return { key: type.key(key), tags: type.tags(key), prefixes: type.keyPrefixes(key) };
+});
+process.stdout.write(JSON.stringify(built));
+"#;
+
+#[test]
+fn the_typescript_template_builds_the_keys_the_rust_code_does() {
+    use templates::*;
+    let spec = workspace_root().join("tests/fixtures/templates.cache.yaml");
+    let model = cachegen_compiler::Project::load(&spec).unwrap().model;
+    let template = workspace_root().join("templates/typescript.ts.tera");
+    let text = std::fs::read_to_string(&template).unwrap();
+    let source = cachegen_compiler::validate::SourceFile::new(template.display().to_string(), text);
+    let module =
+        cachegen_compiler::emit::templates::render(&model, "templates.cache.yaml", &source)
+            .unwrap_or_else(|err| panic!("{err}"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zoo.ts");
+    std::fs::write(&path, module).unwrap();
+    let mut cases = rust_cases::<RecordType>(
+        &model,
+        key!(RecordKey {
+            tenant,
+            id,
+            flag,
+            delta
+        }),
+    );
+    cases.extend(rust_cases::<FileType>(&model, key!(FileKey { owner, n })));
+    cases.extend(rust_cases::<SingletonType>(&model, key!(SingletonKey {})));
+    check_typescript(&path, &cases);
+}
+
+#[test]
+fn the_examples_typescript_modules_build_the_keys_their_rust_crates_do() {
+    {
+        use discord_bot_cache::*;
+        let model = example("discord-cache");
+        let mut cases = rust_cases::<UserGuildsType>(&model, key!(UserGuildsKey { user_key }));
+        cases.extend(rust_cases::<BotGuildsType>(&model, key!(BotGuildsKey {})));
+        cases.extend(rust_cases::<GuildChannelsType>(
+            &model,
+            key!(GuildChannelsKey { guild_id }),
+        ));
+        cases.extend(rust_cases::<GuildRolesType>(
+            &model,
+            key!(GuildRolesKey { guild_id }),
+        ));
+        cases.extend(rust_cases::<GuildMemberType>(
+            &model,
+            key!(GuildMemberKey { guild_id, user_id }),
+        ));
+        let module = workspace_root().join("examples/discord-cache/generated/typescript/cache.ts");
+        check_typescript(&module, &cases);
+    }
+    {
+        use glasswork_app_cache::*;
+        let model = example("framework-cache");
+        let mut cases = rust_cases::<UserType>(&model, key!(UserKey { id }));
+        cases.extend(rust_cases::<UserListType>(&model, key!(UserListKey {})));
+        cases.extend(rust_cases::<FeatureFlagsType>(
+            &model,
+            key!(FeatureFlagsKey {}),
+        ));
+        let module =
+            workspace_root().join("examples/framework-cache/generated/typescript/cache.ts");
+        check_typescript(&module, &cases);
+    }
 }
