@@ -133,7 +133,8 @@ enum Command {
     /// The page has a Mermaid diagram of consumers, data types, tables and indexes, a table
     /// of the data types with their keys and TTLs, the tables, the IAM each consumer gets,
     /// and the alarms. It goes to `cache.md` in the output directory, or to `--out`
-    /// (`-` for standard output).
+    /// (`-` for standard output). It is rendered from the tera template
+    /// `templates/docs.md.tera`; `--template` renders your copy of it instead.
     ///
     /// Example: cachegen docs examples/drs-query-cache/cache.yaml --out -
     Docs {
@@ -142,6 +143,9 @@ enum Command {
         /// Where to write the page (`-` for standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// A tera template to render the page from, instead of the built-in one.
+        #[arg(long)]
+        template: Option<PathBuf>,
     },
     /// Fill a document type's cache from the objects in its bucket.
     ///
@@ -372,7 +376,11 @@ fn run(command: Command) -> Result<ExitCode> {
         } => deploy(spec.path(), stack, params, !no_execute),
         Command::Verify { spec, stack } => verify(spec.path(), &stack),
         Command::Cost { spec, json } => cost(spec.path(), json),
-        Command::Docs { spec, out } => docs(spec.path(), out),
+        Command::Docs {
+            spec,
+            out,
+            template,
+        } => docs(spec.path(), out, template),
         Command::Backfill(args) => backfill(&args),
         Command::Query(args) => query(&args),
         Command::Ir { spec, schema } => ir(spec.path(), schema),
@@ -531,11 +539,27 @@ fn cost(spec: &Path, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn docs(spec: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
+fn docs(spec: &Path, out: Option<PathBuf>, template: Option<PathBuf>) -> Result<ExitCode> {
+    use cachegen_compiler::emit::docs;
     let Some(project) = load(spec)? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
-    let page = cachegen_compiler::emit::docs::render(&project.model, &project.spec_name());
+    let page = match template {
+        None => docs::render(&project.model, &project.spec_name()),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let template =
+                cachegen_compiler::validate::SourceFile::new(path.display().to_string(), text);
+            match docs::render_with(&project.model, &project.spec_name(), &template) {
+                Ok(page) => page,
+                Err(diagnostics) => {
+                    eprint!("{diagnostics}");
+                    return Ok(ExitCode::from(SPEC_PROBLEMS));
+                }
+            }
+        }
+    };
     let path = out.unwrap_or_else(|| project.default_out_dir().join("cache.md"));
     if path == Path::new("-") {
         print!("{page}");

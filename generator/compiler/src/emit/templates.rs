@@ -10,7 +10,9 @@
 //! - `snake_case`, `camel_case`, `pascal_case`, `shouty_snake_case`: identifiers;
 //! - `number`: a number as Rust prints it (`0`, not `0.0`).
 //!
-//! and one function, `renderings(data_type="name")`: how the data type's key, tags, key
+//! and two functions. `overflow(bucket="name")`: where the bucket keeps oversized values'
+//! bodies and after how many days it expires them (`{prefix, expiry_days}`), or nothing.
+//! `renderings(data_type="name")`: how the data type's key, tags, key
 //! prefixes, item attributes and object key become text ([`crate::ir::Rendering`], the
 //! definition the generated Rust and the CLI follow), each a list of pieces
 //! `{kind: "text", text}`, `{kind: "escaped_param", name, type}` (percent-encoded as the
@@ -28,7 +30,9 @@ use serde_json::{Value, json};
 use tera::{Context, Tera};
 
 use super::GeneratedFile;
-use crate::ir::{CacheModel, DataType, NameTemplate, Piece, Rendering, Template};
+use crate::ir::{
+    CacheModel, DataType, NameTemplate, OVERFLOW_PREFIX, Piece, Ref, Rendering, Template,
+};
 use crate::output::GENERATED_MARKER;
 use crate::spec::SpecDuration;
 use crate::validate::codes::{self, Code};
@@ -131,7 +135,7 @@ fn context(model: &CacheModel, spec_name: &str, template: &str) -> Context {
     );
     value["spec"] = json!(spec_name);
     value["generated"] = json!(format!(
-        "{GENERATED_MARKER}{spec_name} with {file_name}: do not edit; change the spec or the template and run `cachegen build`."
+        "{GENERATED_MARKER}{spec_name} with {file_name}: do not edit; change the spec or the template instead."
     ));
     Context::from_value(value).expect("the context is an object")
 }
@@ -181,6 +185,22 @@ fn register(tera: &mut Tera, model: &CacheModel) {
         .iter()
         .map(|data_type| (data_type.name.clone(), renderings(data_type)))
         .collect();
+    let overflow: HashMap<String, Value> = Ref::each(&model.buckets)
+        .filter_map(|(reference, bucket)| {
+            let days = model.overflow_expiry_days(&reference)?;
+            Some((
+                bucket.name.clone(),
+                json!({ "prefix": OVERFLOW_PREFIX, "expiry_days": days }),
+            ))
+        })
+        .collect();
+    tera.register_function("overflow", move |args: &HashMap<String, Value>| {
+        let name = args
+            .get("bucket")
+            .and_then(Value::as_str)
+            .ok_or_else(|| tera::Error::msg("`overflow` takes `bucket=\"<name>\"`"))?;
+        Ok(overflow.get(name).cloned().unwrap_or(Value::Null))
+    });
     tera.register_function("renderings", move |args: &HashMap<String, Value>| {
         let name = args
             .get("data_type")
