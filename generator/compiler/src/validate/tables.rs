@@ -40,6 +40,21 @@ impl Checker<'_> {
     fn table(&mut self, name: &str, table: &spec::Table, lone: bool) -> Table {
         let defaults = &self.spec.defaults;
         let path = NodePath::parse("tables").key(name);
+        if let Some(problem) = names::identifier_problem("table", name) {
+            self.key_error(
+                codes::IDENTIFIER,
+                &path,
+                problem,
+                "table names become Rust modules and CloudFormation logical IDs",
+            );
+        } else if let Some(problem) = names::module_name_problem(name) {
+            self.key_error(
+                codes::RESERVED_TABLE_NAME,
+                &path,
+                problem,
+                "rename the table in the spec, for example to `cache`; its physical name stays `name`",
+            );
+        }
         let table_name = self.name_template(&path.key("name"), &table.name);
         self.check_table_name(&path.key("name"), &table_name);
 
