@@ -62,6 +62,11 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The spec names templates, and this build of the compiler cannot render them.
+    #[error(
+        "the spec names templates (`outputs.templates`): enable cachegen-compiler's `templates` feature"
+    )]
+    NoTemplates,
     /// [`Builder::runtime_path`] was given something that is not a Rust path.
     #[error(
         "`{0}` is not a Rust path to the cachegen-runtime crate (such as `::cachegen_runtime`)"
@@ -123,16 +128,23 @@ impl Project {
 
     /// What `build` writes: the files of the spec's targets and of its templates
     /// (`outputs.templates`, read relative to the spec), or of the targets given alone.
+    /// Without the `templates` feature, a spec with templates is an error.
     pub fn outputs(&self, targets: Option<&[Target]>) -> Result<Vec<GeneratedFile>, Error> {
         let mut files = self.files(targets);
-        if targets.is_none() {
-            let spec_dir = self.spec_path.parent().unwrap_or(Path::new("."));
-            files.extend(emit::templates::render_all(
-                &self.model,
-                spec_dir,
-                &self.spec_name(),
-            )?);
+        if targets.is_none() && !self.model.templates.is_empty() {
+            files.extend(self.template_files()?);
         }
         Ok(files)
+    }
+
+    #[cfg(feature = "templates")]
+    fn template_files(&self) -> Result<Vec<GeneratedFile>, Error> {
+        let spec_dir = self.spec_path.parent().unwrap_or(Path::new("."));
+        emit::templates::render_all(&self.model, spec_dir, &self.spec_name())
+    }
+
+    #[cfg(not(feature = "templates"))]
+    fn template_files(&self) -> Result<Vec<GeneratedFile>, Error> {
+        Err(Error::NoTemplates)
     }
 }

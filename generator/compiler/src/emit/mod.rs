@@ -3,11 +3,13 @@
 
 pub mod cloudformation;
 pub mod dashboard;
+#[cfg(feature = "templates")]
 pub mod docs;
 mod hcl;
 pub mod resources;
 pub mod rust;
 pub mod sam;
+#[cfg(feature = "templates")]
 pub mod templates;
 pub mod terraform;
 mod yaml;
