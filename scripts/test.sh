@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the tools the tests drive
-# (moto_server, cfn-lint, aws-sam-translator, checkov, redis-server, dynalite), starts
+# (moto_server, cfn-lint, aws-sam-translator, checkov, redis-server, dynalite, tsc), starts
 # one shared moto, one shared redis and one dynalite on free loopback ports, runs fmt,
 # clippy and every test; on full runs it also runs the DynamoDB-backed runtime suites a
 # second time against dynalite (a stricter DynamoDB than moto) and packages the
@@ -21,9 +21,11 @@ python_tools=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-translator==1.11
 checkov_venv="$root/.venv-checkov"
 checkov_version="checkov==3.3.30"
 # dynalite: a second DynamoDB implementation (npm), stricter than moto (it returns
-# unprocessed keys, and creates tables asynchronously).
+# unprocessed keys, and creates tables asynchronously). typescript: tsc type-checks and
+# compiles the TypeScript template's output, which tests/key_templates.rs runs with node.
 npm_tools="$root/.tools/npm"
 dynalite_version="dynalite@4.0.0"
+typescript_version="typescript@5.6.3"
 
 log() { printf '\n== %s\n' "$*"; }
 
@@ -78,18 +80,18 @@ install_redis() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 }
 
-install_dynalite() {
-  if [ -x "$npm_tools/node_modules/.bin/dynalite" ]; then
+install_npm_tools() {
+  if [ -x "$npm_tools/node_modules/.bin/dynalite" ] && [ -x "$npm_tools/node_modules/.bin/tsc" ]; then
     return
   fi
   if ! command -v npm >/dev/null; then
     echo "error: npm is missing; install Node.js (Debian: apt-get install nodejs npm)" >&2
     exit 1
   fi
-  log "installing $dynalite_version into $npm_tools"
+  log "installing $dynalite_version and $typescript_version into $npm_tools"
   mkdir -p "$npm_tools"
-  if ! npm install --prefix "$npm_tools" --no-audit --no-fund --silent "$dynalite_version"; then
-    echo "error: could not install $dynalite_version" >&2
+  if ! npm install --prefix "$npm_tools" --no-audit --no-fund --silent "$dynalite_version" "$typescript_version"; then
+    echo "error: could not install $dynalite_version and $typescript_version" >&2
     exit 1
   fi
 }
@@ -124,7 +126,7 @@ log "installing test tools"
 install_python_tools
 install_checkov
 install_redis
-install_dynalite
+install_npm_tools
 check_terraform
 export PATH="$venv/bin:$PATH"
 

@@ -46,11 +46,11 @@ async fn deployed() -> Deployed {
         .await
         .unwrap();
     let table = deployment
-        .table(project.model.table("metadata"))
+        .table(project.model.table_named("metadata").unwrap())
         .unwrap()
         .to_owned();
     let bucket = deployment
-        .bucket(&project.model, "documents")
+        .bucket(project.model.bucket_named("documents").unwrap())
         .unwrap()
         .to_owned();
     Deployed {
@@ -103,7 +103,7 @@ impl Deployed {
     }
 
     fn backfill(&self) -> Backfill<'_> {
-        let data_type = self.project.model.data_type("change");
+        let data_type = self.project.model.data_type_named("change").unwrap();
         Backfill::new(
             data_type,
             connect(&self.sdk, &self.project.model, &self.deployment, data_type).unwrap(),

@@ -119,13 +119,16 @@ fn the_generated_expectation_is_the_ir_expectation() {
     let drs = cachegen_compiler::Project::load(root.join("drs-query-cache/cache.yaml")).unwrap();
     assert_eq!(
         drs_orchestration_cache::query_cache::expected(),
-        cachegen::deploy::expected_table(&drs.model, drs.model.table("query-cache"))
+        cachegen::deploy::expected_table(&drs.model, drs.model.table_named("query-cache").unwrap())
     );
     let changes =
         cachegen_compiler::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
     assert_eq!(
         change_notifier_cache::metadata::expected(),
-        cachegen::deploy::expected_table(&changes.model, changes.model.table("metadata"))
+        cachegen::deploy::expected_table(
+            &changes.model,
+            changes.model.table_named("metadata").unwrap()
+        )
     );
 }
 
@@ -134,7 +137,7 @@ fn document_buckets_are_found_through_the_env_var_the_templates_set() {
     let root = cachegen_tests::workspace_root().join("examples");
     let changes =
         cachegen_compiler::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
-    let bucket = changes.model.bucket("documents");
+    let bucket = changes.model.bucket_named("documents").unwrap();
     assert_eq!(
         change_notifier_cache::buckets::documents::ENV_VAR,
         bucket.env_var
@@ -157,12 +160,12 @@ fn the_cli_lays_out_items_as_the_generated_module_does() {
     let changes =
         cachegen_compiler::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
     assert_eq!(
-        cachegen::operate::layout(changes.model.table("metadata")),
+        cachegen::operate::layout(changes.model.table_named("metadata").unwrap()),
         change_notifier_cache::metadata::layout()
     );
     let drs = cachegen_compiler::Project::load(root.join("drs-query-cache/cache.yaml")).unwrap();
     assert_eq!(
-        cachegen::operate::layout(drs.model.table("query-cache")),
+        cachegen::operate::layout(drs.model.table_named("query-cache").unwrap()),
         drs_orchestration_cache::query_cache::layout()
     );
 }

@@ -17,8 +17,9 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 pub use crate::bounded::{DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_ENTRIES, MemoryLimit};
+use crate::error::CacheError;
 use crate::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore, S3Overflow};
-use crate::{CacheError, TieredCache, TieredCacheBuilder};
+use crate::tiered::{TieredCache, TieredCacheBuilder};
 
 pub use crate::error::ConfigError;
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::Client;
 use cachegen_compiler::ir::{
     Bucket, BucketEncryption, CacheModel, DOCUMENT_EVENTS, KeyAttribute, NamePart, NameTemplate,
-    ProjectionType, Table,
+    ProjectionType, Ref, Table,
 };
 use cachegen_runtime::aws_sdk_s3;
 
@@ -234,7 +234,9 @@ pub fn expected_bucket(model: &CacheModel, bucket: &Bucket, function_arn: &str) 
     let mut notifications: Vec<_> = match &bucket.events {
         None => Vec::new(),
         Some(_) => model
-            .documents_in(&bucket.name)
+            .documents_in(
+                &Ref::find(&model.buckets, &bucket.name).expect("one of the model's buckets"),
+            )
             .map(|(_, document)| {
                 let mut rules = Vec::new();
                 if !document.key_prefix().is_empty() {

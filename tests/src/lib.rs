@@ -198,7 +198,11 @@ pub async fn table_name(
     stack: &str,
     table: &str,
 ) -> String {
-    cachegen::deploy::stack_table_name(cloudformation, stack, project.model.table(table))
+    let table = project
+        .model
+        .table_named(table)
+        .unwrap_or_else(|| panic!("the spec declares no table `{table}`"));
+    cachegen::deploy::stack_table_name(cloudformation, stack, table)
         .await
         .expect("the stack has the table")
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use cachegen_compiler::ir::Target;
+use cachegen_compiler::ir::{DataTypeRef, Ref, Target};
 use cachegen_compiler::{Error, Project, output};
 
 /// Compile one cache spec into CloudFormation and typed access code that cannot drift apart.
@@ -38,8 +38,10 @@ enum Command {
     /// Compile a spec and write its outputs.
     ///
     /// Writes every target of the spec (`outputs.targets`, default `cloudformation`; also
-    /// `sam` and `terraform`) into the output directory (`outputs.dir`, relative to the
-    /// spec; default `generated`).
+    /// `sam`, `terraform` and `rust`), and the files of its tera templates
+    /// (`outputs.templates`, rendered over the JSON view `cachegen ir` prints), into the
+    /// output directory (`outputs.dir`, relative to the spec; default `generated`).
+    /// A template that does not parse or render is reported with its file:line:column.
     /// All files are written to temporary files first and renamed into place together, so
     /// an interrupted or failed build leaves the previous outputs intact. A spec with
     /// problems writes nothing and prints each problem with its file:line:column.
@@ -136,7 +138,8 @@ enum Command {
     /// The page has a Mermaid diagram of consumers, data types, tables and indexes, a table
     /// of the data types with their keys and TTLs, the tables, the IAM each consumer gets,
     /// and the alarms. It goes to `cache.md` in the output directory, or to `--out`
-    /// (`-` for standard output).
+    /// (`-` for standard output). It is rendered from the tera template
+    /// `templates/docs.md.tera`; `--template` renders your copy of it instead.
     ///
     /// Example: cachegen docs examples/drs-query-cache/cache.yaml --out -
     Docs {
@@ -145,6 +148,9 @@ enum Command {
         /// Where to write the page (`-` for standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// A tera template to render the page from, instead of the built-in one.
+        #[arg(long)]
+        template: Option<PathBuf>,
     },
     /// Fill a document type's cache from the objects in its bucket.
     ///
@@ -306,7 +312,8 @@ struct BuildArgs {
     /// Output directory (default: the spec's `outputs.dir`, relative to the spec).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Targets to write, comma-separated (default: the spec's `outputs.targets`).
+    /// Targets to write, comma-separated (default: the spec's `outputs.targets`, and its
+    /// templates).
     #[arg(long, value_delimiter = ',', value_enum)]
     target: Vec<TargetArg>,
 }
@@ -375,7 +382,11 @@ fn run(command: Command) -> Result<ExitCode> {
         } => deploy(spec.path(), stack, params, !no_execute, template_bucket),
         Command::Verify { spec, stack } => verify(spec.path(), &stack),
         Command::Cost { spec, json } => cost(spec.path(), json),
-        Command::Docs { spec, out } => docs(spec.path(), out),
+        Command::Docs {
+            spec,
+            out,
+            template,
+        } => docs(spec.path(), out, template),
         Command::Backfill(args) => backfill(&args),
         Command::Query(args) => query(&args),
         Command::Ir { spec, schema } => ir(spec.path(), schema),
@@ -438,24 +449,35 @@ fn load_args(args: &BuildArgs) -> Result<Option<Project>> {
     )
 }
 
+/// Where the outputs go and what they are: the targets given, or the spec's targets and
+/// templates. `None` when a template has problems, which are printed.
 fn outputs(
     args: &BuildArgs,
     project: &Project,
-) -> (PathBuf, Vec<cachegen_compiler::emit::GeneratedFile>) {
+) -> Result<Option<(PathBuf, Vec<cachegen_compiler::emit::GeneratedFile>)>> {
     let targets = requested_targets(args);
-    let files = project.files((!targets.is_empty()).then_some(targets.as_slice()));
+    let files = match project.outputs((!targets.is_empty()).then_some(targets.as_slice())) {
+        Ok(files) => files,
+        Err(Error::Spec(diagnostics)) => {
+            eprint!("{diagnostics}");
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    };
     let dir = args
         .out
         .clone()
         .unwrap_or_else(|| project.default_out_dir());
-    (dir, files)
+    Ok(Some((dir, files)))
 }
 
 fn build(args: &BuildArgs, force: bool) -> Result<ExitCode> {
     let Some(project) = load_args(args)? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
-    let (dir, files) = outputs(args, &project);
+    let Some((dir, files)) = outputs(args, &project)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
     let foreign = output::not_generated(&dir, &files);
     if !force && !foreign.is_empty() {
         for path in &foreign {
@@ -493,7 +515,9 @@ fn check(args: &BuildArgs) -> Result<ExitCode> {
     let Some(project) = load_args(args)? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
-    let (dir, files) = outputs(args, &project);
+    let Some((dir, files)) = outputs(args, &project)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
     let stale = output::stale(&dir, &files);
     if stale.is_empty() {
         println!(
@@ -544,11 +568,27 @@ fn cost(spec: &Path, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn docs(spec: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
+fn docs(spec: &Path, out: Option<PathBuf>, template: Option<PathBuf>) -> Result<ExitCode> {
+    use cachegen_compiler::emit::docs;
     let Some(project) = load(spec)? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
-    let page = cachegen_compiler::emit::docs::render(&project.model, &project.spec_name());
+    let page = match template {
+        None => docs::render(&project.model, &project.spec_name()),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let template =
+                cachegen_compiler::validate::SourceFile::new(path.display().to_string(), text);
+            match docs::render_with(&project.model, &project.spec_name(), &template) {
+                Ok(page) => page,
+                Err(diagnostics) => {
+                    eprint!("{diagnostics}");
+                    return Ok(ExitCode::from(SPEC_PROBLEMS));
+                }
+            }
+        }
+    };
     let path = out.unwrap_or_else(|| project.default_out_dir().join("cache.md"));
     if path == Path::new("-") {
         print!("{page}");
@@ -587,7 +627,9 @@ fn diff(args: &BuildArgs) -> Result<ExitCode> {
     let Some(project) = load_args(args)? else {
         return Ok(ExitCode::from(SPEC_PROBLEMS));
     };
-    let (dir, files) = outputs(args, &project);
+    let Some((dir, files)) = outputs(args, &project)? else {
+        return Ok(ExitCode::from(SPEC_PROBLEMS));
+    };
     let mut changed = false;
     for file in &files {
         let path = dir.join(&file.path);
@@ -725,7 +767,7 @@ fn verify(spec: &Path, stack: &str) -> Result<ExitCode> {
 /// The spec, the data type and the deployment `args` name, with an AWS configuration.
 struct Operation {
     project: Project,
-    data_type: String,
+    data_type: DataTypeRef,
     config: aws_config::SdkConfig,
     deployment: cachegen::operate::Deployment,
 }
@@ -735,12 +777,7 @@ impl Operation {
         let Some(project) = load(args.spec.path())? else {
             return Ok(None);
         };
-        if !project
-            .model
-            .data_types
-            .iter()
-            .any(|dt| dt.name == args.data_type)
-        {
+        let Some(data_type) = Ref::find(&project.model.data_types, &args.data_type) else {
             let known = project.model.data_types.iter().map(|dt| dt.name.as_str());
             let hint = match cachegen_compiler::validate::closest(&args.data_type, known.clone()) {
                 Some(candidate) => format!("did you mean `{candidate}`?"),
@@ -751,7 +788,7 @@ impl Operation {
                 args.spec.path().display(),
                 args.data_type,
             );
-        }
+        };
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let deployment = match &args.stack {
             Some(stack) => cachegen::operate::Deployment::from_stack(
@@ -766,7 +803,7 @@ impl Operation {
             }),
         };
         Ok(Some(Self {
-            data_type: args.data_type.clone(),
+            data_type,
             project,
             config,
             deployment,
@@ -812,7 +849,7 @@ fn backfill(args: &BackfillArgs) -> Result<ExitCode> {
         }
         let bucket = operation
             .deployment
-            .bucket(&operation.project.model, &document.bucket)?;
+            .bucket(operation.project.model.bucket(&document.bucket))?;
         let backfill = Backfill::new(
             data_type,
             operation.cache()?,

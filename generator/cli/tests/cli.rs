@@ -37,12 +37,63 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A temporary directory holding a copy of the DRS example spec as `cache.yaml`.
+/// A temporary directory holding a copy of the DRS example spec as `cache.yaml` (its
+/// templates still read from the workspace's `templates/`).
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let spec = support::workspace_root().join("examples/drs-query-cache/cache.yaml");
-    fs::copy(spec, dir.path().join("cache.yaml")).unwrap();
+    let root = support::workspace_root();
+    let spec = fs::read_to_string(root.join("examples/drs-query-cache/cache.yaml")).unwrap();
+    let templates = format!("{}/", root.join("templates").display());
+    fs::write(
+        dir.path().join("cache.yaml"),
+        spec.replace("../../templates/", &templates),
+    )
+    .unwrap();
     dir
+}
+
+#[test]
+fn build_renders_the_spec_templates_and_check_keeps_them_fresh() {
+    let dir = project();
+    let first = cachegen(dir.path(), &["build"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let runbook = fs::read_to_string(dir.path().join("generated/RUNBOOK.md")).unwrap();
+    assert!(runbook.contains("# Runbook: the drs-orchestration cache"));
+    assert!(cachegen(dir.path(), &["check"]).status.success());
+
+    fs::write(dir.path().join("generated/RUNBOOK.md"), "edited\n").unwrap();
+    let check = cachegen(dir.path(), &["check"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        text(&check.stderr).contains("stale: generated/RUNBOOK.md"),
+        "{}",
+        text(&check.stderr)
+    );
+}
+
+#[test]
+fn a_broken_template_is_located_and_nothing_is_written() {
+    let dir = project();
+    fs::write(
+        dir.path().join("mine.tera"),
+        "{{ generated }}\n\n{{ model.tabels }}\n",
+    )
+    .unwrap();
+    let spec = fs::read_to_string(dir.path().join("cache.yaml")).unwrap();
+    fs::write(
+        dir.path().join("cache.yaml"),
+        format!("{spec}    mine.txt: mine.tera\n"),
+    )
+    .unwrap();
+    let build = cachegen(dir.path(), &["build"]);
+    assert_eq!(build.status.code(), Some(2));
+    let stderr = text(&build.stderr);
+    assert!(
+        stderr.contains("error[CG0903]: Variable `model.tabels` not found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("mine.tera:3:4"), "{stderr}");
+    assert!(!dir.path().join("generated").exists(), "nothing is written");
 }
 
 #[test]

@@ -22,6 +22,7 @@ pub struct Builder {
     spec: PathBuf,
     out_dir: Option<PathBuf>,
     file_name: String,
+    runtime_path: String,
 }
 
 impl Builder {
@@ -32,6 +33,7 @@ impl Builder {
             spec: spec.as_ref().to_path_buf(),
             out_dir: None,
             file_name: "cache.rs".into(),
+            runtime_path: rust::DEFAULT_RUNTIME_PATH.into(),
         }
     }
 
@@ -47,10 +49,20 @@ impl Builder {
         self
     }
 
+    /// The Rust path the module reaches `cachegen-runtime` by (default
+    /// `::cachegen_runtime`), for a crate that depends on it through a re-export, like
+    /// prost-build's `prost_path`. The module names it once, in a `use`.
+    pub fn runtime_path(mut self, path: impl Into<String>) -> Self {
+        self.runtime_path = path.into();
+        self
+    }
+
     /// Compiles the spec and writes the module; returns its path. Prints
     /// `cargo:rerun-if-changed` for the spec, so cargo rebuilds when it changes.
     pub fn compile(self) -> Result<PathBuf, Error> {
         println!("cargo:rerun-if-changed={}", self.spec.display());
+        let runtime_path: syn::Path = syn::parse_str(&self.runtime_path)
+            .map_err(|_| Error::RuntimePath(self.runtime_path.clone()))?;
         let project = Project::load(&self.spec)?;
         let out_dir = match self.out_dir {
             Some(dir) => dir,
@@ -60,7 +72,7 @@ impl Builder {
         };
         let file = GeneratedFile {
             path: PathBuf::from(&self.file_name),
-            contents: rust::render_module(&project.model, &project.spec_name()),
+            contents: rust::render_module(&project.model, &project.spec_name(), &runtime_path),
         };
         output::write_all(&out_dir, std::slice::from_ref(&file)).map_err(|source| {
             Error::Write {
@@ -93,6 +105,26 @@ mod tests {
             !module.contains("#!["),
             "an included module cannot carry inner attributes"
         );
+    }
+
+    #[test]
+    fn uses_the_runtime_path_it_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join("cache.yaml");
+        std::fs::write(&spec, crate::STARTER_SPEC).unwrap();
+        let written = Builder::new(&spec)
+            .out_dir(dir.path())
+            .runtime_path("::facade::cachegen_runtime")
+            .compile()
+            .unwrap();
+        let module = std::fs::read_to_string(written).unwrap();
+        assert!(module.contains("use ::facade::cachegen_runtime as runtime;"));
+        let err = Builder::new(&spec)
+            .out_dir(dir.path())
+            .runtime_path("not a path")
+            .compile()
+            .unwrap_err();
+        assert!(matches!(err, Error::RuntimePath(_)), "{err}");
     }
 
     #[test]

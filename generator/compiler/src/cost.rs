@@ -94,7 +94,7 @@ pub fn estimate(model: &CacheModel) -> Estimate {
             without_traffic.push(data_type.name.clone());
             continue;
         };
-        let on_demand = model.table(&data_type.table).billing == Billing::OnDemand;
+        let on_demand = model.table_of(data_type).billing == Billing::OnDemand;
         let size = traffic.item_size_bytes;
         let reads = traffic.requests_per_day * DAYS_PER_MONTH;
         let misses_per_day = traffic.requests_per_day as f64 * (1.0 - traffic.hit_rate);
@@ -111,7 +111,7 @@ pub fn estimate(model: &CacheModel) -> Estimate {
         };
         data_types.push(DataTypeCost {
             data_type: data_type.name.clone(),
-            table: data_type.table.clone(),
+            table: data_type.table.name().to_owned(),
             on_demand,
             reads,
             writes,

@@ -4,8 +4,14 @@
 //! (table names, env vars, attribute names, metric names, IAM actions) are computed
 //! once, here, so the templates and the generated code cannot disagree.
 
+mod reference;
+mod render;
+
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+pub use reference::{BucketRef, ConsumerRef, DataTypeRef, IndexRef, Named, Ref, TableRef};
+pub use render::{Escaping, Piece, Rendering};
 
 pub use crate::spec::{Access, AlarmMetric, AttributeType, Capacity, ProjectionType, Target};
 
@@ -56,6 +62,18 @@ impl std::fmt::Display for Access {
     }
 }
 
+impl std::fmt::Display for Target {
+    /// The target as the spec writes it: `cloudformation`, `sam`, `terraform` or `rust`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Cloudformation => "cloudformation",
+            Self::Sam => "sam",
+            Self::Terraform => "terraform",
+            Self::Rust => "rust",
+        })
+    }
+}
+
 impl ProjectionType {
     /// The projection as DynamoDB names it: `ALL`, `KEYS_ONLY` or `INCLUDE`.
     pub fn dynamodb_name(self) -> &'static str {
@@ -94,6 +112,10 @@ pub struct CacheModel {
     pub out_dir: String,
     /// Local `cachegen-runtime` path for the generated crate, relative to it.
     pub rust_runtime_path: Option<String>,
+    /// Files rendered from users' templates; not in the view (a template does not see
+    /// the others) nor in the fingerprint (they change no deployed resource).
+    #[serde(skip)]
+    pub templates: Vec<UserTemplate>,
     /// Hash of everything above; changes whenever any output would.
     #[serde(skip)]
     pub fingerprint: String,
@@ -104,32 +126,16 @@ pub struct CacheModel {
 }
 
 impl CacheModel {
-    /// The table called `name`. Validation guarantees every reference resolves.
-    pub fn table(&self, name: &str) -> &Table {
-        self.tables
-            .iter()
-            .find(|table| table.name == name)
-            .unwrap_or_else(|| panic!("validated model has no table `{name}`"))
-    }
-
-    /// The bucket called `name`. Validation guarantees every reference resolves.
-    pub fn bucket(&self, name: &str) -> &Bucket {
-        self.buckets
-            .iter()
-            .find(|bucket| bucket.name == name)
-            .unwrap_or_else(|| panic!("validated model has no bucket `{name}`"))
-    }
-
     /// The document data types kept in `bucket`, in spec order.
     pub fn documents_in<'a>(
         &'a self,
-        bucket: &'a str,
+        bucket: &'a BucketRef,
     ) -> impl Iterator<Item = (&'a DataType, &'a Document)> + 'a {
         self.data_types.iter().filter_map(move |data_type| {
             data_type
                 .document
                 .as_ref()
-                .filter(|document| document.bucket == bucket)
+                .filter(|document| &document.bucket == bucket)
                 .map(|document| (data_type, document))
         })
     }
@@ -137,24 +143,25 @@ impl CacheModel {
     /// Days after which the lifecycle rule of `bucket` may expire oversized values'
     /// bodies: the longest lifetime (TTL plus stale window) of a data type keeping them
     /// there, in whole days, plus one. `None` when no table keeps bodies there.
-    pub fn overflow_expiry_days(&self, bucket: &str) -> Option<u64> {
+    pub fn overflow_expiry_days(&self, bucket: &BucketRef) -> Option<u64> {
         const DAY: u64 = 24 * 3600;
         self.data_types
             .iter()
             .filter(|dt| {
-                dt.large_values && self.table(&dt.table).overflow_bucket.as_deref() == Some(bucket)
+                dt.large_values && self.table_of(dt).overflow_bucket.as_ref() == Some(bucket)
             })
             .map(|dt| (dt.ttl_secs + dt.stale_while_revalidate_secs.unwrap_or(0)).div_ceil(DAY) + 1)
             .max()
     }
+}
 
-    /// The data type called `name`. Validation guarantees every reference resolves.
-    pub fn data_type(&self, name: &str) -> &DataType {
-        self.data_types
-            .iter()
-            .find(|data_type| data_type.name == name)
-            .unwrap_or_else(|| panic!("validated model has no data type `{name}`"))
-    }
+/// A file `build` renders from a user's tera template, over the JSON view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserTemplate {
+    /// Where the rendered file goes, relative to the output directory.
+    pub output: String,
+    /// The template file, relative to the spec.
+    pub template: String,
 }
 
 /// A deploy-time parameter.
@@ -171,11 +178,11 @@ pub struct Parameter {
 }
 
 /// A name made of literal text and deploy-time references.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NameTemplate(pub Vec<NamePart>);
 
 /// One piece of a [`NameTemplate`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum NamePart {
     /// Fixed text.
     Literal(String),
@@ -187,6 +194,22 @@ pub enum NamePart {
     Region,
     /// The deployment's account (`${AWS::AccountId}`).
     AccountId,
+}
+
+impl std::fmt::Display for NameTemplate {
+    /// The name as the spec writes it: `${AWS::StackName}-cache-${env}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for part in &self.0 {
+            match part {
+                NamePart::Literal(text) => f.write_str(text)?,
+                NamePart::Parameter(name) => write!(f, "${{{name}}}")?,
+                NamePart::StackName => f.write_str("${AWS::StackName}")?,
+                NamePart::Region => f.write_str("${AWS::Region}")?,
+                NamePart::AccountId => f.write_str("${AWS::AccountId}")?,
+            }
+        }
+        Ok(())
+    }
 }
 
 impl NameTemplate {
@@ -245,8 +268,9 @@ pub struct Table {
     pub tags: Vec<(String, NameTemplate)>,
     /// Checkov checks the spec skips on this table, with their reasons.
     pub skip_checks: Vec<SkipCheck>,
-    /// Bucket holding oversized values' bodies, when a data type on the table allows them.
-    pub overflow_bucket: Option<String>,
+    /// Bucket holding oversized values' bodies, when a data type on the table allows them,
+    /// by name.
+    pub overflow_bucket: Option<BucketRef>,
 }
 
 /// A static-analysis check that does not apply, and why; written into every template.
@@ -331,8 +355,8 @@ pub const DOCUMENT_EVENTS: [&str; 2] = ["s3:ObjectCreated:*", "s3:ObjectRemoved:
 /// Where a data type's documents are kept.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Document {
-    /// Bucket name in the spec.
-    pub bucket: String,
+    /// The bucket, by name.
+    pub bucket: BucketRef,
     /// Object key template (key parameters only).
     pub object_key: Template,
     /// Item attribute `backfill --customer` filters on.
@@ -401,8 +425,8 @@ pub struct DataType {
     pub name: String,
     /// What the value is.
     pub description: Option<String>,
-    /// Table name in the spec.
-    pub table: String,
+    /// The table its items are kept in, by name.
+    pub table: TableRef,
     /// Partition key template.
     pub key: Template,
     /// Sort key template, on tables with a sort key.
@@ -425,10 +449,11 @@ pub struct DataType {
     pub attributes: Vec<ItemAttribute>,
     /// Invalidation tags.
     pub tags: Vec<Template>,
-    /// GSI used to invalidate every item of the type.
-    pub invalidate_by: Option<String>,
-    /// GSIs this type's items appear in (the type writes all their key attributes).
-    pub indexes: Vec<String>,
+    /// GSI of its table used to invalidate every item of the type, by name.
+    pub invalidate_by: Option<IndexRef>,
+    /// GSIs of its table this type's items appear in (the type writes all their key
+    /// attributes), by name.
+    pub indexes: Vec<IndexRef>,
     /// Expected traffic, when the spec declares it.
     pub traffic: Option<Traffic>,
     /// Where the documents live, for a data type whose source of truth is S3.
@@ -552,11 +577,11 @@ pub enum ValueType {
 }
 
 /// A template such as `drs-quotas#{region}#{account_id}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Template(pub Vec<TemplatePart>);
 
 /// One piece of a [`Template`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum TemplatePart {
     /// Fixed text.
     Literal(String),
@@ -618,8 +643,8 @@ pub struct Consumer {
     pub description: Option<String>,
     /// Its IAM role.
     pub role: Role,
-    /// What it may do per data type, after expanding `*`.
-    pub access: Vec<(String, Vec<Access>)>,
+    /// What it may do per data type (by name), after expanding `*`.
+    pub access: Vec<(DataTypeRef, Vec<Access>)>,
     /// IAM grants, one per table it touches.
     pub grants: Vec<Grant>,
     /// S3 grants, one per document bucket it touches.
@@ -629,8 +654,8 @@ pub struct Consumer {
 /// S3 actions a consumer needs on one bucket's documents.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct BucketGrant {
-    /// Bucket name in the spec.
-    pub bucket: String,
+    /// The bucket, by name.
+    pub bucket: BucketRef,
     /// Per object key prefix (one per document type), the actions allowed there, sorted.
     pub prefixes: Vec<(String, Vec<String>)>,
 }
@@ -651,8 +676,8 @@ pub enum Role {
 /// DynamoDB actions a consumer needs on one table.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Grant {
-    /// Table name in the spec.
-    pub table: String,
+    /// The table, by name.
+    pub table: TableRef,
     /// Actions on the table's items, sorted.
     pub table_actions: Vec<String>,
     /// Indexes it may `Query`, sorted.
@@ -711,11 +736,11 @@ const ALL_ITEM_OPERATIONS: &[&str] = &[
 
 /// The DynamoDB operations (`GetItem`, ...) the consumers use on `table`, sorted; every
 /// item operation when none is declared. DynamoDB reports throttling per operation.
-pub fn table_operations(table: &Table, consumers: &[Consumer]) -> Vec<String> {
+pub fn table_operations(table: &TableRef, consumers: &[Consumer]) -> Vec<String> {
     let mut operations: Vec<String> = consumers
         .iter()
         .flat_map(|consumer| &consumer.grants)
-        .filter(|grant| grant.table == table.name)
+        .filter(|grant| &grant.table == table)
         .flat_map(|grant| grant.operations())
         .map(|action| action.trim_start_matches("dynamodb:").to_owned())
         .collect();
@@ -808,6 +833,6 @@ pub struct MetricStat {
 pub enum DimensionValue {
     /// Fixed text.
     Literal(String),
-    /// The physical name of a spec table.
-    TableName(String),
+    /// The physical name of a spec table (by its name in the spec).
+    TableName(TableRef),
 }

@@ -53,7 +53,7 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The spec has problems.
+    /// The spec, or one of its templates, has problems.
     #[error("{0}")]
     Spec(#[from] Diagnostics),
     /// A generated file could not be written.
@@ -64,6 +64,16 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The spec names templates, and this build of the compiler cannot render them.
+    #[error(
+        "the spec names templates (`outputs.templates`): enable cachegen-compiler's `templates` feature"
+    )]
+    NoTemplates,
+    /// [`Builder::runtime_path`] was given something that is not a Rust path.
+    #[error(
+        "`{0}` is not a Rust path to the cachegen-runtime crate (such as `::cachegen_runtime`)"
+    )]
+    RuntimePath(String),
     /// [`Builder`] ran outside cargo and was given no output directory.
     #[error("OUT_DIR is not set: run from a build script, or call Builder::out_dir")]
     NoOutDir,
@@ -122,5 +132,27 @@ impl Project {
     /// The generated files, for the spec's targets or the ones given.
     pub fn files(&self, targets: Option<&[Target]>) -> Vec<GeneratedFile> {
         emit::generate(&self.model, &self.spec_name(), targets)
+    }
+
+    /// What `build` writes: the files of the spec's targets and of its templates
+    /// (`outputs.templates`, read relative to the spec), or of the targets given alone.
+    /// Without the `templates` feature, a spec with templates is an error.
+    pub fn outputs(&self, targets: Option<&[Target]>) -> Result<Vec<GeneratedFile>, Error> {
+        let mut files = self.files(targets);
+        if targets.is_none() && !self.model.templates.is_empty() {
+            files.extend(self.template_files()?);
+        }
+        Ok(files)
+    }
+
+    #[cfg(feature = "templates")]
+    fn template_files(&self) -> Result<Vec<GeneratedFile>, Error> {
+        let spec_dir = self.spec_path.parent().unwrap_or(Path::new("."));
+        emit::templates::render_all(&self.model, spec_dir, &self.spec_name())
+    }
+
+    #[cfg(not(feature = "templates"))]
+    fn template_files(&self) -> Result<Vec<GeneratedFile>, Error> {
+        Err(Error::NoTemplates)
     }
 }

@@ -111,6 +111,37 @@ fn key_template_naming_an_undeclared_parameter() {
 }
 
 #[test]
+fn table_names_must_make_rust_modules() {
+    let text = edit("  cache:\n    name:", "  runtime:\n    name:");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:6:3: table `runtime` would generate the module `runtime`, which the generated module uses itself"
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0214"]);
+    let text = edit("  cache:\n    name:", "  type:\n    name:");
+    assert_eq!(codes(&text), ["CG0214"]);
+    let text = edit("  cache:\n    name:", "  2cache:\n    name:");
+    assert_eq!(codes(&text), ["CG0108"]);
+}
+
+#[test]
+fn template_outputs_stay_in_the_output_directory_and_off_the_targets() {
+    let text = format!(
+        "{BASE}outputs:\n  targets: [cloudformation, rust]\n  templates:\n    \"../up.ts\": a.tera\n    rust/src/x.rs: b.tera\n    ok/cache.ts: c.tera\n"
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:26:5: template output `../up.ts` is not a plain path inside the output directory",
+            "spec.yaml:27:5: template output `rust/src/x.rs` is a file the `rust` target writes",
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0901", "CG0901"]);
+}
+
+#[test]
 fn declared_parameter_the_key_never_uses() {
     let text = edit(
         "params: { id: string }",

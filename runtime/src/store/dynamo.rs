@@ -21,8 +21,8 @@ use super::{
     AttrValue, Attributes, CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot,
     Stamp, StoreEntry, TOMBSTONE_LIFETIME, TableRef, Version,
 };
-use crate::StoreError;
 use crate::clock::{self, Clock};
+use crate::error::StoreError;
 use crate::query::{IndexQuery, PageToken};
 
 /// DynamoDB's maximum item size, 400 KB.

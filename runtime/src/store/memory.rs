@@ -11,9 +11,9 @@ use super::{
     CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
     TOMBSTONE_LIFETIME, Version,
 };
-use crate::StoreError;
 use crate::bounded::{MemoryLimit, Timed, bounded_cache};
 use crate::clock::{self, Clock};
+use crate::error::StoreError;
 
 /// One key's item.
 #[derive(Clone)]

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::StoreError;
+use crate::error::StoreError;
 use crate::query::{IndexQuery, PageToken};
 
 mod dynamo;

@@ -37,7 +37,7 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 /// Default key prefix of overflow objects; the lifecycle rule and IAM policy cover it.
 pub const DEFAULT_OVERFLOW_PREFIX: &str = cachegen_names::OVERFLOW_PREFIX;

@@ -12,8 +12,8 @@ use super::{
     CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
     TOMBSTONE_LIFETIME, Version,
 };
-use crate::StoreError;
 use crate::clock::{self, Clock};
+use crate::error::StoreError;
 
 const NAME: &str = "redis";
 const SCAN_COUNT: usize = 500;

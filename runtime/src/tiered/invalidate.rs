@@ -15,8 +15,8 @@
 
 use super::TieredCache;
 use super::stamps::{ALL, GEN, MEM};
-use crate::CacheError;
 use crate::envelope::ScopeKind;
+use crate::error::CacheError;
 use crate::store::Precondition;
 
 impl TieredCache {

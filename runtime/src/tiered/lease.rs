@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::l1::{Ticket, Validity};
 use super::lookup::Lookup;
 use super::{CacheValue, TieredCache};
-use crate::CacheError;
+use crate::error::CacheError;
 use crate::metrics::Counters;
 use crate::store::{LeaseHolder, LeaseOutcome, Slot, Version};
 

@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 
 use super::TieredCache;
 use crate::envelope::{ScopeGen, ScopeKind};
+use crate::error::{CacheError, StoreError};
 use crate::store::INTERNAL_KEY_MARKER;
-use crate::{CacheError, StoreError};
 
 /// Key buckets of a data type's stamp: a per-key delete invalidates other processes'
 /// L1 copies of the keys in its bucket.

@@ -19,4 +19,9 @@ variable "sync_function_arn" {
 variable "stack_name" {
   type        = string
   description = "Prefix of alarm, dashboard and policy names (CloudFormation's stack name)"
+
+  validation {
+    condition     = length(var.stack_name) <= 128
+    error_message = "stack_name must be at most 128 characters, as a CloudFormation stack name is."
+  }
 }

@@ -9,4 +9,9 @@ variable "app_function_role_name" {
 variable "stack_name" {
   type        = string
   description = "Prefix of alarm, dashboard and policy names (CloudFormation's stack name)"
+
+  validation {
+    condition     = length(var.stack_name) <= 128
+    error_message = "stack_name must be at most 128 characters, as a CloudFormation stack name is."
+  }
 }

@@ -9,7 +9,9 @@ use cachegen_runtime::store::AttrValue;
 use cachegen_runtime::typed::push_key_part;
 use serde_json::Value;
 
-use cachegen_compiler::ir::{AttributeType, DataType, Document, FieldType, Template, TemplatePart};
+use cachegen_compiler::ir::{
+    AttributeType, DataType, Document, Escaping, FieldType, Piece, Rendering,
+};
 
 /// Why a document cannot become a cache item.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -79,76 +81,68 @@ impl<'m> DynamicType<'m> {
             object_key: object_key.to_owned(),
             template: document.object_key.to_string(),
         };
-        let mut literals = vec![String::new()];
-        let mut names = Vec::new();
-        for part in &document.object_key.0 {
-            match part {
-                TemplatePart::Literal(text) => {
-                    literals.last_mut().expect("one").push_str(text);
-                }
-                TemplatePart::Param(name) => {
-                    names.push(name);
-                    literals.push(String::new());
-                }
-                _ => return Err(foreign()),
-            }
-        }
-        let literals: Vec<&str> = literals.iter().map(String::as_str).collect();
+        let rendering = self
+            .data_type
+            .render(&document.object_key, Escaping::KeyParts);
+        let (literals, params) = rendering.split().ok_or_else(foreign)?;
         let values = cachegen_runtime::documents::split_object_key(object_key, &literals)
             .ok_or_else(foreign)?;
-        names
+        params
             .into_iter()
             .zip(values)
-            .map(|(name, value)| {
-                let ty = self
-                    .data_type
-                    .params
-                    .iter()
-                    .find(|param| &param.name == name)
-                    .map(|param| &param.ty)
-                    .expect("validated object key parameters");
-                let canonical = canonical(ty, &value).ok_or_else(|| ItemError::BadParam {
-                    object_key: object_key.to_owned(),
-                    param: name.clone(),
-                    ty: ty.to_string(),
-                    value: value.clone(),
-                })?;
-                Ok((name.clone(), canonical))
+            .map(|(param, value)| {
+                let canonical =
+                    canonical(&param.ty, &value).ok_or_else(|| ItemError::BadParam {
+                        object_key: object_key.to_owned(),
+                        param: param.name.clone(),
+                        ty: param.ty.to_string(),
+                        value: value.clone(),
+                    })?;
+                Ok((param.name.clone(), canonical))
             })
             .collect()
     }
 
     /// The store key (the generated `DataType::key`).
     pub fn key(&self, params: &Params) -> String {
-        self.render(&self.data_type.key, params, None, 0, true)
-            .expect("keys use parameters only")
+        render(&self.data_type.key_rendering(), params, None, 0).expect("keys use parameters only")
     }
 
-    /// What the generated module writes with a value: TTL, tags and item attributes.
+    /// What the generated module writes with a value: TTL, tags, key prefixes and item
+    /// attributes.
     pub fn write_options(
         &self,
         params: &Params,
         value: &Value,
         now: u64,
     ) -> Result<WriteOptions, ItemError> {
-        let mut options =
-            WriteOptions::ttl(std::time::Duration::from_secs(self.data_type.ttl_secs));
-        for tag in &self.data_type.tags {
-            options = options.tag(self.render(tag, params, None, now, true)?);
+        let data_type = self.data_type;
+        let mut options = WriteOptions::ttl(std::time::Duration::from_secs(data_type.ttl_secs));
+        for tag in data_type.tag_renderings() {
+            options = options.tag(render(&tag, params, None, now)?);
         }
-        for prefix in self.data_type.key_prefixes() {
-            options = options.prefix(self.render(&prefix.template, params, None, now, true)?);
+        for prefix in data_type.key_prefixes() {
+            options = options.prefix(render(
+                &data_type.prefix_rendering(&prefix),
+                params,
+                None,
+                now,
+            )?);
         }
-        for attribute in &self.data_type.attributes {
-            let text = self
-                .render(&attribute.template, params, Some(value), now, false)
-                .map_err(|err| match err {
-                    ItemError::MissingField { field, .. } => ItemError::MissingField {
-                        attribute: attribute.name.clone(),
-                        field,
-                    },
-                    other => other,
-                })?;
+        for attribute in &data_type.attributes {
+            let text = render(
+                &data_type.attribute_rendering(attribute),
+                params,
+                Some(value),
+                now,
+            )
+            .map_err(|err| match err {
+                ItemError::MissingField { field, .. } => ItemError::MissingField {
+                    attribute: attribute.name.clone(),
+                    field,
+                },
+                other => other,
+            })?;
             let value = match attribute.kind {
                 AttributeType::N => AttrValue::N(text),
                 AttributeType::S | AttributeType::B => AttrValue::S(text),
@@ -157,54 +151,52 @@ impl<'m> DynamicType<'m> {
         }
         Ok(options)
     }
+}
 
-    /// A template's text; key parameters escaped when `escape` (keys and tags).
-    fn render(
-        &self,
-        template: &Template,
-        params: &Params,
-        value: Option<&Value>,
-        now: u64,
-        escape: bool,
-    ) -> Result<String, ItemError> {
-        let mut out = String::new();
-        for part in &template.0 {
-            match part {
-                TemplatePart::Literal(text) => out.push_str(text),
-                TemplatePart::DataTypeName => out.push_str(&self.data_type.name),
-                TemplatePart::Now => out.push_str(&now.to_string()),
-                TemplatePart::Param(name) => {
-                    let text = &params[name];
-                    let is_string = self
-                        .data_type
-                        .params
-                        .iter()
-                        .any(|param| &param.name == name && param.ty == FieldType::String);
-                    if escape && is_string {
-                        push_key_part(&mut out, text);
-                    } else {
-                        out.push_str(text);
-                    }
-                }
-                TemplatePart::ValueField(field) => {
-                    let missing = || ItemError::MissingField {
-                        attribute: String::new(),
-                        field: field.clone(),
-                    };
-                    match value
-                        .and_then(|value| value.get(field))
-                        .ok_or_else(missing)?
-                    {
-                        Value::String(text) => out.push_str(text),
-                        Value::Number(number) => out.push_str(&number.to_string()),
-                        Value::Bool(flag) => out.push_str(&flag.to_string()),
-                        _ => return Err(missing()),
-                    }
-                }
+/// The text `rendering` writes for these key parameters (in their canonical form), value
+/// and write time: what the generated code computes from the same pieces.
+fn render(
+    rendering: &Rendering,
+    params: &Params,
+    value: Option<&Value>,
+    now: u64,
+) -> Result<String, ItemError> {
+    let mut out = String::new();
+    for piece in &rendering.pieces {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::EscapedParam(param) => push_key_part(&mut out, &params[&param.name]),
+            Piece::Param(param) => out.push_str(&params[&param.name]),
+            Piece::ValueField(field, ty) => {
+                let missing = || ItemError::MissingField {
+                    attribute: String::new(),
+                    field: (*field).to_owned(),
+                };
+                let found = value
+                    .and_then(|value| value.get(field))
+                    .ok_or_else(missing)?;
+                out.push_str(&display(found, *ty).ok_or_else(missing)?);
             }
+            Piece::Now => out.push_str(&now.to_string()),
         }
-        Ok(out)
     }
+    Ok(out)
+}
+
+/// A scalar value field as the generated code prints it (Rust's `Display` of its type):
+/// `1` for the `f64` JSON writes as `1.0`. `None` when it is not a scalar of that type.
+fn display(value: &Value, ty: Option<&FieldType>) -> Option<String> {
+    Some(match (value, ty) {
+        (Value::String(text), Some(FieldType::String) | None) => text.clone(),
+        (Value::Bool(flag), Some(FieldType::Bool) | None) => flag.to_string(),
+        (Value::Number(number), Some(FieldType::U32 | FieldType::U64)) => {
+            number.as_u64()?.to_string()
+        }
+        (Value::Number(number), Some(FieldType::I64)) => number.as_i64()?.to_string(),
+        (Value::Number(number), Some(FieldType::F64)) => number.as_f64()?.to_string(),
+        (Value::Number(number), None) => number.to_string(),
+        _ => return None,
+    })
 }
 
 /// `value` as the generated code would print a parameter of type `ty`, if it parses.

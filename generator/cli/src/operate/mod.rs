@@ -17,7 +17,7 @@ use cachegen_runtime::store::{DynamoLayout, DynamoStore, S3Overflow};
 
 pub use item::{DynamicType, ItemError, Params};
 
-use cachegen_compiler::ir::{CacheModel, DataType, Table};
+use cachegen_compiler::ir::{Bucket, CacheModel, DataType, Table};
 
 /// Why a deployed resource cannot be found.
 #[derive(Debug, thiserror::Error)]
@@ -103,15 +103,15 @@ impl Deployment {
             })
     }
 
-    /// The physical name of the bucket called `name` in `model`.
-    pub fn bucket(&self, model: &CacheModel, name: &str) -> Result<&str, DeploymentError> {
+    /// The physical name of `bucket`.
+    pub fn bucket(&self, bucket: &Bucket) -> Result<&str, DeploymentError> {
         self.buckets
-            .get(name)
+            .get(&bucket.name)
             .map(String::as_str)
             .ok_or_else(|| DeploymentError::Unlocated {
                 kind: "bucket",
-                name: name.to_owned(),
-                env_var: model.bucket(name).env_var.clone(),
+                name: bucket.name.clone(),
+                env_var: bucket.env_var.clone(),
             })
     }
 }
@@ -135,7 +135,7 @@ pub fn connect(
     deployment: &Deployment,
     data_type: &DataType,
 ) -> Result<TieredCache, DeploymentError> {
-    let table = model.table(&data_type.table);
+    let table = model.table_of(data_type);
     let mut store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         deployment.table(table)?,
@@ -144,7 +144,7 @@ pub fn connect(
     if let (true, Some(bucket)) = (data_type.large_values, &table.overflow_bucket) {
         store = store.with_overflow(S3Overflow::new(
             s3_client(sdk),
-            deployment.bucket(model, bucket)?,
+            deployment.bucket(model.bucket(bucket))?,
         ));
     }
     Ok(TieredCache::builder()

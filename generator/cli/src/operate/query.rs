@@ -76,15 +76,21 @@ pub async fn run(
     data_type: &DataType,
     request: &QueryRequest,
 ) -> Result<Vec<Value>, QueryError> {
-    let table = model.table(&data_type.table);
-    let index = table
+    let table = model.table_of(data_type);
+    let index = data_type
         .indexes
         .iter()
-        .find(|index| index.name == request.index && data_type.indexes.contains(&index.name))
+        .find(|index| index.name() == request.index)
+        .map(|index| table.global_index(index))
         .ok_or_else(|| QueryError::UnknownIndex {
             index: request.index.clone(),
             data_type: data_type.name.clone(),
-            known: data_type.indexes.join(", "),
+            known: data_type
+                .indexes
+                .iter()
+                .map(|index| index.name())
+                .collect::<Vec<_>>()
+                .join(", "),
         })?;
     let mut query = IndexQuery::new(
         index.name.clone(),

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::ir::{CacheModel, DataType, Table, metric, table_operations};
+use crate::ir::{CacheModel, DataType, Ref, Table, metric, table_operations};
 use crate::limits::{DASHBOARD_METRICS, DASHBOARD_WIDGETS};
 
 /// Width of one metric widget in CloudWatch's 24-column grid.
@@ -198,7 +198,7 @@ fn runtime_row(
 
 /// DynamoDB `ThrottledRequests` on one table, per operation its consumers use.
 fn throttles(model: &CacheModel, refs: &References<'_>, table: &Table) -> Value {
-    let lines = table_operations(table, &model.consumers)
+    let lines = table_operations(&Ref::to(&model.tables, table), &model.consumers)
         .into_iter()
         .map(|operation| {
             json!([
@@ -283,10 +283,8 @@ mod tests {
     #[test]
     fn a_row_reads_the_metrics_the_page_size_counts_on() {
         let (model, body) = starter_body();
-        let operations: usize = model
-            .tables
-            .iter()
-            .map(|table| table_operations(table, &model.consumers).len())
+        let operations: usize = Ref::each(&model.tables)
+            .map(|(table, _)| table_operations(&table, &model.consumers).len())
             .sum();
         assert_eq!(
             metric_count(&body),

@@ -3,11 +3,14 @@
 
 pub mod cloudformation;
 pub mod dashboard;
+#[cfg(feature = "templates")]
 pub mod docs;
 mod hcl;
 pub mod resources;
 pub mod rust;
 pub mod sam;
+#[cfg(feature = "templates")]
+pub mod templates;
 pub mod terraform;
 mod yaml;
 
@@ -53,6 +56,17 @@ pub fn generate(
         }
     }
     files
+}
+
+/// Whether `target` writes the file at `path` (relative to the output directory): its
+/// file, or anything in its directory.
+pub fn writes(target: Target, path: &str) -> bool {
+    match target {
+        Target::Cloudformation => path == "cloudformation.yaml",
+        Target::Sam => path == "sam.yaml",
+        Target::Terraform => path.starts_with("terraform/"),
+        Target::Rust => path.starts_with("rust/"),
+    }
 }
 
 /// A YAML document: a comment header, then `value`.

@@ -6,7 +6,8 @@
 //! Values are kept by meaning ([`Value`]): "the ARN of table X" rather than
 //! `Fn::GetAtt` or `aws_dynamodb_table.x.arn`, so each printer spells them in its syntax.
 //! Resources refer to each other through typed references ([`TableRef`], [`BucketRef`],
-//! [`ConsumerRef`]) resolved once, here, from the IR's names.
+//! [`ConsumerRef`]): positions in [`Infrastructure`]'s lists, which hold the model's tables,
+//! buckets and consumers in its order, so the IR's references carry over.
 
 use std::borrow::Cow;
 
@@ -14,9 +15,9 @@ use heck::ToSnakeCase;
 
 use super::dashboard;
 use crate::ir::{
-    Alarm, AlarmQuery, Bucket, BucketEncryption, CacheModel, Comparison, Consumer, DOCUMENT_EVENTS,
-    DataType, DimensionValue, FINGERPRINT_TAG, MetricStat, NamePart, NameTemplate, OVERFLOW_PREFIX,
-    Role, Table, table_operations,
+    self, Alarm, AlarmQuery, Bucket, BucketEncryption, CacheModel, Comparison, Consumer,
+    DOCUMENT_EVENTS, DataType, DimensionValue, FINGERPRINT_TAG, MetricStat, NamePart, NameTemplate,
+    OVERFLOW_PREFIX, Role, Table, table_operations,
 };
 use crate::limits::{self, MANAGED_POLICY_SIZE};
 
@@ -64,13 +65,27 @@ pub struct Id {
     pub terraform: String,
 }
 
-/// A table of [`Infrastructure::tables`].
+/// A table of [`Infrastructure::tables`], which holds the model's in its order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableRef(usize);
 
-/// A bucket of [`Infrastructure::buckets`].
+impl TableRef {
+    /// The resource of the model's table `table`.
+    fn of(table: &ir::TableRef) -> Self {
+        Self(table.position())
+    }
+}
+
+/// A bucket of [`Infrastructure::buckets`], which holds the model's in its order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BucketRef(usize);
+
+impl BucketRef {
+    /// The resource of the model's bucket `bucket`.
+    fn of(bucket: &ir::BucketRef) -> Self {
+        Self(bucket.position())
+    }
+}
 
 /// A consumer of [`Infrastructure::consumers`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -469,11 +484,8 @@ impl<'m> Infrastructure<'m> {
             outputs: Vec::new(),
             environment: Vec::new(),
         };
-        infrastructure.buckets = model
-            .buckets
-            .iter()
-            .enumerate()
-            .map(|(position, bucket)| infrastructure.build_bucket(BucketRef(position), bucket))
+        infrastructure.buckets = ir::Ref::each(&model.buckets)
+            .map(|(reference, bucket)| infrastructure.build_bucket(&reference, bucket))
             .collect();
         for consumer in &model.consumers {
             let resources = infrastructure.build_consumer(consumer, roles);
@@ -509,28 +521,8 @@ impl<'m> Infrastructure<'m> {
         &self.roles[reference.0]
     }
 
-    /// The reference of the table the spec calls `name`.
-    fn table_ref(&self, name: &str) -> TableRef {
-        TableRef(
-            self.tables
-                .iter()
-                .position(|table| table.table.name == name)
-                .unwrap_or_else(|| panic!("validated model has no table `{name}`")),
-        )
-    }
-
-    /// The reference of the bucket the spec calls `name`.
-    fn bucket_ref(&self, name: &str) -> BucketRef {
-        BucketRef(
-            self.model
-                .buckets
-                .iter()
-                .position(|bucket| bucket.name == name)
-                .unwrap_or_else(|| panic!("validated model has no bucket `{name}`")),
-        )
-    }
-
-    fn build_bucket(&self, reference: BucketRef, bucket: &'m Bucket) -> BucketResource<'m> {
+    fn build_bucket(&self, in_model: &ir::BucketRef, bucket: &'m Bucket) -> BucketResource<'m> {
+        let reference = BucketRef::of(in_model);
         let stem = terraform_name(&bucket.name);
         let created = bucket.created.then(|| BucketSettings {
             bucket_key: bucket.encryption != BucketEncryption::S3Managed,
@@ -543,7 +535,7 @@ impl<'m> Infrastructure<'m> {
             })
             .chain(
                 self.model
-                    .overflow_expiry_days(&bucket.name)
+                    .overflow_expiry_days(in_model)
                     .map(|days| LifecycleRule {
                         id: EXPIRE_OVERFLOW_RULE,
                         action: Lifecycle::Expire {
@@ -571,7 +563,7 @@ impl<'m> Infrastructure<'m> {
                 function: Value::name(&events.function),
                 filters: self
                     .model
-                    .documents_in(&bucket.name)
+                    .documents_in(in_model)
                     .map(|(_, document)| NotificationFilter {
                         prefix: document.key_prefix(),
                         suffix: document.key_suffix(),
@@ -622,7 +614,7 @@ impl<'m> Infrastructure<'m> {
             .grants
             .iter()
             .flat_map(|grant| {
-                let table = self.table_ref(&grant.table);
+                let table = TableRef::of(&grant.table);
                 let stem = grant_stem(&self.table(table).table.logical_id);
                 let items = (!grant.table_actions.is_empty()).then(|| Statement {
                     sid: format!("{stem}Items"),
@@ -643,7 +635,7 @@ impl<'m> Infrastructure<'m> {
                 items.into_iter().chain(indexes)
             })
             .chain(consumer.bucket_grants.iter().flat_map(|grant| {
-                let bucket = self.bucket_ref(&grant.bucket);
+                let bucket = BucketRef::of(&grant.bucket);
                 let stem = &self.model.buckets[bucket.0].logical_id;
                 let numbered = grant.prefixes.len() > 1;
                 grant
@@ -870,7 +862,7 @@ impl<'m> Infrastructure<'m> {
                 .map(|(name, value)| {
                     let value = match value {
                         DimensionValue::Literal(text) => Value::literal(text.as_str()),
-                        DimensionValue::TableName(table) => Value::TableName(self.table_ref(table)),
+                        DimensionValue::TableName(table) => Value::TableName(TableRef::of(table)),
                     };
                     (name.as_str(), value)
                 })
@@ -981,13 +973,13 @@ impl<'m> Infrastructure<'m> {
 fn dashboards(model: &CacheModel) -> Vec<Dashboard<'_>> {
     let several = model.tables.len() > 1;
     let mut dashboards = Vec::new();
-    for table in &model.tables {
+    for (table_ref, table) in ir::TableRef::each(&model.tables) {
         let data_types: Vec<&DataType> = model
             .data_types
             .iter()
-            .filter(|data_type| data_type.table == table.name)
+            .filter(|data_type| data_type.table == table_ref)
             .collect();
-        let operations = table_operations(table, &model.consumers).len();
+        let operations = table_operations(&table_ref, &model.consumers).len();
         let per_page = dashboard::data_types_per_dashboard(1, operations);
         let pages: Vec<&[&DataType]> = if data_types.is_empty() {
             vec![&[]]

@@ -503,6 +503,11 @@ pub struct Outputs {
     /// Settings of the generated Rust crate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rust: Option<RustOutput>,
+    /// Files of your own that `build` renders beside the targets: each output path
+    /// (relative to `dir`) and the tera template it is rendered from (relative to the
+    /// spec), over the JSON view `cachegen ir` prints.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub templates: IndexMap<String, String>,
 }
 
 /// Settings of the generated Rust crate (`rust` target).

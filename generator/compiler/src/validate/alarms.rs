@@ -5,8 +5,8 @@ use heck::ToPascalCase;
 use super::source::NodePath;
 use super::{Checker, codes, names};
 use crate::ir::{
-    Alarm, AlarmQuery, Comparison, Consumer, DimensionValue, MetricStat, Table, metric,
-    table_operations,
+    Alarm, AlarmQuery, Comparison, Consumer, DimensionValue, MetricStat, Ref, Table, TableRef,
+    metric, table_operations,
 };
 use crate::spec::{self, AlarmMetric, SpecDuration, Threshold};
 
@@ -89,7 +89,7 @@ impl Checker<'_> {
                 )?;
                 let threshold = self.count_threshold(&path, &alarm.threshold);
                 (
-                    throttle_query(table, consumers),
+                    throttle_query(Ref::to(tables, table), consumers),
                     threshold,
                     Comparison::GreaterThanThreshold,
                     format!("DynamoDB throttled requests on table {}", table.name),
@@ -269,8 +269,8 @@ impl Checker<'_> {
 
 /// `ThrottledRequests` summed over each operation the table's consumers use: the metric
 /// only exists per `TableName` *and* `Operation`, so an alarm without both never fires.
-fn throttle_query(table: &Table, consumers: &[Consumer]) -> AlarmQuery {
-    let operations = table_operations(table, consumers);
+fn throttle_query(table: TableRef, consumers: &[Consumer]) -> AlarmQuery {
+    let operations = table_operations(&table, consumers);
     AlarmQuery::Math {
         expression: "SUM(METRICS())".to_owned(),
         label: "ThrottledRequests".to_owned(),
@@ -285,7 +285,7 @@ fn throttle_query(table: &Table, consumers: &[Consumer]) -> AlarmQuery {
                         dimensions: vec![
                             (
                                 "TableName".to_owned(),
-                                DimensionValue::TableName(table.name.clone()),
+                                DimensionValue::TableName(table.clone()),
                             ),
                             ("Operation".to_owned(), DimensionValue::Literal(operation)),
                         ],

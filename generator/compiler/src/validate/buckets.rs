@@ -5,7 +5,7 @@ use heck::{ToPascalCase, ToShoutySnakeCase};
 use super::source::NodePath;
 use super::{Checker, codes, names};
 use crate::ir::{
-    Bucket, BucketEncryption, BucketEvents, Consumer, DataType, Document, Field, NameTemplate,
+    Bucket, BucketEncryption, BucketEvents, Consumer, DataType, Document, Field, NameTemplate, Ref,
     Table, Template, TemplatePart,
 };
 use crate::spec::{self, Access};
@@ -202,7 +202,7 @@ impl Checker<'_> {
         self.placeholders(&key_path, &object_key, params, None, false);
         self.object_key_shape(&key_path, &document.key, &object_key, params);
         Some(Document {
-            bucket: bucket.name.clone(),
+            bucket: Ref::to(buckets, bucket),
             object_key,
             customer_attribute: document.customer_attribute.clone(),
         })
@@ -304,7 +304,7 @@ impl Checker<'_> {
                 .filter_map(|dt| {
                     dt.document
                         .as_ref()
-                        .filter(|d| d.bucket == bucket.name)
+                        .filter(|d| d.bucket.name() == bucket.name)
                         .map(|d| (dt, d))
                 })
                 .collect();
@@ -340,8 +340,8 @@ impl Checker<'_> {
                 }
                 Some(consumer) => {
                     for (data_type, _) in &documents {
-                        let syncs = consumer.access.iter().any(|(name, levels)| {
-                            *name == data_type.name && levels.contains(&Access::Sync)
+                        let syncs = consumer.access.iter().any(|(access, levels)| {
+                            access.name() == data_type.name && levels.contains(&Access::Sync)
                         });
                         if !syncs {
                             self.error(

@@ -8,8 +8,8 @@ use indexmap::IndexMap;
 use super::source::NodePath;
 use super::{Checker, codes, names};
 use crate::ir::{
-    BucketGrant, Consumer, DataType, Grant, OVERFLOW_PREFIX, Role, Table, document_actions,
-    overflow_actions, table_actions,
+    BucketGrant, BucketRef, Consumer, DataType, DataTypeRef, Grant, OVERFLOW_PREFIX, Ref, Role,
+    Table, TableRef, document_actions, overflow_actions, table_actions,
 };
 use crate::spec::{self, Access};
 
@@ -122,12 +122,14 @@ impl Checker<'_> {
                     .extend(levels.iter().copied());
             }
         }
-        let access: Vec<(String, Vec<Access>)> = access
+        let access: Vec<(DataTypeRef, Vec<Access>)> = access
             .into_iter()
-            .map(|(name, levels)| (name, levels.into_iter().collect()))
+            .filter_map(|(name, levels)| {
+                Some((Ref::find(data_types, &name)?, levels.into_iter().collect()))
+            })
             .collect();
-        let grants = grants(&access, tables, &by_name);
-        let bucket_grants = bucket_grants(&access, tables, &by_name);
+        let grants = grants(&access, tables, data_types);
+        let bucket_grants = bucket_grants(&access, tables, data_types);
         Consumer {
             name: name.to_owned(),
             logical_stem: name.to_pascal_case(),
@@ -161,16 +163,14 @@ impl Checker<'_> {
 
 /// One grant per table: the union of the actions each access level needs.
 fn grants(
-    access: &[(String, Vec<Access>)],
+    access: &[(DataTypeRef, Vec<Access>)],
     tables: &[Table],
-    data_types: &HashMap<&str, &DataType>,
+    data_types: &[DataType],
 ) -> Vec<Grant> {
-    let mut per_table: HashMap<&str, (BTreeSet<String>, BTreeSet<String>)> = HashMap::new();
-    for (name, levels) in access {
-        let Some(data_type) = data_types.get(name.as_str()) else {
-            continue;
-        };
-        let (actions, indexes) = per_table.entry(data_type.table.as_str()).or_default();
+    let mut per_table: HashMap<&TableRef, (BTreeSet<String>, BTreeSet<String>)> = HashMap::new();
+    for (data_type, levels) in access {
+        let data_type = &data_types[data_type.position()];
+        let (actions, indexes) = per_table.entry(&data_type.table).or_default();
         for level in levels {
             actions.extend(
                 table_actions(*level)
@@ -178,16 +178,22 @@ fn grants(
                     .map(|action| (*action).to_owned()),
             );
             if *level == Access::Query {
-                indexes.extend(data_type.indexes.iter().cloned());
+                indexes.extend(
+                    data_type
+                        .indexes
+                        .iter()
+                        .map(|index| index.name().to_owned()),
+                );
             }
         }
     }
     tables
         .iter()
         .filter_map(|table| {
-            let (actions, indexes) = per_table.remove(table.name.as_str())?;
+            let table = Ref::to(tables, table);
+            let (actions, indexes) = per_table.remove(&table)?;
             Some(Grant {
-                table: table.name.clone(),
+                table,
                 table_actions: actions.into_iter().collect(),
                 query_indexes: indexes.into_iter().collect(),
             })
@@ -198,20 +204,20 @@ fn grants(
 /// One S3 grant per bucket: per key prefix (each document type's, and the overflow
 /// prefix of tables keeping large values there), the actions its access needs.
 fn bucket_grants(
-    access: &[(String, Vec<Access>)],
+    access: &[(DataTypeRef, Vec<Access>)],
     tables: &[Table],
-    data_types: &HashMap<&str, &DataType>,
+    data_types: &[DataType],
 ) -> Vec<BucketGrant> {
     let mut grants: Vec<BucketGrant> = Vec::new();
-    let mut allow = |bucket: &str, prefix: String, actions: BTreeSet<&str>| {
+    let mut allow = |bucket: &BucketRef, prefix: String, actions: BTreeSet<&str>| {
         if actions.is_empty() {
             return;
         }
-        let position = match grants.iter().position(|grant| grant.bucket == bucket) {
+        let position = match grants.iter().position(|grant| &grant.bucket == bucket) {
             Some(position) => position,
             None => {
                 grants.push(BucketGrant {
-                    bucket: bucket.to_owned(),
+                    bucket: bucket.clone(),
                     prefixes: Vec::new(),
                 });
                 grants.len() - 1
@@ -231,10 +237,8 @@ fn bucket_grants(
             None => prefixes.push((prefix, actions.collect())),
         }
     };
-    for (name, levels) in access {
-        let Some(data_type) = data_types.get(name.as_str()) else {
-            continue;
-        };
+    for (data_type, levels) in access {
+        let data_type = &data_types[data_type.position()];
         if let Some(document) = &data_type.document {
             let actions = levels.iter().flat_map(|level| document_actions(*level));
             allow(
@@ -243,10 +247,7 @@ fn bucket_grants(
                 actions.copied().collect(),
             );
         }
-        let overflow = tables
-            .iter()
-            .find(|table| table.name == data_type.table)
-            .and_then(|table| table.overflow_bucket.as_ref());
+        let overflow = tables[data_type.table.position()].overflow_bucket.as_ref();
         if let (true, Some(bucket)) = (data_type.large_values, overflow) {
             let actions = levels.iter().flat_map(|level| overflow_actions(*level));
             allow(

@@ -3,8 +3,8 @@
 use super::source::NodePath;
 use super::{Checker, DEFAULT_TTL, codes, names};
 use crate::ir::{
-    AttributeType, Bucket, DataType, Field, FieldType, ItemAttribute, Table, Template,
-    TemplatePart, ValueType, item,
+    AttributeType, Bucket, DataType, Field, FieldType, IndexRef, ItemAttribute, Ref, Table,
+    Template, TemplatePart, ValueType, item,
 };
 use crate::spec::{self, SpecDuration};
 
@@ -217,7 +217,7 @@ impl Checker<'_> {
         Some(DataType {
             name: name.to_owned(),
             description: spec.description.clone(),
-            table: table.name.clone(),
+            table: Ref::to(tables, table),
             key,
             sort_key,
             params,
@@ -470,7 +470,7 @@ impl Checker<'_> {
         index_name: &str,
         table: &Table,
         attributes: &[ItemAttribute],
-    ) -> Option<String> {
+    ) -> Option<IndexRef> {
         let Some(index) = table.indexes.iter().find(|index| index.name == index_name) else {
             let hint = Self::suggest(
                 index_name,
@@ -502,7 +502,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        Some(index_name.to_owned())
+        Some(Ref::to(&table.indexes, index))
     }
 
     /// Every index key attribute must be written by some data type on the table.
@@ -510,7 +510,7 @@ impl Checker<'_> {
         for table in tables {
             let on_table: Vec<&DataType> = data_types
                 .iter()
-                .filter(|dt| dt.table == table.name)
+                .filter(|dt| dt.table.name() == table.name)
                 .collect();
             for index in &table.indexes {
                 let keys = std::iter::once(("partition_key", &index.partition_key))
@@ -564,7 +564,7 @@ fn is_table_written(table: &Table, attribute: &str) -> bool {
 }
 
 /// The indexes whose every key attribute the data type's items carry.
-fn covered_indexes(table: &Table, attributes: &[ItemAttribute]) -> Vec<String> {
+fn covered_indexes(table: &Table, attributes: &[ItemAttribute]) -> Vec<IndexRef> {
     let carries =
         |name: &str| is_table_written(table, name) || attributes.iter().any(|a| a.name == name);
     table
@@ -574,7 +574,7 @@ fn covered_indexes(table: &Table, attributes: &[ItemAttribute]) -> Vec<String> {
             carries(&index.partition_key.name)
                 && index.sort_key.as_ref().is_none_or(|key| carries(&key.name))
         })
-        .map(|index| index.name.clone())
+        .map(|index| Ref::to(&table.indexes, index))
         .collect()
 }
 

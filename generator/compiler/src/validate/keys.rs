@@ -130,7 +130,7 @@ impl Checker<'_> {
         let mut by_table: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
         for (position, data_type) in data_types.iter().enumerate() {
             by_table
-                .entry(data_type.table.as_str())
+                .entry(data_type.table.name())
                 .or_default()
                 .push((fixed_text(data_type, &data_type.key).0, position));
         }

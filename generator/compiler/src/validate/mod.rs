@@ -10,6 +10,7 @@ mod keys;
 mod limits;
 mod names;
 mod operations;
+mod outputs;
 mod parse;
 pub mod source;
 mod tables;
@@ -20,8 +21,9 @@ use std::time::Duration;
 use heck::ToPascalCase;
 use sha2::{Digest, Sha256};
 
+use crate::Target;
 use crate::ir::{CacheModel, NameTemplate, Parameter};
-use crate::spec::{Spec, SpecDuration, Target};
+use crate::spec::{Spec, SpecDuration};
 use codes::Code;
 pub use diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use names::TemplateError;
@@ -270,12 +272,8 @@ impl Checker<'_> {
         let metrics_namespace = self.metrics_namespace();
         let alarms = self.alarms(&tables, &consumers, &metrics_namespace);
         self.leave_out_unused(&mut parameters);
-        let mut targets = spec.outputs.targets.clone();
-        if targets.is_empty() {
-            targets.push(Target::Cloudformation);
-        }
-        targets.sort();
-        targets.dedup();
+        let targets = self.targets();
+        let templates = self.templates(&targets);
         let mut model = CacheModel {
             service: spec.service.clone(),
             description: spec.description.clone(),
@@ -297,6 +295,7 @@ impl Checker<'_> {
                 .rust
                 .as_ref()
                 .and_then(|rust| rust.runtime_path.clone()),
+            templates,
             fingerprint: String::new(),
             notes: Vec::new(),
         };

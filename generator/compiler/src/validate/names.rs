@@ -85,6 +85,22 @@ pub fn identifier_problem(kind: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Modules the generated Rust module declares itself: the runtime's alias and the buckets.
+const GENERATED_MODULES: &[&str] = &["runtime", "buckets"];
+
+/// Why a table name is rejected as the name of its generated Rust module (snake_case).
+pub fn module_name_problem(name: &str) -> Option<String> {
+    let module = heck::ToSnakeCase::to_snake_case(name);
+    if GENERATED_MODULES.contains(&module.as_str()) {
+        return Some(format!(
+            "table `{name}` would generate the module `{module}`, which the generated module uses itself"
+        ));
+    }
+    RUST_KEYWORDS
+        .contains(&module.as_str())
+        .then(|| format!("table `{name}` would generate the module `{module}`, a Rust keyword"))
+}
+
 /// Why a key parameter or value field name is rejected (it becomes a Rust field).
 pub fn field_name_problem(kind: &str, name: &str) -> Option<String> {
     let mut chars = name.chars();

@@ -8,7 +8,7 @@ use super::codes::{self, Code};
 use super::names;
 use super::source::NodePath;
 use crate::ir::{
-    Billing, Bucket, DataType, Encryption, Index, KeyAttribute, NamePart, NameTemplate, Table,
+    Billing, Bucket, DataType, Encryption, Index, KeyAttribute, NamePart, NameTemplate, Ref, Table,
 };
 use crate::limits::TABLE_INDEXES as MAX_INDEXES;
 use crate::spec::{self, ProjectionType};
@@ -41,6 +41,21 @@ impl Checker<'_> {
     fn table(&mut self, name: &str, table: &spec::Table, lone: bool) -> Table {
         let defaults = &self.spec.defaults;
         let path = NodePath::parse("tables").key(name);
+        if let Some(problem) = names::identifier_problem("table", name) {
+            self.key_error(
+                codes::IDENTIFIER,
+                &path,
+                problem,
+                "table names become Rust modules and CloudFormation logical IDs",
+            );
+        } else if let Some(problem) = names::module_name_problem(name) {
+            self.key_error(
+                codes::RESERVED_TABLE_NAME,
+                &path,
+                problem,
+                "rename the table in the spec, for example to `cache`; its physical name stays `name`",
+            );
+        }
         let table_name = self.name_template(&path.key("name"), &table.name);
         self.check_table_name(&path.key("name"), &table_name);
 
@@ -174,27 +189,27 @@ impl Checker<'_> {
         for table in tables.iter_mut() {
             let Some(first) = data_types
                 .iter()
-                .find(|dt| dt.large_values && dt.table == table.name)
+                .find(|dt| dt.large_values && dt.table.name() == table.name)
             else {
                 continue;
             };
             let path = NodePath::parse("tables").key(table.name.as_str());
             let wanted = self.spec.tables[&table.name].overflow_bucket.as_ref();
             table.overflow_bucket = match (wanted, buckets) {
-                (Some(wanted), _) if buckets.iter().any(|b| &b.name == wanted) => {
-                    Some(wanted.clone())
-                }
                 (Some(wanted), _) => {
-                    let hint = Self::suggest(wanted, buckets.iter().map(|b| b.name.as_str()));
-                    self.error(
-                        codes::UNKNOWN_BUCKET,
-                        &path.key("overflow_bucket"),
-                        format!("bucket `{wanted}` is not declared"),
-                        hint,
-                    );
-                    None
+                    let found = Ref::find(buckets, wanted);
+                    if found.is_none() {
+                        let hint = Self::suggest(wanted, buckets.iter().map(|b| b.name.as_str()));
+                        self.error(
+                            codes::UNKNOWN_BUCKET,
+                            &path.key("overflow_bucket"),
+                            format!("bucket `{wanted}` is not declared"),
+                            hint,
+                        );
+                    }
+                    found
                 }
-                (None, [only]) => Some(only.name.clone()),
+                (None, [only]) => Some(Ref::to(buckets, only)),
                 (None, _) => {
                     self.error(
                         codes::NO_OVERFLOW_BUCKET,

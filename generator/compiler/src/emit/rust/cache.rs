@@ -1,0 +1,224 @@
+//! The `Cache` struct: one tiered cache per table, connected from the environment, with a
+//! typed handle per data type.
+
+use heck::ToSnakeCase;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::data_types::{Names, names};
+use super::tables::module_ident;
+use super::{described, doc};
+use crate::ir::{CacheModel, Ref};
+use cachegen_names::env;
+
+pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
+    let service = &model.service;
+    let fields = model.tables.iter().map(|table| {
+        let field = module_ident(&table.name);
+        quote! { #field: runtime::TieredCache }
+    });
+    let bucket_fields: Vec<syn::Ident> = model
+        .buckets
+        .iter()
+        .map(|bucket| format_ident!("{}_bucket", bucket.name.to_snake_case()))
+        .collect();
+    let bucket_modules: Vec<syn::Ident> = model
+        .buckets
+        .iter()
+        .map(|bucket| module_ident(&bucket.name))
+        .collect();
+    let document_accessors = model.data_types.iter().filter_map(|data_type| {
+        let document = data_type.document.as_ref()?;
+        let Names { marker, method, .. } = names(data_type);
+        let accessor = format_ident!("{method}_documents");
+        let field = format_ident!("{}_bucket", document.bucket.name().to_snake_case());
+        let module = module_ident(document.bucket.name());
+        let docs = doc(&format!(
+            "`{}` documents in S3 (`{}`), cached and indexed through [`Cache::{method}`]: \
+             write-through, fallback reads and event sync. Fails when the bucket's env var \
+             was not set.",
+            data_type.name, document.object_key
+        ));
+        Some(quote! {
+            #docs
+            pub fn #accessor(
+                &self,
+                s3: &runtime::aws_sdk_s3::Client,
+            ) -> Result<runtime::documents::Documents<#marker>, runtime::CacheError> {
+                let bucket = self.#field.as_deref().ok_or_else(|| {
+                    runtime::CacheError::from(runtime::config::ConfigError::Missing(buckets::#module::ENV_VAR))
+                })?;
+                Ok(runtime::documents::Documents::new((*self.#method()).clone(), s3.clone(), bucket))
+            }
+        })
+    });
+    let syncs = model.data_types.iter().filter_map(|data_type| {
+        data_type.document.as_ref()?;
+        let accessor = format_ident!("{}_documents", data_type.name.to_snake_case());
+        Some(quote! {
+            let applied = self.#accessor(s3)?.sync(event).await?;
+            summary.updated += applied.updated;
+            summary.removed += applied.removed;
+        })
+    });
+    let sync_fn = (!model.buckets.is_empty()).then(|| {
+        quote! {
+            /// Applies an S3 event notification to every document type: the body of the
+            /// sync Lambda the bucket notifies. Records no type recognises are skipped.
+            pub async fn sync_documents(
+                &self,
+                s3: &runtime::aws_sdk_s3::Client,
+                event: &runtime::documents::S3Event,
+            ) -> Result<runtime::documents::SyncSummary, runtime::documents::DocumentError> {
+                let mut summary = runtime::documents::SyncSummary::default();
+                #(#syncs)*
+                summary.skipped = event.records.len() - summary.updated - summary.removed;
+                Ok(summary)
+            }
+        }
+    });
+    let field_names: Vec<syn::Ident> = model
+        .tables
+        .iter()
+        .map(|table| module_ident(&table.name))
+        .collect();
+    let connects = Ref::each(&model.tables).map(|(reference, table)| {
+        let field = module_ident(&table.name);
+        let distributed = model
+            .data_types_in(&reference)
+            .any(|data_type| data_type.distributed_flight)
+            .then(|| quote! { .distributed_flight(runtime::DistributedFlight::default()) });
+        let overflow = table.overflow_bucket.as_ref().map(|bucket| {
+            let module = module_ident(bucket.name());
+            quote! {
+                let config = match lookup(buckets::#module::ENV_VAR).filter(|name| !name.trim().is_empty()) {
+                    Some(bucket) => config.with_overflow_bucket(bucket),
+                    None => config,
+                };
+            }
+        });
+        quote! {
+            let #field = {
+                let config = runtime::config::CacheConfig::from_lookup(#field::ENV_VAR, &lookup)?;
+                #overflow
+                config
+                    .builder_with_sdk(sdk, #field::layout(), runtime::DEFAULT_STORE_TIMEOUT)
+                    .await?
+                    .namespace(METRICS_NAMESPACE)
+                    .service(SERVICE)
+                    #distributed
+                    .build()
+            };
+        }
+    });
+    let accessors = model.data_types.iter().map(|data_type| {
+        let Names { handle, method, .. } = names(data_type);
+        let table = module_ident(data_type.table.name());
+        let docs = described(
+            &format!("Typed access to `{}`", data_type.name),
+            data_type.description.as_deref(),
+        );
+        quote! {
+            #docs
+            pub fn #method(&self) -> #handle {
+                #handle(runtime::typed::TypedCache::new(&self.#table))
+            }
+        }
+    });
+    let verifies = model.tables.iter().map(|table| {
+        let field = module_ident(&table.name);
+        let name = &table.name;
+        quote! {
+            report.extend(#name, runtime::verify::verify_table(&self.#field, &#field::expected()).await?);
+        }
+    });
+    let settings = [
+        env::REDIS_URL,
+        env::CACHE_ENABLED,
+        env::KEY_PREFIX,
+        env::MEMORY_SIZE,
+        env::STORE_TIMEOUT_MS,
+    ];
+    let from_env_docs = doc(&format!(
+        "Connects as the templates configure a Lambda: each table's name from its env var ({}), \
+         plus {}.",
+        code_list(model.tables.iter().map(|table| table.env_var.as_str())),
+        code_list(settings.into_iter()),
+    ));
+    let cache_docs = doc(&format!(
+        "Typed access to the `{service}` cache: one handle per data type."
+    ));
+    quote! {
+        #cache_docs
+        #[derive(Clone, Debug)]
+        pub struct Cache {
+            #(#fields,)*
+            #(#bucket_fields: Option<String>,)*
+        }
+
+        impl Cache {
+            #from_env_docs
+            pub async fn from_env() -> Result<Self, runtime::CacheError> {
+                let sdk = aws_config_for_env().await;
+                Self::from_env_with_sdk(sdk.as_ref()).await
+            }
+
+            /// Like [`Cache::from_env`], with an explicit AWS configuration (custom endpoint, test credentials).
+            pub async fn from_env_with_sdk(sdk: Option<&runtime::aws_config::SdkConfig>) -> Result<Self, runtime::CacheError> {
+                Self::from_lookup(sdk, |name| std::env::var(name).ok()).await
+            }
+
+            /// Like [`Cache::from_env_with_sdk`], reading settings through `lookup` instead of the environment.
+            pub async fn from_lookup(
+                sdk: Option<&runtime::aws_config::SdkConfig>,
+                lookup: impl Fn(&str) -> Option<String>,
+            ) -> Result<Self, runtime::CacheError> {
+                #(#connects)*
+                #(let #bucket_fields = lookup(buckets::#bucket_modules::ENV_VAR).filter(|name| !name.trim().is_empty());)*
+                Ok(Self { #(#field_names,)* #(#bucket_fields),* })
+            }
+
+            /// From tiered caches built by hand, one per table, in spec order.
+            pub fn from_parts(#(#field_names: runtime::TieredCache),*) -> Self {
+                Self { #(#field_names,)* #(#bucket_fields: None),* }
+            }
+
+            #(#accessors)*
+            #(#document_accessors)*
+            #sync_fn
+
+            /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
+            /// this module expects; tables without a DynamoDB store are skipped.
+            pub async fn verify_deployment(&self) -> Result<runtime::verify::VerifyReport, runtime::CacheError> {
+                let mut report = runtime::verify::VerifyReport::default();
+                #(#verifies)*
+                Ok(report)
+            }
+
+            /// Writes the metrics gathered so far as EMF log lines (call at the end of an invocation).
+            pub fn flush_metrics(&self) {
+                #(self.#field_names.metrics().flush();)*
+            }
+        }
+
+        /// The default AWS configuration, loaded only when some table is backed by DynamoDB.
+        async fn aws_config_for_env() -> Option<runtime::aws_config::SdkConfig> {
+            let needed = [#(#field_names::ENV_VAR),*]
+                .iter()
+                .any(|var| std::env::var(var).is_ok_and(|value| !value.trim().is_empty()));
+            if needed {
+                Some(runtime::aws_config::load_defaults(runtime::aws_config::BehaviorVersion::latest()).await)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// `names` as code, comma-separated: `` `A`, `B` ``.
+fn code_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
