@@ -122,6 +122,13 @@ stop_servers() {
 }
 trap stop_servers EXIT
 
+# Incremental caches only pay off on a rebuild: a CI run builds once, and its disk is
+# finite (a clean build with them ran out of space).
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0
+fi
+df -h "$root" | tail -n 1 | awk '{print "disk: " $4 " free on " $6}'
+
 log "installing test tools"
 install_python_tools
 install_checkov

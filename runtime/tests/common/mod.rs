@@ -198,7 +198,8 @@ impl Harness {
     /// Whether the server applies a conditional write atomically, as DynamoDB and Redis do.
     /// moto does not: its DynamoDB backend (5.2) checks a `ConditionExpression` and then
     /// writes, without a lock, on a threaded server, so two concurrent writes conditional on
-    /// `attribute_not_exists` can both succeed. dynalite applies them one at a time;
+    /// `attribute_not_exists` can both succeed, and two concurrent `TransactWriteItems`
+    /// that raise one counter can both read its old value. dynalite applies them one at a time;
     /// `scripts/test.sh` names it in [`DYNAMODB_SERVER_ENV`] when it runs the suites on it.
     pub fn atomic_conditional_writes(&self) -> bool {
         self.kind != Kind::Dynamo
