@@ -9,10 +9,9 @@ use async_trait::async_trait;
 use futures::future::try_join_all;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterConfig};
-use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 
-use super::redis_cluster;
+use super::redis_cluster::{self, ClusterLink};
 use super::{
     CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
     TOMBSTONE_LIFETIME, Version,
@@ -46,15 +45,23 @@ end
 return out
 ";
 
+// The scripts rewrite an item in place rather than delete and recreate it: in a cluster
+// slot that is being migrated, a script may not create a key that was gone when it began
+// (Redis sends such a script to the slot's new node instead), and a key deleted midway
+// counts as gone. Only a key of another type (written before items were hashes) is
+// deleted first. Every hash item keeps its version `v`, so it never empties midway.
+
 /// Writes the value ARGV[4] (expiring at ARGV[5] ms, kept ARGV[6] ms) with version
 /// ARGV[3] if ARGV[1] holds: `any`, `absent` (no version) or `version` (version ARGV[2]).
 const WRITE: &str = r"
+local kind = redis.call('TYPE', KEYS[1]).ok
 local current = false
-if redis.call('TYPE', KEYS[1]).ok == 'hash' then current = redis.call('HGET', KEYS[1], 'v') end
+if kind == 'hash' then current = redis.call('HGET', KEYS[1], 'v') end
 if ARGV[1] == 'absent' and current then return 0 end
 if ARGV[1] == 'version' and current ~= ARGV[2] then return 0 end
-redis.call('DEL', KEYS[1])
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'd', ARGV[4], 'e', ARGV[5])
+redis.call('HDEL', KEYS[1], 'lh', 'le')
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1
 ";
@@ -70,8 +77,9 @@ local held = kind == 'string' or (kind == 'hash' and redis.call('HEXISTS', KEYS[
 if ARGV[3] == 'data' and not held then return 0 end
 if ARGV[3] == 'absent' and current then return 0 end
 if ARGV[3] == 'version' and current ~= ARGV[4] then return 0 end
-redis.call('DEL', KEYS[1])
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], 'v', ARGV[1])
+redis.call('HDEL', KEYS[1], 'd', 'e', 'lh', 'le')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 ";
@@ -80,14 +88,16 @@ return 1
 /// version ARGV[2], if the version is still ARGV[1] (empty: absent); returns 1, or the
 /// item as READ gives it.
 const ACQUIRE: &str = r"
+local kind = redis.call('TYPE', KEYS[1]).ok
 local current = false
-if redis.call('TYPE', KEYS[1]).ok == 'hash' then current = redis.call('HGET', KEYS[1], 'v') end
+if kind == 'hash' then current = redis.call('HGET', KEYS[1], 'v') end
 if (ARGV[1] == '' and current) or (ARGV[1] ~= '' and current ~= ARGV[1]) then
   if current then return redis.call('HMGET', KEYS[1], 'v', 'd', 'e', 'lh', 'le') end
   return false
 end
-if not current then redis.call('DEL', KEYS[1]) end
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'lh', ARGV[3], 'le', ARGV[4])
+if not current then redis.call('HDEL', KEYS[1], 'd', 'e') end
 local left = redis.call('PTTL', KEYS[1])
 if left >= 0 and left < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 if left == -1 and not current then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
@@ -98,8 +108,8 @@ return 1
 const RELEASE: &str = r"
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
 if redis.call('HGET', KEYS[1], 'lh') ~= ARGV[1] then return 0 end
-redis.call('HDEL', KEYS[1], 'lh', 'le')
 redis.call('HSET', KEYS[1], 'v', ARGV[2])
+redis.call('HDEL', KEYS[1], 'lh', 'le')
 return 1
 ";
 
@@ -151,14 +161,14 @@ enum Connection {
     Node(ConnectionManager),
     /// A Redis Cluster: each command goes to the primary of its key's slot, following
     /// `MOVED`/`ASK` redirections.
-    Cluster(ClusterConnection),
+    Cluster(Arc<ClusterLink>),
 }
 
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Node(conn) => conn.req_packed_command(cmd),
-            Self::Cluster(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(link) => Box::pin(async move { (&**link).req_packed_command(cmd).await }),
         }
     }
 
@@ -170,21 +180,25 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Self::Node(conn) => conn.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(link) => {
+                Box::pin(
+                    async move { (&**link).req_packed_commands(pipeline, offset, count).await },
+                )
+            }
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Self::Node(conn) => conn.get_db(),
-            Self::Cluster(conn) => conn.get_db(),
+            Self::Cluster(_) => 0,
         }
     }
 }
 
 /// A [`CacheStore`] on Redis (`redis://` or TLS `rediss://`): one endpoint through a
 /// reconnecting [`ConnectionManager`], or a Redis Cluster (ElastiCache Serverless speaks
-/// only that) through a [`ClusterConnection`].
+/// only that) through redis-rs's cluster client.
 ///
 /// An item is a hash: its version `v`, and the value `d` with its expiry `e` (epoch ms),
 /// and/or the lease `lh`/`le`, with a server-side expiry (`PEXPIRE`) for when the value
@@ -288,8 +302,9 @@ impl RedisStore {
         let config = ClusterConfig::new()
             .set_connection_timeout(Duration::from_secs(1))
             .set_response_timeout(Duration::from_secs(1));
-        let conn = client.get_pending_async_connection_with_config(config);
-        Ok(Self::on(Connection::Cluster(conn)))
+        Ok(Self::on(Connection::Cluster(Arc::new(ClusterLink::new(
+            client, config,
+        )))))
     }
 
     fn on(conn: Connection) -> Self {

@@ -1,5 +1,5 @@
-//! Cluster mode of [`RedisStore`](super::RedisStore): where its keys live, and how a scan
-//! visits every primary.
+//! Cluster mode of [`RedisStore`](super::RedisStore): where its keys live, how a scan
+//! visits every primary, and a connection that is replaced when a node hangs.
 //!
 //! Key shape in a cluster:
 //! - A data key is stored under its own name. Every script on a data key touches that key
@@ -11,16 +11,130 @@
 //!   atomically, while different stamps spread ([`stamp_key`]).
 //!
 //! A single node keeps the shapes it always had: stamps under their own names.
+//!
+//! redis-rs re-reads the slot map when a node answers `MOVED` or refuses connections, but
+//! not when a node hangs (a stopped process, a network partition): requests for its slots
+//! time out, and keep going to it after its replica took over. [`ClusterLink`] opens a
+//! fresh connection, which reads the slot map again, when a call hangs.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
+use redis::aio::ConnectionLike;
+use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo, Slot};
-use redis::{RedisError, RedisResult, Value};
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use sha2::{Digest, Sha256};
 
 /// Attempts at a scan of every primary before a slot map that keeps changing is an error.
 const SCAN_ATTEMPTS: u32 = 20;
+
+/// A call that was abandoned (its caller timed out) after this long hung.
+const HUNG_AFTER: Duration = Duration::from_millis(100);
+/// A connection is replaced at most this often.
+const REPLACE_AT_MOST_EVERY: Duration = Duration::from_secs(1);
+
+/// A cluster connection, replaced by a fresh one (which reads the slot map again) when a
+/// call on it hangs or fails to reach a node.
+pub(super) struct ClusterLink {
+    client: ClusterClient,
+    config: ClusterConfig,
+    current: RwLock<(ClusterConnection, Instant)>,
+}
+
+impl ClusterLink {
+    pub(super) fn new(client: ClusterClient, config: ClusterConfig) -> Self {
+        let conn = client.get_pending_async_connection_with_config(config.clone());
+        Self {
+            client,
+            config,
+            current: RwLock::new((conn, Instant::now())),
+        }
+    }
+
+    /// The connection to use now.
+    pub(super) fn connection(&self) -> ClusterConnection {
+        self.current.read().expect("cluster link lock").0.clone()
+    }
+
+    /// Opens a fresh connection, unless the current one is younger than
+    /// [`REPLACE_AT_MOST_EVERY`]. Calls in flight finish on the old one.
+    fn replace(&self) {
+        let mut current = self.current.write().expect("cluster link lock");
+        if current.1.elapsed() >= REPLACE_AT_MOST_EVERY {
+            tracing::debug!("a Redis Cluster call hung: reconnecting to read the slot map again");
+            let conn = self
+                .client
+                .get_pending_async_connection_with_config(self.config.clone());
+            *current = (conn, Instant::now());
+        }
+    }
+
+    /// Runs `call` on the current connection, replacing the connection if the call fails
+    /// to reach its node, or is abandoned after [`HUNG_AFTER`].
+    fn watched<'a, T: 'a>(
+        &'a self,
+        call: impl FnOnce(ClusterConnection) -> RedisFuture<'a, T> + 'a,
+    ) -> RedisFuture<'a, T> {
+        let watch = Watch {
+            link: self,
+            started: Instant::now(),
+            finished: false,
+        };
+        let call = call(self.connection());
+        Box::pin(async move {
+            let mut watch = watch;
+            let result = call.await;
+            watch.finished = true;
+            if let Err(e) = &result
+                && (e.is_timeout() || e.is_connection_dropped() || e.is_io_error())
+            {
+                self.replace();
+            }
+            result
+        })
+    }
+}
+
+/// Replaces its link's connection when dropped before its call finished, late.
+struct Watch<'a> {
+    link: &'a ClusterLink,
+    started: Instant,
+    finished: bool,
+}
+
+impl Drop for Watch<'_> {
+    fn drop(&mut self) {
+        if !self.finished && self.started.elapsed() >= HUNG_AFTER {
+            self.link.replace();
+        }
+    }
+}
+
+impl ConnectionLike for &ClusterLink {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let link: &'a ClusterLink = self;
+        link.watched(move |mut conn| Box::pin(async move { conn.req_packed_command(cmd).await }))
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        let link: &'a ClusterLink = self;
+        link.watched(move |mut conn| {
+            Box::pin(async move { conn.req_packed_commands(pipeline, offset, count).await })
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        0
+    }
+}
 
 /// Where a stamp item lives in a cluster: behind a hash tag shared by all its shards.
 pub(super) fn stamp_key(key: &str) -> String {
@@ -166,7 +280,7 @@ async fn scan_page(
 /// to its end: a key moving between nodes during a sweep may have been on neither node
 /// when each was scanned, so such a sweep is repeated. Returns what `visit` summed.
 pub(super) async fn visit_matching<F, Fut>(
-    conn: &ClusterConnection,
+    link: &ClusterLink,
     pattern: &str,
     count: usize,
     mut visit: F,
@@ -175,7 +289,7 @@ where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = RedisResult<u64>>,
 {
-    let mut conn = conn.clone();
+    let mut conn = link.connection();
     let mut total = 0;
     for attempt in 0..SCAN_ATTEMPTS {
         let before = topology(&mut conn).await?;
