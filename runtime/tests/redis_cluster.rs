@@ -1,6 +1,7 @@
-//! The Redis store on a cluster that changes under load: slots moving between primaries
-//! (`CLUSTER SETSLOT` / `MIGRATE`, key by key, so callers meet `ASK`, `MOVED` and
-//! `TRYAGAIN`), and a primary that stops answering until its replica takes over.
+//! The Redis store on a real cluster: where its items land, scripts a node forgot, an
+//! unreachable cluster, and a cluster that changes under load: slots moving between
+//! primaries (`CLUSTER SETSLOT` / `MIGRATE`, key by key, so callers meet `ASK`, `MOVED`
+//! and `TRYAGAIN`), and a primary that stops answering until its replica takes over.
 //!
 //! Callers read, delete and invalidate tags continuously. Each key's origin holds a
 //! version that a writer raises before it invalidates; once an invalidation returns
@@ -9,10 +10,9 @@
 //! fall back to the origin and invalidations may fail (they are retried), and afterwards
 //! everything works again.
 //!
-//! Run: `scripts/test.sh -p cachegen-runtime --test cluster_chaos` (it starts the cluster
-//! and sets `CACHEGEN_TEST_REDIS_CLUSTER_URLS`). The two tests take turns: each changes
-//! the shared cluster, and leaves it healthy (every slot served, each primary with a
-//! replica).
+//! Run: `scripts/test.sh -p cachegen-runtime --test redis_cluster` (it starts the cluster
+//! and sets `CACHEGEN_TEST_REDIS_CLUSTER_URLS`). The tests take turns: some change the
+//! shared cluster, and leave it healthy (every slot served, each primary with a replica).
 
 mod common;
 
@@ -22,7 +22,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cachegen_runtime::metrics::{CaptureSink, names};
-use cachegen_runtime::{BoxError, TieredCache, WriteOptions};
+use cachegen_runtime::store::{
+    Attributes, CacheStore, LeaseOutcome, Precondition, RedisStore, StoreEntry,
+};
+use cachegen_runtime::{BoxError, StoreError, TieredCache, WriteOptions};
 use common::{Harness, Kind, metric};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
@@ -655,4 +658,131 @@ async fn a_replica_takes_over_from_a_stopped_primary_without_a_wrong_value() {
         load.invalidation_errors.lock().unwrap().len()
     );
     load.assert_everything_works().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn values_spread_over_every_primary_and_a_stamps_copies_share_a_slot() {
+    let Some(urls) = common::cluster_urls() else {
+        return;
+    };
+    let _turn = CLUSTER.lock().await;
+    let admin = Admin::new(&urls);
+    admin.wait_until_healthy().await;
+    let h = Harness::new(Kind::RedisCluster).await;
+    let cache = h.builder().stamp_shards(4).data_type("flags").build();
+    for i in 0..60 {
+        cache.set(&key(i), &i, MINUTE).await.unwrap();
+    }
+    cache.invalidate_all().await.unwrap();
+    let mut values_per_primary = Vec::new();
+    let mut stamp_slots = BTreeSet::new();
+    for primary in admin.primaries().await {
+        let mut conn = Admin::connect(primary.port).await.unwrap();
+        let mut iter: redis::AsyncIter<String> =
+            conn.scan_match(format!("*{}*", h.prefix)).await.unwrap();
+        let mut values = 0;
+        while let Some(item) = iter.next_item().await {
+            let item = item.unwrap();
+            if item.contains("!t#flags~") {
+                stamp_slots.insert(admin.slot_of(&item).await);
+            } else {
+                values += 1;
+            }
+        }
+        values_per_primary.push(values);
+    }
+    assert_eq!(values_per_primary.iter().sum::<usize>(), 60);
+    assert!(
+        values_per_primary.iter().all(|n| *n > 0),
+        "values on every primary: {values_per_primary:?}"
+    );
+    assert_eq!(
+        stamp_slots.len(),
+        1,
+        "the 4 copies of the type stamp in one slot"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scripts_a_node_forgot_are_loaded_again() {
+    let Some(urls) = common::cluster_urls() else {
+        return;
+    };
+    let _turn = CLUSTER.lock().await;
+    let h = Harness::new(Kind::RedisCluster).await;
+    let keys: Vec<String> = (0..20).map(|i| format!("{}{}", h.prefix, key(i))).collect();
+    let entry = |value: &'static [u8]| StoreEntry {
+        value,
+        created_at_ms: 0,
+        expires_at_ms: u64::MAX / 2,
+        ttl: MINUTE,
+        attributes: &NO_ATTRIBUTES,
+        large_values: false,
+    };
+    // Every script runs once, so each is loaded where its keys live.
+    for key in &keys {
+        h.store
+            .write(key, entry(b"one"), Precondition::None)
+            .await
+            .unwrap();
+    }
+    for flush in 0..2 {
+        // Every node (replicas too, which become primaries) forgets its scripts.
+        for url in &urls {
+            let port = url.rsplit(':').next().unwrap().parse().unwrap();
+            let _: () = Admin::query(port, redis::cmd("SCRIPT").arg("FLUSH")).await;
+        }
+        let read = h.store.read_many(&keys).await.unwrap();
+        assert_eq!(read.len(), keys.len(), "flush {flush}: read_many");
+        let slot = h.store.read(&keys[0]).await.unwrap();
+        let written = h
+            .store
+            .write(&keys[0], entry(b"two"), Precondition::Version(slot.version))
+            .await
+            .unwrap();
+        assert!(written.is_some(), "flush {flush}: a conditional write");
+        let leased = h
+            .store
+            .acquire_lease(
+                &keys[1],
+                h.store.read(&keys[1]).await.unwrap().version,
+                "me",
+                MINUTE,
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(leased, LeaseOutcome::Acquired(_)),
+            "flush {flush}: {leased:?}"
+        );
+        h.store.release_lease(&keys[1], "me").await.unwrap();
+        assert!(h.store.delete(&keys[2], Precondition::None).await.unwrap());
+        h.store
+            .write(&keys[2], entry(b"one"), Precondition::None)
+            .await
+            .unwrap();
+        let shards: Vec<String> = (0..3).map(|i| format!("{}!g#t~{i}", h.prefix)).collect();
+        let raised = h.store.bump_stamp(&shards, "gen").await.unwrap();
+        assert_eq!(raised, flush + 1);
+        let stamps = h.store.read_stamps(&shards).await.unwrap();
+        assert!(stamps.iter().all(|stamp| stamp["gen"] == raised));
+    }
+}
+
+static NO_ATTRIBUTES: std::sync::LazyLock<Attributes> = std::sync::LazyLock::new(Attributes::new);
+
+#[tokio::test]
+async fn an_unreachable_cluster_is_a_store_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = RedisStore::connect_cluster(&[format!("redis://127.0.0.1:{port}")]).unwrap();
+    let read = store.read("k").await;
+    assert!(matches!(read, Err(StoreError::Backend { .. })), "{read:?}");
+    let bumped = store.bump_stamp(&["!g#t".to_owned()], "gen").await;
+    assert!(bumped.is_err(), "{bumped:?}");
+    let cleared = store.clear("p#").await;
+    assert!(cleared.is_err(), "{cleared:?}");
 }
