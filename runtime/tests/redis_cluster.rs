@@ -464,14 +464,15 @@ impl Admin {
     }
 
     /// The node listening on `port`'s process id.
-    async fn pid(port: u16) -> String {
+    async fn pid(port: u16) -> libc::pid_t {
         let server: String = Self::query(port, redis::cmd("INFO").arg("server")).await;
         server
             .lines()
             .find_map(|line| line.strip_prefix("process_id:"))
             .expect("process_id in INFO server")
             .trim()
-            .to_owned()
+            .parse()
+            .expect("a process id")
     }
 
     async fn role(port: u16) -> Option<String> {
@@ -484,28 +485,25 @@ impl Admin {
     }
 }
 
-fn signal(signal: &str, pid: &str) {
-    let status = std::process::Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid)
-        .status()
-        .expect("kill");
-    assert!(status.success(), "kill -{signal} {pid}");
+fn signal(pid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: kill(2) takes plain integers and touches no memory of this process.
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "signal {signal} to process {pid}");
 }
 
 /// A node process stopped (`SIGSTOP`) until this is dropped, even by a failing assertion.
-struct Stopped(String);
+struct Stopped(libc::pid_t);
 
 impl Stopped {
-    fn new(pid: String) -> Self {
-        signal("STOP", &pid);
+    fn new(pid: libc::pid_t) -> Self {
+        signal(pid, libc::SIGSTOP);
         Self(pid)
     }
 }
 
 impl Drop for Stopped {
     fn drop(&mut self) {
-        signal("CONT", &self.0);
+        signal(self.0, libc::SIGCONT);
     }
 }
 
