@@ -136,7 +136,8 @@ trap stop_servers EXIT
 # Starts a Redis Cluster of 3 primaries and 3 replicas on free loopback ports (a short
 # node timeout, so a killed primary's replica takes over in seconds), waits until every
 # node reports cluster_state:ok, and exports its node URLs, comma-separated, as
-# CACHEGEN_TEST_REDIS_CLUSTER_URLS.
+# CACHEGEN_TEST_REDIS_CLUSTER_URLS. Each node's bus port is picked too (--cluster-port,
+# Redis 7): the default, port + 10000, can be past 65535 for an ephemeral port.
 start_redis_cluster() {
   cluster_dir=$(mktemp -d)
   local ports bus_ports nodes=() urls=()
