@@ -200,11 +200,25 @@ impl Workload {
     /// Waits until the callers made `reads` more reads and `invalidations` more
     /// invalidations than `since`.
     async fn progress(&self, since: (u64, u64), reads: u64, invalidations: u64) {
-        poll("callers to make progress", || async {
+        for _ in 0..POLLS {
             let (r, i) = self.counts();
-            r >= since.0 + reads && i >= since.1 + invalidations
-        })
-        .await;
+            if r >= since.0 + reads && i >= since.1 + invalidations {
+                return;
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+        let tail = |errors: &Mutex<Vec<String>>| {
+            let errors = errors.lock().unwrap();
+            let last: Vec<String> = errors.iter().rev().take(3).cloned().collect();
+            format!("{} ({last:?})", errors.len())
+        };
+        panic!(
+            "waited in vain for {reads} reads and {invalidations} invalidations after \
+             {since:?}: now {:?}; read errors {}, invalidation errors {}",
+            self.counts(),
+            tail(&self.read_errors),
+            tail(&self.invalidation_errors)
+        );
     }
 
     fn store_errors(&self) -> u64 {

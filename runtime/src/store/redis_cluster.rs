@@ -33,8 +33,11 @@ const SCAN_ATTEMPTS: u32 = 20;
 
 /// A call that was abandoned (its caller timed out) after this long hung.
 const HUNG_AFTER: Duration = Duration::from_millis(100);
-/// A connection is replaced at most this often.
-const REPLACE_AT_MOST_EVERY: Duration = Duration::from_secs(1);
+/// A connection is replaced at most this often: longer than a fresh one takes to become
+/// ready (it connects to every seed node, a hung one costing the 1 s connection timeout,
+/// then reads the slot map), or calls queued on it, abandoned, would replace it in turn
+/// before it ever served one.
+const REPLACE_AT_MOST_EVERY: Duration = Duration::from_secs(3);
 
 /// A cluster connection, replaced by a fresh one (which reads the slot map again) when a
 /// call on it hangs or fails to reach a node.
