@@ -122,7 +122,12 @@ wait_for() { # description, command...
 
 pids=()
 cluster_dir=""
+cluster_ports=()
 stop_servers() {
+  # A cluster node a test killed and started again is not among the pids.
+  for port in "${cluster_ports[@]}"; do
+    timeout 5 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  done
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -144,6 +149,7 @@ start_redis_cluster() {
   mapfile -t ports < <(free_ports 12)
   bus_ports=("${ports[@]:6}")
   ports=("${ports[@]:0:6}")
+  cluster_ports=("${ports[@]}")
   for i in "${!ports[@]}"; do
     local port=${ports[$i]}
     (cd "$cluster_dir" && exec redis-server --port "$port" --cluster-port "${bus_ports[$i]}" \

@@ -1,7 +1,7 @@
 //! The Redis store on a real cluster: where its items land, scripts a node forgot, an
 //! unreachable cluster, and a cluster that changes under load: slots moving between
 //! primaries (`CLUSTER SETSLOT` / `MIGRATE`, key by key, so callers meet `ASK`, `MOVED`
-//! and `TRYAGAIN`), and a primary that stops answering until its replica takes over.
+//! and `TRYAGAIN`), and a primary that hangs or crashes until its replica takes over.
 //!
 //! Callers read, delete and invalidate tags continuously. Each key's origin holds a
 //! version that a writer raises before it invalidates; once an invalidation returns
@@ -489,6 +489,57 @@ impl Admin {
             .expect("a process id")
     }
 
+    /// A command that starts the node on `port` again as it runs now: same binary, port,
+    /// bus port, node file, directory and node timeout. The process outlives the test;
+    /// `scripts/test.sh` shuts every cluster port down when it exits.
+    async fn restart_command(port: u16) -> impl FnOnce() {
+        let server: String = Self::query(port, redis::cmd("INFO").arg("server")).await;
+        // The path it was started by, made absolute against its directory then: a node
+        // started as plain `redis-server` reports `<dir>/redis-server`.
+        let reported = server
+            .lines()
+            .find_map(|line| line.strip_prefix("executable:"))
+            .expect("executable in INFO server")
+            .trim()
+            .to_owned();
+        let executable = if std::path::Path::new(&reported).is_file() {
+            reported
+        } else {
+            "redis-server".to_owned()
+        };
+        let mut args = vec![
+            "--port".to_owned(),
+            port.to_string(),
+            "--cluster-enabled".to_owned(),
+            "yes".to_owned(),
+            "--bind".to_owned(),
+            "127.0.0.1".to_owned(),
+            "--save".to_owned(),
+            String::new(),
+            "--appendonly".to_owned(),
+            "no".to_owned(),
+        ];
+        for setting in [
+            "cluster-port",
+            "cluster-config-file",
+            "cluster-node-timeout",
+            "dir",
+        ] {
+            let (_, value): (String, String) =
+                Self::query(port, redis::cmd("CONFIG").arg("GET").arg(setting)).await;
+            args.extend([format!("--{setting}"), value]);
+        }
+        move || {
+            std::process::Command::new(executable)
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server restarts");
+        }
+    }
+
     async fn role(port: u16) -> Option<String> {
         let mut conn = Self::connect(port).await.ok()?;
         let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut conn).await.ok()?;
@@ -608,8 +659,32 @@ async fn slots_move_under_load_without_an_error_or_a_lost_invalidation() {
     assert_eq!(cleared, KEYS as u64, "values tombstoned by clear");
 }
 
+/// How a primary goes away.
+#[derive(Clone, Copy, Debug)]
+enum Outage {
+    /// `SIGSTOP`, then `SIGCONT` once its replica took over: a hung or partitioned node,
+    /// whose connections time out rather than fail.
+    Stopped,
+    /// `SIGKILL`, then started again (same port, node file and directory) once its
+    /// replica took over: a crashed node, whose connections are refused.
+    Killed,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replica_takes_over_from_a_stopped_primary_without_a_wrong_value() {
+    failover(Outage::Stopped).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_takes_over_from_a_killed_primary_without_a_wrong_value() {
+    failover(Outage::Killed).await;
+}
+
+/// Under load, the primary of a key's slot goes away until its replica takes over: reads
+/// may fall back to the origin and invalidations may fail (and are retried), but no read
+/// returns what an invalidation removed, and once the node is back as a replica
+/// everything works without a store error.
+async fn failover(outage: Outage) {
     let Some(urls) = common::cluster_urls() else {
         return;
     };
@@ -617,7 +692,7 @@ async fn a_replica_takes_over_from_a_stopped_primary_without_a_wrong_value() {
     let admin = Admin::new(&urls);
     admin.wait_until_healthy().await;
     let h = Harness::new(Kind::RedisCluster).await;
-    // A short store timeout: a caller that meets the stopped primary falls back soon.
+    // A short store timeout: a caller that meets the lost primary falls back soon.
     let load = Workload::new(&h, Duration::from_millis(500));
     for i in 0..KEYS {
         load.read(i).await;
@@ -637,12 +712,18 @@ async fn a_replica_takes_over_from_a_stopped_primary_without_a_wrong_value() {
         .expect("the primary has a replica")
         .clone();
     let pid = Admin::pid(primary.port).await;
+    let restart = Admin::restart_command(primary.port).await;
 
     let callers = load.start();
     load.progress((0, 0), 100, 10).await;
-    // The primary stops answering (as a crashed or partitioned one does) past the node
-    // timeout: the other primaries mark it failed and its replica takes over.
-    let stopped = Stopped::new(pid);
+    // Past the node timeout the other primaries mark it failed, and its replica takes over.
+    let stopped = match outage {
+        Outage::Stopped => Some(Stopped::new(pid)),
+        Outage::Killed => {
+            signal(pid, libc::SIGKILL);
+            None
+        }
+    };
     poll("the replica to take over", || async {
         Admin::role(replica.port).await.as_deref() == Some("master")
     })
@@ -650,8 +731,11 @@ async fn a_replica_takes_over_from_a_stopped_primary_without_a_wrong_value() {
     let promoted = load.counts();
     load.progress(promoted, 200, 20).await;
     load.stop(callers).await;
-    // The stopped node comes back and rejoins as the new primary's replica.
-    drop(stopped);
+    // The node comes back and rejoins as the new primary's replica.
+    match outage {
+        Outage::Stopped => drop(stopped),
+        Outage::Killed => restart(),
+    }
     poll("the old primary to rejoin as a replica", || async {
         Admin::role(primary.port).await.as_deref() == Some("slave")
     })
@@ -660,12 +744,12 @@ async fn a_replica_takes_over_from_a_stopped_primary_without_a_wrong_value() {
 
     assert!(
         load.read_errors.lock().unwrap().is_empty(),
-        "reads fall back to the origin: {:?}",
+        "{outage:?}: reads fall back to the origin: {:?}",
         load.read_errors.lock().unwrap()
     );
     load.assert_no_stale_read();
     eprintln!(
-        "during the failover: {} store calls fell back to the origin, {} invalidations were retried",
+        "{outage:?} primary: {} store calls fell back to the origin, {} invalidations were retried",
         load.store_errors(),
         load.invalidation_errors.lock().unwrap().len()
     );
