@@ -490,8 +490,8 @@ impl Admin {
     }
 
     /// A command that starts the node on `port` again as it runs now: same binary, port,
-    /// bus port, node file, directory and node timeout. The process outlives the test;
-    /// `scripts/test.sh` shuts every cluster port down when it exits.
+    /// bus port, node file, directory and node timeout, daemonized (it outlives the test;
+    /// `scripts/test.sh` shuts every cluster port down when it exits).
     async fn restart_command(port: u16) -> impl FnOnce() {
         let server: String = Self::query(port, redis::cmd("INFO").arg("server")).await;
         // The path it was started by, made absolute against its directory then: a node
@@ -519,6 +519,7 @@ impl Admin {
             "--appendonly".to_owned(),
             "no".to_owned(),
         ];
+        let mut dir = String::new();
         for setting in [
             "cluster-port",
             "cluster-config-file",
@@ -527,16 +528,24 @@ impl Admin {
         ] {
             let (_, value): (String, String) =
                 Self::query(port, redis::cmd("CONFIG").arg("GET").arg(setting)).await;
+            if setting == "dir" {
+                dir.clone_from(&value);
+            }
             args.extend([format!("--{setting}"), value]);
         }
+        args.extend([
+            "--daemonize".to_owned(),
+            "yes".to_owned(),
+            "--pidfile".to_owned(),
+            format!("{dir}/restarted-{port}.pid"),
+        ]);
         move || {
-            std::process::Command::new(executable)
+            let started = std::process::Command::new(executable)
                 .args(args)
                 .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("redis-server restarts");
+                .status()
+                .expect("redis-server");
+            assert!(started.success(), "redis-server restarts: {started}");
         }
     }
 
