@@ -891,3 +891,45 @@ async fn an_unreachable_cluster_is_a_store_error() {
     let cleared = store.clear("p#").await;
     assert!(cleared.is_err(), "{cleared:?}");
 }
+
+#[tokio::test]
+async fn redis_cluster_true_makes_redis_url_a_cluster() {
+    let Some(urls) = common::cluster_urls() else {
+        return;
+    };
+    let prefix = format!("{}#", cachegen_testkit::unique_name("env"));
+    let vars = HashMap::from([
+        ("REDIS_URL", urls.join(",")),
+        ("REDIS_CLUSTER", "true".to_owned()),
+        ("CACHE_KEY_PREFIX", prefix.clone()),
+        ("CACHE_MEMORY_SIZE", "0".to_owned()),
+    ]);
+    let config =
+        cachegen_runtime::config::CacheConfig::from_lookup("UNSET_TABLE", |k| vars.get(k).cloned())
+            .unwrap();
+    let cache = config
+        .builder(common::layout(false), common::TEST_STORE_TIMEOUT)
+        .await
+        .unwrap()
+        .build();
+    // Ten keys spread over the primaries: a single-node client would get `MOVED` for
+    // those of the other nodes, and fall back to the origin.
+    let calls = AtomicU64::new(0);
+    for round in 0..2 {
+        for i in 0..10 {
+            let value = cache
+                .wrap(&key(i), MINUTE, || async {
+                    Ok::<_, BoxError>(calls.fetch_add(1, Ordering::SeqCst))
+                })
+                .await
+                .unwrap();
+            assert_eq!(value, i as u64, "round {round}");
+        }
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        10,
+        "the second round is store hits"
+    );
+    assert_eq!(cache.store().unwrap().name(), "redis");
+}
