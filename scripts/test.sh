@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the tools the tests drive
 # (moto_server, cfn-lint, aws-sam-translator, checkov, redis-server, dynalite, tsc), starts
-# one shared moto, one shared redis and one dynalite on free loopback ports, runs fmt,
-# clippy and every test; on full runs it also runs the DynamoDB-backed runtime suites a
+# one shared moto, one shared redis, a 6-node Redis Cluster (3 primaries, 3 replicas) and
+# one dynalite on free loopback ports, runs fmt, clippy and every test; on full runs it also runs the DynamoDB-backed runtime suites a
 # second time against dynalite (a stricter DynamoDB than moto) and packages the
 # publishable crates; then it stops what it started. Terraform is used when installed
 # (with the AWS provider in /opt/tf-plugins, or CACHEGEN_TF_PLUGIN_DIR); without it only
@@ -100,6 +100,14 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# N distinct free loopback ports, one a line (all bound at once, so none repeats).
+free_ports() {
+  python3 -c 'import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
+
 wait_for() { # description, command...
   local what=$1
   shift
@@ -114,13 +122,54 @@ wait_for() { # description, command...
 }
 
 pids=()
+cluster_dir=""
+cluster_ports=()
 stop_servers() {
+  # A cluster node a test killed and started again is not among the pids.
+  for port in "${cluster_ports[@]}"; do
+    timeout 5 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  done
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  if [ -n "$cluster_dir" ]; then
+    rm -rf "$cluster_dir"
+  fi
 }
 trap stop_servers EXIT
+
+# Starts a Redis Cluster of 3 primaries and 3 replicas on free loopback ports (a short
+# node timeout, so a killed primary's replica takes over in seconds), waits until every
+# node reports cluster_state:ok, and exports its node URLs, comma-separated, as
+# CACHEGEN_TEST_REDIS_CLUSTER_URLS. Each node's bus port is picked too (--cluster-port,
+# Redis 7): the default, port + 10000, can be past 65535 for an ephemeral port.
+start_redis_cluster() {
+  cluster_dir=$(mktemp -d)
+  local ports bus_ports nodes=() urls=()
+  mapfile -t ports < <(free_ports 12)
+  bus_ports=("${ports[@]:6}")
+  ports=("${ports[@]:0:6}")
+  cluster_ports=("${ports[@]}")
+  for i in "${!ports[@]}"; do
+    local port=${ports[$i]}
+    (cd "$cluster_dir" && exec redis-server --port "$port" --cluster-port "${bus_ports[$i]}" \
+      --cluster-enabled yes --cluster-config-file "nodes-$port.conf" --cluster-node-timeout 2000 \
+      --bind 127.0.0.1 --save '' --appendonly no --daemonize no) >"$root/target/redis-cluster-$port.log" 2>&1 &
+    pids+=($!)
+    nodes+=("127.0.0.1:$port")
+    urls+=("redis://127.0.0.1:$port")
+  done
+  for port in "${ports[@]}"; do
+    wait_for "redis-server (cluster node $port)" redis-cli -p "$port" ping
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$root/target/redis-cluster-create.log"
+  for port in "${ports[@]}"; do
+    wait_for "Redis Cluster (node $port)" bash -c "redis-cli -p $port cluster info | grep -q '^cluster_state:ok'"
+  done
+  CACHEGEN_TEST_REDIS_CLUSTER_URLS=$(IFS=,; echo "${urls[*]}")
+  export CACHEGEN_TEST_REDIS_CLUSTER_URLS
+}
 
 # Incremental caches only pay off on a rebuild: a CI run builds once, and its disk is
 # finite (a clean build with them ran out of space).
@@ -150,13 +199,14 @@ dynalite_port=$(free_port)
 pids+=($!)
 wait_for "moto_server" python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1])' "http://127.0.0.1:$moto_port/moto-api/"
 wait_for "redis-server" redis-cli -p "$redis_port" ping
+start_redis_cluster
 wait_for "dynalite" python3 -c 'import sys, urllib.request
 try: urllib.request.urlopen(sys.argv[1])
 except urllib.error.HTTPError: pass' "http://127.0.0.1:$dynalite_port/"
 export CACHEGEN_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$moto_port"
 export CACHEGEN_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-echo "moto $CACHEGEN_TEST_DYNAMODB_ENDPOINT, redis $CACHEGEN_TEST_REDIS_URL"
+echo "moto $CACHEGEN_TEST_DYNAMODB_ENDPOINT, redis $CACHEGEN_TEST_REDIS_URL, redis cluster $CACHEGEN_TEST_REDIS_CLUSTER_URLS"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`TABLE_NAME_ENV`] (or the name the caller passes) | DynamoDB table; unset means L1-only mode |
 //! | [`REDIS_URL_ENV`] | `redis://` or `rediss://` URL; when set, Redis replaces DynamoDB |
+//! | [`REDIS_CLUSTER_ENV`] | `true` when `REDIS_URL` is a Redis Cluster (ElastiCache Serverless): then it may list several nodes, comma-separated |
 //! | [`CACHE_ENABLED_ENV`] | `false`/`0`/`no`/`off` bypasses the cache: every call goes to the origin |
 //! | [`KEY_PREFIX_ENV`] | prepended to every store key, e.g. `prod#`, to scope keys per environment |
 //! | [`MEMORY_SIZE_ENV`] | L1 bound: a plain entry count (`10000`) or a byte size (`64MiB`); `0` disables L1 |
@@ -30,11 +31,16 @@ pub use cachegen_names::env::{
     TABLE_NAME as TABLE_NAME_ENV,
 };
 
+/// `true` when [`REDIS_URL_ENV`] names a Redis Cluster (`false`, the default: one node).
+pub const REDIS_CLUSTER_ENV: &str = "REDIS_CLUSTER";
+
 /// Which shared store the environment selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
     /// `REDIS_URL` is set.
     Redis(String),
+    /// `REDIS_URL` is set and `REDIS_CLUSTER=true`: the cluster's nodes named there.
+    RedisCluster(Vec<String>),
     /// The table name variable is set.
     Dynamo(String),
     /// Neither: L1 only.
@@ -72,25 +78,32 @@ impl CacheConfig {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        let flag = |var: &'static str, default: bool| match get(var) {
+            None => Ok(default),
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError::Invalid {
+                    var,
+                    value: v,
+                    reason: "expected true or false",
+                }),
+            },
+        };
+        let cluster = flag(REDIS_CLUSTER_ENV, false)?;
         let backend = match (get(REDIS_URL_ENV), get(table_env)) {
+            (Some(urls), _) if cluster => Backend::RedisCluster(
+                urls.split(',')
+                    .map(str::trim)
+                    .filter(|url| !url.is_empty())
+                    .map(String::from)
+                    .collect(),
+            ),
             (Some(url), _) => Backend::Redis(url),
             (None, Some(table)) => Backend::Dynamo(table),
             (None, None) => Backend::MemoryOnly,
         };
-        let enabled = match get(CACHE_ENABLED_ENV) {
-            None => true,
-            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        var: CACHE_ENABLED_ENV,
-                        value: v,
-                        reason: "expected true or false",
-                    });
-                }
-            },
-        };
+        let enabled = flag(CACHE_ENABLED_ENV, true)?;
         let memory = match get(MEMORY_SIZE_ENV) {
             None => MemoryLimit::default(),
             Some(v) => MemoryLimit::parse(&v).ok_or(ConfigError::Invalid {
@@ -163,6 +176,7 @@ impl CacheConfig {
         static WARN_ONCE: Once = Once::new();
         let store: Option<Arc<dyn CacheStore>> = match &self.backend {
             Backend::Redis(url) => Some(Arc::new(RedisStore::connect(url).await?)),
+            Backend::RedisCluster(urls) => Some(Arc::new(RedisStore::connect_cluster(urls)?)),
             Backend::Dynamo(table) => {
                 let sdk = sdk.ok_or(ConfigError::MissingSdkConfig)?;
                 let client = aws_sdk_dynamodb::Client::new(sdk);
@@ -237,6 +251,14 @@ mod tests {
         assert_eq!(c.overflow_bucket.as_deref(), Some("big-values"));
         let c = config(&[("USERS_TABLE", "t"), ("REDIS_URL", "redis://127.0.0.1:1")]).unwrap();
         assert_eq!(c.backend, Backend::Redis("redis://127.0.0.1:1".into()));
+        let c = config(&[
+            ("REDIS_URL", "rediss://a:6379, rediss://b:6379"),
+            ("REDIS_CLUSTER", "true"),
+        ])
+        .unwrap();
+        let seeds = vec!["rediss://a:6379".to_string(), "rediss://b:6379".to_string()];
+        assert_eq!(c.backend, Backend::RedisCluster(seeds));
+        assert!(config(&[("REDIS_URL", "redis://a"), ("REDIS_CLUSTER", "sometimes")]).is_err());
         assert!(config(&[("CACHE_ENABLED", "maybe")]).is_err());
         assert!(config(&[("CACHE_MEMORY_SIZE", "lots")]).is_err());
         assert_eq!(c.store_timeout, None);

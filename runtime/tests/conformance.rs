@@ -1,7 +1,9 @@
-//! The same behaviours on every store: in-memory, DynamoDB (moto) and Redis.
+//! The same behaviours on every store: in-memory, DynamoDB (moto), Redis and a Redis
+//! Cluster.
 //!
 //! Run: `cargo test -p cachegen-runtime --test conformance` (needs
-//! `moto_server` and `redis-server` on PATH, or the shared-server env vars).
+//! `moto_server` and `redis-server` on PATH, or the shared-server env vars; the cluster
+//! cases need `CACHEGEN_TEST_REDIS_CLUSTER_URLS`, which `scripts/test.sh` sets).
 
 mod common;
 
@@ -41,6 +43,7 @@ macro_rules! conformance {
         mod memory { $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Memory).await } )* }
         mod dynamo { $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Dynamo).await } )* }
         mod redis { $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Redis).await } )* }
+        mod redis_cluster { $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { if super::common::cluster_urls().is_some() { super::$name(super::Kind::RedisCluster).await } } )* }
     };
 }
 
@@ -93,7 +96,7 @@ async fn ttl_expiry_is_application_level(kind: Kind) {
     // Redis expires server-side in real time, so its raw GET still returns the
     // bytes; DynamoDB and memory stores check `expiresAt` against the clock.
     let raw = h.stored(&format!("{}u7", h.prefix)).await;
-    assert_eq!(raw.is_some(), kind == Kind::Redis);
+    assert_eq!(raw.is_some(), kind.is_redis());
     assert_eq!(with_l1.get::<User>("u7").await.unwrap(), None);
     assert_eq!(h.builder().build().get::<User>("u7").await.unwrap(), None);
     with_l1.wrap("u7", MINUTE, origin).await.unwrap();

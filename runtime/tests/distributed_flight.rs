@@ -1,7 +1,7 @@
 //! Single-flight across containers: several caches (each with its own L1 and its own
 //! in-process single-flight, as separate Lambda containers have) share one store; a burst
 //! of misses on one key calls the origin once in all, on memory, DynamoDB (dynalite; moto
-//! does not apply conditional writes atomically) and Redis.
+//! does not apply conditional writes atomically), Redis and a Redis Cluster.
 
 mod common;
 
@@ -99,6 +99,13 @@ async fn redis() {
     one_origin_call_across_containers(Kind::Redis).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_cluster() {
+    if common::cluster_urls().is_some() {
+        one_origin_call_across_containers(Kind::RedisCluster).await;
+    }
+}
+
 /// A holder that crashed never releases its lease; the waiter takes over once it lapses.
 async fn a_crashed_holders_lease_lapses(kind: Kind) {
     let h = Harness::new(kind).await;
@@ -146,6 +153,13 @@ async fn crashed_holder_dynamodb() {
 #[tokio::test(flavor = "multi_thread")]
 async fn crashed_holder_redis() {
     a_crashed_holders_lease_lapses(Kind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crashed_holder_redis_cluster() {
+    if common::cluster_urls().is_some() {
+        a_crashed_holders_lease_lapses(Kind::RedisCluster).await;
+    }
 }
 
 /// An invocation with little time left takes a lease that lapses with it, so a container

@@ -1,7 +1,8 @@
 //! Sharded stamps, for many containers reading one stamp: each process reads one copy,
 //! and an invalidation raises every copy to one new generation atomically (DynamoDB
 //! `TransactWriteItems`, a Redis script, a lock in memory), so readers of different
-//! copies agree. On memory, DynamoDB (moto: dynalite has no transactions) and Redis.
+//! copies agree. On memory, DynamoDB (moto: dynalite has no transactions), Redis and a Redis
+//! Cluster (the copies share a slot there).
 
 mod common;
 
@@ -83,4 +84,11 @@ async fn dynamodb() {
 #[tokio::test(flavor = "multi_thread")]
 async fn redis() {
     every_copy_is_raised_together(Kind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_cluster() {
+    if common::cluster_urls().is_some() {
+        every_copy_is_raised_together(Kind::RedisCluster).await;
+    }
 }

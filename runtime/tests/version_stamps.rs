@@ -1,6 +1,7 @@
 //! Invalidation that reaches every container without pub/sub: a data type's invalidation
 //! stamp in the store, read at most every `bound`, makes entries written before it misses
-//! in other containers' L1 and in the store. On memory, DynamoDB (moto) and Redis.
+//! in other containers' L1 and in the store. On memory, DynamoDB (moto), Redis and a Redis
+//! Cluster.
 
 mod common;
 
@@ -137,4 +138,13 @@ async fn redis() {
     an_invalidation_reaches_the_other_container(Kind::Redis).await;
     without_a_check_the_copy_lives_on(Kind::Redis).await;
     a_deleted_key_reaches_the_other_container(Kind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_cluster() {
+    if common::cluster_urls().is_some() {
+        an_invalidation_reaches_the_other_container(Kind::RedisCluster).await;
+        without_a_check_the_copy_lives_on(Kind::RedisCluster).await;
+        a_deleted_key_reaches_the_other_container(Kind::RedisCluster).await;
+    }
 }

@@ -24,6 +24,7 @@ mod dynamo;
 mod memory;
 mod overflow;
 mod redis;
+mod redis_cluster;
 mod resilient;
 
 pub use dynamo::{

@@ -1,13 +1,17 @@
 //! `RedisStore`: the shared store on Redis.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Script, Value};
+use futures::future::try_join_all;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 
+use super::redis_cluster::{self, ClusterLink};
 use super::{
     CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
     TOMBSTONE_LIFETIME, Version,
@@ -41,15 +45,23 @@ end
 return out
 ";
 
+// The scripts rewrite an item in place rather than delete and recreate it: in a cluster
+// slot that is being migrated, a script may not create a key that was gone when it began
+// (Redis sends such a script to the slot's new node instead), and a key deleted midway
+// counts as gone. Only a key of another type (written before items were hashes) is
+// deleted first. Every hash item keeps its version `v`, so it never empties midway.
+
 /// Writes the value ARGV[4] (expiring at ARGV[5] ms, kept ARGV[6] ms) with version
 /// ARGV[3] if ARGV[1] holds: `any`, `absent` (no version) or `version` (version ARGV[2]).
 const WRITE: &str = r"
+local kind = redis.call('TYPE', KEYS[1]).ok
 local current = false
-if redis.call('TYPE', KEYS[1]).ok == 'hash' then current = redis.call('HGET', KEYS[1], 'v') end
+if kind == 'hash' then current = redis.call('HGET', KEYS[1], 'v') end
 if ARGV[1] == 'absent' and current then return 0 end
 if ARGV[1] == 'version' and current ~= ARGV[2] then return 0 end
-redis.call('DEL', KEYS[1])
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'd', ARGV[4], 'e', ARGV[5])
+redis.call('HDEL', KEYS[1], 'lh', 'le')
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1
 ";
@@ -65,8 +77,9 @@ local held = kind == 'string' or (kind == 'hash' and redis.call('HEXISTS', KEYS[
 if ARGV[3] == 'data' and not held then return 0 end
 if ARGV[3] == 'absent' and current then return 0 end
 if ARGV[3] == 'version' and current ~= ARGV[4] then return 0 end
-redis.call('DEL', KEYS[1])
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], 'v', ARGV[1])
+redis.call('HDEL', KEYS[1], 'd', 'e', 'lh', 'le')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 ";
@@ -75,14 +88,16 @@ return 1
 /// version ARGV[2], if the version is still ARGV[1] (empty: absent); returns 1, or the
 /// item as READ gives it.
 const ACQUIRE: &str = r"
+local kind = redis.call('TYPE', KEYS[1]).ok
 local current = false
-if redis.call('TYPE', KEYS[1]).ok == 'hash' then current = redis.call('HGET', KEYS[1], 'v') end
+if kind == 'hash' then current = redis.call('HGET', KEYS[1], 'v') end
 if (ARGV[1] == '' and current) or (ARGV[1] ~= '' and current ~= ARGV[1]) then
   if current then return redis.call('HMGET', KEYS[1], 'v', 'd', 'e', 'lh', 'le') end
   return false
 end
-if not current then redis.call('DEL', KEYS[1]) end
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'lh', ARGV[3], 'le', ARGV[4])
+if not current then redis.call('HDEL', KEYS[1], 'd', 'e') end
 local left = redis.call('PTTL', KEYS[1])
 if left >= 0 and left < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 if left == -1 and not current then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
@@ -93,8 +108,8 @@ return 1
 const RELEASE: &str = r"
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 0 end
 if redis.call('HGET', KEYS[1], 'lh') ~= ARGV[1] then return 0 end
-redis.call('HDEL', KEYS[1], 'lh', 'le')
 redis.call('HSET', KEYS[1], 'v', ARGV[2])
+redis.call('HDEL', KEYS[1], 'lh', 'le')
 return 1
 ";
 
@@ -139,17 +154,62 @@ impl Scripts {
     }
 }
 
-/// A [`CacheStore`] on Redis (`redis://` or TLS `rediss://`), through a
-/// reconnecting [`ConnectionManager`].
+/// How the store reaches Redis.
+#[derive(Clone)]
+enum Connection {
+    /// One endpoint, through a reconnecting manager.
+    Node(ConnectionManager),
+    /// A Redis Cluster: each command goes to the primary of its key's slot, following
+    /// `MOVED`/`ASK` redirections.
+    Cluster(Arc<ClusterLink>),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Node(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(link) => Box::pin(async move { (&**link).req_packed_command(cmd).await }),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Node(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(link) => {
+                Box::pin(
+                    async move { (&**link).req_packed_commands(pipeline, offset, count).await },
+                )
+            }
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Node(conn) => conn.get_db(),
+            Self::Cluster(_) => 0,
+        }
+    }
+}
+
+/// A [`CacheStore`] on Redis (`redis://` or TLS `rediss://`): one endpoint through a
+/// reconnecting [`ConnectionManager`], or a Redis Cluster (ElastiCache Serverless speaks
+/// only that) through redis-rs's cluster client.
 ///
 /// An item is a hash: its version `v`, and the value `d` with its expiry `e` (epoch ms),
 /// and/or the lease `lh`/`le`, with a server-side expiry (`PEXPIRE`) for when the value
 /// (or the tombstone, or the lease) lapses. Conditional writes, leases and tombstones are
 /// Lua scripts, so each is atomic. A stamp is a hash of counters. Extra attributes are
-/// ignored.
+/// ignored. In a cluster, the keys a script touches together share a slot (see
+/// `redis_cluster.rs` for the key shape), and a prefix or pattern scan visits every
+/// primary.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
     scripts: Arc<Scripts>,
     clock: Arc<dyn Clock>,
 }
@@ -224,11 +284,35 @@ impl RedisStore {
         config: ConnectionManagerConfig,
     ) -> Result<Self, StoreError> {
         let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(err)?;
-        Ok(Self {
+        Ok(Self::on(Connection::Node(conn)))
+    }
+
+    /// Connects lazily to the Redis Cluster that the `urls` (`redis://` or `rediss://`,
+    /// any of its nodes; one is enough) belong to, with 1 s connection and response
+    /// timeouts. The cluster's slot map is read on the first command.
+    pub fn connect_cluster<S: AsRef<str>>(urls: &[S]) -> Result<Self, StoreError> {
+        let urls: Vec<&str> = urls.iter().map(AsRef::as_ref).collect();
+        Self::from_cluster_client(ClusterClient::new(urls).map_err(err)?)
+    }
+
+    /// A store on a prepared cluster client (e.g. built with
+    /// [`ClusterClient::builder`] for TLS certificates or retry settings), with 1 s
+    /// connection and response timeouts.
+    pub fn from_cluster_client(client: ClusterClient) -> Result<Self, StoreError> {
+        let config = ClusterConfig::new()
+            .set_connection_timeout(Duration::from_secs(1))
+            .set_response_timeout(Duration::from_secs(1));
+        Ok(Self::on(Connection::Cluster(Arc::new(ClusterLink::new(
+            client, config,
+        )))))
+    }
+
+    fn on(conn: Connection) -> Self {
+        Self {
             conn,
             scripts: Arc::new(Scripts::new()),
             clock: clock::system(),
-        })
+        }
     }
 
     /// Uses `clock` for the value and lease expiry checks (Redis expires keys by its own).
@@ -263,8 +347,50 @@ impl RedisStore {
         }
     }
 
+    /// The groups of `keys` (as indexes) one multi-key call can take: all of them on one
+    /// node, those of one slot in a cluster.
+    fn batches<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Vec<Vec<usize>> {
+        match self.conn {
+            Connection::Node(_) => vec![keys.into_iter().enumerate().map(|(i, _)| i).collect()],
+            Connection::Cluster(_) => redis_cluster::by_slot(keys),
+        }
+    }
+
+    /// The Redis key of the stamp item at `key`.
+    fn stamp_key<'a>(&self, key: &'a str) -> Cow<'a, str> {
+        match self.conn {
+            Connection::Node(_) => Cow::Borrowed(key),
+            Connection::Cluster(_) => Cow::Owned(redis_cluster::stamp_key(key)),
+        }
+    }
+
+    /// Replaces `key`'s value, if it holds one, by a tombstone; 1 if it did.
+    async fn tombstone_if_held(&self, key: &str) -> redis::RedisResult<u64> {
+        self.scripts
+            .tombstone
+            .key(key)
+            .arg(Version::fresh().raw())
+            .arg(TOMBSTONE_LIFETIME.as_millis() as u64)
+            .arg("data")
+            .arg(0)
+            .invoke_async(&mut self.conn.clone())
+            .await
+    }
+
     async fn tombstone_matching(&self, pattern: &str) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = match &self.conn {
+            Connection::Cluster(cluster) => {
+                return redis_cluster::visit_matching(
+                    cluster,
+                    pattern,
+                    SCAN_COUNT,
+                    |key| async move { self.tombstone_if_held(&key).await },
+                )
+                .await
+                .map_err(err);
+            }
+            Connection::Node(node) => node.clone(),
+        };
         let mut cursor: u64 = 0;
         let mut replaced = 0;
         loop {
@@ -278,18 +404,7 @@ impl RedisStore {
                 .await
                 .map_err(err)?;
             for key in keys {
-                let held: u64 = self
-                    .scripts
-                    .tombstone
-                    .key(&key)
-                    .arg(Version::fresh().raw())
-                    .arg(TOMBSTONE_LIFETIME.as_millis() as u64)
-                    .arg("data")
-                    .arg(0)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(err)?;
-                replaced += held;
+                replaced += self.tombstone_if_held(&key).await.map_err(err)?;
             }
             if next == 0 {
                 return Ok(replaced);
@@ -327,18 +442,20 @@ impl CacheStore for RedisStore {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut invocation = self.scripts.read_many.prepare_invoke();
-        for key in keys {
-            invocation.key(key);
-        }
-        let items: Vec<Value> = invocation
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(err)?;
-        Ok(keys
-            .iter()
-            .zip(items)
-            .filter_map(|(key, item)| Some((key.clone(), self.slot(&item).value?)))
+        let batches = self.batches(keys.iter().map(String::as_str));
+        let reads = batches.iter().map(|batch| async move {
+            let mut invocation = self.scripts.read_many.prepare_invoke();
+            for &i in batch {
+                invocation.key(&keys[i]);
+            }
+            let items: Vec<Value> = invocation.invoke_async(&mut self.conn.clone()).await?;
+            Ok::<_, redis::RedisError>(batch.iter().zip(items).collect::<Vec<_>>())
+        });
+        let read = try_join_all(reads).await.map_err(err)?;
+        Ok(read
+            .into_iter()
+            .flatten()
+            .filter_map(|(&i, item)| Some((keys[i].clone(), self.slot(&item).value?)))
             .collect())
     }
 
@@ -423,21 +540,34 @@ impl CacheStore for RedisStore {
     }
 
     async fn read_stamps(&self, keys: &[String]) -> Result<Vec<Stamp>, StoreError> {
-        let mut pipe = redis::pipe();
-        for key in keys {
-            pipe.hgetall(key);
-        }
-        let stamps: Vec<HashMap<String, u64>> = pipe
-            .query_async(&mut self.conn.clone())
+        let keys: Vec<Cow<'_, str>> = keys.iter().map(|key| self.stamp_key(key)).collect();
+        let batches = self.batches(keys.iter().map(|key| key.as_ref()));
+        let reads = batches.iter().map(|batch| {
+            let mut pipe = redis::pipe();
+            for &i in batch {
+                pipe.hgetall(keys[i].as_ref());
+            }
+            async move {
+                let stamps: Vec<Stamp> = pipe.query_async(&mut self.conn.clone()).await?;
+                Ok::<_, redis::RedisError>(batch.iter().copied().zip(stamps).collect::<Vec<_>>())
+            }
+        });
+        let mut stamps = vec![Stamp::new(); keys.len()];
+        for (i, stamp) in try_join_all(reads)
             .await
-            .map_err(err)?;
+            .map_err(err)?
+            .into_iter()
+            .flatten()
+        {
+            stamps[i] = stamp;
+        }
         Ok(stamps)
     }
 
     async fn bump_stamp(&self, shards: &[String], counter: &str) -> Result<u64, StoreError> {
         let mut invocation = self.scripts.bump.prepare_invoke();
         for shard in shards {
-            invocation.key(shard);
+            invocation.key(self.stamp_key(shard).as_ref());
         }
         invocation
             .arg(counter)

@@ -31,6 +31,39 @@ pub enum Kind {
     Memory,
     Dynamo,
     Redis,
+    /// The Redis Cluster `scripts/test.sh` starts ([`CLUSTER_URLS_ENV`]).
+    RedisCluster,
+}
+
+impl Kind {
+    /// A Redis store, one node or a cluster.
+    pub fn is_redis(self) -> bool {
+        matches!(self, Self::Redis | Self::RedisCluster)
+    }
+}
+
+/// Env var with the node URLs (comma-separated) of the Redis Cluster `scripts/test.sh`
+/// starts.
+pub const CLUSTER_URLS_ENV: &str = "CACHEGEN_TEST_REDIS_CLUSTER_URLS";
+
+/// The test cluster's node URLs. Unset outside CI: `None`, and the test says it is
+/// skipped; unset in CI (`CI=true`): a failure, so a cluster test never passes by not
+/// running.
+pub fn cluster_urls() -> Option<Vec<String>> {
+    match std::env::var(CLUSTER_URLS_ENV) {
+        Ok(urls) if !urls.trim().is_empty() => {
+            Some(urls.split(',').map(|url| url.trim().to_owned()).collect())
+        }
+        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("CI=true but {CLUSTER_URLS_ENV} is unset: scripts/test.sh starts the cluster")
+        }
+        _ => {
+            eprintln!(
+                "skipped: {CLUSTER_URLS_ENV} is unset (scripts/test.sh starts a local Redis Cluster)"
+            );
+            None
+        }
+    }
 }
 
 /// A DynamoDB client for a local endpoint, with dummy credentials.
@@ -147,6 +180,7 @@ impl Harness {
             Kind::Memory => Guard::None,
             Kind::Dynamo => Guard::Shared(shared_moto_endpoint().expect("moto_server")),
             Kind::Redis => Guard::Shared(shared_redis_url().expect("redis-server")),
+            Kind::RedisCluster => Guard::None,
         };
         Self::with_guard(kind, guard).await
     }
@@ -157,6 +191,7 @@ impl Harness {
             Kind::Memory => Guard::None,
             Kind::Dynamo => Guard::Private(TestServer::moto().expect("moto_server")),
             Kind::Redis => Guard::Private(TestServer::redis().expect("redis-server")),
+            Kind::RedisCluster => panic!("no private Redis Cluster: use the shared one"),
         };
         Self::with_guard(kind, guard).await
     }
@@ -184,6 +219,10 @@ impl Harness {
                 )
             }
             Kind::Redis => Arc::new(RedisStore::connect(&url).await.expect("redis url")),
+            Kind::RedisCluster => {
+                let urls = cluster_urls().expect("a Redis Cluster (check cluster_urls first)");
+                Arc::new(RedisStore::connect_cluster(&urls).expect("cluster urls"))
+            }
         };
         Self {
             kind,
