@@ -35,6 +35,10 @@ pub mod metadata {
     /// Attribute DynamoDB's TTL deletes items by.
     pub const TTL_ATTRIBUTE: &str = "ttl";
 
+    /// Schema version of this table's entries: a hash of its data types' value
+    /// shapes, so an entry written for another shape reads as a miss.
+    pub const SCHEMA_VERSION: u32 = 802087931;
+
     /// Global secondary index `TimeRangeIndex`.
     pub const TIME_RANGE_INDEX: &str = "TimeRangeIndex";
 
@@ -532,6 +536,7 @@ impl Cache {
                 .await?
                 .namespace(METRICS_NAMESPACE)
                 .service(SERVICE)
+                .schema_version(metadata::SCHEMA_VERSION)
                 .build()
         };
         let documents_bucket = lookup(buckets::documents::ENV_VAR)

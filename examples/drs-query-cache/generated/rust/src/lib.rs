@@ -35,6 +35,10 @@ pub mod query_cache {
     /// Attribute DynamoDB's TTL deletes items by.
     pub const TTL_ATTRIBUTE: &str = "ttl";
 
+    /// Schema version of this table's entries: a hash of its data types' value
+    /// shapes, so an entry written for another shape reads as a miss.
+    pub const SCHEMA_VERSION: u32 = 1672187785;
+
     /// Global secondary index `dataType-createdAt-index`.
     pub const DATA_TYPE_CREATED_AT_INDEX: &str = "dataType-createdAt-index";
 
@@ -774,6 +778,7 @@ impl Cache {
                 .await?
                 .namespace(METRICS_NAMESPACE)
                 .service(SERVICE)
+                .schema_version(query_cache::SCHEMA_VERSION)
                 .build()
         };
         Ok(Self { query_cache })

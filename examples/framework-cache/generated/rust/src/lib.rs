@@ -35,6 +35,10 @@ pub mod cache {
     /// Attribute DynamoDB's TTL deletes items by.
     pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
+    /// Schema version of this table's entries: a hash of its data types' value
+    /// shapes, so an entry written for another shape reads as a miss.
+    pub const SCHEMA_VERSION: u32 = 2011841988;
+
     /// How items are laid out in this table.
     pub fn layout() -> runtime::store::DynamoLayout {
         runtime::store::DynamoLayout::builder(PARTITION_KEY)
@@ -216,6 +220,7 @@ impl Cache {
                 .await?
                 .namespace(METRICS_NAMESPACE)
                 .service(SERVICE)
+                .schema_version(cache::SCHEMA_VERSION)
                 .distributed_flight(runtime::DistributedFlight::default())
                 .build()
         };

@@ -35,6 +35,10 @@ pub mod server_cache {
     /// Attribute DynamoDB's TTL deletes items by.
     pub const TTL_ATTRIBUTE: &str = "ttl";
 
+    /// Schema version of this table's entries: a hash of its data types' value
+    /// shapes, so an entry written for another shape reads as a miss.
+    pub const SCHEMA_VERSION: u32 = 1750408866;
+
     /// How items are laid out in this table.
     pub fn layout() -> runtime::store::DynamoLayout {
         runtime::store::DynamoLayout::builder(PARTITION_KEY)
@@ -141,6 +145,7 @@ impl Cache {
                 .await?
                 .namespace(METRICS_NAMESPACE)
                 .service(SERVICE)
+                .schema_version(server_cache::SCHEMA_VERSION)
                 .build()
         };
         Ok(Self { server_cache })

@@ -106,6 +106,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
                     .await?
                     .namespace(METRICS_NAMESPACE)
                     .service(SERVICE)
+                    .schema_version(#field::SCHEMA_VERSION)
                     #distributed
                     .build()
             };

@@ -34,6 +34,7 @@ pub(super) fn table_module(model: &CacheModel, reference: &TableRef, table: &Tab
     let attributes = attribute_constants(model, reference);
     let expected = expected_table(table);
     let queries = table.indexes.iter().map(index_query);
+    let schema_version = proc_macro2::Literal::u32_unsuffixed(model.schema_version(reference));
     quote! {
         #docs
         pub mod #module {
@@ -46,6 +47,9 @@ pub(super) fn table_module(model: &CacheModel, reference: &TableRef, table: &Tab
             #sort_key
             /// Attribute DynamoDB's TTL deletes items by.
             pub const TTL_ATTRIBUTE: &str = #ttl_attribute;
+            /// Schema version of this table's entries: a hash of its data types' value
+            /// shapes, so an entry written for another shape reads as a miss.
+            pub const SCHEMA_VERSION: u32 = #schema_version;
             #(#indexes)*
             #attributes
 
