@@ -59,7 +59,10 @@ async fn an_entry_of_the_old_value_shape_reads_as_a_miss() {
         })
         .await
         .unwrap();
-    assert_eq!((value.plan.as_deref(), calls.load(Ordering::SeqCst)), (Some("pro"), 1));
+    assert_eq!(
+        (value.plan.as_deref(), calls.load(Ordering::SeqCst)),
+        (Some("pro"), 1)
+    );
 
     // The new entry replaced the old one; the old code reads it as a miss in turn.
     let older = v1::Cache::from_lookup(None, lookup).await.unwrap();
