@@ -11,7 +11,7 @@ use cachegen_compiler::{Error, Project, output};
 
 /// Compile one cache spec into CloudFormation and typed access code that cannot drift apart.
 ///
-/// A spec (`cache.yaml`) declares the cache tables, their keys and indexes, the data types
+/// A spec (`cachegen.yaml`) declares the cache tables, their keys and indexes, the data types
 /// cached in them with their TTLs, the consumers and what each may do, and the alarms.
 /// `cachegen build` turns it into deployable templates; `cachegen check` fails when the
 /// checked-in outputs no longer match the spec, so CI catches drift.
@@ -84,7 +84,7 @@ enum Command {
     ///
     /// Refuses to overwrite an existing file.
     ///
-    /// Example: cachegen init cache.yaml
+    /// Example: cachegen init cachegen.yaml
     Init {
         #[command(flatten)]
         spec: SpecArg,
@@ -236,7 +236,7 @@ enum Command {
 /// The spec file: the first argument or `--spec`, every command alike.
 #[derive(clap::Args)]
 struct SpecArg {
-    /// The spec file (default `cache.yaml`); `--spec` also names it.
+    /// The spec file (default `cachegen.yaml`, else `cache.yaml`); `--spec` also names it.
     #[arg(id = "spec_argument", value_name = "SPEC")]
     argument: Option<PathBuf>,
     /// The spec file, as an option instead of the first argument.
@@ -250,14 +250,23 @@ struct SpecArg {
 }
 
 impl SpecArg {
-    /// The path given, or `cache.yaml`.
+    /// The path given, or the default spec of the working directory.
     fn path(&self) -> &Path {
         self.option
             .as_deref()
             .or(self.argument.as_deref())
-            .unwrap_or(Path::new("cache.yaml"))
+            .unwrap_or_else(|| &DEFAULT_SPEC)
     }
 }
+
+/// The spec read when none is named, chosen once (saying which when both names exist).
+static DEFAULT_SPEC: std::sync::LazyLock<PathBuf> = std::sync::LazyLock::new(|| {
+    let chosen = cachegen::spec_file::default_spec(Path::new("."));
+    if let Some(note) = chosen.note {
+        eprintln!("{note}");
+    }
+    chosen.path
+});
 
 /// Where a spec's deployed resources are: a stack, else the consumers' env vars.
 #[derive(clap::Args)]
