@@ -338,10 +338,15 @@ async fn drs_example_deploys_caches_invalidates_and_verifies() {
     );
 
     // `cachegen verify --stack` says the same, finding the table through the stack outputs.
-    let report =
-        cachegen::deploy::verify_stack(&cloudformation, &dynamodb, &project.model, "drs-cache-dev")
-            .await
-            .unwrap();
+    let report = cachegen::deploy::verify_stack(
+        &cloudformation,
+        &dynamodb,
+        &cachegen_runtime::config::s3_client(&sdk),
+        &project.model,
+        "drs-cache-dev",
+    )
+    .await
+    .unwrap();
     assert_eq!(
         report.to_string(),
         format!(

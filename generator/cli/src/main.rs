@@ -144,10 +144,12 @@ enum Command {
         #[arg(long, value_name = "BUCKET")]
         template_bucket: Option<String>,
     },
-    /// Compare a deployed stack's tables with the spec.
+    /// Compare a deployed stack's tables and document buckets with the spec.
     ///
-    /// Reads the table names from the stack outputs, then checks each table's keys,
-    /// indexes, TTL and fingerprint tag, printing every difference in plain words.
+    /// Finds the table and bucket names in the stack, then checks each table's keys,
+    /// indexes, TTL and fingerprint tag, and each bucket the stack creates: its default
+    /// encryption, versioning, public access block, Lambda notifications and fingerprint
+    /// tag, printing every difference in plain words.
     /// Exits 0 when the deployment matches, 1 otherwise.
     ///
     /// Example: cachegen verify examples/drs-query-cache/cache.yaml --stack drs-cache-dev
@@ -892,6 +894,7 @@ fn verify(spec: &Path, stack: &str) -> Result<ExitCode> {
         let report = cachegen::deploy::verify_stack(
             &aws_sdk_cloudformation::Client::new(&config),
             &aws_sdk_dynamodb::Client::new(&config),
+            &cachegen_runtime::config::s3_client(&config),
             &project.model,
             stack,
         )

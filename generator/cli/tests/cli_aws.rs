@@ -119,9 +119,18 @@ fn deploy_then_verify_reports_what_moto_ignored() {
 
     let verified = cachegen(&moto, &["verify", spec, "--stack", "changes-dev"]);
     assert_eq!(verified.status.code(), Some(1), "{}", text(&verified));
+    // Moto's CloudFormation ignores the table's TTL and, on the bucket, its versioning,
+    // public access block and notifications (it keeps encryption and tags): verify names
+    // each, in plain words. Terraform sets them all (tests/terraform.rs).
     assert_eq!(
         String::from_utf8_lossy(&verified.stdout),
-        "table metadata: TTL disabled\n"
+        "table metadata: TTL disabled\n\
+         bucket documents: versioning is off, expected Enabled: overwritten and deleted documents cannot be recovered\n\
+         bucket documents: has no public access block, expected all four settings on\n\
+         bucket documents: no notification sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `changes/` and suffix `.json` to the sync function\n\
+         bucket documents: no notification sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `announcements/` and suffix `.json` to the sync function\n",
+        "{}",
+        text(&verified)
     );
 }
 

@@ -1,5 +1,5 @@
 //! Deploying the CloudFormation template through a change set, and verifying a deployed
-//! stack's tables against the spec.
+//! stack's tables and document buckets against the spec.
 //!
 //! The AWS configuration is the SDK's default chain, so `AWS_REGION`, `AWS_PROFILE`
 //! and `AWS_ENDPOINT_URL` (for a local endpoint such as moto) apply as usual.
@@ -14,10 +14,11 @@ use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus, TemplateStage,
 };
 
-use cachegen_compiler::ir::{CacheModel, Table};
+use cachegen_compiler::ir::{Bucket, BucketRef, CacheModel, Table};
 use cachegen_compiler::limits::TEMPLATE_BODY_INLINE;
 use cachegen_runtime::verify::{
-    ExpectedIndex, ExpectedTable, KeyAttribute, Projection, ScalarType, VerifyReport,
+    BucketEncryption, ExpectedBucket, ExpectedIndex, ExpectedNotification, ExpectedTable,
+    KeyAttribute, Projection, ScalarType, VerifyReport,
 };
 
 /// Why a deploy or verify stopped.
@@ -463,6 +464,39 @@ pub fn expected_table(model: &CacheModel, table: &Table) -> ExpectedTable {
     }
 }
 
+/// What the spec says a bucket the templates create must look like once deployed (the
+/// same description the generated module's `buckets::<name>::expected()` returns). A KMS
+/// key or sync function named by a parameter is not known here, and not compared.
+pub fn expected_bucket(model: &CacheModel, reference: &BucketRef) -> ExpectedBucket {
+    let bucket = model.bucket(reference);
+    let notifications = match &bucket.events {
+        None => Vec::new(),
+        Some(events) => model
+            .documents_in(reference)
+            .map(|(_, document)| ExpectedNotification {
+                function_arn: events.function.literal().map(str::to_owned),
+                events: cachegen_compiler::ir::DOCUMENT_EVENTS
+                    .map(str::to_owned)
+                    .to_vec(),
+                prefix: document.key_prefix(),
+                suffix: document.key_suffix(),
+            })
+            .collect(),
+    };
+    ExpectedBucket {
+        encryption: match &bucket.encryption {
+            cachegen_compiler::ir::BucketEncryption::S3Managed => BucketEncryption::S3Managed,
+            cachegen_compiler::ir::BucketEncryption::AwsManaged => BucketEncryption::Kms(None),
+            cachegen_compiler::ir::BucketEncryption::KmsKey(key) => {
+                BucketEncryption::Kms(key.literal().map(str::to_owned))
+            }
+        },
+        versioning: bucket.versioning,
+        notifications,
+        fingerprint: model.fingerprint.clone(),
+    }
+}
+
 /// The physical name of the table `table` in stack `stack`.
 pub async fn stack_table_name(
     client: &Client,
@@ -496,10 +530,12 @@ pub async fn stack_physical_id(
         })
 }
 
-/// Verifies every table of stack `stack` against the spec.
+/// Verifies every table of stack `stack`, and every document bucket it creates, against
+/// the spec.
 pub async fn verify_stack(
     cloudformation: &Client,
     dynamodb: &aws_sdk_dynamodb::Client,
+    s3: &aws_sdk_s3::Client,
     model: &CacheModel,
     stack: &str,
 ) -> Result<VerifyReport, DeployError> {
@@ -512,5 +548,25 @@ pub async fn verify_stack(
                 .map_err(aws("verifying the table"))?;
         report.extend(&table.name, differences);
     }
+    for (reference, bucket) in cachegen_compiler::ir::Ref::each(&model.buckets) {
+        if !bucket.created {
+            continue; // an existing bucket: the templates set none of what is verified
+        }
+        let name = stack_bucket_name(cloudformation, stack, bucket).await?;
+        let differences =
+            cachegen_runtime::verify::verify_bucket(s3, &name, &expected_bucket(model, &reference))
+                .await
+                .map_err(aws("verifying the bucket"))?;
+        report.extend_bucket(&bucket.name, differences);
+    }
     Ok(report)
+}
+
+/// The physical name of the bucket `bucket` in stack `stack`.
+pub async fn stack_bucket_name(
+    client: &Client,
+    stack: &str,
+    bucket: &Bucket,
+) -> Result<String, DeployError> {
+    stack_physical_id(client, stack, &bucket.logical_id).await
 }

@@ -412,8 +412,11 @@ impl Cache {
         GuildMemberCache(runtime::typed::TypedCache::new(&self.cache))
     }
 
-    /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
-    /// this module expects; tables without a DynamoDB store are skipped.
+    /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) and each
+    /// document bucket the templates create (encryption, versioning, public access
+    /// block, notifications, fingerprint tag) with what this module expects. Tables
+    /// without a DynamoDB store are skipped, and buckets when the cache was built
+    /// without an AWS configuration or the bucket's env var.
     pub async fn verify_deployment(
         &self,
     ) -> Result<runtime::verify::VerifyReport, runtime::CacheError> {
