@@ -120,9 +120,12 @@ enum Command {
     ///
     /// Creates a change set (creating the stack if needed), lists its changes, executes
     /// it, shows stack events as they arrive, waits for completion and prints the stack
-    /// outputs. Refuses, before touching the stack, an update CloudFormation cannot
-    /// apply at once: more than one global secondary index created or deleted, or a
-    /// key change on a table with a fixed name. Uses the AWS SDK's default
+    /// outputs. An update creating or deleting more than one global secondary index on a
+    /// table is applied in steps, one index operation per table each (deletions first),
+    /// waiting after each for the indexes to be active; run it again after an
+    /// interruption and it resumes from the deployed stack. With --no-execute only the
+    /// first step's change set is created. Refuses, before touching the stack, a key
+    /// change on a table with a fixed name. Uses the AWS SDK's default
     /// configuration (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL...).
     ///
     /// Example: cachegen deploy examples/drs-query-cache/cache.yaml --stack drs-cache-dev --param env=dev
@@ -732,7 +735,14 @@ fn diff(args: &BuildArgs) -> Result<ExitCode> {
                     println!("{line}");
                 }
                 if let Some(refusal) = change.refusal() {
-                    println!("warning: needs more than one deploy: {refusal}");
+                    println!("warning: deploy refuses this: {refusal}");
+                }
+            }
+            let steps = cachegen::deploy::steps::steps(&old, &file.contents)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if !old.is_empty() && steps.len() > 1 {
+                for line in cachegen::deploy::describe_steps(&steps) {
+                    println!("{line}");
                 }
             }
         }
@@ -857,6 +867,7 @@ fn deploy(
             poll: std::time::Duration::from_secs(2),
             execute,
             template_url,
+            dynamodb: Some(aws_sdk_dynamodb::Client::new(&config)),
         };
         let client = aws_sdk_cloudformation::Client::new(&config);
         let outcome = cachegen::deploy::deploy(

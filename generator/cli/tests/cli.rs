@@ -254,7 +254,7 @@ fn an_unreadable_spec_is_a_plain_error() {
 }
 
 #[test]
-fn diff_shows_table_changes_and_refusals_then_the_text() {
+fn diff_shows_table_changes_and_the_deploy_steps_then_the_text() {
     let dir = project();
     assert!(cachegen(dir.path(), &["build"]).status.success());
     let unchanged = cachegen(dir.path(), &["diff"]);
@@ -279,7 +279,9 @@ fn diff_shows_table_changes_and_refusals_then_the_text() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("warning: needs more than one deploy"),
+        stdout.contains(
+            "this update is applied in 2 steps\n  step 1: QueryCacheTable: delete index dataType-createdAt-index\n  step 2: QueryCacheTable: create index by-type-index\n"
+        ),
         "{stdout}"
     );
     assert!(
