@@ -447,3 +447,43 @@ fn a_template_over_the_inline_limit_is_deployed_from_the_template_bucket() {
     assert_eq!(stored.len(), inline + 1);
     assert_eq!(deployed, stored, "the stack runs the uploaded template");
 }
+
+/// A spec whose one index is renamed: `cachegen deploy` applies the delete and the create
+/// as two updates, waiting between them until the table and its indexes are active.
+#[test]
+fn an_index_rename_deploys_in_two_steps() {
+    let moto = TestServer::moto().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("cachegen.yaml");
+    std::fs::write(&spec, cachegen_compiler::STARTER_SPEC).unwrap();
+    let spec_arg = spec.to_str().unwrap();
+    let deploy = |moto: &TestServer| {
+        cachegen(
+            moto,
+            &["deploy", spec_arg, "--stack", "steps", "--param", "env=dev"],
+        )
+    };
+    let created = deploy(&moto);
+    assert!(created.status.success(), "{}", text(&created));
+
+    std::fs::write(
+        &spec,
+        cachegen_compiler::STARTER_SPEC
+            .replace("      by-type:", "      by-kind:")
+            .replace("invalidate_by: by-type", "invalidate_by: by-kind"),
+    )
+    .unwrap();
+    let stepped = deploy(&moto);
+    assert!(stepped.status.success(), "{}", text(&stepped));
+    let out = text(&stepped);
+    assert!(
+        out.contains("step 1 of 2: CacheTable: delete index by-type"),
+        "{out}"
+    );
+    assert!(
+        out.contains("step 2 of 2: CacheTable: create index by-kind"),
+        "{out}"
+    );
+    assert_eq!(out.matches("executing change set").count(), 2, "{out}");
+    assert!(out.contains("stack steps deployed"), "{out}");
+}
