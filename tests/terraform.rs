@@ -493,3 +493,50 @@ fn split_dashboards_and_policies_apply_to_moto() {
     destroy.args(["destroy", "-auto-approve", "-input=false", "-no-color"]);
     run(destroy);
 }
+
+/// Does the AWS provider step several index changes by itself, as `cachegen deploy` does
+/// for CloudFormation? Against moto, behind a proxy counting DynamoDB calls: the starter
+/// spec applied, then its index renamed and another added (a delete and two creates in
+/// one apply), and the UpdateTable calls of the second apply counted.
+#[test]
+fn the_provider_applies_index_changes_one_update_table_call_each() {
+    let moto = TestServer::moto().expect("moto_server starts");
+    let proxy = cachegen_testkit::CountingProxy::start(&moto.endpoint()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("cachegen.yaml");
+    let write = |text: &str| {
+        std::fs::write(&spec, text).unwrap();
+        root_module(
+            dir.path(),
+            &Project::load(&spec).unwrap(),
+            &proxy.endpoint(),
+            &[],
+        );
+    };
+    let apply = || {
+        let mut apply = terraform(dir.path()).unwrap();
+        apply.args(["apply", "-auto-approve", "-input=false", "-no-color"]);
+        run(apply)
+    };
+    write(cachegen_compiler::STARTER_SPEC);
+    if !init(dir.path()) {
+        return;
+    }
+    assert!(apply().contains("Apply complete!"));
+    proxy.reset();
+    write(
+        &cachegen_compiler::STARTER_SPEC
+            .replace(
+                "      by-type:",
+                "      all-of-type:\n        partition_key: { name: dataType, type: S }\n        projection: all\n      by-kind:",
+            )
+            .replace("invalidate_by: by-type", "invalidate_by: by-kind"),
+    );
+    let text = apply();
+    assert!(text.contains("Apply complete!"), "{text}");
+    assert_eq!(
+        proxy.count("UpdateTable"),
+        3,
+        "one UpdateTable per index operation: {text}"
+    );
+}
