@@ -326,3 +326,32 @@ fn every_class_has_an_id_that_names_it_back() {
     }
     assert_eq!(Class::from_id("nonsense"), None);
 }
+
+#[test]
+fn removing_a_table_is_refused() {
+    let with_spare = BASE.replacen(
+        "tables:\n",
+        "defaults: { table: cache }\ntables:\n  spare:\n    name: shop-spare\n",
+        1,
+    );
+    let without = BASE.replacen("tables:\n", "defaults: { table: cache }\ntables:\n", 1);
+    let old = cachegen_compiler::compile_text("cache.yaml", &with_spare)
+        .unwrap_or_else(|err| panic!("{err}"));
+    let new = cachegen_compiler::compile_text("cache.yaml", &without).unwrap();
+    let report = Report::new(
+        &SourceFile::new("cache.yaml", &without),
+        "main",
+        compare(&old, &new),
+        &[],
+    );
+    assert_eq!(
+        classes(&report),
+        [(Class::TableRemoved, true, line_of(&without, "tables:"))]
+    );
+    assert!(
+        report.changes[0]
+            .change
+            .message
+            .starts_with("table `spare` is removed")
+    );
+}
