@@ -1,12 +1,19 @@
-//! Generates the typed module of `fixtures/templates.cache.yaml` for tests/key_templates.rs,
-//! as a user's build.rs would.
+//! Generates typed modules as a user's build.rs would: `fixtures/templates.cache.yaml` for
+//! tests/key_templates.rs, and the two versions of `fixtures/shape_v*.cache.yaml` for
+//! tests/schema_version.rs.
 
 fn main() {
-    if let Err(err) = cachegen_compiler::Builder::new("fixtures/templates.cache.yaml")
-        .file_name("templates.rs")
-        .compile()
-    {
-        eprintln!("{err}");
-        std::process::exit(1);
+    for (spec, file) in [
+        ("fixtures/templates.cache.yaml", "templates.rs"),
+        ("fixtures/shape_v1.cache.yaml", "shape_v1.rs"),
+        ("fixtures/shape_v2.cache.yaml", "shape_v2.rs"),
+    ] {
+        if let Err(err) = cachegen_compiler::Builder::new(spec)
+            .file_name(file)
+            .compile()
+        {
+            eprintln!("{err}");
+            std::process::exit(1);
+        }
     }
 }

@@ -503,3 +503,28 @@ fn every_generated_spec_passes_cfn_lint() {
         "only {checked} templates carry a spec description"
     );
 }
+
+/// The intermediate templates of a stepped deploy (`cachegen::deploy::steps`) pass
+/// cfn-lint too: for every example with indexes, every index renamed at once, so each
+/// table steps through deleting all its indexes and creating them again.
+#[test]
+fn every_step_of_a_stepped_index_change_passes_cfn_lint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for (name, project) in examples() {
+        let template = project
+            .files(Some(&[cachegen_compiler::ir::Target::Cloudformation]))
+            .remove(0)
+            .contents;
+        let renamed = template.replace("- IndexName: ", "- IndexName: Next");
+        let steps = cachegen::deploy::steps::steps(&template, &renamed).unwrap();
+        for (number, step) in steps.iter().enumerate().take(steps.len() - 1) {
+            let path = dir.path().join(format!("{name}-step{}.json", number + 1));
+            std::fs::write(&path, &step.template).unwrap();
+            paths.push(path);
+        }
+    }
+    assert!(paths.len() >= 4, "only {} intermediate steps", paths.len());
+    let output = cfn_lint(&paths);
+    assert!(output.status.success(), "{}", report(&output));
+}

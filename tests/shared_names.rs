@@ -61,6 +61,11 @@ const HOMONYMS: &[(&str, &str, &str)] = &[
         "\"value\"",
         "the spec's `value` key",
     ),
+    (
+        "generator/compiler/src/breaking/mod.rs",
+        "\"value\"",
+        "the spec's `value` key, where a value change is placed",
+    ),
 ];
 
 /// The lines of the Rust files under `dir` outside unit tests and comments, with their file.

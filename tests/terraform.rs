@@ -6,7 +6,8 @@ use std::path::Path;
 
 use cachegen_compiler::Project;
 use cachegen_compiler::emit::terraform::{self as tf, STACK_NAME};
-use cachegen_compiler::ir::{NamePart, Role};
+use cachegen_compiler::ir::{NamePart, Ref, Role};
+use cachegen_runtime::aws_sdk_s3;
 use cachegen_testkit::{TestServer, shared_moto_endpoint, stub_function_arn};
 use cachegen_tests::deployed::{self, Resolver};
 use cachegen_tests::{
@@ -200,6 +201,10 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
                 bucket.name
             );
         }
+        verify_buckets_then_change_them_out_of_band(&s3, &project, &resolver).await;
+        if name == "change-metadata" {
+            verify_the_generated_module(&sdk, &project, &resolver).await;
+        }
 
         let destroy = || {
             let mut destroy = terraform(dir.path()).unwrap();
@@ -241,6 +246,172 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
             left.table_names()
         );
     }
+}
+
+/// `cachegen verify`'s bucket check finds each applied bucket as the spec says, then names
+/// in plain words what an out-of-band change undid: versioning suspended, the public
+/// access block removed, the fingerprint tag overwritten, the notifications cleared.
+async fn verify_buckets_then_change_them_out_of_band(
+    s3: &aws_sdk_s3::Client,
+    project: &Project,
+    resolver: &Resolver,
+) {
+    use aws_sdk_s3::types::{
+        BucketVersioningStatus, FilterRule, FilterRuleName, LambdaFunctionConfiguration,
+        NotificationConfiguration, NotificationConfigurationFilter, S3KeyFilter, Tag, Tagging,
+        VersioningConfiguration,
+    };
+    use cachegen_runtime::verify::verify_bucket;
+    let model = &project.model;
+    for (reference, bucket) in Ref::each(&model.buckets).filter(|(_, bucket)| bucket.created) {
+        let name = resolver.resolve(&bucket.bucket_name);
+        let expected = cachegen::deploy::expected_bucket(model, &reference);
+        let verify = async || verify_bucket(s3, &name, &expected).await.unwrap();
+        assert_eq!(
+            verify().await,
+            Vec::<String>::new(),
+            "bucket {}",
+            bucket.name
+        );
+
+        let mut broken = Vec::new();
+        if bucket.versioning {
+            s3.put_bucket_versioning()
+                .bucket(&name)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Suspended)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            broken.push("versioning is Suspended, expected Enabled: overwritten and deleted documents cannot be recovered".to_owned());
+        }
+        s3.delete_public_access_block()
+            .bucket(&name)
+            .send()
+            .await
+            .unwrap();
+        broken.push("has no public access block, expected all four settings on".to_owned());
+        if !expected.notifications.is_empty() {
+            // Every notification replaced by one under another prefix. (Moto answers an
+            // emptied configuration with a root element the SDK refuses to parse.)
+            let deployed = s3
+                .get_bucket_notification_configuration()
+                .bucket(&name)
+                .send()
+                .await
+                .unwrap();
+            let function = deployed.lambda_function_configurations()[0].clone();
+            let elsewhere = LambdaFunctionConfiguration::builder()
+                .lambda_function_arn(function.lambda_function_arn())
+                .set_events(Some(function.events().to_vec()))
+                .filter(
+                    NotificationConfigurationFilter::builder()
+                        .key(
+                            S3KeyFilter::builder()
+                                .filter_rules(
+                                    FilterRule::builder()
+                                        .name(FilterRuleName::Prefix)
+                                        .value("elsewhere/")
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap();
+            s3.put_bucket_notification_configuration()
+                .bucket(&name)
+                .notification_configuration(
+                    NotificationConfiguration::builder()
+                        .lambda_function_configurations(elsewhere)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let first = &expected.notifications[0];
+            broken.push(format!(
+                "no notification sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `{}`{} to the sync function",
+                first.prefix,
+                if first.suffix.is_empty() { String::new() } else { format!(" and suffix `{}`", first.suffix) },
+            ));
+            broken.push(format!(
+                "a notification the spec does not declare sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `elsewhere/` to `{}`",
+                function.lambda_function_arn()
+            ));
+        }
+        s3.put_bucket_tagging()
+            .bucket(&name)
+            .tagging(
+                Tagging::builder()
+                    .tag_set(
+                        Tag::builder()
+                            .key(cachegen_runtime::verify::FINGERPRINT_TAG)
+                            .value("0000000000000000")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        broken.push(format!(
+            "tag `cachegen:fingerprint` is `0000000000000000`, expected `{}`: the bucket was deployed from another version of the spec",
+            model.fingerprint
+        ));
+        let found = verify().await;
+        for difference in &broken {
+            assert!(
+                found.contains(difference),
+                "{difference}\nnot in {found:#?}"
+            );
+        }
+        assert_eq!(
+            found.len(),
+            broken.len() + expected.notifications.len().saturating_sub(1),
+            "one line per missing notification, and nothing else: {found:#?}"
+        );
+    }
+}
+
+/// The generated module's `verify_deployment` reads the same: the change-metadata crate,
+/// built from the env vars the module's outputs give a Lambda, after the out-of-band
+/// changes above.
+async fn verify_the_generated_module(
+    sdk: &aws_config::SdkConfig,
+    project: &Project,
+    resolver: &Resolver,
+) {
+    let model = &project.model;
+    let table = resolver.resolve(&model.tables[0].table_name);
+    let bucket = resolver.resolve(&model.buckets[0].bucket_name);
+    let cache = change_notifier_cache::Cache::from_lookup(Some(sdk), |var| match var {
+        _ if var == change_notifier_cache::metadata::ENV_VAR => Some(table.clone()),
+        _ if var == change_notifier_cache::buckets::documents::ENV_VAR => Some(bucket.clone()),
+        _ => None,
+    })
+    .await
+    .unwrap();
+    let report = cache.verify_deployment().await.unwrap();
+    let text = report.to_string();
+    assert!(
+        text.contains("bucket documents: versioning is Suspended, expected Enabled"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bucket documents: has no public access block"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("table metadata"),
+        "the table matches: {text}"
+    );
 }
 
 /// A spec whose outputs are split to keep within AWS's limits: three tables (a dashboard
@@ -321,4 +492,51 @@ fn split_dashboards_and_policies_apply_to_moto() {
     let mut destroy = terraform(dir.path()).unwrap();
     destroy.args(["destroy", "-auto-approve", "-input=false", "-no-color"]);
     run(destroy);
+}
+
+/// Does the AWS provider step several index changes by itself, as `cachegen deploy` does
+/// for CloudFormation? Against moto, behind a proxy counting DynamoDB calls: the starter
+/// spec applied, then its index renamed and another added (a delete and two creates in
+/// one apply), and the UpdateTable calls of the second apply counted.
+#[test]
+fn the_provider_applies_index_changes_one_update_table_call_each() {
+    let moto = TestServer::moto().expect("moto_server starts");
+    let proxy = cachegen_testkit::CountingProxy::start(&moto.endpoint()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("cachegen.yaml");
+    let write = |text: &str| {
+        std::fs::write(&spec, text).unwrap();
+        root_module(
+            dir.path(),
+            &Project::load(&spec).unwrap(),
+            &proxy.endpoint(),
+            &[],
+        );
+    };
+    let apply = || {
+        let mut apply = terraform(dir.path()).unwrap();
+        apply.args(["apply", "-auto-approve", "-input=false", "-no-color"]);
+        run(apply)
+    };
+    write(cachegen_compiler::STARTER_SPEC);
+    if !init(dir.path()) {
+        return;
+    }
+    assert!(apply().contains("Apply complete!"));
+    proxy.reset();
+    write(
+        &cachegen_compiler::STARTER_SPEC
+            .replace(
+                "      by-type:",
+                "      all-of-type:\n        partition_key: { name: dataType, type: S }\n        projection: all\n      by-kind:",
+            )
+            .replace("invalidate_by: by-type", "invalidate_by: by-kind"),
+    );
+    let text = apply();
+    assert!(text.contains("Apply complete!"), "{text}");
+    assert_eq!(
+        proxy.count("UpdateTable"),
+        3,
+        "one UpdateTable per index operation: {text}"
+    );
 }

@@ -1,6 +1,9 @@
 //! Does the deployed table match what the code expects? Keys, indexes, TTL and the
 //! spec fingerprint, compared through DescribeTable, DescribeTimeToLive and
-//! ListTagsOfResource, with each difference in plain words.
+//! ListTagsOfResource, with each difference in plain words. Document buckets are checked
+//! in [`bucket`].
+
+mod bucket;
 
 use std::fmt;
 
@@ -11,6 +14,8 @@ use aws_sdk_dynamodb::types::{
 
 use crate::error::{CacheError, StoreError};
 use crate::tiered::TieredCache;
+
+pub use bucket::{BucketEncryption, ExpectedBucket, ExpectedNotification, verify_bucket};
 
 /// Tag key carrying the spec fingerprint (written by cachegen's templates).
 pub const FINGERPRINT_TAG: &str = cachegen_names::FINGERPRINT_TAG;
@@ -90,20 +95,30 @@ pub struct ExpectedTable {
     pub fingerprint: String,
 }
 
-/// Differences found per table.
+/// Differences found per table and bucket.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {
-    /// `(table, difference)` pairs, in the order found.
+    /// `(resource, difference)` pairs, in the order found; the resource is `table <name>`
+    /// or `bucket <name>`, with its name in the spec.
     pub findings: Vec<(String, String)>,
 }
 
 impl VerifyReport {
     /// Adds one table's differences.
     pub fn extend(&mut self, table: &str, differences: Vec<String>) {
+        self.add(format!("table {table}"), differences);
+    }
+
+    /// Adds one document bucket's differences.
+    pub fn extend_bucket(&mut self, bucket: &str, differences: Vec<String>) {
+        self.add(format!("bucket {bucket}"), differences);
+    }
+
+    fn add(&mut self, resource: String, differences: Vec<String>) {
         self.findings.extend(
             differences
                 .into_iter()
-                .map(|difference| (table.to_owned(), difference)),
+                .map(|difference| (resource.clone(), difference)),
         );
     }
 
@@ -124,10 +139,10 @@ impl VerifyReport {
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_ok() {
-            return write!(f, "the deployed tables match the spec");
+            return write!(f, "the deployed tables and buckets match the spec");
         }
-        for (table, difference) in &self.findings {
-            writeln!(f, "table {table}: {difference}")?;
+        for (resource, difference) in &self.findings {
+            writeln!(f, "{resource}: {difference}")?;
         }
         Ok(())
     }

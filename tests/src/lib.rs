@@ -177,6 +177,7 @@ pub async fn deploy_template(
         poll: std::time::Duration::from_millis(200),
         execute,
         template_url: None,
+        dynamodb: None,
     };
     let mut lines = Vec::new();
     let outcome = cachegen::deploy::deploy(

@@ -11,7 +11,7 @@ use cachegen_compiler::{Error, Project, output};
 
 /// Compile one cache spec into CloudFormation and typed access code that cannot drift apart.
 ///
-/// A spec (`cache.yaml`) declares the cache tables, their keys and indexes, the data types
+/// A spec (`cachegen.yaml`) declares the cache tables, their keys and indexes, the data types
 /// cached in them with their TTLs, the consumers and what each may do, and the alarms.
 /// `cachegen build` turns it into deployable templates; `cachegen check` fails when the
 /// checked-in outputs no longer match the spec, so CI catches drift.
@@ -25,6 +25,28 @@ struct Cli {
     /// `warn` for text, `info` for JSON), such as `CACHEGEN_LOG=debug`.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// How spec problems are reported: `human` (rustc-like, on standard error), or
+    /// `github`: also one GitHub Actions annotation per problem on standard output
+    /// (`::error file=…,line=…,col=…,title=CGxxxx::message`), shown on the pull request.
+    #[arg(long, global = true, value_enum, default_value_t = ErrorFormat::Human)]
+    error_format: ErrorFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ErrorFormat {
+    Human,
+    Github,
+}
+
+/// The `--error-format` of this run, set once in `main`.
+static ERROR_FORMAT: std::sync::OnceLock<ErrorFormat> = std::sync::OnceLock::new();
+
+/// Prints a spec's problems as `--error-format` asks.
+fn report_problems(diagnostics: &cachegen_compiler::validate::Diagnostics) {
+    eprint!("{diagnostics}");
+    if ERROR_FORMAT.get() == Some(&ErrorFormat::Github) {
+        print!("{}", diagnostics.render_github());
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -62,7 +84,7 @@ enum Command {
     ///
     /// Refuses to overwrite an existing file.
     ///
-    /// Example: cachegen init cache.yaml
+    /// Example: cachegen init cachegen.yaml
     Init {
         #[command(flatten)]
         spec: SpecArg,
@@ -75,13 +97,35 @@ enum Command {
     ///
     /// Example: cachegen diff examples/drs-query-cache/cache.yaml
     Diff(BuildArgs),
+    /// Compare the spec with an earlier version and classify what each change does to a
+    /// live cache, like `buf breaking`.
+    ///
+    /// `--against` is a file, or a git revision whose version of the spec is read with
+    /// `git show <rev>:<path>` (a spec the revision does not have is new: nothing to
+    /// compare). Refused unless allowed with `--allow CLASS` (repeatable): table-replaced
+    /// (a key schema or physical name change: the table and its entries are lost),
+    /// table-removed, ttl-attribute-renamed (old items never expire), index-recreated (a
+    /// GSI's keys or projection change: deleted and rebuilt, queries fail meanwhile),
+    /// index-removed, data-type-removed (a consumer that used it stays), iam-narrowed (a
+    /// consumer loses access, or is removed). Warnings: key-template-changed (old entries
+    /// orphaned; the miss burst is estimated from declared `traffic`) and
+    /// value-type-changed (the table's schema version changes: old entries read as misses).
+    ///
+    /// Exits 0 when nothing is refused, 1 when a change is refused (or the earlier
+    /// version cannot be read), 2 when either spec has problems.
+    ///
+    /// Example: cachegen breaking cachegen.yaml --against origin/main --format github
+    Breaking(BreakingArgs),
     /// Deploy the spec's CloudFormation template through a change set.
     ///
     /// Creates a change set (creating the stack if needed), lists its changes, executes
     /// it, shows stack events as they arrive, waits for completion and prints the stack
-    /// outputs. Refuses, before touching the stack, an update CloudFormation cannot
-    /// apply at once: more than one global secondary index created or deleted, or a
-    /// key change on a table with a fixed name. Uses the AWS SDK's default
+    /// outputs. An update creating or deleting more than one global secondary index on a
+    /// table is applied in steps, one index operation per table each (deletions first),
+    /// waiting after each for the indexes to be active; run it again after an
+    /// interruption and it resumes from the deployed stack. With --no-execute only the
+    /// first step's change set is created. Refuses, before touching the stack, a key
+    /// change on a table with a fixed name. Uses the AWS SDK's default
     /// configuration (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL...).
     ///
     /// Example: cachegen deploy examples/drs-query-cache/cache.yaml --stack drs-cache-dev --param env=dev
@@ -103,10 +147,12 @@ enum Command {
         #[arg(long, value_name = "BUCKET")]
         template_bucket: Option<String>,
     },
-    /// Compare a deployed stack's tables with the spec.
+    /// Compare a deployed stack's tables and document buckets with the spec.
     ///
-    /// Reads the table names from the stack outputs, then checks each table's keys,
-    /// indexes, TTL and fingerprint tag, printing every difference in plain words.
+    /// Finds the table and bucket names in the stack, then checks each table's keys,
+    /// indexes, TTL and fingerprint tag, and each bucket the stack creates: its default
+    /// encryption, versioning, public access block, Lambda notifications and fingerprint
+    /// tag, printing every difference in plain words.
     /// Exits 0 when the deployment matches, 1 otherwise.
     ///
     /// Example: cachegen verify examples/drs-query-cache/cache.yaml --stack drs-cache-dev
@@ -195,7 +241,7 @@ enum Command {
 /// The spec file: the first argument or `--spec`, every command alike.
 #[derive(clap::Args)]
 struct SpecArg {
-    /// The spec file (default `cache.yaml`); `--spec` also names it.
+    /// The spec file (default `cachegen.yaml`, else `cache.yaml`); `--spec` also names it.
     #[arg(id = "spec_argument", value_name = "SPEC")]
     argument: Option<PathBuf>,
     /// The spec file, as an option instead of the first argument.
@@ -209,14 +255,23 @@ struct SpecArg {
 }
 
 impl SpecArg {
-    /// The path given, or `cache.yaml`.
+    /// The path given, or the default spec of the working directory.
     fn path(&self) -> &Path {
         self.option
             .as_deref()
             .or(self.argument.as_deref())
-            .unwrap_or(Path::new("cache.yaml"))
+            .unwrap_or_else(|| &DEFAULT_SPEC)
     }
 }
+
+/// The spec read when none is named, chosen once (saying which when both names exist).
+static DEFAULT_SPEC: std::sync::LazyLock<PathBuf> = std::sync::LazyLock::new(|| {
+    let chosen = cachegen::spec_file::default_spec(Path::new("."));
+    if let Some(note) = chosen.note {
+        eprintln!("{note}");
+    }
+    chosen.path
+});
 
 /// Where a spec's deployed resources are: a stack, else the consumers' env vars.
 #[derive(clap::Args)]
@@ -319,6 +374,38 @@ struct BuildArgs {
 }
 
 #[derive(clap::Args)]
+struct BreakingArgs {
+    #[command(flatten)]
+    spec: SpecArg,
+    /// The earlier version: a file, or a git revision (`origin/main`, a tag, a commit).
+    #[arg(long, value_name = "REV|FILE")]
+    against: String,
+    /// A class of change that does not fail the check (repeatable), such as
+    /// `table-replaced`.
+    #[arg(long = "allow", value_name = "CLASS", value_parser = parse_class)]
+    allow: Vec<cachegen_compiler::breaking::Class>,
+    /// `text`, `json`, or `github` (annotations); default `github` with
+    /// `--error-format github`, else `text`.
+    #[arg(long, value_enum)]
+    format: Option<BreakingFormat>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BreakingFormat {
+    Text,
+    Json,
+    Github,
+}
+
+fn parse_class(id: &str) -> Result<cachegen_compiler::breaking::Class, String> {
+    use cachegen_compiler::breaking::Class;
+    Class::from_id(id).ok_or_else(|| {
+        let ids: Vec<&str> = Class::ALL.iter().map(|class| class.id()).collect();
+        format!("unknown class; one of: {}", ids.join(", "))
+    })
+}
+
+#[derive(clap::Args)]
 struct BuildCommand {
     #[command(flatten)]
     args: BuildArgs,
@@ -358,6 +445,7 @@ const SPEC_PROBLEMS: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
+    ERROR_FORMAT.get_or_init(|| cli.error_format);
     match run(cli.command) {
         Ok(code) => code,
         Err(err) => {
@@ -373,6 +461,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Check(args) => check(&args),
         Command::Init { spec } => init(spec.path()),
         Command::Diff(args) => diff(&args),
+        Command::Breaking(args) => breaking(&args),
         Command::Deploy {
             spec,
             stack,
@@ -428,7 +517,7 @@ fn load_for(spec: &Path, targets: Option<&[Target]>) -> Result<Option<Project>> 
     match Project::load_for(spec, targets) {
         Ok(project) => Ok(Some(project)),
         Err(Error::Spec(diagnostics)) => {
-            eprint!("{diagnostics}");
+            report_problems(&diagnostics);
             Ok(None)
         }
         Err(err) => Err(err.into()),
@@ -459,7 +548,7 @@ fn outputs(
     let files = match project.outputs((!targets.is_empty()).then_some(targets.as_slice())) {
         Ok(files) => files,
         Err(Error::Spec(diagnostics)) => {
-            eprint!("{diagnostics}");
+            report_problems(&diagnostics);
             return Ok(None);
         }
         Err(err) => return Err(err.into()),
@@ -583,7 +672,7 @@ fn docs(spec: &Path, out: Option<PathBuf>, template: Option<PathBuf>) -> Result<
             match docs::render_with(&project.model, &project.spec_name(), &template) {
                 Ok(page) => page,
                 Err(diagnostics) => {
-                    eprint!("{diagnostics}");
+                    report_problems(&diagnostics);
                     return Ok(ExitCode::from(SPEC_PROBLEMS));
                 }
             }
@@ -646,7 +735,14 @@ fn diff(args: &BuildArgs) -> Result<ExitCode> {
                     println!("{line}");
                 }
                 if let Some(refusal) = change.refusal() {
-                    println!("warning: needs more than one deploy: {refusal}");
+                    println!("warning: deploy refuses this: {refusal}");
+                }
+            }
+            let steps = cachegen::deploy::steps::steps(&old, &file.contents)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if !old.is_empty() && steps.len() > 1 {
+                for line in cachegen::deploy::describe_steps(&steps) {
+                    println!("{line}");
                 }
             }
         }
@@ -666,6 +762,64 @@ fn diff(args: &BuildArgs) -> Result<ExitCode> {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+fn breaking(args: &BreakingArgs) -> Result<ExitCode> {
+    use cachegen_compiler::breaking::{self, Report};
+    use cachegen_compiler::validate;
+    let spec = args.spec.path();
+    let bytes = std::fs::read(spec).with_context(|| format!("reading {}", spec.display()))?;
+    let compiled = validate::decode(&spec.display().to_string(), &bytes)
+        .and_then(|file| validate::compile(&file).map(|model| (file, model)));
+    let (file, new) = match compiled {
+        Ok(compiled) => compiled,
+        Err(diagnostics) => {
+            report_problems(&diagnostics);
+            return Ok(ExitCode::from(SPEC_PROBLEMS));
+        }
+    };
+    let Some(earlier) = cachegen::against::read(spec, &args.against)? else {
+        println!(
+            "{} is new at {}: nothing to compare",
+            spec.display(),
+            args.against
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let old = match cachegen_compiler::compile_text(&earlier.label, &earlier.text) {
+        Ok(old) => old,
+        Err(diagnostics) => {
+            report_problems(&diagnostics);
+            eprintln!(
+                "the earlier spec ({}) does not compile: nothing to compare",
+                earlier.label
+            );
+            return Ok(ExitCode::from(SPEC_PROBLEMS));
+        }
+    };
+    let report = Report::new(
+        &file,
+        &earlier.label,
+        breaking::compare(&old, &new),
+        &args.allow,
+    );
+    let format = args.format.unwrap_or(match ERROR_FORMAT.get() {
+        Some(ErrorFormat::Github) => BreakingFormat::Github,
+        _ => BreakingFormat::Text,
+    });
+    match format {
+        BreakingFormat::Text => print!("{}", report.render_text()),
+        BreakingFormat::Json => print!("{}", report.render_json()),
+        BreakingFormat::Github => {
+            print!("{}", report.render_github());
+            eprint!("{}", report.render_text());
+        }
+    }
+    Ok(if report.refused() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 
@@ -713,6 +867,7 @@ fn deploy(
             poll: std::time::Duration::from_secs(2),
             execute,
             template_url,
+            dynamodb: Some(aws_sdk_dynamodb::Client::new(&config)),
         };
         let client = aws_sdk_cloudformation::Client::new(&config);
         let outcome = cachegen::deploy::deploy(
@@ -750,6 +905,7 @@ fn verify(spec: &Path, stack: &str) -> Result<ExitCode> {
         let report = cachegen::deploy::verify_stack(
             &aws_sdk_cloudformation::Client::new(&config),
             &aws_sdk_dynamodb::Client::new(&config),
+            &cachegen_runtime::config::s3_client(&config),
             &project.model,
             stack,
         )

@@ -205,7 +205,7 @@ fn init_writes_a_spec_that_builds_and_never_overwrites() {
     let output = cachegen(dir.path(), &["init"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(
-        fs::read_to_string(dir.path().join("cache.yaml")).unwrap(),
+        fs::read_to_string(dir.path().join("cachegen.yaml")).unwrap(),
         cachegen_compiler::STARTER_SPEC
     );
     assert!(cachegen(dir.path(), &["build"]).status.success());
@@ -254,7 +254,7 @@ fn an_unreadable_spec_is_a_plain_error() {
 }
 
 #[test]
-fn diff_shows_table_changes_and_refusals_then_the_text() {
+fn diff_shows_table_changes_and_the_deploy_steps_then_the_text() {
     let dir = project();
     assert!(cachegen(dir.path(), &["build"]).status.success());
     let unchanged = cachegen(dir.path(), &["diff"]);
@@ -279,7 +279,9 @@ fn diff_shows_table_changes_and_refusals_then_the_text() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("warning: needs more than one deploy"),
+        stdout.contains(
+            "this update is applied in 2 steps\n  step 1: QueryCacheTable: delete index dataType-createdAt-index\n  step 2: QueryCacheTable: create index by-type-index\n"
+        ),
         "{stdout}"
     );
     assert!(
@@ -534,4 +536,39 @@ fn build_notes_a_parameter_nothing_uses() {
     );
     let template = fs::read_to_string(dir.path().join("generated/cloudformation.yaml")).unwrap();
     assert!(!template.contains("Spare"), "{template}");
+}
+
+#[test]
+fn the_default_spec_is_cachegen_yaml_else_cache_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = cachegen(dir.path(), &["init"]);
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    assert!(dir.path().join("cachegen.yaml").is_file());
+    let build = cachegen(dir.path(), &["build"]);
+    assert!(build.status.success(), "{}", text(&build.stderr));
+    assert!(text(&build.stderr).is_empty(), "{}", text(&build.stderr));
+
+    // Only the older name: it is read.
+    fs::rename(
+        dir.path().join("cachegen.yaml"),
+        dir.path().join("cache.yaml"),
+    )
+    .unwrap();
+    assert!(cachegen(dir.path(), &["build"]).status.success());
+    let check = cachegen(dir.path(), &["check"]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert!(text(&check.stdout).contains("outputs of cache.yaml are up to date"));
+
+    // Both: cachegen.yaml is read, and the other named as ignored.
+    fs::write(dir.path().join("cachegen.yaml"), "version: 1\n").unwrap();
+    let both = cachegen(dir.path(), &["check"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        text(&both.stderr).starts_with(
+            "note: reading cachegen.yaml; cache.yaml beside it is ignored (name a spec to read another)\n"
+        ),
+        "{}",
+        text(&both.stderr)
+    );
+    assert!(text(&both.stderr).contains("cachegen.yaml"));
 }

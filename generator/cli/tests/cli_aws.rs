@@ -119,9 +119,18 @@ fn deploy_then_verify_reports_what_moto_ignored() {
 
     let verified = cachegen(&moto, &["verify", spec, "--stack", "changes-dev"]);
     assert_eq!(verified.status.code(), Some(1), "{}", text(&verified));
+    // Moto's CloudFormation ignores the table's TTL and, on the bucket, its versioning,
+    // public access block and notifications (it keeps encryption and tags): verify names
+    // each, in plain words. Terraform sets them all (tests/terraform.rs).
     assert_eq!(
         String::from_utf8_lossy(&verified.stdout),
-        "table metadata: TTL disabled\n"
+        "table metadata: TTL disabled\n\
+         bucket documents: versioning is off, expected Enabled: overwritten and deleted documents cannot be recovered\n\
+         bucket documents: has no public access block, expected all four settings on\n\
+         bucket documents: no notification sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `changes/` and suffix `.json` to the sync function\n\
+         bucket documents: no notification sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `announcements/` and suffix `.json` to the sync function\n",
+        "{}",
+        text(&verified)
     );
 }
 
@@ -437,4 +446,44 @@ fn a_template_over_the_inline_limit_is_deployed_from_the_template_bucket() {
     });
     assert_eq!(stored.len(), inline + 1);
     assert_eq!(deployed, stored, "the stack runs the uploaded template");
+}
+
+/// A spec whose one index is renamed: `cachegen deploy` applies the delete and the create
+/// as two updates, waiting between them until the table and its indexes are active.
+#[test]
+fn an_index_rename_deploys_in_two_steps() {
+    let moto = TestServer::moto().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("cachegen.yaml");
+    std::fs::write(&spec, cachegen_compiler::STARTER_SPEC).unwrap();
+    let spec_arg = spec.to_str().unwrap();
+    let deploy = |moto: &TestServer| {
+        cachegen(
+            moto,
+            &["deploy", spec_arg, "--stack", "steps", "--param", "env=dev"],
+        )
+    };
+    let created = deploy(&moto);
+    assert!(created.status.success(), "{}", text(&created));
+
+    std::fs::write(
+        &spec,
+        cachegen_compiler::STARTER_SPEC
+            .replace("      by-type:", "      by-kind:")
+            .replace("invalidate_by: by-type", "invalidate_by: by-kind"),
+    )
+    .unwrap();
+    let stepped = deploy(&moto);
+    assert!(stepped.status.success(), "{}", text(&stepped));
+    let out = text(&stepped);
+    assert!(
+        out.contains("step 1 of 2: CacheTable: delete index by-type"),
+        "{out}"
+    );
+    assert!(
+        out.contains("step 2 of 2: CacheTable: create index by-kind"),
+        "{out}"
+    );
+    assert_eq!(out.matches("executing change set").count(), 2, "{out}");
+    assert!(out.contains("stack steps deployed"), "{out}");
 }

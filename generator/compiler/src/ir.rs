@@ -6,6 +6,7 @@
 
 mod reference;
 mod render;
+mod shape;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

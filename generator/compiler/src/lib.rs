@@ -13,7 +13,9 @@
 //! - [`output`]: atomic writes, and drift detection for `cachegen check`;
 //! - [`view`]: the versioned JSON view of the IR (`cachegen ir`), with its JSON Schema;
 //! - [`Builder`]: the typed Rust module from a `build.rs`, like prost-build;
-//! - [`cost`]: the monthly DynamoDB estimate from declared traffic.
+//! - [`cost`]: the monthly DynamoDB estimate from declared traffic;
+//! - [`breaking`]: what a spec change does to a live cache, against an earlier version;
+//! - [`annotation`]: GitHub Actions annotations for CI.
 //!
 //! ```
 //! let spec = cachegen_compiler::STARTER_SPEC;
@@ -22,6 +24,8 @@
 //! assert!(files[0].contents.contains("AWS::DynamoDB::Table"));
 //! ```
 
+pub mod annotation;
+pub mod breaking;
 mod builder;
 pub mod cost;
 pub mod emit;

@@ -1,10 +1,11 @@
 //! Deploying the CloudFormation template through a change set, and verifying a deployed
-//! stack's tables against the spec.
+//! stack's tables and document buckets against the spec.
 //!
 //! The AWS configuration is the SDK's default chain, so `AWS_REGION`, `AWS_PROFILE`
 //! and `AWS_ENDPOINT_URL` (for a local endpoint such as moto) apply as usual.
 
 pub mod plan;
+pub mod steps;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -14,10 +15,11 @@ use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus, TemplateStage,
 };
 
-use cachegen_compiler::ir::{CacheModel, Table};
+use cachegen_compiler::ir::{Bucket, BucketRef, CacheModel, Table};
 use cachegen_compiler::limits::TEMPLATE_BODY_INLINE;
 use cachegen_runtime::verify::{
-    ExpectedIndex, ExpectedTable, KeyAttribute, Projection, ScalarType, VerifyReport,
+    BucketEncryption, ExpectedBucket, ExpectedIndex, ExpectedNotification, ExpectedTable,
+    KeyAttribute, Projection, ScalarType, VerifyReport,
 };
 
 /// Why a deploy or verify stopped.
@@ -115,6 +117,9 @@ pub struct DeployOptions {
     /// Where the template was uploaded ([`upload_template`]), for a template too large
     /// to send inline; `None` sends it inline.
     pub template_url: Option<String>,
+    /// DynamoDB, to wait between the steps of a stepped update until new indexes are
+    /// active; `None` relies on CloudFormation's completion alone.
+    pub dynamodb: Option<aws_sdk_dynamodb::Client>,
 }
 
 /// Uploads `template` to `bucket` for a deploy of `stack`, under a key named after the spec
@@ -143,9 +148,14 @@ pub async fn upload_template(
     Ok(format!("https://{bucket}.s3.{region}.amazonaws.com/{key}"))
 }
 
-/// Deploys `template` (the spec's CloudFormation) as stack `options.stack` through a
-/// change set, writing progress lines to `progress` as stack events arrive. A template
+/// Deploys `template` (the spec's CloudFormation) as stack `options.stack` through
+/// change sets, writing progress lines to `progress` as stack events arrive. A template
 /// over [`TEMPLATE_BODY_INLINE`] bytes is deployed from `options.template_url`.
+///
+/// An update creating or deleting more than one global secondary index on a table is
+/// applied in steps ([`steps::steps`]), one index operation per table each, waiting after
+/// each for the tables and their indexes to be active. The steps are planned from the
+/// deployed template, so running the deploy again after an interruption resumes them.
 pub async fn deploy(
     client: &Client,
     template: &str,
@@ -160,34 +170,159 @@ pub async fn deploy(
         });
     }
     let existing = existing_template(client, &options.stack).await?;
-    if let Some(old) = &existing {
-        let changes =
-            plan::table_changes(old, template).map_err(aws("reading the deployed template"))?;
-        let refusals: Vec<String> = changes
-            .iter()
-            .filter_map(plan::TableChange::refusal)
-            .collect();
-        if !refusals.is_empty() {
-            return Err(DeployError::Refused(refusals));
+    let Some(old) = &existing else {
+        let change_set = format!("cachegen-{fingerprint}-{}", epoch_secs());
+        return apply(client, template, &change_set, false, options, progress).await;
+    };
+    let changes =
+        plan::table_changes(old, template).map_err(aws("reading the deployed template"))?;
+    let refusals: Vec<String> = changes
+        .iter()
+        .filter_map(plan::TableChange::refusal)
+        .collect();
+    if !refusals.is_empty() {
+        return Err(DeployError::Refused(refusals));
+    }
+    for line in changes.iter().flat_map(plan::TableChange::describe) {
+        progress(&line);
+    }
+    let steps = steps::steps(old, template).map_err(aws("reading the deployed template"))?;
+    if steps.len() > 1 {
+        if options.template_url.is_some() {
+            return Err(DeployError::Refused(vec![format!(
+                "this update takes {} steps (one index operation per table each), and a template deployed from S3 (--template-bucket) is deployed in one: apply the index changes in smaller spec changes",
+                steps.len()
+            )]));
         }
-        for line in changes.iter().flat_map(plan::TableChange::describe) {
+        for line in describe_steps(&steps) {
             progress(&line);
         }
     }
+    let count = steps.len();
+    let mut outcome = DeployOutcome::NoChanges;
+    for (number, step) in steps.iter().enumerate() {
+        let last = number + 1 == count;
+        let change_set = if last {
+            format!("cachegen-{fingerprint}-{}", epoch_secs())
+        } else {
+            format!("cachegen-{fingerprint}-step{}-{}", number + 1, epoch_secs())
+        };
+        let body = if last { template } else { &step.template };
+        if count > 1 {
+            progress(&format!(
+                "step {} of {count}: {}",
+                number + 1,
+                step.actions.join("; ")
+            ));
+        }
+        outcome = apply(client, body, &change_set, true, options, progress).await?;
+        if let DeployOutcome::Planned { .. } = outcome {
+            if !last {
+                progress(&format!(
+                    "step 1 of {count} left for review; deploying applies the steps in order"
+                ));
+            }
+            return Ok(outcome);
+        }
+        if let (false, Some(dynamodb)) = (last, &options.dynamodb) {
+            wait_for_indexes(client, dynamodb, &options.stack, options.poll, progress).await?;
+        }
+    }
+    Ok(outcome)
+}
 
-    let change_set = format!("cachegen-{fingerprint}-{}", epoch_secs());
-    let kind = if existing.is_some() {
+/// The plan of a stepped update, a line per step.
+pub fn describe_steps(steps: &[steps::Step]) -> Vec<String> {
+    let mut lines = vec![format!(
+        "CloudFormation creates or deletes one global secondary index per table per update: this update is applied in {} steps",
+        steps.len()
+    )];
+    lines.extend(
+        steps
+            .iter()
+            .enumerate()
+            .map(|(number, step)| format!("  step {}: {}", number + 1, step.actions.join("; "))),
+    );
+    lines
+}
+
+/// Waits until every table of `stack` and each of its indexes is active (an index being
+/// created is backfilled after CloudFormation reports the update).
+async fn wait_for_indexes(
+    client: &Client,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    stack: &str,
+    poll: Duration,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), DeployError> {
+    let resources = client
+        .describe_stack_resources()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(aws("DescribeStackResources"))?;
+    let tables: Vec<String> = resources
+        .stack_resources()
+        .iter()
+        .filter(|resource| resource.resource_type() == Some("AWS::DynamoDB::Table"))
+        .filter_map(|resource| resource.physical_resource_id().map(str::to_owned))
+        .collect();
+    for table in tables {
+        loop {
+            let described = dynamodb
+                .describe_table()
+                .table_name(&table)
+                .send()
+                .await
+                .map_err(aws("DescribeTable"))?;
+            let Some(described) = described.table() else {
+                break;
+            };
+            let active = |status: Option<&aws_sdk_dynamodb::types::IndexStatus>| {
+                status.is_none_or(|status| *status == aws_sdk_dynamodb::types::IndexStatus::Active)
+            };
+            let ready = described.table_status()
+                == Some(&aws_sdk_dynamodb::types::TableStatus::Active)
+                && described
+                    .global_secondary_indexes()
+                    .iter()
+                    .all(|index| active(index.index_status()));
+            if ready {
+                break;
+            }
+            progress(&format!(
+                "waiting for table {table} and its indexes to be active"
+            ));
+            tokio::time::sleep(poll).await;
+        }
+    }
+    Ok(())
+}
+
+/// Creates change set `change_set` for `template` (updating the stack when `update`),
+/// lists it, and executes it and waits unless `options.execute` is false.
+async fn apply(
+    client: &Client,
+    template: &str,
+    change_set: &str,
+    update: bool,
+    options: &DeployOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<DeployOutcome, DeployError> {
+    let change_set = change_set.to_owned();
+    let kind = if update {
         ChangeSetType::Update
     } else {
         ChangeSetType::Create
     };
-    client
+    let inline = options.template_url.is_none() || template.len() <= TEMPLATE_BODY_INLINE;
+    let created = client
         .create_change_set()
         .stack_name(&options.stack)
         .change_set_name(&change_set)
         .change_set_type(kind)
-        .set_template_body(options.template_url.is_none().then(|| template.to_owned()))
-        .set_template_url(options.template_url.clone())
+        .set_template_body(inline.then(|| template.to_owned()))
+        .set_template_url((!inline).then(|| options.template_url.clone()).flatten())
         .set_parameters(Some(
             options
                 .parameters
@@ -203,8 +338,16 @@ pub async fn deploy(
         .capabilities(Capability::CapabilityIam)
         .capabilities(Capability::CapabilityNamedIam)
         .send()
-        .await
-        .map_err(aws("CreateChangeSet"))?;
+        .await;
+    match created {
+        Ok(_) => {}
+        // Moto refuses an empty change set outright, where CloudFormation creates it and
+        // fails it (handled below).
+        Err(err) if format!("{err:?}").contains("No updates are to be performed") => {
+            return Ok(DeployOutcome::NoChanges);
+        }
+        Err(err) => return Err(aws("CreateChangeSet")(err)),
+    }
     progress(&format!("created change set {change_set}"));
 
     let mut planned = Vec::new();
@@ -463,6 +606,39 @@ pub fn expected_table(model: &CacheModel, table: &Table) -> ExpectedTable {
     }
 }
 
+/// What the spec says a bucket the templates create must look like once deployed (the
+/// same description the generated module's `buckets::<name>::expected()` returns). A KMS
+/// key or sync function named by a parameter is not known here, and not compared.
+pub fn expected_bucket(model: &CacheModel, reference: &BucketRef) -> ExpectedBucket {
+    let bucket = model.bucket(reference);
+    let notifications = match &bucket.events {
+        None => Vec::new(),
+        Some(events) => model
+            .documents_in(reference)
+            .map(|(_, document)| ExpectedNotification {
+                function_arn: events.function.literal().map(str::to_owned),
+                events: cachegen_compiler::ir::DOCUMENT_EVENTS
+                    .map(str::to_owned)
+                    .to_vec(),
+                prefix: document.key_prefix(),
+                suffix: document.key_suffix(),
+            })
+            .collect(),
+    };
+    ExpectedBucket {
+        encryption: match &bucket.encryption {
+            cachegen_compiler::ir::BucketEncryption::S3Managed => BucketEncryption::S3Managed,
+            cachegen_compiler::ir::BucketEncryption::AwsManaged => BucketEncryption::Kms(None),
+            cachegen_compiler::ir::BucketEncryption::KmsKey(key) => {
+                BucketEncryption::Kms(key.literal().map(str::to_owned))
+            }
+        },
+        versioning: bucket.versioning,
+        notifications,
+        fingerprint: model.fingerprint.clone(),
+    }
+}
+
 /// The physical name of the table `table` in stack `stack`.
 pub async fn stack_table_name(
     client: &Client,
@@ -496,10 +672,12 @@ pub async fn stack_physical_id(
         })
 }
 
-/// Verifies every table of stack `stack` against the spec.
+/// Verifies every table of stack `stack`, and every document bucket it creates, against
+/// the spec.
 pub async fn verify_stack(
     cloudformation: &Client,
     dynamodb: &aws_sdk_dynamodb::Client,
+    s3: &aws_sdk_s3::Client,
     model: &CacheModel,
     stack: &str,
 ) -> Result<VerifyReport, DeployError> {
@@ -512,5 +690,25 @@ pub async fn verify_stack(
                 .map_err(aws("verifying the table"))?;
         report.extend(&table.name, differences);
     }
+    for (reference, bucket) in cachegen_compiler::ir::Ref::each(&model.buckets) {
+        if !bucket.created {
+            continue; // an existing bucket: the templates set none of what is verified
+        }
+        let name = stack_bucket_name(cloudformation, stack, bucket).await?;
+        let differences =
+            cachegen_runtime::verify::verify_bucket(s3, &name, &expected_bucket(model, &reference))
+                .await
+                .map_err(aws("verifying the bucket"))?;
+        report.extend_bucket(&bucket.name, differences);
+    }
     Ok(report)
+}
+
+/// The physical name of the bucket `bucket` in stack `stack`.
+pub async fn stack_bucket_name(
+    client: &Client,
+    stack: &str,
+    bucket: &Bucket,
+) -> Result<String, DeployError> {
+    stack_physical_id(client, stack, &bucket.logical_id).await
 }

@@ -154,6 +154,7 @@ pub fn connect(
         .store_timeout(STORE_TIMEOUT)
         .namespace(model.metrics_namespace.clone())
         .service(model.service.clone())
+        .schema_version(model.schema_version(&data_type.table))
         .build()
         .for_type(&data_type.name)
         .with_large_values(data_type.large_values))

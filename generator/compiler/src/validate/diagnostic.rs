@@ -109,6 +109,28 @@ impl Diagnostics {
             .collect()
     }
 
+    /// One GitHub Actions annotation per problem (`::error file=…,line=…,col=…,title=CGxxxx::…`),
+    /// each line ending in a newline.
+    pub fn render_github(&self) -> String {
+        use crate::annotation::{Annotation, Level};
+        let mut out = String::new();
+        for item in &self.items {
+            let message = match &item.hint {
+                Some(hint) => format!("{}\nhelp: {hint}", item.message),
+                None => item.message.clone(),
+            };
+            let annotation = Annotation {
+                level: Level::Error,
+                file: &self.file.name,
+                position: item.span.map(|span| self.file.line_col(span.start)),
+                title: item.code.id,
+                message: &message,
+            };
+            out.push_str(&format!("{annotation}\n"));
+        }
+        out
+    }
+
     /// The full report: source excerpts with carets and hints, like rustc.
     pub fn render(&self) -> String {
         let file = SimpleFile::new(self.file.name.as_str(), self.file.text.as_str());
@@ -195,6 +217,10 @@ mod tests {
         assert_eq!(
             diagnostics.summary(),
             ["cache.yaml:2:6: ttl must be longer than zero"]
+        );
+        assert_eq!(
+            diagnostics.render_github(),
+            "::error file=cache.yaml,line=2,col=6,title=CG0401::ttl must be longer than zero%0Ahelp: write a duration such as `5m`\n"
         );
     }
 }

@@ -35,6 +35,10 @@ pub mod metadata {
     /// Attribute DynamoDB's TTL deletes items by.
     pub const TTL_ATTRIBUTE: &str = "ttl";
 
+    /// Schema version of this table's entries: a hash of its data types' value
+    /// shapes, so an entry written for another shape reads as a miss.
+    pub const SCHEMA_VERSION: u32 = 802087931;
+
     /// Global secondary index `TimeRangeIndex`.
     pub const TIME_RANGE_INDEX: &str = "TimeRangeIndex";
 
@@ -187,6 +191,38 @@ pub mod buckets {
     pub mod documents {
         /// Environment variable holding the bucket name.
         pub const ENV_VAR: &str = "DOCUMENTS_BUCKET";
+
+        use super::super::runtime;
+
+        /// The bucket as this module expects it deployed: encryption, versioning,
+        /// notifications and fingerprint (and every public access block on).
+        pub fn expected() -> runtime::verify::ExpectedBucket {
+            runtime::verify::ExpectedBucket {
+                encryption: runtime::verify::BucketEncryption::Kms(None),
+                versioning: true,
+                notifications: Vec::from([
+                    runtime::verify::ExpectedNotification {
+                        function_arn: None,
+                        events: Vec::from([
+                            "s3:ObjectCreated:*".into(),
+                            "s3:ObjectRemoved:*".into(),
+                        ]),
+                        prefix: "changes/".into(),
+                        suffix: ".json".into(),
+                    },
+                    runtime::verify::ExpectedNotification {
+                        function_arn: None,
+                        events: Vec::from([
+                            "s3:ObjectCreated:*".into(),
+                            "s3:ObjectRemoved:*".into(),
+                        ]),
+                        prefix: "announcements/".into(),
+                        suffix: ".json".into(),
+                    },
+                ]),
+                fingerprint: super::super::FINGERPRINT.into(),
+            }
+        }
     }
 }
 
@@ -491,6 +527,7 @@ impl runtime::documents::DocumentType for AnnouncementType {
 pub struct Cache {
     metadata: runtime::TieredCache,
     documents_bucket: Option<String>,
+    s3: Option<runtime::aws_sdk_s3::Client>,
 }
 
 impl Cache {
@@ -532,11 +569,16 @@ impl Cache {
                 .await?
                 .namespace(METRICS_NAMESPACE)
                 .service(SERVICE)
+                .schema_version(metadata::SCHEMA_VERSION)
                 .build()
         };
         let documents_bucket = lookup(buckets::documents::ENV_VAR)
             .filter(|name| !name.trim().is_empty());
-        Ok(Self { metadata, documents_bucket })
+        Ok(Self {
+            metadata,
+            documents_bucket,
+            s3: sdk.map(runtime::config::s3_client),
+        })
     }
 
     /// From tiered caches built by hand, one per table, in spec order.
@@ -544,6 +586,7 @@ impl Cache {
         Self {
             metadata,
             documents_bucket: None,
+            s3: None,
         }
     }
 
@@ -619,8 +662,11 @@ impl Cache {
         Ok(summary)
     }
 
-    /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
-    /// this module expects; tables without a DynamoDB store are skipped.
+    /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) and each
+    /// document bucket the templates create (encryption, versioning, public access
+    /// block, notifications, fingerprint tag) with what this module expects. Tables
+    /// without a DynamoDB store are skipped, and buckets when the cache was built
+    /// without an AWS configuration or the bucket's env var.
     pub async fn verify_deployment(
         &self,
     ) -> Result<runtime::verify::VerifyReport, runtime::CacheError> {
@@ -631,6 +677,18 @@ impl Cache {
                 runtime::verify::verify_table(&self.metadata, &metadata::expected())
                     .await?,
             );
+        if let (Some(s3), Some(bucket)) = (&self.s3, &self.documents_bucket) {
+            report
+                .extend_bucket(
+                    "documents",
+                    runtime::verify::verify_bucket(
+                            s3,
+                            bucket,
+                            &buckets::documents::expected(),
+                        )
+                        .await?,
+                );
+        }
         Ok(report)
     }
 

@@ -35,6 +35,10 @@ pub mod cache {
     /// Attribute DynamoDB's TTL deletes items by.
     pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
+    /// Schema version of this table's entries: a hash of its data types' value
+    /// shapes, so an entry written for another shape reads as a miss.
+    pub const SCHEMA_VERSION: u32 = 289650402;
+
     /// How items are laid out in this table.
     pub fn layout() -> runtime::store::DynamoLayout {
         runtime::store::DynamoLayout::builder(PARTITION_KEY)
@@ -372,6 +376,7 @@ impl Cache {
                 .await?
                 .namespace(METRICS_NAMESPACE)
                 .service(SERVICE)
+                .schema_version(cache::SCHEMA_VERSION)
                 .build()
         };
         Ok(Self { cache })
@@ -407,8 +412,11 @@ impl Cache {
         GuildMemberCache(runtime::typed::TypedCache::new(&self.cache))
     }
 
-    /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
-    /// this module expects; tables without a DynamoDB store are skipped.
+    /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) and each
+    /// document bucket the templates create (encryption, versioning, public access
+    /// block, notifications, fingerprint tag) with what this module expects. Tables
+    /// without a DynamoDB store are skipped, and buckets when the cache was built
+    /// without an AWS configuration or the bucket's env var.
     pub async fn verify_deployment(
         &self,
     ) -> Result<runtime::verify::VerifyReport, runtime::CacheError> {

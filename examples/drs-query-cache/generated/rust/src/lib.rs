@@ -35,6 +35,10 @@ pub mod query_cache {
     /// Attribute DynamoDB's TTL deletes items by.
     pub const TTL_ATTRIBUTE: &str = "ttl";
 
+    /// Schema version of this table's entries: a hash of its data types' value
+    /// shapes, so an entry written for another shape reads as a miss.
+    pub const SCHEMA_VERSION: u32 = 1672187785;
+
     /// Global secondary index `dataType-createdAt-index`.
     pub const DATA_TYPE_CREATED_AT_INDEX: &str = "dataType-createdAt-index";
 
@@ -774,6 +778,7 @@ impl Cache {
                 .await?
                 .namespace(METRICS_NAMESPACE)
                 .service(SERVICE)
+                .schema_version(query_cache::SCHEMA_VERSION)
                 .build()
         };
         Ok(Self { query_cache })
@@ -819,8 +824,11 @@ impl Cache {
         Ec2InstanceTypesCache(runtime::typed::TypedCache::new(&self.query_cache))
     }
 
-    /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
-    /// this module expects; tables without a DynamoDB store are skipped.
+    /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) and each
+    /// document bucket the templates create (encryption, versioning, public access
+    /// block, notifications, fingerprint tag) with what this module expects. Tables
+    /// without a DynamoDB store are skipped, and buckets when the cache was built
+    /// without an AWS configuration or the bucket's env var.
     pub async fn verify_deployment(
         &self,
     ) -> Result<runtime::verify::VerifyReport, runtime::CacheError> {

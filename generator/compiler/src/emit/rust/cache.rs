@@ -106,6 +106,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
                     .await?
                     .namespace(METRICS_NAMESPACE)
                     .service(SERVICE)
+                    .schema_version(#field::SCHEMA_VERSION)
                     #distributed
                     .build()
             };
@@ -132,6 +133,20 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
             report.extend(#name, runtime::verify::verify_table(&self.#field, &#field::expected()).await?);
         }
     });
+    let bucket_verifies = model.buckets.iter().filter(|bucket| bucket.created).map(|bucket| {
+        let field = format_ident!("{}_bucket", bucket.name.to_snake_case());
+        let module = module_ident(&bucket.name);
+        let name = &bucket.name;
+        quote! {
+            if let (Some(s3), Some(bucket)) = (&self.s3, &self.#field) {
+                report.extend_bucket(#name, runtime::verify::verify_bucket(s3, bucket, &buckets::#module::expected()).await?);
+            }
+        }
+    });
+    let has_buckets = !model.buckets.is_empty();
+    let s3_field = has_buckets.then(|| quote! { s3: Option<runtime::aws_sdk_s3::Client>, });
+    let s3_connect = has_buckets.then(|| quote! { s3: sdk.map(runtime::config::s3_client), });
+    let s3_none = has_buckets.then(|| quote! { s3: None, });
     let settings = [
         env::REDIS_URL,
         env::CACHE_ENABLED,
@@ -154,6 +169,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         pub struct Cache {
             #(#fields,)*
             #(#bucket_fields: Option<String>,)*
+            #s3_field
         }
 
         impl Cache {
@@ -175,23 +191,27 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
             ) -> Result<Self, runtime::CacheError> {
                 #(#connects)*
                 #(let #bucket_fields = lookup(buckets::#bucket_modules::ENV_VAR).filter(|name| !name.trim().is_empty());)*
-                Ok(Self { #(#field_names,)* #(#bucket_fields),* })
+                Ok(Self { #(#field_names,)* #(#bucket_fields,)* #s3_connect })
             }
 
             /// From tiered caches built by hand, one per table, in spec order.
             pub fn from_parts(#(#field_names: runtime::TieredCache),*) -> Self {
-                Self { #(#field_names,)* #(#bucket_fields: None),* }
+                Self { #(#field_names,)* #(#bucket_fields: None,)* #s3_none }
             }
 
             #(#accessors)*
             #(#document_accessors)*
             #sync_fn
 
-            /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) with what
-            /// this module expects; tables without a DynamoDB store are skipped.
+            /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) and each
+            /// document bucket the templates create (encryption, versioning, public access
+            /// block, notifications, fingerprint tag) with what this module expects. Tables
+            /// without a DynamoDB store are skipped, and buckets when the cache was built
+            /// without an AWS configuration or the bucket's env var.
             pub async fn verify_deployment(&self) -> Result<runtime::verify::VerifyReport, runtime::CacheError> {
                 let mut report = runtime::verify::VerifyReport::default();
                 #(#verifies)*
+                #(#bucket_verifies)*
                 Ok(report)
             }
 

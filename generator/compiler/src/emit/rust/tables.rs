@@ -6,7 +6,10 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::{described, doc, ident};
-use crate::ir::{AttributeType, CacheModel, Index, KeyAttribute, ProjectionType, Table, TableRef};
+use crate::ir::{
+    AttributeType, Bucket, BucketEncryption, BucketRef, CacheModel, DOCUMENT_EVENTS, Index,
+    KeyAttribute, ProjectionType, Ref, Table, TableRef,
+};
 
 /// The module of a table's names: `<table>::ENV_VAR` and the rest.
 pub(super) fn table_module(model: &CacheModel, reference: &TableRef, table: &Table) -> TokenStream {
@@ -34,6 +37,7 @@ pub(super) fn table_module(model: &CacheModel, reference: &TableRef, table: &Tab
     let attributes = attribute_constants(model, reference);
     let expected = expected_table(table);
     let queries = table.indexes.iter().map(index_query);
+    let schema_version = proc_macro2::Literal::u32_unsuffixed(model.schema_version(reference));
     quote! {
         #docs
         pub mod #module {
@@ -46,6 +50,9 @@ pub(super) fn table_module(model: &CacheModel, reference: &TableRef, table: &Tab
             #sort_key
             /// Attribute DynamoDB's TTL deletes items by.
             pub const TTL_ATTRIBUTE: &str = #ttl_attribute;
+            /// Schema version of this table's entries: a hash of its data types' value
+            /// shapes, so an entry written for another shape reads as a miss.
+            pub const SCHEMA_VERSION: u32 = #schema_version;
             #(#indexes)*
             #attributes
 
@@ -82,18 +89,22 @@ pub(super) fn buckets_module(model: &CacheModel) -> Option<TokenStream> {
     if model.buckets.is_empty() {
         return None;
     }
-    let modules = model.buckets.iter().map(|bucket| {
+    let modules = Ref::each(&model.buckets).map(|(reference, bucket)| {
         let module = module_ident(&bucket.name);
         let env_var = &bucket.env_var;
         let docs = described(
             &format!("Bucket `{}`.", bucket.name),
             bucket.description.as_deref(),
         );
+        let expected = bucket
+            .created
+            .then(|| expected_bucket(model, &reference, bucket));
         quote! {
             #docs
             pub mod #module {
                 /// Environment variable holding the bucket name.
                 pub const ENV_VAR: &str = #env_var;
+                #expected
             }
         }
     });
@@ -103,6 +114,56 @@ pub(super) fn buckets_module(model: &CacheModel) -> Option<TokenStream> {
             #(#modules)*
         }
     })
+}
+
+/// `expected()` of a bucket the templates create: what `Cache::verify_deployment` checks.
+fn expected_bucket(model: &CacheModel, reference: &BucketRef, bucket: &Bucket) -> TokenStream {
+    let optional = |text: Option<&str>| match text {
+        Some(text) => quote! { Some(#text.into()) },
+        None => quote! { None },
+    };
+    let encryption = match &bucket.encryption {
+        BucketEncryption::S3Managed => quote! { S3Managed },
+        BucketEncryption::AwsManaged => quote! { Kms(None) },
+        BucketEncryption::KmsKey(key) => {
+            let key = optional(key.literal());
+            quote! { Kms(#key) }
+        }
+    };
+    let versioning = bucket.versioning;
+    let notifications: Vec<TokenStream> = match &bucket.events {
+        None => Vec::new(),
+        Some(events) => model
+            .documents_in(reference)
+            .map(|(_, document)| {
+                let function = optional(events.function.literal());
+                let (prefix, suffix) = (document.key_prefix(), document.key_suffix());
+                let events = DOCUMENT_EVENTS.as_slice();
+                quote! {
+                    runtime::verify::ExpectedNotification {
+                        function_arn: #function,
+                        events: Vec::from([#(#events.into()),*]),
+                        prefix: #prefix.into(),
+                        suffix: #suffix.into(),
+                    }
+                }
+            })
+            .collect(),
+    };
+    quote! {
+        use super::super::runtime;
+
+        /// The bucket as this module expects it deployed: encryption, versioning,
+        /// notifications and fingerprint (and every public access block on).
+        pub fn expected() -> runtime::verify::ExpectedBucket {
+            runtime::verify::ExpectedBucket {
+                encryption: runtime::verify::BucketEncryption::#encryption,
+                versioning: #versioning,
+                notifications: Vec::from([#(#notifications),*]),
+                fingerprint: super::super::FINGERPRINT.into(),
+            }
+        }
+    }
 }
 
 /// The extra attributes data types write on this table's items, as constants.
