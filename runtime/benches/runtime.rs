@@ -1,6 +1,8 @@
 //! Runtime benchmarks, each against the bare alternative in the same run.
 //!
-//! - `l1_hit`: `TieredCache::get` on L1 vs bare `moka::future::Cache::get`, 1,000 keys.
+//! - `l1_hit`: `TieredCache::get` on L1 vs bare `moka::future::Cache::get`, 1,000 keys,
+//!   with the structures considered for the L1 side by side (moka future with per-entry
+//!   expiry, moka sync, quick_cache sync).
 //! - `dynamo_hit`: `TieredCache::get` (L1 off) vs a raw strongly consistent `GetItem`,
 //!   same moto server.
 //! - `stampede`: 1,000 concurrent `wrap` misses on one key; prints origin calls.
@@ -75,11 +77,16 @@ fn l1_hit(c: &mut Criterion) {
         .weigher(|_: &String, _: &User| 1)
         .expire_after(PerEntry)
         .build();
+    let moka_sync: moka::sync::Cache<String, User> =
+        moka::sync::Cache::builder().max_capacity(10_000).build();
+    let quick: quick_cache::sync::Cache<String, User> = quick_cache::sync::Cache::new(10_000);
     let cache = quiet().memory(MemoryLimit::entries(10_000)).build();
     rt.block_on(async {
         for (i, k) in keys.iter().enumerate() {
             bare.insert(k.clone(), user(i as u64)).await;
             timed.insert(k.clone(), user(i as u64)).await;
+            moka_sync.insert(k.clone(), user(i as u64));
+            quick.insert(k.clone(), user(i as u64));
             cache.set(k, &user(i as u64), 60 * MINUTE).await.unwrap();
         }
     });
@@ -93,6 +100,16 @@ fn l1_hit(c: &mut Criterion) {
             black_box(timed.get(k.as_str()).await.unwrap());
         }
     };
+    let moka_sync_pass = || async {
+        for k in &keys {
+            black_box(moka_sync.get(k.as_str()).unwrap());
+        }
+    };
+    let quick_pass = || async {
+        for k in &keys {
+            black_box(quick.get(k.as_str()).unwrap());
+        }
+    };
     let tiered_pass = || async {
         for k in &keys {
             black_box(cache.get::<User>(k).await.unwrap().unwrap());
@@ -101,32 +118,53 @@ fn l1_hit(c: &mut Criterion) {
     // Warm, back-to-back runs of each variant (criterion's usual way).
     let mut g = c.benchmark_group("l1_hit");
     g.sample_size(30).measurement_time(Duration::from_secs(4));
-    g.bench_function("bare_moka_get_1000_keys", |b| {
+    g.bench_function("bare_moka_future_get_1000_keys", |b| {
         b.to_async(&rt).iter(bare_pass)
     });
-    g.bench_function("moka_with_expiry_get_1000_keys", |b| {
+    g.bench_function("moka_future_with_expiry_get_1000_keys", |b| {
         b.to_async(&rt).iter(timed_pass)
+    });
+    g.bench_function("moka_sync_get_1000_keys", |b| {
+        b.to_async(&rt).iter(moka_sync_pass)
+    });
+    g.bench_function("quick_cache_sync_get_1000_keys", |b| {
+        b.to_async(&rt).iter(quick_pass)
     });
     g.bench_function("tiered_get_1000_keys", |b| {
         b.to_async(&rt).iter(tiered_pass)
     });
     g.finish();
-    // Then alternating passes, whose medians a load change cannot skew.
-    let (mut bares, mut tiereds) = (Vec::new(), Vec::new());
+    // Then alternating passes, whose medians a load change cannot skew: each candidate's
+    // pass follows a pass of the baseline, bare moka future.
+    let mut samples: [Vec<Duration>; 5] = Default::default();
     rt.block_on(async {
         for _ in 0..PAIRED_PASSES {
             let start = Instant::now();
             bare_pass().await;
-            bares.push(start.elapsed());
+            samples[0].push(start.elapsed());
+            let start = Instant::now();
+            moka_sync_pass().await;
+            samples[1].push(start.elapsed());
+            let start = Instant::now();
+            quick_pass().await;
+            samples[2].push(start.elapsed());
+            let start = Instant::now();
+            timed_pass().await;
+            samples[3].push(start.elapsed());
             let start = Instant::now();
             tiered_pass().await;
-            tiereds.push(start.elapsed());
+            samples[4].push(start.elapsed());
         }
     });
-    let (bare_us, tiered_us) = (median_ms(bares) * 1000.0, median_ms(tiereds) * 1000.0);
+    let [bare_us, moka_sync_us, quick_us, timed_us, tiered_us] =
+        samples.map(|s| median_ms(s) * 1000.0);
     println!(
-        "l1_hit paired medians over {PAIRED_PASSES} passes of 1,000 gets: bare moka {bare_us:.1} µs, tiered {tiered_us:.1} µs, ratio {:.3}",
-        tiered_us / bare_us
+        "l1_hit paired medians over {PAIRED_PASSES} passes of 1,000 gets (ratio to bare moka future {bare_us:.1} µs): \
+         moka sync {:.3}, quick_cache sync {:.3}, moka future with expiry {:.3}, tiered {:.3} ({tiered_us:.1} µs)",
+        moka_sync_us / bare_us,
+        quick_us / bare_us,
+        timed_us / bare_us,
+        tiered_us / bare_us,
     );
 }
 

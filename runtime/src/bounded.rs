@@ -1,10 +1,10 @@
-//! Bounded in-process caches: the L1 and the memory store, both moka caches with
-//! per-entry expiry, bounded by entries, by bytes, or both.
+//! Bounded in-process caches, by entries, by bytes, or both: the L1, a quick_cache cache
+//! whose readers judge expiry themselves (its hit is the one every request pays), and the
+//! memory store, a moka cache that drops each entry at its own expiry.
 
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
-use moka::sync::Cache;
 
 /// Default bound on L1 entries.
 pub const DEFAULT_MEMORY_ENTRIES: u64 = 10_000;
@@ -79,12 +79,12 @@ impl MemoryLimit {
         Some(Self::bytes(n.checked_mul(mult)?))
     }
 
-    /// The moka `max_capacity` for this bound.
+    /// The total weight the bound allows.
     pub(crate) fn capacity(&self) -> u64 {
         self.max_bytes.or(self.max_entries).unwrap_or(u64::MAX)
     }
 
-    /// The moka weight of an entry of `size` bytes.
+    /// The weight of an entry of `size` bytes.
     pub(crate) fn weight(&self, size: usize) -> u32 {
         let size = u32::try_from(size).unwrap_or(u32::MAX);
         match (self.max_entries, self.max_bytes) {
@@ -96,14 +96,58 @@ impl MemoryLimit {
             }
         }
     }
+
+    /// How many entries a cache under this bound is expected to hold: the entry bound, or
+    /// the byte bound at 1 KiB an entry (quick_cache sizes its tables from it).
+    fn expected_entries(&self) -> usize {
+        const LARGEST_GUESS: u64 = 1 << 20;
+        let entries = self.max_entries.unwrap_or(self.capacity() >> 10);
+        usize::try_from(entries.clamp(1, LARGEST_GUESS)).unwrap_or(1)
+    }
 }
 
-/// A value with its own time to live and size, for [`bounded_cache`].
-pub(crate) trait Timed {
+/// A value with its size, as the bound counts it.
+pub(crate) trait Weighed {
+    /// Size in bytes.
+    fn size(&self) -> usize;
+}
+
+/// A value with its own time to live, for [`expiring_cache`].
+pub(crate) trait Timed: Weighed {
     /// Time to live from insertion.
     fn ttl(&self) -> Duration;
-    /// Size in bytes, as the bound counts it.
-    fn size(&self) -> usize;
+}
+
+impl<V: Weighed + ?Sized> Weighed for std::sync::Arc<V> {
+    fn size(&self) -> usize {
+        V::size(self)
+    }
+}
+
+/// Weighs entries as `limit` counts them.
+#[derive(Clone)]
+pub(crate) struct Weigher(MemoryLimit);
+
+impl<V: Weighed> quick_cache::Weighter<String, V> for Weigher {
+    fn weight(&self, key: &String, value: &V) -> u64 {
+        self.0.weight(key.len() + value.size()).into()
+    }
+}
+
+/// A quick_cache cache bounded by `limit`, with no expiry of its own: readers check an
+/// entry's expiry and remove it; one nobody reads again waits for eviction, still within
+/// the bound. An entry heavier than one of its shards is not kept.
+pub(crate) fn read_mostly_cache<V>(
+    limit: MemoryLimit,
+) -> quick_cache::sync::Cache<String, V, Weigher>
+where
+    V: Weighed + Clone,
+{
+    quick_cache::sync::Cache::with_weighter(
+        limit.expected_entries(),
+        limit.capacity(),
+        Weigher(limit),
+    )
 }
 
 struct PerEntry;
@@ -124,12 +168,12 @@ impl<V: Timed> Expiry<String, V> for PerEntry {
     }
 }
 
-/// A moka cache with per-entry expiry, bounded by `limit`.
-pub(crate) fn bounded_cache<V>(limit: MemoryLimit) -> Cache<String, V>
+/// A moka cache that drops each entry at its own expiry, bounded by `limit`.
+pub(crate) fn expiring_cache<V>(limit: MemoryLimit) -> moka::sync::Cache<String, V>
 where
     V: Timed + Clone + Send + Sync + 'static,
 {
-    Cache::builder()
+    moka::sync::Cache::builder()
         .max_capacity(limit.capacity())
         .weigher(move |k: &String, v: &V| limit.weight(k.len() + v.size()))
         .expire_after(PerEntry)

@@ -11,7 +11,7 @@ use super::{
     CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
     TOMBSTONE_LIFETIME, Version,
 };
-use crate::bounded::{MemoryLimit, Timed, bounded_cache};
+use crate::bounded::{MemoryLimit, Timed, Weighed, expiring_cache};
 use crate::clock::{self, Clock};
 use crate::error::StoreError;
 
@@ -26,12 +26,15 @@ struct Item {
     ttl: Duration,
 }
 
+impl Weighed for Item {
+    fn size(&self) -> usize {
+        self.value.as_ref().map_or(0, |(bytes, _)| bytes.len())
+    }
+}
+
 impl Timed for Item {
     fn ttl(&self) -> Duration {
         self.ttl
-    }
-    fn size(&self) -> usize {
-        self.value.as_ref().map_or(0, |(bytes, _)| bytes.len())
     }
 }
 
@@ -61,7 +64,7 @@ impl MemoryStore {
     /// A store bounded by `limit`.
     pub fn new(limit: MemoryLimit) -> Self {
         Self {
-            items: bounded_cache(limit),
+            items: expiring_cache(limit),
             stamps: Mutex::default(),
             writes: Mutex::default(),
             clock: clock::system(),

@@ -335,10 +335,10 @@ impl TieredCache {
         verdict
     }
 
-    /// Whether a value with these checks may be served, judged against this process's
-    /// views only (no store call): `None` when a view is older than the bound.
-    pub(super) fn valid_now(&self, checks: &[Check]) -> Option<bool> {
-        match self.verdict(checks, self.inner.clock.now_ms()) {
+    /// Whether a value with these checks may be served at `now_ms`, judged against this
+    /// process's views only (no store call): `None` when a view is older than the bound.
+    pub(super) fn valid_at(&self, checks: &[Check], now_ms: u64) -> Option<bool> {
+        match self.verdict(checks, now_ms) {
             Verdict::Valid => Some(true),
             Verdict::Invalidated => Some(false),
             Verdict::Unknown => None,
@@ -349,12 +349,12 @@ impl TieredCache {
     /// the bound. A view that cannot be read makes the value a miss: serving it could
     /// serve what an invalidation removed.
     pub(super) async fn valid(&self, checks: &[Check]) -> bool {
-        if let Some(valid) = self.valid_now(checks) {
+        if let Some(valid) = self.valid_at(checks, self.inner.clock.now_ms()) {
             return valid;
         }
         let views: Vec<Arc<StampView>> = checks.iter().map(|c| c.view.clone()).collect();
         match self.refresh(&views).await {
-            Ok(()) => self.valid_now(checks) == Some(true),
+            Ok(()) => self.valid_at(checks, self.inner.clock.now_ms()) == Some(true),
             Err(e) => {
                 tracing::debug!(error = %e, "invalidation stamps unreadable: a miss");
                 false

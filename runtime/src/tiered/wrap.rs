@@ -128,12 +128,20 @@ impl TieredCache {
         if !self.inner.enabled {
             return origin().await.map(fresh).map_err(origin_error);
         }
-        let span = self.span("wrap", key);
-        if let Some(v) = self.l1_hit::<T>(key, &span).await {
-            return Ok(fresh(v));
+        if let Some(value) = self.l1_fresh::<T>(key, "wrap") {
+            return Ok(fresh(value));
         }
-        let fetched = self.fetch(key, opts, describe, Duration::ZERO, origin, None, &span);
-        Box::pin(fetched.instrument(span.clone())).await
+        // Boxed so the L1 fast path does not carry the store and origin paths' state.
+        Box::pin(async {
+            let span = self.span("wrap", key);
+            if let Some(v) = self.l1_hit::<T>(key, &span).await {
+                return Ok(fresh(v));
+            }
+            self.fetch(key, opts, describe, Duration::ZERO, origin, None, &span)
+                .instrument(span.clone())
+                .await
+        })
+        .await
     }
 
     /// Stale-while-revalidate: a fresh value is returned as is; a value up to
