@@ -1,6 +1,6 @@
 //! Tiered cache runtime for cachegen's generated modules, usable by hand too.
 //!
-//! A lookup is answered from the in-process L1 (moka) if fresh, else from the
+//! A lookup is answered from the in-process L1 (quick_cache) if fresh, else from the
 //! shared [`CacheStore`](store::CacheStore) (DynamoDB by default, Redis as the
 //! alternative), else by calling the caller's origin, whose result is then
 //! stored in the store and, once the store accepted it, in L1. Concurrent misses on one
