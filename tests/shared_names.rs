@@ -25,6 +25,7 @@ const SHARED_NAMES: &[&str] = &[
     item::VERSION,
     env::TABLE_NAME,
     env::REDIS_URL,
+    env::REDIS_CLUSTER,
     env::CACHE_ENABLED,
     env::KEY_PREFIX,
     env::STORE_TIMEOUT_MS,

@@ -27,12 +27,9 @@ pub use crate::error::ConfigError;
 pub use cachegen_names::env::{
     CACHE_ENABLED as CACHE_ENABLED_ENV, KEY_PREFIX as KEY_PREFIX_ENV,
     MEMORY_SIZE as MEMORY_SIZE_ENV, OVERFLOW_BUCKET as OVERFLOW_BUCKET_ENV,
-    REDIS_URL as REDIS_URL_ENV, STORE_TIMEOUT_MS as STORE_TIMEOUT_ENV,
-    TABLE_NAME as TABLE_NAME_ENV,
+    REDIS_CLUSTER as REDIS_CLUSTER_ENV, REDIS_URL as REDIS_URL_ENV,
+    STORE_TIMEOUT_MS as STORE_TIMEOUT_ENV, TABLE_NAME as TABLE_NAME_ENV,
 };
-
-/// `true` when [`REDIS_URL_ENV`] names a Redis Cluster (`false`, the default: one node).
-pub const REDIS_CLUSTER_ENV: &str = "REDIS_CLUSTER";
 
 /// Which shared store the environment selects.
 #[derive(Debug, Clone, PartialEq, Eq)]

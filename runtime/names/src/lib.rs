@@ -51,6 +51,8 @@ pub mod env {
     pub const TABLE_NAME: &str = "CACHE_TABLE_NAME";
     /// A Redis URL; switches the shared store to Redis.
     pub const REDIS_URL: &str = "REDIS_URL";
+    /// `true` when the Redis URL names a Redis Cluster (ElastiCache Serverless).
+    pub const REDIS_CLUSTER: &str = "REDIS_CLUSTER";
     /// `false` bypasses the cache.
     pub const CACHE_ENABLED: &str = "CACHE_ENABLED";
     /// Prepended to every store key.

@@ -192,7 +192,7 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// Connects as the templates configure a Lambda: each table's name from its env var (`CACHE_TABLE`), plus `REDIS_URL`, `CACHE_ENABLED`, `CACHE_KEY_PREFIX`, `CACHE_MEMORY_SIZE`, `CACHE_STORE_TIMEOUT_MS`.
+    /// Connects as the templates configure a Lambda: each table's name from its env var (`CACHE_TABLE`), plus `REDIS_URL`, `REDIS_CLUSTER`, `CACHE_ENABLED`, `CACHE_KEY_PREFIX`, `CACHE_MEMORY_SIZE`, `CACHE_STORE_TIMEOUT_MS`.
     pub async fn from_env() -> Result<Self, runtime::CacheError> {
         let sdk = aws_config_for_env().await;
         Self::from_env_with_sdk(sdk.as_ref()).await

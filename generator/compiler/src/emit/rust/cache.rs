@@ -149,6 +149,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
     let s3_none = has_buckets.then(|| quote! { s3: None, });
     let settings = [
         env::REDIS_URL,
+        env::REDIS_CLUSTER,
         env::CACHE_ENABLED,
         env::KEY_PREFIX,
         env::MEMORY_SIZE,
