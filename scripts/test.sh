@@ -215,7 +215,7 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 log "cargo test"
-cargo test --workspace "$@"
+cargo test --workspace --no-fail-fast "$@"
 
 if [ $# -eq 0 ]; then
   # The suites that reach DynamoDB only (S3-backed ones need moto), on dynalite.

@@ -30,7 +30,9 @@ fn run(backend: &str, endpoint: &str) -> serde_json::Value {
 fn check(summary: &serde_json::Value) {
     assert_eq!(summary["errors"], 0, "{summary:#}");
     let per_key = summary["origin_calls_per_key_per_ttl"].as_f64().unwrap();
-    // Expiries do not align with the measurement's TTL windows, so allow the window edges.
+    // The windows are counted over the span the workers ran; the margin is for an
+    // invalidation landing during a fill, which costs that fill too. Without distributed
+    // single-flight each of the three processes fills every key: about 3.
     assert!(per_key <= 1.5, "stampede across processes: {summary:#}");
     // How many lookups a loaded machine manages is for BENCHMARKS.md, not a test.
     assert!(summary["lookups"].as_u64().unwrap() > 0, "{summary:#}");
