@@ -377,6 +377,15 @@ impl RedisStore {
             .await
     }
 
+    /// Waits until `key`'s invalidation is replicated, on a cluster (see
+    /// [`ClusterLink::replicated`]); a single node has no failover in scope.
+    async fn replicated(&self, key: &str) -> Result<(), StoreError> {
+        match &self.conn {
+            Connection::Cluster(link) => link.replicated(key).await.map_err(err),
+            Connection::Node(_) => Ok(()),
+        }
+    }
+
     async fn tombstone_matching(&self, pattern: &str) -> Result<u64, StoreError> {
         let mut conn = match &self.conn {
             Connection::Cluster(cluster) => {
@@ -496,6 +505,7 @@ impl CacheStore for RedisStore {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(err)?;
+        self.replicated(key).await?;
         Ok(deleted == 1)
     }
 
@@ -565,16 +575,22 @@ impl CacheStore for RedisStore {
     }
 
     async fn bump_stamp(&self, shards: &[String], counter: &str) -> Result<u64, StoreError> {
+        let keys: Vec<Cow<'_, str>> = shards.iter().map(|shard| self.stamp_key(shard)).collect();
         let mut invocation = self.scripts.bump.prepare_invoke();
-        for shard in shards {
-            invocation.key(self.stamp_key(shard).as_ref());
+        for key in &keys {
+            invocation.key(key.as_ref());
         }
-        invocation
+        let generation = invocation
             .arg(counter)
             .arg(STAMP_LIFETIME.as_secs())
             .invoke_async(&mut self.conn.clone())
             .await
-            .map_err(err)
+            .map_err(err)?;
+        // The shards share a slot: one primary to wait for.
+        if let Some(key) = keys.first() {
+            self.replicated(key).await?;
+        }
+        Ok(generation)
     }
 
     async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {

@@ -16,6 +16,11 @@
 //! not when a node hangs (a stopped process, a network partition): requests for its slots
 //! time out, and keep going to it after its replica took over. [`ClusterLink`] opens a
 //! fresh connection, which reads the slot map again, when a call hangs.
+//!
+//! Replication is asynchronous: a primary acknowledges a write before its replica has it,
+//! and a failover in between loses the write. An invalidation is reported done only once a
+//! replica of its primary holds it too (`WAIT 1`, [`ClusterLink::replicated`]), so a
+//! failover cannot bring back what it removed.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -24,12 +29,15 @@ use std::time::{Duration, Instant};
 use redis::aio::ConnectionLike;
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo, Slot};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use sha2::{Digest, Sha256};
 
 /// Attempts at a scan of every primary before a slot map that keeps changing is an error.
 const SCAN_ATTEMPTS: u32 = 20;
+
+/// How long an invalidation waits for a replica of its primary to hold it.
+const REPLICA_ACK_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A call that was abandoned (its caller timed out) after this long hung.
 const HUNG_AFTER: Duration = Duration::from_millis(100);
@@ -98,6 +106,54 @@ impl ClusterLink {
             }
             result
         })
+    }
+}
+
+impl ClusterLink {
+    /// Waits until a replica of the primary serving `key` holds the writes this link sent
+    /// it (`WAIT 1`): until then a failover of that primary could lose them. A primary
+    /// without replicas has no failover to lose them in.
+    pub(super) async fn replicated(&self, key: &str) -> RedisResult<()> {
+        let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::with_key(
+            key,
+            SlotAddr::Master,
+        )));
+        self.replicated_on(route).await
+    }
+
+    async fn replicated_on(&self, route: RoutingInfo) -> RedisResult<()> {
+        let wait = redis::cmd("WAIT")
+            .arg(1)
+            .arg(REPLICA_ACK_TIMEOUT.as_millis() as u64)
+            .to_owned();
+        let routed = route.clone();
+        let acknowledged: i64 = redis::from_redis_value(
+            self.watched(move |mut conn| {
+                Box::pin(async move { conn.route_command(wait, routed).await })
+            })
+            .await?,
+        )?;
+        if acknowledged >= 1 {
+            return Ok(());
+        }
+        // ROLE on a primary: ["master", offset, [[host, port, offset], ...]].
+        let role = self
+            .watched(move |mut conn| {
+                Box::pin(async move {
+                    conn.route_command(redis::cmd("ROLE").to_owned(), route)
+                        .await
+                })
+            })
+            .await?;
+        match role {
+            Value::Array(fields) if matches!(fields.get(2), Some(Value::Array(r)) if r.is_empty()) => {
+                Ok(())
+            }
+            _ => Err(RedisError::from((
+                redis::ErrorKind::Server(redis::ServerErrorKind::TryAgain),
+                "no replica acknowledged the invalidation in time: a failover could lose it",
+            ))),
+        }
     }
 }
 
@@ -311,6 +367,9 @@ where
         }
         let after = topology(&mut conn).await?;
         if !before.migrating && before == after {
+            for primary in after.primaries() {
+                link.replicated_on(primary.route()).await?;
+            }
             return Ok(total);
         }
         tracing::debug!(attempt, "slots moved during a scan of every primary: again");
