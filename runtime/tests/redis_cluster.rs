@@ -235,6 +235,7 @@ impl Workload {
     /// invalidation of each kind goes through, without a store error.
     async fn assert_everything_works(self: &Arc<Self>) {
         let before = self.store_errors();
+        let invalidation_errors_before = self.invalidation_errors.lock().unwrap().len();
         for i in 0..KEYS {
             self.invalidate(&[i], None).await;
             assert_eq!(self.read(i).await, self.truth[i].load(Ordering::SeqCst));
@@ -247,10 +248,13 @@ impl Workload {
                 assert_eq!(self.read(i).await, self.truth[i].load(Ordering::SeqCst));
             }
         }
+        let invalidation_errors =
+            self.invalidation_errors.lock().unwrap()[invalidation_errors_before..].to_vec();
         assert_eq!(
             self.store_errors(),
             before,
-            "store errors after the cluster settled"
+            "store errors after the cluster settled (invalidations that failed: \
+             {invalidation_errors:?})"
         );
         assert!(self.read_errors.lock().unwrap().is_empty());
         self.assert_no_stale_read();

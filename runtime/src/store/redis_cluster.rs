@@ -36,8 +36,11 @@ use sha2::{Digest, Sha256};
 /// Attempts at a scan of every primary before a slot map that keeps changing is an error.
 const SCAN_ATTEMPTS: u32 = 20;
 
-/// How long an invalidation waits for a replica of its primary to hold it.
-const REPLICA_ACK_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long an invalidation waits for a replica of its primary to hold it. `WAIT` holds up
+/// the connection it is sent on, which the store's other calls to that primary share, so it
+/// is bounded: a healthy replica answers in a millisecond, a loaded one within this, and a
+/// failure to confirm is an error the caller can retry.
+const REPLICA_ACK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A call that was abandoned (its caller timed out) after this long hung.
 const HUNG_AFTER: Duration = Duration::from_millis(100);
@@ -122,37 +125,39 @@ impl ClusterLink {
     }
 
     async fn replicated_on(&self, route: RoutingInfo) -> RedisResult<()> {
-        let wait = redis::cmd("WAIT")
-            .arg(1)
-            .arg(REPLICA_ACK_TIMEOUT.as_millis() as u64)
-            .to_owned();
-        let routed = route.clone();
-        let acknowledged: i64 = redis::from_redis_value(
-            self.watched(move |mut conn| {
-                Box::pin(async move { conn.route_command(wait, routed).await })
-            })
-            .await?,
-        )?;
-        if acknowledged >= 1 {
-            return Ok(());
-        }
-        // ROLE on a primary: ["master", offset, [[host, port, offset], ...]].
+        // ROLE on a primary: ["master", offset, [[host, port, offset], ...]], its connected
+        // replicas. Without one there is nothing to wait for, and WAIT would only block.
+        let role_route = route.clone();
         let role = self
             .watched(move |mut conn| {
                 Box::pin(async move {
-                    conn.route_command(redis::cmd("ROLE").to_owned(), route)
+                    conn.route_command(redis::cmd("ROLE").to_owned(), role_route)
                         .await
                 })
             })
             .await?;
-        match role {
-            Value::Array(fields) if matches!(fields.get(2), Some(Value::Array(r)) if r.is_empty()) => {
-                Ok(())
-            }
-            _ => Err(RedisError::from((
+        if let Value::Array(fields) = &role
+            && matches!(fields.get(2), Some(Value::Array(replicas)) if replicas.is_empty())
+        {
+            return Ok(());
+        }
+        let wait = redis::cmd("WAIT")
+            .arg(1)
+            .arg(REPLICA_ACK_TIMEOUT.as_millis() as u64)
+            .to_owned();
+        let acknowledged: i64 = redis::from_redis_value(
+            self.watched(move |mut conn| {
+                Box::pin(async move { conn.route_command(wait, route).await })
+            })
+            .await?,
+        )?;
+        if acknowledged >= 1 {
+            Ok(())
+        } else {
+            Err(RedisError::from((
                 redis::ErrorKind::Server(redis::ServerErrorKind::TryAgain),
                 "no replica acknowledged the invalidation in time: a failover could lose it",
-            ))),
+            )))
         }
     }
 }
