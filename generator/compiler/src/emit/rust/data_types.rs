@@ -134,6 +134,7 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
     let large_values = data_type
         .large_values
         .then(|| quote! { const LARGE_VALUES: bool = true; });
+    let policy = super::policy::policy_const(&data_type.policy);
     let version_check = data_type.version_check_secs.map(|secs| {
         let bound = duration(secs);
         quote! { const VERSION_CHECK: Option<std::time::Duration> = Some(#bound); }
@@ -213,6 +214,7 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
             #distributed
             #version_check
             #large_values
+            #policy
 
             fn key(#key_arg: &#key) -> String { #key_body }
             #tags_fn
