@@ -1232,3 +1232,17 @@ fn every_policy_problem_is_reported_at_once() {
     );
     assert_eq!(codes(&text), ["CG0414", "CG0413", "CG0411", "CG0417"]);
 }
+
+#[test]
+fn the_starter_specs_commented_origin_policy_is_valid() {
+    let mut text = cachegen_compiler::STARTER_SPEC.to_owned();
+    for key in ["fail_safe", "hard_timeout", "negative_ttl", "ttl_jitter"] {
+        let commented = format!("    # {key}:");
+        assert!(text.contains(&commented), "the starter spec shows {key}");
+        text = text.replace(&commented, &format!("    {key}:"));
+    }
+    let model = compile_text("cache.yaml", &text).unwrap_or_else(|err| panic!("{err}"));
+    let policy = model.data_types[0].policy;
+    assert!(policy.fail_safe.is_some() && policy.hard_timeout_ms.is_some());
+    assert!(policy.negative_ttl_secs.is_some() && policy.ttl_jitter_ms.is_some());
+}
