@@ -370,6 +370,7 @@ pub struct DataType {
     /// A hit past this fraction of the TTL, between 0 and 1 (such as `0.8`), starts one
     /// background refresh, so a hot key never expires under traffic (`wrap_swr`; default: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 1))]
     pub eager_refresh: Option<f64>,
     /// Each write's TTL is lengthened by a random amount up to this (at most `ttl`), so
     /// entries written together do not expire together (default: none).
