@@ -32,8 +32,8 @@ const PAST: Duration = Duration::from_secs(1);
 /// What the DRS stand-in does when called.
 #[derive(Clone, Copy)]
 enum Answer {
-    /// Answers quotas with this many replicating servers.
-    Quotas(u32),
+    /// Answers: quotas with this many replicating servers, or that many source servers.
+    Answers(u32),
     /// Fails, as DRS does when it throttles its API.
     Throttled,
     /// Never answers.
@@ -54,7 +54,7 @@ impl DrsApi {
         async move {
             calls.fetch_add(1, Ordering::SeqCst);
             match answer {
-                Answer::Quotas(servers) => Ok(quotas(servers)),
+                Answer::Answers(servers) => Ok(quotas(servers)),
                 Answer::Throttled => Err("ThrottlingException: Rate exceeded".into()),
                 Answer::Hangs => std::future::pending().await,
             }
@@ -69,7 +69,7 @@ impl DrsApi {
         async move {
             calls.fetch_add(1, Ordering::SeqCst);
             match answer {
-                Answer::Quotas(servers) => Ok(drs::DrsSourceServers {
+                Answer::Answers(servers) => Ok(drs::DrsSourceServers {
                     servers: vec![serde_json::json!({ "count": servers })],
                 }),
                 Answer::Throttled => Err("ThrottlingException: Rate exceeded".into()),
@@ -180,7 +180,7 @@ async fn drs_quotas_fail_safe_serves_the_last_quotas_and_rests_the_throttled_api
 
     let first = drs_container(&store, &clock)
         .drs_quotas()
-        .wrap_served(&key, || api.quotas(Answer::Quotas(1)))
+        .wrap_served(&key, || api.quotas(Answer::Answers(1)))
         .await
         .unwrap();
     assert_eq!((first.value, first.stale), (quotas(1), false));
@@ -235,7 +235,7 @@ async fn drs_quotas_fail_safe_serves_the_last_quotas_and_rests_the_throttled_api
     clock.advance(fail_safe.throttle + PAST);
     let recovered = lambda
         .drs_quotas()
-        .wrap_served(&key, || api.quotas(Answer::Quotas(2)))
+        .wrap_served(&key, || api.quotas(Answer::Answers(2)))
         .await
         .unwrap();
     assert_eq!((recovered.value, recovered.stale), (quotas(2), false));
@@ -269,7 +269,7 @@ async fn drs_quotas_hard_timeout_answers_a_hanging_api_with_the_last_quotas() {
     let key = quotas_key();
     drs_container(&store, &clock)
         .drs_quotas()
-        .wrap(&key, || api.quotas(Answer::Quotas(1)))
+        .wrap(&key, || api.quotas(Answer::Answers(1)))
         .await
         .unwrap();
     clock.advance(quotas_expired());
@@ -300,7 +300,7 @@ async fn a_drs_type_without_a_policy_lets_the_error_through() {
     };
     drs_container(&store, &clock)
         .drs_source_servers()
-        .wrap(&key, || api.servers(Answer::Quotas(1)))
+        .wrap(&key, || api.servers(Answer::Answers(1)))
         .await
         .unwrap();
     clock.advance(DrsSourceServersType::TTL + PAST);
