@@ -345,6 +345,14 @@ fn generated_spec(seed: u64) -> (String, Option<String>) {
             if rng.chance(30) {
                 text.push_str("    version_check: 2s\n");
             }
+            if rng.chance(30) {
+                // The origin policy: code only, so the templates must not change with it.
+                text.push_str(
+                    "    fail_safe: { max_stale: 1h, throttle: 30s }\n    soft_timeout: 200ms\n    \
+                     hard_timeout: 2s\n    eager_refresh: 0.8\n    ttl_jitter: 30s\n    \
+                     negative_ttl: 1m\n    ttl_bounds: { min: 1m, max: 5m }\n",
+                );
+            }
             let mut attributes = Vec::new();
             if *by_type {
                 attributes.push("dataType: \"{data_type}\"");

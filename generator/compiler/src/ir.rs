@@ -4,6 +4,7 @@
 //! (table names, env vars, attribute names, metric names, IAM actions) are computed
 //! once, here, so the templates and the generated code cannot disagree.
 
+mod policy;
 mod reference;
 mod render;
 mod shape;
@@ -11,6 +12,7 @@ mod shape;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use policy::{FailSafe, OriginPolicy, TtlBounds};
 pub use reference::{BucketRef, ConsumerRef, DataTypeRef, IndexRef, Named, Ref, TableRef};
 pub use render::{Escaping, Piece, Rendering};
 
@@ -461,6 +463,10 @@ pub struct DataType {
     pub document: Option<Document>,
     /// Values over the item limit go to the table's overflow bucket.
     pub large_values: bool,
+    /// What its handle does when the origin fails or is slow; left out when it sets nothing,
+    /// so specs without one keep their fingerprint.
+    #[serde(skip_serializing_if = "OriginPolicy::is_none")]
+    pub policy: OriginPolicy,
 }
 
 /// A prefix of a data type's keys that its `invalidate_by_*` method can invalidate.

@@ -1011,3 +1011,238 @@ fn every_code_is_unique_and_documented_in_the_readme() {
         "the README lists codes that no longer exist"
     );
 }
+
+/// BASE with `lines` (each indented under the data type) after `user`'s ttl.
+fn with_policy(lines: &str) -> String {
+    let lines: String = lines.lines().map(|line| format!("    {line}\n")).collect();
+    edit("    ttl: 5m\n", &format!("    ttl: 5m\n{lines}"))
+}
+
+#[test]
+fn a_full_origin_policy_is_resolved_into_the_model() {
+    let text = with_policy(
+        "fail_safe: { max_stale: 1h, throttle: 1500ms }\n\
+         soft_timeout: 200ms\n\
+         hard_timeout: 2s\n\
+         eager_refresh: 0.8\n\
+         ttl_jitter: 30s\n\
+         negative_ttl: 30s\n\
+         ttl_bounds: { max: 5m }",
+    );
+    let model = compile_text("spec.yaml", &text).unwrap();
+    let policy = model.data_types[0].policy;
+    assert_eq!(
+        policy,
+        cachegen_compiler::ir::OriginPolicy {
+            fail_safe: Some(cachegen_compiler::ir::FailSafe {
+                max_stale_secs: 3600,
+                throttle_ms: 1500,
+            }),
+            soft_timeout_ms: Some(200),
+            hard_timeout_ms: Some(2000),
+            eager_refresh: Some(0.8),
+            ttl_jitter_ms: Some(30_000),
+            negative_ttl_secs: Some(30),
+            // No min: none; the max as given.
+            ttl_bounds: Some(cachegen_compiler::ir::TtlBounds {
+                min_secs: 0,
+                max_secs: 300,
+            }),
+        }
+    );
+    assert!(
+        compile_text("spec.yaml", BASE).unwrap().data_types[0]
+            .policy
+            .is_none()
+    );
+}
+
+#[test]
+fn eager_refresh_must_be_a_fraction_between_zero_and_one() {
+    for fraction in ["0", "1", "1.5", "-0.2", ".nan"] {
+        let text = with_policy(&format!("eager_refresh: {fraction}"));
+        assert_eq!(codes(&text), ["CG0411"], "{fraction}");
+        assert!(
+            problems(&text)[0].starts_with("spec.yaml:18:20: eager_refresh "),
+            "{fraction}: {:?}",
+            problems(&text)
+        );
+    }
+    assert!(report(&with_policy("eager_refresh: 1")).contains("such as `0.8`"));
+}
+
+#[test]
+fn timeouts_throttle_and_jitter_are_whole_milliseconds_above_zero() {
+    let text = with_policy(
+        "fail_safe: { max_stale: 1h, throttle: 0s }\n\
+         hard_timeout: 1500us",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:18:43: throttle must be longer than zero",
+            "spec.yaml:19:19: hard_timeout of 1ms 500us is not a whole number of milliseconds",
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0412", "CG0412"]);
+    assert!(report(&text).contains("help: the runtime counts it in milliseconds"));
+}
+
+#[test]
+fn an_origin_timeout_cannot_outlast_a_lambda() {
+    let text = with_policy("hard_timeout: 20m");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:18:19: hard_timeout of 20m is longer than a Lambda may run (15m)"]
+    );
+    assert_eq!(codes(&text), ["CG0413"]);
+}
+
+#[test]
+fn the_soft_timeout_comes_before_the_hard_one() {
+    let text = with_policy(
+        "fail_safe: { max_stale: 1h, throttle: 30s }\n\
+         soft_timeout: 2s\n\
+         hard_timeout: 2s",
+    );
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:19:19: soft_timeout (2s) of `user` is not shorter than its hard_timeout (2s)"]
+    );
+    assert_eq!(codes(&text), ["CG0413"]);
+    assert!(report(&text).contains("make it shorter"));
+}
+
+#[test]
+fn a_soft_timeout_needs_fail_safe() {
+    let text = with_policy("soft_timeout: 200ms");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:18:5: soft_timeout of `user` has no expired value to answer with: `user` sets no fail_safe"
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0414"]);
+    assert!(report(&text).contains("help: add `fail_safe: { max_stale: 1h, throttle: 30s }`"));
+}
+
+#[test]
+fn fail_safe_durations_are_checked() {
+    let text = with_policy("fail_safe: { max_stale: 1m, throttle: 2m }");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:18:43: the fail-safe throttle (2m) of `user` is longer than its max_stale (1m)"
+        ]
+    );
+    assert_eq!(codes(&text), ["CG0415"]);
+    // max_stale is a lifetime in the store: whole seconds, at most a year.
+    let text = with_policy("fail_safe: { max_stale: 1500ms, throttle: 1s }");
+    assert_eq!(codes(&text), ["CG0401"]);
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:18:29: max_stale of 1500ms is not a whole number of seconds"]
+    );
+}
+
+#[test]
+fn fail_safe_fields_are_named_and_required() {
+    let text = with_policy("fail_safe: { max_stael: 1h, throttle: 30s }");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:18:5: data_types.user.fail_safe: missing field `max_stale`"]
+    );
+    assert_eq!(codes(&text), ["CG0008"]);
+    assert!(report(&text).contains("help: add `max_stale`: How long past its TTL"));
+}
+
+#[test]
+fn ttl_jitter_is_not_longer_than_the_ttl() {
+    let text = with_policy("ttl_jitter: 6m");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:18:17: ttl_jitter (6m) of `user` is longer than its ttl (5m)"]
+    );
+    assert_eq!(codes(&text), ["CG0416"]);
+    assert_eq!(
+        problems(&with_policy("ttl_jitter: 5m")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn negative_ttl_is_shorter_than_the_ttl() {
+    let text = with_policy("negative_ttl: 5m");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:18:19: negative_ttl (5m) of `user` is not shorter than its ttl (5m)"]
+    );
+    assert_eq!(codes(&text), ["CG0417"]);
+    assert!(report(&text).contains("remove negative_ttl"));
+    // Against the default TTL when the data type sets none.
+    let text = BASE
+        .replace("    ttl: 5m\n", "    negative_ttl: 10m\n")
+        .replace("version: 1\n", "version: 1\ndefaults: { ttl: 10m }\n");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:18:19: negative_ttl (10m) of `user` is not shorter than its ttl (10m)"]
+    );
+}
+
+#[test]
+fn ttl_bounds_are_ordered_and_within_the_ttl() {
+    let text = with_policy("ttl_bounds: { min: 2m, max: 1m }");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:18:24: ttl_bounds.min (2m) of `user` is longer than its max (1m)"]
+    );
+    let text = with_policy("ttl_bounds: { min: 1m, max: 1h }");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:18:33: ttl_bounds.max (1h) of `user` is longer than its ttl (5m)"]
+    );
+    let text = with_policy("ttl_bounds: { min: 10m }");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.yaml:18:24: ttl_bounds.min (10m) of `user` is longer than its ttl (5m), the max when none is given"
+        ]
+    );
+    let text = with_policy("ttl_bounds: {}");
+    assert_eq!(
+        problems(&text),
+        ["spec.yaml:18:5: ttl_bounds of `user` gives neither min nor max"]
+    );
+    for text in [
+        with_policy("ttl_bounds: { min: 2m, max: 1m }"),
+        with_policy("ttl_bounds: { max: 1h }"),
+        with_policy("ttl_bounds: {}"),
+    ] {
+        assert_eq!(codes(&text), ["CG0418"]);
+    }
+}
+
+#[test]
+fn every_policy_problem_is_reported_at_once() {
+    let text = with_policy(
+        "soft_timeout: 3s\n\
+         hard_timeout: 2s\n\
+         eager_refresh: 2\n\
+         negative_ttl: 1h",
+    );
+    assert_eq!(codes(&text), ["CG0414", "CG0413", "CG0411", "CG0417"]);
+}
+
+#[test]
+fn the_starter_specs_commented_origin_policy_is_valid() {
+    let mut text = cachegen_compiler::STARTER_SPEC.to_owned();
+    for key in ["fail_safe", "hard_timeout", "negative_ttl", "ttl_jitter"] {
+        let commented = format!("    # {key}:");
+        assert!(text.contains(&commented), "the starter spec shows {key}");
+        text = text.replace(&commented, &format!("    {key}:"));
+    }
+    let model = compile_text("cache.yaml", &text).unwrap_or_else(|err| panic!("{err}"));
+    let policy = model.data_types[0].policy;
+    assert!(policy.fail_safe.is_some() && policy.hard_timeout_ms.is_some());
+    assert!(policy.negative_ttl_secs.is_some() && policy.ttl_jitter_ms.is_some());
+}

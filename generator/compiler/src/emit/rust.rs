@@ -12,6 +12,7 @@
 
 mod cache;
 mod data_types;
+mod policy;
 mod spacing;
 mod tables;
 mod text;

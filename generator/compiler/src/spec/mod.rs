@@ -355,6 +355,56 @@ pub struct DataType {
     /// Makes the values documents kept in S3, with this table as their cache and index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<DocumentSpec>,
+    /// When the origin fails (or passes `hard_timeout`), serve the expired value for up to
+    /// `max_stale` past its TTL, and leave the origin alone for `throttle` (default: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_safe: Option<FailSafe>,
+    /// With `fail_safe`, answer with the expired value once the origin is slower than this,
+    /// while its call goes on in the background and stores its value (`wrap_swr`; default: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft_timeout: Option<SpecDuration>,
+    /// Abandon the origin call past this: the caller gets an error, or the expired value
+    /// under `fail_safe` (default: wait for the origin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hard_timeout: Option<SpecDuration>,
+    /// A hit past this fraction of the TTL, between 0 and 1 (such as `0.8`), starts one
+    /// background refresh, so a hot key never expires under traffic (`wrap_swr`; default: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 1))]
+    pub eager_refresh: Option<f64>,
+    /// Each write's TTL is lengthened by a random amount up to this (at most `ttl`), so
+    /// entries written together do not expire together (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_jitter: Option<SpecDuration>,
+    /// How long an origin's "not found" is cached (`wrap_optional`), shorter than `ttl`
+    /// (default: `ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative_ttl: Option<SpecDuration>,
+    /// Bounds of a TTL the origin returns with its value (`wrap_expiring`), such as a
+    /// token's `expires_in` (default: up to `ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_bounds: Option<TtlBounds>,
+}
+
+/// Fail-safe: an expired value served when the origin fails, rather than the error.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct FailSafe {
+    /// How long past its TTL a value is kept to be served when the origin fails (such as `1h`).
+    pub max_stale: SpecDuration,
+    /// Once the origin failed and the expired value was served, how long each container
+    /// serves it before calling the origin again (such as `30s`, at most `max_stale`).
+    pub throttle: SpecDuration,
+}
+
+/// Bounds of the TTLs an origin returns with its values.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct TtlBounds {
+    /// The shortest TTL kept (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<SpecDuration>,
+    /// The longest TTL kept, at most the data type's `ttl` (default: `ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<SpecDuration>,
 }
 
 /// Expected traffic of one data type, from which `cachegen cost` estimates the bill.

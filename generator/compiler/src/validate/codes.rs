@@ -102,6 +102,14 @@ codes! {
     ATTRIBUTE_TYPE = "CG0408", "an attribute written with another type than its index declares";
     INVALIDATION_INDEX = "CG0409", "an `invalidate_by` index that is missing or cannot find every item of the type";
     TRAFFIC = "CG0410", "a traffic hit rate outside 0 to 1, or an item size DynamoDB cannot hold";
+    EAGER_REFRESH = "CG0411", "an eager_refresh fraction not strictly between 0 and 1";
+    FINE_DURATION = "CG0412", "an origin timeout, fail-safe throttle or TTL jitter of zero, or not in whole milliseconds";
+    ORIGIN_TIMEOUT = "CG0413", "an origin timeout longer than a Lambda may run (15 minutes), or a soft_timeout not shorter than the hard_timeout";
+    SOFT_TIMEOUT_WITHOUT_FAIL_SAFE = "CG0414", "a soft_timeout without fail_safe, which gives it the expired value to answer with";
+    FAIL_SAFE_THROTTLE = "CG0415", "a fail-safe throttle longer than its max_stale";
+    TTL_JITTER = "CG0416", "a ttl_jitter longer than the data type's ttl";
+    NEGATIVE_TTL = "CG0417", "a negative_ttl not shorter than the data type's ttl";
+    TTL_BOUNDS = "CG0418", "ttl_bounds with neither min nor max, a min above the max, or a max above the data type's ttl";
 
     // CG05: buckets and documents.
     BUCKET_SOURCE = "CG0501", "a bucket with both or neither of `name` and `existing`";

@@ -172,6 +172,7 @@ impl Checker<'_> {
                 .min(ttl_secs),
             (None, None) => ttl_secs,
         };
+        let policy = self.origin_policy(&path, name, spec, ttl_value);
         let stale_while_revalidate_secs = spec.stale_while_revalidate.map(|window| {
             self.duration(
                 &path.key("stale_while_revalidate"),
@@ -239,6 +240,7 @@ impl Checker<'_> {
                 .and_then(|traffic| self.traffic(&path.key("traffic"), traffic)),
             document,
             large_values: spec.large_values.unwrap_or(false),
+            policy,
         })
     }
 

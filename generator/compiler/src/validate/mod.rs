@@ -12,6 +12,7 @@ mod names;
 mod operations;
 mod outputs;
 mod parse;
+mod policy;
 pub mod source;
 mod tables;
 

@@ -7,6 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::parse_quote;
 
+use super::policy::policy_const;
 use super::tables::{index_query_fn, module_ident};
 use super::text::{Params, text_code, texts_code};
 use super::{doc, duration, ident};
@@ -134,6 +135,7 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
     let large_values = data_type
         .large_values
         .then(|| quote! { const LARGE_VALUES: bool = true; });
+    let policy = policy_const(&data_type.policy);
     let version_check = data_type.version_check_secs.map(|secs| {
         let bound = duration(secs);
         quote! { const VERSION_CHECK: Option<std::time::Duration> = Some(#bound); }
@@ -213,6 +215,7 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
             #distributed
             #version_check
             #large_values
+            #policy
 
             fn key(#key_arg: &#key) -> String { #key_body }
             #tags_fn
