@@ -12,6 +12,7 @@
 
 mod cache;
 mod data_types;
+mod idempotency;
 mod spacing;
 mod tables;
 mod text;
@@ -123,6 +124,7 @@ fn module(model: &CacheModel, runtime_path: &syn::Path) -> TokenStream {
         .data_types
         .iter()
         .map(|data_type| data_types::data_type_items(model, data_type));
+    let handlers = model.idempotency.iter().map(idempotency::handler_items);
     let cache = cache::cache_struct(model);
     quote! {
         use #runtime_path as runtime;
@@ -142,6 +144,7 @@ fn module(model: &CacheModel, runtime_path: &syn::Path) -> TokenStream {
         #(#tables)*
         #buckets
         #(#data_types)*
+        #(#handlers)*
         #cache
     }
 }
