@@ -1,4 +1,5 @@
-//! Idempotent handlers on real stores (memory, DynamoDB on moto or dynalite, Redis):
+//! Idempotent handlers on real stores (memory, DynamoDB on moto or dynalite, Redis, and
+//! the Redis Cluster `scripts/test.sh` starts):
 //! duplicates, concurrent duplicates from separate handles, a crashed first attempt, a
 //! changed payload, a failure, the result's expiry and a missing key. Each scenario
 //! counts handler calls; time moves only through the harness's clock.
@@ -50,12 +51,18 @@ type Outcome = Result<Receipt, IdempotencyError<&'static str>>;
 /// uses the system clock).
 async fn harness(kind: Kind) -> Harness {
     let mut h = Harness::new(kind).await;
-    if kind == Kind::Redis {
-        let Guard::Shared(server) = &h.guard else {
-            unreachable!("Harness::new uses the shared Redis")
-        };
-        let store = RedisStore::connect(server.url()).await.expect("redis url");
-        h.store = Arc::new(store.with_clock(Arc::new(h.clock.clone())));
+    let clock = Arc::new(h.clock.clone());
+    match (kind, &h.guard) {
+        (Kind::Redis, Guard::Shared(server)) => {
+            let store = RedisStore::connect(server.url()).await.expect("redis url");
+            h.store = Arc::new(store.with_clock(clock));
+        }
+        (Kind::RedisCluster, _) => {
+            let urls = common::cluster_urls().expect("checked by the caller");
+            let store = RedisStore::connect_cluster(&urls).expect("cluster urls");
+            h.store = Arc::new(store.with_clock(clock));
+        }
+        _ => {}
     }
     h
 }
@@ -424,6 +431,14 @@ macro_rules! on_every_store {
         mod redis {
             $(#[tokio::test(flavor = "multi_thread")]
             async fn $scenario() { super::$scenario(super::Kind::Redis).await; })*
+        }
+        mod redis_cluster {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $scenario() {
+                if super::common::cluster_urls().is_some() {
+                    super::$scenario(super::Kind::RedisCluster).await;
+                }
+            })*
         }
     };
 }
