@@ -418,6 +418,30 @@ async fn a_missing_key_runs_without_idempotency_or_is_refused(kind: Kind) {
     assert_eq!(handler.calls(), 2, "{kind:?}");
 }
 
+/// A cache clear (every entry under the prefix) leaves the records alone: a response
+/// outlives it, and a retry is still answered from it.
+async fn a_cache_clear_keeps_the_records(kind: Kind) {
+    let h = harness(kind).await;
+    let cache = h.builder().build();
+    let idem = cache.idempotency("charge", IdempotencyConfig::default());
+    let handler = Handler::default();
+    let first = run(&idem, &h, &charge(10), &handler).await.unwrap();
+    let value: u32 = cache
+        .wrap("plain", Duration::from_secs(60), || async {
+            Ok::<_, cachegen_runtime::BoxError>(7)
+        })
+        .await
+        .unwrap();
+    assert_eq!(value, 7);
+    assert_eq!(
+        cache.clear().await.unwrap(),
+        1,
+        "{kind:?}: the data entry only"
+    );
+    assert_eq!(run(&idem, &h, &charge(10), &handler).await.unwrap(), first);
+    assert_eq!(handler.calls(), 1, "{kind:?}");
+}
+
 macro_rules! on_every_store {
     ($($scenario:ident),* $(,)?) => {
         mod memory {
@@ -452,6 +476,7 @@ on_every_store!(
     a_failure_is_not_stored,
     the_result_expires_after_the_window,
     a_missing_key_runs_without_idempotency_or_is_refused,
+    a_cache_clear_keeps_the_records,
 );
 
 /// A disabled cache (`CACHE_ENABLED=false`) runs every handler call.
