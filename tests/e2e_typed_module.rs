@@ -22,17 +22,21 @@ use cachegen_tests::{
     workspace_root,
 };
 
-/// The DRS origin of the tests: counts its calls.
+/// The DRS API of the tests: counts its quota calls and the recovery jobs it starts.
 #[derive(Clone, Default)]
-struct CountingOrigin(Arc<AtomicUsize>);
+struct CountingOrigin(Arc<AtomicUsize>, Arc<AtomicUsize>);
 
 impl CountingOrigin {
     fn calls(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
+
+    fn recoveries(&self) -> usize {
+        self.1.load(Ordering::SeqCst)
+    }
 }
 
-impl drs_query_lambda::QuotaOrigin for CountingOrigin {
+impl drs_query_lambda::DrsApi for CountingOrigin {
     async fn fetch(
         &self,
         region: &str,
@@ -47,6 +51,38 @@ impl drs_query_lambda::QuotaOrigin for CountingOrigin {
             utilization_percent: call as f64 / 3.0,
         })
     }
+
+    async fn start_recovery(
+        &self,
+        request: &drs_orchestration_cache::StartRecoveryRequest,
+    ) -> Result<drs_orchestration_cache::StartRecoveryResponse, BoxError> {
+        if request.source_server_ids.is_empty() {
+            return Err("StartRecovery needs at least one source server".into());
+        }
+        let job = self.1.fetch_add(1, Ordering::SeqCst);
+        Ok(drs_orchestration_cache::StartRecoveryResponse {
+            job_id: format!("drsjob-{job}"),
+            source_server_ids: request.source_server_ids.clone(),
+        })
+    }
+}
+
+/// A recovery step of one execution, on `servers`.
+fn recovery_request(step: &str, servers: &[&str]) -> drs_query_lambda::Request {
+    drs_query_lambda::Request::StartRecovery(drs_orchestration_cache::StartRecoveryRequest {
+        execution_id: "exec-1".into(),
+        step: step.into(),
+        region: "us-east-1".into(),
+        account_id: "438465159935".into(),
+        source_server_ids: servers.iter().map(|id| (*id).to_owned()).collect(),
+        is_drill: true,
+    })
+}
+
+/// The Lambda context's deadline of an invocation that has a minute left.
+fn deadline() -> u64 {
+    let now = std::time::UNIX_EPOCH.elapsed().unwrap();
+    u64::try_from(now.as_millis()).unwrap() + 60_000
 }
 
 fn project(example: &str) -> cachegen_compiler::Project {
@@ -154,9 +190,9 @@ async fn drs_example_deploys_caches_invalidates_and_verifies() {
     let origin = CountingOrigin::default();
     let handler =
         drs_query_lambda::QueryHandler::new(drs_cache(&sdk, &table).await, origin.clone());
-    let first = handler.handle(quota_request()).await.unwrap();
+    let first = handler.handle(quota_request(), deadline()).await.unwrap();
     assert_eq!(origin.calls(), 1);
-    let second = handler.handle(quota_request()).await.unwrap();
+    let second = handler.handle(quota_request(), deadline()).await.unwrap();
     assert_eq!(
         (origin.calls(), &second),
         (1, &first),
@@ -164,7 +200,7 @@ async fn drs_example_deploys_caches_invalidates_and_verifies() {
     );
     let cold = drs_query_lambda::QueryHandler::new(drs_cache(&sdk, &table).await, origin.clone());
     assert_eq!(
-        cold.handle(quota_request()).await.unwrap(),
+        cold.handle(quota_request(), deadline()).await.unwrap(),
         first,
         "a cold container reads DynamoDB"
     );
@@ -195,13 +231,13 @@ async fn drs_example_deploys_caches_invalidates_and_verifies() {
         );
     }
     let invalidated = handler
-        .handle(drs_query_lambda::Request::Invalidate)
+        .handle(drs_query_lambda::Request::Invalidate, deadline())
         .await
         .unwrap();
     assert_eq!(invalidated, drs_query_lambda::Response::Invalidated);
     // One stamp write: the item stays in DynamoDB (its TTL reclaims it), and every
     // container reads it as a miss (this one at once, others within their bound).
-    let third = handler.handle(quota_request()).await.unwrap();
+    let third = handler.handle(quota_request(), deadline()).await.unwrap();
     assert_eq!(
         origin.calls(),
         2,
@@ -210,11 +246,60 @@ async fn drs_example_deploys_caches_invalidates_and_verifies() {
     assert_ne!(third, first);
     let fresh = drs_query_lambda::QueryHandler::new(drs_cache(&sdk, &table).await, origin.clone());
     assert_eq!(
-        fresh.handle(quota_request()).await.unwrap(),
+        fresh.handle(quota_request(), deadline()).await.unwrap(),
         third,
         "the new value is in DynamoDB"
     );
     assert_eq!(origin.calls(), 2);
+
+    // Recovery jobs, through the generated idempotent handler on the deployed table: a
+    // retried step, from this container or another, gets the first job back.
+    let job = handler
+        .handle(recovery_request("failover", &["s-1", "s-2"]), deadline())
+        .await
+        .unwrap();
+    let retried = handler
+        .handle(recovery_request("failover", &["s-1", "s-2"]), deadline())
+        .await
+        .unwrap();
+    let elsewhere = cold
+        .handle(recovery_request("failover", &["s-1", "s-2"]), deadline())
+        .await
+        .unwrap();
+    assert_eq!((&retried, &elsewhere), (&job, &job));
+    assert_eq!(origin.recoveries(), 1, "one job for the step");
+    // The same step with other servers is refused rather than answered with the old job.
+    let changed = cold
+        .handle(recovery_request("failover", &["s-3"]), deadline())
+        .await
+        .unwrap_err();
+    assert!(changed.to_string().contains("payload differs"), "{changed}");
+    // A failed start is not stored: the retry starts the job.
+    let failed = handler
+        .handle(recovery_request("failback", &[]), deadline())
+        .await
+        .unwrap_err();
+    assert!(failed.to_string().contains("at least one"), "{failed}");
+    assert_eq!(origin.recoveries(), 1);
+    // The records live in the table's internal key space, out of every data key's reach.
+    let scanned = dynamodb.scan().table_name(&table).send().await.unwrap();
+    let records: Vec<&str> = scanned
+        .items()
+        .iter()
+        .filter_map(|item| item.get("cacheKey")?.as_s().ok())
+        .filter(|key| key.starts_with("!i#start-recovery#"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        records.len(),
+        2,
+        "the failover and failback records: {records:?}"
+    );
+    handler
+        .handle(recovery_request("failback", &["s-1"]), deadline())
+        .await
+        .unwrap();
+    assert_eq!(origin.recoveries(), 2);
 
     // verify_deployment: moto's CloudFormation ignored TTL, and says so.
     let cache = drs_cache(&sdk, &table).await;

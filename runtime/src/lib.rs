@@ -58,6 +58,7 @@ pub mod documents;
 pub mod envelope;
 mod error;
 mod flight;
+pub mod idempotency;
 pub mod metrics;
 pub mod query;
 pub mod store;

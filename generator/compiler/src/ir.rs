@@ -4,6 +4,7 @@
 //! (table names, env vars, attribute names, metric names, IAM actions) are computed
 //! once, here, so the templates and the generated code cannot disagree.
 
+mod idempotency;
 mod policy;
 mod reference;
 mod render;
@@ -12,6 +13,7 @@ mod shape;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use idempotency::{IdempotentHandler, InFlight};
 pub use policy::{FailSafe, OriginPolicy, TtlBounds};
 pub use reference::{BucketRef, ConsumerRef, DataTypeRef, IndexRef, Named, Ref, TableRef};
 pub use render::{Escaping, Piece, Rendering};
@@ -103,6 +105,10 @@ pub struct CacheModel {
     pub buckets: Vec<Bucket>,
     /// Data types, in spec order.
     pub data_types: Vec<DataType>,
+    /// Idempotent handlers, in spec order (left out of the view and the fingerprint when
+    /// there are none, so specs without them build as before).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub idempotency: Vec<IdempotentHandler>,
     /// Consumers and their derived IAM grants.
     pub consumers: Vec<Consumer>,
     /// Alarms, resolved to concrete metric queries.

@@ -18,8 +18,8 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::overflow::{BodyRef, S3Overflow, sha256_hex};
 use super::{
-    AttrValue, Attributes, CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot,
-    Stamp, StoreEntry, TOMBSTONE_LIFETIME, TableRef, Version,
+    AttrValue, Attributes, CacheStore, Capabilities, INTERNAL_KEY_MARKER, LeaseHolder,
+    LeaseOutcome, Precondition, Slot, Stamp, StoreEntry, TOMBSTONE_LIFETIME, TableRef, Version,
 };
 use crate::clock::{self, Clock};
 use crate::error::StoreError;
@@ -1057,14 +1057,24 @@ impl CacheStore for DynamoStore {
             .table_name(&self.table)
             .projection_expression(projection)
             .filter_expression(
-                "(attribute_exists(#val) OR attribute_exists(#ref)) AND begins_with(#k, :p)",
+                "(attribute_exists(#val) OR attribute_exists(#ref)) AND NOT begins_with(#k, :internal) AND begins_with(#k, :p)",
             )
             .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
+            .expression_attribute_values(
+                ":internal",
+                AttributeValue::S(format!("{prefix}{INTERNAL_KEY_MARKER}")),
+            )
             .set_expression_attribute_names(Some(names));
         if prefix.is_empty() {
+            // DynamoDB refuses an empty string as an expression value.
             request = request
-                .filter_expression("attribute_exists(#val) OR attribute_exists(#ref)")
-                .set_expression_attribute_values(None);
+                .filter_expression(
+                    "(attribute_exists(#val) OR attribute_exists(#ref)) AND NOT begins_with(#k, :internal)",
+                )
+                .set_expression_attribute_values(Some(HashMap::from([(
+                    ":internal".to_owned(),
+                    AttributeValue::S(INTERNAL_KEY_MARKER.to_string()),
+                )])));
         }
         let (mut keys, mut objects) = (Vec::new(), Vec::new());
         let mut pages = request.into_paginator().items().send();

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use moka::sync::Cache;
 
 use super::{
-    CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
-    TOMBSTONE_LIFETIME, Version,
+    CacheStore, Capabilities, INTERNAL_KEY_MARKER, LeaseHolder, LeaseOutcome, Precondition, Slot,
+    Stamp, StoreEntry, TOMBSTONE_LIFETIME, Version,
 };
 use crate::bounded::{MemoryLimit, Timed, Weighed, expiring_cache};
 use crate::clock::{self, Clock};
@@ -252,7 +252,10 @@ impl CacheStore for MemoryStore {
     }
 
     async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
-        Ok(self.tombstone_matching(|key| key.starts_with(prefix)))
+        Ok(self.tombstone_matching(|key| {
+            key.strip_prefix(prefix)
+                .is_some_and(|rest| !rest.starts_with(INTERNAL_KEY_MARKER))
+        }))
     }
 
     async fn delete_by_pattern(&self, pattern: &str) -> Result<u64, StoreError> {

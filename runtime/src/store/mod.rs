@@ -219,8 +219,10 @@ pub trait CacheStore: Send + Sync + std::fmt::Debug {
     /// of them held, atomically, and returns it.
     async fn bump_stamp(&self, shards: &[String], counter: &str) -> Result<u64, StoreError>;
 
-    /// Replaces every entry whose key starts with `prefix` by a tombstone; returns how
-    /// many. A maintenance operation: it visits the whole key space (DynamoDB scans).
+    /// Replaces every entry whose key starts with `prefix` by a tombstone, except the
+    /// internal items under it (`{prefix}!...`: idempotency records keep their responses
+    /// through a clear); returns how many. A maintenance operation: it visits the whole
+    /// key space (DynamoDB scans).
     async fn clear(&self, prefix: &str) -> Result<u64, StoreError>;
 
     /// Replaces every entry whose key matches a glob `pattern` (`*` any run, `?` one

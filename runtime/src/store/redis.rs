@@ -13,8 +13,8 @@ use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 
 use super::redis_cluster::{self, ClusterLink};
 use super::{
-    CacheStore, Capabilities, LeaseHolder, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
-    TOMBSTONE_LIFETIME, Version,
+    CacheStore, Capabilities, INTERNAL_KEY_MARKER, LeaseHolder, LeaseOutcome, Precondition, Slot,
+    Stamp, StoreEntry, TOMBSTONE_LIFETIME, Version,
 };
 use crate::clock::{self, Clock};
 use crate::error::StoreError;
@@ -386,14 +386,26 @@ impl RedisStore {
         }
     }
 
-    async fn tombstone_matching(&self, pattern: &str) -> Result<u64, StoreError> {
+    /// Tombstones the entries whose keys match `pattern`, leaving those that start with
+    /// `keep` alone.
+    async fn tombstone_matching(
+        &self,
+        pattern: &str,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let kept = |key: &str| keep.is_some_and(|kept| key.starts_with(kept));
         let mut conn = match &self.conn {
             Connection::Cluster(cluster) => {
                 return redis_cluster::visit_matching(
                     cluster,
                     pattern,
                     SCAN_COUNT,
-                    |key| async move { self.tombstone_if_held(&key).await },
+                    |key| async move {
+                        if kept(&key) {
+                            return Ok(0);
+                        }
+                        self.tombstone_if_held(&key).await
+                    },
                 )
                 .await
                 .map_err(err);
@@ -412,8 +424,8 @@ impl RedisStore {
                 .query_async(&mut conn)
                 .await
                 .map_err(err)?;
-            for key in keys {
-                replaced += self.tombstone_if_held(&key).await.map_err(err)?;
+            for key in keys.iter().filter(|key| !kept(key)) {
+                replaced += self.tombstone_if_held(key).await.map_err(err)?;
             }
             if next == 0 {
                 return Ok(replaced);
@@ -594,12 +606,13 @@ impl CacheStore for RedisStore {
     }
 
     async fn clear(&self, prefix: &str) -> Result<u64, StoreError> {
-        self.tombstone_matching(&format!("{}*", glob_escape(prefix)))
+        let internal = format!("{prefix}{INTERNAL_KEY_MARKER}");
+        self.tombstone_matching(&format!("{}*", glob_escape(prefix)), Some(&internal))
             .await
     }
 
     async fn delete_by_pattern(&self, pattern: &str) -> Result<u64, StoreError> {
-        self.tombstone_matching(pattern).await
+        self.tombstone_matching(pattern, None).await
     }
 }
 

@@ -111,8 +111,8 @@ impl TieredCache {
         });
     }
 
-    /// Replaces every entry under this cache's key prefix by a tombstone, and empties this
-    /// process's L1; other processes keep their L1 copies up to their memory TTL. A
+    /// Replaces every entry under this cache's key prefix by a tombstone (not the cache's
+    /// own items: idempotency records outlive it), and empties this process's L1; other processes keep their L1 copies up to their memory TTL. A
     /// maintenance operation: it scans the whole key space.
     pub async fn clear(&self) -> Result<u64, CacheError> {
         self.clear_memory();

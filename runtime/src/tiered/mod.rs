@@ -45,6 +45,7 @@ pub use policy::{Described, FailSafe, OriginPolicy, Served};
 
 use crate::clock::Clock;
 use crate::flight::Flights;
+use crate::idempotency::{Idempotency, IdempotencyConfig};
 use crate::metrics::{Counters, Metrics};
 use crate::store::{AttrValue, Attributes, CacheStore, INTERNAL_KEY_MARKER};
 use crate::{CacheError, StoreError};
@@ -278,6 +279,25 @@ impl TieredCache {
     /// The key as stored: with the `CACHE_KEY_PREFIX` scope applied.
     pub fn store_key(&self, key: &str) -> String {
         format!("{}{key}", self.inner.key_prefix)
+    }
+
+    /// Idempotency for `function`'s handler on this cache's store, clock and key prefix.
+    /// A disabled cache (or one without a store) gives a handle whose handlers just run.
+    pub fn idempotency(&self, function: &str, config: IdempotencyConfig) -> Idempotency {
+        let store = self.inner.store.clone().filter(|_| self.inner.enabled);
+        if store.is_none() {
+            tracing::warn!(
+                function,
+                "no shared store: handlers run without idempotency"
+            );
+        }
+        Idempotency::on(
+            store,
+            self.inner.clock.clone(),
+            &self.inner.key_prefix,
+            function,
+            config,
+        )
     }
 
     /// The metrics registry; call [`Metrics::flush`] at the end of an invocation.

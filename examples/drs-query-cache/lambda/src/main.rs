@@ -4,16 +4,16 @@
 use std::time::Duration;
 
 use cachegen_runtime::BoxError;
-use drs_orchestration_cache::{Cache, DrsQuotas};
-use drs_query_lambda::{QueryHandler, QuotaOrigin, Request};
+use drs_orchestration_cache::{Cache, DrsQuotas, StartRecoveryRequest, StartRecoveryResponse};
+use drs_query_lambda::{DrsApi, QueryHandler, Request};
 use lambda_runtime::{LambdaEvent, service_fn};
 
-/// This example's stand-in for the DRS API (`DescribeSourceServers`), kept out of the
-/// example's dependencies: it takes as long as the real call and counts nothing real.
-/// Replace it with an `aws-sdk-drs` client in a real deployment.
+/// This example's stand-in for the DRS API (`DescribeSourceServers`, `StartRecovery`),
+/// kept out of the example's dependencies: it takes as long as the real calls and
+/// counts nothing real. Replace it with an `aws-sdk-drs` client in a real deployment.
 struct SimulatedDrsApi;
 
-impl QuotaOrigin for SimulatedDrsApi {
+impl DrsApi for SimulatedDrsApi {
     async fn fetch(&self, region: &str, account_id: &str) -> Result<DrsQuotas, BoxError> {
         tokio::time::sleep(Duration::from_millis(400)).await;
         Ok(DrsQuotas {
@@ -24,6 +24,18 @@ impl QuotaOrigin for SimulatedDrsApi {
             utilization_percent: 0.0,
         })
     }
+
+    async fn start_recovery(
+        &self,
+        request: &StartRecoveryRequest,
+    ) -> Result<StartRecoveryResponse, BoxError> {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        Ok(StartRecoveryResponse {
+            // A new job every call: only the idempotent handler keeps it to one per step.
+            job_id: format!("drsjob-{:x}", std::time::UNIX_EPOCH.elapsed()?.as_nanos()),
+            source_server_ids: request.source_server_ids.clone(),
+        })
+    }
 }
 
 #[tokio::main]
@@ -31,7 +43,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = QueryHandler::new(Cache::from_env().await?, SimulatedDrsApi);
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Request>| async move {
-        let response = handler.handle(event.payload).await;
+        let response = handler.handle(event.payload, event.context.deadline).await;
         handler.flush_metrics();
         response
     }))

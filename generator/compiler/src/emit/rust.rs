@@ -12,6 +12,7 @@
 
 mod cache;
 mod data_types;
+mod idempotency;
 mod policy;
 mod spacing;
 mod tables;
@@ -124,6 +125,7 @@ fn module(model: &CacheModel, runtime_path: &syn::Path) -> TokenStream {
         .data_types
         .iter()
         .map(|data_type| data_types::data_type_items(model, data_type));
+    let handlers = model.idempotency.iter().map(idempotency::handler_items);
     let cache = cache::cache_struct(model);
     quote! {
         use #runtime_path as runtime;
@@ -143,6 +145,7 @@ fn module(model: &CacheModel, runtime_path: &syn::Path) -> TokenStream {
         #(#tables)*
         #buckets
         #(#data_types)*
+        #(#handlers)*
         #cache
     }
 }

@@ -4,12 +4,14 @@
 //! [`crate::validate`] turns them into the checked [`crate::ir::CacheModel`].
 
 mod duration;
+mod idempotency;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use duration::SpecDuration;
+pub use idempotency::{IdempotentHandler, InFlight};
 
 /// A cachegen spec: one service's cache tables, data types, consumers and alarms.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -34,6 +36,9 @@ pub struct Spec {
     pub buckets: IndexMap<String, Bucket>,
     /// The kinds of values cached, by name (the heart of the spec).
     pub data_types: IndexMap<String, DataType>,
+    /// Lambda handlers made idempotent on a table, by name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub idempotency: IndexMap<String, IdempotentHandler>,
     /// Lambdas or roles that use the cache, and what each may do.
     #[serde(default)]
     pub consumers: IndexMap<String, Consumer>,

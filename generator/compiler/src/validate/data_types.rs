@@ -351,7 +351,7 @@ impl Checker<'_> {
         }
     }
 
-    fn value_type(&mut self, path: &NodePath, value: &spec::ValueSpec) -> ValueType {
+    pub(super) fn value_type(&mut self, path: &NodePath, value: &spec::ValueSpec) -> ValueType {
         match (&value.rust_type, value.fields.is_empty()) {
             (Some(rust_type), true) => {
                 if syn::parse_str::<syn::Type>(rust_type).is_err() {

@@ -6,6 +6,7 @@ pub mod codes;
 mod consumers;
 mod data_types;
 pub mod diagnostic;
+mod idempotency;
 mod keys;
 mod limits;
 mod names;
@@ -269,6 +270,7 @@ impl Checker<'_> {
         let data_types = self.data_types(&tables, &buckets);
         self.overflow_buckets(&mut tables, &buckets, &data_types);
         let consumers = self.consumers(&tables, &data_types);
+        let idempotency = self.idempotency(&tables, &data_types, &consumers);
         self.check_bucket_events(&buckets, &data_types, &consumers);
         let metrics_namespace = self.metrics_namespace();
         let alarms = self.alarms(&tables, &consumers, &metrics_namespace);
@@ -282,6 +284,7 @@ impl Checker<'_> {
             tables,
             buckets,
             data_types,
+            idempotency,
             consumers,
             alarms,
             metrics_namespace,

@@ -126,6 +126,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
             }
         }
     });
+    let idempotent = super::idempotency::accessors(&model.idempotency);
     let verifies = model.tables.iter().map(|table| {
         let field = module_ident(&table.name);
         let name = &table.name;
@@ -201,6 +202,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
             }
 
             #(#accessors)*
+            #(#idempotent)*
             #(#document_accessors)*
             #sync_fn
 

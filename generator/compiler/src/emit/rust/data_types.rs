@@ -264,7 +264,7 @@ fn document_impl(data_type: &DataType, names: &Names) -> TokenStream {
     }
 }
 
-fn rust_type(ty: &FieldType) -> TokenStream {
+pub(super) fn rust_type(ty: &FieldType) -> TokenStream {
     match ty {
         FieldType::String => quote! { String },
         FieldType::Bool => quote! { bool },
