@@ -28,6 +28,8 @@ pub(super) enum Found<T> {
         value: T,
         validity: Validity,
         fresh_until_ms: u64,
+        /// When it may no longer be served at all.
+        expires_at_ms: u64,
     },
     /// Nothing servable.
     Miss,
@@ -57,6 +59,7 @@ impl<T> Found<T> {
                 value,
                 validity,
                 fresh_until_ms: meta.fresh_until_ms,
+                expires_at_ms: meta.expires_at_ms,
             }
         }
     }
