@@ -341,3 +341,55 @@ fn regression_seed_169_a_throttled_value_is_served_fresh_past_its_expiry() {
 fn regression_seed_217_fail_safe_serves_a_value_that_expired_during_the_origin_call() {
     assert_coherent([sim::run_seed(217, &SimConfig::varied(217, CONTAINERS))]);
 }
+
+/// The settings of the directed plans below: origin policies on a calm network, a version
+/// check, no distributed flight.
+const POLICY_CONFIG: SimConfig = SimConfig {
+    containers: 2,
+    keys: 2,
+    ops: 0,
+    faults: store::Faults::CALM,
+    distributed: false,
+    version_check: true,
+    cancel_rate: 0.0,
+    policies: true,
+};
+
+/// A negative entry is invalidated like a value: a writer removes the row, a
+/// `wrap_optional` caches "not found", the row comes back under a tag or type-wide
+/// change, and after `invalidate_tag` (in the same container, then in another past the
+/// version check) and `invalidate_all`, `wrap_optional` asks the origin again.
+#[test]
+fn negative_entries_are_invalidated_like_values() {
+    use workload::{Delays, Op::*, Step};
+    let origin = Delays {
+        before_ms: 5,
+        after_ms: 20,
+        fails: false,
+    };
+    let step = |at_ms, container, op| Step {
+        at_ms,
+        container,
+        op,
+        cancel_after_ms: None,
+    };
+    let plan = [
+        step(0, 0, Remove { key: 0 }),
+        step(100, 0, WrapOptional { key: 0, origin }),
+        step(200, 1, WrapOptional { key: 0, origin }),
+        step(300, 0, InvalidateTag { tag: 0 }),
+        step(400, 0, WrapOptional { key: 0, origin }),
+        step(500, 1, WrapOptional { key: 0, origin }),
+        step(600, 1, InvalidateAll),
+        step(700, 1, WrapOptional { key: 0, origin }),
+        step(3_000, 0, WrapOptional { key: 0, origin }),
+    ];
+    let run = sim::run(0, &POLICY_CONFIG, &plan);
+    let not_found = run
+        .history
+        .iter()
+        .filter(|record| record.outcome == history::Outcome::NotFound)
+        .count();
+    assert_eq!(not_found, 6, "every lookup answered \"not found\"");
+    assert_coherent([run]);
+}

@@ -250,9 +250,15 @@ async fn perform<D: DataType<Key = u32, Value = Made>>(
     op: usize,
     step: Step,
 ) {
-    let removes = matches!(step.op, Op::Remove { .. });
+    // A removed row comes back when a writer writes that key; changes to a whole tag or
+    // type leave it removed, so a negative entry outlives them unless invalidated.
+    let present = match step.op {
+        Op::Remove { .. } => Some(false),
+        Op::InvalidateTag { .. } | Op::InvalidateAll => None,
+        _ => Some(true),
+    };
     for key in step.op.writes(world.keys) {
-        world.source.write(key, !removes);
+        world.source.write(key, present);
     }
     let start = world.time.mark();
     let container = step.container;

@@ -71,7 +71,8 @@ impl Clock for VirtualTime {
 }
 
 /// The simulated database: per key a version number, starting at 0, and whether the row
-/// exists (it does until a writer removes it, and again once a writer changes it).
+/// exists (it does until a writer removes it, and again once a writer sets or deletes the
+/// key).
 #[derive(Debug)]
 pub struct Source(Mutex<Vec<Row>>);
 
@@ -104,13 +105,14 @@ impl Source {
         self.row(key).version
     }
 
-    /// A writer changes `key` (`present`) or removes its row: its version goes up by one.
-    pub fn write(&self, key: u32, present: bool) {
+    /// A writer changes `key`: its version goes up by one, and the row exists or not as
+    /// `present` says (`None`: as it did).
+    pub fn write(&self, key: u32, present: Option<bool>) {
         let mut rows = self.0.lock().expect("source lock");
         let row = &mut rows[key as usize];
         *row = Row {
             version: row.version + 1,
-            present,
+            present: present.unwrap_or(row.present),
         };
     }
 }
