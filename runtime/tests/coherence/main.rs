@@ -393,3 +393,105 @@ fn negative_entries_are_invalidated_like_values() {
     assert_eq!(not_found, 6, "every lookup answered \"not found\"");
     assert_coherent([run]);
 }
+
+/// A step of a directed plan, never cancelled.
+fn step(at_ms: u64, container: usize, op: workload::Op) -> workload::Step {
+    workload::Step {
+        at_ms,
+        container,
+        op,
+        cancel_after_ms: None,
+    }
+}
+
+/// An origin taking `after_ms` after its read, which it makes 5 ms in.
+fn origin_taking(after_ms: u64) -> workload::Delays {
+    workload::Delays {
+        before_ms: 5,
+        after_ms,
+        fails: false,
+    }
+}
+
+/// Background completions do not resurrect what a delete removed: an eager refresh (a hit
+/// past half the TTL) and a soft timeout's origin call (past the stale window, the
+/// expired value served after 300 ms) both read the source before a delete and return
+/// after it; another container, past the version check, must not get what they read.
+#[test]
+fn background_completions_do_not_resurrect_deleted_values() {
+    use workload::Op::*;
+    let fast = origin_taking(20);
+    let slow = origin_taking(1_000);
+    let eager_refresh = [
+        step(
+            0,
+            0,
+            WrapSwr {
+                key: 0,
+                origin: fast,
+            },
+        ),
+        step(
+            3_000,
+            0,
+            WrapSwr {
+                key: 0,
+                origin: slow,
+            },
+        ),
+        step(3_100, 0, Delete { key: 0 }),
+        step(6_000, 1, Get { key: 0 }),
+        step(
+            6_100,
+            1,
+            WrapSwr {
+                key: 0,
+                origin: fast,
+            },
+        ),
+    ];
+    let soft_timeout = [
+        step(
+            0,
+            0,
+            WrapSwr {
+                key: 0,
+                origin: fast,
+            },
+        ),
+        step(
+            9_000,
+            0,
+            WrapSwr {
+                key: 0,
+                origin: slow,
+            },
+        ),
+        step(9_100, 0, Delete { key: 0 }),
+        step(11_500, 1, Get { key: 0 }),
+        step(
+            11_600,
+            1,
+            WrapSwr {
+                key: 0,
+                origin: fast,
+            },
+        ),
+    ];
+    let eager = sim::run(0, &POLICY_CONFIG, &eager_refresh);
+    let soft = sim::run(0, &POLICY_CONFIG, &soft_timeout);
+    // What each plan is about happened: the eager refresh's origin call, and the soft
+    // timeout's stale answer.
+    assert_eq!(
+        eager.origin_reads, 3,
+        "first fill, eager refresh, last wrap"
+    );
+    assert!(
+        soft.history
+            .iter()
+            .any(|record| record.op == 1 && matches!(record.outcome, history::Outcome::Stale(_))),
+        "{:#?}",
+        soft.history
+    );
+    assert_coherent([eager, soft]);
+}
