@@ -424,6 +424,7 @@ impl CacheStore for RedisStore {
         Capabilities {
             pattern_delete: true,
             indexes: false,
+            reads_with_stamps: false,
         }
     }
 

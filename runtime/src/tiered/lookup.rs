@@ -252,7 +252,7 @@ impl TieredCache {
         let ticket = self.ticket();
         let memory_checks = self.memory_checks(key);
         let read = self
-            .store_call("read", store.read(&self.store_key(key)))
+            .read_with_type_stamp(store.as_ref(), &self.store_key(key))
             .await;
         let store_answered = read.is_ok();
         let slot = self.degrade(read, Slot::default())?;
