@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
+    ScalarAttributeType, TableStatus,
 };
 use cachegen_runtime::aws_config::{self, BehaviorVersion, SdkConfig};
 use cachegen_runtime::config::{CacheConfig, TABLE_NAME_ENV};
@@ -99,8 +99,8 @@ pub async fn cachegen() -> Result<bool, BoxError> {
     Ok(profiles.get(&KEY).await?.is_some())
 }
 
-/// Creates `table` on the endpoint the environment names and stores the value at
-/// [`KEY`] through the runtime, so both paths find it.
+/// Creates `table` on the endpoint the environment names, waits until it is active, and
+/// stores the value at [`KEY`] through the runtime, so both paths find it.
 pub async fn seed(table: &str) -> Result<(), BoxError> {
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
@@ -124,6 +124,15 @@ pub async fn seed(table: &str) -> Result<(), BoxError> {
         .key_schema(hash()?)
         .send()
         .await?;
+    // DynamoDB (and dynalite) create tables asynchronously.
+    for _ in 0..200 {
+        let described = client.describe_table().table_name(table).send().await?;
+        let status = described.table().and_then(|t| t.table_status().cloned());
+        if status == Some(TableStatus::Active) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let config = CacheConfig::from_lookup(TABLE_NAME_ENV, |name| {
         (name == TABLE_NAME_ENV).then(|| table.to_owned())
     })?;
