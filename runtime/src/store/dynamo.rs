@@ -788,6 +788,7 @@ impl CacheStore for DynamoStore {
         Capabilities {
             pattern_delete: false,
             indexes: true,
+            reads_with_stamps: true,
         }
     }
 
@@ -812,6 +813,59 @@ impl CacheStore for DynamoStore {
             Some(item) => self.slot(item).await,
             None => Ok(Slot::default()),
         }
+    }
+
+    async fn read_with_stamps(
+        &self,
+        key: &str,
+        stamps: &[String],
+    ) -> Result<(Slot, Vec<Stamp>), StoreError> {
+        let mut keys: Vec<&String> = stamps.iter().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(
+                std::iter::once(self.key(key))
+                    .chain(keys.into_iter().filter(|k| *k != key).map(|k| self.key(k)))
+                    .collect(),
+            ))
+            .consistent_read(true)
+            .build()
+            .map_err(built)?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let unprocessed = out
+            .unprocessed_keys
+            .as_ref()
+            .and_then(|u| u.get(&self.table))
+            .is_some_and(|ka| !ka.keys.is_empty());
+        if unprocessed {
+            // Read in part (throttled): an unread stamp must not read as zeros, so both
+            // are read again, each whole.
+            let slot = self.read(key).await?;
+            return Ok((slot, self.read_stamps(stamps).await?));
+        }
+        let mut found: HashMap<String, Item> = out
+            .responses
+            .and_then(|mut r| r.remove(&self.table))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| Some((self.key_of(&item)?, item)))
+            .collect();
+        let stamps = stamps
+            .iter()
+            .map(|k| self.stamp_item(found.get(k).cloned()))
+            .collect();
+        let slot = match found.remove(key) {
+            Some(item) => self.slot(item).await?,
+            None => Slot::default(),
+        };
+        Ok((slot, stamps))
     }
 
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {

@@ -136,6 +136,7 @@ impl CacheStore for MemoryStore {
         Capabilities {
             pattern_delete: true,
             indexes: false,
+            reads_with_stamps: false,
         }
     }
 

@@ -147,6 +147,8 @@ pub struct Capabilities {
     pub pattern_delete: bool,
     /// [`CacheStore::query_index`] and [`CacheStore::read_attributes`] work (DynamoDB).
     pub indexes: bool,
+    /// [`CacheStore::read_with_stamps`] is one request (DynamoDB), not two calls.
+    pub reads_with_stamps: bool,
 }
 
 /// The DynamoDB table behind a store, for deployment checks.
@@ -214,6 +216,19 @@ pub trait CacheStore: Send + Sync + std::fmt::Debug {
     /// The stamp items at `keys`, read after every bump that completed before the call
     /// (an absent item reads as all zeros).
     async fn read_stamps(&self, keys: &[String]) -> Result<Vec<Stamp>, StoreError>;
+
+    /// The item at `key` and the stamp items at `stamps`, each read after every write
+    /// that completed before the call, in one request where the store can (DynamoDB: one
+    /// `BatchGetItem`), so a process's first lookup costs one request, as a bare read
+    /// does.
+    async fn read_with_stamps(
+        &self,
+        key: &str,
+        stamps: &[String],
+    ) -> Result<(Slot, Vec<Stamp>), StoreError> {
+        let slot = self.read(key).await?;
+        Ok((slot, self.read_stamps(stamps).await?))
+    }
 
     /// Raises `counter` of every stamp item in `shards` to one new value, above what any
     /// of them held, atomically, and returns it.

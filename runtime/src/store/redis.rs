@@ -445,6 +445,7 @@ impl CacheStore for RedisStore {
         Capabilities {
             pattern_delete: true,
             indexes: false,
+            reads_with_stamps: false,
         }
     }
 

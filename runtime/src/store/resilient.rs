@@ -286,6 +286,15 @@ impl CacheStore for ResilientStore {
         self.call("read", None, || self.inner.read(key)).await
     }
 
+    async fn read_with_stamps(
+        &self,
+        key: &str,
+        stamps: &[String],
+    ) -> Result<(Slot, Vec<Stamp>), StoreError> {
+        self.call("read", None, || self.inner.read_with_stamps(key, stamps))
+            .await
+    }
+
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
         self.call("read_many", None, || self.inner.read_many(keys))
             .await

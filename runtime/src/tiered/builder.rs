@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::l1::{Local, Memory};
-use super::policy::OriginPolicy;
+use super::policy::{OriginPolicy, Throttles};
 use super::stamps::Stamps;
 use super::{
     DEFAULT_COMPRESS_OVER, DEFAULT_INVALIDATION_TIMEOUT, DEFAULT_STORE_TIMEOUT, DistributedFlight,
@@ -165,6 +165,7 @@ impl TieredCacheBuilder {
                 local: Local::default(),
                 store: self.store,
                 flights: Arc::default(),
+                throttles: Throttles::default(),
                 stamps,
                 metrics,
                 clock: self.clock,

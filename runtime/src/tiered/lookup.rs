@@ -28,6 +28,8 @@ pub(super) enum Found<T> {
         value: T,
         validity: Validity,
         fresh_until_ms: u64,
+        /// When it may no longer be served at all.
+        expires_at_ms: u64,
     },
     /// Nothing servable.
     Miss,
@@ -57,6 +59,7 @@ impl<T> Found<T> {
                 value,
                 validity,
                 fresh_until_ms: meta.fresh_until_ms,
+                expires_at_ms: meta.expires_at_ms,
             }
         }
     }
@@ -249,7 +252,7 @@ impl TieredCache {
         let ticket = self.ticket();
         let memory_checks = self.memory_checks(key);
         let read = self
-            .store_call("read", store.read(&self.store_key(key)))
+            .read_with_type_stamp(store.as_ref(), &self.store_key(key))
             .await;
         let store_answered = read.is_ok();
         let slot = self.degrade(read, Slot::default())?;

@@ -50,6 +50,7 @@ use crate::metrics::{Counters, Metrics};
 use crate::store::{AttrValue, Attributes, CacheStore, INTERNAL_KEY_MARKER};
 use crate::{CacheError, StoreError};
 use l1::{Local, Memory, Ticket};
+use policy::Throttles;
 use stamps::{StampView, Stamps};
 
 /// Default shared-store timeout per call.
@@ -139,6 +140,8 @@ struct Inner {
     local: Local,
     store: Option<Arc<dyn CacheStore>>,
     flights: Arc<Flights>,
+    /// Keys whose failing origin fail-safe leaves alone for a while.
+    throttles: Throttles,
     stamps: Stamps,
     metrics: Metrics,
     clock: Arc<dyn Clock>,

@@ -12,9 +12,38 @@ use crate::store::Attributes;
 pub struct FailSafe {
     /// How long past its TTL a value is kept to be served when the origin fails.
     pub max_stale: Duration,
-    /// Once the origin failed and an expired value was served, how long that value is
-    /// served (from this process's L1) before the origin is called again.
+    /// Once the origin failed and an expired value was served, how long this process
+    /// serves an expired value it finds (marked stale, and never past `max_stale`) before
+    /// calling the origin again.
     pub throttle: Duration,
+}
+
+/// Keys this process throttles: fail-safe served an expired value of theirs because the
+/// origin failed, and until the time kept here (ms) their lookups are answered with an
+/// expired value at hand, marked stale, without calling the origin. Bounded: a throttle
+/// evicted early only lets the origin be tried sooner.
+#[derive(Debug)]
+pub(super) struct Throttles(quick_cache::sync::Cache<String, u64>);
+
+/// How many keys [`Throttles`] keeps.
+const THROTTLED_KEYS: usize = 4096;
+
+impl Default for Throttles {
+    fn default() -> Self {
+        Self(quick_cache::sync::Cache::new(THROTTLED_KEYS))
+    }
+}
+
+impl Throttles {
+    /// Leaves `key`'s origin alone until `until_ms`.
+    pub fn throttle(&self, key: &str, until_ms: u64) {
+        self.0.insert(key.to_owned(), until_ms);
+    }
+
+    /// Whether `key`'s origin is left alone at `now_ms`.
+    pub fn throttled(&self, key: &str, now_ms: u64) -> bool {
+        self.0.get(key).is_some_and(|until_ms| now_ms < until_ms)
+    }
 }
 
 /// Every origin-facing setting of a handle; the default is none of them.

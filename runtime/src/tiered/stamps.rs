@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use super::TieredCache;
 use crate::envelope::{ScopeGen, ScopeKind};
 use crate::error::{CacheError, StoreError};
-use crate::store::INTERNAL_KEY_MARKER;
+use crate::store::{INTERNAL_KEY_MARKER, Slot, Stamp};
 
 /// Key buckets of a data type's stamp: a per-key delete invalidates other processes'
 /// L1 copies of the keys in its bucket.
@@ -418,18 +418,25 @@ impl TieredCache {
         let stamps = &self.inner.stamps;
         let keys: Vec<String> = views.iter().map(|view| stamps.read_key(view)).collect();
         let started = self.inner.clock.now_ms();
-        let read = match self
+        let read = self
             .store_call("read_stamps", store.read_stamps(&keys))
-            .await
-        {
-            Ok(read) => read,
-            Err(e) => {
-                for view in views {
-                    view.failed_at_ms.store(started.max(1), Ordering::SeqCst);
-                }
-                return Err(e.into());
+            .await;
+        Self::update_views(views, read, started)?;
+        Ok(())
+    }
+
+    /// Brings `views` up to what a read that began at `started` (clock ms) gave, or marks
+    /// them unreadable for a while when it failed.
+    fn update_views(
+        views: &[&Arc<StampView>],
+        read: Result<Vec<Stamp>, StoreError>,
+        started: u64,
+    ) -> Result<(), StoreError> {
+        let read = read.inspect_err(|_| {
+            for view in views {
+                view.failed_at_ms.store(started.max(1), Ordering::SeqCst);
             }
-        };
+        })?;
         for (view, stamp) in views.iter().zip(read) {
             for index in 0..view.layout.len() {
                 if let Some(value) = stamp.get(&view.layout.name(index)) {
@@ -439,6 +446,45 @@ impl TieredCache {
             view.read_at_ms.fetch_max(started.max(1), Ordering::SeqCst);
         }
         Ok(())
+    }
+
+    /// Reads the item at `store_key` (a lookup's store read) and, when this process has
+    /// never read this handle's type stamp (its first lookup of the type: a cold start),
+    /// that stamp too, in the same store call where the store can: the first lookup then
+    /// makes one request, as a bare read does (a value with tags may still need their
+    /// stamps read after it). Later re-reads of the stamp, once its view is older than
+    /// the bound, stay calls of their own, after the item's. The stamp is read no earlier
+    /// than the call's start, so a view dated then is never older than it says.
+    pub(super) async fn read_with_type_stamp(
+        &self,
+        store: &dyn crate::store::CacheStore,
+        store_key: &str,
+    ) -> Result<Slot, StoreError> {
+        let view = &self.type_stamp;
+        let now = self.inner.clock.now_ms();
+        let failed = view.failed_at_ms.load(Ordering::SeqCst);
+        let cold = self.inner.stamps.has_store
+            && view.read_at_ms.load(Ordering::SeqCst) == 0
+            && (failed == 0 || now >= failed + RETRY_AFTER.as_millis() as u64)
+            && store.capabilities().reads_with_stamps;
+        let guard = cold.then(|| view.refresh.try_lock().ok()).flatten();
+        if guard.is_none() {
+            return self.store_call("read", store.read(store_key)).await;
+        }
+        let keys = [self.inner.stamps.read_key(view)];
+        let read = self
+            .store_call("read", store.read_with_stamps(store_key, &keys))
+            .await;
+        match read {
+            Ok((slot, stamps)) => {
+                Self::update_views(&[view], Ok(stamps), now)?;
+                Ok(slot)
+            }
+            Err(e) => {
+                view.failed_at_ms.store(now.max(1), Ordering::SeqCst);
+                Err(e)
+            }
+        }
     }
 
     /// Raises counter `index` of `view` in the store (every shard), within the

@@ -17,7 +17,6 @@ use super::lease::{LeaseGuard, Leased};
 use super::lookup::{Found, Lookup};
 use super::policy::{Described, Served};
 use super::{CacheValue, TieredCache, WriteOptions};
-use crate::envelope::EnvelopeMeta;
 use crate::flight::{Leader, Role};
 use crate::metrics::Counters;
 use crate::store::{Precondition, Slot, Version};
@@ -46,6 +45,8 @@ struct Ground {
 struct Fallback<T> {
     value: T,
     validity: Validity,
+    /// When it may no longer be served (`max_stale` past its TTL, or its L1 copy's end).
+    expires_at_ms: u64,
 }
 
 impl<T> Fallback<T> {
@@ -56,13 +57,26 @@ impl<T> Fallback<T> {
     {
         match found {
             Found::Stale {
-                value, validity, ..
+                value,
+                validity,
+                expires_at_ms,
+                ..
             } if cache.policy.fail_safe.is_some() => Some(Self {
                 value: value.clone(),
                 validity: validity.clone(),
+                expires_at_ms: *expires_at_ms,
             }),
             _ => None,
         }
+    }
+
+    /// The value, served stale, if it has not expired by `now_ms` (an origin that failed
+    /// or timed out may have taken longer than it had left).
+    fn serve(self, now_ms: u64) -> Option<Served<T>> {
+        (now_ms < self.expires_at_ms).then_some(Served {
+            value: self.value,
+            stale: true,
+        })
     }
 }
 
@@ -247,7 +261,7 @@ impl TieredCache {
                                 describe,
                                 origin,
                                 soft,
-                                fallback.value,
+                                fallback,
                                 lookup,
                             );
                             within.await
@@ -273,8 +287,9 @@ impl TieredCache {
     }
 
     /// Fetches in a task of its own and waits up to `soft` for it: past that, serves
-    /// `stale` while the task goes on and stores the origin's value. `lookup` is what the
-    /// caller just read (its expired value is the task's fail-safe fallback too).
+    /// `stale` (unless it expired meanwhile) while the task goes on and stores the
+    /// origin's value. `lookup` is what the caller just read (its expired value is the
+    /// task's fail-safe fallback too).
     #[allow(clippy::too_many_arguments)]
     async fn fetch_within<T, E, D, F, Fut>(
         &self,
@@ -284,7 +299,7 @@ impl TieredCache {
         describe: D,
         origin: F,
         soft: Duration,
-        stale: T,
+        stale: Fallback<T>,
         lookup: Lookup<T>,
     ) -> Result<Served<T>, CacheError>
     where
@@ -311,17 +326,20 @@ impl TieredCache {
             }
             .in_current_span(),
         );
-        match tokio::time::timeout(soft, task).await {
-            Ok(joined) => joined.expect("the fetch task panicked"),
-            Err(_) => {
-                // Slower than the soft timeout: the stale value now, the origin's later.
-                Counters::inc(&self.counters.stale_serves);
-                Ok(Served {
-                    value: stale,
-                    stale: true,
-                })
-            }
-        }
+        let mut task = std::pin::pin!(task);
+        let joined = match tokio::time::timeout(soft, &mut task).await {
+            Ok(joined) => joined,
+            Err(_) => match stale.serve(self.inner.clock.now_ms()) {
+                Some(served) => {
+                    // Slower than the soft timeout: the stale value now, the origin's later.
+                    Counters::inc(&self.counters.stale_serves);
+                    return Ok(served);
+                }
+                // Expired meanwhile: nothing to answer with but the origin's outcome.
+                None => task.await,
+            },
+        };
+        joined.expect("the fetch task panicked")
     }
 
     /// Single-flight over store lookup and origin: followers take the leader's outcome
@@ -391,6 +409,20 @@ impl TieredCache {
                         return Ok(served);
                     }
                     let fallback = Fallback::of(self, &lookup.found);
+                    let now = self.inner.clock.now_ms();
+                    if let Some(fallback) = &fallback
+                        && self.inner.throttles.throttled(key, now)
+                    {
+                        // The origin failed a moment ago: leave it alone, answer stale.
+                        let served = fallback.clone().serve(now).expect("found unexpired");
+                        Counters::inc(&self.counters.stale_serves);
+                        span.record("layer", "stale");
+                        leader.publish(Flown {
+                            result: Ok(served.clone()),
+                            validity: Some(fallback.validity.clone()),
+                        });
+                        return Ok(served);
+                    }
                     let (seen, guard) = match self.lease::<T>(key, &lookup, span, true).await? {
                         Leased::Value(v, validity) => {
                             let served = fresh(v);
@@ -516,8 +548,10 @@ impl TieredCache {
     /// Calls the origin as flight leader (within the hard timeout): publishes the outcome
     /// to followers first, then stores a value, conditional on the item still being at
     /// `ground.seen`. When the origin fails and `fallback` holds an expired value
-    /// (fail-safe), that value is served instead, and kept in this process's L1 for the
-    /// throttle duration so the failing origin is left alone meanwhile.
+    /// (fail-safe) that has not expired meanwhile, that value is served instead, marked
+    /// stale, and the key is throttled: for the throttle duration (and no longer than
+    /// the value may be served), this process's lookups of it answer with an expired
+    /// value they find instead of calling the failing origin.
     #[allow(clippy::too_many_arguments)]
     async fn call_origin<T, E, D, F, Fut>(
         &self,
@@ -565,28 +599,27 @@ impl TieredCache {
                 if let Some(guard) = guard {
                     guard.release().await;
                 }
-                let served = match (self.policy.fail_safe, fallback) {
-                    (Some(fail_safe), Some(fallback)) => {
+                let now = self.inner.clock.now_ms();
+                if let (Some(fail_safe), Some(fallback)) = (self.policy.fail_safe, fallback) {
+                    let (validity, expires_at_ms) =
+                        (fallback.validity.clone(), fallback.expires_at_ms);
+                    if let Some(served) = fallback.serve(now) {
                         tracing::warn!(key, %error, "origin failed: serving the expired value (fail-safe)");
                         Counters::inc(&self.counters.stale_serves);
-                        self.throttle(key, &fallback, fail_safe.throttle);
-                        let served = Served {
-                            value: fallback.value,
-                            stale: true,
-                        };
+                        let until = now.saturating_add(fail_safe.throttle.as_millis() as u64);
+                        self.inner.throttles.throttle(key, until.min(expires_at_ms));
                         leader.publish(Flown {
                             result: Ok(served.clone()),
-                            validity: Some(fallback.validity),
+                            validity: Some(validity),
                         });
                         return Ok(served);
                     }
-                    _ => error,
-                };
+                }
                 leader.publish(Flown {
-                    result: Err(served.clone()),
+                    result: Err(error.clone()),
                     validity: None,
                 });
-                return Err(served);
+                return Err(error);
             }
         };
         let served = fresh(value.clone());
@@ -609,21 +642,6 @@ impl TieredCache {
         };
         self.fill(fill, start, guard).await;
         Ok(served)
-    }
-
-    /// Keeps an expired value this process served under fail-safe in L1 as fresh for
-    /// `throttle`, so the origin that just failed is not called again meanwhile.
-    fn throttle<T: CacheValue>(&self, key: &str, fallback: &Fallback<T>, throttle: Duration) {
-        let now = self.inner.clock.now_ms();
-        let until = now + throttle.as_millis() as u64;
-        let meta = EnvelopeMeta {
-            schema_version: self.inner.schema_version,
-            created_at_ms: now,
-            fresh_until_ms: until,
-            expires_at_ms: until,
-        };
-        let size = serde_json::to_vec(&fallback.value).map_or(0, |json| json.len());
-        self.keep(key, fallback.value.clone(), meta, size, &fallback.validity);
     }
 }
 

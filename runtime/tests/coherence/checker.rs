@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use crate::history::{Outcome, Record};
-use crate::sim::{MEMORY_TTL, Run, VERSION_CHECK};
+use crate::sim::{self, Run, VERSION_CHECK};
 use crate::store::{Effect, LeaseGrant, StoreCall};
-use crate::workload::SimConfig;
+use crate::workload::{Op, SimConfig};
 use crate::world::{Made, Maker, Mark};
 
 /// A broken promise.
@@ -33,6 +33,27 @@ pub enum Violation {
         /// What it returned.
         value: Made,
     },
+    /// A lookup served a value outside its lifetime as the origin policy draws it
+    /// ([`lifetime`]): as fresh past its TTL, marked stale while still fresh, or past
+    /// its expiry (`max_stale`, or the stale-while-revalidate window, past its TTL).
+    OutOfLifetime {
+        /// The lookup.
+        lookup: Record,
+        /// What it returned.
+        value: Made,
+        /// Which bound it broke.
+        broke: Bound,
+    },
+    /// `wrap_optional` answered "not found" with no origin read behind it that could
+    /// still be served: every "not found" read of the key either began before an
+    /// invalidation the lookup must see (`invalidation`), or is past its expiry
+    /// (`invalidation` is `None`).
+    StaleNotFound {
+        /// The latest invalidation the lookup must see, if any.
+        invalidation: Option<Record>,
+        /// The lookup.
+        lookup: Record,
+    },
     /// A lease its holder never gave back: every other container's miss on that key waits
     /// until it lapses.
     LeakedLease {
@@ -41,6 +62,153 @@ pub enum Violation {
         /// What the history points at.
         cause: Cause,
     },
+}
+
+/// A bound of a value's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Bound {
+    /// Served as fresh once its TTL (with the most jitter) had passed.
+    FreshPastTtl,
+    /// Marked stale before its TTL had passed.
+    StaleWhileFresh,
+    /// Served past its expiry.
+    PastExpiry,
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Bound::FreshPastTtl => "served as fresh after its TTL (and the most jitter)",
+            Bound::StaleWhileFresh => "marked stale before its TTL had passed",
+            Bound::PastExpiry => {
+                "served after its expiry (max_stale, or the stale-while-revalidate window, \
+                 past its TTL)"
+            }
+        })
+    }
+}
+
+/// When a value may be served, in virtual ms: fresh until at least `fresh_from_ms` and at
+/// most `fresh_until_ms`, and never from `expires_ms` on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    /// The earliest its TTL can end: made at the earliest, no jitter.
+    pub stale_from_ms: u64,
+    /// The latest its TTL can end: made at the latest, the most jitter.
+    pub fresh_until_ms: u64,
+    /// The latest it can be kept to.
+    pub expires_ms: u64,
+}
+
+/// The lifetime of a value made at `made_ms` (from `made_ms..=made_latest_ms`) by `op`,
+/// with TTL `ttl`: the policy's jitter lengthens it, and it is kept past it for the
+/// policy's `max_stale` or, for `wrap_swr`'s values, the stale-while-revalidate window,
+/// whichever is longer.
+fn lifetime_of(
+    config: &SimConfig,
+    made_ms: u64,
+    made_latest_ms: u64,
+    ttl: Duration,
+    op: &Op,
+) -> Lifetime {
+    let (_, _, stale_window, policy) = sim::settings(config);
+    let max_stale = policy.fail_safe.map_or(Duration::ZERO, |f| f.max_stale);
+    let window = if matches!(op, Op::WrapSwr { .. }) {
+        stale_window
+    } else {
+        Duration::ZERO
+    };
+    let fresh_until_ms = made_latest_ms + (ttl + policy.ttl_jitter).as_millis() as u64;
+    Lifetime {
+        stale_from_ms: made_ms + ttl.as_millis() as u64,
+        fresh_until_ms,
+        expires_ms: fresh_until_ms + max_stale.max(window).as_millis() as u64,
+    }
+}
+
+/// The lifetime of `value` in `run`: its TTL is the type's, or the one its origin told
+/// (`wrap_expiring`) within the policy's bounds. An origin's value is made when the origin
+/// was called; a writer's between its `set`'s call and return.
+pub fn lifetime(run: &Run, value: &Made) -> Lifetime {
+    let (ttl, _, _, policy) = sim::settings(&run.config);
+    let op = &run.plan[value.op].op;
+    let ttl = match (value.told_ms, policy.ttl_bounds) {
+        (Some(told), Some((low, high))) => Duration::from_millis(told).clamp(low, high),
+        (Some(told), None) => Duration::from_millis(told).clamp(Duration::ZERO, ttl),
+        (None, _) => ttl,
+    };
+    let made_latest_ms = match value.by {
+        Maker::Origin => value.called.ms,
+        Maker::Writer => run
+            .history
+            .iter()
+            .find(|record| record.op == value.op)
+            .map_or(u64::MAX / 2, |record| record.end.ms),
+    };
+    lifetime_of(&run.config, value.called.ms, made_latest_ms, ttl, op)
+}
+
+/// The bound of its lifetime a lookup broke in serving `value`, if any. Its TTL ends
+/// and it expires at fixed instants, and the lookup judged it between its start and end.
+fn broken_bound(run: &Run, lookup: &Record, value: &Made) -> Option<Bound> {
+    let life = lifetime(run, value);
+    let labelled_fresh = matches!(lookup.outcome, Outcome::Value(Some(_)));
+    let labelled_stale = matches!(lookup.outcome, Outcome::Stale(_));
+    if lookup.start.ms >= life.expires_ms {
+        Some(Bound::PastExpiry)
+    } else if labelled_fresh && lookup.start.ms >= life.fresh_until_ms {
+        Some(Bound::FreshPastTtl)
+    } else if labelled_stale && lookup.end.ms < life.stale_from_ms {
+        Some(Bound::StaleWhileFresh)
+    } else {
+        None
+    }
+}
+
+/// Whether `lookup` must see `invalidation`: it began after the invalidation returned, in
+/// the same container, or `grace` or more after that in another.
+fn must_see(invalidation: &Record, lookup: &Record, grace: Duration) -> bool {
+    if lookup.container == invalidation.container {
+        lookup.start > invalidation.end
+    } else {
+        lookup.start.ms >= invalidation.end.ms + grace.as_millis() as u64
+    }
+}
+
+/// The violation, if any, of `wrap_optional`'s "not found" answer in `lookup`: the answer
+/// needs an origin read of the key that found the row removed, began after every
+/// invalidation of the key the lookup must see, ended by the lookup's end, and whose
+/// negative entry had not expired when the lookup began.
+fn stale_not_found(run: &Run, lookup: &Record, key: u32, grace: Duration) -> Option<Violation> {
+    let (_, _, _, policy) = sim::settings(&run.config);
+    let negative_ttl = policy.negative_ttl.unwrap_or(sim::settings(&run.config).0);
+    let latest = run
+        .history
+        .iter()
+        .filter(|invalidation| {
+            invalidation.outcome == Outcome::Done
+                && invalidation.action.invalidates(key)
+                && must_see(invalidation, lookup, grace)
+        })
+        .max_by_key(|invalidation| invalidation.start);
+    let op = &run.plan[lookup.op].op;
+    let servable = run.not_found.iter().any(|read| {
+        let life = lifetime_of(
+            &run.config,
+            read.called.ms,
+            read.called.ms,
+            negative_ttl,
+            op,
+        );
+        read.key == key
+            && read.read <= lookup.end
+            && lookup.start.ms < life.expires_ms
+            && latest.is_none_or(|invalidation| read.read > invalidation.start)
+    });
+    (!servable).then(|| Violation::StaleNotFound {
+        invalidation: latest.cloned(),
+        lookup: lookup.clone(),
+    })
 }
 
 /// What a violation's history and store log point at: a reading aid tied to the issue's
@@ -130,7 +298,7 @@ pub fn grace(config: &SimConfig) -> Duration {
     if config.version_check {
         VERSION_CHECK
     } else {
-        MEMORY_TTL
+        sim::settings(config).1
     }
 }
 
@@ -166,12 +334,7 @@ pub fn forbids(
         Maker::Origin => value.read < invalidation.start,
         Maker::Writer => set_returned.is_some_and(|end| end < invalidation.start),
     };
-    let starts_after = if lookup.container == invalidation.container {
-        lookup.start > invalidation.end
-    } else {
-        lookup.start.ms >= invalidation.end.ms + grace.as_millis() as u64
-    };
-    returned_ok && covers && made_before_call && starts_after
+    returned_ok && covers && made_before_call && must_see(invalidation, lookup, grace)
 }
 
 /// Every violation in `run`: at most one stale read per lookup (against the latest
@@ -180,9 +343,14 @@ pub fn check(run: &Run) -> Vec<Violation> {
     let grace = grace(&run.config);
     let mut violations = Vec::new();
     for lookup in &run.history {
-        let (Some(key), Outcome::Value(Some(value))) =
-            (lookup.action.lookup_key(), &lookup.outcome)
-        else {
+        let Some(key) = lookup.action.lookup_key() else {
+            continue;
+        };
+        if lookup.outcome == Outcome::NotFound {
+            violations.extend(stale_not_found(run, lookup, key, grace));
+            continue;
+        }
+        let Some(value) = lookup.outcome.value() else {
             continue;
         };
         if value.key != key {
@@ -203,6 +371,13 @@ pub fn check(run: &Run) -> Vec<Violation> {
             .iter()
             .filter(|invalidation| forbids(invalidation, lookup, value, set_returned, grace))
             .max_by_key(|invalidation| invalidation.end);
+        if let Some(broke) = broken_bound(run, lookup, value) {
+            violations.push(Violation::OutOfLifetime {
+                lookup: lookup.clone(),
+                value: *value,
+                broke,
+            });
+        }
         if let Some(invalidation) = broken {
             violations.push(Violation::Stale {
                 invalidation: invalidation.clone(),
@@ -303,6 +478,52 @@ impl std::fmt::Display for Report<'_> {
                 }
                 Ok(())
             }
+            Violation::OutOfLifetime {
+                lookup,
+                value,
+                broke,
+            } => {
+                let life = lifetime(run, value);
+                writeln!(
+                    f,
+                    "value out of its lifetime, seed {} with {:?}",
+                    run.seed, run.config
+                )?;
+                writeln!(f, "  lookup:     {lookup}")?;
+                writeln!(f, "  value made: {value}")?;
+                writeln!(
+                    f,
+                    "  {broke}: its TTL ends from {} ms to {} ms at the latest, it expires by {} ms",
+                    life.stale_from_ms, life.fresh_until_ms, life.expires_ms
+                )
+            }
+            Violation::StaleNotFound {
+                invalidation,
+                lookup,
+            } => {
+                writeln!(
+                    f,
+                    "stale \"not found\", seed {} with {:?}",
+                    run.seed, run.config
+                )?;
+                writeln!(f, "  lookup: {lookup}")?;
+                match invalidation {
+                    Some(invalidation) => writeln!(
+                        f,
+                        "  no \"not found\" read after the invalidation {invalidation} is servable"
+                    )?,
+                    None => writeln!(f, "  no \"not found\" read is servable (all expired)")?,
+                }
+                let key = lookup.action.lookup_key();
+                for read in run.not_found.iter().filter(|read| Some(read.key) == key) {
+                    writeln!(
+                        f,
+                        "    \"not found\" read by op {} at {} (called at {})",
+                        read.op, read.read, read.called
+                    )?;
+                }
+                Ok(())
+            }
             Violation::WrongKey { lookup, value } => writeln!(
                 f,
                 "wrong key, seed {} with {:?}\n  lookup: {lookup}\n  value made: {value}",
@@ -368,7 +589,7 @@ fn stale_cause(run: &Run, invalidation: &Record, lookup: &Record, value: &Made) 
         record.container == lookup.container
             && record.start < invalidation.end
             && record.end > invalidation.start
-            && record.outcome == Outcome::Value(Some(*value))
+            && record.outcome.value() == Some(value)
     });
     let joined_old_flight = lookup.container == value.container
         && value.by == Maker::Origin
@@ -423,6 +644,7 @@ mod tests {
                 origin: Delays {
                     before_ms: 0,
                     after_ms: 0,
+                    fails: false,
                 },
             },
             start,
@@ -435,7 +657,9 @@ mod tests {
         Made {
             key: 0,
             version: 0,
+            called: read,
             read,
+            told_ms: None,
             container: 0,
             op: 0,
             by: Maker::Origin,

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::checker::{Report, Violation, check};
+use crate::history::Outcome;
 use crate::sim::{self, Run};
 use crate::workload::{SimConfig, Step};
 
@@ -71,6 +72,8 @@ pub struct Figures {
     origin_reads: u64,
     store_requests: u64,
     virtual_ms: u64,
+    /// Lookups by how they ended.
+    lookups: BTreeMap<&'static str, u64>,
     violations: BTreeMap<String, u64>,
     failing_seeds: Vec<u64>,
     /// The first violation of each kind.
@@ -87,10 +90,17 @@ impl Figures {
         self.origin_reads += run.origin_reads;
         self.store_requests += run.store.calls.len() as u64;
         self.virtual_ms += run.elapsed_ms;
+        for record in &run.history {
+            if record.action.lookup_key().is_some() {
+                *self.lookups.entry(ending(&record.outcome)).or_default() += 1;
+            }
+        }
         for violation in violations {
             let kind = match violation {
                 Violation::Stale { cause, .. } => format!("stale reads: {cause}"),
                 Violation::WrongKey { .. } => "wrong-key reads".to_owned(),
+                Violation::OutOfLifetime { broke, .. } => format!("out of lifetime: {broke}"),
+                Violation::StaleNotFound { .. } => "stale \"not found\" answers".to_owned(),
                 Violation::LeakedLease { cause, .. } => format!("leaked leases: {cause}"),
             };
             *self.violations.entry(kind.clone()).or_default() += 1;
@@ -151,6 +161,11 @@ impl std::fmt::Display for Figures {
             self.store_requests,
             self.virtual_ms as f64 / 1000.0
         )?;
+        write!(f, "lookups:")?;
+        for (ending, n) in &self.lookups {
+            write!(f, " {n} {ending};")?;
+        }
+        writeln!(f)?;
         let total: u64 = self.violations.values().sum();
         writeln!(
             f,
@@ -173,5 +188,19 @@ impl std::fmt::Display for Figures {
             )?;
         }
         Ok(())
+    }
+}
+
+/// How a lookup ended, in a word.
+fn ending(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Value(Some(_)) => "fresh",
+        Outcome::Value(None) => "nothing",
+        Outcome::Stale(_) => "marked stale",
+        Outcome::Found(_) => "unlabelled",
+        Outcome::NotFound => "not found",
+        Outcome::Failed(_) => "failed",
+        Outcome::Cancelled => "cancelled",
+        Outcome::Done => "done",
     }
 }

@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::sync::Mutex;
 
+use cachegen_runtime::Served;
+
 use crate::workload::Op;
 use crate::world::{Made, Mark};
 
@@ -26,14 +28,41 @@ pub fn current_operation() -> Option<usize> {
 /// How an operation ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// A lookup returned this (`None`: not cached).
+    /// A lookup returned this (`None`: not cached), fresh as the API says (`get`, or
+    /// `wrap_served`/`wrap_swr_served` with `stale: false`).
     Value(Option<Made>),
+    /// `wrap_served`/`wrap_swr_served` returned this, marked stale.
+    Stale(Made),
+    /// A lookup whose API does not say whether it is stale (`wrap_optional`,
+    /// `wrap_expiring`) returned this.
+    Found(Made),
+    /// `wrap_optional` returned "not found".
+    NotFound,
     /// A write or invalidation returned `Ok`.
     Done,
     /// It returned an error.
     Failed(String),
     /// It was dropped before it finished.
     Cancelled,
+}
+
+impl Outcome {
+    /// The outcome of a lookup that says whether what it served is stale.
+    pub fn served(served: Served<Made>) -> Self {
+        if served.stale {
+            Self::Stale(served.value)
+        } else {
+            Self::Value(Some(served.value))
+        }
+    }
+
+    /// The value a lookup returned, however it was labelled.
+    pub fn value(&self) -> Option<&Made> {
+        match self {
+            Self::Value(Some(value)) | Self::Stale(value) | Self::Found(value) => Some(value),
+            _ => None,
+        }
+    }
 }
 
 /// One operation as it happened.
@@ -63,6 +92,9 @@ impl std::fmt::Display for Record {
         match &self.outcome {
             Outcome::Value(Some(value)) => write!(f, "returned {value} at {}", self.end),
             Outcome::Value(None) => write!(f, "returned nothing at {}", self.end),
+            Outcome::Stale(value) => write!(f, "returned {value}, marked stale, at {}", self.end),
+            Outcome::Found(value) => write!(f, "returned {value} (unlabelled) at {}", self.end),
+            Outcome::NotFound => write!(f, "returned \"not found\" at {}", self.end),
             Outcome::Done => write!(f, "returned Ok at {}", self.end),
             Outcome::Failed(error) => write!(f, "failed at {}: {error}", self.end),
             Outcome::Cancelled => write!(f, "dropped at {}", self.end),

@@ -4,9 +4,15 @@
 //! flights) share one store behind a faulty network ([`store`]), and run a seeded
 //! workload ([`workload`]) of `get`, `wrap`, `wrap_swr`, `set`, `delete`,
 //! `invalidate_tag`, `invalidate_all` and cancellations against a simulated database
-//! ([`world`]). The recorded history ([`history`]) is replayed by the checker
-//! ([`checker`]) against the coherence contract ([`checker::forbids`]) and the lease
-//! ledger. A failing plan shrinks ([`minimise`]) to a regression case.
+//! ([`world`]). Half the seeds give the data type an origin policy ([`sim::POLICY`]:
+//! fail-safe with its throttle, soft and hard origin timeouts, eager refresh, TTL jitter,
+//! negative caching and adaptive TTLs) and the workload failing and slow origins,
+//! `wrap_optional` over rows writers remove, and `wrap_expiring`. The recorded history
+//! ([`history`]) is replayed by the checker ([`checker`]) against the coherence contract
+//! ([`checker::forbids`]), every value's lifetime under the policy ([`checker::lifetime`]:
+//! fresh only within its TTL, marked stale only past it, never past `max_stale`), the
+//! "not found" answers ([`checker`]'s `stale_not_found`), and the lease ledger. A failing
+//! plan shrinks ([`minimise`]) to a regression case.
 //!
 //! # Why a hand-rolled simulation on tokio's paused clock
 //!
@@ -76,8 +82,8 @@ use figures::Figures;
 use sim::Run;
 use workload::SimConfig;
 
-/// Seeds the test suite runs: every combination of distributed flight, version check and
-/// network (the seed's low three bits) 32 times over.
+/// Seeds the test suite runs: every combination of distributed flight, version check,
+/// network and origin policies (the seed's low four bits) 16 times over.
 const BUDGET: u64 = 256;
 
 /// Containers in the suite's runs.
@@ -128,11 +134,11 @@ fn a_fixed_budget_of_seeds_keeps_the_contract() {
     );
 }
 
-/// Seeds 0 to 7 cover every combination of distributed flight, version check and
-/// network.
+/// Seeds 0 to 15 cover every combination of distributed flight, version check, network
+/// and origin policies.
 #[test]
 fn a_seed_replays_to_the_same_history() {
-    for seed in 0..8 {
+    for seed in 0..16 {
         let config = SimConfig::varied(seed, CONTAINERS);
         let (first, second) = (sim::run_seed(seed, &config), sim::run_seed(seed, &config));
         assert_eq!(
@@ -164,6 +170,7 @@ const DEFECT_1_CONFIG: SimConfig = SimConfig {
     distributed: false,
     version_check: false,
     cancel_rate: 0.1,
+    policies: false,
 };
 
 /// Defect 1 of issue 11 (set after delete), found by seed 8 on a calm network: container
@@ -189,6 +196,7 @@ fn regression_origin_fill_after_delete_in_three_steps() {
                 origin: Delays {
                     before_ms: 4,
                     after_ms: 2545,
+                    fails: false,
                 },
             },
             cancel_after_ms: None,
@@ -270,13 +278,21 @@ fn minimise_a_seed() {
 }
 
 /// Prints every violation of seed `CACHEGEN_SIM_SEED`'s run (at `CACHEGEN_SIM_CONTAINERS`,
-/// default 3), with the store calls behind each.
+/// default 3), with the store calls behind each; with `CACHEGEN_SIM_HISTORY=true`, the
+/// whole history first, in start order.
 #[test]
 #[ignore = "a tool: explains a failing seed"]
 fn report_a_seed() {
     let seed: u64 = env_or("CACHEGEN_SIM_SEED", 0);
     let containers: usize = env_or("CACHEGEN_SIM_CONTAINERS", CONTAINERS);
     let run = sim::run_seed(seed, &SimConfig::varied(seed, containers));
+    if env_or("CACHEGEN_SIM_HISTORY", false) {
+        let mut history = run.history.clone();
+        history.sort_by_key(|record| record.start);
+        for record in history {
+            println!("{record}");
+        }
+    }
     for violation in check(&run) {
         println!(
             "{}",
@@ -304,4 +320,178 @@ fn regression_seed_22_a_flight_read_without_memory_checks_outlives_the_bound() {
 #[test]
 fn regression_seed_564_a_read_between_the_call_and_the_tombstone_keeps_the_old_value() {
     assert_coherent([sim::run_seed(564, &SimConfig::varied(564, CONTAINERS))]);
+}
+
+/// Seed 169 (origin policies, calm network): container 1's origin failed at 15.0 s and
+/// fail-safe served the expired value, which the throttle then kept in L1 as fresh for
+/// 2 s: at 17.1 s a `wrap` got it unmarked (`stale: false`), past its expiry at 15.9 s.
+/// A throttled key is now answered with an expired value found by the lookup, marked
+/// stale, and the throttle ends when that value expires.
+#[test]
+fn regression_seed_169_a_throttled_value_is_served_fresh_past_its_expiry() {
+    assert_coherent([sim::run_seed(169, &SimConfig::varied(169, CONTAINERS))]);
+}
+
+/// Seed 217 (origin policies, calm network): a `wrap_optional` began 0.5 s after the
+/// value's expiry (`max_stale` past its TTL), joined a flight whose leader had found it
+/// 0.7 s before that, and got it when the leader's origin hit the 1.5 s hard timeout.
+/// Fail-safe (and the soft timeout) now serve an expired value only if it may still be
+/// served then.
+#[test]
+fn regression_seed_217_fail_safe_serves_a_value_that_expired_during_the_origin_call() {
+    assert_coherent([sim::run_seed(217, &SimConfig::varied(217, CONTAINERS))]);
+}
+
+/// The settings of the directed plans below: origin policies on a calm network, a version
+/// check, no distributed flight.
+const POLICY_CONFIG: SimConfig = SimConfig {
+    containers: 2,
+    keys: 2,
+    ops: 0,
+    faults: store::Faults::CALM,
+    distributed: false,
+    version_check: true,
+    cancel_rate: 0.0,
+    policies: true,
+};
+
+/// A negative entry is invalidated like a value: a writer removes the row, a
+/// `wrap_optional` caches "not found", the row comes back under a tag or type-wide
+/// change, and after `invalidate_tag` (in the same container, then in another past the
+/// version check) and `invalidate_all`, `wrap_optional` asks the origin again.
+#[test]
+fn negative_entries_are_invalidated_like_values() {
+    use workload::{Delays, Op::*, Step};
+    let origin = Delays {
+        before_ms: 5,
+        after_ms: 20,
+        fails: false,
+    };
+    let step = |at_ms, container, op| Step {
+        at_ms,
+        container,
+        op,
+        cancel_after_ms: None,
+    };
+    let plan = [
+        step(0, 0, Remove { key: 0 }),
+        step(100, 0, WrapOptional { key: 0, origin }),
+        step(200, 1, WrapOptional { key: 0, origin }),
+        step(300, 0, InvalidateTag { tag: 0 }),
+        step(400, 0, WrapOptional { key: 0, origin }),
+        step(500, 1, WrapOptional { key: 0, origin }),
+        step(600, 1, InvalidateAll),
+        step(700, 1, WrapOptional { key: 0, origin }),
+        step(3_000, 0, WrapOptional { key: 0, origin }),
+    ];
+    let run = sim::run(0, &POLICY_CONFIG, &plan);
+    let not_found = run
+        .history
+        .iter()
+        .filter(|record| record.outcome == history::Outcome::NotFound)
+        .count();
+    assert_eq!(not_found, 6, "every lookup answered \"not found\"");
+    assert_coherent([run]);
+}
+
+/// A step of a directed plan, never cancelled.
+fn step(at_ms: u64, container: usize, op: workload::Op) -> workload::Step {
+    workload::Step {
+        at_ms,
+        container,
+        op,
+        cancel_after_ms: None,
+    }
+}
+
+/// An origin taking `after_ms` after its read, which it makes 5 ms in.
+fn origin_taking(after_ms: u64) -> workload::Delays {
+    workload::Delays {
+        before_ms: 5,
+        after_ms,
+        fails: false,
+    }
+}
+
+/// Background completions do not resurrect what a delete removed: an eager refresh (a hit
+/// past half the TTL) and a soft timeout's origin call (past the stale window, the
+/// expired value served after 300 ms) both read the source before a delete and return
+/// after it; another container, past the version check, must not get what they read.
+#[test]
+fn background_completions_do_not_resurrect_deleted_values() {
+    use workload::Op::*;
+    let fast = origin_taking(20);
+    let slow = origin_taking(1_000);
+    let eager_refresh = [
+        step(
+            0,
+            0,
+            WrapSwr {
+                key: 0,
+                origin: fast,
+            },
+        ),
+        step(
+            3_000,
+            0,
+            WrapSwr {
+                key: 0,
+                origin: slow,
+            },
+        ),
+        step(3_100, 0, Delete { key: 0 }),
+        step(6_000, 1, Get { key: 0 }),
+        step(
+            6_100,
+            1,
+            WrapSwr {
+                key: 0,
+                origin: fast,
+            },
+        ),
+    ];
+    let soft_timeout = [
+        step(
+            0,
+            0,
+            WrapSwr {
+                key: 0,
+                origin: fast,
+            },
+        ),
+        step(
+            9_000,
+            0,
+            WrapSwr {
+                key: 0,
+                origin: slow,
+            },
+        ),
+        step(9_100, 0, Delete { key: 0 }),
+        step(11_500, 1, Get { key: 0 }),
+        step(
+            11_600,
+            1,
+            WrapSwr {
+                key: 0,
+                origin: fast,
+            },
+        ),
+    ];
+    let eager = sim::run(0, &POLICY_CONFIG, &eager_refresh);
+    let soft = sim::run(0, &POLICY_CONFIG, &soft_timeout);
+    // What each plan is about happened: the eager refresh's origin call, and the soft
+    // timeout's stale answer.
+    assert_eq!(
+        eager.origin_reads, 3,
+        "first fill, eager refresh, last wrap"
+    );
+    assert!(
+        soft.history
+            .iter()
+            .any(|record| record.op == 1 && matches!(record.outcome, history::Outcome::Stale(_))),
+        "{:#?}",
+        soft.history
+    );
+    assert_coherent([eager, soft]);
 }

@@ -2,22 +2,21 @@
 //! over one faulty store, on a current-thread tokio runtime with paused time, so the
 //! schedule is a function of the seed and the plan alone.
 
-use std::convert::Infallible;
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cachegen_runtime::clock::Clock;
 use cachegen_runtime::config::MemoryLimit;
 use cachegen_runtime::typed::{DataType, TypedCache};
-use cachegen_runtime::{CacheError, DistributedFlight, TieredCache};
+use cachegen_runtime::{CacheError, DistributedFlight, FailSafe, OriginPolicy, TieredCache};
 use tokio::task::JoinSet;
 
 use crate::history::{History, Outcome, Record, as_operation};
 use crate::store::{Network, StoreLog};
 use crate::workload::{Delays, Op, SimConfig, Step, tag_of};
-use crate::world::{Made, Maker, Source, VirtualTime};
+use crate::world::{Made, Maker, NotFound, Source, VirtualTime};
 
 /// The data type's store TTL.
 pub const TTL: Duration = Duration::from_secs(60);
@@ -40,19 +39,63 @@ pub const FLIGHT: DistributedFlight = DistributedFlight {
 /// delay, origin call and background refresh.
 pub const QUIESCE: Duration = Duration::from_secs(10);
 
+/// With the origin policies: the store TTL, short so values expire, and fail-safe serves
+/// them, within a run's pauses.
+pub const POLICY_TTL: Duration = Duration::from_secs(4);
+/// With the origin policies: the L1 TTL.
+pub const POLICY_MEMORY_TTL: Duration = Duration::from_secs(3);
+/// With the origin policies: the stale-while-revalidate window (within `max_stale`, so a
+/// value served stale is never kept past `max_stale` for the window's sake).
+pub const POLICY_STALE_WINDOW: Duration = Duration::from_secs(3);
+/// The origin policy of a data type with policies: every setting on. The origins'
+/// durations (mostly under 800 ms, now and then up to 4 s) fall on both sides of both
+/// timeouts.
+pub const POLICY: OriginPolicy = OriginPolicy {
+    fail_safe: Some(FailSafe {
+        max_stale: Duration::from_secs(8),
+        throttle: Duration::from_secs(2),
+    }),
+    soft_timeout: Some(Duration::from_millis(300)),
+    hard_timeout: Some(Duration::from_millis(1_500)),
+    eager_refresh: Some(0.5),
+    ttl_jitter: Duration::from_secs(1),
+    negative_ttl: Some(Duration::from_secs(2)),
+    ttl_bounds: Some((Duration::from_secs(1), Duration::from_secs(6))),
+};
+
+/// The data type's settings under `config`: its store TTL, L1 TTL, stale-while-revalidate
+/// window and origin policy.
+pub fn settings(config: &SimConfig) -> (Duration, Duration, Duration, OriginPolicy) {
+    if config.policies {
+        (POLICY_TTL, POLICY_MEMORY_TTL, POLICY_STALE_WINDOW, POLICY)
+    } else {
+        (TTL, MEMORY_TTL, STALE_WINDOW, OriginPolicy::NONE)
+    }
+}
+
 /// The simulated data type: keys `sim#<n>`, tag `group<n % 2>`, and the settings under
 /// test as const parameters (a `DataType`'s settings are constants).
-pub struct SimType<const VERSION_CHECKED: bool, const DISTRIBUTED: bool>(PhantomData<()>);
+pub struct SimType<const VERSION_CHECKED: bool, const DISTRIBUTED: bool, const POLICIES: bool>(
+    PhantomData<()>,
+);
 
-impl<const VERSION_CHECKED: bool, const DISTRIBUTED: bool> DataType
-    for SimType<VERSION_CHECKED, DISTRIBUTED>
+impl<const VERSION_CHECKED: bool, const DISTRIBUTED: bool, const POLICIES: bool> DataType
+    for SimType<VERSION_CHECKED, DISTRIBUTED, POLICIES>
 {
     type Key = u32;
     type Value = Made;
     const NAME: &'static str = "sim";
-    const TTL: Duration = TTL;
-    const MEMORY_TTL: Duration = MEMORY_TTL;
-    const STALE_WHILE_REVALIDATE: Option<Duration> = Some(STALE_WINDOW);
+    const TTL: Duration = if POLICIES { POLICY_TTL } else { TTL };
+    const MEMORY_TTL: Duration = if POLICIES {
+        POLICY_MEMORY_TTL
+    } else {
+        MEMORY_TTL
+    };
+    const STALE_WHILE_REVALIDATE: Option<Duration> = Some(if POLICIES {
+        POLICY_STALE_WINDOW
+    } else {
+        STALE_WINDOW
+    });
     const KEY_PREFIX: &'static str = "sim#";
     const DISTRIBUTED_FLIGHT: bool = DISTRIBUTED;
     const VERSION_CHECK: Option<Duration> = if VERSION_CHECKED {
@@ -60,6 +103,7 @@ impl<const VERSION_CHECKED: bool, const DISTRIBUTED: bool> DataType
     } else {
         None
     };
+    const POLICY: OriginPolicy = if POLICIES { POLICY } else { OriginPolicy::NONE };
 
     fn key(key: &u32) -> String {
         format!("sim#{key}")
@@ -90,17 +134,23 @@ pub struct Run {
     pub store: StoreLog,
     /// Origin calls made.
     pub origin_reads: u64,
+    /// Origin reads that found the row removed.
+    pub not_found: Vec<NotFound>,
     /// Virtual ms from the start until the last operation ended.
     pub elapsed_ms: u64,
 }
 
 /// Runs `plan` with the network's faults drawn from `seed`.
 pub fn run(seed: u64, config: &SimConfig, plan: &[Step]) -> Run {
-    match (config.version_check, config.distributed) {
-        (false, false) => run_as::<SimType<false, false>>(seed, config, plan),
-        (false, true) => run_as::<SimType<false, true>>(seed, config, plan),
-        (true, false) => run_as::<SimType<true, false>>(seed, config, plan),
-        (true, true) => run_as::<SimType<true, true>>(seed, config, plan),
+    match (config.version_check, config.distributed, config.policies) {
+        (false, false, false) => run_as::<SimType<false, false, false>>(seed, config, plan),
+        (false, true, false) => run_as::<SimType<false, true, false>>(seed, config, plan),
+        (true, false, false) => run_as::<SimType<true, false, false>>(seed, config, plan),
+        (true, true, false) => run_as::<SimType<true, true, false>>(seed, config, plan),
+        (false, false, true) => run_as::<SimType<false, false, true>>(seed, config, plan),
+        (false, true, true) => run_as::<SimType<false, true, true>>(seed, config, plan),
+        (true, false, true) => run_as::<SimType<true, false, true>>(seed, config, plan),
+        (true, true, true) => run_as::<SimType<true, true, true>>(seed, config, plan),
     }
 }
 
@@ -131,6 +181,7 @@ struct World {
     source: Source,
     history: History,
     origin_reads: AtomicU64,
+    not_found: Mutex<Vec<NotFound>>,
     keys: u32,
 }
 
@@ -146,6 +197,7 @@ async fn simulate<D: DataType<Key = u32, Value = Made>>(
         source: Source::new(config.keys),
         history: History::default(),
         origin_reads: AtomicU64::new(0),
+        not_found: Mutex::default(),
         keys: config.keys,
     });
     let clock: Arc<dyn Clock> = time.clone();
@@ -185,6 +237,7 @@ async fn simulate<D: DataType<Key = u32, Value = Made>>(
         history: world.history.into_records(),
         store: network.log(),
         origin_reads: world.origin_reads.into_inner(),
+        not_found: world.not_found.into_inner().expect("not-found lock"),
         elapsed_ms,
     }
 }
@@ -197,34 +250,85 @@ async fn perform<D: DataType<Key = u32, Value = Made>>(
     op: usize,
     step: Step,
 ) {
+    // A removed row comes back when a writer writes that key; changes to a whole tag or
+    // type leave it removed, so a negative entry outlives them unless invalidated.
+    let present = match step.op {
+        Op::Remove { .. } => Some(false),
+        Op::InvalidateTag { .. } | Op::InvalidateAll => None,
+        _ => Some(true),
+    };
     for key in step.op.writes(world.keys) {
-        world.source.bump(key);
+        world.source.write(key, present);
     }
     let start = world.time.mark();
     let container = step.container;
+    let origin = |key, delays| Origin {
+        world: world.clone(),
+        key,
+        container,
+        op,
+        delays,
+    };
     let call = async {
         let result: Result<Outcome, CacheError> = match step.op {
             Op::Get { key } => cache.get(&key).await.map(Outcome::Value),
-            Op::Wrap { key, origin } => cache
-                .wrap(&key, origin_call(world, key, container, op, origin))
-                .await
-                .map(|value| Outcome::Value(Some(value))),
-            Op::WrapSwr { key, origin } => cache
-                .wrap_swr(&key, origin_call(world, key, container, op, origin))
-                .await
-                .map(|value| Outcome::Value(Some(value))),
+            Op::Wrap {
+                key,
+                origin: delays,
+            } => {
+                let origin = origin(key, delays);
+                cache
+                    .wrap_served(&key, || origin.value())
+                    .await
+                    .map(Outcome::served)
+            }
+            Op::WrapSwr {
+                key,
+                origin: delays,
+            } => {
+                let origin = origin(key, delays);
+                cache
+                    .wrap_swr_served(&key, || origin.value())
+                    .await
+                    .map(Outcome::served)
+            }
+            Op::WrapOptional {
+                key,
+                origin: delays,
+            } => {
+                let origin = origin(key, delays);
+                cache
+                    .wrap_optional(&key, || origin.optional())
+                    .await
+                    .map(|found| found.map_or(Outcome::NotFound, Outcome::Found))
+            }
+            Op::WrapExpiring {
+                key,
+                origin: delays,
+                told_ms,
+            } => {
+                let origin = origin(key, delays);
+                cache
+                    .wrap_expiring(&key, || origin.expiring(told_ms))
+                    .await
+                    .map(Outcome::Found)
+            }
             Op::Set { key } => {
                 let made = Made {
                     key,
                     version: world.source.read(key),
+                    called: start,
                     read: start,
+                    told_ms: None,
                     container,
                     op,
                     by: Maker::Writer,
                 };
                 cache.set(&key, &made).await.map(|()| Outcome::Done)
             }
-            Op::Delete { key } => cache.delete(&key).await.map(|()| Outcome::Done),
+            Op::Delete { key } | Op::Remove { key } => {
+                cache.delete(&key).await.map(|()| Outcome::Done)
+            }
             Op::InvalidateTag { tag } => cache
                 .invalidate_tag(&tag_name(tag))
                 .await
@@ -249,33 +353,86 @@ async fn perform<D: DataType<Key = u32, Value = Made>>(
     });
 }
 
-/// The origin for `key`: waits, reads the source (recording when and which version),
-/// waits again, and returns what it read.
-fn origin_call(
-    world: &Arc<World>,
+/// The origin of one lookup: waits, reads the source (recording when, and which version),
+/// waits again, and returns what it read, or fails as its delays say.
+struct Origin {
+    world: Arc<World>,
     key: u32,
     container: usize,
     op: usize,
     delays: Delays,
-) -> impl FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<Made, Infallible>> + Send>>
-+ Send
-+ 'static {
-    let world = world.clone();
-    move || {
+}
+
+/// What a failing origin answers.
+const ORIGIN_DOWN: &str = "origin down";
+
+impl Origin {
+    /// The row as read: the value made from it, and whether it exists.
+    async fn read(self) -> Result<(Made, bool), &'static str> {
+        let world = self.world;
+        let called = world.time.mark();
+        tokio::time::sleep(Duration::from_millis(self.delays.before_ms)).await;
+        let read = world.time.mark();
+        let row = world.source.row(self.key);
+        world.origin_reads.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(self.delays.after_ms)).await;
+        if self.delays.fails {
+            return Err(ORIGIN_DOWN);
+        }
+        let made = Made {
+            key: self.key,
+            version: row.version,
+            called,
+            read,
+            told_ms: None,
+            container: self.container,
+            op: self.op,
+            by: Maker::Origin,
+        };
+        Ok((made, row.present))
+    }
+
+    /// For `wrap` and `wrap_swr`: the value, whether or not the row exists.
+    fn value(self) -> BoxedAnswer<Made> {
+        Box::pin(async move { self.read().await.map(|(made, _)| made) })
+    }
+
+    /// For `wrap_optional`: "not found" while the row is removed.
+    fn optional(self) -> BoxedAnswer<Option<Made>> {
         Box::pin(async move {
-            tokio::time::sleep(Duration::from_millis(delays.before_ms)).await;
-            let read = world.time.mark();
-            let version = world.source.read(key);
-            world.origin_reads.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(delays.after_ms)).await;
-            Ok(Made {
-                key,
-                version,
-                read,
-                container,
-                op,
-                by: Maker::Origin,
+            let world = self.world.clone();
+            let (made, present) = self.read().await?;
+            if !present {
+                let not_found = NotFound {
+                    key: made.key,
+                    op: made.op,
+                    called: made.called,
+                    read: made.read,
+                };
+                world
+                    .not_found
+                    .lock()
+                    .expect("not-found lock")
+                    .push(not_found);
+            }
+            Ok(present.then_some(made))
+        })
+    }
+
+    /// For `wrap_expiring`: the value with the TTL `told_ms`.
+    fn expiring(self, told_ms: u64) -> BoxedAnswer<(Made, Duration)> {
+        Box::pin(async move {
+            self.read().await.map(|(made, _)| {
+                let made = Made {
+                    told_ms: Some(told_ms),
+                    ..made
+                };
+                (made, Duration::from_millis(told_ms))
             })
         })
     }
 }
+
+/// An origin's answer, as a future that may outlive its caller.
+type BoxedAnswer<T> =
+    std::pin::Pin<Box<dyn Future<Output = Result<T, &'static str>> + Send + 'static>>;

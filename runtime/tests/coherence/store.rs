@@ -367,7 +367,11 @@ impl CacheStore for FaultyStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        self.network.store.capabilities()
+        // An item and stamps in one round trip, as DynamoDB's `BatchGetItem` reads them.
+        Capabilities {
+            reads_with_stamps: true,
+            ..self.network.store.capabilities()
+        }
     }
 
     async fn read(&self, key: &str) -> Result<Slot, StoreError> {
@@ -477,6 +481,19 @@ impl CacheStore for FaultyStore {
             vec![key.clone()],
             |n| async move { n.store.release_lease(&key, &holder).await },
         )
+        .await
+    }
+
+    async fn read_with_stamps(
+        &self,
+        key: &str,
+        stamps: &[String],
+    ) -> Result<(Slot, Vec<Stamp>), StoreError> {
+        let (key, stamps) = (key.to_owned(), stamps.to_vec());
+        let items = std::iter::once(key.clone()).chain(stamps.clone()).collect();
+        self.round_trip("read_with_stamps", Effect::Read, items, |n| async move {
+            n.store.read_with_stamps(&key, &stamps).await
+        })
         .await
     }
 

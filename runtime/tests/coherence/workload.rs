@@ -33,12 +33,17 @@ pub struct SimConfig {
     pub version_check: bool,
     /// Share of operations cancelled (dropped through a timeout) part-way.
     pub cancel_rate: f64,
+    /// Whether the data type has an origin policy ([`crate::sim::POLICY`]: fail-safe,
+    /// timeouts, eager refresh, jitter, negative and adaptive TTLs, with short TTLs so
+    /// values expire within a run), and the workload failing origins, `wrap_optional`
+    /// over rows writers remove, and `wrap_expiring`.
+    pub policies: bool,
 }
 
 impl SimConfig {
     /// The configuration the seed budget uses: `containers`, 2 keys, 40 operations, and
-    /// the seed's low bits choosing distributed flight (bit 0), a version check (bit 1)
-    /// and a rough network (bit 2).
+    /// the seed's low bits choosing distributed flight (bit 0), a version check (bit 1),
+    /// a rough network (bit 2) and the origin policies (bit 3).
     pub fn varied(seed: u64, containers: usize) -> Self {
         Self {
             containers,
@@ -52,17 +57,21 @@ impl SimConfig {
             distributed: seed & 1 == 1,
             version_check: seed & 2 == 2,
             cancel_rate: 0.1,
+            policies: seed & 8 == 8,
         }
     }
 }
 
-/// How long an origin call takes before and after it reads the source.
+/// How long an origin call takes before and after it reads the source, and whether it
+/// then fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Delays {
     /// Virtual ms before the read.
     pub before_ms: u64,
     /// Virtual ms after the read, until the origin returns.
     pub after_ms: u64,
+    /// Whether it returns an error instead of what it read.
+    pub fails: bool,
 }
 
 /// One operation of the workload.
@@ -74,10 +83,21 @@ pub enum Op {
     Wrap { key: u32, origin: Delays },
     /// `TypedCache::wrap_swr`, with the origin's timing.
     WrapSwr { key: u32, origin: Delays },
+    /// `TypedCache::wrap_optional`: the origin answers "not found" while the source row
+    /// is removed.
+    WrapOptional { key: u32, origin: Delays },
+    /// `TypedCache::wrap_expiring`: the origin tells the value's TTL.
+    WrapExpiring {
+        key: u32,
+        origin: Delays,
+        told_ms: u64,
+    },
     /// A writer changes the source, then `set`s the new version.
     Set { key: u32 },
     /// A writer changes the source, then `delete`s the key.
     Delete { key: u32 },
+    /// A writer removes the source row, then `delete`s the key.
+    Remove { key: u32 },
     /// A writer changes every key of the tag, then `invalidate_tag`s it.
     InvalidateTag { tag: u32 },
     /// A writer changes every key, then `invalidate_all`s the type.
@@ -88,7 +108,11 @@ impl Op {
     /// The key a lookup reads, or `None` for other operations.
     pub fn lookup_key(&self) -> Option<u32> {
         match *self {
-            Op::Get { key } | Op::Wrap { key, .. } | Op::WrapSwr { key, .. } => Some(key),
+            Op::Get { key }
+            | Op::Wrap { key, .. }
+            | Op::WrapSwr { key, .. }
+            | Op::WrapOptional { key, .. }
+            | Op::WrapExpiring { key, .. } => Some(key),
             _ => None,
         }
     }
@@ -96,7 +120,7 @@ impl Op {
     /// Whether this is an invalidation that removes `key`.
     pub fn invalidates(&self, key: u32) -> bool {
         match *self {
-            Op::Delete { key: deleted } => deleted == key,
+            Op::Delete { key: deleted } | Op::Remove { key: deleted } => deleted == key,
             Op::InvalidateTag { tag } => tag_of(key) == tag,
             Op::InvalidateAll => true,
             _ => false,
@@ -106,7 +130,7 @@ impl Op {
     /// The keys a writer changes in the source before calling the cache.
     pub fn writes(&self, keys: u32) -> Vec<u32> {
         match *self {
-            Op::Set { key } | Op::Delete { key } => vec![key],
+            Op::Set { key } | Op::Delete { key } | Op::Remove { key } => vec![key],
             Op::InvalidateTag { tag } => (0..keys).filter(|k| tag_of(*k) == tag).collect(),
             Op::InvalidateAll => (0..keys).collect(),
             _ => Vec::new(),
@@ -120,8 +144,20 @@ impl std::fmt::Display for Op {
             Op::Get { key } => write!(f, "get sim#{key}"),
             Op::Wrap { key, origin } => write!(f, "wrap sim#{key} (origin {origin:?})"),
             Op::WrapSwr { key, origin } => write!(f, "wrap_swr sim#{key} (origin {origin:?})"),
+            Op::WrapOptional { key, origin } => {
+                write!(f, "wrap_optional sim#{key} (origin {origin:?})")
+            }
+            Op::WrapExpiring {
+                key,
+                origin,
+                told_ms,
+            } => write!(
+                f,
+                "wrap_expiring sim#{key} (origin {origin:?}, telling {told_ms} ms)"
+            ),
             Op::Set { key } => write!(f, "set sim#{key}"),
             Op::Delete { key } => write!(f, "delete sim#{key}"),
+            Op::Remove { key } => write!(f, "remove sim#{key} (the row, then the key)"),
             Op::InvalidateTag { tag } => write!(f, "invalidate_tag group{tag}"),
             Op::InvalidateAll => write!(f, "invalidate_all"),
         }
@@ -165,8 +201,66 @@ enum OpKind {
 
 /// The plan for `seed`: operations in start order, mostly in bursts (gaps under 150 ms,
 /// so origin calls overlap invalidations) with pauses of seconds and, now and then, of a
-/// minute or more (so L1 and store entries expire and stale windows open).
+/// minute or more (so L1 and store entries expire and stale windows open). With
+/// [`SimConfig::policies`], a second stream of the seed then varies the plan
+/// ([`with_policies`]), so the first stays what it was for every earlier seed.
 pub fn plan(seed: u64, config: &SimConfig) -> Vec<Step> {
+    let plan = base_plan(seed, config);
+    if config.policies {
+        with_policies(seed, plan)
+    } else {
+        plan
+    }
+}
+
+/// The stream [`with_policies`] draws from, apart from the base plan's.
+const POLICY_STREAM: u64 = 1;
+
+/// `plan` with the origin policies' cases: its pauses of a minute or more shortened to
+/// 3 to 12 s (past the policy's TTL, within or past its `max_stale`), a share of origins
+/// fail, a share of `wrap`s become `wrap_optional` or `wrap_expiring` (telling a TTL from
+/// under to over the type's bounds), and a share of deletes remove the source row first.
+fn with_policies(seed: u64, mut plan: Vec<Step>) -> Vec<Step> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(POLICY_STREAM);
+    let (mut was_ms, mut at_ms) = (0, 0);
+    for step in &mut plan {
+        let gap = step.at_ms - was_ms;
+        was_ms = step.at_ms;
+        at_ms += if gap >= 20_000 {
+            rng.random_range(3_000..12_000)
+        } else {
+            gap
+        };
+        step.at_ms = at_ms;
+        let fails = rng.random_bool(0.3);
+        let told_ms = rng.random_range(0..8_000);
+        let pick = rng.random_range(0..100);
+        step.op = match step.op {
+            Op::Wrap { key, origin } => {
+                let origin = Delays { fails, ..origin };
+                match pick {
+                    0..30 => Op::WrapOptional { key, origin },
+                    30..50 => Op::WrapExpiring {
+                        key,
+                        origin,
+                        told_ms,
+                    },
+                    _ => Op::Wrap { key, origin },
+                }
+            }
+            Op::WrapSwr { key, origin } => Op::WrapSwr {
+                key,
+                origin: Delays { fails, ..origin },
+            },
+            Op::Delete { key } if pick < 40 => Op::Remove { key },
+            op => op,
+        };
+    }
+    plan
+}
+
+fn base_plan(seed: u64, config: &SimConfig) -> Vec<Step> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut at_ms = 0;
     (0..config.ops)
@@ -184,6 +278,7 @@ pub fn plan(seed: u64, config: &SimConfig) -> Vec<Step> {
                 } else {
                     rng.random_range(800..4_000)
                 },
+                fails: false,
             };
             let total: u32 = MIX.iter().map(|(weight, _)| weight).sum();
             let mut pick = rng.random_range(0..total);

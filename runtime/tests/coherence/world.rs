@@ -70,27 +70,66 @@ impl Clock for VirtualTime {
     }
 }
 
-/// The simulated database: one version number per key, starting at 0.
+/// The simulated database: per key a version number, starting at 0, and whether the row
+/// exists (it does until a writer removes it, and again once a writer sets or deletes the
+/// key).
 #[derive(Debug)]
-pub struct Source(Mutex<Vec<u64>>);
+pub struct Source(Mutex<Vec<Row>>);
+
+/// One row of the [`Source`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// Its version.
+    pub version: u64,
+    /// Whether it exists.
+    pub present: bool,
+}
 
 impl Source {
     /// `keys` rows at version 0.
     pub fn new(keys: u32) -> Self {
-        Self(Mutex::new(vec![0; keys as usize]))
+        let row = Row {
+            version: 0,
+            present: true,
+        };
+        Self(Mutex::new(vec![row; keys as usize]))
+    }
+
+    /// The row of `key` now.
+    pub fn row(&self, key: u32) -> Row {
+        self.0.lock().expect("source lock")[key as usize]
     }
 
     /// The current version of `key`.
     pub fn read(&self, key: u32) -> u64 {
-        self.0.lock().expect("source lock")[key as usize]
+        self.row(key).version
     }
 
-    /// A writer changes `key`: its version goes up by one.
-    pub fn bump(&self, key: u32) -> u64 {
-        let mut versions = self.0.lock().expect("source lock");
-        versions[key as usize] += 1;
-        versions[key as usize]
+    /// A writer changes `key`: its version goes up by one, and the row exists or not as
+    /// `present` says (`None`: as it did).
+    pub fn write(&self, key: u32, present: Option<bool>) {
+        let mut rows = self.0.lock().expect("source lock");
+        let row = &mut rows[key as usize];
+        *row = Row {
+            version: row.version + 1,
+            present: present.unwrap_or(row.present),
+        };
     }
+}
+
+/// An origin read that found the row removed: `wrap_optional`'s "not found", which the
+/// cache keeps as a negative entry. A `None` carries nothing of where it came from, so the
+/// checker judges a served "not found" against these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotFound {
+    /// The key read.
+    pub key: u32,
+    /// The operation whose origin it was.
+    pub op: usize,
+    /// When the origin was called.
+    pub called: Mark,
+    /// When it read the source.
+    pub read: Mark,
 }
 
 /// Who made a value.
@@ -109,8 +148,13 @@ pub struct Made {
     pub key: u32,
     /// The source version read.
     pub version: u64,
+    /// When the origin was called (its value's TTL counts from then), or the writer
+    /// called `set`.
+    pub called: Mark,
     /// When the source was read (the origin read's start, or the writer's change).
     pub read: Mark,
+    /// The TTL the origin told with the value (`wrap_expiring`), ms.
+    pub told_ms: Option<u64>,
     /// The container that made it.
     pub container: usize,
     /// The operation that made it.
