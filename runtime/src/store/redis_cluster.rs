@@ -110,12 +110,10 @@ impl ClusterLink {
             result
         })
     }
-}
 
-impl ClusterLink {
     /// Waits until a replica of the primary serving `key` holds the writes this link sent
-    /// it (`WAIT 1`): until then a failover of that primary could lose them. A primary
-    /// without replicas has no failover to lose them in.
+    /// it (`WAIT 1`): until then a failover of that primary could lose them. A primary that
+    /// `ROLE` shows without a connected replica is not waited on.
     pub(super) async fn replicated(&self, key: &str) -> RedisResult<()> {
         let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::with_key(
             key,
