@@ -33,6 +33,15 @@ pub const DEFAULT_VALUE_REF_ATTRIBUTE: &str = cachegen_names::item::VALUE_REF;
 pub const DEFAULT_VERSION_ATTRIBUTE: &str = cachegen_names::item::VERSION;
 
 const NAME: &str = "dynamodb";
+
+/// What a batch read makes of keys DynamoDB left unread after its retries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unread {
+    /// Misses: a value read again from the origin.
+    Miss,
+    /// An error: a stamp must be read, never assumed.
+    Fail,
+}
 const BATCH_GET_MAX: usize = 100;
 const BATCH_WRITE_MAX: usize = 25;
 const TRANSACT_MAX: usize = 100;
@@ -505,7 +514,7 @@ impl DynamoStore {
         let mut projected: Vec<&str> = vec![&l.key_attribute, &l.expires_at_attribute];
         projected.extend(names);
         let mut live = HashMap::new();
-        for item in self.batch_get(keys, &projected).await? {
+        for item in self.batch_get(keys, &projected, Unread::Miss).await? {
             let Some(key) = self.key_of(&item).filter(|_| self.is_live(&item)) else {
                 continue;
             };
@@ -527,11 +536,13 @@ impl DynamoStore {
 
     /// Strongly consistent batch reads of `keys` (100 per request, 4 requests at once),
     /// reading only `attributes` (all when empty). Keys still unprocessed after
-    /// [`BATCH_STALLS`] rounds without progress are logged and left out.
+    /// [`BATCH_STALLS`] rounds without progress are logged and left out, or fail the read,
+    /// as `unread` says.
     async fn batch_get(
         &self,
         keys: &[String],
         attributes: &[&str],
+        unread: Unread,
     ) -> Result<Vec<Item>, StoreError> {
         let mut unique = keys.to_vec();
         unique.sort_unstable();
@@ -541,7 +552,7 @@ impl DynamoStore {
             .map(<[String]>::to_vec)
             .collect();
         let items: Vec<Vec<Item>> = futures::stream::iter(chunks)
-            .map(|chunk| self.batch_get_chunk(chunk, attributes))
+            .map(|chunk| self.batch_get_chunk(chunk, attributes, unread))
             .buffer_unordered(BATCH_CONCURRENCY)
             .try_collect()
             .await?;
@@ -552,6 +563,7 @@ impl DynamoStore {
         &self,
         keys: Vec<String>,
         attributes: &[&str],
+        unread: Unread,
     ) -> Result<Vec<Item>, StoreError> {
         let placeholders: Vec<String> = (0..attributes.len()).map(|n| format!("#a{n}")).collect();
         let projection = (!attributes.is_empty()).then(|| placeholders.join(", "));
@@ -591,11 +603,17 @@ impl DynamoStore {
         })
         .await;
         if let Some(error) = error {
-            if found.is_empty() {
+            if found.is_empty() || unread == Unread::Fail {
                 return Err(error);
             }
             tracing::warn!(table = %self.table, error = %error, read = found.len(), "batch read failed part way: the rest are misses");
         } else if !left.is_empty() {
+            if unread == Unread::Fail {
+                return Err(StoreError::Backend {
+                    store: NAME,
+                    source: format!("BatchGetItem left {} keys unprocessed", left.len()).into(),
+                });
+            }
             tracing::warn!(table = %self.table, unread = left.len(), read = found.len(), "BatchGetItem left keys unprocessed: they are misses");
         }
         Ok(found)
@@ -870,7 +888,7 @@ impl CacheStore for DynamoStore {
 
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
         let bodies: Vec<(String, Body)> = self
-            .batch_get(keys, &[])
+            .batch_get(keys, &[], Unread::Miss)
             .await?
             .into_iter()
             .filter(|item| item.contains_key(&self.layout.version_attribute))
@@ -1075,7 +1093,9 @@ impl CacheStore for DynamoStore {
             return Ok(vec![self.stamp_item(out.item)]);
         }
         let mut found: HashMap<String, Item> = HashMap::new();
-        for item in self.batch_get(keys, &[]).await? {
+        // A stamp left unread must not read as zeros: that would pass values its
+        // invalidations removed.
+        for item in self.batch_get(keys, &[], Unread::Fail).await? {
             if let Some(key) = self.key_of(&item) {
                 found.insert(key, item);
             }
