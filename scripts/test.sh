@@ -2,11 +2,11 @@
 # Runs the whole test suite on a fresh machine: installs the tools the tests drive
 # (moto_server, cfn-lint, aws-sam-translator, checkov, redis-server, dynalite, tsc), starts
 # one shared moto, one shared redis, a 6-node Redis Cluster (3 primaries, 3 replicas) and
-# one dynalite on free loopback ports, runs fmt, clippy and every test; on full runs it also runs the DynamoDB-backed runtime suites a
-# second time against dynalite (a stricter DynamoDB than moto) and packages the
-# publishable crates; then it stops what it started. Terraform is used when installed
-# (with the AWS provider in /opt/tf-plugins, or CACHEGEN_TF_PLUGIN_DIR); without it only
-# its tests are skipped.
+# one dynalite on free loopback ports, runs fmt, clippy and every test; on full runs it
+# also runs the DynamoDB-backed runtime suites a second time against dynalite (a stricter
+# DynamoDB than moto) and packages the publishable crates; then it stops what it started.
+# Terraform is used when installed (with the AWS provider in /opt/tf-plugins, or
+# CACHEGEN_TF_PLUGIN_DIR); without it only its tests are skipped.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p cachegen-compiler  # extra arguments go to `cargo test`
