@@ -107,7 +107,9 @@ enum Command {
     /// table-removed, ttl-attribute-renamed (old items never expire), index-recreated (a
     /// GSI's keys or projection change: deleted and rebuilt, queries fail meanwhile),
     /// index-removed, data-type-removed (a consumer that used it stays), iam-narrowed (a
-    /// consumer loses access, or is removed). Warnings: key-template-changed (old entries
+    /// consumer loses access, or is removed), idempotency-key-changed (retries of completed
+    /// requests run again), idempotency-record-changed (their stored responses are
+    /// unreadable, or their payloads hash differently). Warnings: key-template-changed (old entries
     /// orphaned; the miss burst is estimated from declared `traffic`) and
     /// value-type-changed (the table's schema version changes: old entries read as misses).
     ///

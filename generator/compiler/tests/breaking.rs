@@ -355,3 +355,106 @@ fn removing_a_table_is_refused() {
             .starts_with("table `spare` is removed")
     );
 }
+
+/// `BASE` with an idempotent handler on its table, by the consumer `web`.
+fn with_handler(key: &str, request: &str, response: &str) -> String {
+    format!(
+        "{BASE}idempotency:\n  place-order:\n    request: {{ fields: {{ {request} }} }}\n    response: {{ fields: {{ {response} }} }}\n    key: [{key}]\n    consumer: web\n"
+    )
+}
+
+/// The report of changing `old` into `new`, nothing allowed.
+fn report_between(old: &str, new: &str) -> Report {
+    let old =
+        cachegen_compiler::compile_text("cache.yaml", old).unwrap_or_else(|err| panic!("{err}"));
+    let model =
+        cachegen_compiler::compile_text("cache.yaml", new).unwrap_or_else(|err| panic!("{err}"));
+    Report::new(
+        &SourceFile::new("cache.yaml", new),
+        "main",
+        compare(&old, &model),
+        &[],
+    )
+}
+
+const REQUEST: &str = "order_id: string, customer: string, total: u64";
+const RESPONSE: &str = "receipt: string";
+
+#[test]
+fn an_idempotency_key_change_is_refused_as_duplicate_runs() {
+    let old = with_handler("order_id, customer", REQUEST, RESPONSE);
+    for (key, request) in [
+        ("order_id", REQUEST),           // a field dropped
+        ("customer, order_id", REQUEST), // reordered: the hashed tuple differs
+        (
+            "order_id, customer",
+            "order_id: u64, customer: string, total: u64",
+        ), // retyped
+    ] {
+        let new = with_handler(key, request, RESPONSE);
+        let report = report_between(&old, &new);
+        let line = if request == REQUEST {
+            line_of(&new, "key: [")
+        } else {
+            line_of(&new, "request:")
+        };
+        assert_eq!(
+            classes(&report),
+            [(Class::IdempotencyKeyChanged, true, line)],
+            "key [{key}], request {request}"
+        );
+        assert!(
+            report.changes[0]
+                .change
+                .message
+                .contains("runs the handler again")
+        );
+    }
+}
+
+#[test]
+fn an_idempotency_response_or_hashed_request_change_is_refused() {
+    let old = with_handler("order_id", REQUEST, RESPONSE);
+    let new = with_handler("order_id", REQUEST, "receipt: string, paid: bool");
+    assert_eq!(
+        classes(&report_between(&old, &new)),
+        [(
+            Class::IdempotencyRecordChanged,
+            true,
+            line_of(&new, "response:")
+        )]
+    );
+    let new = with_handler(
+        "order_id",
+        "order_id: string, customer: string, total: u64, note: string",
+        RESPONSE,
+    );
+    let report = report_between(&old, &new);
+    assert_eq!(
+        classes(&report),
+        [(
+            Class::IdempotencyRecordChanged,
+            true,
+            line_of(&new, "request:")
+        )]
+    );
+    assert!(report.changes[0].change.message.contains("another payload"));
+    // Without payload validation a request's shape is not hashed, and field order never is.
+    let unvalidated = |request: &str| {
+        with_handler("order_id", request, RESPONSE).replace(
+            "consumer: web",
+            "consumer: web\n    payload_validation: false",
+        )
+    };
+    let report = report_between(
+        &unvalidated(REQUEST),
+        &unvalidated("order_id: string, total: u64"),
+    );
+    assert!(report.changes.is_empty(), "{:?}", classes(&report));
+    let reordered = with_handler(
+        "order_id",
+        "total: u64, order_id: string, customer: string",
+        RESPONSE,
+    );
+    assert!(report_between(&old, &reordered).changes.is_empty());
+}

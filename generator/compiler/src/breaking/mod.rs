@@ -5,6 +5,7 @@
 //! Some classes lose data or break running code and are refused unless allowed
 //! ([`Class::refused_unless_allowed`]); the others make a cold cache and are warnings.
 
+mod idempotency;
 mod report;
 
 use std::collections::BTreeSet;
@@ -46,11 +47,17 @@ pub enum Class {
     /// A consumer loses access it had (or the consumer leaves the spec): its running
     /// code is denied.
     IamNarrowed,
+    /// An idempotent handler's key fields, their types or its table change: a retry of a
+    /// request completed before the deploy runs the handler again.
+    IdempotencyKeyChanged,
+    /// An idempotent handler's response changes, or its request under payload
+    /// validation: retries of requests made before the deploy fail.
+    IdempotencyRecordChanged,
 }
 
 impl Class {
     /// Every class, in report order.
-    pub const ALL: [Class; 9] = [
+    pub const ALL: [Class; 11] = [
         Self::TableReplaced,
         Self::TableRemoved,
         Self::KeyTemplateChanged,
@@ -60,6 +67,8 @@ impl Class {
         Self::IndexRemoved,
         Self::DataTypeRemoved,
         Self::IamNarrowed,
+        Self::IdempotencyKeyChanged,
+        Self::IdempotencyRecordChanged,
     ];
 
     /// The id users pass to `--allow`: `table-replaced`...
@@ -74,6 +83,8 @@ impl Class {
             Self::IndexRemoved => "index-removed",
             Self::DataTypeRemoved => "data-type-removed",
             Self::IamNarrowed => "iam-narrowed",
+            Self::IdempotencyKeyChanged => "idempotency-key-changed",
+            Self::IdempotencyRecordChanged => "idempotency-record-changed",
         }
     }
 
@@ -102,7 +113,7 @@ pub struct Change {
 }
 
 /// Every change from `old` to `new` that matters to a live cache, table by table, then
-/// data types, then consumers.
+/// data types, idempotent handlers and consumers.
 pub fn compare(old: &CacheModel, new: &CacheModel) -> Vec<Change> {
     let mut changes = Vec::new();
     for old_table in &old.tables {
@@ -129,6 +140,7 @@ pub fn compare(old: &CacheModel, new: &CacheModel) -> Vec<Change> {
             schema_version(old, &old_reference, new, &reference, &mut changes);
         }
     }
+    idempotency::handlers(old, new, &mut changes);
     consumers(old, new, &mut changes);
     changes
 }
