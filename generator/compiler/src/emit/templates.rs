@@ -142,14 +142,24 @@ fn context(model: &CacheModel, spec_name: &str, template: &str) -> Context {
 
 /// The filters and the function templates get.
 fn register(tera: &mut Tera, model: &CacheModel) {
-    tera.register_filter("duration", |value: &Value, _: &HashMap<String, Value>| {
-        let secs = value
-            .as_u64()
-            .ok_or_else(|| tera::Error::msg("`duration` takes whole seconds"))?;
-        Ok(json!(
-            SpecDuration(std::time::Duration::from_secs(secs)).to_string()
-        ))
-    });
+    tera.register_filter(
+        "duration",
+        |value: &Value, args: &HashMap<String, Value>| {
+            let amount = value
+                .as_u64()
+                .ok_or_else(|| tera::Error::msg("`duration` takes a whole number"))?;
+            let duration = match args.get("unit").and_then(Value::as_str) {
+                None | Some("s") => std::time::Duration::from_secs(amount),
+                Some("ms") => std::time::Duration::from_millis(amount),
+                Some(other) => {
+                    return Err(tera::Error::msg(format!(
+                        "`duration`'s unit is `s` (the default) or `ms`, not `{other}`"
+                    )));
+                }
+            };
+            Ok(json!(SpecDuration(duration).to_string()))
+        },
+    );
     tera.register_filter("name", |value: &Value, _: &HashMap<String, Value>| {
         let name: NameTemplate = serde_json::from_value(value.clone())
             .map_err(|_| tera::Error::msg("`name` takes a name template of the view"))?;
