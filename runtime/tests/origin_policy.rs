@@ -217,6 +217,53 @@ async fn the_hard_timeout_abandons_a_hanging_origin() {
     );
 }
 
+/// A lease shorter than the hard timeout would lapse while its holder's origin call may
+/// still run: a process arriving then would take the key and call the origin again.
+#[tokio::test(start_paused = true)]
+async fn a_lease_lasts_as_long_as_the_origin_call_its_hard_timeout_allows() {
+    let s = Setup::new();
+    let policy = OriginPolicy {
+        hard_timeout: Some(Duration::from_secs(20)),
+        ..OriginPolicy::NONE
+    };
+    let container = || {
+        TieredCache::builder()
+            .store(s.store.clone())
+            .clock(Arc::new(s.clock.clone()))
+            .memory(MemoryLimit::entries(100))
+            .distributed_flight(DistributedFlight {
+                lease_ttl: Duration::from_secs(2),
+                wait: Duration::from_secs(30),
+                poll: Duration::from_millis(10),
+            })
+            .build()
+            .with_policy(policy)
+            .with_distributed_flight(true)
+    };
+    let (first, second) = (container(), container());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(tokio::sync::Notify::new());
+    let slow = {
+        let (calls, started, clock) = (calls.clone(), started.clone(), s.clock.clone());
+        move || async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            clock.advance(Duration::from_secs(5)); // past the configured lease, within the hard timeout
+            started.notify_one();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, BoxError>(1u32)
+        }
+    };
+    let leader = tokio::spawn(async move { first.wrap("slow", TTL, slow).await });
+    started.notified().await;
+    let follower = second
+        .wrap("slow", TTL, counted(&calls, Ok(2)))
+        .await
+        .unwrap();
+    assert_eq!(leader.await.unwrap().unwrap(), 1);
+    assert_eq!(follower, 1, "the follower waited for the holder's value");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one origin call");
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_soft_timeout_serves_stale_while_the_slow_origin_finishes_in_the_background() {
     let s = Setup::new();

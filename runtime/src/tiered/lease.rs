@@ -115,7 +115,13 @@ impl TieredCache {
         let left = self.deadline.map_or(Duration::MAX, |deadline| {
             deadline.saturating_duration_since(std::time::Instant::now())
         });
-        let lease_ttl = flight.lease_ttl.min(left);
+        // The lease lasts as long as the origin call may (the hard timeout), so it cannot
+        // lapse while its holder still calls: a process arriving then would call again.
+        let lease_ttl = self
+            .policy
+            .hard_timeout
+            .map_or(flight.lease_ttl, |hard| hard.max(flight.lease_ttl))
+            .min(left);
         if lease_ttl.is_zero() {
             return Ok(not_leased);
         }

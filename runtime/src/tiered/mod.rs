@@ -71,8 +71,8 @@ impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> CacheValue
 /// item and calls the origin; the others wait (bounded) for the value it writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DistributedFlight {
-    /// How long a lease lasts; a crashed holder's lease lapses after it. Keep it under
-    /// the Lambda's remaining time.
+    /// How long a lease lasts; a crashed holder's lease lapses after it. A handle with a
+    /// longer hard timeout holds it that long; never past the call's deadline.
     pub lease_ttl: Duration,
     /// How long a waiting process waits before calling the origin itself.
     pub wait: Duration,
