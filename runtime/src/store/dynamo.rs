@@ -559,49 +559,54 @@ impl DynamoStore {
         Ok(items.into_iter().flatten().collect())
     }
 
-    async fn batch_get_chunk(
+    /// One consistent `BatchGetItem` of `keys`, projected to `attributes` when there are
+    /// any: the items found, and the keys DynamoDB left unprocessed.
+    async fn batch_get_once(
         &self,
-        keys: Vec<String>,
+        keys: Vec<Item>,
         attributes: &[&str],
-        unread: Unread,
-    ) -> Result<Vec<Item>, StoreError> {
+    ) -> Result<(Vec<Item>, Vec<Item>), StoreError> {
         let placeholders: Vec<String> = (0..attributes.len()).map(|n| format!("#a{n}")).collect();
         let projection = (!attributes.is_empty()).then(|| placeholders.join(", "));
         let names: HashMap<String, String> = placeholders
             .into_iter()
             .zip(attributes.iter().map(|name| (*name).to_owned()))
             .collect();
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .set_projection_expression(projection)
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .build()
+            .map_err(built)?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let found = out
+            .responses
+            .and_then(|mut r| r.remove(&self.table))
+            .unwrap_or_default();
+        let left = out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(&self.table))
+            .map(|ka| ka.keys)
+            .unwrap_or_default();
+        Ok((found, left))
+    }
+
+    async fn batch_get_chunk(
+        &self,
+        keys: Vec<String>,
+        attributes: &[&str],
+        unread: Unread,
+    ) -> Result<Vec<Item>, StoreError> {
         let pending: Vec<Item> = keys.iter().map(|k| self.key(k)).collect();
-        let (found, left, error) = batch_rounds(pending, |keys| {
-            let (projection, names) = (projection.clone(), names.clone());
-            async move {
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .set_projection_expression(projection)
-                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
-                    .build()
-                    .map_err(built)?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(sdk)?;
-                let found = out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default();
-                let left = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|ka| ka.keys)
-                    .unwrap_or_default();
-                Ok((found, left))
-            }
-        })
-        .await;
+        let (found, left, error) =
+            batch_rounds(pending, |keys| self.batch_get_once(keys, attributes)).await;
         if let Some(error) = error {
             if found.is_empty() || unread == Unread::Fail {
                 return Err(error);
@@ -841,37 +846,17 @@ impl CacheStore for DynamoStore {
         let mut keys: Vec<&String> = stamps.iter().collect();
         keys.sort_unstable();
         keys.dedup();
-        let request = KeysAndAttributes::builder()
-            .set_keys(Some(
-                std::iter::once(self.key(key))
-                    .chain(keys.into_iter().filter(|k| *k != key).map(|k| self.key(k)))
-                    .collect(),
-            ))
-            .consistent_read(true)
-            .build()
-            .map_err(built)?;
-        let out = self
-            .client
-            .batch_get_item()
-            .request_items(&self.table, request)
-            .send()
-            .await
-            .map_err(sdk)?;
-        let unprocessed = out
-            .unprocessed_keys
-            .as_ref()
-            .and_then(|u| u.get(&self.table))
-            .is_some_and(|ka| !ka.keys.is_empty());
-        if unprocessed {
+        let batch = std::iter::once(self.key(key))
+            .chain(keys.into_iter().filter(|k| *k != key).map(|k| self.key(k)))
+            .collect();
+        let (found, unprocessed) = self.batch_get_once(batch, &[]).await?;
+        if !unprocessed.is_empty() {
             // Read in part (throttled): an unread stamp must not read as zeros, so both
             // are read again, each whole.
             let slot = self.read(key).await?;
             return Ok((slot, self.read_stamps(stamps).await?));
         }
-        let mut found: HashMap<String, Item> = out
-            .responses
-            .and_then(|mut r| r.remove(&self.table))
-            .unwrap_or_default()
+        let mut found: HashMap<String, Item> = found
             .into_iter()
             .filter_map(|item| Some((self.key_of(&item)?, item)))
             .collect();
