@@ -1,5 +1,6 @@
 //! A loopback HTTP proxy that injects faults into DynamoDB traffic: throttling errors,
-//! 500s, connection resets and latency, for as many requests as a test asks.
+//! 500s, connection resets, latency and batch reads left unprocessed, for as many
+//! requests as a test asks.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -19,6 +20,9 @@ pub enum Fault {
     Reset,
     /// Forward the request after this delay.
     Latency(Duration),
+    /// Answer a `BatchGetItem` with every key it asks for unprocessed, as DynamoDB does
+    /// when it runs out of capacity part way; other requests are forwarded.
+    Unprocessed,
 }
 
 /// A proxy to a DynamoDB endpoint whose next requests fail as scripted.
@@ -131,6 +135,26 @@ fn error_response(status: &str, kind: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The answer to a `BatchGetItem` that reads nothing and leaves every key it asks for
+/// unprocessed; `None` for any other request.
+fn all_unprocessed(request: &[u8]) -> Option<Vec<u8>> {
+    let split = request.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&request[..split]).to_ascii_lowercase();
+    if !head.contains("x-amz-target: dynamodb_20120810.batchgetitem") {
+        return None;
+    }
+    let body: serde_json::Value = serde_json::from_slice(&request[split + 4..]).ok()?;
+    let answer = serde_json::json!({ "Responses": {}, "UnprocessedKeys": body["RequestItems"] });
+    let body = answer.to_string();
+    Some(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nx-amzn-RequestId: fault\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
 fn serve(client: TcpStream, upstream: SocketAddr, plan: &Mutex<Plan>) -> io::Result<()> {
     client.set_nonblocking(false)?;
     let mut writer = client.try_clone()?;
@@ -169,6 +193,10 @@ fn serve(client: TcpStream, upstream: SocketAddr, plan: &Mutex<Plan>) -> io::Res
                 std::thread::sleep(delay);
                 writer.write_all(&forward(&request)?)?;
             }
+            Some(Fault::Unprocessed) => match all_unprocessed(&request) {
+                Some(response) => writer.write_all(&response)?,
+                None => writer.write_all(&forward(&request)?)?,
+            },
             None => writer.write_all(&forward(&request)?)?,
         }
     }
