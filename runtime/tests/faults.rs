@@ -1,7 +1,7 @@
 //! DynamoDB faults, injected by a loopback proxy in front of moto: throttling, 500s,
-//! connection resets, latency and batch reads left unprocessed. Under each, every caller gets a correct value (stored
-//! or from the origin), no corrupt value is served, nothing already stored is lost, and
-//! the metrics count what happened.
+//! connection resets, latency and batch reads left unprocessed. Under each, every caller
+//! gets a correct value (stored or from the origin), no corrupt value is served, nothing
+//! already stored is lost, and the metrics count what happened.
 
 mod common;
 
