@@ -937,3 +937,60 @@ async fn redis_cluster_true_makes_redis_url_a_cluster() {
     );
     assert_eq!(cache.store().unwrap().name(), "redis");
 }
+
+/// A cluster that refuses `ROLE` or `WAIT` still invalidates, without waiting for a
+/// replica: ElastiCache Serverless serves neither (it manages its replicas itself), and an
+/// ACL may deny them (they are in `@dangerous` and `@connection`). Here ACL users on the
+/// real cluster are denied one command each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invalidations_succeed_where_role_or_wait_is_refused() {
+    let Some(urls) = common::cluster_urls() else {
+        return;
+    };
+    let _turn = CLUSTER.lock().await;
+    let admin = Admin::new(&urls);
+    admin.wait_until_healthy().await;
+    for (user, denied) in [("cachegen-no-role", "-role"), ("cachegen-no-wait", "-wait")] {
+        for &port in &admin.ports {
+            let set: String = Admin::query(
+                port,
+                redis::cmd("ACL")
+                    .arg("SETUSER")
+                    .arg(user)
+                    .arg("reset")
+                    .arg("on")
+                    .arg(">cachegen-test")
+                    .arg("~*")
+                    .arg("&*")
+                    .arg("+@all")
+                    .arg(denied),
+            )
+            .await;
+            assert_eq!(set, "OK");
+        }
+        let as_user: Vec<String> = urls
+            .iter()
+            .map(|url| url.replacen("redis://", &format!("redis://{user}:cachegen-test@"), 1))
+            .collect();
+        let store = RedisStore::connect_cluster(&as_user).unwrap();
+        let key = format!("{}#k", cachegen_testkit::unique_name(user));
+        let entry = StoreEntry {
+            value: b"v",
+            created_at_ms: 0,
+            expires_at_ms: u64::MAX / 2,
+            ttl: MINUTE,
+            attributes: &NO_ATTRIBUTES,
+            large_values: false,
+        };
+        store.write(&key, entry, Precondition::None).await.unwrap();
+        let deleted = store.delete(&key, Precondition::None).await;
+        assert!(matches!(deleted, Ok(true)), "{user}: {deleted:?}");
+        assert_eq!(store.read(&key).await.unwrap().value, None, "{user}");
+        let stamp = vec![format!("{key}!t")];
+        let bumped = store.bump_stamp(&stamp, "gen").await;
+        assert!(matches!(bumped, Ok(n) if n > 0), "{user}: {bumped:?}");
+        for &port in &admin.ports {
+            let _: u64 = Admin::query(port, redis::cmd("ACL").arg("DELUSER").arg(user)).await;
+        }
+    }
+}

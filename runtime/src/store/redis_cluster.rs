@@ -20,10 +20,13 @@
 //! Replication is asynchronous: a primary acknowledges a write before its replica has it,
 //! and a failover in between loses the write. An invalidation is reported done only once a
 //! replica of its primary holds it too (`WAIT 1`, [`ClusterLink::replicated`]), so a
-//! failover cannot bring back what it removed.
+//! failover cannot bring back what it removed. A cluster that refuses `ROLE` or `WAIT`
+//! (ElastiCache Serverless, which manages its replicas itself and serves a subset of the
+//! commands; or an ACL without them) is not waited on, and says so once in the log.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionLike;
@@ -56,6 +59,8 @@ pub(super) struct ClusterLink {
     client: ClusterClient,
     config: ClusterConfig,
     current: RwLock<(ClusterConnection, Instant)>,
+    /// Whether invalidations wait for a replica: until the cluster refuses `ROLE` or `WAIT`.
+    waits_for_replicas: AtomicBool,
 }
 
 impl ClusterLink {
@@ -65,6 +70,7 @@ impl ClusterLink {
             client,
             config,
             current: RwLock::new((conn, Instant::now())),
+            waits_for_replicas: AtomicBool::new(true),
         }
     }
 
@@ -123,17 +129,21 @@ impl ClusterLink {
     }
 
     async fn replicated_on(&self, route: RoutingInfo) -> RedisResult<()> {
+        if !self.waits_for_replicas.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         // ROLE on a primary: ["master", offset, [[host, port, offset], ...]], its connected
         // replicas. Without one there is nothing to wait for, and WAIT would only block.
         let role_route = route.clone();
-        let role = self
-            .watched(move |mut conn| {
-                Box::pin(async move {
-                    conn.route_command(redis::cmd("ROLE").to_owned(), role_route)
-                        .await
-                })
+        let role = self.watched(move |mut conn| {
+            Box::pin(async move {
+                conn.route_command(redis::cmd("ROLE").to_owned(), role_route)
+                    .await
             })
-            .await?;
+        });
+        let Some(role) = self.unless_refused(role.await)? else {
+            return Ok(());
+        };
         if let Value::Array(fields) = &role
             && matches!(fields.get(2), Some(Value::Array(replicas)) if replicas.is_empty())
         {
@@ -143,13 +153,13 @@ impl ClusterLink {
             .arg(1)
             .arg(REPLICA_ACK_TIMEOUT.as_millis() as u64)
             .to_owned();
-        let acknowledged: i64 = redis::from_redis_value(
-            self.watched(move |mut conn| {
-                Box::pin(async move { conn.route_command(wait, route).await })
-            })
-            .await?,
-        )?;
-        if acknowledged >= 1 {
+        let waited = self.watched(move |mut conn| {
+            Box::pin(async move { conn.route_command(wait, route).await })
+        });
+        let Some(acknowledged) = self.unless_refused(waited.await)? else {
+            return Ok(());
+        };
+        if redis::from_redis_value::<i64>(acknowledged)? >= 1 {
             Ok(())
         } else {
             Err(RedisError::from((
@@ -157,6 +167,31 @@ impl ClusterLink {
                 "no replica acknowledged the invalidation in time: a failover could lose it",
             )))
         }
+    }
+
+    /// `answer`, or `None` when the cluster refused the command as unknown, unsupported
+    /// or not permitted: then invalidations stop waiting for replicas, and the log says so.
+    fn unless_refused(&self, answer: RedisResult<Value>) -> RedisResult<Option<Value>> {
+        // A routed command's error comes back as a value.
+        match answer.and_then(Value::extract_error) {
+            Err(error) if refused(&error) => {
+                if self.waits_for_replicas.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(%error, "the Redis Cluster refuses ROLE or WAIT (ElastiCache Serverless manages its replicas itself): invalidations no longer wait for a replica");
+                }
+                Ok(None)
+            }
+            answer => answer.map(Some),
+        }
+    }
+}
+
+/// Whether a server refused a command it does not serve, or this user may not send.
+fn refused(error: &RedisError) -> bool {
+    let detail = error.detail().unwrap_or_default().to_ascii_lowercase();
+    match error.code() {
+        Some("NOPERM") => true,
+        Some("ERR") => detail.contains("unknown command") || detail.contains("not supported"),
+        _ => false,
     }
 }
 
@@ -422,5 +457,34 @@ mod tests {
         assert_eq!(strip_shard("a!g#t~x"), "a!g#t~x");
         assert_eq!(strip_shard("a!g#t~"), "a!g#t~");
         assert_eq!(strip_shard("a!g#t"), "a!g#t");
+    }
+
+    /// The error a server answers `reply` with, as the connection parses it.
+    fn answered(reply: &str) -> RedisError {
+        redis::parse_redis_value(reply.as_bytes())
+            .and_then(Value::extract_error)
+            .expect_err("an error reply")
+    }
+
+    #[test]
+    fn a_command_the_server_does_not_serve_or_permit_is_refused() {
+        // Redis and Valkey, ElastiCache Serverless, and an ACL.
+        assert!(refused(&answered(
+            "-ERR unknown command 'ROLE', with args beginning with: \r\n"
+        )));
+        assert!(refused(&answered("-ERR command not supported\r\n")));
+        assert!(refused(&answered(
+            "-NOPERM this user has no permissions to run the 'wait' command\r\n"
+        )));
+        // Anything else is an error the invalidation reports.
+        assert!(!refused(&answered(
+            "-TRYAGAIN multiple keys request during rehashing\r\n"
+        )));
+        assert!(!refused(&answered(
+            "-ERR wrong number of arguments for 'wait' command\r\n"
+        )));
+        assert!(!refused(&answered(
+            "-LOADING Redis is loading the dataset in memory\r\n"
+        )));
     }
 }
