@@ -40,9 +40,15 @@ consumers:
     access: { product: [invalidate] }
 "#;
 
-/// The report of changing `BASE` into `new`, nothing allowed.
+/// The report of changing `BASE` into `new`, `allowed` allowed.
 fn report(new: &str, allowed: &[Class]) -> Report {
-    let old = cachegen_compiler::compile_text("cache.yaml", BASE).unwrap();
+    changes_between(BASE, new, allowed)
+}
+
+/// The report of changing `old` into `new`.
+fn changes_between(old: &str, new: &str, allowed: &[Class]) -> Report {
+    let old =
+        cachegen_compiler::compile_text("cache.yaml", old).unwrap_or_else(|err| panic!("{err}"));
     let model =
         cachegen_compiler::compile_text("cache.yaml", new).unwrap_or_else(|err| panic!("{err}"));
     Report::new(
@@ -365,16 +371,7 @@ fn with_handler(key: &str, request: &str, response: &str) -> String {
 
 /// The report of changing `old` into `new`, nothing allowed.
 fn report_between(old: &str, new: &str) -> Report {
-    let old =
-        cachegen_compiler::compile_text("cache.yaml", old).unwrap_or_else(|err| panic!("{err}"));
-    let model =
-        cachegen_compiler::compile_text("cache.yaml", new).unwrap_or_else(|err| panic!("{err}"));
-    Report::new(
-        &SourceFile::new("cache.yaml", new),
-        "main",
-        compare(&old, &model),
-        &[],
-    )
+    changes_between(old, new, &[])
 }
 
 const REQUEST: &str = "order_id: string, customer: string, total: u64";
