@@ -300,3 +300,20 @@ fn a_data_type_or_table_does_not_scope_it() {
     );
     assert!(found[0].0.contains("not a data_type") && found[1].0.contains("not a table"));
 }
+
+#[test]
+fn a_written_out_arn_must_be_a_functions_whose_name_the_alarm_can_read() {
+    let text = spec(ALARM)
+        .replace(
+            "\"${SyncFunctionArn}\"",
+            "\"arn:aws:lambda:us-east-1:123456789012:layer:demo-sync\"",
+        )
+        .replace("parameters:\n  SyncFunctionArn: {}\n", "");
+    assert_eq!(
+        problems(&text),
+        [(
+            "spec.yaml:9:25: `arn:aws:lambda:us-east-1:123456789012:layer:demo-sync` is not a Lambda function ARN".to_owned(),
+            "CG0505"
+        )]
+    );
+}
