@@ -441,6 +441,9 @@ fn generated_spec(seed: u64) -> (String, Option<String>) {
     if rng.chance(60) {
         text.push_str("  throttles: { metric: throttles, table: t0, threshold: 0 }\n");
     }
+    if documents {
+        text.push_str("  sync-errors: { metric: sync_errors, threshold: 0.01, period: 1m }\n");
+    }
     text.push_str("outputs:\n  targets: [cloudformation, sam]\n");
     (text, description)
 }

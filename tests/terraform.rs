@@ -6,7 +6,7 @@ use std::path::Path;
 
 use cachegen_compiler::Project;
 use cachegen_compiler::emit::terraform::{self as tf, STACK_NAME};
-use cachegen_compiler::ir::{NamePart, Ref, Role};
+use cachegen_compiler::ir::{AlarmMetric, NamePart, Ref, Role};
 use cachegen_runtime::aws_sdk_s3;
 use cachegen_testkit::{TestServer, shared_moto_endpoint, stub_function_arn};
 use cachegen_tests::deployed::{self, Resolver};
@@ -201,6 +201,13 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
                 bucket.name
             );
         }
+        let alarms = verify_sync_error_alarms(dir.path(), &project, &functions);
+        if name == "change-metadata" {
+            assert_eq!(
+                alarms, 1,
+                "the example alarms on its sync function's errors"
+            );
+        }
         verify_buckets_then_change_them_out_of_band(&s3, &project, &resolver).await;
         if name == "change-metadata" {
             verify_the_generated_module(&sdk, &project, &resolver).await;
@@ -246,6 +253,41 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
             left.table_names()
         );
     }
+}
+
+/// Each `sync_errors` alarm moto created reads `Errors` and `Invocations` of the sync
+/// function whose name the module cut from the ARN it was given. Returns how many it read.
+fn verify_sync_error_alarms(
+    dir: &Path,
+    project: &Project,
+    functions: &[(String, String)],
+) -> usize {
+    let alarms: Vec<_> = project
+        .model
+        .alarms
+        .iter()
+        .filter(|alarm| alarm.metric == AlarmMetric::SyncErrors)
+        .collect();
+    for alarm in &alarms {
+        let (_, arn) = &functions[0];
+        let function = arn.rsplit(':').next().unwrap();
+        let mut show = terraform(dir).unwrap();
+        show.args(["state", "show", "-no-color"]).arg(format!(
+            "module.cache.aws_cloudwatch_metric_alarm.{}",
+            cachegen_compiler::emit::resources::terraform_name(&alarm.name)
+        ));
+        let state = run(show);
+        for line in [
+            format!("\"FunctionName\" = \"{function}\""),
+            "metric_name = \"Errors\"".to_owned(),
+            "metric_name = \"Invocations\"".to_owned(),
+            "expression  = \"errors/invocations\"".to_owned(),
+        ] {
+            assert!(state.contains(&line), "{line} not in {state}");
+        }
+        assert_eq!(state.matches("FunctionName").count(), 2, "{state}");
+    }
+    alarms.len()
 }
 
 /// `cachegen verify`'s bucket check finds each applied bucket as the spec says, then names

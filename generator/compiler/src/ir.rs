@@ -30,6 +30,15 @@ pub mod metric {
     pub const DYNAMODB_NAMESPACE: &str = "AWS/DynamoDB";
     /// DynamoDB's throttling metric; needs `TableName` and `Operation` dimensions.
     pub const DYNAMODB_THROTTLED_REQUESTS: &str = "ThrottledRequests";
+
+    /// Lambda's own namespace.
+    pub const LAMBDA_NAMESPACE: &str = "AWS/Lambda";
+    /// Invocations that ended in an error, per `FunctionName`.
+    pub const LAMBDA_ERRORS: &str = "Errors";
+    /// Invocations, per `FunctionName`.
+    pub const LAMBDA_INVOCATIONS: &str = "Invocations";
+    /// The dimension Lambda's metrics are published per function under.
+    pub const LAMBDA_FUNCTION_DIMENSION: &str = "FunctionName";
 }
 
 impl std::fmt::Display for AttributeType {
@@ -848,4 +857,6 @@ pub enum DimensionValue {
     Literal(String),
     /// The physical name of a spec table (by its name in the spec).
     TableName(TableRef),
+    /// The name of the sync function a bucket's events reach (by the bucket's name).
+    SyncFunctionName(BucketRef),
 }

@@ -90,6 +90,8 @@ pub const BUCKET_NAME: usize = 63;
 
 /// All of a function's environment variables together (names and values), bytes.
 pub const LAMBDA_ENVIRONMENT: usize = 4_096;
+/// A function's name, characters.
+pub const FUNCTION_NAME: usize = 64;
 
 // Deploy-time names, at their longest.
 

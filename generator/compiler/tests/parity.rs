@@ -133,6 +133,14 @@ fn cfn_text(value: &Value) -> String {
                 }
             } else if let Some(Value::String(text)) = map.get("Fn::Sub") {
                 normalise_sub(text)
+            } else if let Some(select) = map.get("Fn::Select") {
+                // A function's name cut from its ARN: `Fn::Select [6, Fn::Split [":", arn]]`.
+                let split = &select[1]["Fn::Split"];
+                assert_eq!(
+                    (&select[0], &split[0]),
+                    (&Value::from(6), &Value::from(":"))
+                );
+                format!("function-name:{}", cfn_text(&split[1]))
             } else {
                 panic!("unexpected intrinsic {value}")
             }
@@ -507,8 +515,19 @@ fn normalise_interpolations(text: &str) -> String {
 }
 
 /// `var.stack_name` -> `${AWS::StackName}`, `var.env` -> `${env}`,
-/// `aws_dynamodb_table.x.arn` -> `arn:x`, `aws_dynamodb_table.x.name` -> `name:x`.
+/// `aws_dynamodb_table.x.arn` -> `arn:x`, `aws_dynamodb_table.x.name` -> `name:x`,
+/// `element(split(":", var.f), 6)` -> `function-name:${f}`.
 fn normalise_reference(reference: &str) -> String {
+    if let Some(arn) = reference
+        .strip_prefix("element(split(\":\", ")
+        .and_then(|rest| rest.strip_suffix("), 6)"))
+    {
+        let arn = match arn.strip_prefix('"').and_then(|arn| arn.strip_suffix('"')) {
+            Some(template) => normalise_interpolations(template),
+            None => normalise_reference(arn),
+        };
+        return format!("function-name:{arn}");
+    }
     if reference == "var.stack_name" {
         return "${AWS::StackName}".into();
     }

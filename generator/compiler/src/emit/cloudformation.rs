@@ -613,6 +613,10 @@ pub fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> Json {
         Value::AwsManagedPolicy(path) => {
             json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:iam::aws:policy/{path}") })
         }
+        // `arn:aws:lambda:<region>:<account>:function:<name>`: the name is the seventh part.
+        Value::FunctionNameOfArn(arn) => json!({
+            "Fn::Select": [6, { "Fn::Split": [":", name(arn)] }]
+        }),
     }
 }
 

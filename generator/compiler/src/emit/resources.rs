@@ -125,6 +125,9 @@ pub enum Value<'m> {
     RoleNameOfArn(&'m str),
     /// The ARN of an AWS-managed IAM policy, by its path (`service-role/...`).
     AwsManagedPolicy(&'static str),
+    /// The name of the Lambda function whose ARN this text is, known only once deployed
+    /// (`arn:aws:lambda:<region>:<account>:function:name` -> `name`).
+    FunctionNameOfArn(&'m NameTemplate),
 }
 
 impl<'m> Value<'m> {
@@ -816,6 +819,7 @@ impl<'m> Infrastructure<'m> {
             Value::ObjectsArn(bucket, prefix) => bucket_arn(*bucket) + 1 + prefix.len() + 1,
             // A free parameter is at most a parameter value long.
             Value::Text(text) => limits::max_len(text, parameters, limits::PARAMETER_VALUE),
+            Value::FunctionNameOfArn(_) => limits::FUNCTION_NAME,
             Value::PolicyArn(..)
             | Value::RoleArn(_)
             | Value::RoleName(_)
@@ -863,6 +867,7 @@ impl<'m> Infrastructure<'m> {
                     let value = match value {
                         DimensionValue::Literal(text) => Value::literal(text.as_str()),
                         DimensionValue::TableName(table) => Value::TableName(TableRef::of(table)),
+                        DimensionValue::SyncFunctionName(bucket) => self.sync_function_name(bucket),
                     };
                     (name.as_str(), value)
                 })
@@ -872,6 +877,22 @@ impl<'m> Infrastructure<'m> {
             } else {
                 Statistic::Standard(&stat.statistic)
             },
+        }
+    }
+
+    /// The name of the sync function `bucket`'s events reach: cut from its ARN, when the
+    /// spec writes the ARN out, else once deployed.
+    fn sync_function_name(&self, bucket: &ir::BucketRef) -> Value<'m> {
+        let function = &self
+            .model
+            .bucket(bucket)
+            .events
+            .as_ref()
+            .expect("validation resolves sync_errors alarms to buckets with events")
+            .function;
+        match function.literal().and_then(|arn| arn.split(':').nth(6)) {
+            Some(name) => Value::literal(name),
+            None => Value::FunctionNameOfArn(function),
         }
     }
 

@@ -791,6 +791,7 @@ fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> String {
         Value::AwsManagedPolicy(path) => {
             format!("\"arn:${{{PARTITION}}}:iam::aws:policy/{path}\"")
         }
+        Value::FunctionNameOfArn(arn) => format!("element(split(\":\", {}), 6)", name(arn)),
     }
 }
 

@@ -500,7 +500,8 @@ pub struct Alarm {
     pub description: Option<String>,
     /// What is watched.
     pub metric: AlarmMetric,
-    /// Limit: a ratio for `hit_rate` (`0.7`), a duration for `latency` (`500ms`), a count otherwise.
+    /// Limit: a duration for `latency` (`500ms`), a ratio for `hit_rate` (`0.7`) and
+    /// `sync_errors` (`0.01`), a count otherwise.
     pub threshold: Threshold,
     /// Limit the alarm to one data type (default: the whole service).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -508,6 +509,10 @@ pub struct Alarm {
     /// Table watched by a `throttles` alarm (default: the only table).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
+    /// Bucket whose sync function a `sync_errors` alarm watches (default: the only bucket
+    /// with `events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
     /// Percentile for `latency` (default `p99`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statistic: Option<String>,
@@ -534,6 +539,9 @@ pub enum AlarmMetric {
     StoreErrors,
     /// DynamoDB throttled requests on the table, for every operation consumers use.
     Throttles,
+    /// A bucket's sync Lambda: its `Errors` over its `Invocations`, a ratio; alarms when
+    /// above the threshold (`0.01`: more than 1% of the S3 events it handles fail).
+    SyncErrors,
 }
 
 /// An alarm threshold: a number, or a duration for latency.

@@ -5,8 +5,8 @@ use heck::ToPascalCase;
 use super::source::NodePath;
 use super::{Checker, codes, names};
 use crate::ir::{
-    Alarm, AlarmQuery, Comparison, Consumer, DimensionValue, MetricStat, Ref, Table, TableRef,
-    metric, table_operations,
+    Alarm, AlarmQuery, Bucket, Comparison, Consumer, DimensionValue, MetricStat, Ref, Table,
+    TableRef, metric, table_operations,
 };
 use crate::spec::{self, AlarmMetric, SpecDuration, Threshold};
 
@@ -14,6 +14,7 @@ impl Checker<'_> {
     pub(super) fn alarms(
         &mut self,
         tables: &[Table],
+        buckets: &[Bucket],
         consumers: &[Consumer],
         namespace: &str,
     ) -> Vec<Alarm> {
@@ -21,7 +22,9 @@ impl Checker<'_> {
         self.unique_logical_ids("alarms", spec.alarms.keys());
         spec.alarms
             .iter()
-            .filter_map(|(name, alarm)| self.alarm(name, alarm, tables, consumers, namespace))
+            .filter_map(|(name, alarm)| {
+                self.alarm(name, alarm, tables, buckets, consumers, namespace)
+            })
             .collect()
     }
 
@@ -30,6 +33,7 @@ impl Checker<'_> {
         name: &str,
         alarm: &spec::Alarm,
         tables: &[Table],
+        buckets: &[Bucket],
         consumers: &[Consumer],
         namespace: &str,
     ) -> Option<Alarm> {
@@ -75,7 +79,20 @@ impl Checker<'_> {
             );
         }
 
+        if alarm.bucket.is_some() && alarm.metric != AlarmMetric::SyncErrors {
+            self.key_error(
+                codes::ALARM_SCOPE,
+                &path.key("bucket"),
+                "only a `sync_errors` alarm watches a bucket",
+                "remove `bucket`, or use `metric: sync_errors`",
+            );
+        }
         let (query, threshold, comparison, what) = match alarm.metric {
+            AlarmMetric::SyncErrors => {
+                let (query, threshold, what) =
+                    self.sync_errors(&path, alarm, buckets, period_secs)?;
+                (query, threshold, Comparison::GreaterThanThreshold, what)
+            }
             AlarmMetric::Throttles => {
                 let table = self.resolve_table(
                     &path,

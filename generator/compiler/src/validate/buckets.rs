@@ -104,7 +104,7 @@ impl Checker<'_> {
                 );
             }
             let function = self.name_template(&path.key("events").key("function"), &events.function);
-            if function.literal().is_some_and(|arn| !arn.starts_with("arn:")) {
+            if function.literal().is_some_and(|arn| !is_function_arn(arn)) {
                 self.error(
                     codes::EVENT_FUNCTION,
                     &path.key("events").key("function"),
@@ -380,6 +380,17 @@ impl Checker<'_> {
     }
 }
 
+/// Whether `arn` is a Lambda function's ARN (`arn:<partition>:lambda:<region>:<account>:function:<name>`,
+/// perhaps with a version or alias after the name), whose seventh part is the function's name.
+fn is_function_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    parts.len() >= 7
+        && parts[0] == "arn"
+        && parts[2] == "lambda"
+        && parts[5] == "function"
+        && !parts[6].is_empty()
+}
+
 /// Why `name` cannot be an S3 bucket name, if it cannot.
 fn bucket_name_problem(name: &str) -> Option<String> {
     let valid_chars = name
@@ -405,6 +416,24 @@ fn bucket_name_problem(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn function_arns_name_a_lambda_function() {
+        assert!(is_function_arn(
+            "arn:aws:lambda:us-east-1:123456789012:function:sync"
+        ));
+        assert!(is_function_arn(
+            "arn:aws-cn:lambda:cn-north-1:123456789012:function:sync:live"
+        ));
+        assert!(!is_function_arn("sync"));
+        assert!(!is_function_arn("arn:aws:sns:us-east-1:123456789012:topic"));
+        assert!(!is_function_arn(
+            "arn:aws:lambda:us-east-1:123456789012:layer:sync"
+        ));
+        assert!(!is_function_arn(
+            "arn:aws:lambda:us-east-1:123456789012:function:"
+        ));
+    }
 
     #[test]
     fn bucket_names_follow_s3_rules() {

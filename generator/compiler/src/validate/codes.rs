@@ -137,7 +137,7 @@ codes! {
     EVALUATION_PERIODS = "CG0702", "evaluation periods of zero, or spanning more than a day";
     ALARM_THRESHOLD = "CG0703", "a threshold of the wrong kind for the alarm's metric";
     ALARM_STATISTIC = "CG0704", "a latency statistic that is not a percentile";
-    ALARM_SCOPE = "CG0705", "a throttling alarm with a data type, or without its table";
+    ALARM_SCOPE = "CG0705", "an alarm scoped to what its metric cannot watch: a throttling alarm with a data type or without its table, a sync_errors alarm without a bucket with events to watch";
 
     // CG08: AWS's limits on what the outputs declare (see `crate::limits`).
     TEMPLATE_SIZE = "CG0801", "a CloudFormation or SAM template larger than CloudFormation accepts";

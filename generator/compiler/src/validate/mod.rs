@@ -15,6 +15,7 @@ mod outputs;
 mod parse;
 mod policy;
 pub mod source;
+mod sync_errors;
 mod tables;
 
 use std::collections::BTreeSet;
@@ -273,7 +274,7 @@ impl Checker<'_> {
         let idempotency = self.idempotency(&tables, &data_types, &consumers);
         self.check_bucket_events(&buckets, &data_types, &consumers);
         let metrics_namespace = self.metrics_namespace();
-        let alarms = self.alarms(&tables, &consumers, &metrics_namespace);
+        let alarms = self.alarms(&tables, &buckets, &consumers, &metrics_namespace);
         self.leave_out_unused(&mut parameters);
         let targets = self.targets();
         let templates = self.templates(&targets);
