@@ -14,6 +14,17 @@
 //! "not found" answers ([`checker`]'s `stale_not_found`), and the lease ledger. A failing
 //! plan shrinks ([`minimise`]) to a regression case.
 //!
+//! The same world drives idempotent handlers ([`idempotency`], issue 16): containers call
+//! `runtime::idempotency` handles over the faulty store with duplicates, changed
+//! payloads, failing, slow, dropped and crashed handlers, refused or waiting duplicates,
+//! and a checker holds every handler call and answer to the contract against the store
+//! log. Each of these defects, put into `runtime/src/idempotency.rs` by hand, fails that
+//! many of the 128 budget seeds: a completed record ignored 124, a refused claim run
+//! anyway 115, the record expiring at the deadline instead of after the window 117, no
+//! payload validation 109, a waiting duplicate refused 62, the result written
+//! unconditionally 20, a failed handler keeping its record 16, a dropped call keeping its
+//! record 6.
+//!
 //! # Why a hand-rolled simulation on tokio's paused clock
 //!
 //! The system under test is async tokio code: every store call runs under
@@ -66,11 +77,17 @@
 //!     report_a_seed --nocapture
 //! CACHEGEN_SIM_SEED=8 cargo test -p cachegen-runtime --test coherence -- --ignored \
 //!     minimise_a_seed --nocapture
+//! # idempotent handlers: the long run (CACHEGEN_SIM_SEEDS, default 1000), one seed told
+//! CACHEGEN_SIM_SEEDS=1000 cargo test -p cachegen-runtime --test coherence -- --ignored \
+//!     idempotency_long_run --nocapture
+//! CACHEGEN_SIM_SEED=5 cargo test -p cachegen-runtime --test coherence -- --ignored \
+//!     report_an_idempotency_seed --nocapture
 //! ```
 
 mod checker;
 mod figures;
 mod history;
+mod idempotency;
 mod minimise;
 mod sim;
 mod store;

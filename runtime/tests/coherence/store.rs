@@ -171,6 +171,9 @@ pub struct StoreLog {
     pub calls: Vec<StoreCall>,
     /// Every lease granted, in the order granted.
     pub grants: Vec<LeaseGrant>,
+    /// The `write` calls (indices into `calls`) that landed and found their precondition
+    /// broken, so wrote nothing.
+    pub refused_writes: Vec<usize>,
     /// Lease holder name to container (holder names are not deterministic, so the log
     /// records containers).
     holders: BTreeMap<String, usize>,
@@ -397,6 +400,7 @@ impl CacheStore for FaultyStore {
         precondition: Precondition,
     ) -> Result<Option<Version>, StoreError> {
         let (key, entry) = (key.to_owned(), OwnedEntry::of(&entry));
+        let call = self.network.log.lock().expect("store log lock").calls.len();
         self.round_trip(
             "write",
             Effect::Write,
@@ -405,6 +409,12 @@ impl CacheStore for FaultyStore {
                 let written = n.store.write(&key, entry.entry(), precondition).await?;
                 if written.is_some() {
                     n.replaced(&key);
+                } else {
+                    n.log
+                        .lock()
+                        .expect("store log lock")
+                        .refused_writes
+                        .push(call);
                 }
                 Ok(written)
             },
