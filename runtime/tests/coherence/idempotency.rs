@@ -12,6 +12,7 @@
 //! checker ([`check`]) judges every handler call and every answer against the store log.
 
 pub mod check;
+mod live;
 pub mod plan;
 pub mod sim;
 

@@ -82,7 +82,7 @@ impl Target {
     }
 
     /// A store on this Redis that judges expiry by `clock`.
-    async fn connect(&self, clock: Arc<dyn Clock>) -> Arc<dyn CacheStore> {
+    pub async fn connect(&self, clock: Arc<dyn Clock>) -> Arc<dyn CacheStore> {
         let store = match self {
             Target::Cluster(urls) => RedisStore::connect_cluster(urls),
             Target::Single(url) => RedisStore::connect(url).await,
@@ -114,19 +114,30 @@ pub fn live_plan(seed: u64, config: &SimConfig) -> Vec<Step> {
     steps
 }
 
-/// Runs `seeds` at once against `target`, each under its own key prefix.
-pub fn run_live(target: &Target, seeds: impl IntoIterator<Item = u64>) -> Vec<Run> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The runtime of live runs: real time, real tasks on two threads.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("a multi-threaded runtime");
+        .expect("a multi-threaded runtime")
+}
+
+/// A key prefix no other run on the shared servers uses: `coherence-live-{what}`, the
+/// process id and the time.
+pub fn run_prefix(what: &str) -> String {
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after the epoch")
         .as_millis();
+    format!("coherence-live-{what}-{}-{started}", std::process::id())
+}
+
+/// Runs `seeds` at once against `target`, each under its own key prefix.
+pub fn run_live(target: &Target, seeds: impl IntoIterator<Item = u64>) -> Vec<Run> {
+    let prefix = run_prefix("cache");
     let runs = seeds.into_iter().map(|seed| {
-        let target = target.clone();
+        let (target, prefix) = (target.clone(), prefix.clone());
         async move {
             let config = live_config(seed);
             let time = Arc::new(VirtualTime::start());
@@ -134,13 +145,13 @@ pub fn run_live(target: &Target, seeds: impl IntoIterator<Item = u64>) -> Vec<Ru
             let backend = Backend {
                 network: Network::over(store, seed, config.faults, time.clone()),
                 time,
-                key_prefix: format!("coherence-live-{}-{started}-{seed}#", std::process::id()),
+                key_prefix: format!("{prefix}-{seed}#"),
                 quiesce: LIVE_QUIESCE,
             };
             sim::simulate(seed, &config, &live_plan(seed, &config), backend).await
         }
     });
-    runtime.block_on(futures::future::join_all(runs))
+    runtime().block_on(futures::future::join_all(runs))
 }
 
 /// Fails with the failing seeds and their first violations; checks that the runs did

@@ -4,12 +4,15 @@
 //! Every bound here is one the store itself draws: a handler's in-progress record is the
 //! lease its call was granted (lapsing `deadline - now` after it landed, or when its
 //! release or its result's write lands), and a result's record is the write that landed
-//! (live for the window from when it was sent). Nothing assumes how fast a call ran.
+//! (live for the window from when it was sent). Nothing assumes how fast a call ran. A
+//! store call took effect between when it was sent and when it landed (on the simulated
+//! store, at the landing; on a live one, while the adapter waited for it), and each check
+//! takes whichever end of that span is the lenient one.
 
 use crate::store::{Faults, LeaseGrant, StoreCall};
 use crate::world::Mark;
 
-use super::sim::{HandlerRun, IdemOutcome, IdemRecord, IdemRun, WINDOW, receipt};
+use super::sim::{HandlerRun, IdemOutcome, IdemRecord, IdemRun, receipt};
 
 /// A broken promise of an idempotent handler.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,13 +60,15 @@ pub enum Replay {
     Altered,
     /// Made for another key or another payload (which must be refused).
     OtherRequest,
-    /// Its record's write never landed, landed after the call returned, or wrote nothing
-    /// (the call no longer held the key).
+    /// Its record's write never landed, was sent after the call returned, or wrote
+    /// nothing (the call no longer held the key).
     NotStored,
     /// Its record's window had passed when the call began.
     Expired,
     /// Another result's record was in the store, within its window, for the whole call.
     NotTheStoredOne,
+    /// The call failed to read a record back (`IdempotencyError::Serde`).
+    Unreadable,
 }
 
 impl std::fmt::Display for IdemViolation {
@@ -95,6 +100,8 @@ impl std::fmt::Display for IdemViolation {
 /// A result's record in the store.
 #[derive(Clone, Copy, Debug)]
 struct Stored {
+    /// When its write was sent.
+    sent: Mark,
     /// When its write landed.
     landed: Mark,
     /// Virtual ms at which it expires.
@@ -166,8 +173,9 @@ impl View<'_> {
             .find(|(_, call)| call.op == Some(op) && call.method == "write")?;
         let landed = write.landed.filter(|_| !write.failed)?;
         (!self.run.store.refused_writes.contains(&index)).then_some(Stored {
+            sent: write.sent,
             landed,
-            expires_ms: write.sent.ms + WINDOW.as_millis() as u64,
+            expires_ms: write.sent.ms + self.run.config.window.as_millis() as u64,
         })
     }
 
@@ -199,7 +207,7 @@ impl View<'_> {
         .into_iter()
         .flatten()
         .min();
-        grant.granted <= call.end
+        self.run.store.calls[grant.call].sent <= call.end
             && ended.is_none_or(|ended| ended > call.start)
             && self.lapses_ms(grant) > call.start.ms
     }
@@ -236,7 +244,7 @@ impl View<'_> {
         if by == call.op {
             return None;
         }
-        let Some(stored) = self.stored(by).filter(|s| s.landed < call.end) else {
+        let Some(stored) = self.stored(by).filter(|s| s.sent < call.end) else {
             return Some(Replay::NotStored);
         };
         if call.start.ms >= stored.expires_ms {
@@ -269,7 +277,7 @@ impl View<'_> {
                     && other_payload(other.op)
                     && self
                         .stored(other.op)
-                        .is_some_and(|s| s.landed <= call.end && s.expires_ms > call.start.ms)
+                        .is_some_and(|s| s.sent <= call.end && s.expires_ms > call.start.ms)
             });
         leased || recorded
     }
@@ -304,6 +312,10 @@ pub fn check(run: &IdemRun) -> Vec<IdemViolation> {
                     });
                 }
             }
+            IdemOutcome::Other(_) => violations.push(IdemViolation::BadReplay {
+                call: call.clone(),
+                wrong: Replay::Unreadable,
+            }),
             IdemOutcome::InProgress | IdemOutcome::PayloadMismatch if !view.justified(call) => {
                 violations.push(IdemViolation::Unjustified { call: call.clone() });
             }

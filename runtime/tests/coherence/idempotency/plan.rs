@@ -1,9 +1,15 @@
 //! The seeded workload of idempotent calls: parameters, and the plan of calls they give.
 
+use std::time::Duration;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::store::Faults;
+
+/// How long a completed record is returned to retries in the simulation: short, so
+/// records expire within a run.
+pub const WINDOW: Duration = Duration::from_secs(8);
 
 /// A store that is slow rather than lossy: a fifth of trips take up to 1.5 s, past the
 /// idempotency store timeout ([`super::sim::STORE_TIMEOUT`]).
@@ -28,6 +34,8 @@ pub struct IdemConfig {
     pub faults: Faults,
     /// Whether a duplicate in flight waits (`InFlight::Wait`) instead of being refused.
     pub wait: bool,
+    /// How long a completed record is returned to retries.
+    pub window: Duration,
 }
 
 impl IdemConfig {
@@ -51,6 +59,7 @@ impl IdemConfig {
             calls: 30,
             faults,
             wait: seed & 1 == 1,
+            window: WINDOW,
         }
     }
 }

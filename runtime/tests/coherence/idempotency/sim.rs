@@ -14,12 +14,10 @@ use tokio::task::JoinSet;
 
 use super::plan::{Call, Ending, IdemConfig};
 use crate::history::as_operation;
+use crate::sim::Backend;
 use crate::store::{Network, StoreLog};
 use crate::world::{Mark, VirtualTime};
 
-/// How long a completed record is returned to retries: short, so records expire within
-/// a run.
-pub const WINDOW: Duration = Duration::from_secs(8);
 /// The idempotency store timeout.
 pub const STORE_TIMEOUT: Duration = Duration::from_millis(500);
 /// A waiting duplicate's first poll interval (the generated crate's).
@@ -175,7 +173,7 @@ pub fn run_seed(seed: u64, config: &IdemConfig) -> IdemRun {
     run(seed, config, &super::plan::plan(seed, config))
 }
 
-/// Runs `plan` with the network's faults drawn from `seed`.
+/// Runs `plan` on the simulated store, with the network's faults drawn from `seed`.
 pub fn run(seed: u64, config: &IdemConfig, plan: &[Call]) -> IdemRun {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -184,7 +182,16 @@ pub fn run(seed: u64, config: &IdemConfig, plan: &[Call]) -> IdemRun {
         .expect("a current-thread runtime");
     // Holder names and poll jitter come from this thread's fastrand generator.
     fastrand::seed(seed);
-    runtime.block_on(simulate(seed, config, plan))
+    runtime.block_on(async {
+        let time = Arc::new(VirtualTime::start());
+        let backend = Backend {
+            network: Network::new(seed, config.faults, time.clone()),
+            time,
+            key_prefix: String::new(),
+            quiesce: QUIESCE,
+        };
+        simulate(seed, config, plan, backend).await
+    })
 }
 
 /// Shared by every call of a run.
@@ -213,9 +220,14 @@ impl World {
     }
 }
 
-async fn simulate(seed: u64, config: &IdemConfig, plan: &[Call]) -> IdemRun {
-    let time = Arc::new(VirtualTime::start());
-    let network = Network::new(seed, config.faults, time.clone());
+/// Runs `plan` on `backend`, in the running tokio runtime.
+pub async fn simulate(seed: u64, config: &IdemConfig, plan: &[Call], backend: Backend) -> IdemRun {
+    let Backend {
+        network,
+        time,
+        key_prefix,
+        quiesce,
+    } = backend;
     let world = Arc::new(World {
         time: time.clone(),
         history: Mutex::default(),
@@ -223,7 +235,7 @@ async fn simulate(seed: u64, config: &IdemConfig, plan: &[Call]) -> IdemRun {
     });
     let clock: Arc<dyn Clock> = time.clone();
     let settings = IdempotencyConfig {
-        expires_after: WINDOW,
+        expires_after: config.window,
         in_flight: if config.wait {
             InFlight::Wait { poll: POLL }
         } else {
@@ -235,6 +247,7 @@ async fn simulate(seed: u64, config: &IdemConfig, plan: &[Call]) -> IdemRun {
     let handles: Vec<Idempotency> = (0..config.containers)
         .map(|container| {
             TieredCache::builder()
+                .key_prefix(key_prefix.clone())
                 .store(Arc::new(network.view(container)))
                 .clock(clock.clone())
                 .service("coherence")
@@ -257,7 +270,7 @@ async fn simulate(seed: u64, config: &IdemConfig, plan: &[Call]) -> IdemRun {
     while let Some(done) = calls.join_next().await {
         done.expect("a call panicked");
     }
-    tokio::time::sleep(QUIESCE).await;
+    tokio::time::sleep(quiesce).await;
 
     // Crashed calls' forgotten futures still hold the world: take what it recorded.
     let history = std::mem::take(&mut *world.history.lock().expect("history lock"));
