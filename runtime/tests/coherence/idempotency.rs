@@ -10,6 +10,8 @@
 //! duplicates in flight wait instead of being refused, and the network is calm, rough
 //! (lost and unanswered requests), slow (trips past the store timeout) or both. The
 //! checker ([`check`]) judges every handler call and every answer against the store log.
+//! The same calls and checker also run against the real Redis and Redis Cluster
+//! (`live`, see [`crate::live`]).
 
 pub mod check;
 mod live;
