@@ -140,30 +140,8 @@ pub struct Run {
     pub elapsed_ms: u64,
 }
 
-/// Runs `plan` with the network's faults drawn from `seed`.
+/// Runs `plan` on the simulated store, with the network's faults drawn from `seed`.
 pub fn run(seed: u64, config: &SimConfig, plan: &[Step]) -> Run {
-    match (config.version_check, config.distributed, config.policies) {
-        (false, false, false) => run_as::<SimType<false, false, false>>(seed, config, plan),
-        (false, true, false) => run_as::<SimType<false, true, false>>(seed, config, plan),
-        (true, false, false) => run_as::<SimType<true, false, false>>(seed, config, plan),
-        (true, true, false) => run_as::<SimType<true, true, false>>(seed, config, plan),
-        (false, false, true) => run_as::<SimType<false, false, true>>(seed, config, plan),
-        (false, true, true) => run_as::<SimType<false, true, true>>(seed, config, plan),
-        (true, false, true) => run_as::<SimType<true, false, true>>(seed, config, plan),
-        (true, true, true) => run_as::<SimType<true, true, true>>(seed, config, plan),
-    }
-}
-
-/// Runs the plan `seed` generates.
-pub fn run_seed(seed: u64, config: &SimConfig) -> Run {
-    run(seed, config, &crate::workload::plan(seed, config))
-}
-
-fn run_as<D: DataType<Key = u32, Value = Made>>(
-    seed: u64,
-    config: &SimConfig,
-    plan: &[Step],
-) -> Run {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -172,7 +150,65 @@ fn run_as<D: DataType<Key = u32, Value = Made>>(
     // The runtime's own randomness (versions, lease poll jitter, holder names) comes from
     // this thread's fastrand generator: seeded, a run replays.
     fastrand::seed(seed);
-    runtime.block_on(simulate::<D>(seed, config, plan))
+    runtime.block_on(async {
+        let time = Arc::new(VirtualTime::start());
+        let network = Network::new(seed, config.faults, time.clone());
+        let backend = Backend {
+            network,
+            time,
+            key_prefix: String::new(),
+            quiesce: QUIESCE,
+        };
+        simulate(seed, config, plan, backend).await
+    })
+}
+
+/// Runs the plan `seed` generates.
+pub fn run_seed(seed: u64, config: &SimConfig) -> Run {
+    run(seed, config, &crate::workload::plan(seed, config))
+}
+
+/// What a run runs on: the store behind its network, its clock, the caches' key prefix,
+/// and how long it idles after the last operation.
+pub struct Backend {
+    /// The store and the network in front of it.
+    pub network: Arc<Network>,
+    /// The clock of the caches, the store and the recorder.
+    pub time: Arc<VirtualTime>,
+    /// The caches' key prefix (empty: none).
+    pub key_prefix: String,
+    /// The idle time after the last operation.
+    pub quiesce: Duration,
+}
+
+/// Runs `plan` on `backend`, in the running tokio runtime.
+pub async fn simulate(seed: u64, config: &SimConfig, plan: &[Step], backend: Backend) -> Run {
+    match (config.version_check, config.distributed, config.policies) {
+        (false, false, false) => {
+            simulate_as::<SimType<false, false, false>>(seed, config, plan, backend).await
+        }
+        (false, true, false) => {
+            simulate_as::<SimType<false, true, false>>(seed, config, plan, backend).await
+        }
+        (true, false, false) => {
+            simulate_as::<SimType<true, false, false>>(seed, config, plan, backend).await
+        }
+        (true, true, false) => {
+            simulate_as::<SimType<true, true, false>>(seed, config, plan, backend).await
+        }
+        (false, false, true) => {
+            simulate_as::<SimType<false, false, true>>(seed, config, plan, backend).await
+        }
+        (false, true, true) => {
+            simulate_as::<SimType<false, true, true>>(seed, config, plan, backend).await
+        }
+        (true, false, true) => {
+            simulate_as::<SimType<true, false, true>>(seed, config, plan, backend).await
+        }
+        (true, true, true) => {
+            simulate_as::<SimType<true, true, true>>(seed, config, plan, backend).await
+        }
+    }
 }
 
 /// Shared by every operation of a run.
@@ -185,13 +221,18 @@ struct World {
     keys: u32,
 }
 
-async fn simulate<D: DataType<Key = u32, Value = Made>>(
+async fn simulate_as<D: DataType<Key = u32, Value = Made>>(
     seed: u64,
     config: &SimConfig,
     plan: &[Step],
+    backend: Backend,
 ) -> Run {
-    let time = Arc::new(VirtualTime::start());
-    let network = Network::new(seed, config.faults, time.clone());
+    let Backend {
+        network,
+        time,
+        key_prefix,
+        quiesce,
+    } = backend;
     let world = Arc::new(World {
         time: time.clone(),
         source: Source::new(config.keys),
@@ -203,7 +244,11 @@ async fn simulate<D: DataType<Key = u32, Value = Made>>(
     let clock: Arc<dyn Clock> = time.clone();
     let containers: Vec<Arc<TypedCache<D>>> = (0..config.containers)
         .map(|container| {
-            let cache = TieredCache::builder()
+            let mut builder = TieredCache::builder();
+            if !key_prefix.is_empty() {
+                builder = builder.key_prefix(key_prefix.clone());
+            }
+            let cache = builder
                 .store(Arc::new(network.view(container)))
                 .clock(clock.clone())
                 .memory(MemoryLimit::entries(10_000))
@@ -227,7 +272,7 @@ async fn simulate<D: DataType<Key = u32, Value = Made>>(
         done.expect("an operation panicked");
     }
     let elapsed_ms = time.elapsed_ms();
-    tokio::time::sleep(QUIESCE).await;
+    tokio::time::sleep(quiesce).await;
 
     let world = Arc::into_inner(world).expect("every operation has ended");
     Run {

@@ -1,7 +1,8 @@
 //! The fault-injecting store: the only file that knows `CacheStore`'s methods.
 //!
-//! Every container talks to one shared [`MemoryStore`] through its own [`FaultyStore`]
-//! view, over a simulated network. Each call is a round trip: the request travels (a
+//! Every container talks to one shared store (a [`MemoryStore`] on virtual time, or in
+//! the live mode a real one) through its own [`FaultyStore`] view, over a simulated
+//! network. Each call is a round trip: the request travels (a
 //! seeded delay), lands (its effect applies to the shared store), and the reply travels
 //! back (another delay). The landing runs in a task of its own, so a request lands even
 //! when its caller has given up, as on a real network: a write may land after the cache
@@ -171,6 +172,9 @@ pub struct StoreLog {
     pub calls: Vec<StoreCall>,
     /// Every lease granted, in the order granted.
     pub grants: Vec<LeaseGrant>,
+    /// The `write` calls (indices into `calls`) that landed and found their precondition
+    /// broken, so wrote nothing.
+    pub refused_writes: Vec<usize>,
     /// Lease holder name to container (holder names are not deterministic, so the log
     /// records containers).
     holders: BTreeMap<String, usize>,
@@ -200,7 +204,9 @@ impl StoreLog {
 /// The store and the network in front of it, shared by every container's view.
 #[derive(Debug)]
 pub struct Network {
-    store: MemoryStore,
+    store: Arc<dyn CacheStore>,
+    /// Whether the views claim an item and its stamps in one round trip.
+    one_trip_stamps: bool,
     faults: Faults,
     fates: Mutex<ChaCha8Rng>,
     time: Arc<VirtualTime>,
@@ -209,13 +215,38 @@ pub struct Network {
 
 impl Network {
     /// A memory store on virtual time behind a network with `faults`, drawn from `seed`.
+    /// Its views read an item and its stamps in one round trip, as DynamoDB's
+    /// `BatchGetItem` does.
     pub fn new(seed: u64, faults: Faults, time: Arc<VirtualTime>) -> Arc<Self> {
+        let clock: Arc<dyn Clock> = time.clone();
+        let store = MemoryStore::new(MemoryLimit::entries(100_000)).with_clock(clock);
+        Self::build(Arc::new(store), true, seed, faults, time)
+    }
+
+    /// `store` (a real one, for the live mode) behind a network with `faults`, drawn from
+    /// `seed`; its views have the store's own capabilities.
+    pub fn over(
+        store: Arc<dyn CacheStore>,
+        seed: u64,
+        faults: Faults,
+        time: Arc<VirtualTime>,
+    ) -> Arc<Self> {
+        Self::build(store, false, seed, faults, time)
+    }
+
+    fn build(
+        store: Arc<dyn CacheStore>,
+        one_trip_stamps: bool,
+        seed: u64,
+        faults: Faults,
+        time: Arc<VirtualTime>,
+    ) -> Arc<Self> {
         let mut fates = ChaCha8Rng::seed_from_u64(seed);
         // Another stream than the plan's, which is drawn from the same seed.
         fates.set_stream(1);
-        let clock: Arc<dyn Clock> = time.clone();
         Arc::new(Self {
-            store: MemoryStore::new(MemoryLimit::entries(100_000)).with_clock(clock),
+            store,
+            one_trip_stamps,
             faults,
             fates: Mutex::new(fates),
             time,
@@ -367,10 +398,10 @@ impl CacheStore for FaultyStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        // An item and stamps in one round trip, as DynamoDB's `BatchGetItem` reads them.
+        let own = self.network.store.capabilities();
         Capabilities {
-            reads_with_stamps: true,
-            ..self.network.store.capabilities()
+            reads_with_stamps: own.reads_with_stamps || self.network.one_trip_stamps,
+            ..own
         }
     }
 
@@ -397,6 +428,7 @@ impl CacheStore for FaultyStore {
         precondition: Precondition,
     ) -> Result<Option<Version>, StoreError> {
         let (key, entry) = (key.to_owned(), OwnedEntry::of(&entry));
+        let call = self.network.log.lock().expect("store log lock").calls.len();
         self.round_trip(
             "write",
             Effect::Write,
@@ -405,6 +437,12 @@ impl CacheStore for FaultyStore {
                 let written = n.store.write(&key, entry.entry(), precondition).await?;
                 if written.is_some() {
                     n.replaced(&key);
+                } else {
+                    n.log
+                        .lock()
+                        .expect("store log lock")
+                        .refused_writes
+                        .push(call);
                 }
                 Ok(written)
             },
