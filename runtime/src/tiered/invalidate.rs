@@ -112,8 +112,11 @@ impl TieredCache {
     }
 
     /// Replaces every entry under this cache's key prefix by a tombstone (not the cache's
-    /// own items: idempotency records outlive it), and empties this process's L1; other processes keep their L1 copies up to their memory TTL. A
-    /// maintenance operation: it scans the whole key space.
+    /// own items: idempotency records outlive it), and empties this process's L1. A
+    /// maintenance operation: it scans the whole key space, and is not an invalidation.
+    /// Other processes keep their L1 copies up to their memory TTL, and a fill in flight
+    /// may store, after it returns, a value read before it (a key it found absent stays
+    /// fillable); `invalidate_all` holds against both.
     pub async fn clear(&self) -> Result<u64, CacheError> {
         self.clear_memory();
         let Some(store) = &self.inner.store else {
