@@ -1,0 +1,119 @@
+//! The seeds' keys and TTLs, as their generated crates store them: the server map's items
+//! keyed by the server's name alone (moto), the query cache's account-less types keyed
+//! with `global` (moto), and a Discord TTL tuned by its env var (Redis).
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use cachegen_runtime::BoxError;
+use cachegen_testkit::{shared_moto_endpoint, unique_name};
+use cachegen_tests::moto_sdk;
+
+/// A fresh table on moto keyed by the string attribute `partition_key`, and a client.
+async fn moto_table(
+    sdk: &aws_config::SdkConfig,
+    partition_key: &str,
+) -> (aws_sdk_dynamodb::Client, String) {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let name = unique_name("seed-keys");
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(partition_key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(partition_key)
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    (client, name)
+}
+
+/// The partition keys of every item in `table`, sorted.
+async fn partition_keys(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition_key: &str,
+) -> Vec<String> {
+    let scan = client.scan().table_name(table).send().await.unwrap();
+    let mut keys: Vec<String> = scan
+        .items()
+        .iter()
+        .filter_map(|item| item.get(partition_key)?.as_s().ok().cloned())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_map_stores_an_item_under_the_server_name_itself() {
+    use telegram_vps_bot_cache::{Cache, ServerProvider, ServerProviderKey, server_cache};
+    let moto = shared_moto_endpoint().unwrap();
+    let sdk = moto_sdk(moto.url()).await;
+    let (client, table) = moto_table(&sdk, server_cache::PARTITION_KEY).await;
+    let lookup = |name: &str| (name == server_cache::ENV_VAR).then(|| table.clone());
+    let cache = Cache::from_lookup(Some(&sdk), lookup).await.unwrap();
+
+    let web = ServerProviderKey {
+        server_name: "web-1".into(),
+    };
+    let provider = cache
+        .server_provider()
+        .wrap(&web, || async {
+            Ok::<_, BoxError>(ServerProvider {
+                provider: "hetzner".into(),
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(provider.provider, "hetzner");
+    // A name holding the internal marker and separators is escaped, never an internal key.
+    let forged = ServerProviderKey {
+        server_name: "!t#server-provider".into(),
+    };
+    cache
+        .server_provider()
+        .set(
+            &forged,
+            &ServerProvider {
+                provider: "ovh".into(),
+            },
+        )
+        .await
+        .unwrap();
+
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("server_name", AttributeValue::S("web-1".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the item is stored under the server's name");
+    assert!(item.contains_key("value"));
+    assert_eq!(
+        partition_keys(&client, &table, "server_name").await,
+        ["%21t%23server-provider", "web-1"]
+    );
+    let fresh = Cache::from_lookup(Some(&sdk), lookup).await.unwrap();
+    assert_eq!(
+        fresh.server_provider().get(&forged).await.unwrap(),
+        Some(ServerProvider {
+            provider: "ovh".into()
+        })
+    );
+}
