@@ -235,10 +235,13 @@ fn the_examples_render_alike() {
         check::<DrsQuotasType>(&model, key!(DrsQuotasKey { region, account_id }));
         check::<DrsSourceServersType>(&model, key!(DrsSourceServersKey { region, account_id }));
         check::<DrsAccountsType>(&model, key!(DrsAccountsKey { region, account_id }));
-        check::<Ec2SubnetsType>(&model, key!(Ec2SubnetsKey { region }));
-        check::<Ec2SecurityGroupsType>(&model, key!(Ec2SecurityGroupsKey { region }));
-        check::<Ec2InstanceProfilesType>(&model, key!(Ec2InstanceProfilesKey { region }));
-        check::<Ec2InstanceTypesType>(&model, key!(Ec2InstanceTypesKey { region }));
+        check::<Ec2SubnetsType>(&model, key!(Ec2SubnetsKey { region, account_id }));
+        check::<Ec2SecurityGroupsType>(&model, key!(Ec2SecurityGroupsKey { region, account_id }));
+        check::<Ec2InstanceProfilesType>(
+            &model,
+            key!(Ec2InstanceProfilesKey { region, account_id }),
+        );
+        check::<Ec2InstanceTypesType>(&model, key!(Ec2InstanceTypesKey { region, account_id }));
     }
     {
         use glasswork_app_cache::*;

@@ -117,3 +117,78 @@ async fn the_server_map_stores_an_item_under_the_server_name_itself() {
         })
     );
 }
+
+// The test uses the keys of this module only.
+#[allow(dead_code)]
+mod templates {
+    include!(concat!(env!("OUT_DIR"), "/templates.rs"));
+}
+
+#[test]
+fn keys_take_their_parameters_defaults_when_callers_omit_them() {
+    use cachegen_runtime::typed::DataType;
+    use templates::{FileKey, FileType, RecordKey};
+    let record = RecordKey::new("acme", 5);
+    assert_eq!((record.flag, record.delta), (true, -1));
+    assert_eq!(
+        <templates::RecordType as DataType>::key(&record),
+        "rec:acme/5#true|-1@record"
+    );
+    assert_eq!(FileType::key(&FileKey::new("ann")), "file#ann#7");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_query_cache_keys_region_wide_ec2_data_with_the_global_account() {
+    use drs_orchestration_cache::{Cache, Ec2InstanceTypes, Ec2InstanceTypesKey, query_cache};
+    let moto = shared_moto_endpoint().unwrap();
+    let sdk = moto_sdk(moto.url()).await;
+    let (client, table) = moto_table(&sdk, query_cache::PARTITION_KEY).await;
+    let lookup = |name: &str| (name == query_cache::ENV_VAR).then(|| table.clone());
+    let cache = Cache::from_lookup(Some(&sdk), lookup).await.unwrap();
+
+    let types = |call: &str| Ec2InstanceTypes {
+        instance_types: vec![serde_json::json!({ "call": call })],
+    };
+    let global = Ec2InstanceTypesKey::new("us-east-1");
+    assert_eq!(global.account_id, "global");
+    cache
+        .ec2_instance_types()
+        .set(&global, &types("global"))
+        .await
+        .unwrap();
+    let account = Ec2InstanceTypesKey {
+        account_id: "438465159935".into(),
+        ..Ec2InstanceTypesKey::new("us-east-1")
+    };
+    cache
+        .ec2_instance_types()
+        .set(&account, &types("account"))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        partition_keys(&client, &table, "cacheKey").await,
+        [
+            "ec2-instance-types#us-east-1#438465159935",
+            "ec2-instance-types#us-east-1#global"
+        ]
+    );
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key(
+            "cacheKey",
+            AttributeValue::S("ec2-instance-types#us-east-1#global".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item["accountId"].as_s().unwrap(), "global");
+    let fresh = Cache::from_lookup(Some(&sdk), lookup).await.unwrap();
+    assert_eq!(
+        fresh.ec2_instance_types().get(&global).await.unwrap(),
+        Some(types("global"))
+    );
+}

@@ -67,3 +67,151 @@ fn a_second_type_beside_a_bare_key_is_refused_where_it_is_declared() {
         "a key may start with a parameter only when its data type is alone on its table"
     ));
 }
+
+/// A spec with one data type whose key parameters are `params`.
+fn with_params(params: &str) -> String {
+    format!(
+        "version: 1\nservice: demo\ntables:\n  cache: {{ name: demo-cache }}\ndata_types:\n  quotas:\n    key: \"quotas#{{region}}#{{account_id}}\"\n    params: {params}\n    value: {{ type: String }}\n"
+    )
+}
+
+#[test]
+fn the_query_cache_defaults_the_account_of_region_wide_types() {
+    let model = compile_text("cache.yaml", &example("drs-query-cache")).unwrap();
+    let defaulted: Vec<(&str, &str, &str)> = model
+        .data_types
+        .iter()
+        .flat_map(|data_type| {
+            data_type.param_defaults.iter().map(|default| {
+                (
+                    data_type.name.as_str(),
+                    default.name.as_str(),
+                    default.value.as_str(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        defaulted,
+        [
+            ("ec2-subnets", "account_id", "global"),
+            ("ec2-security-groups", "account_id", "global"),
+            ("ec2-instance-profiles", "account_id", "global"),
+            ("ec2-instance-types", "account_id", "global"),
+        ]
+    );
+}
+
+#[test]
+fn a_default_sits_beside_the_shorthand() {
+    let text = with_params("{ region: string, account_id: { type: string, default: global } }");
+    let model = compile_text("spec.yaml", &text).unwrap();
+    let quotas = &model.data_types[0];
+    assert_eq!(quotas.params.len(), 2);
+    assert_eq!(quotas.param_defaults.len(), 1);
+    assert_eq!(
+        (
+            quotas.param_defaults[0].name.as_str(),
+            quotas.param_defaults[0].value.as_str()
+        ),
+        ("account_id", "global")
+    );
+    // Numbers and bools too, each checked against its type.
+    let text = with_params(
+        "{ region: { type: i64, default: -3 }, account_id: { type: bool, default: false } }",
+    );
+    let values: Vec<String> = compile_text("spec.yaml", &text).unwrap().data_types[0]
+        .param_defaults
+        .iter()
+        .map(|default| default.value.clone())
+        .collect();
+    assert_eq!(values, ["-3", "false"]);
+}
+
+#[test]
+fn a_default_must_be_a_value_of_its_type() {
+    let cases = [
+        (
+            "{ type: string, default: 5 }",
+            "default `5` of key parameter `account_id` is not a `string`",
+            "quote it",
+        ),
+        (
+            "{ type: u32, default: global }",
+            "default `global` of key parameter `account_id` is not a `u32`",
+            "a whole number a `u32` holds",
+        ),
+        (
+            "{ type: u32, default: 4294967296 }",
+            "default `4294967296` of key parameter `account_id` is not a `u32`",
+            "a whole number",
+        ),
+        (
+            "{ type: u64, default: -1 }",
+            "default `-1` of key parameter `account_id` is not a `u64`",
+            "a whole number",
+        ),
+        (
+            "{ type: bool, default: yes please }",
+            "default `yes please` of key parameter `account_id` is not a `bool`",
+            "`true` or `false`",
+        ),
+    ];
+    for (param, message, hint) in cases {
+        let text = with_params(&format!("{{ region: string, account_id: {param} }}"));
+        let column = 43 + param.find("default: ").unwrap() + "default: ".len();
+        assert_eq!(
+            problems("spec.yaml", &text),
+            [(format!("spec.yaml:8:{column}: {message}"), "CG0313")],
+            "{param}"
+        );
+        assert!(report("spec.yaml", &text).contains(hint), "{param}");
+    }
+}
+
+#[test]
+fn a_string_default_is_written_into_keys_as_is() {
+    for (default, message) in [
+        (
+            "\"a#b c\"",
+            "default `a#b c` of key parameter `account_id` has characters escaping would change in keys: `#`, ` `",
+        ),
+        ("\"\"", "default `` of key parameter `account_id` is empty"),
+        (
+            "\"!global\"",
+            "default `!global` of key parameter `account_id` has characters escaping would change in keys: `!`",
+        ),
+    ] {
+        let text = with_params(&format!(
+            "{{ region: string, account_id: {{ type: string, default: {default} }} }}"
+        ));
+        let problems = problems("spec.yaml", &text);
+        assert_eq!(problems.len(), 1, "{default}");
+        assert_eq!(problems[0].1, "CG0313");
+        assert!(problems[0].0.ends_with(message), "{problems:?}");
+        assert!(report("spec.yaml", &text).contains("letters, digits and `-._~` only"));
+    }
+}
+
+#[test]
+fn the_mapping_form_locates_a_bad_type_and_an_unknown_field() {
+    let text = with_params("{ region: string, account_id: { type: strin, default: global } }");
+    // The placeholder of a parameter that did not resolve is reported too, as with the shorthand.
+    assert_eq!(
+        problems("spec.yaml", &text)[1],
+        (
+            "spec.yaml:8:51: `strin` is not a key parameter type".to_owned(),
+            "CG0305"
+        )
+    );
+    let text = with_params("{ region: string, account_id: { type: string, defualt: global } }");
+    assert_eq!(
+        problems("spec.yaml", &text),
+        [(
+            "spec.yaml:8:59: unknown field `defualt` in `data_types.quotas.params.account_id`"
+                .to_owned(),
+            "CG0007"
+        )]
+    );
+    assert!(report("spec.yaml", &text).contains("did you mean `default`?"));
+}

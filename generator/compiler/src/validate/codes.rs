@@ -90,6 +90,7 @@ codes! {
     KEY_PARAMETER_END = "CG0310", "a key or tag template where a parameter's end cannot be told, so two parameter tuples can give one key";
     KEY_PREFIX_OVERLAP = "CG0311", "two data types on one table whose keys can collide";
     RESERVED_KEY_SPACE = "CG0312", "a key starting with `!`, which the runtime keeps for its own items";
+    KEY_PARAMETER_DEFAULT = "CG0313", "a key parameter default that is not a value of its type, or that escaping would change";
 
     // CG04: values, lifetimes and item attributes.
     DURATION_RANGE = "CG0401", "a duration of zero, of more than 365 days, or not in whole seconds";

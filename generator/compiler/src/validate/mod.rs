@@ -12,6 +12,7 @@ mod limits;
 mod names;
 mod operations;
 mod outputs;
+mod param_defaults;
 mod parse;
 mod policy;
 pub mod source;
