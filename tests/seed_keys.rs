@@ -192,3 +192,68 @@ async fn the_query_cache_keys_region_wide_ec2_data_with_the_global_account() {
         Some(types("global"))
     );
 }
+
+/// When the item at `key` in Redis expires (its `e` field), in ms from now.
+async fn redis_expiry_from_now(url: &str, key: &str) -> i64 {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let expires_at_ms: i64 = redis::cmd("HGET")
+        .arg(key)
+        .arg("e")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    expires_at_ms - i64::try_from(now_ms).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_discord_ttl_env_var_sets_the_ttl_written_to_redis() {
+    use discord_bot_cache::{Cache, UserGuilds, UserGuildsKey};
+    const VAR: &str = "CACHE_DISCORD_USER_GUILDS_TTL";
+    let redis = cachegen_testkit::shared_redis_url().unwrap();
+    let prefix = format!("{}:", unique_name("discord-ttl"));
+    let connect = |ttl: Option<&'static str>| {
+        let (redis, prefix) = (redis.url().to_owned(), prefix.clone());
+        Cache::from_lookup(None, move |name: &str| match name {
+            "REDIS_URL" => Some(redis.clone()),
+            "CACHE_KEY_PREFIX" => Some(prefix.clone()),
+            VAR => ttl.map(str::to_owned),
+            _ => None,
+        })
+    };
+    let guilds = UserGuilds {
+        guilds: vec![serde_json::json!({ "id": "g1" })],
+    };
+    let user = |name: &str| UserGuildsKey {
+        user_key: name.into(),
+    };
+
+    // The spec's 60 s, then the override's 2 h, on the item Redis holds.
+    let spec = connect(None).await.unwrap();
+    assert_eq!(spec.user_guilds().ttl().as_secs(), 60);
+    spec.user_guilds().set(&user("a"), &guilds).await.unwrap();
+    let left = redis_expiry_from_now(redis.url(), &format!("{prefix}discord:userGuilds:a")).await;
+    assert!(left > 0 && left <= 60_000, "{left} ms");
+
+    let tuned = connect(Some("2h")).await.unwrap();
+    assert_eq!(tuned.user_guilds().ttl().as_secs(), 7200);
+    // Only the type the variable names: the others keep the spec's TTLs.
+    assert_eq!(tuned.guild_roles().ttl().as_secs(), 60);
+    tuned.user_guilds().set(&user("b"), &guilds).await.unwrap();
+    let left = redis_expiry_from_now(redis.url(), &format!("{prefix}discord:userGuilds:b")).await;
+    assert!(left > 3_600_000 && left <= 7_200_000, "{left} ms");
+    assert_eq!(
+        tuned.user_guilds().get(&user("b")).await.unwrap(),
+        Some(guilds)
+    );
+
+    // A bad value fails construction, naming the variable; it never falls back.
+    for bad in ["two hours", "0s", "1500ms"] {
+        let err = connect(Some(bad)).await.unwrap_err().to_string();
+        assert!(err.contains(&format!("invalid {VAR}=")), "{err}");
+    }
+}

@@ -450,6 +450,10 @@ pub struct DataType {
     pub value: ValueType,
     /// Store TTL, seconds.
     pub ttl_secs: u64,
+    /// Environment variable overriding the store TTL at run time; left out when there is
+    /// none, so specs without one keep their fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_env: Option<String>,
     /// In-memory TTL, seconds.
     pub memory_ttl_secs: u64,
     /// Stale-while-revalidate window, seconds.

@@ -215,3 +215,81 @@ fn the_mapping_form_locates_a_bad_type_and_an_unknown_field() {
     );
     assert!(report("spec.yaml", &text).contains("did you mean `default`?"));
 }
+
+/// A spec with two data types, `users` and `groups`, whose extra lines are given.
+fn with_ttl_envs(table_extra: &str, users: &str, groups: &str) -> String {
+    format!(
+        "version: 1\nservice: demo\ntables:\n  cache:\n    name: demo-cache\n{table_extra}data_types:\n  users:\n    key: \"user#{{id}}\"\n    params: {{ id: string }}\n    value: {{ type: String }}\n    ttl: 60s\n{users}  groups:\n    key: \"group#{{id}}\"\n    params: {{ id: string }}\n    value: {{ type: String }}\n{groups}"
+    )
+}
+
+#[test]
+fn the_discord_cache_names_a_ttl_env_var_per_type() {
+    let model = compile_text("cache.yaml", &example("discord-cache")).unwrap();
+    let vars: Vec<(&str, Option<&str>)> = model
+        .data_types
+        .iter()
+        .map(|data_type| (data_type.name.as_str(), data_type.ttl_env.as_deref()))
+        .collect();
+    assert_eq!(
+        vars,
+        [
+            ("user-guilds", Some("CACHE_DISCORD_USER_GUILDS_TTL")),
+            ("bot-guilds", Some("CACHE_DISCORD_BOT_GUILDS_TTL")),
+            ("guild-channels", Some("CACHE_DISCORD_GUILD_CHANNELS_TTL")),
+            ("guild-roles", Some("CACHE_DISCORD_GUILD_ROLES_TTL")),
+            ("guild-member", Some("CACHE_DISCORD_GUILD_MEMBER_TTL")),
+        ]
+    );
+}
+
+#[test]
+fn a_ttl_env_var_must_be_a_name_lambda_accepts() {
+    for (var, message) in [
+        (
+            "1TTL",
+            "environment variable `1TTL` must be letters, digits and `_`, not starting with a digit",
+        ),
+        (
+            "AWS_USERS_TTL",
+            "environment variable `AWS_USERS_TTL` uses the `AWS_` prefix Lambda reserves",
+        ),
+    ] {
+        let text = with_ttl_envs("", &format!("    ttl_env: {var}\n"), "");
+        assert_eq!(
+            problems("spec.yaml", &text),
+            [(format!("spec.yaml:12:14: {message}"), "CG0111")]
+        );
+    }
+}
+
+#[test]
+fn a_ttl_env_var_is_its_types_alone() {
+    let runtime = with_ttl_envs("", "    ttl_env: CACHE_KEY_PREFIX\n", "");
+    assert_eq!(
+        problems("spec.yaml", &runtime),
+        [(
+            "spec.yaml:12:14: the TTL of data type `users` and the runtime's own setting both use the environment variable `CACHE_KEY_PREFIX`".to_owned(),
+            "CG0112"
+        )]
+    );
+    assert!(report("spec.yaml", &runtime).contains("a variable of its own"));
+    let table = with_ttl_envs("    env_var: USERS_TTL\n", "    ttl_env: USERS_TTL\n", "");
+    assert_eq!(
+        problems("spec.yaml", &table),
+        [(
+            "spec.yaml:13:14: the TTL of data type `users` and table `cache` both use the environment variable `USERS_TTL`".to_owned(),
+            "CG0112"
+        )]
+    );
+    let types = with_ttl_envs("", "    ttl_env: CACHE_TTL\n", "    ttl_env: CACHE_TTL\n");
+    assert_eq!(
+        problems("spec.yaml", &types),
+        [(
+            "spec.yaml:17:14: the TTL of data type `groups` and the TTL of data type `users` both use the environment variable `CACHE_TTL`".to_owned(),
+            "CG0112"
+        )]
+    );
+    let distinct = with_ttl_envs("", "    ttl_env: USERS_TTL\n", "    ttl_env: GROUPS_TTL\n");
+    assert_eq!(problems("spec.yaml", &distinct), []);
+}

@@ -327,6 +327,10 @@ pub struct DataType {
     /// How long the shared store serves the value (default `defaults.ttl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<SpecDuration>,
+    /// Environment variable that overrides `ttl` when the cache is built, such as
+    /// `CACHE_DISCORD_USER_GUILDS_TTL=2m` (within `ttl_bounds`, when set; default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_env: Option<String>,
     /// Shorter in-process (L1) TTL (default: `defaults.memory_ttl`, else `ttl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_ttl: Option<SpecDuration>,

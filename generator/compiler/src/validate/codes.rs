@@ -56,7 +56,7 @@ codes! {
     METRICS_NAMESPACE = "CG0109", "a metrics namespace CloudWatch rejects";
     TAG = "CG0110", "a resource tag AWS rejects";
     ENV_VAR = "CG0111", "an environment variable name Lambda rejects";
-    ENV_VAR_CLASH = "CG0112", "two tables or buckets use the same environment variable";
+    ENV_VAR_CLASH = "CG0112", "two tables, buckets or data type TTLs use the same environment variable, or a TTL one the runtime reads itself";
     SKIP_CHECK_ID = "CG0113", "a skipped check that is not a checkov check ID";
     SKIP_CHECK_REASON = "CG0114", "a skipped check without a one-line reason";
     LITERAL_REFERENCE = "CG0115", "`${` in a description or skip reason CloudFormation shows as written, where cfn-lint reads it as a reference";

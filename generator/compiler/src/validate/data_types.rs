@@ -51,6 +51,7 @@ impl Checker<'_> {
             self.check_index_coverage(tables, &data_types);
         }
         self.check_key_overlap(&data_types);
+        self.check_ttl_env_clashes(tables, buckets, &data_types);
         data_types
     }
 
@@ -227,6 +228,7 @@ impl Checker<'_> {
             param_defaults,
             value,
             ttl_secs,
+            ttl_env: self.ttl_env(&path, spec),
             memory_ttl_secs,
             stale_while_revalidate_secs,
             distributed_flight: spec.distributed_flight.unwrap_or(false),

@@ -17,6 +17,7 @@ mod parse;
 mod policy;
 pub mod source;
 mod tables;
+mod ttl_env;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

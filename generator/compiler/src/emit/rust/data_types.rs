@@ -145,6 +145,10 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
         .large_values
         .then(|| quote! { const LARGE_VALUES: bool = true; });
     let policy = policy_const(&data_type.policy);
+    let ttl_env = data_type
+        .ttl_env
+        .as_ref()
+        .map(|var| quote! { const TTL_ENV: Option<&'static str> = Some(#var); });
     let version_check = data_type.version_check_secs.map(|secs| {
         let bound = duration(secs);
         quote! { const VERSION_CHECK: Option<std::time::Duration> = Some(#bound); }
@@ -219,6 +223,7 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
             const NAME: &'static str = #name;
             const TTL: std::time::Duration = #ttl;
             const MEMORY_TTL: std::time::Duration = #memory_ttl;
+            #ttl_env
             const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = #swr;
             const KEY_PREFIX: &'static str = #key_prefix;
             #distributed
