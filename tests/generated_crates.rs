@@ -153,7 +153,7 @@ fn server_keys_are_escaped_and_typed() {
     let key = telegram_vps_bot_cache::ServerProviderKey {
         server_name: "web#1:eu".into(),
     };
-    assert_eq!(Server::key(&key), "server#web%231%3Aeu");
+    assert_eq!(Server::key(&key), "web%231%3Aeu");
     assert_eq!(Server::TTL.as_secs(), 24 * 3600);
     assert_eq!(Server::MEMORY_TTL.as_secs(), 3600);
     assert_eq!(

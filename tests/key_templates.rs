@@ -235,10 +235,13 @@ fn the_examples_render_alike() {
         check::<DrsQuotasType>(&model, key!(DrsQuotasKey { region, account_id }));
         check::<DrsSourceServersType>(&model, key!(DrsSourceServersKey { region, account_id }));
         check::<DrsAccountsType>(&model, key!(DrsAccountsKey { region, account_id }));
-        check::<Ec2SubnetsType>(&model, key!(Ec2SubnetsKey { region }));
-        check::<Ec2SecurityGroupsType>(&model, key!(Ec2SecurityGroupsKey { region }));
-        check::<Ec2InstanceProfilesType>(&model, key!(Ec2InstanceProfilesKey { region }));
-        check::<Ec2InstanceTypesType>(&model, key!(Ec2InstanceTypesKey { region }));
+        check::<Ec2SubnetsType>(&model, key!(Ec2SubnetsKey { region, account_id }));
+        check::<Ec2SecurityGroupsType>(&model, key!(Ec2SecurityGroupsKey { region, account_id }));
+        check::<Ec2InstanceProfilesType>(
+            &model,
+            key!(Ec2InstanceProfilesKey { region, account_id }),
+        );
+        check::<Ec2InstanceTypesType>(&model, key!(Ec2InstanceTypesKey { region, account_id }));
     }
     {
         use glasswork_app_cache::*;
@@ -310,21 +313,42 @@ fn rust_cases<D: DataType>(model: &CacheModel, key: impl Fn(&Params) -> D::Key) 
     let data_type = model.data_type_named(D::NAME).unwrap();
     let mut random = Random::new(D::NAME);
     (0..CASES)
-        .map(|_| {
+        .map(|case| {
+            let values: Vec<(String, String)> = data_type
+                .params
+                .iter()
+                .map(|param| (param.name.clone(), random.param(&param.ty)))
+                .collect();
+            // Every other case leaves the parameters that have a default out, as a caller
+            // may: the key builders then use the default, as the Rust `new` does.
+            let omitted = |name: &str| {
+                case % 2 == 1
+                    && data_type
+                        .param_defaults
+                        .iter()
+                        .any(|default| default.name == name)
+            };
             let params: serde_json::Map<String, Value> = data_type
                 .params
                 .iter()
-                .map(|param| {
-                    let value = random.param(&param.ty);
+                .zip(&values)
+                .filter(|(param, _)| !omitted(&param.name))
+                .map(|(param, (name, value))| {
                     (
-                        param.name.clone(),
+                        name.clone(),
                         json!({ "type": param.ty.to_string(), "value": value }),
                     )
                 })
                 .collect();
-            let canonical: Params = params
-                .iter()
-                .map(|(name, param)| (name.clone(), param["value"].as_str().unwrap().to_owned()))
+            let canonical: Params = values
+                .into_iter()
+                .map(|(name, value)| {
+                    let default = data_type.param_defaults.iter().find(|d| d.name == name);
+                    match default {
+                        Some(default) if omitted(&name) => (name, default.value.clone()),
+                        _ => (name, value),
+                    }
+                })
                 .collect();
             let key = key(&canonical);
             json!({

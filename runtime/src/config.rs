@@ -11,6 +11,9 @@
 //! | [`OVERFLOW_BUCKET_ENV`] | S3 bucket for values over DynamoDB's item limit, for data types that allow them (see [`S3Overflow`]) |
 //! | [`STORE_TIMEOUT_ENV`] | milliseconds one store call may take before the lookup degrades to the origin (default: what the caller passes, 200 in generated code) |
 //!
+//! A data type may also name a variable overriding its store TTL (the spec's `ttl_env`,
+//! read by [`ttl_from_lookup`]).
+//!
 //! Byte sizes accept `B`, `KB`, `MB`, `GB` (powers of 1000) and `KiB`, `MiB`, `GiB`
 //! (powers of 1024), case-insensitive, with an optional space: `64MiB`, `512 kb`.
 
@@ -30,6 +33,43 @@ pub use cachegen_names::env::{
     REDIS_CLUSTER as REDIS_CLUSTER_ENV, REDIS_URL as REDIS_URL_ENV,
     STORE_TIMEOUT_MS as STORE_TIMEOUT_ENV, TABLE_NAME as TABLE_NAME_ENV,
 };
+
+/// The longest TTL an override may set, as the spec's TTLs: 365 days.
+pub const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The store TTL that variable `var` sets through `lookup`, or `ttl` when it is unset or
+/// empty. A value must be a duration (`90s`, `5m`, `1h 30m`) of whole seconds from 1s to
+/// [`MAX_TTL`], and within `bounds` when the data type has them; any other value is an
+/// error naming `var`, never a silent fallback to `ttl`.
+pub fn ttl_from_lookup(
+    var: &'static str,
+    ttl: Duration,
+    bounds: Option<(Duration, Duration)>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Duration, ConfigError> {
+    let Some(value) = lookup(var).filter(|value| !value.trim().is_empty()) else {
+        return Ok(ttl);
+    };
+    let invalid = |reason| ConfigError::Invalid {
+        var,
+        value: value.clone(),
+        reason,
+    };
+    let parsed = humantime::parse_duration(value.trim())
+        .map_err(|_| invalid("expected a duration such as `90s`, `5m` or `1h 30m`"))?;
+    if parsed.subsec_nanos() != 0 || parsed.is_zero() || parsed > MAX_TTL {
+        return Err(invalid("expected whole seconds, from 1s to 365 days"));
+    }
+    match bounds {
+        Some((min, max)) if parsed < min || parsed > max => Err(ConfigError::TtlOutOfBounds {
+            var,
+            value,
+            min,
+            max,
+        }),
+        _ => Ok(parsed),
+    }
+}
 
 /// Which shared store the environment selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,5 +303,45 @@ mod tests {
         assert_eq!(c.store_timeout, Some(Duration::from_millis(1500)));
         assert!(config(&[("CACHE_STORE_TIMEOUT_MS", "0")]).is_err());
         assert!(config(&[("CACHE_STORE_TIMEOUT_MS", "1s")]).is_err());
+    }
+
+    #[test]
+    fn a_ttl_override_is_read_checked_and_named_in_its_error() {
+        const VAR: &str = "CACHE_DISCORD_USER_GUILDS_TTL";
+        let spec_ttl = Duration::from_secs(60);
+        let ttl = |value: Option<&str>, bounds| {
+            ttl_from_lookup(VAR, spec_ttl, bounds, |name| {
+                assert_eq!(name, VAR);
+                value.map(str::to_owned)
+            })
+        };
+        assert_eq!(ttl(None, None).unwrap(), spec_ttl);
+        assert_eq!(ttl(Some(" "), None).unwrap(), spec_ttl);
+        assert_eq!(ttl(Some("2h"), None).unwrap(), Duration::from_secs(7200));
+        assert_eq!(
+            ttl(Some(" 1m 30s "), None).unwrap(),
+            Duration::from_secs(90)
+        );
+        for bad in ["sixty", "60", "1500ms", "0s", "400days", "-5m"] {
+            let err = ttl(Some(bad), None).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { var: VAR, .. }),
+                "{bad}"
+            );
+            assert!(
+                err.to_string().starts_with(&format!("invalid {VAR}=")),
+                "{err}"
+            );
+        }
+        let bounds = Some((Duration::from_secs(30), Duration::from_secs(600)));
+        assert_eq!(ttl(Some("5m"), bounds).unwrap(), Duration::from_secs(300));
+        for outside in ["10s", "11m"] {
+            let err = ttl(Some(outside), bounds).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::TtlOutOfBounds { var: VAR, .. }),
+                "{outside}"
+            );
+            assert!(err.to_string().contains("between 30s and 600s"), "{err}");
+        }
     }
 }

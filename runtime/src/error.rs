@@ -77,6 +77,20 @@ pub enum ConfigError {
     /// [`CacheConfig::builder_with_sdk`](crate::config::CacheConfig::builder_with_sdk) got no AWS configuration for DynamoDB.
     #[error("the DynamoDB backend needs an AWS SDK configuration")]
     MissingSdkConfig,
+    /// A TTL override outside the bounds its data type allows (its `ttl_bounds`).
+    #[error(
+        "invalid {var}={value:?}: the data type's TTL must be between {min:?} and {max:?} (its ttl_bounds)"
+    )]
+    TtlOutOfBounds {
+        /// Variable name.
+        var: &'static str,
+        /// The raw value.
+        value: String,
+        /// The shortest TTL allowed.
+        min: std::time::Duration,
+        /// The longest TTL allowed.
+        max: std::time::Duration,
+    },
     /// A variable the caller needs is unset or empty.
     #[error("{0} is not set: the templates set it on every consumer's function")]
     Missing(&'static str),

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::error::{BoxError, CacheError};
+use crate::error::{BoxError, CacheError, ConfigError};
 use crate::query::{IndexQuery, Page, SortCondition};
 use crate::store::{AttrValue, Attributes, Precondition, Version};
 use crate::tiered::{CacheValue, Described, Item, OriginPolicy, Served, TieredCache, WriteOptions};
@@ -25,6 +25,8 @@ pub trait DataType: 'static {
     const TTL: Duration;
     /// How long the in-process L1 serves a value (at most [`Self::TTL`]).
     const MEMORY_TTL: Duration;
+    /// Environment variable overriding [`Self::TTL`] at run time (see [`ttl_from_lookup`]).
+    const TTL_ENV: Option<&'static str> = None;
     /// Window after expiry in which a stale value is served while one refresh runs.
     const STALE_WHILE_REVALIDATE: Option<Duration>;
     /// Fixed text every key starts with.
@@ -121,10 +123,23 @@ pub fn number_range(range: &impl std::ops::RangeBounds<i64>) -> Option<SortCondi
     }
 }
 
+/// The store TTL of `D`: what its [`DataType::TTL_ENV`] variable sets through `lookup`,
+/// else [`DataType::TTL`]. A value that is not a TTL within the type's `ttl_bounds` is an
+/// error naming the variable ([`config::ttl_from_lookup`](crate::config::ttl_from_lookup)).
+pub fn ttl_from_lookup<D: DataType>(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Duration, ConfigError> {
+    match D::TTL_ENV {
+        Some(var) => crate::config::ttl_from_lookup(var, D::TTL, D::POLICY.ttl_bounds, lookup),
+        None => Ok(D::TTL),
+    }
+}
+
 /// Typed access to one data type.
 #[derive(Clone, Debug)]
 pub struct TypedCache<D> {
     cache: TieredCache,
+    ttl: Duration,
     data_type: PhantomData<fn() -> D>,
 }
 
@@ -139,14 +154,32 @@ impl<D: DataType> TypedCache<D> {
                 .with_version_check(D::VERSION_CHECK)
                 .with_large_values(D::LARGE_VALUES)
                 .with_policy(D::POLICY),
+            ttl: D::TTL,
             data_type: PhantomData,
         }
+    }
+
+    /// This handle with store TTL `ttl` instead of [`DataType::TTL`] (an override from
+    /// [`ttl_from_lookup`]); its in-memory TTL stays [`DataType::MEMORY_TTL`], cut to
+    /// `ttl` when that is shorter, and its negative TTL and TTL bounds are cut alike.
+    pub fn with_ttl(&self, ttl: Duration) -> Self {
+        Self {
+            cache: self.cache.with_memory_ttl(D::MEMORY_TTL.min(ttl)),
+            ttl,
+            data_type: PhantomData,
+        }
+    }
+
+    /// The store TTL values are written with.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
     }
 
     /// This handle, raising store errors instead of degrading them.
     pub fn strict(&self) -> Self {
         Self {
             cache: self.cache.with_strict(true),
+            ttl: self.ttl,
             data_type: PhantomData,
         }
     }
@@ -161,10 +194,10 @@ impl<D: DataType> TypedCache<D> {
         D::key(key)
     }
 
-    /// The type's TTL, and the key's tags and prefixes.
-    fn options(key: &D::Key) -> WriteOptions {
+    /// The handle's TTL, and the key's tags and prefixes.
+    fn options(&self, key: &D::Key) -> WriteOptions {
         WriteOptions {
-            ttl: D::TTL,
+            ttl: self.ttl,
             tags: D::tags(key),
             prefixes: D::key_prefixes(key),
             attributes: Attributes::new(),
@@ -202,7 +235,7 @@ impl<D: DataType> TypedCache<D> {
         value: &D::Value,
         precondition: Precondition,
     ) -> Result<Option<Version>, CacheError> {
-        let mut options = Self::options(key);
+        let mut options = self.options(key);
         options.attributes = Self::attributes(key, value);
         self.cache
             .set_if(&D::key(key), value, &options, precondition)
@@ -249,7 +282,7 @@ impl<D: DataType> TypedCache<D> {
     {
         let describe = |value: &D::Value| Described::from(Self::attributes(key, value));
         self.cache
-            .wrap_served(&D::key(key), &Self::options(key), describe, origin)
+            .wrap_served(&D::key(key), &self.options(key), describe, origin)
             .await
     }
 
@@ -266,7 +299,9 @@ impl<D: DataType> TypedCache<D> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<D::Value>, E>>,
     {
-        let negative_ttl = D::POLICY.negative_ttl.unwrap_or(D::TTL);
+        let negative_ttl = D::POLICY
+            .negative_ttl
+            .map_or(self.ttl, |negative| negative.min(self.ttl));
         let describe = |value: &Option<D::Value>| match value {
             Some(value) => Described::from(Self::attributes(key, value)),
             None => Described {
@@ -276,7 +311,7 @@ impl<D: DataType> TypedCache<D> {
         };
         let served = self
             .cache
-            .wrap_served(&D::key(key), &Self::options(key), describe, origin)
+            .wrap_served(&D::key(key), &self.options(key), describe, origin)
             .await?;
         Ok(served.value)
     }
@@ -300,7 +335,11 @@ impl<D: DataType> TypedCache<D> {
             *told.lock().expect("ttl lock") = Some(ttl);
             Ok::<_, E>(value)
         };
-        let bounds = D::POLICY.ttl_bounds.unwrap_or((Duration::ZERO, D::TTL));
+        let bounds = D::POLICY
+            .ttl_bounds
+            .map_or((Duration::ZERO, self.ttl), |(min, max)| {
+                (min.min(self.ttl), max.min(self.ttl))
+            });
         let describe = |value: &D::Value| Described {
             attributes: Self::attributes(key, value),
             ttl: told
@@ -310,7 +349,7 @@ impl<D: DataType> TypedCache<D> {
         };
         let served = self
             .cache
-            .wrap_served(&D::key(key), &Self::options(key), describe, origin)
+            .wrap_served(&D::key(key), &self.options(key), describe, origin)
             .await?;
         Ok(served.value)
     }
@@ -345,7 +384,7 @@ impl<D: DataType> TypedCache<D> {
         self.cache
             .wrap_swr_served(
                 &D::key(key),
-                &Self::options(key),
+                &self.options(key),
                 D::STALE_WHILE_REVALIDATE.unwrap_or(Duration::ZERO),
                 move |value: &D::Value| Described::from(Self::attributes(&owned, value)),
                 origin,

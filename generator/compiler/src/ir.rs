@@ -451,10 +451,18 @@ pub struct DataType {
     pub sort_key: Option<Template>,
     /// Typed key parameters, in declaration order.
     pub params: Vec<Field>,
+    /// Defaults of the key parameters callers may omit, in declaration order; left out
+    /// when there are none, so specs without one keep their fingerprint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub param_defaults: Vec<ParamDefault>,
     /// The value type.
     pub value: ValueType,
     /// Store TTL, seconds.
     pub ttl_secs: u64,
+    /// Environment variable overriding the store TTL at run time; left out when there is
+    /// none, so specs without one keep their fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_env: Option<String>,
     /// In-memory TTL, seconds.
     pub memory_ttl_secs: u64,
     /// Stale-while-revalidate window, seconds.
@@ -482,6 +490,15 @@ pub struct DataType {
     /// so specs without one keep their fingerprint.
     #[serde(skip_serializing_if = "OriginPolicy::is_none")]
     pub policy: OriginPolicy,
+}
+
+/// A key parameter's default: the value keys hold when the caller gives none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ParamDefault {
+    /// The parameter.
+    pub name: String,
+    /// The value as it prints in a key (`global`, `0`, `true`).
+    pub value: String,
 }
 
 /// A prefix of a data type's keys that its `invalidate_by_*` method can invalidate.

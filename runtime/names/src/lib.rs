@@ -63,6 +63,18 @@ pub mod env {
     pub const MEMORY_SIZE: &str = "CACHE_MEMORY_SIZE";
     /// The S3 bucket holding values over DynamoDB's item limit.
     pub const OVERFLOW_BUCKET: &str = "CACHE_OVERFLOW_BUCKET";
+
+    /// Every variable above: names a spec may not give its own variables.
+    pub const ALL: &[&str] = &[
+        TABLE_NAME,
+        REDIS_URL,
+        REDIS_CLUSTER,
+        CACHE_ENABLED,
+        KEY_PREFIX,
+        STORE_TIMEOUT_MS,
+        MEMORY_SIZE,
+        OVERFLOW_BUCKET,
+    ];
 }
 
 /// Tag key carrying the spec fingerprint on every table, which `verify` compares.

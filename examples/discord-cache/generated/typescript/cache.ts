@@ -4,7 +4,7 @@
 // reads or writes the items its Rust module does.
 
 /** Hash of the spec; every table carries it as the `cachegen:fingerprint` tag. */
-export const FINGERPRINT = "191b61cfb49ba2db";
+export const FINGERPRINT = "91747a482e276af4";
 /** Service name (the `Service` metric dimension). */
 export const SERVICE = "discord-bot";
 /** CloudWatch namespace of the cache metrics. */
@@ -52,6 +52,8 @@ export const userGuilds = {
   table: "cache",
   ttlSeconds: 60,
   memoryTtlSeconds: 60,
+  /** The env var that overrides `ttlSeconds` where the Rust module runs (a duration such as `90s`). */
+  ttlEnv: "CACHE_DISCORD_USER_GUILDS_TTL",
   /** The store key. */
   key: (key: UserGuildsKey): string => "discord:userGuilds:" + keyPart(key.user_key),
   /** The invalidation tags written with an item. */
@@ -71,6 +73,8 @@ export const botGuilds = {
   table: "cache",
   ttlSeconds: 300,
   memoryTtlSeconds: 300,
+  /** The env var that overrides `ttlSeconds` where the Rust module runs (a duration such as `90s`). */
+  ttlEnv: "CACHE_DISCORD_BOT_GUILDS_TTL",
   /** The store key. */
   key: (_key: BotGuildsKey): string => "discord:botGuilds",
   /** The invalidation tags written with an item. */
@@ -90,6 +94,8 @@ export const guildChannels = {
   table: "cache",
   ttlSeconds: 60,
   memoryTtlSeconds: 60,
+  /** The env var that overrides `ttlSeconds` where the Rust module runs (a duration such as `90s`). */
+  ttlEnv: "CACHE_DISCORD_GUILD_CHANNELS_TTL",
   /** The store key. */
   key: (key: GuildChannelsKey): string => "discord:guildChannels:" + keyPart(key.guild_id),
   /** The invalidation tags written with an item. */
@@ -112,6 +118,8 @@ export const guildRoles = {
   table: "cache",
   ttlSeconds: 60,
   memoryTtlSeconds: 60,
+  /** The env var that overrides `ttlSeconds` where the Rust module runs (a duration such as `90s`). */
+  ttlEnv: "CACHE_DISCORD_GUILD_ROLES_TTL",
   /** The store key. */
   key: (key: GuildRolesKey): string => "discord:guildRoles:" + keyPart(key.guild_id),
   /** The invalidation tags written with an item. */
@@ -135,6 +143,8 @@ export const guildMember = {
   table: "cache",
   ttlSeconds: 30,
   memoryTtlSeconds: 30,
+  /** The env var that overrides `ttlSeconds` where the Rust module runs (a duration such as `90s`). */
+  ttlEnv: "CACHE_DISCORD_GUILD_MEMBER_TTL",
   /** The store key. */
   key: (key: GuildMemberKey): string => "discord:guildMember:" + keyPart(key.guild_id) + ":" + keyPart(key.user_id),
   /** The invalidation tags written with an item. */

@@ -13,6 +13,7 @@
 mod cache;
 mod data_types;
 mod idempotency;
+mod key_defaults;
 mod policy;
 mod spacing;
 mod tables;

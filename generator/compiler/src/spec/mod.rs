@@ -5,6 +5,7 @@
 
 mod duration;
 mod idempotency;
+mod key_param;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::SpecDuration;
 pub use idempotency::{IdempotentHandler, InFlight};
+pub use key_param::{DeclaredParam, KeyParam, ParamDefault};
 
 /// A cachegen spec: one service's cache tables, data types, consumers and alarms.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -316,14 +318,19 @@ pub struct DataType {
     /// Sort key template, required when the table has a sort key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_key: Option<String>,
-    /// Typed key parameters named in the templates: `string`, `u32`, `u64`, `i64` or `bool`.
+    /// Typed key parameters named in the templates: `string`, `u32`, `u64`, `i64` or
+    /// `bool`, or `{ type: string, default: global }` for one callers may omit.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub params: IndexMap<String, String>,
+    pub params: IndexMap<String, KeyParam>,
     /// The cached value: a Rust type path, or fields declared inline.
     pub value: ValueSpec,
     /// How long the shared store serves the value (default `defaults.ttl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<SpecDuration>,
+    /// Environment variable that overrides `ttl` when the cache is built, such as
+    /// `CACHE_DISCORD_USER_GUILDS_TTL=2m` (within `ttl_bounds`, when set; default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_env: Option<String>,
     /// Shorter in-process (L1) TTL (default: `defaults.memory_ttl`, else `ttl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_ttl: Option<SpecDuration>,

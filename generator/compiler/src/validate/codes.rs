@@ -56,7 +56,7 @@ codes! {
     METRICS_NAMESPACE = "CG0109", "a metrics namespace CloudWatch rejects";
     TAG = "CG0110", "a resource tag AWS rejects";
     ENV_VAR = "CG0111", "an environment variable name Lambda rejects";
-    ENV_VAR_CLASH = "CG0112", "two tables or buckets use the same environment variable";
+    ENV_VAR_CLASH = "CG0112", "two tables, buckets or data type TTLs use the same environment variable, or a TTL one the runtime reads itself";
     SKIP_CHECK_ID = "CG0113", "a skipped check that is not a checkov check ID";
     SKIP_CHECK_REASON = "CG0114", "a skipped check without a one-line reason";
     LITERAL_REFERENCE = "CG0115", "`${` in a description or skip reason CloudFormation shows as written, where cfn-lint reads it as a reference";
@@ -90,6 +90,7 @@ codes! {
     KEY_PARAMETER_END = "CG0310", "a key or tag template where a parameter's end cannot be told, so two parameter tuples can give one key";
     KEY_PREFIX_OVERLAP = "CG0311", "two data types on one table whose keys can collide";
     RESERVED_KEY_SPACE = "CG0312", "a key starting with `!`, which the runtime keeps for its own items";
+    KEY_PARAMETER_DEFAULT = "CG0313", "a key parameter default that is not a value of its type, or that escaping would change";
 
     // CG04: values, lifetimes and item attributes.
     DURATION_RANGE = "CG0401", "a duration of zero, of more than 365 days, or not in whole seconds";

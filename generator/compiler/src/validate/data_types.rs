@@ -51,6 +51,7 @@ impl Checker<'_> {
             self.check_index_coverage(tables, &data_types);
         }
         self.check_key_overlap(&data_types);
+        self.check_ttl_env_clashes(tables, buckets, &data_types);
         data_types
     }
 
@@ -89,6 +90,8 @@ impl Checker<'_> {
         )?;
 
         let params = self.params(&path, spec);
+        self.unknown_param_fields(&path, spec);
+        let param_defaults = self.param_defaults(&path, spec, &params);
         let key = self.key_template(&path.key("key"), "key", &spec.key, &params);
         self.reserved_key_space(&path.key("key"), name, &spec.key, &key);
         let sort_key = match (&spec.sort_key, &table.sort_key) {
@@ -222,8 +225,10 @@ impl Checker<'_> {
             key,
             sort_key,
             params,
+            param_defaults,
             value,
             ttl_secs,
+            ttl_env: self.ttl_env(&path, spec),
             memory_ttl_secs,
             stale_while_revalidate_secs,
             distributed_flight: spec.distributed_flight.unwrap_or(false),
@@ -247,8 +252,9 @@ impl Checker<'_> {
     fn params(&mut self, path: &NodePath, spec: &spec::DataType) -> Vec<Field> {
         spec.params
             .iter()
-            .filter_map(|(name, ty)| {
+            .filter_map(|(name, param)| {
                 let param_path = path.key("params").key(name);
+                let ty = param.ty();
                 if let Some(problem) = names::field_name_problem("key parameter", name) {
                     self.key_error(
                         codes::FIELD_NAME,
@@ -264,9 +270,13 @@ impl Checker<'_> {
                     }),
                     _ => {
                         let hint = Self::suggest(ty, PARAM_TYPES.iter().copied());
+                        let type_path = match param {
+                            spec::KeyParam::Type(_) => param_path,
+                            spec::KeyParam::Declared(_) => param_path.key("type"),
+                        };
                         self.error(
                             codes::KEY_PARAMETER_TYPE,
-                            &param_path,
+                            &type_path,
                             format!("`{ty}` is not a key parameter type"),
                             hint,
                         );

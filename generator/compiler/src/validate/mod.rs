@@ -12,11 +12,13 @@ mod limits;
 mod names;
 mod operations;
 mod outputs;
+mod param_defaults;
 mod parse;
 mod policy;
 pub mod source;
 mod sync_errors;
 mod tables;
+mod ttl_env;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -17,6 +17,18 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         let field = module_ident(&table.name);
         quote! { #field: runtime::TieredCache }
     });
+    // Handles of data types whose TTL an env var overrides keep the TTL read at construction.
+    let ttl_overrides: Vec<(syn::Ident, syn::Ident)> = model
+        .data_types
+        .iter()
+        .filter(|data_type| data_type.ttl_env.is_some())
+        .map(|data_type| {
+            let Names { marker, method, .. } = names(data_type);
+            (format_ident!("{method}_ttl"), marker)
+        })
+        .collect();
+    let ttl_fields: Vec<&syn::Ident> = ttl_overrides.iter().map(|(field, _)| field).collect();
+    let ttl_markers: Vec<&syn::Ident> = ttl_overrides.iter().map(|(_, marker)| marker).collect();
     let bucket_fields: Vec<syn::Ident> = model
         .buckets
         .iter()
@@ -119,10 +131,14 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
             &format!("Typed access to `{}`", data_type.name),
             data_type.description.as_deref(),
         );
+        let ttl = data_type.ttl_env.is_some().then(|| {
+            let field = format_ident!("{method}_ttl");
+            quote! { .with_ttl(self.#field) }
+        });
         quote! {
             #docs
             pub fn #method(&self) -> #handle {
-                #handle(runtime::typed::TypedCache::new(&self.#table))
+                #handle(runtime::typed::TypedCache::new(&self.#table)#ttl)
             }
         }
     });
@@ -156,9 +172,22 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         env::MEMORY_SIZE,
         env::STORE_TIMEOUT_MS,
     ];
+    let ttl_envs: Vec<&str> = model
+        .data_types
+        .iter()
+        .filter_map(|data_type| data_type.ttl_env.as_deref())
+        .collect();
+    let ttl_env_docs = if ttl_envs.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", and the data types' TTL overrides ({}): a bad value is an error naming its variable",
+            code_list(ttl_envs.into_iter())
+        )
+    };
     let from_env_docs = doc(&format!(
         "Connects as the templates configure a Lambda: each table's name from its env var ({}), \
-         plus {}.",
+         plus {}{ttl_env_docs}.",
         code_list(model.tables.iter().map(|table| table.env_var.as_str())),
         code_list(settings.into_iter()),
     ));
@@ -171,6 +200,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         pub struct Cache {
             #(#fields,)*
             #(#bucket_fields: Option<String>,)*
+            #(#ttl_fields: std::time::Duration,)*
             #s3_field
         }
 
@@ -191,14 +221,20 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
                 sdk: Option<&runtime::aws_config::SdkConfig>,
                 lookup: impl Fn(&str) -> Option<String>,
             ) -> Result<Self, runtime::CacheError> {
+                #(let #ttl_fields = runtime::typed::ttl_from_lookup::<#ttl_markers>(&lookup)?;)*
                 #(#connects)*
                 #(let #bucket_fields = lookup(buckets::#bucket_modules::ENV_VAR).filter(|name| !name.trim().is_empty());)*
-                Ok(Self { #(#field_names,)* #(#bucket_fields,)* #s3_connect })
+                Ok(Self { #(#field_names,)* #(#bucket_fields,)* #(#ttl_fields,)* #s3_connect })
             }
 
             /// From tiered caches built by hand, one per table, in spec order.
             pub fn from_parts(#(#field_names: runtime::TieredCache),*) -> Self {
-                Self { #(#field_names,)* #(#bucket_fields: None,)* #s3_none }
+                Self {
+                    #(#field_names,)*
+                    #(#bucket_fields: None,)*
+                    #(#ttl_fields: <#ttl_markers as runtime::typed::DataType>::TTL,)*
+                    #s3_none
+                }
             }
 
             #(#accessors)*

@@ -7,6 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::parse_quote;
 
+use super::key_defaults::key_constructor;
 use super::policy::policy_const;
 use super::tables::{index_query_fn, module_ident};
 use super::text::{Params, text_code, texts_code};
@@ -73,7 +74,13 @@ fn key_struct(data_type: &DataType, names: &Names) -> TokenStream {
     let fields = data_type.params.iter().map(|param| {
         let field = ident(&param.name);
         let ty = rust_type(&param.ty);
-        let docs = doc(&format!("`{{{}}}` in the key.", param.name));
+        let default = data_type
+            .param_defaults
+            .iter()
+            .find(|default| default.name == param.name)
+            .map(|default| format!(" (default `{}`)", default.value))
+            .unwrap_or_default();
+        let docs = doc(&format!("`{{{}}}` in the key{default}.", param.name));
         quote! { #docs pub #field: #ty }
     });
     let docs = doc(&format!(
@@ -81,10 +88,12 @@ fn key_struct(data_type: &DataType, names: &Names) -> TokenStream {
         data_type.name, data_type.key
     ));
     let key = &names.key;
+    let constructor = key_constructor(data_type, key);
     quote! {
         #docs
         #[derive(Clone, Debug, PartialEq, Eq, Hash)]
         pub struct #key { #(#fields),* }
+        #constructor
     }
 }
 
@@ -136,6 +145,10 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
         .large_values
         .then(|| quote! { const LARGE_VALUES: bool = true; });
     let policy = policy_const(&data_type.policy);
+    let ttl_env = data_type
+        .ttl_env
+        .as_ref()
+        .map(|var| quote! { const TTL_ENV: Option<&'static str> = Some(#var); });
     let version_check = data_type.version_check_secs.map(|secs| {
         let bound = duration(secs);
         quote! { const VERSION_CHECK: Option<std::time::Duration> = Some(#bound); }
@@ -210,6 +223,7 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
             const NAME: &'static str = #name;
             const TTL: std::time::Duration = #ttl;
             const MEMORY_TTL: std::time::Duration = #memory_ttl;
+            #ttl_env
             const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = #swr;
             const KEY_PREFIX: &'static str = #key_prefix;
             #distributed
