@@ -14,6 +14,7 @@ mod cache;
 mod data_types;
 mod idempotency;
 mod policy;
+mod redis;
 mod spacing;
 mod tables;
 mod text;

@@ -15,6 +15,7 @@ mod outputs;
 mod parse;
 mod policy;
 pub mod source;
+mod store;
 mod tables;
 
 use std::collections::BTreeSet;
@@ -265,6 +266,7 @@ impl Checker<'_> {
             );
         }
         let mut parameters = self.parameters();
+        let store = self.store();
         let mut tables = self.tables();
         let buckets = self.buckets(&tables);
         let data_types = self.data_types(&tables, &buckets);
@@ -281,6 +283,7 @@ impl Checker<'_> {
             service: spec.service.clone(),
             description: spec.description.clone(),
             parameters,
+            store,
             tables,
             buckets,
             data_types,

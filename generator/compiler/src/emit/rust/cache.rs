@@ -8,10 +8,31 @@ use quote::{format_ident, quote};
 use super::data_types::{Names, names};
 use super::tables::module_ident;
 use super::{described, doc};
-use crate::ir::{CacheModel, Ref};
+use crate::ir::{CacheModel, DataType, Ref};
 use cachegen_names::env;
 
+/// The field of the `Cache` of a Redis store holding its one tiered cache.
+pub(super) const STORE_FIELD: &str = "store";
+
+/// The typed handle of `data_type`, on the tiered cache in `field`.
+pub(super) fn accessor(data_type: &DataType, field: &syn::Ident) -> TokenStream {
+    let Names { handle, method, .. } = names(data_type);
+    let docs = described(
+        &format!("Typed access to `{}`", data_type.name),
+        data_type.description.as_deref(),
+    );
+    quote! {
+        #docs
+        pub fn #method(&self) -> #handle {
+            #handle(runtime::typed::TypedCache::new(&self.#field))
+        }
+    }
+}
+
 pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
+    if let Some(redis) = model.store.redis() {
+        return super::redis::cache_struct(model, redis);
+    }
     let service = &model.service;
     let fields = model.tables.iter().map(|table| {
         let field = module_ident(&table.name);
@@ -113,18 +134,11 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         }
     });
     let accessors = model.data_types.iter().map(|data_type| {
-        let Names { handle, method, .. } = names(data_type);
-        let table = module_ident(data_type.table.name());
-        let docs = described(
-            &format!("Typed access to `{}`", data_type.name),
-            data_type.description.as_deref(),
-        );
-        quote! {
-            #docs
-            pub fn #method(&self) -> #handle {
-                #handle(runtime::typed::TypedCache::new(&self.#table))
-            }
-        }
+        let table = data_type
+            .table
+            .as_ref()
+            .map_or(STORE_FIELD, |table| table.name());
+        accessor(data_type, &module_ident(table))
     });
     let idempotent = super::idempotency::accessors(&model.idempotency);
     let verifies = model.tables.iter().map(|table| {
@@ -239,7 +253,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
 }
 
 /// `names` as code, comma-separated: `` `A`, `B` ``.
-fn code_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+pub(super) fn code_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names
         .map(|name| format!("`{name}`"))
         .collect::<Vec<_>>()
