@@ -108,7 +108,10 @@ impl Checker<'_> {
                         "`sync` applies S3 events to document types; use `write` and `invalidate` for plain ones",
                     );
                 }
-                if levels.contains(&Access::Query) && data_type.indexes.is_empty() {
+                if levels.contains(&Access::Query)
+                    && data_type.indexes.is_empty()
+                    && self.spec.store.is_dynamodb()
+                {
                     self.error(
                         codes::QUERY_WITHOUT_INDEX,
                         &access_path,
