@@ -1,6 +1,7 @@
 //! The generated crates of the other examples, run: the Discord cache on Redis (its
-//! seed's store) with tag invalidation, the framework cache in L1-only mode (no AWS, as
-//! on a laptop), and the server-provider map's keys.
+//! seed's store, the spec's only one) with tag invalidation, and in-process without
+//! `REDIS_URL`; the Valkey sessions cache on the Redis Cluster; the framework cache in
+//! L1-only mode (no AWS, as on a laptop), and the server-provider map's keys.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,9 +30,7 @@ async fn discord_cache_on_redis_invalidates_by_tag() {
         "CACHE_KEY_PREFIX" => Some(format!("{prefix}:")),
         _ => None,
     };
-    let cache = discord_bot_cache::Cache::from_lookup(None, lookup)
-        .await
-        .unwrap();
+    let cache = discord_bot_cache::Cache::from_lookup(lookup).await.unwrap();
     let calls = Calls::default();
     let channels = |guild: &str| discord_bot_cache::GuildChannelsKey {
         guild_id: guild.to_owned(),
@@ -68,9 +67,7 @@ async fn discord_cache_on_redis_invalidates_by_tag() {
         .invalidate_tag("discord:guild:g1")
         .await
         .unwrap();
-    let fresh = discord_bot_cache::Cache::from_lookup(None, lookup)
-        .await
-        .unwrap();
+    let fresh = discord_bot_cache::Cache::from_lookup(lookup).await.unwrap();
     fresh
         .guild_channels()
         .wrap(&channels("g1"), || fetch(calls.clone()))
@@ -87,6 +84,104 @@ async fn discord_cache_on_redis_invalidates_by_tag() {
         <discord_bot_cache::GuildMemberType as cachegen_runtime::typed::DataType>::TTL.as_secs(),
         30
     );
+}
+
+/// The Discord cache has no table: a left-over `CACHE_TABLE_NAME` is not read, and without
+/// `REDIS_URL` each container keeps to its in-process cache, as the seed's bot does.
+#[tokio::test]
+async fn discord_cache_without_redis_url_stays_in_process() {
+    let lookup = |name: &str| (name == "CACHE_TABLE_NAME").then(|| "left-over".to_owned());
+    let one = discord_bot_cache::Cache::from_lookup(lookup).await.unwrap();
+    let other = discord_bot_cache::Cache::from_lookup(lookup).await.unwrap();
+    let calls = Calls::default();
+    let key = discord_bot_cache::BotGuildsKey {};
+    let fetch = |calls: Calls| async move {
+        calls.bump();
+        Ok::<_, BoxError>(discord_bot_cache::BotGuilds { guilds: Vec::new() })
+    };
+    for cache in [&one, &one, &other] {
+        cache
+            .bot_guilds()
+            .wrap(&key, || fetch(calls.clone()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        calls.count(),
+        2,
+        "one origin call per container, none shared"
+    );
+}
+
+/// The Valkey sessions cache (created by its templates, so a cluster) on the test Redis
+/// Cluster: the crate connects in cluster mode from `REDIS_URL` alone, since its spec's
+/// store is a cluster, and two containers share values and tag invalidations.
+#[tokio::test(flavor = "multi_thread")]
+async fn valkey_sessions_cache_runs_on_a_redis_cluster() {
+    const CLUSTER_URLS: &str = "CACHEGEN_TEST_REDIS_CLUSTER_URLS";
+    let urls = match std::env::var(CLUSTER_URLS) {
+        Ok(urls) if !urls.trim().is_empty() => urls,
+        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("CI=true but {CLUSTER_URLS} is unset: scripts/test.sh starts the cluster")
+        }
+        _ => {
+            eprintln!(
+                "skipped: {CLUSTER_URLS} is unset (scripts/test.sh starts a local Redis Cluster)"
+            );
+            return;
+        }
+    };
+    const { assert!(sessions_api_cache::store::CLUSTER) };
+    let prefix = cachegen_testkit::unique_name("sessions");
+    let lookup = |name: &str| match name {
+        "REDIS_URL" => Some(urls.clone()),
+        "CACHE_KEY_PREFIX" => Some(format!("{prefix}:")),
+        _ => None,
+    };
+    let one = sessions_api_cache::Cache::from_lookup(lookup)
+        .await
+        .unwrap();
+    let other = sessions_api_cache::Cache::from_lookup(lookup)
+        .await
+        .unwrap();
+    let calls = Calls::default();
+    let session = |id: &str| sessions_api_cache::SessionKey {
+        session_id: id.to_owned(),
+    };
+    let fetch = |calls: Calls| async move {
+        let call = calls.bump();
+        Ok::<_, BoxError>(sessions_api_cache::Session {
+            user_id: format!("user-{call}"),
+            scopes: vec!["read".to_owned()],
+            expires_at: 1_700_000_000,
+        })
+    };
+    let first = one
+        .session()
+        .wrap(&session("s1"), || fetch(calls.clone()))
+        .await
+        .unwrap();
+    let shared = other
+        .session()
+        .wrap(&session("s1"), || fetch(calls.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (calls.count(), &shared),
+        (1, &first),
+        "the other container read the cluster"
+    );
+    other.session().invalidate_tag("session:s1").await.unwrap();
+    let third = sessions_api_cache::Cache::from_lookup(lookup)
+        .await
+        .unwrap();
+    let after = third
+        .session()
+        .wrap(&session("s1"), || fetch(calls.clone()))
+        .await
+        .unwrap();
+    assert_eq!(calls.count(), 2, "the tag invalidation reached the cluster");
+    assert_eq!(after.user_id, "user-2");
 }
 
 #[tokio::test]

@@ -255,11 +255,17 @@ fn the_examples_render_alike() {
         let model = example("server-provider-map");
         check::<ServerProviderType>(&model, key!(ServerProviderKey { server_name }));
     }
+    {
+        use sessions_api_cache::*;
+        let model = example("valkey-sessions");
+        check::<SessionType>(&model, key!(SessionKey { session_id }));
+        check::<FeatureFlagsType>(&model, key!(FeatureFlagsKey { tenant }));
+    }
 }
 
 #[test]
 fn every_data_type_of_the_examples_is_compared() {
-    let compared = 2 + 5 + 7 + 3 + 1;
+    let compared = 2 + 5 + 7 + 3 + 1 + 2;
     let declared: usize = examples()
         .iter()
         .map(|(_, project)| project.model.data_types.len())

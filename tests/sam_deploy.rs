@@ -76,6 +76,12 @@ async fn every_example_sam_template_expands_and_deploys_to_moto() {
         let dir = tempfile::tempdir().unwrap();
         write_files(dir.path(), &project.files(Some(&[Target::Sam])));
         let template = translate(&dir.path().join("sam.yaml"));
+        let redis = project.model.store.redis();
+        if redis.is_some_and(|redis| redis.created.is_some()) {
+            // moto has no ElastiCache Serverless: translated above, linted by cfn-lint.
+            eprintln!("{name}: not deployed, moto cannot create an ElastiCache Serverless cache");
+            continue;
+        }
 
         // The consumers' existing roles, in a stack of their own so they exist first.
         let mut roles = serde_json::Map::new();
@@ -159,11 +165,16 @@ async fn every_example_sam_template_expands_and_deploys_to_moto() {
             .await
             .unwrap();
         let outputs = stack.stacks()[0].outputs().len();
+        // A consumer of a Redis store has no cache policy, so no output of one.
+        let policies = project
+            .model
+            .consumers
+            .iter()
+            .filter(|consumer| !consumer.grants.is_empty() || !consumer.bucket_grants.is_empty())
+            .count();
         assert_eq!(
             outputs,
-            project.model.tables.len() * 2
-                + project.model.buckets.len()
-                + project.model.consumers.len(),
+            project.model.tables.len() * 2 + project.model.buckets.len() + policies,
             "{name}: outputs"
         );
     }

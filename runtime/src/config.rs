@@ -114,6 +114,20 @@ impl CacheConfig {
         table_env: &str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
+        Self::read(Some(table_env), lookup)
+    }
+
+    /// Reads the settings of a cache whose shared store can only be Redis (a spec with
+    /// `store: redis`): no table variable is read, and without `REDIS_URL` the cache runs
+    /// in-process only.
+    pub fn redis_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::read(None, lookup)
+    }
+
+    fn read(
+        table_env: Option<&str>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
         let flag = |var: &'static str, default: bool| match get(var) {
             None => Ok(default),
@@ -128,7 +142,7 @@ impl CacheConfig {
             },
         };
         let cluster = flag(REDIS_CLUSTER_ENV, false)?;
-        let backend = match (get(REDIS_URL_ENV), get(table_env)) {
+        let backend = match (get(REDIS_URL_ENV), table_env.and_then(get)) {
             (Some(urls), _) if cluster => Backend::RedisCluster(
                 urls.split(',')
                     .map(str::trim)
@@ -195,6 +209,16 @@ impl CacheConfig {
             _ => None,
         };
         self.builder_with_sdk(sdk.as_ref(), layout, store_timeout)
+            .await
+    }
+
+    /// A builder preset from these settings when the store can only be Redis (settings
+    /// read by [`redis_from_lookup`](Self::redis_from_lookup)): no AWS configuration is loaded.
+    pub async fn redis_builder(
+        &self,
+        store_timeout: Duration,
+    ) -> Result<TieredCacheBuilder, CacheError> {
+        self.builder_with_sdk(None, DynamoLayout::default(), store_timeout)
             .await
     }
 
@@ -343,5 +367,22 @@ mod tests {
             );
             assert!(err.to_string().contains("between 30s and 600s"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_redis_only_cache_reads_no_table_variable() {
+        let vars: HashMap<&str, &str> = [
+            ("CACHE_TABLE_NAME", "left-over"),
+            ("USERS_TABLE", "left-over"),
+        ]
+        .into();
+        let lookup = |k: &str| vars.get(k).map(|v| v.to_string());
+        let c = CacheConfig::redis_from_lookup(lookup).unwrap();
+        assert_eq!(c.backend, Backend::MemoryOnly);
+        let c = CacheConfig::redis_from_lookup(|k: &str| {
+            (k == "REDIS_URL").then(|| "rediss://cache:6379".to_string())
+        })
+        .unwrap();
+        assert_eq!(c.backend, Backend::Redis("rediss://cache:6379".into()));
     }
 }

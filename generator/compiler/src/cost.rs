@@ -90,11 +90,15 @@ pub fn estimate(model: &CacheModel) -> Estimate {
     let mut data_types = Vec::new();
     let mut without_traffic = Vec::new();
     for data_type in &model.data_types {
+        // DynamoDB's bill only: a Redis store is priced by the hour, not per request.
+        let Some(table) = model.table_of(data_type) else {
+            continue;
+        };
         let Some(traffic) = data_type.traffic else {
             without_traffic.push(data_type.name.clone());
             continue;
         };
-        let on_demand = model.table_of(data_type).billing == Billing::OnDemand;
+        let on_demand = table.billing == Billing::OnDemand;
         let size = traffic.item_size_bytes;
         let reads = traffic.requests_per_day * DAYS_PER_MONTH;
         let misses_per_day = traffic.requests_per_day as f64 * (1.0 - traffic.hit_rate);
@@ -111,7 +115,7 @@ pub fn estimate(model: &CacheModel) -> Estimate {
         };
         data_types.push(DataTypeCost {
             data_type: data_type.name.clone(),
-            table: data_type.table.name().to_owned(),
+            table: table.name.clone(),
             on_demand,
             reads,
             writes,

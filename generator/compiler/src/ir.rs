@@ -9,6 +9,7 @@ mod policy;
 mod reference;
 mod render;
 mod shape;
+mod store;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,10 @@ pub use idempotency::{IdempotentHandler, InFlight};
 pub use policy::{FailSafe, OriginPolicy, TtlBounds};
 pub use reference::{BucketRef, ConsumerRef, DataTypeRef, IndexRef, Named, Ref, TableRef};
 pub use render::{Escaping, Piece, Rendering};
+pub use store::{
+    CreatedRedis, REDIS_PORT, REDIS_SECURITY_GROUPS_PARAMETER, REDIS_SUBNETS_PARAMETER, Redis,
+    RedisEngine, Store,
+};
 
 pub use crate::spec::{Access, AlarmMetric, AttributeType, Capacity, ProjectionType, Target};
 
@@ -108,7 +113,11 @@ pub struct CacheModel {
     pub description: Option<String>,
     /// Deploy-time parameters.
     pub parameters: Vec<Parameter>,
-    /// Tables, in spec order.
+    /// The shared store (left out of the view and the fingerprint when DynamoDB, so specs
+    /// written before it existed keep theirs).
+    #[serde(skip_serializing_if = "Store::is_dynamodb")]
+    pub store: Store,
+    /// Tables, in spec order (none with a Redis store).
     pub tables: Vec<Table>,
     /// Document buckets, in spec order.
     pub buckets: Vec<Bucket>,
@@ -166,7 +175,10 @@ impl CacheModel {
         self.data_types
             .iter()
             .filter(|dt| {
-                dt.large_values && self.table_of(dt).overflow_bucket.as_ref() == Some(bucket)
+                dt.large_values
+                    && self
+                        .table_of(dt)
+                        .is_some_and(|table| table.overflow_bucket.as_ref() == Some(bucket))
             })
             .map(|dt| (dt.ttl_secs + dt.stale_while_revalidate_secs.unwrap_or(0)).div_ceil(DAY) + 1)
             .max()
@@ -443,8 +455,8 @@ pub struct DataType {
     pub name: String,
     /// What the value is.
     pub description: Option<String>,
-    /// The table its items are kept in, by name.
-    pub table: TableRef,
+    /// The table its items are kept in, by name (`None` with a Redis store).
+    pub table: Option<TableRef>,
     /// Partition key template.
     pub key: Template,
     /// Sort key template, on tables with a sort key.

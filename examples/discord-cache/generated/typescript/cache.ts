@@ -4,7 +4,7 @@
 // reads or writes the items its Rust module does.
 
 /** Hash of the spec; every table carries it as the `cachegen:fingerprint` tag. */
-export const FINGERPRINT = "91747a482e276af4";
+export const FINGERPRINT = "6387471d16691aa5";
 /** Service name (the `Service` metric dimension). */
 export const SERVICE = "discord-bot";
 /** CloudWatch namespace of the cache metrics. */
@@ -12,13 +12,6 @@ export const METRICS_NAMESPACE = "DiscordBot/Cache";
 
 /** The tables: the env var holding each one's name, its key attributes and indexes. */
 export const tables = {
-  /** Table `cache`. */
-  cache: {
-    envVar: "CACHE_TABLE_NAME",
-    partitionKey: "pk",
-    ttlAttribute: "expiresAt",
-    indexes: {},
-  },
 } as const;
 
 /**
@@ -49,7 +42,7 @@ export interface UserGuildsKey {
 /** The `user-guilds` data type: its TTLs, and the texts of its keys, tags and key prefixes. */
 export const userGuilds = {
   name: "user-guilds",
-  table: "cache",
+  table: null,
   ttlSeconds: 60,
   memoryTtlSeconds: 60,
   /** The env var that overrides `ttlSeconds` where the Rust module runs (a duration such as `90s`). */
@@ -70,7 +63,7 @@ export type BotGuildsKey = Record<string, never>;
 /** The `bot-guilds` data type: its TTLs, and the texts of its keys, tags and key prefixes. */
 export const botGuilds = {
   name: "bot-guilds",
-  table: "cache",
+  table: null,
   ttlSeconds: 300,
   memoryTtlSeconds: 300,
   /** The env var that overrides `ttlSeconds` where the Rust module runs (a duration such as `90s`). */
@@ -91,7 +84,7 @@ export interface GuildChannelsKey {
 /** The `guild-channels` data type: its TTLs, and the texts of its keys, tags and key prefixes. */
 export const guildChannels = {
   name: "guild-channels",
-  table: "cache",
+  table: null,
   ttlSeconds: 60,
   memoryTtlSeconds: 60,
   /** The env var that overrides `ttlSeconds` where the Rust module runs (a duration such as `90s`). */
@@ -115,7 +108,7 @@ export interface GuildRolesKey {
 /** The `guild-roles` data type: its TTLs, and the texts of its keys, tags and key prefixes. */
 export const guildRoles = {
   name: "guild-roles",
-  table: "cache",
+  table: null,
   ttlSeconds: 60,
   memoryTtlSeconds: 60,
   /** The env var that overrides `ttlSeconds` where the Rust module runs (a duration such as `90s`). */
@@ -140,7 +133,7 @@ export interface GuildMemberKey {
 /** The `guild-member` data type: its TTLs, and the texts of its keys, tags and key prefixes. */
 export const guildMember = {
   name: "guild-member",
-  table: "cache",
+  table: null,
   ttlSeconds: 30,
   memoryTtlSeconds: 30,
   /** The env var that overrides `ttlSeconds` where the Rust module runs (a duration such as `90s`). */

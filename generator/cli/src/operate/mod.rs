@@ -37,6 +37,11 @@ pub enum DeploymentError {
     /// Reading the stack failed.
     #[error(transparent)]
     Stack(#[from] crate::deploy::DeployError),
+    /// The data type is kept in Redis, which these commands do not reach.
+    #[error(
+        "data type `{0}` is kept in Redis (`store: redis`): cachegen operates on DynamoDB tables only; use redis-cli on the store"
+    )]
+    RedisStore(String),
 }
 
 /// The physical names of a deployed cache's tables and buckets, by spec name.
@@ -135,7 +140,11 @@ pub fn connect(
     deployment: &Deployment,
     data_type: &DataType,
 ) -> Result<TieredCache, DeploymentError> {
-    let table = model.table_of(data_type);
+    let table_ref = data_type
+        .table
+        .as_ref()
+        .ok_or_else(|| DeploymentError::RedisStore(data_type.name.clone()))?;
+    let table = model.table(table_ref);
     let mut store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         deployment.table(table)?,
@@ -154,7 +163,7 @@ pub fn connect(
         .store_timeout(STORE_TIMEOUT)
         .namespace(model.metrics_namespace.clone())
         .service(model.service.clone())
-        .schema_version(model.schema_version(&data_type.table))
+        .schema_version(model.schema_version(table_ref))
         .build()
         .for_type(&data_type.name)
         .with_large_values(data_type.large_values))

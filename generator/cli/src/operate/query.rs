@@ -76,12 +76,12 @@ pub async fn run(
     data_type: &DataType,
     request: &QueryRequest,
 ) -> Result<Vec<Value>, QueryError> {
-    let table = model.table_of(data_type);
+    // A data type in Redis has no index, so it is never found.
     let index = data_type
         .indexes
         .iter()
         .find(|index| index.name() == request.index)
-        .map(|index| table.global_index(index))
+        .and_then(|index| Some(model.table_of(data_type)?.global_index(index)))
         .ok_or_else(|| QueryError::UnknownIndex {
             index: request.index.clone(),
             data_type: data_type.name.clone(),

@@ -269,8 +269,15 @@ fn projection_text(index: &Index) -> String {
 
 fn key_templates(old: &DataType, new: &DataType, changes: &mut Vec<Change>) {
     let path = NodePath::root().key("data_types").key(&new.name);
-    let old_table = old.table.name();
-    let new_table = new.table.name();
+    let store = |data_type: &DataType| {
+        data_type
+            .table
+            .as_ref()
+            .map_or("the Redis store".to_owned(), |table| {
+                table.name().to_owned()
+            })
+    };
+    let (old_table, new_table) = (store(old), store(new));
     let mut what = Vec::new();
     if old.key != new.key {
         what.push(format!(

@@ -6,8 +6,8 @@ use serde_json::{Map, Value as Json, json};
 use super::dashboard;
 use super::resources::{
     AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard, Infrastructure,
-    Lifecycle, Metric, Query, Resources, Roles, Statement, Statistic, TREAT_MISSING_DATA,
-    TableResource, Value,
+    Lifecycle, Metric, Query, RedisResource, Resources, Roles, Statement, Statistic,
+    TREAT_MISSING_DATA, TableResource, Value,
 };
 use crate::ir::{
     Billing, BucketEncryption, CacheModel, Encryption, Index, KeyAttribute, NamePart, NameTemplate,
@@ -46,7 +46,10 @@ pub fn template(model: &CacheModel) -> Json {
         template.insert("Parameters".into(), Json::Object(parameters));
     }
     template.insert("Resources".into(), Json::Object(resources(&infrastructure)));
-    template.insert("Outputs".into(), Json::Object(outputs(&infrastructure)));
+    let outputs = outputs(&infrastructure);
+    if !outputs.is_empty() {
+        template.insert("Outputs".into(), Json::Object(outputs));
+    }
     Json::Object(template)
 }
 
@@ -57,7 +60,7 @@ pub fn parameters(infrastructure: &Infrastructure<'_>) -> Map<String, Json> {
         .iter()
         .map(|parameter| {
             let mut value = Map::new();
-            value.insert("Type".into(), "String".into());
+            value.insert("Type".into(), parameter.kind.cloudformation_type().into());
             if let Some(default) = parameter.default {
                 value.insert("Default".into(), default.into());
             }
@@ -79,6 +82,12 @@ pub fn resources(infrastructure: &Infrastructure<'_>) -> Map<String, Json> {
         resources.insert(
             table.id.logical_id.clone(),
             table_resource(infrastructure, table),
+        );
+    }
+    if let Some(redis) = &infrastructure.redis {
+        resources.insert(
+            redis.id.logical_id.clone(),
+            redis_resource(infrastructure, redis),
         );
     }
     for bucket in &infrastructure.buckets {
@@ -138,6 +147,37 @@ fn tags(infrastructure: &Infrastructure<'_>, tags: &[(&str, Value<'_>)]) -> Json
     tags.iter()
         .map(|(key, tag)| json!({ "Key": key, "Value": value(infrastructure, tag) }))
         .collect()
+}
+
+/// `AWS::ElastiCache::ServerlessCache`, deleted with the stack: a cache holds copies.
+fn redis_resource(infrastructure: &Infrastructure<'_>, resource: &RedisResource<'_>) -> Json {
+    let redis = resource.redis;
+    let mut properties = Map::new();
+    properties.insert("ServerlessCacheName".into(), name(&redis.cache_name));
+    properties.insert("Engine".into(), redis.engine.elasticache_name().into());
+    properties.insert(
+        "Description".into(),
+        format!("Shared store of the {} cache", infrastructure.model.service).into(),
+    );
+    properties.insert("SubnetIds".into(), json!({ "Ref": resource.subnets }));
+    properties.insert(
+        "SecurityGroupIds".into(),
+        json!({ "Ref": resource.security_groups }),
+    );
+    if let Some(key) = &redis.kms_key {
+        properties.insert("KmsKeyId".into(), name(key));
+    }
+    properties.insert("Tags".into(), tags(infrastructure, &resource.tags));
+    let mut json = json!({
+        "Type": "AWS::ElastiCache::ServerlessCache",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+    });
+    if !redis.skip_checks.is_empty() {
+        json["Metadata"] = checkov_metadata(&redis.skip_checks);
+    }
+    json["Properties"] = Json::Object(properties);
+    json
 }
 
 /// `AWS::DynamoDB::Table`, retained on delete and replace.
@@ -617,7 +657,24 @@ pub fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> Json {
         Value::FunctionNameOfArn(arn) => json!({
             "Fn::Select": [6, { "Fn::Split": [":", name(arn)] }]
         }),
+        Value::RedisAddress => {
+            json!({ "Fn::GetAtt": [redis_id(infrastructure), "Endpoint.Address"] })
+        }
+        Value::RedisPort => json!({ "Fn::GetAtt": [redis_id(infrastructure), "Endpoint.Port"] }),
+        Value::RedisUrl => {
+            let id = redis_id(infrastructure);
+            json!({ "Fn::Sub": format!("rediss://${{{id}.Endpoint.Address}}:${{{id}.Endpoint.Port}}") })
+        }
     }
+}
+
+/// Logical ID of the created Redis, which a Redis value names.
+fn redis_id<'i>(infrastructure: &'i Infrastructure<'_>) -> &'i str {
+    let redis = infrastructure.redis.as_ref();
+    &redis
+        .expect("Redis values name the created Redis")
+        .id
+        .logical_id
 }
 
 /// A name as CloudFormation reads it: plain text, `Fn::Sub` when it has references (a

@@ -69,8 +69,9 @@ pub fn body(model: &CacheModel, contents: &Contents<'_>, refs: &References<'_>) 
         "type": "text",
         "x": 0, "y": 0, "width": 24, "height": 2,
         "properties": { "markdown": format!(
-            "# {} cache{scope}{page}\nHit rate, latency and errors from the cachegen runtime (namespace `{}`), and DynamoDB throttles per table.",
-            model.service, model.metrics_namespace
+            "# {} cache{scope}{page}\nHit rate, latency and errors from the cachegen runtime (namespace `{}`){}.",
+            model.service, model.metrics_namespace,
+            if model.tables.is_empty() { "" } else { ", and DynamoDB throttles per table" }
         ) },
     })];
     grid.y = 2;

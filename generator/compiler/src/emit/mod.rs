@@ -6,6 +6,7 @@ pub mod dashboard;
 #[cfg(feature = "templates")]
 pub mod docs;
 mod hcl;
+mod redis;
 pub mod resources;
 pub mod rust;
 pub mod sam;

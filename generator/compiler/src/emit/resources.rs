@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use heck::ToSnakeCase;
 
 use super::dashboard;
+pub use super::redis::{LAMBDA_VPC_ACCESS, ParameterKind, RedisResource};
 use crate::ir::{
     self, Alarm, AlarmQuery, Bucket, BucketEncryption, CacheModel, Comparison, Consumer,
     DOCUMENT_EVENTS, DataType, DimensionValue, FINGERPRINT_TAG, MetricStat, NamePart, NameTemplate,
@@ -128,6 +129,12 @@ pub enum Value<'m> {
     /// The name of the Lambda function whose ARN this text is, known only once deployed
     /// (`arn:aws:lambda:<region>:<account>:function:name` -> `name`).
     FunctionNameOfArn(&'m NameTemplate),
+    /// The host name of the created Redis's endpoint.
+    RedisAddress,
+    /// The port of the created Redis's endpoint.
+    RedisPort,
+    /// The URL of the created Redis: `rediss://<address>:<port>` (TLS only).
+    RedisUrl,
 }
 
 impl<'m> Value<'m> {
@@ -166,6 +173,8 @@ pub struct Parameter<'m> {
     pub allowed: &'m [String],
     /// Description for the deployer.
     pub description: Option<Cow<'m, str>>,
+    /// What kind of value it takes.
+    pub kind: ParameterKind,
 }
 
 /// A DynamoDB table, retained on delete and replace: a cache table's loss costs a cold
@@ -292,6 +301,8 @@ pub struct CreatedRole {
     pub description: String,
     /// Terraform name of the attachment of [`LAMBDA_BASIC_EXECUTION`].
     pub logs_attachment: String,
+    /// Terraform name of the attachment of [`LAMBDA_VPC_ACCESS`], when it gets it.
+    pub vpc_attachment: Option<String>,
     /// The AWS-managed policies it gets.
     pub managed_policies: Vec<&'static str>,
 }
@@ -439,6 +450,8 @@ pub struct Infrastructure<'m> {
     pub parameters: Vec<Parameter<'m>>,
     /// Tables, in spec order.
     pub tables: Vec<TableResource<'m>>,
+    /// The Redis the template creates, if it does.
+    pub redis: Option<RedisResource<'m>>,
     /// Buckets, in spec order.
     pub buckets: Vec<BucketResource<'m>>,
     /// Consumers' IAM, in spec order.
@@ -476,9 +489,13 @@ impl<'m> Infrastructure<'m> {
             description: model
                 .description
                 .clone()
-                .unwrap_or_else(|| format!("Cache tables, IAM and alarms for {}", model.service)),
+                .unwrap_or_else(|| match model.store.redis() {
+                    None => format!("Cache tables, IAM and alarms for {}", model.service),
+                    Some(_) => format!("Redis cache store, IAM and alarms for {}", model.service),
+                }),
             parameters: parameters(model),
             tables,
+            redis: RedisResource::of(model),
             buckets: Vec::new(),
             consumers: Vec::new(),
             roles: Vec::new(),
@@ -597,7 +614,12 @@ impl<'m> Infrastructure<'m> {
                 },
                 description: format!("Lambda execution role of cache consumer {}", consumer.name),
                 logs_attachment: format!("{stem}_logs"),
-                managed_policies: vec![LAMBDA_BASIC_EXECUTION],
+                vpc_attachment: self.redis.as_ref().map(|_| format!("{stem}_vpc")),
+                // A function reaches a created Redis only from inside its VPC.
+                managed_policies: match self.redis {
+                    Some(_) => vec![LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS],
+                    None => vec![LAMBDA_BASIC_EXECUTION],
+                },
             });
             RoleRef(self.roles.len() - 1)
         });
@@ -613,7 +635,7 @@ impl<'m> Infrastructure<'m> {
             }
             (Role::ArnParameter(parameter), None) => Some(Value::RoleNameOfArn(parameter)),
         };
-        let statements = consumer
+        let statements: Vec<Statement<'m>> = consumer
             .grants
             .iter()
             .flat_map(|grant| {
@@ -656,7 +678,12 @@ impl<'m> Infrastructure<'m> {
                     })
             }))
             .collect();
-        let parts = self.split_policy(statements);
+        // Nothing to grant (a Redis store takes no IAM): no policy, rather than an empty one.
+        let parts = if statements.is_empty() {
+            Vec::new()
+        } else {
+            self.split_policy(statements)
+        };
         let count = parts.len();
         let policies = parts
             .into_iter()
@@ -825,6 +852,9 @@ impl<'m> Infrastructure<'m> {
             | Value::RoleName(_)
             | Value::RoleNameOfArn(_)
             | Value::AwsManagedPolicy(_) => MAX_ARN,
+            Value::RedisAddress | Value::RedisPort | Value::RedisUrl => {
+                super::redis::MAX_URL_LENGTH
+            }
         }
     }
 
@@ -933,6 +963,9 @@ impl<'m> Infrastructure<'m> {
                 value: Value::BucketName(BucketRef(position)),
             });
         }
+        if let Some(redis) = &self.redis {
+            outputs.extend(redis.outputs());
+        }
         for (position, resources) in self.consumers.iter().enumerate() {
             let name = &resources.consumer.name;
             let count = resources.policies.len();
@@ -983,6 +1016,7 @@ impl<'m> Infrastructure<'m> {
                     Value::BucketName(BucketRef(position)),
                 )
             }))
+            .chain(super::redis::environment(self.model, self.redis.as_ref()))
             .collect()
     }
 }
@@ -992,13 +1026,16 @@ impl<'m> Infrastructure<'m> {
 /// `<stack>-cache-<table>` (`<Table>Dashboard`), then `-2`... The table's part is its
 /// snake_case name, which has no `-`, so no table's page can be named like another table.
 fn dashboards(model: &CacheModel) -> Vec<Dashboard<'_>> {
+    if model.tables.is_empty() {
+        return super::redis::dashboards(model);
+    }
     let several = model.tables.len() > 1;
     let mut dashboards = Vec::new();
     for (table_ref, table) in ir::TableRef::each(&model.tables) {
         let data_types: Vec<&DataType> = model
             .data_types
             .iter()
-            .filter(|data_type| data_type.table == table_ref)
+            .filter(|data_type| data_type.table.as_ref() == Some(&table_ref))
             .collect();
         let operations = table_operations(&table_ref, &model.consumers).len();
         let per_page = dashboard::data_types_per_dashboard(1, operations);
@@ -1063,7 +1100,10 @@ fn grant_stem(logical_id: &str) -> &str {
 }
 
 /// The spec's tags, then the fingerprint tag.
-fn tags<'m>(spec_tags: &'m [(String, NameTemplate)], fingerprint: &'m str) -> Vec<Tag<'m>> {
+pub(super) fn tags<'m>(
+    spec_tags: &'m [(String, NameTemplate)],
+    fingerprint: &'m str,
+) -> Vec<Tag<'m>> {
     spec_tags
         .iter()
         .map(|(key, value)| (key.as_str(), Value::name(value)))
@@ -1078,6 +1118,7 @@ fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
         default: parameter.default.as_deref(),
         allowed: &parameter.allowed,
         description: parameter.description.as_deref().map(Cow::Borrowed),
+        kind: ParameterKind::Text,
     });
     let roles = model.consumers.iter().filter_map(|consumer| {
         let (name, what) = match &consumer.role {
@@ -1093,7 +1134,10 @@ fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
                 "{what} of the existing IAM role of consumer {}",
                 consumer.name
             ))),
+            kind: ParameterKind::Text,
         })
     });
-    spec.chain(roles).collect()
+    spec.chain(roles)
+        .chain(super::redis::parameters(model))
+        .collect()
 }

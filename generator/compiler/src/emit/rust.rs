@@ -15,6 +15,7 @@ mod data_types;
 mod idempotency;
 mod key_defaults;
 mod policy;
+mod redis;
 mod spacing;
 mod tables;
 mod text;

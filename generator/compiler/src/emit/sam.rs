@@ -32,7 +32,11 @@ fn header(model: &CacheModel, spec_name: &str) -> String {
     );
     for resources in &infrastructure.consumers {
         let name = &resources.consumer.name;
-        if resources
+        if resources.policies.is_empty() {
+            header.push_str(&format!(
+                "#   {name}: no cache policy (Redis is reached over the network, not IAM)\n"
+            ));
+        } else if resources
             .policies
             .iter()
             .all(|policy| policy.attach_to.is_none())
@@ -49,6 +53,13 @@ fn header(model: &CacheModel, spec_name: &str) -> String {
         } else {
             header.push_str(&format!("#   {name}: attached to its existing role\n"));
         }
+    }
+    if let Some(redis) = &infrastructure.redis {
+        header.push_str(&format!(
+            "# Functions reach the Redis from inside its VPC: give them VpcConfig (subnets of\n\
+             # {}, a security group {} admits on port 6379).\n",
+            redis.subnets, redis.security_groups
+        ));
     }
     header
 }
@@ -72,10 +83,10 @@ pub fn template(model: &CacheModel) -> Value {
         "Resources".into(),
         Value::Object(cloudformation::resources(&infrastructure)),
     );
-    template.insert(
-        "Outputs".into(),
-        Value::Object(cloudformation::outputs(&infrastructure)),
-    );
+    let outputs = cloudformation::outputs(&infrastructure);
+    if !outputs.is_empty() {
+        template.insert("Outputs".into(), Value::Object(outputs));
+    }
     Value::Object(template)
 }
 

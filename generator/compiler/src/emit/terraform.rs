@@ -9,7 +9,8 @@ use super::dashboard;
 use super::hcl::{self, Block, Item};
 use super::resources::{
     self, AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard,
-    Infrastructure, Lifecycle, Metric, Policy, Query, Roles, Statistic, TableResource, Value,
+    Infrastructure, Lifecycle, Metric, Policy, Query, RedisResource, Roles, Statistic,
+    TableResource, Value,
 };
 use crate::ir::{
     Billing, Bucket, BucketEncryption, CacheModel, Encryption, Index, NamePart, NameTemplate,
@@ -119,6 +120,15 @@ fn uses(model: &CacheModel, wanted: &NamePart) -> bool {
             .alarms
             .iter()
             .any(|alarm| alarm.actions.iter().any(in_template))
+        || model
+            .store
+            .redis()
+            .and_then(|redis| redis.created.as_ref())
+            .is_some_and(|created| {
+                in_template(&created.cache_name)
+                    || created.kms_key.as_ref().is_some_and(in_template)
+                    || created.tags.iter().any(|(_, value)| in_template(value))
+            })
 }
 
 fn main(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
@@ -141,6 +151,9 @@ fn main(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
     }
     for table in &infrastructure.tables {
         blocks.push(table_block(infrastructure, table));
+    }
+    if let Some(redis) = &infrastructure.redis {
+        blocks.push(redis_block(infrastructure, redis));
     }
     for bucket in &infrastructure.buckets {
         if let Some(settings) = &bucket.created {
@@ -176,6 +189,46 @@ fn tags(infrastructure: &Infrastructure<'_>, tags: &[resources::Tag<'_>]) -> Ite
         tags.iter()
             .map(|(key, tag)| (hcl::key(key), value(infrastructure, tag)))
             .collect(),
+    )
+}
+
+/// The created Redis: `aws_elasticache_serverless_cache`.
+fn redis_block(infrastructure: &Infrastructure<'_>, resource: &RedisResource<'_>) -> Block {
+    let redis = resource.redis;
+    let mut block = skip_comments(
+        Block::new(
+            "resource",
+            &["aws_elasticache_serverless_cache", &resource.id.terraform],
+        ),
+        &redis.skip_checks,
+    )
+    .attr("name", name(&redis.cache_name))
+    .attr("engine", hcl::string(redis.engine.elasticache_name()))
+    .attr(
+        "description",
+        hcl::string(&format!(
+            "Shared store of the {} cache",
+            infrastructure.model.service
+        )),
+    )
+    .attr("subnet_ids", format!("var.{}", variable(resource.subnets)))
+    .attr(
+        "security_group_ids",
+        format!("var.{}", variable(resource.security_groups)),
+    );
+    if let Some(key) = &redis.kms_key {
+        block = block.attr("kms_key_id", name(key));
+    }
+    block.item(tags(infrastructure, &resource.tags))
+}
+
+/// An attribute of the created Redis's endpoint (`aws_elasticache_serverless_cache.redis.endpoint[0].address`).
+fn redis_endpoint(infrastructure: &Infrastructure<'_>, attribute: &str) -> String {
+    let redis = infrastructure.redis.as_ref();
+    let id = &redis.expect("Redis values name the created Redis").id;
+    format!(
+        "aws_elasticache_serverless_cache.{}.endpoint[0].{attribute}",
+        id.terraform
     )
 }
 
@@ -459,17 +512,15 @@ fn consumer_blocks(
                     "data.aws_iam_policy_document.lambda_assume_role.json",
                 ),
         );
-        for policy in &role.managed_policies {
+        let attachments = std::iter::once(&role.logs_attachment).chain(&role.vpc_attachment);
+        for (policy, attachment) in role.managed_policies.iter().zip(attachments) {
             blocks.push(
-                Block::new(
-                    "resource",
-                    &["aws_iam_role_policy_attachment", &role.logs_attachment],
-                )
-                .attr("role", format!("aws_iam_role.{id}.name"))
-                .attr(
-                    "policy_arn",
-                    value(infrastructure, &Value::AwsManagedPolicy(policy)),
-                ),
+                Block::new("resource", &["aws_iam_role_policy_attachment", attachment])
+                    .attr("role", format!("aws_iam_role.{id}.name"))
+                    .attr(
+                        "policy_arn",
+                        value(infrastructure, &Value::AwsManagedPolicy(policy)),
+                    ),
             );
         }
     }
@@ -641,7 +692,8 @@ fn variables(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
     let mut blocks = Vec::new();
     for parameter in &infrastructure.parameters {
         let name = variable(parameter.name);
-        let mut block = Block::new("variable", &[&name]).attr("type", "string");
+        let mut block =
+            Block::new("variable", &[&name]).attr("type", parameter.kind.terraform_type());
         if let Some(default) = parameter.default {
             block = block.attr("default", hcl::string(default));
         }
@@ -792,6 +844,13 @@ fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> String {
             format!("\"arn:${{{PARTITION}}}:iam::aws:policy/{path}\"")
         }
         Value::FunctionNameOfArn(arn) => format!("element(split(\":\", {}), 6)", name(arn)),
+        Value::RedisAddress => redis_endpoint(infrastructure, "address"),
+        Value::RedisPort => redis_endpoint(infrastructure, "port"),
+        Value::RedisUrl => format!(
+            "\"rediss://${{{}}}:${{{}}}\"",
+            redis_endpoint(infrastructure, "address"),
+            redis_endpoint(infrastructure, "port")
+        ),
     }
 }
 

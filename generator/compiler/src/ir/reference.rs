@@ -129,16 +129,16 @@ impl CacheModel {
         Ref::find(&self.data_types, name).map(|data_type| self.data_type(&data_type))
     }
 
-    /// The table data type `data_type` is kept in.
-    pub fn table_of(&self, data_type: &DataType) -> &Table {
-        self.table(&data_type.table)
+    /// The table data type `data_type` is kept in (`None` with a Redis store).
+    pub fn table_of(&self, data_type: &DataType) -> Option<&Table> {
+        data_type.table.as_ref().map(|table| self.table(table))
     }
 
     /// The data types kept in `table`, in spec order.
     pub fn data_types_in<'a>(&'a self, table: &'a TableRef) -> impl Iterator<Item = &'a DataType> {
         self.data_types
             .iter()
-            .filter(move |data_type| &data_type.table == table)
+            .filter(move |data_type| data_type.table.as_ref() == Some(table))
     }
 }
 
@@ -215,13 +215,14 @@ mod tests {
     fn references_resolve_to_their_part_and_serialize_as_its_name() {
         let model = crate::compile_text("cache.yaml", crate::STARTER_SPEC).unwrap();
         let data_type = &model.data_types[0];
-        assert_eq!(model.table_of(data_type).name, data_type.table.name());
+        let table = data_type.table.as_ref().unwrap();
+        assert_eq!(model.table_of(data_type).unwrap().name, table.name());
         assert_eq!(
             serde_json::to_value(&data_type.table).unwrap(),
             serde_json::json!(model.tables[0].name)
         );
         let found = Ref::find(&model.tables, &model.tables[0].name).unwrap();
-        assert_eq!(found, data_type.table);
+        assert_eq!(&found, table);
         assert!(Ref::<Table>::find(&model.tables, "no-such-table").is_none());
     }
 }

@@ -32,14 +32,24 @@ impl CacheModel {
     /// shape of each data type kept there. It changes when any of those value types
     /// changes, or a data type is added to or removed from the table.
     pub fn schema_version(&self, table: &TableRef) -> u32 {
-        let mut shapes: Vec<String> = self
-            .data_types_in(table)
-            .map(|data_type: &DataType| format!("{}={}\n", data_type.name, data_type.value.shape()))
-            .collect();
-        shapes.sort();
-        let digest = Sha256::digest(shapes.concat().as_bytes());
-        u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+        shapes_version(self.data_types_in(table))
     }
+
+    /// The envelope schema version of a Redis store's entries: as
+    /// [`schema_version`](Self::schema_version), over every data type (they share the store).
+    pub fn redis_schema_version(&self) -> u32 {
+        shapes_version(self.data_types.iter())
+    }
+}
+
+/// A hash of the name and value shape of each of `data_types`, in any order.
+fn shapes_version<'a>(data_types: impl Iterator<Item = &'a DataType>) -> u32 {
+    let mut shapes: Vec<String> = data_types
+        .map(|data_type| format!("{}={}\n", data_type.name, data_type.value.shape()))
+        .collect();
+    shapes.sort();
+    let digest = Sha256::digest(shapes.concat().as_bytes());
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 mod duration;
 mod idempotency;
 mod key_param;
+mod store;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use duration::SpecDuration;
 pub use idempotency::{IdempotentHandler, InFlight};
 pub use key_param::{DeclaredParam, KeyParam, ParamDefault};
+pub use store::{CreatedRedis, RedisEngine, RedisStore, Store};
 
 /// A cachegen spec: one service's cache tables, data types, consumers and alarms.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -31,7 +33,11 @@ pub struct Spec {
     /// Values that tables and data types inherit unless they set their own.
     #[serde(default)]
     pub defaults: Defaults,
-    /// DynamoDB tables, by name.
+    /// The shared store: `dynamodb` (default, the `tables`) or `{ redis: {...} }`.
+    #[serde(default, skip_serializing_if = "Store::is_dynamodb")]
+    pub store: Store,
+    /// DynamoDB tables, by name (none with a Redis store).
+    #[serde(default)]
     pub tables: IndexMap<String, Table>,
     /// S3 buckets holding documents (data types whose source of truth is S3), by name.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]

@@ -164,6 +164,11 @@ codes! {
     IDEMPOTENCY_KEY = "CG1001", "an idempotency key that is empty, names a field twice, or names a field the request does not have";
     IDEMPOTENCY_NAME_CLASH = "CG1002", "an idempotent handler whose generated Rust names a data type's items already use";
     IDEMPOTENCY_CONSUMER = "CG1003", "an idempotent handler's consumer that is not declared or may not write the handler's table";
+
+    // CG11: the shared store.
+    DYNAMODB_ONLY = "CG1101", "a table, or what only DynamoDB does (sort keys, item attributes, indexes, documents, large values, idempotent handlers, `query` access, throttling alarms), with a Redis store";
+    REDIS_CLUSTER_MODE = "CG1102", "`cluster: false` on a created Redis, which ElastiCache Serverless serves in cluster mode only";
+    REDIS_CACHE_NAME = "CG1103", "a created Redis cache name ElastiCache rejects";
 }
 
 #[cfg(test)]

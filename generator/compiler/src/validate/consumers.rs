@@ -108,7 +108,10 @@ impl Checker<'_> {
                         "`sync` applies S3 events to document types; use `write` and `invalidate` for plain ones",
                     );
                 }
-                if levels.contains(&Access::Query) && data_type.indexes.is_empty() {
+                if levels.contains(&Access::Query)
+                    && data_type.indexes.is_empty()
+                    && self.spec.store.is_dynamodb()
+                {
                     self.error(
                         codes::QUERY_WITHOUT_INDEX,
                         &access_path,
@@ -170,7 +173,11 @@ fn grants(
     let mut per_table: HashMap<&TableRef, (BTreeSet<String>, BTreeSet<String>)> = HashMap::new();
     for (data_type, levels) in access {
         let data_type = &data_types[data_type.position()];
-        let (actions, indexes) = per_table.entry(&data_type.table).or_default();
+        // A Redis store takes no IAM: only DynamoDB tables are granted.
+        let Some(table) = &data_type.table else {
+            continue;
+        };
+        let (actions, indexes) = per_table.entry(table).or_default();
         for level in levels {
             actions.extend(
                 table_actions(*level)
@@ -247,7 +254,10 @@ fn bucket_grants(
                 actions.copied().collect(),
             );
         }
-        let overflow = tables[data_type.table.position()].overflow_bucket.as_ref();
+        let overflow = data_type
+            .table
+            .as_ref()
+            .and_then(|table| tables[table.position()].overflow_bucket.as_ref());
         if let (true, Some(bucket)) = (data_type.large_values, overflow) {
             let actions = levels.iter().flat_map(|level| overflow_actions(*level));
             allow(

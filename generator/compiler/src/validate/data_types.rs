@@ -77,24 +77,31 @@ impl Checker<'_> {
                 "rename it, for example to `cache-entry`",
             );
         }
-        let wanted = spec.table.as_ref().or(self.spec.defaults.table.as_ref());
-        let table = self.resolve_table(
-            &path,
-            wanted,
-            tables,
-            (
-                codes::TABLE_UNSPECIFIED,
-                "this data type names no table, and the spec has several",
-                "add `table: <name>`, or set `defaults.table`",
-            ),
-        )?;
+        // With a Redis store there is no table: `validate::store` refuses what needs one.
+        let table = if self.spec.store.is_dynamodb() {
+            let wanted = spec.table.as_ref().or(self.spec.defaults.table.as_ref());
+            Some(self.resolve_table(
+                &path,
+                wanted,
+                tables,
+                (
+                    codes::TABLE_UNSPECIFIED,
+                    "this data type names no table, and the spec has several",
+                    "add `table: <name>`, or set `defaults.table`",
+                ),
+            )?)
+        } else {
+            None
+        };
 
         let params = self.params(&path, spec);
         self.unknown_param_fields(&path, spec);
         let param_defaults = self.param_defaults(&path, spec, &params);
         let key = self.key_template(&path.key("key"), "key", &spec.key, &params);
         self.reserved_key_space(&path.key("key"), name, &spec.key, &key);
-        let sort_key = match (&spec.sort_key, &table.sort_key) {
+        let table_sort_key = table.and_then(|table| table.sort_key.as_ref());
+        let table_name = table.map_or("", |table| table.name.as_str());
+        let sort_key = match (&spec.sort_key, table_sort_key) {
             (Some(text), Some(_)) => {
                 Some(self.key_template(&path.key("sort_key"), "sort key", text, &params))
             }
@@ -103,23 +110,23 @@ impl Checker<'_> {
                     codes::SORT_KEY,
                     &path.key("key"),
                     format!(
-                        "table `{}` has sort key `{}`, but data type `{name}` gives no `sort_key`",
-                        table.name, sort.name
+                        "table `{table_name}` has sort key `{}`, but data type `{name}` gives no `sort_key`",
+                        sort.name
                     ),
                     "add a `sort_key` template, such as `sort_key: \"v1\"`",
                 );
                 None
             }
-            (Some(_), None) => {
+            (Some(_), None) if table.is_some() => {
                 self.key_error(
                     codes::SORT_KEY,
                     &path.key("sort_key"),
-                    format!("table `{}` has no sort key", table.name),
+                    format!("table `{table_name}` has no sort key"),
                     "remove `sort_key`, or declare `sort_key` on the table",
                 );
                 None
             }
-            (None, None) => None,
+            (_, None) => None,
         };
         for param in &params {
             let used = key
@@ -184,7 +191,10 @@ impl Checker<'_> {
             )
         });
 
-        let attributes = self.attributes(&path, spec, &params, &value, table);
+        let attributes = match table {
+            Some(table) => self.attributes(&path, spec, &params, &value, table),
+            None => Vec::new(),
+        };
         let tags = spec
             .tags
             .iter()
@@ -197,10 +207,12 @@ impl Checker<'_> {
                 template
             })
             .collect();
-        let indexes = covered_indexes(table, &attributes);
-        let invalidate_by = spec.invalidate_by.as_ref().and_then(|index| {
-            self.invalidate_by(&path.key("invalidate_by"), name, index, table, &attributes)
-        });
+        let indexes = table.map_or_else(Vec::new, |table| covered_indexes(table, &attributes));
+        let invalidate_by = table
+            .zip(spec.invalidate_by.as_ref())
+            .and_then(|(table, index)| {
+                self.invalidate_by(&path.key("invalidate_by"), name, index, table, &attributes)
+            });
 
         let document = spec.document.as_ref().and_then(|document| {
             let document = self.document(&path, document, &params, buckets)?;
@@ -221,7 +233,7 @@ impl Checker<'_> {
         Some(DataType {
             name: name.to_owned(),
             description: spec.description.clone(),
-            table: Ref::to(tables, table),
+            table: table.map(|table| Ref::to(tables, table)),
             key,
             sort_key,
             params,
@@ -522,7 +534,7 @@ impl Checker<'_> {
         for table in tables {
             let on_table: Vec<&DataType> = data_types
                 .iter()
-                .filter(|dt| dt.table.name() == table.name)
+                .filter(|dt| dt.table.as_ref().is_some_and(|t| t.name() == table.name))
                 .collect();
             for index in &table.indexes {
                 let keys = std::iter::once(("partition_key", &index.partition_key))

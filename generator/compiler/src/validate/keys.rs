@@ -130,7 +130,7 @@ impl Checker<'_> {
         let mut by_table: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
         for (position, data_type) in data_types.iter().enumerate() {
             by_table
-                .entry(data_type.table.name())
+                .entry(data_type.table.as_ref().map_or("", |table| table.name()))
                 .or_default()
                 .push((fixed_text(data_type, &data_type.key).0, position));
         }
@@ -181,11 +181,15 @@ impl Checker<'_> {
                 other.name, data_type.name
             )
         };
+        let place = match &data_type.table {
+            Some(table) => format!("on table `{table}`"),
+            None => "in the Redis store".to_owned(),
+        };
         let mut diagnostic = Diagnostic::new(
             codes::KEY_PREFIX_OVERLAP,
             format!(
-                "keys of `{}` and `{}` can collide on table `{}`: {reason}",
-                data_type.name, other.name, data_type.table
+                "keys of `{}` and `{}` can collide {place}: {reason}",
+                data_type.name, other.name
             ),
             self.map.value_span(&here),
         )

@@ -379,8 +379,11 @@ impl Checker<'_> {
     fn dashboard_names(&mut self, infrastructure: &Infrastructure<'_>) {
         for dashboard in &infrastructure.dashboards {
             let length = infrastructure.max_len(&dashboard.name);
-            if length > DASHBOARD_NAME {
-                let table = &dashboard.contents.tables[0].name;
+            // Only a table's name lengthens a dashboard's (a Redis store's is `<stack>-cache`).
+            if let (true, Some(table)) =
+                (length > DASHBOARD_NAME, dashboard.contents.tables.first())
+            {
+                let table = &table.name;
                 self.key_error(
                     codes::NAME_LENGTH,
                     &NodePath::parse("tables").key(table.as_str()),

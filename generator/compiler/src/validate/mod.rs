@@ -17,6 +17,7 @@ mod parse;
 mod policy;
 pub mod source;
 mod sync_errors;
+mod store;
 mod tables;
 mod ttl_env;
 
@@ -268,6 +269,7 @@ impl Checker<'_> {
             );
         }
         let mut parameters = self.parameters();
+        let store = self.store();
         let mut tables = self.tables();
         let buckets = self.buckets(&tables);
         let data_types = self.data_types(&tables, &buckets);
@@ -284,6 +286,7 @@ impl Checker<'_> {
             service: spec.service.clone(),
             description: spec.description.clone(),
             parameters,
+            store,
             tables,
             buckets,
             data_types,

@@ -19,12 +19,12 @@ const LONE_TABLE_ENV_VAR: &str = cachegen_names::env::TABLE_NAME;
 impl Checker<'_> {
     pub(super) fn tables(&mut self) -> Vec<Table> {
         let spec = self.spec;
-        if spec.tables.is_empty() {
+        if spec.tables.is_empty() && spec.store.is_dynamodb() {
             self.key_error(
                 codes::NO_TABLE,
                 &NodePath::parse("tables"),
                 "the spec declares no table",
-                "declare one, for example `tables: { cache: { name: \"${service}-cache\" } }`",
+                "declare one, for example `tables: { cache: { name: \"${service}-cache\" } }`, or keep the cache in Redis: `store: { redis: {} }`",
             );
         }
         self.unique_logical_ids("tables", spec.tables.keys());
@@ -187,10 +187,9 @@ impl Checker<'_> {
         data_types: &[DataType],
     ) {
         for table in tables.iter_mut() {
-            let Some(first) = data_types
-                .iter()
-                .find(|dt| dt.large_values && dt.table.name() == table.name)
-            else {
+            let Some(first) = data_types.iter().find(|dt| {
+                dt.large_values && dt.table.as_ref().is_some_and(|t| t.name() == table.name)
+            }) else {
                 continue;
             };
             let path = NodePath::parse("tables").key(table.name.as_str());

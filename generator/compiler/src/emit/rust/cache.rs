@@ -8,17 +8,35 @@ use quote::{format_ident, quote};
 use super::data_types::{Names, names};
 use super::tables::module_ident;
 use super::{described, doc};
-use crate::ir::{CacheModel, Ref};
+use crate::ir::{CacheModel, DataType, Ref};
 use cachegen_names::env;
 
-pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
-    let service = &model.service;
-    let fields = model.tables.iter().map(|table| {
-        let field = module_ident(&table.name);
-        quote! { #field: runtime::TieredCache }
+/// The field of the `Cache` of a Redis store holding its one tiered cache.
+pub(super) const STORE_FIELD: &str = "store";
+
+/// The typed handle of `data_type`, on the tiered cache in `field`.
+pub(super) fn accessor(data_type: &DataType, field: &syn::Ident) -> TokenStream {
+    let Names { handle, method, .. } = names(data_type);
+    let docs = described(
+        &format!("Typed access to `{}`", data_type.name),
+        data_type.description.as_deref(),
+    );
+    let ttl = data_type.ttl_env.is_some().then(|| {
+        let field = format_ident!("{method}_ttl");
+        quote! { .with_ttl(self.#field) }
     });
-    // Handles of data types whose TTL an env var overrides keep the TTL read at construction.
-    let ttl_overrides: Vec<(syn::Ident, syn::Ident)> = model
+    quote! {
+        #docs
+        pub fn #method(&self) -> #handle {
+            #handle(runtime::typed::TypedCache::new(&self.#field)#ttl)
+        }
+    }
+}
+
+/// The `Cache` fields keeping the TTLs the environment overrides, read at construction:
+/// the field and the data type's marker, per data type with a `ttl_env`.
+pub(super) fn ttl_overrides(model: &CacheModel) -> (Vec<syn::Ident>, Vec<syn::Ident>) {
+    model
         .data_types
         .iter()
         .filter(|data_type| data_type.ttl_env.is_some())
@@ -26,9 +44,35 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
             let Names { marker, method, .. } = names(data_type);
             (format_ident!("{method}_ttl"), marker)
         })
+        .unzip()
+}
+
+/// What `from_env`'s docs add for the TTL overrides: nothing when there are none.
+pub(super) fn ttl_env_docs(model: &CacheModel) -> String {
+    let ttl_envs: Vec<&str> = model
+        .data_types
+        .iter()
+        .filter_map(|data_type| data_type.ttl_env.as_deref())
         .collect();
-    let ttl_fields: Vec<&syn::Ident> = ttl_overrides.iter().map(|(field, _)| field).collect();
-    let ttl_markers: Vec<&syn::Ident> = ttl_overrides.iter().map(|(_, marker)| marker).collect();
+    if ttl_envs.is_empty() {
+        return String::new();
+    }
+    format!(
+        ", and the data types' TTL overrides ({}): a bad value is an error naming its variable",
+        code_list(ttl_envs.into_iter())
+    )
+}
+
+pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
+    if let Some(redis) = model.store.redis() {
+        return super::redis::cache_struct(model, redis);
+    }
+    let service = &model.service;
+    let fields = model.tables.iter().map(|table| {
+        let field = module_ident(&table.name);
+        quote! { #field: runtime::TieredCache }
+    });
+    let (ttl_fields, ttl_markers) = ttl_overrides(model);
     let bucket_fields: Vec<syn::Ident> = model
         .buckets
         .iter()
@@ -125,22 +169,11 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         }
     });
     let accessors = model.data_types.iter().map(|data_type| {
-        let Names { handle, method, .. } = names(data_type);
-        let table = module_ident(data_type.table.name());
-        let docs = described(
-            &format!("Typed access to `{}`", data_type.name),
-            data_type.description.as_deref(),
-        );
-        let ttl = data_type.ttl_env.is_some().then(|| {
-            let field = format_ident!("{method}_ttl");
-            quote! { .with_ttl(self.#field) }
-        });
-        quote! {
-            #docs
-            pub fn #method(&self) -> #handle {
-                #handle(runtime::typed::TypedCache::new(&self.#table)#ttl)
-            }
-        }
+        let table = data_type
+            .table
+            .as_ref()
+            .map_or(STORE_FIELD, |table| table.name());
+        accessor(data_type, &module_ident(table))
     });
     let idempotent = super::idempotency::accessors(&model.idempotency);
     let verifies = model.tables.iter().map(|table| {
@@ -172,19 +205,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         env::MEMORY_SIZE,
         env::STORE_TIMEOUT_MS,
     ];
-    let ttl_envs: Vec<&str> = model
-        .data_types
-        .iter()
-        .filter_map(|data_type| data_type.ttl_env.as_deref())
-        .collect();
-    let ttl_env_docs = if ttl_envs.is_empty() {
-        String::new()
-    } else {
-        format!(
-            ", and the data types' TTL overrides ({}): a bad value is an error naming its variable",
-            code_list(ttl_envs.into_iter())
-        )
-    };
+    let ttl_env_docs = ttl_env_docs(model);
     let from_env_docs = doc(&format!(
         "Connects as the templates configure a Lambda: each table's name from its env var ({}), \
          plus {}{ttl_env_docs}.",
@@ -275,7 +296,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
 }
 
 /// `names` as code, comma-separated: `` `A`, `B` ``.
-fn code_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+pub(super) fn code_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names
         .map(|name| format!("`{name}`"))
         .collect::<Vec<_>>()

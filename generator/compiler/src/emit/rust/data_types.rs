@@ -311,11 +311,15 @@ fn handle(model: &CacheModel, data_type: &DataType, names: &Names) -> TokenStrea
         value,
         ..
     } = names;
-    let table = model.table_of(data_type);
-    let queries: Vec<TokenStream> = data_type
-        .indexes
-        .iter()
-        .map(|index| query_method(data_type, &table.name, table.global_index(index), value))
+    let queries: Vec<TokenStream> = model
+        .table_of(data_type)
+        .into_iter()
+        .flat_map(|table| {
+            data_type
+                .indexes
+                .iter()
+                .map(|index| query_method(data_type, &table.name, table.global_index(index), value))
+        })
         .collect();
     let invalidations = prefix_invalidations(data_type);
     let extras = match (queries.is_empty(), invalidations.is_empty()) {

@@ -1,0 +1,204 @@
+//! The Redis part of the resource model: the ElastiCache Serverless cache a spec may have
+//! the templates create, its parameters, outputs and consumer settings, and the dashboard
+//! of a cache without tables.
+
+use std::borrow::Cow;
+
+use cachegen_names::env;
+
+use super::dashboard;
+use super::resources::{Dashboard, Id, Output, Parameter, Tag, Value, tags};
+use crate::ir::{
+    CacheModel, CreatedRedis, REDIS_SECURITY_GROUPS_PARAMETER, REDIS_SUBNETS_PARAMETER,
+};
+
+/// The AWS-managed policy a created Lambda role also gets when the template creates a
+/// Redis: the function must run in the cache's VPC to reach it.
+pub const LAMBDA_VPC_ACCESS: &str = "service-role/AWSLambdaVPCAccessExecutionRole";
+
+/// The longest a Redis endpoint value can be once deployed (a URL, with a host name of
+/// at most 253 characters), characters.
+pub const MAX_URL_LENGTH: usize = "rediss://".len() + 253 + ":65535".len();
+
+/// What kind of value a template parameter takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParameterKind {
+    /// Text.
+    Text,
+    /// A list of VPC subnet IDs.
+    Subnets,
+    /// A list of VPC security group IDs.
+    SecurityGroups,
+}
+
+impl ParameterKind {
+    /// The CloudFormation parameter type.
+    pub fn cloudformation_type(self) -> &'static str {
+        match self {
+            Self::Text => "String",
+            Self::Subnets => "List<AWS::EC2::Subnet::Id>",
+            Self::SecurityGroups => "List<AWS::EC2::SecurityGroup::Id>",
+        }
+    }
+
+    /// The Terraform variable type.
+    pub fn terraform_type(self) -> &'static str {
+        match self {
+            Self::Text => "string",
+            Self::Subnets | Self::SecurityGroups => "list(string)",
+        }
+    }
+}
+
+/// An ElastiCache Serverless cache (Valkey or Redis OSS), always encrypted in transit and
+/// at rest, in the subnets and security groups the deployer passes.
+#[derive(Clone, Debug)]
+pub struct RedisResource<'m> {
+    /// Its names.
+    pub id: Id,
+    /// The cache, as validated.
+    pub redis: &'m CreatedRedis,
+    /// The spec's tags, then the fingerprint tag.
+    pub tags: Vec<Tag<'m>>,
+    /// The parameter listing its subnets.
+    pub subnets: &'static str,
+    /// The parameter listing its security groups.
+    pub security_groups: &'static str,
+}
+
+impl<'m> RedisResource<'m> {
+    /// The cache `model` has the template create, if any.
+    pub fn of(model: &'m CacheModel) -> Option<Self> {
+        let redis = model.store.redis()?.created.as_ref()?;
+        Some(Self {
+            id: Id {
+                logical_id: redis.logical_id.clone(),
+                terraform: "redis".to_owned(),
+            },
+            redis,
+            tags: tags(&redis.tags, &model.fingerprint),
+            subnets: REDIS_SUBNETS_PARAMETER,
+            security_groups: REDIS_SECURITY_GROUPS_PARAMETER,
+        })
+    }
+
+    /// Its endpoint's address and port, and the URL consumers connect to.
+    pub fn outputs(&self) -> Vec<Output<'m>> {
+        let (logical, terraform) = (&self.id.logical_id, &self.id.terraform);
+        [
+            (
+                "Address",
+                "address",
+                "Host name of the Redis endpoint",
+                Value::RedisAddress,
+            ),
+            (
+                "Port",
+                "port",
+                "Port of the Redis endpoint",
+                Value::RedisPort,
+            ),
+            (
+                "Url",
+                "url",
+                "URL of the Redis (set it as REDIS_URL, with REDIS_CLUSTER=true)",
+                Value::RedisUrl,
+            ),
+        ]
+        .into_iter()
+        .map(|(suffix, tf_suffix, description, value)| Output {
+            id: Id {
+                logical_id: format!("{logical}{suffix}"),
+                terraform: format!("{terraform}_{tf_suffix}"),
+            },
+            description: description.to_owned(),
+            value,
+        })
+        .collect()
+    }
+}
+
+/// The parameters a created Redis takes: its subnets and security groups.
+pub fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
+    let Some(redis) = model.store.redis().and_then(|redis| redis.created.as_ref()) else {
+        return Vec::new();
+    };
+    let engine = redis.engine.elasticache_name();
+    [
+        (
+            REDIS_SUBNETS_PARAMETER,
+            ParameterKind::Subnets,
+            format!(
+                "Subnets the {engine} cache is reachable in (those of the consumers' functions)"
+            ),
+        ),
+        (
+            REDIS_SECURITY_GROUPS_PARAMETER,
+            ParameterKind::SecurityGroups,
+            format!("Security groups of the {engine} cache: allow TCP 6379 from the consumers"),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, kind, description)| Parameter {
+        name,
+        default: None,
+        allowed: &[],
+        description: Some(Cow::Owned(description)),
+        kind,
+    })
+    .collect()
+}
+
+/// What each consumer's functions must be given for Redis: the created cache's URL, and
+/// `REDIS_CLUSTER=true` for a cluster. An existing Redis's URL is the consumers' to set.
+pub fn environment<'m>(
+    model: &'m CacheModel,
+    created: Option<&RedisResource<'m>>,
+) -> Vec<(&'m str, Value<'m>)> {
+    let Some(redis) = model.store.redis() else {
+        return Vec::new();
+    };
+    created
+        .map(|_| (env::REDIS_URL, Value::RedisUrl))
+        .into_iter()
+        .chain(
+            redis
+                .cluster
+                .then(|| (env::REDIS_CLUSTER, Value::literal("true"))),
+        )
+        .collect()
+}
+
+/// The dashboards of a cache without tables: `<stack>-cache` (`CacheDashboard`), then
+/// `<stack>-cache-2`... for data types that do not fit on one.
+pub fn dashboards(model: &CacheModel) -> Vec<Dashboard<'_>> {
+    let per_page = dashboard::data_types_per_dashboard(0, 0);
+    let data_types: Vec<_> = model.data_types.iter().collect();
+    let pages: Vec<&[_]> = data_types.chunks(per_page).collect();
+    let count = pages.len();
+    pages
+        .into_iter()
+        .enumerate()
+        .map(|(index, page)| {
+            let suffix = match index {
+                0 => dashboard::NAME_SUFFIX.to_owned(),
+                _ => format!("{}-{}", dashboard::NAME_SUFFIX, index + 1),
+            };
+            Dashboard {
+                id: Id {
+                    logical_id: match index {
+                        0 => "CacheDashboard".to_owned(),
+                        _ => format!("CacheDashboard{}", index + 1),
+                    },
+                    terraform: suffix.clone(),
+                },
+                name: Value::stack_prefixed(&suffix),
+                contents: dashboard::Contents {
+                    tables: Vec::new(),
+                    data_types: page.to_vec(),
+                    page: (index + 1, count),
+                },
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,197 @@
+//! The shared store: with Redis, no table, and nothing only DynamoDB does.
+
+use super::Checker;
+use super::codes;
+use super::source::NodePath;
+use crate::ir::{CreatedRedis, NamePart, NameTemplate, Redis, Store};
+use crate::spec::{self, Access, AlarmMetric};
+
+/// The longest name ElastiCache gives a serverless cache, characters.
+const CACHE_NAME_LENGTH: usize = 40;
+
+/// Why a Redis store cannot keep what the spec asks for.
+const REDIS_HINT: &str = "a Redis store keeps values by key only: remove it, or keep the cache in DynamoDB (drop `store`)";
+
+impl Checker<'_> {
+    /// The store, after refusing, with a Redis store, every part of the spec that needs a table.
+    pub(super) fn store(&mut self) -> Store {
+        let spec::Store::Redis(redis) = &self.spec.store else {
+            return Store::Dynamodb;
+        };
+        self.dynamodb_only();
+        let path = NodePath::parse("store.redis");
+        let created = redis
+            .create
+            .as_ref()
+            .map(|create| self.created_redis(&path.key("create"), create));
+        if created.is_some() && redis.cluster == Some(false) {
+            self.error(
+                codes::REDIS_CLUSTER_MODE,
+                &path.key("cluster"),
+                "ElastiCache Serverless serves cluster mode only",
+                "remove `cluster: false`: a created Redis is always a cluster",
+            );
+        }
+        Store::Redis(Redis {
+            cluster: created.is_some() || redis.cluster.unwrap_or(false),
+            created,
+        })
+    }
+
+    fn created_redis(&mut self, path: &NodePath, create: &spec::CreatedRedis) -> CreatedRedis {
+        let name_text = create.name.as_deref().unwrap_or("${service}-cache");
+        let name_path = if create.name.is_some() {
+            path.key("name")
+        } else {
+            NodePath::parse("service")
+        };
+        let cache_name = self.name_template(&name_path, name_text);
+        self.check(
+            codes::REDIS_CACHE_NAME,
+            &name_path,
+            cache_name_problem(&cache_name),
+            "ElastiCache names a serverless cache with 1 to 40 letters, digits and hyphens, starting with a letter; set `store.redis.create.name`",
+        );
+        CreatedRedis {
+            logical_id: "RedisCache".to_owned(),
+            cache_name,
+            engine: create.engine,
+            kms_key: create
+                .kms_key
+                .as_ref()
+                .map(|key| self.name_template(&path.key("kms_key"), key)),
+            tags: self.tags(&path.key("tags"), &Default::default()),
+            skip_checks: self.skip_checks(&path.key("skip_checks"), &create.skip_checks),
+        }
+    }
+
+    /// Refuses each part of the spec only a DynamoDB table can keep, where it is written.
+    fn dynamodb_only(&mut self) {
+        let spec = self.spec;
+        let refuse = |checker: &mut Self, path: NodePath, what: String| {
+            checker.key_error(
+                codes::DYNAMODB_ONLY,
+                &path,
+                format!("{what} needs DynamoDB, but the store is Redis"),
+                REDIS_HINT,
+            );
+        };
+        if !spec.tables.is_empty() {
+            refuse(self, NodePath::parse("tables"), "a table".to_owned());
+        }
+        if spec.defaults.table.is_some() {
+            refuse(
+                self,
+                NodePath::parse("defaults.table"),
+                "a default table".to_owned(),
+            );
+        }
+        if !spec.buckets.is_empty() {
+            refuse(
+                self,
+                NodePath::parse("buckets"),
+                "a document bucket (its documents are cached and indexed in a table)".to_owned(),
+            );
+        }
+        if !spec.idempotency.is_empty() {
+            refuse(
+                self,
+                NodePath::parse("idempotency"),
+                "an idempotent handler (its records are conditional writes to a table)".to_owned(),
+            );
+        }
+        for (name, data_type) in &spec.data_types {
+            let path = NodePath::parse("data_types").key(name);
+            let parts = [
+                ("table", data_type.table.is_some(), "a table"),
+                ("sort_key", data_type.sort_key.is_some(), "a sort key"),
+                (
+                    "attributes",
+                    !data_type.attributes.is_empty(),
+                    "item attributes (for indexes)",
+                ),
+                (
+                    "invalidate_by",
+                    data_type.invalidate_by.is_some(),
+                    "invalidation through an index",
+                ),
+                ("document", data_type.document.is_some(), "a document in S3"),
+                (
+                    "large_values",
+                    data_type.large_values == Some(true),
+                    "values over an item's size kept in S3",
+                ),
+            ];
+            for (field, present, what) in parts {
+                if present {
+                    refuse(
+                        self,
+                        path.key(field),
+                        format!("{what} of data type `{name}`"),
+                    );
+                }
+            }
+        }
+        for (name, consumer) in &spec.consumers {
+            for (data_type, levels) in &consumer.access {
+                if levels.contains(&Access::Query) {
+                    refuse(
+                        self,
+                        NodePath::parse("consumers")
+                            .key(name)
+                            .key("access")
+                            .key(data_type),
+                        format!("`query` access of consumer `{name}` (index queries)"),
+                    );
+                }
+            }
+        }
+        for (name, alarm) in &spec.alarms {
+            if alarm.metric == AlarmMetric::Throttles {
+                refuse(
+                    self,
+                    NodePath::parse("alarms").key(name).key("metric"),
+                    format!("alarm `{name}` on DynamoDB throttles"),
+                );
+            }
+        }
+    }
+}
+
+/// Why ElastiCache would refuse `name` for a serverless cache, judging its fixed text.
+fn cache_name_problem(name: &NameTemplate) -> Option<String> {
+    let literal: String = name
+        .0
+        .iter()
+        .filter_map(|part| match part {
+            NamePart::Literal(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    let bad: Vec<char> = literal
+        .chars()
+        .filter(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        .collect();
+    if !bad.is_empty() {
+        let bad: String = bad.into_iter().collect();
+        return Some(format!(
+            "cache name `{name}` has characters ElastiCache rejects: `{bad}`"
+        ));
+    }
+    if let Some(text) = name.literal() {
+        if text.len() > CACHE_NAME_LENGTH {
+            return Some(format!(
+                "cache name `{text}` is longer than {CACHE_NAME_LENGTH} characters"
+            ));
+        }
+        if !text.starts_with(|c: char| c.is_ascii_alphabetic())
+            || text.ends_with('-')
+            || text.contains("--")
+        {
+            return Some(format!(
+                "cache name `{text}` must start with a letter, and neither end with a hyphen nor hold two in a row"
+            ));
+        }
+    }
+    None
+}
