@@ -218,7 +218,7 @@ async fn a_discord_ttl_env_var_sets_the_ttl_written_to_redis() {
     let prefix = format!("{}:", unique_name("discord-ttl"));
     let connect = |ttl: Option<&'static str>| {
         let (redis, prefix) = (redis.url().to_owned(), prefix.clone());
-        Cache::from_lookup(None, move |name: &str| match name {
+        Cache::from_lookup(move |name: &str| match name {
             "REDIS_URL" => Some(redis.clone()),
             "CACHE_KEY_PREFIX" => Some(prefix.clone()),
             VAR => ttl.map(str::to_owned),

@@ -16,8 +16,8 @@ mod param_defaults;
 mod parse;
 mod policy;
 pub mod source;
-mod sync_errors;
 mod store;
+mod sync_errors;
 mod tables;
 mod ttl_env;
 
