@@ -539,3 +539,25 @@ fn every_step_of_a_stepped_index_change_passes_cfn_lint() {
     let output = cfn_lint(&paths);
     assert!(output.status.success(), "{}", report(&output));
 }
+
+/// The fixture whose bucket's events reach a sync function the templates create: no cycle
+/// between the bucket, its notifications, the function and its policy, in either format.
+#[test]
+fn a_created_sync_function_passes_cfn_lint() {
+    let spec = cachegen_tests::workspace_root().join("tests/fixtures/sync_function.cache.yaml");
+    let project = cachegen_compiler::Project::load(&spec).unwrap();
+    use cachegen_compiler::ir::Target;
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for file in project.files(Some(&[Target::Cloudformation, Target::Sam])) {
+        if file.path.extension().is_some_and(|ext| ext == "yaml") {
+            let path = dir.path().join(&file.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &file.contents).unwrap();
+            paths.push(path);
+        }
+    }
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    let output = cfn_lint(&paths);
+    assert!(output.status.success(), "{}", report(&output));
+}

@@ -7,16 +7,16 @@ use std::path::Path;
 use cachegen_tests::{checkov, examples, write_files};
 use serde_json::Value;
 
-/// One checkov report per framework (`cloudformation`, `terraform`).
+/// One checkov report per framework (`cloudformation`, `terraform`), listing failed checks.
 fn scan(dir: &Path) -> Vec<Value> {
+    scan_with(dir, &["--quiet", "--compact"])
+}
+
+/// One checkov report per framework, with `flags` (none: passed and skipped checks listed too).
+fn scan_with(dir: &Path, flags: &[&str]) -> Vec<Value> {
     let output = checkov()
-        .args([
-            "--skip-download",
-            "--quiet",
-            "--compact",
-            "--output",
-            "json",
-        ])
+        .args(["--skip-download", "--output", "json"])
+        .args(flags)
         .arg("--directory")
         .arg(dir)
         .output()
@@ -135,6 +135,84 @@ fn checkov_fails_a_table_whose_spec_does_not_skip_the_cmk_check() {
         assert!(
             failed.iter().any(|failure| failure.contains("CKV_AWS_119")),
             "{}: {failed:?}",
+            report["check_type"]
+        );
+    }
+}
+
+/// The fixture whose bucket's events reach a sync function the templates create: its
+/// Lambda checks run in every format, fail nowhere, and are skipped only as the spec says.
+#[test]
+fn a_created_sync_function_passes_checkov_with_only_the_specs_skips() {
+    let spec = cachegen_tests::workspace_root().join("tests/fixtures/sync_function.cache.yaml");
+    let project = cachegen_compiler::Project::load(&spec).unwrap();
+    use cachegen_compiler::ir::Target;
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &project.files(Some(&[
+            Target::Cloudformation,
+            Target::Sam,
+            Target::Terraform,
+        ])),
+    );
+    let model = &project.model;
+    let function_skips: Vec<&cachegen_compiler::ir::SkipCheck> = model
+        .buckets
+        .iter()
+        .filter_map(|bucket| match &bucket.events.as_ref()?.function {
+            cachegen_compiler::ir::SyncFunction::Created(function) => Some(&function.skip_checks),
+            cachegen_compiler::ir::SyncFunction::Arn(_) => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(function_skips.len(), 6);
+    let declared: BTreeSet<(String, String)> = model
+        .tables
+        .iter()
+        .flat_map(|table| &table.skip_checks)
+        .chain(model.buckets.iter().flat_map(|bucket| &bucket.skip_checks))
+        .chain(function_skips.iter().copied())
+        .map(|skip| (skip.id.clone(), skip.reason.clone()))
+        .collect();
+    let reports = scan_with(dir.path(), &[]);
+    assert_eq!(reports.len(), 2, "CloudFormation and Terraform reports");
+    for report in &reports {
+        let summary = &report["summary"];
+        assert_eq!(summary["parsing_errors"], 0, "{summary}");
+        assert_eq!(failures(report), Vec::<String>::new(), "{summary}");
+        let skipped: Vec<(String, String, String)> = report["results"]["skipped_checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|check| {
+                (
+                    check["check_id"].as_str().unwrap().to_owned(),
+                    check["check_result"]["suppress_comment"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    check["resource"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        for (id, reason, resource) in &skipped {
+            assert!(
+                declared.contains(&(id.clone(), reason.clone())),
+                "checkov skipped {id} on {resource} for {reason:?}, which the spec does not declare"
+            );
+        }
+        // The function's checks ran (and were skipped as declared) in the format's template.
+        let on_function: BTreeSet<&str> = skipped
+            .iter()
+            .filter(|(_, _, resource)| {
+                resource.contains("DocumentsSyncFunction") || resource.contains("documents_sync")
+            })
+            .map(|(id, _, _)| id.as_str())
+            .collect();
+        assert!(
+            on_function.contains("CKV_AWS_116") && on_function.contains("CKV_AWS_117"),
+            "{} skipped {on_function:?} on the function, of {skipped:?}",
             report["check_type"]
         );
     }

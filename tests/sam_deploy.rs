@@ -179,3 +179,67 @@ async fn every_example_sam_template_expands_and_deploys_to_moto() {
         );
     }
 }
+
+/// The fixture whose bucket's events reach a sync function the template creates: its SAM
+/// template expands and deploys to moto (the code zip uploaded first), and the function's
+/// ARN is a stack output naming a function that exists.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_created_sync_function_expands_and_deploys_to_moto() {
+    let moto = TestServer::moto().expect("moto_server starts");
+    let sdk = moto_sdk(&moto.endpoint()).await;
+    let client = Client::new(&sdk);
+    let s3 = cachegen_runtime::config::s3_client(&sdk);
+    let code_bucket = "cachegen-sam-sync-code";
+    s3.create_bucket().bucket(code_bucket).send().await.unwrap();
+    // An empty zip archive (its end-of-central-directory record): moto never runs it.
+    let mut empty_zip = b"PK\x05\x06".to_vec();
+    empty_zip.resize(22, 0);
+    s3.put_object()
+        .bucket(code_bucket)
+        .key("sync.zip")
+        .body(cachegen_runtime::aws_sdk_s3::primitives::ByteStream::from(
+            empty_zip,
+        ))
+        .send()
+        .await
+        .unwrap();
+    let spec = workspace_root().join("tests/fixtures/sync_function.cache.yaml");
+    let project = cachegen_compiler::Project::load(&spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &project.files(Some(&[Target::Sam])));
+    let template = translate(&dir.path().join("sam.yaml"));
+    let parameter = |key: &str, value: &str| {
+        Parameter::builder()
+            .parameter_key(key)
+            .parameter_value(value)
+            .build()
+    };
+    let name = "sam-sync-function";
+    create_stack(
+        &client,
+        name,
+        template,
+        vec![
+            parameter("CodeBucketName", code_bucket),
+            parameter("CodeKey", "sync.zip"),
+        ],
+    )
+    .await;
+    let stack = client
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .unwrap();
+    let arn = stack.stacks()[0]
+        .outputs()
+        .iter()
+        .find(|output| output.output_key() == Some("DocumentsSyncFunctionArn"))
+        .and_then(|output| output.output_value())
+        .expect("the function's ARN is an output")
+        .to_owned();
+    assert!(
+        arn.starts_with("arn:aws:lambda:us-east-1:") && arn.contains(":function:"),
+        "{arn}"
+    );
+}

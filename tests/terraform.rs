@@ -108,7 +108,7 @@ fn creates_redis(project: &Project) -> bool {
 /// Each bucket's sync function parameter, with the bucket's name.
 fn sync_function_parameters(project: &Project) -> impl Iterator<Item = (String, String)> + '_ {
     project.model.buckets.iter().filter_map(|bucket| {
-        match bucket.events.as_ref()?.function.0.as_slice() {
+        match bucket.events.as_ref()?.function.arn()?.0.as_slice() {
             [NamePart::Parameter(parameter)] => Some((parameter.clone(), bucket.name.clone())),
             _ => None,
         }
@@ -603,4 +603,72 @@ fn the_provider_applies_index_changes_one_update_table_call_each() {
         3,
         "one UpdateTable per index operation: {text}"
     );
+}
+
+/// An empty zip archive (the end-of-central-directory record alone): code for a function
+/// moto creates and never runs.
+const EMPTY_ZIP: [u8; 22] = [
+    b'P', b'K', 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+/// The fixture whose bucket's events reach a sync function the module creates: `fmt`,
+/// `validate` and `plan`, then `apply` against moto with the code zip uploaded first, the
+/// function's ARN read back from the module's output, and `destroy`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_created_sync_function_plans_applies_to_moto_and_destroys() {
+    let spec = cachegen_tests::workspace_root().join("tests/fixtures/sync_function.cache.yaml");
+    let project = Project::load(&spec).unwrap();
+    let moto = TestServer::moto().expect("moto_server starts");
+    let endpoint = moto.endpoint();
+    let sdk = cachegen_tests::moto_sdk(&endpoint).await;
+    let s3 = cachegen_runtime::config::s3_client(&sdk);
+    let code_bucket = "cachegen-test-sync-code";
+    s3.create_bucket().bucket(code_bucket).send().await.unwrap();
+    s3.put_object()
+        .bucket(code_bucket)
+        .key("sync.zip")
+        .body(aws_sdk_s3::primitives::ByteStream::from(EMPTY_ZIP.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = [
+        ("CodeBucketName".to_owned(), code_bucket.to_owned()),
+        ("CodeKey".to_owned(), "sync.zip".to_owned()),
+    ];
+    root_module(dir.path(), &project, &endpoint, &inputs);
+    std::fs::write(
+        dir.path().join("outputs.tf"),
+        "output \"function_arn\" {\n  value = module.cache.documents_sync_function_arn\n}\n",
+    )
+    .unwrap();
+    let Some(mut fmt) = terraform(&dir.path().join("module")) else {
+        return;
+    };
+    fmt.args(["fmt", "-check", "-diff", "-no-color"]);
+    run(fmt);
+    if !init(dir.path()) {
+        return;
+    }
+    let step = |args: &[&str]| {
+        let mut command = terraform(dir.path()).unwrap();
+        command.args(args);
+        run(command)
+    };
+    step(&["validate", "-no-color"]);
+    let plan = step(&["plan", "-refresh=false", "-input=false", "-no-color"]);
+    assert!(
+        plan.contains("aws_lambda_function.documents_sync will be created"),
+        "{plan}"
+    );
+    let apply = step(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(apply.contains("Apply complete!"), "{apply}");
+    let arn = step(&["output", "-raw", "function_arn"]);
+    assert!(
+        arn.starts_with("arn:aws:lambda:us-east-1:")
+            && arn.ends_with(&format!(":function:{STACK}-documents-sync")),
+        "{arn}"
+    );
+    let destroy = step(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(destroy.contains("Destroy complete!"), "{destroy}");
 }

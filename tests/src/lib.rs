@@ -114,7 +114,8 @@ pub async fn stub_sync_functions(
         let Some(events) = &bucket.events else {
             continue;
         };
-        let [cachegen_compiler::ir::NamePart::Parameter(parameter)] = events.function.0.as_slice()
+        let Some([cachegen_compiler::ir::NamePart::Parameter(parameter)]) =
+            events.function.arn().map(|arn| arn.0.as_slice())
         else {
             continue;
         };

@@ -373,10 +373,59 @@ pub enum BucketEncryption {
 /// The Lambda notified of a bucket's object events.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct BucketEvents {
-    /// Function ARN.
-    pub function: NameTemplate,
+    /// The function.
+    pub function: SyncFunction,
     /// The consumer it runs as.
     pub consumer: String,
+}
+
+/// The sync Lambda of a bucket: an existing one, or one the templates create. Serialized
+/// untagged, so an ARN reads (and fingerprints) as it did before functions could be created.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SyncFunction {
+    /// An existing function, by ARN.
+    Arn(NameTemplate),
+    /// A function the templates create.
+    Created(CreatedFunction),
+}
+
+impl SyncFunction {
+    /// The ARN the spec gives, if the function exists already.
+    pub fn arn(&self) -> Option<&NameTemplate> {
+        match self {
+            Self::Arn(arn) => Some(arn),
+            Self::Created(_) => None,
+        }
+    }
+
+    /// The ARN, when the spec writes it out (not a parameter, not created here).
+    pub fn literal_arn(&self) -> Option<&str> {
+        self.arn().and_then(NameTemplate::literal)
+    }
+}
+
+/// A sync Lambda the templates create, running as its consumer's created role.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct CreatedFunction {
+    /// CloudFormation logical ID (`DocumentsSyncFunction`).
+    pub logical_id: String,
+    /// Handler.
+    pub handler: String,
+    /// Runtime.
+    pub runtime: String,
+    /// `arm64` or `x86_64`.
+    pub architecture: String,
+    /// Memory, MB.
+    pub memory_mb: u32,
+    /// Timeout, seconds.
+    pub timeout_secs: u64,
+    /// Bucket of the deployment zip.
+    pub code_bucket: NameTemplate,
+    /// Key of the deployment zip.
+    pub code_key: NameTemplate,
+    /// Checkov checks the spec skips on this function, with their reasons.
+    pub skip_checks: Vec<SkipCheck>,
 }
 
 /// S3 event types the sync Lambda receives.

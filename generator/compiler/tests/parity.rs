@@ -58,6 +58,20 @@ struct BucketDecl {
     skips: BTreeSet<String>,
 }
 
+/// A sync function the template creates, as a template declares it.
+#[derive(Debug, PartialEq)]
+struct FunctionDecl {
+    handler: String,
+    runtime: String,
+    architectures: Vec<String>,
+    memory: String,
+    timeout: String,
+    /// Bucket and key of the zip.
+    code: (String, String),
+    environment: BTreeMap<String, String>,
+    skips: BTreeSet<String>,
+}
+
 /// One metric an alarm reads.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct MetricDecl {
@@ -102,6 +116,8 @@ struct Declared {
     buckets: BTreeMap<String, BucketDecl>,
     /// Consumer (`query_handler`) -> (action, resource) pairs.
     grants: BTreeMap<String, BTreeSet<(String, String)>>,
+    /// Created sync functions, by bucket stem (`documents`).
+    functions: BTreeMap<String, FunctionDecl>,
     alarms: BTreeMap<String, AlarmDecl>,
     /// The dashboard bodies, with table names and the region normalised, by the heading
     /// each opens with.
@@ -134,6 +150,8 @@ fn cfn_text(value: &Value) -> String {
                     format!("${{{id}}}")
                 } else if let Some(stem) = bucket_stem(id) {
                     format!("bucket:{stem}")
+                } else if let Some(stem) = id.strip_suffix("SyncFunction") {
+                    format!("function-name:{}", stem.to_snake_case())
                 } else if id.ends_with("Table") {
                     format!("name:{}", table_stem(id))
                 } else {
@@ -141,6 +159,9 @@ fn cfn_text(value: &Value) -> String {
                 }
             } else if let Some(Value::Array(parts)) = map.get("Fn::GetAtt") {
                 let id = parts[0].as_str().unwrap();
+                if let Some(stem) = id.strip_suffix("SyncFunction") {
+                    return format!("function-arn:{}", stem.to_snake_case());
+                }
                 match bucket_stem(id) {
                     Some(stem) => format!("bucket-arn:{stem}"),
                     None => format!("arn:{}", table_stem(id)),
@@ -418,6 +439,7 @@ fn from_cloudformation(text: &str) -> Declared {
         tables: BTreeMap::new(),
         buckets: BTreeMap::new(),
         grants: BTreeMap::new(),
+        functions: BTreeMap::new(),
         alarms: BTreeMap::new(),
         dashboards: BTreeMap::new(),
     };
@@ -500,6 +522,36 @@ fn from_cloudformation(text: &str) -> Declared {
                     .collect::<Vec<_>>();
                 declared.grants.entry(consumer).or_default().extend(grants);
             }
+            "AWS::Lambda::Function" | "AWS::Serverless::Function" => {
+                let p = &resource["Properties"];
+                let (code, bucket, key) = match p.get("Code") {
+                    Some(code) => (code, "S3Bucket", "S3Key"),
+                    None => (&p["CodeUri"], "Bucket", "Key"),
+                };
+                // SAM gives every function its env vars through Globals.
+                let variables = match p.get("Environment") {
+                    Some(environment) => &environment["Variables"],
+                    None => &template["Globals"]["Function"]["Environment"]["Variables"],
+                };
+                declared.functions.insert(
+                    id.strip_suffix("SyncFunction").unwrap().to_snake_case(),
+                    FunctionDecl {
+                        handler: cfn_text(&p["Handler"]),
+                        runtime: cfn_text(&p["Runtime"]),
+                        architectures: strings(&p["Architectures"]),
+                        memory: cfn_text(&p["MemorySize"]),
+                        timeout: cfn_text(&p["Timeout"]),
+                        code: (cfn_text(&code[bucket]), cfn_text(&code[key])),
+                        environment: variables
+                            .as_object()
+                            .unwrap()
+                            .iter()
+                            .map(|(name, value)| (name.clone(), cfn_text(value)))
+                            .collect(),
+                        skips: cfn_skips(resource),
+                    },
+                );
+            }
             "AWS::CloudWatch::Alarm" => {
                 let (name, alarm) = cfn_alarm(resource);
                 declared.alarms.insert(name, alarm);
@@ -565,6 +617,14 @@ fn normalise_reference(reference: &str) -> String {
     if let Some(rest) = reference.strip_prefix("aws_dynamodb_table.") {
         let (stem, attribute) = rest.split_once('.').unwrap();
         return format!("{attribute}:{stem}");
+    }
+    if let Some(rest) = reference.strip_prefix("aws_lambda_function.") {
+        let (name, attribute) = rest.split_once('.').unwrap();
+        let stem = name.strip_suffix("_sync").unwrap();
+        return match attribute {
+            "arn" => format!("function-arn:{stem}"),
+            _ => format!("function-name:{stem}"),
+        };
     }
     if let Some(rest) = reference.strip_prefix("aws_s3_bucket.") {
         return match rest.split_once('.').unwrap() {
@@ -736,6 +796,7 @@ fn tf_skips(main: &str) -> BTreeMap<String, BTreeSet<String>> {
             "aws_dynamodb_table",
             "aws_s3_bucket",
             "aws_elasticache_serverless_cache",
+            "aws_lambda_function",
         ]
         .iter()
         .find_map(|kind| {
@@ -764,6 +825,7 @@ fn from_terraform(main: &str) -> Declared {
         tables: BTreeMap::new(),
         buckets: BTreeMap::new(),
         grants: BTreeMap::new(),
+        functions: BTreeMap::new(),
         alarms: BTreeMap::new(),
         dashboards: BTreeMap::new(),
     };
@@ -840,6 +902,25 @@ fn from_terraform(main: &str) -> Declared {
                 // A policy in parts: `api`, `api-2`...
                 let consumer = name.split('-').next().unwrap().to_owned();
                 declared.grants.entry(consumer).or_default().extend(grants);
+            }
+            ("resource", ["aws_lambda_function", name]) => {
+                let b = block.body();
+                let environment = nested(b, "environment").next().unwrap();
+                declared.functions.insert(
+                    name.strip_suffix("_sync").unwrap().to_owned(),
+                    FunctionDecl {
+                        handler: text(b, "handler"),
+                        runtime: text(b, "runtime"),
+                        architectures: tf_list(attr(b, "architectures").unwrap()),
+                        memory: text(b, "memory_size"),
+                        timeout: text(b, "timeout"),
+                        code: (text(b, "s3_bucket"), text(b, "s3_key")),
+                        environment: tf_object(attr(environment, "variables").unwrap()),
+                        skips: skips
+                            .remove(&format!("aws_lambda_function.{name}"))
+                            .unwrap_or_default(),
+                    },
+                );
             }
             ("resource", ["aws_cloudwatch_metric_alarm", _]) => {
                 let (name, alarm) = tf_alarm(block.body());
@@ -1052,6 +1133,50 @@ fn cloudformation_sam_and_terraform_declare_the_same_cache() {
             "{name}: Terraform differs from CloudFormation"
         );
     }
+}
+
+#[test]
+fn a_created_sync_function_is_the_same_in_every_target() {
+    let spec = support::workspace_root().join("tests/fixtures/sync_function.cache.yaml");
+    let project = Project::load(&spec).unwrap();
+    let cloudformation = from_cloudformation(&file(
+        &project,
+        Target::Cloudformation,
+        "cloudformation.yaml",
+    ));
+    let sam = from_cloudformation(&file(&project, Target::Sam, "sam.yaml"));
+    let terraform = from_terraform(&file(&project, Target::Terraform, "terraform/main.tf"));
+    let function = &cloudformation.functions["documents"];
+    assert_eq!(
+        function.code,
+        ("${code_bucket_name}".into(), "${code_key}".into())
+    );
+    assert_eq!(function.skips.len(), 6, "{function:#?}");
+    assert_eq!(
+        function.environment["DOCUMENTS_BUCKET_NAME"],
+        "sync-demo-documents-${AWS::AccountId}"
+    );
+    let bucket = &cloudformation.buckets["documents"];
+    assert!(
+        bucket
+            .notifications
+            .iter()
+            .all(|(function, ..)| function == "function-arn:documents"),
+        "{bucket:#?}"
+    );
+    let alarm = &cloudformation.alarms["sync-errors"];
+    assert!(
+        alarm
+            .metrics
+            .iter()
+            .all(|metric| metric.dimensions["FunctionName"] == "function-name:documents"),
+        "{alarm:#?}"
+    );
+    assert_eq!(sam, cloudformation, "SAM differs from CloudFormation");
+    assert_eq!(
+        terraform, cloudformation,
+        "Terraform differs from CloudFormation"
+    );
 }
 
 #[test]

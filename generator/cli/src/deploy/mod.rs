@@ -616,7 +616,7 @@ pub fn expected_bucket(model: &CacheModel, reference: &BucketRef) -> ExpectedBuc
         Some(events) => model
             .documents_in(reference)
             .map(|(_, document)| ExpectedNotification {
-                function_arn: events.function.literal().map(str::to_owned),
+                function_arn: events.function.literal_arn().map(str::to_owned),
                 events: cachegen_compiler::ir::DOCUMENT_EVENTS
                     .map(str::to_owned)
                     .to_vec(),

@@ -5,9 +5,9 @@ use serde_json::{Map, Value as Json, json};
 
 use super::dashboard;
 use super::resources::{
-    AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard, Infrastructure,
-    Lifecycle, Metric, Query, RedisResource, Resources, Roles, Statement, Statistic,
-    TREAT_MISSING_DATA, TableResource, Value,
+    AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard, FunctionResource,
+    FunctionRole, Infrastructure, Lifecycle, Metric, Query, RedisResource, Resources, Roles,
+    Statement, Statistic, TREAT_MISSING_DATA, TableResource, Value,
 };
 use crate::ir::{
     Billing, BucketEncryption, CacheModel, Encryption, Index, KeyAttribute, NamePart, NameTemplate,
@@ -97,6 +97,12 @@ pub fn resources(infrastructure: &Infrastructure<'_>) -> Map<String, Json> {
     }
     for consumer in &infrastructure.consumers {
         resources.extend(consumer_resources(infrastructure, consumer));
+    }
+    for function in &infrastructure.functions {
+        resources.insert(
+            function.id.logical_id.clone(),
+            function_resource(infrastructure, function),
+        );
     }
     for alarm in &infrastructure.alarms {
         resources.insert(
@@ -437,6 +443,56 @@ fn bucket_resources(
     resources
 }
 
+/// A created sync function: `AWS::Lambda::Function` running as its consumer's created
+/// role, or in SAM `AWS::Serverless::Function` with the consumer's policies (and its env
+/// vars from `Globals`). Neither has SAM `Events`: the bucket sets its own notifications.
+fn function_resource(infrastructure: &Infrastructure<'_>, resource: &FunctionResource<'_>) -> Json {
+    let function = resource.function;
+    let mut properties = Map::new();
+    properties.insert("Description".into(), resource.description.as_str().into());
+    properties.insert("Handler".into(), function.handler.as_str().into());
+    properties.insert("Runtime".into(), function.runtime.as_str().into());
+    properties.insert("Architectures".into(), json!([function.architecture]));
+    properties.insert("MemorySize".into(), function.memory_mb.into());
+    properties.insert("Timeout".into(), function.timeout_secs.into());
+    let (bucket, key) = (name(&function.code_bucket), name(&function.code_key));
+    let kind = match &resource.role {
+        FunctionRole::Created(role) => {
+            properties.insert("Code".into(), json!({ "S3Bucket": bucket, "S3Key": key }));
+            properties.insert("Role".into(), value(infrastructure, &Value::RoleArn(*role)));
+            let variables: Map<String, Json> = resource
+                .environment
+                .iter()
+                .map(|(env_var, text)| ((*env_var).to_owned(), value(infrastructure, text)))
+                .collect();
+            properties.insert("Environment".into(), json!({ "Variables": variables }));
+            properties.insert("Tags".into(), tags(infrastructure, &resource.tags));
+            "AWS::Lambda::Function"
+        }
+        FunctionRole::SamPolicies(policies) => {
+            properties.insert("CodeUri".into(), json!({ "Bucket": bucket, "Key": key }));
+            let policies: Vec<Json> = policies
+                .iter()
+                .map(|policy| value(infrastructure, policy))
+                .collect();
+            properties.insert("Policies".into(), json!(policies));
+            let tags: Map<String, Json> = resource
+                .tags
+                .iter()
+                .map(|(key, tag)| ((*key).to_owned(), value(infrastructure, tag)))
+                .collect();
+            properties.insert("Tags".into(), Json::Object(tags));
+            "AWS::Serverless::Function"
+        }
+    };
+    let mut function_resource = json!({ "Type": kind });
+    if !function.skip_checks.is_empty() {
+        function_resource["Metadata"] = checkov_metadata(&function.skip_checks);
+    }
+    function_resource["Properties"] = Json::Object(properties);
+    function_resource
+}
+
 /// A consumer's created role, if any, and its cache policy.
 fn consumer_resources(
     infrastructure: &Infrastructure<'_>,
@@ -632,7 +688,7 @@ pub fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> Json {
         }
         Value::ObjectsArn(bucket, prefix) => {
             let resource = infrastructure.bucket(*bucket);
-            let bucket_name = if resource.created.is_some() {
+            let bucket_name = if !infrastructure.names_bucket_by_text(*bucket) {
                 format!("${{{}}}", resource.id.logical_id)
             } else {
                 sub_text(&resource.bucket.bucket_name)
@@ -664,6 +720,12 @@ pub fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> Json {
         Value::RedisUrl => {
             let id = redis_id(infrastructure);
             json!({ "Fn::Sub": format!("rediss://${{{id}.Endpoint.Address}}:${{{id}.Endpoint.Port}}") })
+        }
+        Value::FunctionArn(bucket) => {
+            json!({ "Fn::GetAtt": [infrastructure.function(*bucket).id.logical_id, "Arn"] })
+        }
+        Value::FunctionName(bucket) => {
+            json!({ "Ref": infrastructure.function(*bucket).id.logical_id })
         }
     }
 }

@@ -17,8 +17,8 @@ use super::dashboard;
 pub use super::redis::{LAMBDA_VPC_ACCESS, ParameterKind, RedisResource};
 use crate::ir::{
     self, Alarm, AlarmQuery, Bucket, BucketEncryption, CacheModel, Comparison, Consumer,
-    DOCUMENT_EVENTS, DataType, DimensionValue, FINGERPRINT_TAG, MetricStat, NamePart, NameTemplate,
-    OVERFLOW_PREFIX, Role, Table, table_operations,
+    CreatedFunction, DOCUMENT_EVENTS, DataType, DimensionValue, FINGERPRINT_TAG, MetricStat,
+    NamePart, NameTemplate, OVERFLOW_PREFIX, Role, SyncFunction, Table, table_operations,
 };
 use crate::limits::{self, MANAGED_POLICY_SIZE};
 
@@ -135,6 +135,10 @@ pub enum Value<'m> {
     RedisPort,
     /// The URL of the created Redis: `rediss://<address>:<port>` (TLS only).
     RedisUrl,
+    /// The ARN of the sync function the template creates for a bucket.
+    FunctionArn(BucketRef),
+    /// The name of the sync function the template creates for a bucket.
+    FunctionName(BucketRef),
 }
 
 impl<'m> Value<'m> {
@@ -279,6 +283,36 @@ pub struct NotificationFilter {
     pub prefix: String,
     /// Key suffix (empty: none).
     pub suffix: String,
+}
+
+/// A sync function the template creates for a bucket's events.
+#[derive(Clone, Debug)]
+pub struct FunctionResource<'m> {
+    /// Its names.
+    pub id: Id,
+    /// The bucket whose events it handles.
+    pub bucket: BucketRef,
+    /// Its settings, as validated.
+    pub function: &'m CreatedFunction,
+    /// Its description.
+    pub description: String,
+    /// Its name where a target must give one (Terraform; CloudFormation names it itself).
+    pub name: Value<'m>,
+    /// What it runs as.
+    pub role: FunctionRole<'m>,
+    /// Its environment: every table's and bucket's env var ([`Infrastructure::environment`]).
+    pub environment: Vec<(&'m str, Value<'m>)>,
+    /// Tags.
+    pub tags: Vec<Tag<'m>>,
+}
+
+/// The execution role of a created sync function.
+#[derive(Clone, Debug)]
+pub enum FunctionRole<'m> {
+    /// The events' consumer's created role.
+    Created(RoleRef),
+    /// The role SAM makes for the function, with the consumer's policies.
+    SamPolicies(Vec<Value<'m>>),
 }
 
 /// A consumer's IAM: its created role, if any, and its least-privilege cache policy.
@@ -458,6 +492,8 @@ pub struct Infrastructure<'m> {
     pub consumers: Vec<ConsumerResources<'m>>,
     /// The roles the template creates, in consumer order.
     pub roles: Vec<CreatedRole>,
+    /// The sync functions the template creates, in bucket order.
+    pub functions: Vec<FunctionResource<'m>>,
     /// Alarms, in spec order.
     pub alarms: Vec<AlarmResource<'m>>,
     /// The dashboards: one per table (one for the cache when it has one table), and more
@@ -499,6 +535,7 @@ impl<'m> Infrastructure<'m> {
             buckets: Vec::new(),
             consumers: Vec::new(),
             roles: Vec::new(),
+            functions: Vec::new(),
             alarms: Vec::new(),
             dashboards: dashboards(model),
             outputs: Vec::new(),
@@ -511,13 +548,16 @@ impl<'m> Infrastructure<'m> {
             let resources = infrastructure.build_consumer(consumer, roles);
             infrastructure.consumers.push(resources);
         }
+        infrastructure.environment = infrastructure.environment_of();
+        infrastructure.functions = ir::Ref::each(&model.buckets)
+            .filter_map(|(reference, bucket)| infrastructure.build_function(&reference, bucket))
+            .collect();
         infrastructure.alarms = model
             .alarms
             .iter()
             .map(|alarm| infrastructure.build_alarm(alarm))
             .collect();
         infrastructure.outputs = infrastructure.outputs_of();
-        infrastructure.environment = infrastructure.environment_of();
         infrastructure
     }
 
@@ -539,6 +579,69 @@ impl<'m> Infrastructure<'m> {
     /// The role `reference` points at.
     pub fn role(&self, reference: RoleRef) -> &CreatedRole {
         &self.roles[reference.0]
+    }
+
+    /// Whether values name `bucket` by its name text rather than a reference to it: a
+    /// created bucket whose events reach a created function. The bucket's notifications
+    /// refer to the function, and in SAM the function lists the policy naming the
+    /// bucket's objects, so a reference to the bucket there would be a cycle.
+    pub fn names_bucket_by_text(&self, bucket: BucketRef) -> bool {
+        self.bucket(bucket).created.is_none()
+            || self
+                .functions
+                .iter()
+                .any(|function| function.bucket == bucket)
+    }
+
+    /// The sync function the template creates for `bucket`.
+    pub fn function(&self, bucket: BucketRef) -> &FunctionResource<'m> {
+        self.functions
+            .iter()
+            .find(|function| function.bucket == bucket)
+            .expect("a created function's value refers to a bucket that creates one")
+    }
+
+    /// The sync function `bucket`'s events create, with the role of their consumer.
+    fn build_function(
+        &self,
+        in_model: &ir::BucketRef,
+        bucket: &'m Bucket,
+    ) -> Option<FunctionResource<'m>> {
+        let events = bucket.events.as_ref()?;
+        let SyncFunction::Created(function) = &events.function else {
+            return None;
+        };
+        let (position, consumer) = self
+            .consumers
+            .iter()
+            .enumerate()
+            .find(|(_, resources)| resources.consumer.name == events.consumer)
+            .expect("validation resolves a bucket's event consumer");
+        let role = match consumer.role {
+            Some(role) => FunctionRole::Created(role),
+            None => FunctionRole::SamPolicies(
+                (0..consumer.policies.len())
+                    .map(|part| Value::PolicyArn(ConsumerRef(position), part))
+                    .collect(),
+            ),
+        };
+        let environment = self.environment.clone();
+        Some(FunctionResource {
+            id: Id {
+                logical_id: function.logical_id.clone(),
+                terraform: format!("{}_sync", terraform_name(&bucket.name)),
+            },
+            bucket: BucketRef::of(in_model),
+            function,
+            description: format!(
+                "Applies the object events of bucket {} to the cache (consumer {})",
+                bucket.name, events.consumer
+            ),
+            name: Value::stack_prefixed(&format!("{}-sync", bucket.name)),
+            role,
+            environment,
+            tags: tags(&bucket.tags, &self.model.fingerprint),
+        })
     }
 
     fn build_bucket(&self, in_model: &ir::BucketRef, bucket: &'m Bucket) -> BucketResource<'m> {
@@ -580,7 +683,10 @@ impl<'m> Infrastructure<'m> {
                     logical_id: format!("{}EventsPermission", bucket.logical_id),
                     terraform: format!("{stem}_events"),
                 },
-                function: Value::name(&events.function),
+                function: match &events.function {
+                    SyncFunction::Arn(arn) => Value::name(arn),
+                    SyncFunction::Created(_) => Value::FunctionArn(reference),
+                },
                 filters: self
                     .model
                     .documents_in(in_model)
@@ -846,12 +952,13 @@ impl<'m> Infrastructure<'m> {
             Value::ObjectsArn(bucket, prefix) => bucket_arn(*bucket) + 1 + prefix.len() + 1,
             // A free parameter is at most a parameter value long.
             Value::Text(text) => limits::max_len(text, parameters, limits::PARAMETER_VALUE),
-            Value::FunctionNameOfArn(_) => limits::FUNCTION_NAME,
+            Value::FunctionNameOfArn(_) | Value::FunctionName(_) => limits::FUNCTION_NAME,
             Value::PolicyArn(..)
             | Value::RoleArn(_)
             | Value::RoleName(_)
             | Value::RoleNameOfArn(_)
-            | Value::AwsManagedPolicy(_) => MAX_ARN,
+            | Value::AwsManagedPolicy(_)
+            | Value::FunctionArn(_) => MAX_ARN,
             Value::RedisAddress | Value::RedisPort | Value::RedisUrl => {
                 super::redis::MAX_URL_LENGTH
             }
@@ -913,13 +1020,17 @@ impl<'m> Infrastructure<'m> {
     /// The name of the sync function `bucket`'s events reach: cut from its ARN, when the
     /// spec writes the ARN out, else once deployed.
     fn sync_function_name(&self, bucket: &ir::BucketRef) -> Value<'m> {
-        let function = &self
+        let function = match &self
             .model
             .bucket(bucket)
             .events
             .as_ref()
             .expect("validation resolves sync_errors alarms to buckets with events")
-            .function;
+            .function
+        {
+            SyncFunction::Arn(arn) => arn,
+            SyncFunction::Created(_) => return Value::FunctionName(BucketRef::of(bucket)),
+        };
         match function.literal().and_then(|arn| arn.split(':').nth(6)) {
             Some(name) => Value::literal(name),
             None => Value::FunctionNameOfArn(function),
@@ -966,6 +1077,19 @@ impl<'m> Infrastructure<'m> {
         if let Some(redis) = &self.redis {
             outputs.extend(redis.outputs());
         }
+        for function in &self.functions {
+            outputs.push(Output {
+                id: Id {
+                    logical_id: format!("{}Arn", function.id.logical_id),
+                    terraform: format!("{}_function_arn", function.id.terraform),
+                },
+                description: format!(
+                    "ARN of the sync function of bucket {}",
+                    self.bucket(function.bucket).bucket.name
+                ),
+                value: Value::FunctionArn(function.bucket),
+            });
+        }
         for (position, resources) in self.consumers.iter().enumerate() {
             let name = &resources.consumer.name;
             let count = resources.policies.len();
@@ -1005,16 +1129,28 @@ impl<'m> Infrastructure<'m> {
         outputs
     }
 
+    /// Each table's and bucket's env var and value. When the template creates a sync
+    /// function, buckets are named by their name text rather than a reference: the
+    /// bucket's notifications refer to the function, whose environment (in SAM, every
+    /// function's, through `Globals`) would otherwise refer back to the bucket, a cycle.
     fn environment_of(&self) -> Vec<(&'m str, Value<'m>)> {
+        let creates_functions = self.model.buckets.iter().any(|bucket| {
+            bucket
+                .events
+                .as_ref()
+                .is_some_and(|events| matches!(events.function, SyncFunction::Created(_)))
+        });
         let tables = self.model.tables.iter().enumerate();
         let buckets = self.model.buckets.iter().enumerate();
         tables
             .map(|(position, table)| (table.env_var.as_str(), Value::TableName(TableRef(position))))
             .chain(buckets.map(|(position, bucket)| {
-                (
-                    bucket.env_var.as_str(),
-                    Value::BucketName(BucketRef(position)),
-                )
+                let value = if creates_functions {
+                    Value::name(&bucket.bucket_name)
+                } else {
+                    Value::BucketName(BucketRef(position))
+                };
+                (bucket.env_var.as_str(), value)
             }))
             .chain(super::redis::environment(self.model, self.redis.as_ref()))
             .collect()

@@ -9,12 +9,12 @@ use super::dashboard;
 use super::hcl::{self, Block, Item};
 use super::resources::{
     self, AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard,
-    Infrastructure, Lifecycle, Metric, Policy, Query, RedisResource, Roles, Statistic,
-    TableResource, Value,
+    FunctionResource, FunctionRole, Infrastructure, Lifecycle, Metric, Policy, Query,
+    RedisResource, Roles, Statistic, TableResource, Value,
 };
 use crate::ir::{
     Billing, Bucket, BucketEncryption, CacheModel, Encryption, Index, NamePart, NameTemplate,
-    ProjectionType, Table,
+    ProjectionType, SyncFunction, Table,
 };
 use crate::limits;
 
@@ -108,7 +108,12 @@ fn uses(model: &CacheModel, wanted: &NamePart) -> bool {
             || bucket
                 .events
                 .as_ref()
-                .is_some_and(|events| in_template(&events.function))
+                .is_some_and(|events| match &events.function {
+                    SyncFunction::Arn(arn) => in_template(arn),
+                    SyncFunction::Created(function) => {
+                        in_template(&function.code_bucket) || in_template(&function.code_key)
+                    }
+                })
     };
     model.buckets.iter().any(in_bucket)
         || model.tables.iter().any(|table| {
@@ -162,6 +167,9 @@ fn main(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
     }
     for consumer in &infrastructure.consumers {
         blocks.extend(consumer_blocks(infrastructure, consumer));
+    }
+    for function in &infrastructure.functions {
+        blocks.push(function_block(infrastructure, function));
     }
     for alarm in &infrastructure.alarms {
         blocks.push(alarm_block(infrastructure, alarm));
@@ -480,6 +488,47 @@ fn index_block(index: &Index) -> Block {
             .attr("write_capacity", capacity.write.to_string());
     }
     block
+}
+
+/// A created sync function, running as its consumer's created role. Lambda names are at
+/// most 64 characters, so a long stack name is cut.
+fn function_block(infrastructure: &Infrastructure<'_>, resource: &FunctionResource<'_>) -> Block {
+    let function = resource.function;
+    let FunctionRole::Created(role) = &resource.role else {
+        unreachable!("Terraform creates the consumers' roles");
+    };
+    let environment = resource
+        .environment
+        .iter()
+        .map(|(env_var, variable)| (hcl::key(env_var), value(infrastructure, variable)))
+        .collect();
+    skip_comments(
+        Block::new("resource", &["aws_lambda_function", &resource.id.terraform]),
+        &function.skip_checks,
+    )
+    .attr(
+        "function_name",
+        format!(
+            "substr({}, 0, {})",
+            value(infrastructure, &resource.name),
+            limits::FUNCTION_NAME
+        ),
+    )
+    .attr("description", hcl::string(&resource.description))
+    .attr("role", value(infrastructure, &Value::RoleArn(*role)))
+    .attr("handler", hcl::string(&function.handler))
+    .attr("runtime", hcl::string(&function.runtime))
+    .attr(
+        "architectures",
+        hcl::list([hcl::string(&function.architecture)]),
+    )
+    .attr("memory_size", function.memory_mb.to_string())
+    .attr("timeout", function.timeout_secs.to_string())
+    .attr("s3_bucket", name(&function.code_bucket))
+    .attr("s3_key", name(&function.code_key))
+    .item(Item::Blank)
+    .block(Block::new("environment", &[]).item(Item::Object("variables".into(), environment)))
+    .item(tags(infrastructure, &resource.tags))
 }
 
 fn lambda_assume_role() -> Block {
@@ -807,7 +856,7 @@ fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> String {
             let resource = infrastructure.bucket(*bucket);
             let prefix = hcl::string(prefix);
             let prefix = &prefix[1..prefix.len() - 1];
-            if resource.created.is_some() {
+            if !infrastructure.names_bucket_by_text(*bucket) {
                 format!(
                     "\"${{aws_s3_bucket.{}.arn}}/{prefix}*\"",
                     resource.id.terraform
@@ -850,6 +899,14 @@ fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> String {
             "\"rediss://${{{}}}:${{{}}}\"",
             redis_endpoint(infrastructure, "address"),
             redis_endpoint(infrastructure, "port")
+        ),
+        Value::FunctionArn(bucket) => format!(
+            "aws_lambda_function.{}.arn",
+            infrastructure.function(*bucket).id.terraform
+        ),
+        Value::FunctionName(bucket) => format!(
+            "aws_lambda_function.{}.function_name",
+            infrastructure.function(*bucket).id.terraform
         ),
     }
 }

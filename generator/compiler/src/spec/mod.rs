@@ -205,11 +205,105 @@ pub enum BucketEncryption {
 /// Where a bucket's object events go.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 pub struct BucketEvents {
-    /// ARN of the sync Lambda, usually a parameter (`"${SyncFunctionArn}"`).
-    pub function: String,
+    /// The sync Lambda: its ARN, usually a parameter (`"${SyncFunctionArn}"`), or
+    /// `{ create: ... }` for the templates to create it.
+    pub function: EventFunction,
     /// The consumer that Lambda runs as; it needs `read`, `write` and `invalidate` on
     /// every document type of the bucket.
     pub consumer: String,
+}
+
+/// The Lambda a bucket's events reach: one that exists, or one the templates create.
+// Deserialized by hand rather than `untagged`, so a mistake inside `create` is reported
+// where it is rather than as "none of the forms".
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EventFunction {
+    /// ARN of an existing function, usually a parameter (`"${SyncFunctionArn}"`).
+    Arn(String),
+    /// A function the templates create, running as the events' consumer's created role.
+    Create {
+        /// How to create it.
+        create: SyncFunctionSpec,
+    },
+}
+
+impl<'de> Deserialize<'de> for EventFunction {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = EventFunction;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a function ARN, or `{ create: ... }`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, arn: &str) -> Result<EventFunction, E> {
+                Ok(EventFunction::Arn(arn.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<EventFunction, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Create {
+                    create: SyncFunctionSpec,
+                }
+                let Create { create } =
+                    Create::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(EventFunction::Create { create })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// A sync Lambda the templates create. Its code is a zip already in S3; it gets every
+/// table's and bucket's env var, and its ARN is a stack output.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncFunctionSpec {
+    /// Handler (`bootstrap` for a Rust binary on `provided.al2023`).
+    pub handler: String,
+    /// Lambda runtime, such as `provided.al2023`.
+    pub runtime: String,
+    /// `arm64` (the default) or `x86_64`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<Architecture>,
+    /// Memory, MB (default 256; 128 to 10240).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    /// Timeout (default `30s`; at most `15m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<SpecDuration>,
+    /// Where the deployment zip is.
+    pub code: FunctionCode,
+    /// Checkov checks that do not apply to this function, by ID, each with the reason.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub skip_checks: IndexMap<String, String>,
+}
+
+/// A Lambda instruction set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    /// Graviton.
+    #[default]
+    Arm64,
+    /// Intel and AMD.
+    X86_64,
+}
+
+/// A deployment zip in S3.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionCode {
+    /// Bucket holding the zip (may use `${parameter}`s).
+    pub s3_bucket: String,
+    /// Object key of the zip (may use `${parameter}`s).
+    pub s3_key: String,
 }
 
 /// Where a data type's documents live in S3: the source of truth the table caches.

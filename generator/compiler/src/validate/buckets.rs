@@ -5,8 +5,8 @@ use heck::{ToPascalCase, ToShoutySnakeCase};
 use super::source::NodePath;
 use super::{Checker, codes, names};
 use crate::ir::{
-    Bucket, BucketEncryption, BucketEvents, Consumer, DataType, Document, Field, NameTemplate, Ref,
-    Table, Template, TemplatePart,
+    Bucket, BucketEncryption, BucketEvents, Consumer, CreatedFunction, DataType, Document, Field,
+    NameTemplate, Ref, Role, SyncFunction, Table, Template, TemplatePart,
 };
 use crate::spec::{self, Access};
 
@@ -103,15 +103,24 @@ impl Checker<'_> {
                     "let the templates create the bucket (`name:`), or point the existing bucket's notifications at the sync Lambda yourself",
                 );
             }
-            let function = self.name_template(&path.key("events").key("function"), &events.function);
-            if function.literal().is_some_and(|arn| !is_function_arn(arn)) {
-                self.error(
-                    codes::EVENT_FUNCTION,
-                    &path.key("events").key("function"),
-                    format!("`{}` is not a Lambda function ARN", events.function),
-                    "pass the ARN as a parameter, such as `function: \"${SyncFunctionArn}\"`",
-                );
-            }
+            let function_path = path.key("events").key("function");
+            let function = match &events.function {
+                spec::EventFunction::Arn(text) => {
+                    let arn = self.name_template(&function_path, text);
+                    if arn.literal().is_some_and(|arn| !is_function_arn(arn)) {
+                        self.error(
+                            codes::EVENT_FUNCTION,
+                            &function_path,
+                            format!("`{text}` is not a Lambda function ARN"),
+                            "pass the ARN as a parameter, such as `function: \"${SyncFunctionArn}\"`",
+                        );
+                    }
+                    SyncFunction::Arn(arn)
+                }
+                spec::EventFunction::Create { create } => SyncFunction::Created(
+                    self.created_function(&function_path.key("create"), name, create),
+                ),
+            };
             BucketEvents {
                 function,
                 consumer: events.consumer.clone(),
@@ -151,6 +160,70 @@ impl Checker<'_> {
                 Vec::new()
             },
             skip_checks: self.skip_checks(&path.key("skip_checks"), &bucket.skip_checks),
+        }
+    }
+
+    /// The sync function bucket `bucket` creates, as the spec at `path` describes it.
+    fn created_function(
+        &mut self,
+        path: &NodePath,
+        bucket: &str,
+        function: &spec::SyncFunctionSpec,
+    ) -> CreatedFunction {
+        let memory_mb = function.memory.unwrap_or(DEFAULT_MEMORY_MB);
+        if !(MIN_MEMORY_MB..=MAX_MEMORY_MB).contains(&memory_mb) {
+            self.error(
+                codes::SYNC_FUNCTION,
+                &path.key("memory"),
+                format!(
+                    "Lambda gives a function {MIN_MEMORY_MB} to {MAX_MEMORY_MB} MB, not {memory_mb}"
+                ),
+                "for example `memory: 256`",
+            );
+        }
+        let timeout_secs = match function.timeout {
+            None => DEFAULT_TIMEOUT_SECS,
+            Some(timeout) => {
+                let secs = self.duration(&path.key("timeout"), "a function timeout", timeout);
+                if secs > MAX_TIMEOUT_SECS {
+                    self.error(
+                        codes::SYNC_FUNCTION,
+                        &path.key("timeout"),
+                        format!("a Lambda function runs at most 15 minutes, not {timeout}"),
+                        "for example `timeout: 30s`",
+                    );
+                }
+                secs
+            }
+        };
+        for (field, text) in [
+            ("handler", &function.handler),
+            ("runtime", &function.runtime),
+        ] {
+            if text.trim().is_empty() {
+                self.error(
+                    codes::SYNC_FUNCTION,
+                    &path.key(field),
+                    format!("the sync function's `{field}` is empty"),
+                    "for a Rust binary: `handler: bootstrap`, `runtime: provided.al2023`",
+                );
+            }
+        }
+        let code = path.key("code");
+        CreatedFunction {
+            logical_id: format!("{}SyncFunction", bucket.to_pascal_case()),
+            handler: function.handler.clone(),
+            runtime: function.runtime.clone(),
+            architecture: match function.architecture.unwrap_or_default() {
+                spec::Architecture::Arm64 => "arm64",
+                spec::Architecture::X86_64 => "x86_64",
+            }
+            .to_owned(),
+            memory_mb,
+            timeout_secs,
+            code_bucket: self.name_template(&code.key("s3_bucket"), &function.code.s3_bucket),
+            code_key: self.name_template(&code.key("s3_key"), &function.code.s3_key),
+            skip_checks: self.skip_checks(&path.key("skip_checks"), &function.skip_checks),
         }
     }
 
@@ -339,6 +412,22 @@ impl Checker<'_> {
                     );
                 }
                 Some(consumer) => {
+                    if matches!(events.function, SyncFunction::Created(_))
+                        && consumer.role != Role::Create
+                    {
+                        self.error(
+                            codes::SYNC_FUNCTION_ROLE,
+                            &path.key("consumer"),
+                            format!(
+                                "the templates create the sync function of bucket `{}`, but consumer `{}` does not have a created role for it to run as",
+                                bucket.name, consumer.name
+                            ),
+                            format!(
+                                "give consumer `{}` `role: create` (the default), or name an existing function in `function`",
+                                consumer.name
+                            ),
+                        );
+                    }
                     for (data_type, _) in &documents {
                         let syncs = consumer.access.iter().any(|(access, levels)| {
                             access.name() == data_type.name && levels.contains(&Access::Sync)
@@ -379,6 +468,17 @@ impl Checker<'_> {
         }
     }
 }
+
+/// Memory of a created sync function when the spec gives none, MB.
+const DEFAULT_MEMORY_MB: u32 = 256;
+/// The least memory Lambda gives a function, MB.
+const MIN_MEMORY_MB: u32 = 128;
+/// The most memory Lambda gives a function, MB.
+const MAX_MEMORY_MB: u32 = 10_240;
+/// Timeout of a created sync function when the spec gives none, seconds.
+const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// The longest Lambda runs a function, seconds.
+const MAX_TIMEOUT_SECS: u64 = 900;
 
 /// Whether `arn` is a Lambda function's ARN (`arn:<partition>:lambda:<region>:<account>:function:<name>`,
 /// perhaps with a version or alias after the name), whose seventh part is the function's name.

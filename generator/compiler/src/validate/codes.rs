@@ -125,6 +125,8 @@ codes! {
     OVERLAPPING_EVENTS = "CG0510", "two document types in one bucket whose event filters overlap";
     NO_OVERFLOW_BUCKET = "CG0511", "large values on a table with no overflow bucket";
     CUSTOMER_ATTRIBUTE = "CG0512", "a document's customer attribute that the data type does not write";
+    SYNC_FUNCTION = "CG0513", "a created sync function's memory, timeout, handler or runtime that Lambda refuses";
+    SYNC_FUNCTION_ROLE = "CG0514", "a created sync function whose consumer has no created role to run as";
 
     // CG06: consumers.
     NO_ACCESS = "CG0601", "a consumer given no access, or a data type listed with none";

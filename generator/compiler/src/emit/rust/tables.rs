@@ -136,7 +136,7 @@ fn expected_bucket(model: &CacheModel, reference: &BucketRef, bucket: &Bucket) -
         Some(events) => model
             .documents_in(reference)
             .map(|(_, document)| {
-                let function = optional(events.function.literal());
+                let function = optional(events.function.literal_arn());
                 let (prefix, suffix) = (document.key_prefix(), document.key_suffix());
                 let events = DOCUMENT_EVENTS.as_slice();
                 quote! {
