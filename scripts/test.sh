@@ -228,10 +228,17 @@ if [ $# -eq 0 ]; then
   # Each publishable crate is packaged, so a file it needs from outside its folder, or a
   # dependency without a version, fails here; the light ones are also built from their
   # tarballs (the runtime and the CLI would rebuild the AWS SDK: minutes, for no more).
+  # A fresh target dir per run: cargo extracts the packages it verifies against into
+  # ~/.cargo/registry/src, keyed by the packaging registry's path, and reuses what it
+  # finds there, so packages from an earlier run at the same path would stand in for
+  # today's sources.
   log "cargo package"
-  cargo package --offline --allow-dirty -p cachegen-names -p cachegen-compiler
+  package_target=$(mktemp -d "$root/target/package-XXXXXX")
+  cargo package --offline --allow-dirty --target-dir "$package_target" \
+    -p cachegen-names -p cachegen-compiler
   # One command for all four, so the runtime and the CLI resolve the names crate and the
   # compiler from the packages beside them, not from crates.io.
-  cargo package --offline --allow-dirty --no-verify -p cachegen-names -p cachegen-compiler \
-    -p cachegen-runtime -p cachegen
+  cargo package --offline --allow-dirty --no-verify --target-dir "$package_target" \
+    -p cachegen-names -p cachegen-compiler -p cachegen-runtime -p cachegen
+  rm -rf "$package_target"
 fi
