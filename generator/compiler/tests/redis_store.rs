@@ -1,19 +1,10 @@
 //! A spec whose store is Redis: what it refuses (each at its place), and what it builds.
 
+mod support;
+
 use cachegen_compiler::compile_text;
 use cachegen_compiler::ir::Target;
-
-/// The one-line summaries and codes of a spec's problems.
-fn problems(text: &str) -> Vec<(String, &'static str)> {
-    match compile_text("spec.yaml", text) {
-        Ok(_) => Vec::new(),
-        Err(diagnostics) => diagnostics
-            .summary()
-            .into_iter()
-            .zip(diagnostics.items.iter().map(|item| item.code.id))
-            .collect(),
-    }
-}
+use support::problems;
 
 const REDIS: &str = r#"version: 1
 service: demo

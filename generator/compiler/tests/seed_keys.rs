@@ -5,19 +5,9 @@
 mod support;
 
 use cachegen_compiler::compile_text;
+use support::problems_in;
 
 /// The one-line summaries (`file:line:col: message`) and codes of a spec's problems.
-fn problems(name: &str, text: &str) -> Vec<(String, &'static str)> {
-    match compile_text(name, text) {
-        Ok(_) => Vec::new(),
-        Err(diagnostics) => diagnostics
-            .summary()
-            .into_iter()
-            .zip(diagnostics.items.iter().map(|item| item.code.id))
-            .collect(),
-    }
-}
-
 /// The full rendered report (with hints) of a spec that must be rejected.
 fn report(name: &str, text: &str) -> String {
     compile_text(name, text)
@@ -55,7 +45,7 @@ fn a_second_type_beside_a_bare_key_is_refused_where_it_is_declared() {
         .position(|l| l.contains("region#{server_name}"))
         .unwrap();
     assert_eq!(
-        problems("cache.yaml", &spec),
+        problems_in("cache.yaml", &spec),
         [(
             format!(
                 "cache.yaml:{line}:10: keys of `server-region` and `server-provider` can collide on table `server-cache`: `server-provider` starts with a parameter, so it can be any key"
@@ -161,7 +151,7 @@ fn a_default_must_be_a_value_of_its_type() {
         let text = with_params(&format!("{{ region: string, account_id: {param} }}"));
         let column = 43 + param.find("default: ").unwrap() + "default: ".len();
         assert_eq!(
-            problems("spec.yaml", &text),
+            problems_in("spec.yaml", &text),
             [(format!("spec.yaml:8:{column}: {message}"), "CG0313")],
             "{param}"
         );
@@ -185,7 +175,7 @@ fn a_string_default_is_written_into_keys_as_is() {
         let text = with_params(&format!(
             "{{ region: string, account_id: {{ type: string, default: {default} }} }}"
         ));
-        let problems = problems("spec.yaml", &text);
+        let problems = problems_in("spec.yaml", &text);
         assert_eq!(problems.len(), 1, "{default}");
         assert_eq!(problems[0].1, "CG0313");
         assert!(problems[0].0.ends_with(message), "{problems:?}");
@@ -198,7 +188,7 @@ fn the_mapping_form_locates_a_bad_type_and_an_unknown_field() {
     let text = with_params("{ region: string, account_id: { type: strin, default: global } }");
     // The placeholder of a parameter that did not resolve is reported too, as with the shorthand.
     assert_eq!(
-        problems("spec.yaml", &text)[1],
+        problems_in("spec.yaml", &text)[1],
         (
             "spec.yaml:8:51: `strin` is not a key parameter type".to_owned(),
             "CG0305"
@@ -206,7 +196,7 @@ fn the_mapping_form_locates_a_bad_type_and_an_unknown_field() {
     );
     let text = with_params("{ region: string, account_id: { type: string, defualt: global } }");
     assert_eq!(
-        problems("spec.yaml", &text),
+        problems_in("spec.yaml", &text),
         [(
             "spec.yaml:8:59: unknown field `defualt` in `data_types.quotas.params.account_id`"
                 .to_owned(),
@@ -257,7 +247,7 @@ fn a_ttl_env_var_must_be_a_name_lambda_accepts() {
     ] {
         let text = with_ttl_envs("", &format!("    ttl_env: {var}\n"), "");
         assert_eq!(
-            problems("spec.yaml", &text),
+            problems_in("spec.yaml", &text),
             [(format!("spec.yaml:12:14: {message}"), "CG0111")]
         );
     }
@@ -267,7 +257,7 @@ fn a_ttl_env_var_must_be_a_name_lambda_accepts() {
 fn a_ttl_env_var_is_its_types_alone() {
     let runtime = with_ttl_envs("", "    ttl_env: CACHE_KEY_PREFIX\n", "");
     assert_eq!(
-        problems("spec.yaml", &runtime),
+        problems_in("spec.yaml", &runtime),
         [(
             "spec.yaml:12:14: the TTL of data type `users` and the runtime's own setting both use the environment variable `CACHE_KEY_PREFIX`".to_owned(),
             "CG0112"
@@ -276,7 +266,7 @@ fn a_ttl_env_var_is_its_types_alone() {
     assert!(report("spec.yaml", &runtime).contains("a variable of its own"));
     let table = with_ttl_envs("    env_var: USERS_TTL\n", "    ttl_env: USERS_TTL\n", "");
     assert_eq!(
-        problems("spec.yaml", &table),
+        problems_in("spec.yaml", &table),
         [(
             "spec.yaml:13:14: the TTL of data type `users` and table `cache` both use the environment variable `USERS_TTL`".to_owned(),
             "CG0112"
@@ -284,12 +274,12 @@ fn a_ttl_env_var_is_its_types_alone() {
     );
     let types = with_ttl_envs("", "    ttl_env: CACHE_TTL\n", "    ttl_env: CACHE_TTL\n");
     assert_eq!(
-        problems("spec.yaml", &types),
+        problems_in("spec.yaml", &types),
         [(
             "spec.yaml:17:14: the TTL of data type `groups` and the TTL of data type `users` both use the environment variable `CACHE_TTL`".to_owned(),
             "CG0112"
         )]
     );
     let distinct = with_ttl_envs("", "    ttl_env: USERS_TTL\n", "    ttl_env: GROUPS_TTL\n");
-    assert_eq!(problems("spec.yaml", &distinct), []);
+    assert_eq!(problems_in("spec.yaml", &distinct), []);
 }

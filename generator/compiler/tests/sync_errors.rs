@@ -2,10 +2,13 @@
 //! metric math alarm over `AWS/Lambda` `Errors` and `Invocations` of that function. Its
 //! validation errors, and what CloudFormation, SAM and Terraform declare for it.
 
+mod support;
+
 use cachegen_compiler::compile_text;
 use cachegen_compiler::emit::{cloudformation, sam, terraform};
-use cachegen_compiler::ir::{AlarmQuery, CacheModel, DimensionValue};
+use cachegen_compiler::ir::{AlarmQuery, DimensionValue};
 use serde_json::{Value, json};
+use support::{compile, problems};
 
 /// A spec with a created bucket whose events reach a sync function given as a parameter,
 /// and `alarms` appended.
@@ -37,22 +40,6 @@ alarms:
 }
 
 const ALARM: &str = "  sync-failing: { metric: sync_errors, threshold: 0.01 }\n";
-
-fn compile(text: &str) -> CacheModel {
-    compile_text("spec.yaml", text).unwrap_or_else(|err| panic!("{}", err.render()))
-}
-
-/// The one-line summaries and codes of a spec's problems.
-fn problems(text: &str) -> Vec<(String, &'static str)> {
-    match compile_text("spec.yaml", text) {
-        Ok(_) => Vec::new(),
-        Err(diagnostics) => diagnostics
-            .summary()
-            .into_iter()
-            .zip(diagnostics.items.iter().map(|item| item.code.id))
-            .collect(),
-    }
-}
 
 #[test]
 fn the_alarm_divides_the_functions_errors_by_its_invocations() {

@@ -6,10 +6,10 @@
 
 mod support;
 
-use cachegen_compiler::compile_text;
 use cachegen_compiler::emit::{cloudformation, sam, terraform};
-use cachegen_compiler::ir::{CacheModel, SyncFunction};
+use cachegen_compiler::ir::SyncFunction;
 use serde_json::{Value, json};
+use support::{compile, problems};
 
 /// The fixture spec (also linted, scanned and planned by the tests in `tests/`).
 fn fixture() -> String {
@@ -17,22 +17,6 @@ fn fixture() -> String {
         support::workspace_root().join("tests/fixtures/sync_function.cache.yaml"),
     )
     .unwrap()
-}
-
-fn compile(text: &str) -> CacheModel {
-    compile_text("spec.yaml", text).unwrap_or_else(|err| panic!("{}", err.render()))
-}
-
-/// The one-line summaries and codes of a spec's problems.
-fn problems(text: &str) -> Vec<(String, &'static str)> {
-    match compile_text("spec.yaml", text) {
-        Ok(_) => Vec::new(),
-        Err(diagnostics) => diagnostics
-            .summary()
-            .into_iter()
-            .zip(diagnostics.items.iter().map(|item| item.code.id))
-            .collect(),
-    }
 }
 
 /// The 1-based line of the first line of `text` containing `needle`.

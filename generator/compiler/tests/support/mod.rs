@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cachegen_compiler::Project;
-use cachegen_compiler::ir::Target;
+use cachegen_compiler::ir::{CacheModel, Target};
+use cachegen_compiler::{Project, compile_text};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -85,4 +85,26 @@ pub fn file(project: &Project, target: Target, path: &str) -> String {
         .find(|file| file.path.to_str() == Some(path))
         .unwrap_or_else(|| panic!("no {path}"))
         .contents
+}
+
+/// The model of a spec that must compile, or a panic with its rendered problems.
+pub fn compile(text: &str) -> CacheModel {
+    compile_text("spec.yaml", text).unwrap_or_else(|err| panic!("{}", err.render()))
+}
+
+/// The one-line summaries and codes of the problems of a spec in file `name`.
+pub fn problems_in(name: &str, text: &str) -> Vec<(String, &'static str)> {
+    match compile_text(name, text) {
+        Ok(_) => Vec::new(),
+        Err(diagnostics) => diagnostics
+            .summary()
+            .into_iter()
+            .zip(diagnostics.items.iter().map(|item| item.code.id))
+            .collect(),
+    }
+}
+
+/// The one-line summaries and codes of a spec's problems.
+pub fn problems(text: &str) -> Vec<(String, &'static str)> {
+    problems_in("spec.yaml", text)
 }
