@@ -20,7 +20,7 @@ pub use reference::{BucketRef, ConsumerRef, DataTypeRef, IndexRef, Named, Ref, T
 pub use render::{Escaping, Piece, Rendering};
 pub use store::{
     CreatedRedis, REDIS_PORT, REDIS_SECURITY_GROUPS_PARAMETER, REDIS_SUBNETS_PARAMETER, Redis,
-    RedisEngine, Store,
+    RedisEngine, RedisUrl, Store,
 };
 
 pub use crate::spec::{Access, AlarmMetric, AttributeType, Capacity, ProjectionType, Target};

@@ -213,3 +213,184 @@ fn a_created_redis_gives_every_function_its_url_and_cluster_mode() {
     assert_eq!(variables["REDIS_CLUSTER"], "true");
     assert_eq!(model.targets, [Target::Cloudformation]);
 }
+
+/// [`REDIS`] with `url` in its `store.redis`, and `parameters` after it.
+fn with_url(url: &str, parameters: &str) -> String {
+    REDIS.replace(
+        "  redis: {}\n",
+        &format!("  redis:\n    url: {url}\n{parameters}"),
+    )
+}
+
+/// The Terraform module file `name` of `model`.
+fn terraform_file(model: &cachegen_compiler::ir::CacheModel, name: &str) -> String {
+    let files = cachegen_compiler::emit::terraform::files(model, "spec.yaml");
+    let file = files
+        .into_iter()
+        .find(|file| file.path.ends_with(name))
+        .unwrap_or_else(|| panic!("no {name}"));
+    file.contents
+}
+
+#[test]
+fn a_url_parameter_is_hidden_and_given_to_every_function() {
+    let model = compile_text("spec.yaml", &with_url("{ parameter: RedisUrl }", "")).unwrap();
+    let sam = cachegen_compiler::emit::sam::template(&model);
+    assert_eq!(
+        sam["Parameters"]["RedisUrl"],
+        serde_json::json!({
+            "Type": "String",
+            "NoEcho": true,
+            "Description": "URL of the Redis the cache keeps its shared entries in (rediss://...), given to every function as REDIS_URL",
+        })
+    );
+    assert_eq!(
+        sam["Globals"]["Function"]["Environment"]["Variables"]["REDIS_URL"],
+        serde_json::json!({ "Ref": "RedisUrl" })
+    );
+    // Plain CloudFormation declares no function, so nothing there would read it.
+    let cloudformation = cachegen_compiler::emit::cloudformation::template(&model);
+    assert!(
+        !cloudformation.to_string().contains("RedisUrl"),
+        "{cloudformation}"
+    );
+    let variables = terraform_file(&model, "variables.tf");
+    assert!(
+        variables.contains("variable \"redis_url\" {\n  type        = string\n")
+            && variables.contains("  sensitive   = true\n"),
+        "{variables}"
+    );
+    let outputs = terraform_file(&model, "outputs.tf");
+    assert!(
+        outputs.contains("    REDIS_URL = var.redis_url\n  }\n  sensitive = true\n}"),
+        "{outputs}"
+    );
+}
+
+#[test]
+fn a_url_secret_is_resolved_when_the_stack_deploys() {
+    let cases = [
+        (
+            "{ secret: \"bot-redis-${Stage}\", key: url }",
+            serde_json::json!({ "Fn::Sub": "{{resolve:secretsmanager:bot-redis-${Stage}:SecretString:url}}" }),
+            "jsondecode(data.aws_secretsmanager_secret_version.redis_url.secret_string)[\"url\"]",
+            "\"bot-redis-${var.stage}\"",
+        ),
+        (
+            "{ secret: \"arn:aws:secretsmanager:us-east-1:123456789012:secret:bot-redis\" }",
+            serde_json::json!(
+                "{{resolve:secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:bot-redis:SecretString}}"
+            ),
+            "data.aws_secretsmanager_secret_version.redis_url.secret_string",
+            "\"arn:aws:secretsmanager:us-east-1:123456789012:secret:bot-redis\"",
+        ),
+    ];
+    for (url, reference, terraform_value, secret_id) in cases {
+        let text = with_url(url, "parameters:\n  Stage: { default: dev }\n");
+        let model = compile_text("spec.yaml", &text).unwrap();
+        let sam = cachegen_compiler::emit::sam::template(&model);
+        assert_eq!(
+            sam["Globals"]["Function"]["Environment"]["Variables"]["REDIS_URL"], reference,
+            "{url}"
+        );
+        assert!(sam["Parameters"].get("RedisUrl").is_none());
+        // The output names the secret, never its value, and gives plain CloudFormation,
+        // which declares no function, a use of the parameters in its name.
+        let cloudformation = cachegen_compiler::emit::cloudformation::template(&model);
+        let output = &cloudformation["Outputs"]["RedisUrlSecret"];
+        assert!(!output["Value"].to_string().contains("resolve"), "{output}");
+        let main = terraform_file(&model, "main.tf");
+        assert!(
+            main.contains(&format!(
+                "data \"aws_secretsmanager_secret_version\" \"redis_url\" {{\n  secret_id = {secret_id}\n}}"
+            )),
+            "{main}"
+        );
+        let outputs = terraform_file(&model, "outputs.tf");
+        assert!(
+            outputs.contains(&format!(
+                "    REDIS_URL = {terraform_value}\n  }}\n  sensitive = true\n}}"
+            )),
+            "{outputs}"
+        );
+    }
+}
+
+#[test]
+fn a_url_source_is_refused_where_it_is_wrong() {
+    let cases: [(String, &[(&str, &str)]); 8] = [
+        (
+            with_url("{ parameter: RedisUrl, secret: bot-redis }", ""),
+            &[(
+                "spec.yaml:5:5: `url` names both a parameter and a secret",
+                "CG1104",
+            )],
+        ),
+        (
+            with_url("{ key: url }", ""),
+            &[
+                (
+                    "spec.yaml:5:5: `url` names neither a parameter nor a secret",
+                    "CG1104",
+                ),
+                (
+                    "spec.yaml:5:12: `key` picks the URL out of a JSON secret, but `url` names no secret",
+                    "CG1104",
+                ),
+            ],
+        ),
+        (
+            REDIS.replace(
+                "  redis: {}\n",
+                "  redis:\n    create: {}\n    url: { parameter: RedisUrl }\n",
+            ),
+            &[(
+                "spec.yaml:6:5: a created Redis has the URL of its endpoint",
+                "CG1104",
+            )],
+        ),
+        (
+            with_url("{ parameter: redis-url }", ""),
+            &[(
+                "spec.yaml:5:23: parameter name `redis-url` must be 1 to 255 letters and digits (CloudFormation's rule)",
+                "CG0103",
+            )],
+        ),
+        (
+            with_url(
+                "{ parameter: Stage }",
+                "parameters:\n  Stage: { default: dev }\n",
+            ),
+            &[(
+                "spec.yaml:5:23: Redis URL parameter `Stage` has the name of another parameter",
+                "CG1105",
+            )],
+        ),
+        (
+            with_url("{ secret: \"bot redis\" }", ""),
+            &[(
+                "spec.yaml:5:20: secret `bot redis` has characters a secret name or ARN cannot: ` `",
+                "CG1106",
+            )],
+        ),
+        (
+            with_url("{ secret: bot-redis, key: \"redis:url\" }", ""),
+            &[(
+                "spec.yaml:5:36: JSON key `redis:url` has characters cachegen does not pass on: `:`",
+                "CG1106",
+            )],
+        ),
+        (
+            with_url("{ secret: \"bot-redis-${Stag}\" }", ""),
+            &[("spec.yaml:5:20: `${Stag}` names no parameter", "CG0105")],
+        ),
+    ];
+    for (text, expected) in cases {
+        let found = problems(&text);
+        let found: Vec<(&str, &str)> = found
+            .iter()
+            .map(|(summary, code)| (summary.as_str(), *code))
+            .collect();
+        assert_eq!(found, expected, "{text}");
+    }
+}

@@ -6,12 +6,12 @@ use serde_json::{Map, Value as Json, json};
 use super::dashboard;
 use super::resources::{
     AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard, FunctionResource,
-    FunctionRole, Infrastructure, Lifecycle, Metric, Query, RedisResource, Resources, Roles,
-    Statement, Statistic, TREAT_MISSING_DATA, TableResource, Value,
+    FunctionRole, Infrastructure, Lifecycle, Metric, ParameterKind, Query, RedisResource,
+    Resources, Roles, Statement, Statistic, TREAT_MISSING_DATA, TableResource, Value,
 };
 use crate::ir::{
     Billing, BucketEncryption, CacheModel, Encryption, Index, KeyAttribute, NamePart, NameTemplate,
-    ProjectionType, SkipCheck, Table,
+    ProjectionType, RedisUrl, SkipCheck, Table,
 };
 
 /// The CloudFormation template, as YAML text.
@@ -41,7 +41,15 @@ pub fn template(model: &CacheModel) -> Json {
         "Description".into(),
         infrastructure.description.as_str().into(),
     );
-    let parameters = parameters(&infrastructure);
+    // Without a function, nothing reads the parameters only functions' environment does.
+    let mut parameters = parameters(&infrastructure);
+    if infrastructure.functions.is_empty() {
+        for parameter in &infrastructure.parameters {
+            if parameter.functions_only {
+                parameters.remove(parameter.name);
+            }
+        }
+    }
     if !parameters.is_empty() {
         template.insert("Parameters".into(), Json::Object(parameters));
     }
@@ -69,6 +77,9 @@ pub fn parameters(infrastructure: &Infrastructure<'_>) -> Map<String, Json> {
             }
             if let Some(description) = &parameter.description {
                 value.insert("Description".into(), description.as_ref().into());
+            }
+            if parameter.kind == ParameterKind::HiddenText {
+                value.insert("NoEcho".into(), true.into());
             }
             (parameter.name.to_owned(), Json::Object(value))
         })
@@ -720,6 +731,17 @@ pub fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> Json {
         Value::RedisUrl => {
             let id = redis_id(infrastructure);
             json!({ "Fn::Sub": format!("rediss://${{{id}.Endpoint.Address}}:${{{id}.Endpoint.Port}}") })
+        }
+        Value::GivenRedisUrl(RedisUrl::Parameter(parameter)) => json!({ "Ref": parameter }),
+        // A dynamic reference, which CloudFormation resolves as it deploys the stack.
+        Value::GivenRedisUrl(RedisUrl::Secret { secret, key }) => {
+            let key = key.as_ref().map_or(String::new(), |key| format!(":{key}"));
+            let reference =
+                |secret: &str| format!("{{{{resolve:secretsmanager:{secret}:SecretString{key}}}}}");
+            match secret.literal() {
+                Some(secret) => reference(secret).into(),
+                None => json!({ "Fn::Sub": reference(&sub_text(secret)) }),
+            }
         }
         Value::FunctionArn(bucket) => {
             json!({ "Fn::GetAtt": [infrastructure.function(*bucket).id.logical_id, "Arn"] })

@@ -9,7 +9,7 @@ use cachegen_names::env;
 use super::dashboard;
 use super::resources::{Dashboard, Id, Output, Parameter, Tag, Value, tags};
 use crate::ir::{
-    CacheModel, CreatedRedis, REDIS_SECURITY_GROUPS_PARAMETER, REDIS_SUBNETS_PARAMETER,
+    CacheModel, CreatedRedis, REDIS_SECURITY_GROUPS_PARAMETER, REDIS_SUBNETS_PARAMETER, RedisUrl,
 };
 
 /// The AWS-managed policy a created Lambda role also gets when the template creates a
@@ -20,11 +20,17 @@ pub const LAMBDA_VPC_ACCESS: &str = "service-role/AWSLambdaVPCAccessExecutionRol
 /// at most 253 characters), characters.
 pub const MAX_URL_LENGTH: usize = "rediss://".len() + 253 + ":65535".len();
 
+/// The longest an existing Redis's URL is taken to be: one endpoint with a user name and
+/// an AUTH token of 128 characters each (ElastiCache's longest token), characters.
+pub const MAX_GIVEN_URL_LENGTH: usize = MAX_URL_LENGTH + 128 + ":".len() + 128 + "@".len();
+
 /// What kind of value a template parameter takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParameterKind {
     /// Text.
     Text,
+    /// Text the stack and the plan must not show (`NoEcho`; a `sensitive` Terraform variable).
+    HiddenText,
     /// A list of VPC subnet IDs.
     Subnets,
     /// A list of VPC security group IDs.
@@ -35,7 +41,7 @@ impl ParameterKind {
     /// The CloudFormation parameter type.
     pub fn cloudformation_type(self) -> &'static str {
         match self {
-            Self::Text => "String",
+            Self::Text | Self::HiddenText => "String",
             Self::Subnets => "List<AWS::EC2::Subnet::Id>",
             Self::SecurityGroups => "List<AWS::EC2::SecurityGroup::Id>",
         }
@@ -44,7 +50,7 @@ impl ParameterKind {
     /// The Terraform variable type.
     pub fn terraform_type(self) -> &'static str {
         match self {
-            Self::Text => "string",
+            Self::Text | Self::HiddenText => "string",
             Self::Subnets | Self::SecurityGroups => "list(string)",
         }
     }
@@ -118,9 +124,25 @@ impl<'m> RedisResource<'m> {
     }
 }
 
-/// The parameters a created Redis takes: its subnets and security groups.
+/// The parameters a Redis store takes: a created one's subnets and security groups, or an
+/// existing one's URL when a parameter gives it.
 pub fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
-    let Some(redis) = model.store.redis().and_then(|redis| redis.created.as_ref()) else {
+    let Some(redis) = model.store.redis() else {
+        return Vec::new();
+    };
+    if let Some(RedisUrl::Parameter(name)) = &redis.url {
+        return vec![Parameter {
+            name,
+            default: None,
+            allowed: &[],
+            description: Some(Cow::Borrowed(
+                "URL of the Redis the cache keeps its shared entries in (rediss://...), given to every function as REDIS_URL",
+            )),
+            kind: ParameterKind::HiddenText,
+            functions_only: true,
+        }];
+    }
+    let Some(redis) = &redis.created else {
         return Vec::new();
     };
     let engine = redis.engine.elasticache_name();
@@ -145,12 +167,14 @@ pub fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
         allowed: &[],
         description: Some(Cow::Owned(description)),
         kind,
+        functions_only: false,
     })
     .collect()
 }
 
-/// What each consumer's functions must be given for Redis: the created cache's URL, and
-/// `REDIS_CLUSTER=true` for a cluster. An existing Redis's URL is the consumers' to set.
+/// What each consumer's functions must be given for Redis: the created cache's URL or the
+/// URL a parameter or secret gives, and `REDIS_CLUSTER=true` for a cluster. Otherwise an
+/// existing Redis's URL is the consumers' to set.
 pub fn environment<'m>(
     model: &'m CacheModel,
     created: Option<&RedisResource<'m>>,
@@ -158,8 +182,12 @@ pub fn environment<'m>(
     let Some(redis) = model.store.redis() else {
         return Vec::new();
     };
-    created
-        .map(|_| (env::REDIS_URL, Value::RedisUrl))
+    let url = match (created, &redis.url) {
+        (Some(_), _) => Some(Value::RedisUrl),
+        (None, Some(url)) => Some(Value::GivenRedisUrl(url)),
+        (None, None) => None,
+    };
+    url.map(|url| (env::REDIS_URL, url))
         .into_iter()
         .chain(
             redis
@@ -167,6 +195,27 @@ pub fn environment<'m>(
                 .then(|| (env::REDIS_CLUSTER, Value::literal("true"))),
         )
         .collect()
+}
+
+/// The output naming the secret an existing Redis's URL is in (never the URL itself), so a
+/// template declaring no function still tells its consumers where to find it.
+pub fn secret_output(model: &CacheModel) -> Option<Output<'_>> {
+    let Some(RedisUrl::Secret { secret, key }) = &model.store.redis()?.url else {
+        return None;
+    };
+    let of = key
+        .as_ref()
+        .map_or(String::new(), |key| format!(", under JSON key {key}"));
+    Some(Output {
+        id: Id {
+            logical_id: "RedisUrlSecret".to_owned(),
+            terraform: "redis_url_secret".to_owned(),
+        },
+        description: format!(
+            "Secrets Manager secret holding the URL of the Redis{of} (set as REDIS_URL)"
+        ),
+        value: Value::name(secret),
+    })
 }
 
 /// The dashboards of a cache without tables: `<stack>-cache` (`CacheDashboard`), then

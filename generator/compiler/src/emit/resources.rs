@@ -18,7 +18,7 @@ pub use super::redis::{LAMBDA_VPC_ACCESS, ParameterKind, RedisResource};
 use crate::ir::{
     self, Alarm, AlarmQuery, Bucket, BucketEncryption, CacheModel, Comparison, Consumer,
     CreatedFunction, DOCUMENT_EVENTS, DataType, DimensionValue, FINGERPRINT_TAG, MetricStat,
-    NamePart, NameTemplate, OVERFLOW_PREFIX, Role, SyncFunction, Table, table_operations,
+    NamePart, NameTemplate, OVERFLOW_PREFIX, RedisUrl, Role, SyncFunction, Table, table_operations,
 };
 use crate::limits::{self, MANAGED_POLICY_SIZE};
 
@@ -135,6 +135,9 @@ pub enum Value<'m> {
     RedisPort,
     /// The URL of the created Redis: `rediss://<address>:<port>` (TLS only).
     RedisUrl,
+    /// The URL of an existing Redis, from a parameter or a secret resolved when the stack
+    /// deploys.
+    GivenRedisUrl(&'m RedisUrl),
     /// The ARN of the sync function the template creates for a bucket.
     FunctionArn(BucketRef),
     /// The name of the sync function the template creates for a bucket.
@@ -179,6 +182,9 @@ pub struct Parameter<'m> {
     pub description: Option<Cow<'m, str>>,
     /// What kind of value it takes.
     pub kind: ParameterKind,
+    /// Read only by the functions' environment (SAM's `Globals`, Terraform's `environment`
+    /// output): a template declaring no function leaves it out.
+    pub functions_only: bool,
 }
 
 /// A DynamoDB table, retained on delete and replace: a cache table's loss costs a cold
@@ -962,6 +968,7 @@ impl<'m> Infrastructure<'m> {
             Value::RedisAddress | Value::RedisPort | Value::RedisUrl => {
                 super::redis::MAX_URL_LENGTH
             }
+            Value::GivenRedisUrl(_) => super::redis::MAX_GIVEN_URL_LENGTH,
         }
     }
 
@@ -1077,6 +1084,7 @@ impl<'m> Infrastructure<'m> {
         if let Some(redis) = &self.redis {
             outputs.extend(redis.outputs());
         }
+        outputs.extend(super::redis::secret_output(self.model));
         for function in &self.functions {
             outputs.push(Output {
                 id: Id {
@@ -1255,6 +1263,7 @@ fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
         allowed: &parameter.allowed,
         description: parameter.description.as_deref().map(Cow::Borrowed),
         kind: ParameterKind::Text,
+        functions_only: false,
     });
     let roles = model.consumers.iter().filter_map(|consumer| {
         let (name, what) = match &consumer.role {
@@ -1271,6 +1280,7 @@ fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
                 consumer.name
             ))),
             kind: ParameterKind::Text,
+            functions_only: false,
         })
     });
     spec.chain(roles)

@@ -9,12 +9,12 @@ use super::dashboard;
 use super::hcl::{self, Block, Item};
 use super::resources::{
     self, AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard,
-    FunctionResource, FunctionRole, Infrastructure, Lifecycle, Metric, Policy, Query,
-    RedisResource, Roles, Statistic, TableResource, Value,
+    FunctionResource, FunctionRole, Infrastructure, Lifecycle, Metric, ParameterKind, Policy,
+    Query, RedisResource, Roles, Statistic, TableResource, Value,
 };
 use crate::ir::{
     Billing, Bucket, BucketEncryption, CacheModel, Encryption, Index, NamePart, NameTemplate,
-    ProjectionType, SyncFunction, Table,
+    ProjectionType, RedisUrl, SyncFunction, Table,
 };
 use crate::limits;
 
@@ -55,6 +55,9 @@ fn document(header: &str, blocks: &[Block]) -> String {
 pub fn variable(parameter: &str) -> String {
     parameter.to_snake_case()
 }
+
+/// The data source reading the secret an existing Redis's URL is in.
+const REDIS_URL_SECRET: &str = "redis_url";
 
 /// The variable standing in for CloudFormation's stack name.
 pub const STACK_NAME: &str = "stack_name";
@@ -134,6 +137,13 @@ fn uses(model: &CacheModel, wanted: &NamePart) -> bool {
                     || created.kms_key.as_ref().is_some_and(in_template)
                     || created.tags.iter().any(|(_, value)| in_template(value))
             })
+        || model
+            .store
+            .redis()
+            .and_then(|redis| redis.url.as_ref())
+            .is_some_and(
+                |url| matches!(url, RedisUrl::Secret { secret, .. } if in_template(secret)),
+            )
 }
 
 fn main(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
@@ -159,6 +169,16 @@ fn main(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
     }
     if let Some(redis) = &infrastructure.redis {
         blocks.push(redis_block(infrastructure, redis));
+    }
+    if let Some(RedisUrl::Secret { secret, .. }) = model.store.redis().and_then(|r| r.url.as_ref())
+    {
+        blocks.push(
+            Block::new(
+                "data",
+                &["aws_secretsmanager_secret_version", REDIS_URL_SECRET],
+            )
+            .attr("secret_id", name(secret)),
+        );
     }
     for bucket in &infrastructure.buckets {
         if let Some(settings) = &bucket.created {
@@ -749,6 +769,9 @@ fn variables(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
         if let Some(description) = &parameter.description {
             block = block.attr("description", hcl::string(description));
         }
+        if parameter.kind == ParameterKind::HiddenText {
+            block = block.attr("sensitive", "true");
+        }
         if !parameter.allowed.is_empty() {
             block = block.block(
                 Block::new("validation", &[])
@@ -813,14 +836,23 @@ fn outputs(infrastructure: &Infrastructure<'_>) -> Vec<Block> {
         .iter()
         .map(|(env_var, variable)| (hcl::key(env_var), value(infrastructure, variable)))
         .collect();
-    blocks.push(
-        Block::new("output", &["environment"])
-            .attr(
-                "description",
-                hcl::string("Environment variables the consumers' functions need"),
-            )
-            .item(Item::Object("value".into(), environment)),
-    );
+    let mut output = Block::new("output", &["environment"])
+        .attr(
+            "description",
+            hcl::string("Environment variables the consumers' functions need"),
+        )
+        .item(Item::Object("value".into(), environment));
+    // Terraform refuses to show a value read from a secret or a sensitive variable unless
+    // the output is marked sensitive too.
+    let secret = |value: &Value<'_>| matches!(value, Value::GivenRedisUrl(_));
+    if infrastructure
+        .environment
+        .iter()
+        .any(|(_, value)| secret(value))
+    {
+        output = output.attr("sensitive", "true");
+    }
+    blocks.push(output);
     blocks
 }
 
@@ -900,6 +932,17 @@ fn value(infrastructure: &Infrastructure<'_>, value: &Value<'_>) -> String {
             redis_endpoint(infrastructure, "address"),
             redis_endpoint(infrastructure, "port")
         ),
+        Value::GivenRedisUrl(RedisUrl::Parameter(parameter)) => {
+            format!("var.{}", variable(parameter))
+        }
+        Value::GivenRedisUrl(RedisUrl::Secret { key, .. }) => {
+            let secret =
+                format!("data.aws_secretsmanager_secret_version.{REDIS_URL_SECRET}.secret_string");
+            match key {
+                Some(key) => format!("jsondecode({secret})[{}]", hcl::string(key)),
+                None => secret,
+            }
+        }
         Value::FunctionArn(bucket) => format!(
             "aws_lambda_function.{}.arn",
             infrastructure.function(*bucket).id.terraform

@@ -46,9 +46,26 @@ impl Store {
 pub struct Redis {
     /// `REDIS_URL` names a Redis Cluster (`REDIS_CLUSTER=true`).
     pub cluster: bool,
-    /// The ElastiCache Serverless cache the templates create; `None`: the Redis exists,
-    /// and each consumer's deployment sets `REDIS_URL`.
+    /// The ElastiCache Serverless cache the templates create; `None`: the Redis exists.
     pub created: Option<CreatedRedis>,
+    /// Where the templates take an existing Redis's URL from; `None`: each consumer's
+    /// deployment sets `REDIS_URL` (and for a created Redis, the cache gives it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<RedisUrl>,
+}
+
+/// Where the templates take an existing Redis's URL from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub enum RedisUrl {
+    /// A template parameter hiding its value (`NoEcho`; a `sensitive` Terraform variable).
+    Parameter(String),
+    /// A Secrets Manager secret, resolved when the stack deploys.
+    Secret {
+        /// The secret's name or ARN.
+        secret: NameTemplate,
+        /// The key of the URL in a JSON secret; `None`: the whole secret string.
+        key: Option<String>,
+    },
 }
 
 /// An ElastiCache Serverless cache the templates create, in the subnets and security

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use duration::SpecDuration;
 pub use idempotency::{IdempotentHandler, InFlight};
 pub use key_param::{DeclaredParam, KeyParam, ParamDefault};
-pub use store::{CreatedRedis, RedisEngine, RedisStore, Store};
+pub use store::{CreatedRedis, RedisEngine, RedisStore, RedisUrlSource, Store};
 
 /// A cachegen spec: one service's cache tables, data types, consumers and alarms.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -570,6 +570,16 @@ pub enum RoleRef {
     Parameter(String),
     /// A role whose ARN the deployer passes as this template parameter (roles without a path).
     ArnParameter(String),
+}
+
+impl RoleRef {
+    /// The template parameter passing the role in, if one does.
+    pub fn parameter(&self) -> Option<&str> {
+        match self {
+            Self::Parameter(name) | Self::ArnParameter(name) => Some(name),
+            Self::Create | Self::Existing(_) => None,
+        }
+    }
 }
 
 /// One thing a consumer may do with a data type.

@@ -12,7 +12,7 @@ pub enum Store {
     Dynamodb,
     /// Redis or Valkey instead of DynamoDB: the spec declares no table, and the templates
     /// create none, nor any DynamoDB permission.
-    Redis(RedisStore),
+    Redis(Box<RedisStore>),
 }
 
 impl Store {
@@ -23,7 +23,8 @@ impl Store {
 }
 
 /// A Redis store: an existing one, whose URL each consumer's own deployment sets as
-/// `REDIS_URL`, or one the templates create (`create`).
+/// `REDIS_URL` or the templates pass from a parameter or a secret (`url`), or one the
+/// templates create (`create`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub struct RedisStore {
     /// `REDIS_URL` names a Redis Cluster (default `false`; always `true` with `create`,
@@ -34,6 +35,27 @@ pub struct RedisStore {
     /// give the consumers (default: none, the Redis exists already).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create: Option<CreatedRedis>,
+    /// Where the templates take an existing Redis's URL from, to set it as `REDIS_URL` in
+    /// every function they configure (default: nowhere, each consumer sets it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<RedisUrlSource>,
+}
+
+/// Where an existing Redis's URL comes from: `{ parameter: RedisUrl }` or
+/// `{ secret: bot-redis, key: url }`, exactly one of the two.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub struct RedisUrlSource {
+    /// A template parameter that hides its value (`NoEcho`; a `sensitive` Terraform
+    /// variable), named in PascalCase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    /// A Secrets Manager secret, by name or ARN (may use `${parameter}`), resolved when the
+    /// stack deploys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The key of the URL in a JSON secret (default: the whole secret string is the URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// An ElastiCache Serverless cache (Valkey or Redis OSS) the templates create. Its subnets

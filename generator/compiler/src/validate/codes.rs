@@ -171,6 +171,9 @@ codes! {
     DYNAMODB_ONLY = "CG1101", "a table, or what only DynamoDB does (sort keys, item attributes, indexes, documents, large values, idempotent handlers, `query` access, throttling alarms), with a Redis store";
     REDIS_CLUSTER_MODE = "CG1102", "`cluster: false` on a created Redis, which ElastiCache Serverless serves in cluster mode only";
     REDIS_CACHE_NAME = "CG1103", "a created Redis cache name ElastiCache rejects";
+    REDIS_URL_SOURCE = "CG1104", "a Redis `url` naming both or neither of a parameter and a secret, a `key` without a secret, or a `url` on a created Redis";
+    REDIS_URL_PARAMETER = "CG1105", "a Redis URL parameter named like another template parameter";
+    REDIS_URL_SECRET = "CG1106", "a Redis URL secret name or JSON key that Secrets Manager or a dynamic reference cannot take";
 }
 
 #[cfg(test)]

@@ -1,9 +1,8 @@
 //! The shared store: with Redis, no table, and nothing only DynamoDB does.
 
-use super::Checker;
-use super::codes;
 use super::source::NodePath;
-use crate::ir::{CreatedRedis, NamePart, NameTemplate, Redis, Store};
+use super::{Checker, codes, names};
+use crate::ir::{CreatedRedis, NamePart, NameTemplate, Redis, RedisUrl, Store};
 use crate::spec::{self, Access, AlarmMetric};
 
 /// The longest name ElastiCache gives a serverless cache, characters.
@@ -32,10 +31,108 @@ impl Checker<'_> {
                 "remove `cluster: false`: a created Redis is always a cluster",
             );
         }
+        let url = redis.url.as_ref().and_then(|url| {
+            let path = path.key("url");
+            if created.is_some() {
+                self.key_error(
+                    codes::REDIS_URL_SOURCE,
+                    &path,
+                    "a created Redis has the URL of its endpoint",
+                    "remove `url`, or `create` if the Redis exists already",
+                );
+                return None;
+            }
+            self.redis_url(&path, url)
+        });
         Store::Redis(Redis {
             cluster: created.is_some() || redis.cluster.unwrap_or(false),
             created,
+            url,
         })
+    }
+
+    /// Where an existing Redis's URL comes from: exactly one of a parameter and a secret.
+    fn redis_url(&mut self, path: &NodePath, url: &spec::RedisUrlSource) -> Option<RedisUrl> {
+        const WRITE: &str =
+            "write `url: { parameter: RedisUrl }` or `url: { secret: <name or ARN>, key: url }`";
+        if url.key.is_some() && url.secret.is_none() {
+            self.key_error(
+                codes::REDIS_URL_SOURCE,
+                &path.key("key"),
+                "`key` picks the URL out of a JSON secret, but `url` names no secret",
+                WRITE,
+            );
+        }
+        match (&url.parameter, &url.secret) {
+            (Some(parameter), None) => {
+                self.redis_url_parameter(&path.key("parameter"), parameter);
+                Some(RedisUrl::Parameter(parameter.clone()))
+            }
+            (None, Some(secret)) => {
+                let secret_path = path.key("secret");
+                let template = self.name_template(&secret_path, secret);
+                self.check(
+                    codes::REDIS_URL_SECRET,
+                    &secret_path,
+                    secret_id_problem(&template),
+                    "name the secret by its name or ARN: letters, digits and `/_+=.@-:`",
+                );
+                if let Some(key) = &url.key {
+                    self.check(
+                        codes::REDIS_URL_SECRET,
+                        &path.key("key"),
+                        json_key_problem(key),
+                        "for example `key: url`, the key holding the URL in the secret's JSON",
+                    );
+                }
+                Some(RedisUrl::Secret {
+                    secret: template,
+                    key: url.key.clone(),
+                })
+            }
+            (Some(_), Some(_)) => {
+                self.key_error(
+                    codes::REDIS_URL_SOURCE,
+                    path,
+                    "`url` names both a parameter and a secret",
+                    WRITE,
+                );
+                None
+            }
+            (None, None) => {
+                self.key_error(
+                    codes::REDIS_URL_SOURCE,
+                    path,
+                    "`url` names neither a parameter nor a secret",
+                    WRITE,
+                );
+                None
+            }
+        }
+    }
+
+    /// A URL parameter is added to the templates on its own, so it must be a parameter name
+    /// CloudFormation takes that no other parameter has.
+    fn redis_url_parameter(&mut self, path: &NodePath, parameter: &str) {
+        if let Some(problem) = names::parameter_name_problem(parameter) {
+            self.error(
+                codes::PARAMETER_NAME,
+                path,
+                problem,
+                "for example `RedisUrl`",
+            );
+        }
+        let clashes = self.spec.parameters.contains_key(parameter)
+            || (self.spec.consumers.values())
+                .any(|consumer| consumer.role.parameter() == Some(parameter));
+        if clashes {
+            self.error(
+                codes::REDIS_URL_PARAMETER,
+                path,
+                format!("Redis URL parameter `{parameter}` has the name of another parameter"),
+                "the URL parameter is added to the templates on its own: give it another name",
+            );
+        }
     }
 
     fn created_redis(&mut self, path: &NodePath, create: &spec::CreatedRedis) -> CreatedRedis {
@@ -158,17 +255,51 @@ impl Checker<'_> {
     }
 }
 
-/// Why ElastiCache would refuse `name` for a serverless cache, judging its fixed text.
-fn cache_name_problem(name: &NameTemplate) -> Option<String> {
-    let literal: String = name
-        .0
+/// Why a secret ID cannot name a Secrets Manager secret in a dynamic reference, judging
+/// its fixed text: names take letters, digits and `/_+=.@-`, ARNs add `:`.
+fn secret_id_problem(secret: &NameTemplate) -> Option<String> {
+    let bad: String = literal_text(secret)
+        .chars()
+        .filter(|c| !(c.is_ascii_alphanumeric() || "/_+=.@-:".contains(*c)))
+        .collect();
+    if !bad.is_empty() {
+        return Some(format!(
+            "secret `{secret}` has characters a secret name or ARN cannot: `{bad}`"
+        ));
+    }
+    secret
+        .literal()
+        .is_some_and(str::is_empty)
+        .then(|| "the secret's name is empty".to_owned())
+}
+
+/// Why `key` cannot name a JSON key in a dynamic reference, whose fields `:` separates.
+fn json_key_problem(key: &str) -> Option<String> {
+    if key.is_empty() {
+        return Some("the secret's JSON key is empty".to_owned());
+    }
+    let bad: String = key
+        .chars()
+        .filter(|c| !(c.is_ascii_alphanumeric() || "_-.".contains(*c)))
+        .collect();
+    (!bad.is_empty())
+        .then(|| format!("JSON key `{key}` has characters cachegen does not pass on: `{bad}`"))
+}
+
+/// The fixed text of `name`, its parameters left out.
+fn literal_text(name: &NameTemplate) -> String {
+    name.0
         .iter()
         .filter_map(|part| match part {
             NamePart::Literal(text) => Some(text.as_str()),
             _ => None,
         })
-        .collect();
-    let bad: Vec<char> = literal
+        .collect()
+}
+
+/// Why ElastiCache would refuse `name` for a serverless cache, judging its fixed text.
+fn cache_name_problem(name: &NameTemplate) -> Option<String> {
+    let bad: Vec<char> = literal_text(name)
         .chars()
         .filter(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
         .collect();
