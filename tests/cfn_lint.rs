@@ -540,11 +540,11 @@ fn every_step_of_a_stepped_index_change_passes_cfn_lint() {
     assert!(output.status.success(), "{}", report(&output));
 }
 
-/// The fixture whose bucket's events reach a sync function the templates create: no cycle
-/// between the bucket, its notifications, the function and its policy, in either format.
-#[test]
-fn a_created_sync_function_passes_cfn_lint() {
-    let spec = cachegen_tests::workspace_root().join("tests/fixtures/sync_function.cache.yaml");
+/// The CloudFormation and SAM templates of `tests/fixtures/<fixture>.cache.yaml` pass
+/// cfn-lint, warnings included.
+fn lint_fixture(fixture: &str) {
+    let spec =
+        cachegen_tests::workspace_root().join(format!("tests/fixtures/{fixture}.cache.yaml"));
     let project = cachegen_compiler::Project::load(&spec).unwrap();
     use cachegen_compiler::ir::Target;
     let dir = tempfile::tempdir().unwrap();
@@ -557,7 +557,23 @@ fn a_created_sync_function_passes_cfn_lint() {
             paths.push(path);
         }
     }
-    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert_eq!(paths.len(), 2, "{fixture}: {paths:?}");
     let output = cfn_lint(&paths);
-    assert!(output.status.success(), "{}", report(&output));
+    assert!(output.status.success(), "{fixture}: {}", report(&output));
+}
+
+/// The fixture whose bucket's events reach a sync function the templates create: no cycle
+/// between the bucket, its notifications, the function and its policy, in either format.
+#[test]
+fn a_created_sync_function_passes_cfn_lint() {
+    lint_fixture("sync_function");
+}
+
+/// A Redis URL from a hidden parameter, and from a secret named with a parameter: no
+/// parameter is left unused where no function reads it (W2001), and the dynamic reference
+/// is where CloudFormation takes one.
+#[test]
+fn a_redis_url_from_a_parameter_or_a_secret_passes_cfn_lint() {
+    lint_fixture("redis_url_parameter");
+    lint_fixture("redis_url_secret");
 }

@@ -231,3 +231,44 @@ fn a_created_sync_function_passes_checkov_with_only_the_specs_skips() {
         );
     }
 }
+
+/// A Redis URL from a hidden parameter or a secret: nothing fails, nothing is skipped, in
+/// either CloudFormation template or the Terraform module.
+#[test]
+fn a_redis_url_from_a_parameter_or_a_secret_passes_checkov() {
+    use cachegen_compiler::ir::Target;
+    for fixture in ["redis_url_parameter", "redis_url_secret"] {
+        let spec =
+            cachegen_tests::workspace_root().join(format!("tests/fixtures/{fixture}.cache.yaml"));
+        let project = cachegen_compiler::Project::load(&spec).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        write_files(
+            dir.path(),
+            &project.files(Some(&[
+                Target::Cloudformation,
+                Target::Sam,
+                Target::Terraform,
+            ])),
+        );
+        let reports = scan_with(dir.path(), &[]);
+        assert_eq!(
+            reports.len(),
+            2,
+            "{fixture}: CloudFormation and Terraform reports"
+        );
+        for report in &reports {
+            let summary = &report["summary"];
+            assert_eq!(summary["parsing_errors"], 0, "{fixture}: {summary}");
+            assert_eq!(
+                failures(report),
+                Vec::<String>::new(),
+                "{fixture}: {summary}"
+            );
+            assert_eq!(summary["skipped"], 0, "{fixture}: {summary}");
+            assert!(
+                summary["passed"].as_u64().unwrap() > 0,
+                "{fixture}: checkov checked nothing: {summary}"
+            );
+        }
+    }
+}

@@ -243,3 +243,87 @@ async fn a_created_sync_function_expands_and_deploys_to_moto() {
         "{arn}"
     );
 }
+
+/// A consumer's function, as its authors add it to the SAM template, with its code in
+/// `bucket` under `bot.zip`.
+fn with_function(sam: &str, bucket: &str) -> String {
+    let function = format!(
+        "Resources:\n  BotFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      \
+         Handler: bootstrap\n      Runtime: provided.al2023\n      \
+         CodeUri: {{ Bucket: {bucket}, Key: bot.zip }}\n"
+    );
+    assert!(sam.contains("\nResources:\n"), "{sam}");
+    sam.replacen("Resources:\n", &function, 1)
+}
+
+/// A Redis URL from a hidden parameter or a secret reaches the functions a consumer adds to
+/// the SAM template: the translator gives them `REDIS_URL` from `Globals`, and the stack
+/// with the parameter's value deploys to moto. moto resolves no dynamic reference, so the
+/// secret's reference is checked as the translator writes it, for CloudFormation to resolve.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_url_from_a_parameter_or_a_secret_reaches_the_functions() {
+    let moto = TestServer::moto().expect("moto_server starts");
+    let sdk = moto_sdk(&moto.endpoint()).await;
+    let client = Client::new(&sdk);
+    let s3 = cachegen_runtime::config::s3_client(&sdk);
+    let code_bucket = "cachegen-sam-bot-code";
+    s3.create_bucket().bucket(code_bucket).send().await.unwrap();
+    let mut empty_zip = b"PK\x05\x06".to_vec();
+    empty_zip.resize(22, 0);
+    s3.put_object()
+        .bucket(code_bucket)
+        .key("bot.zip")
+        .body(cachegen_runtime::aws_sdk_s3::primitives::ByteStream::from(
+            empty_zip,
+        ))
+        .send()
+        .await
+        .unwrap();
+    let cases = [
+        ("redis_url_parameter", json!({ "Ref": "RedisUrl" })),
+        (
+            "redis_url_secret",
+            json!({ "Fn::Sub": "{{resolve:secretsmanager:bot-redis-${Stage}:SecretString:url}}" }),
+        ),
+    ];
+    for (fixture, url) in cases {
+        let spec = workspace_root().join(format!("tests/fixtures/{fixture}.cache.yaml"));
+        let project = cachegen_compiler::Project::load(&spec).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        write_files(dir.path(), &project.files(Some(&[Target::Sam])));
+        let sam = dir.path().join("sam.yaml");
+        let text = std::fs::read_to_string(&sam).unwrap();
+        std::fs::write(&sam, with_function(&text, code_bucket)).unwrap();
+        let template = translate(&sam);
+        let expanded: serde_json::Value = serde_json::from_str(&template).unwrap();
+        let function = &expanded["Resources"]["BotFunction"];
+        assert_eq!(function["Type"], "AWS::Lambda::Function", "{fixture}");
+        assert_eq!(
+            function["Properties"]["Environment"]["Variables"]["REDIS_URL"], url,
+            "{fixture}: {function}"
+        );
+        if fixture == "redis_url_parameter" {
+            assert_eq!(expanded["Parameters"]["RedisUrl"]["NoEcho"], true);
+            let name = "sam-redis-url";
+            let value = "rediss://bot:token@redis.example:6379";
+            let parameter = Parameter::builder()
+                .parameter_key("RedisUrl")
+                .parameter_value(value)
+                .build();
+            create_stack(&client, name, template, vec![parameter]).await;
+            let resources = client
+                .describe_stack_resources()
+                .stack_name(name)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                resources.stack_resources().iter().any(|resource| {
+                    resource.logical_resource_id() == Some("BotFunction")
+                        && resource.resource_type() == Some("AWS::Lambda::Function")
+                }),
+                "{resources:?}"
+            );
+        }
+    }
+}

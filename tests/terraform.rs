@@ -10,7 +10,7 @@ use cachegen_compiler::ir::{
     AlarmMetric, NamePart, REDIS_SECURITY_GROUPS_PARAMETER, REDIS_SUBNETS_PARAMETER, Ref, Role,
 };
 use cachegen_runtime::aws_sdk_s3;
-use cachegen_testkit::{TestServer, shared_moto_endpoint, stub_function_arn};
+use cachegen_testkit::{TestServer, shared_moto_endpoint, shared_redis_url, stub_function_arn};
 use cachegen_tests::deployed::{self, Resolver};
 use cachegen_tests::{
     examples, run, stub_sync_functions, terraform, terraform_plugin_dir, write_files,
@@ -87,6 +87,7 @@ fn root_module(dir: &Path, project: &Project, endpoint: &str, extra_inputs: &[(S
     iam        = "{endpoint}"
     lambda     = "{endpoint}"
     s3         = "{endpoint}"
+    secretsmanager = "{endpoint}"
     sts        = "{endpoint}"
   }}
 }}
@@ -671,4 +672,96 @@ async fn a_created_sync_function_plans_applies_to_moto_and_destroys() {
     );
     let destroy = step(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
     assert!(destroy.contains("Destroy complete!"), "{destroy}");
+}
+
+/// An existing Redis's URL from a sensitive variable, and from the JSON of a secret in
+/// moto's Secrets Manager: applied, the module's `environment` output (sensitive) gives the
+/// functions the URL, and a Redis-only crate built from those variables caches through
+/// that Redis: a second container finds what the first stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_url_from_a_variable_or_a_secret_reaches_the_functions() {
+    let redis = shared_redis_url().expect("redis-server starts");
+    let url = redis.url().to_owned();
+    for fixture in ["redis_url_parameter", "redis_url_secret"] {
+        let spec =
+            cachegen_tests::workspace_root().join(format!("tests/fixtures/{fixture}.cache.yaml"));
+        let project = Project::load(&spec).unwrap();
+        let moto = TestServer::moto().expect("moto_server starts");
+        let dir = tempfile::tempdir().unwrap();
+        let by_parameter = fixture == "redis_url_parameter";
+        let inputs = match by_parameter {
+            true => vec![("RedisUrl".to_owned(), url.clone())],
+            false => Vec::new(),
+        };
+        root_module(dir.path(), &project, &moto.endpoint(), &inputs);
+        // The secret exists before the module reads it, as it would in an account.
+        let root = format!(
+            "output \"environment\" {{\n  value     = module.cache.environment\n  sensitive = true\n}}\n\n\
+             resource \"aws_secretsmanager_secret\" \"redis\" {{\n  name = \"bot-redis-dev\"\n  recovery_window_in_days = 0\n}}\n\n\
+             resource \"aws_secretsmanager_secret_version\" \"redis\" {{\n  secret_id     = aws_secretsmanager_secret.redis.id\n  secret_string = jsonencode({{ url = \"{url}\" }})\n}}\n"
+        );
+        std::fs::write(dir.path().join("outputs.tf"), root).unwrap();
+        if !init(dir.path()) {
+            return;
+        }
+        let step = |args: &[&str]| {
+            let mut command = terraform(dir.path()).unwrap();
+            command.args(args);
+            run(command)
+        };
+        step(&["validate", "-no-color"]);
+        step(&[
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            "-target=aws_secretsmanager_secret_version.redis",
+        ]);
+        let plan = step(&["plan", "-input=false", "-no-color"]);
+        assert!(
+            !plan.contains(&url),
+            "{fixture}: the plan shows the URL: {plan}"
+        );
+        let apply = step(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        assert!(apply.contains("Apply complete!"), "{apply}");
+        let output = step(&["output", "-json", "environment"]);
+        let environment: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&output).unwrap();
+        assert_eq!(
+            environment.get("REDIS_URL"),
+            Some(&url),
+            "{fixture}: {environment:?}"
+        );
+        assert_eq!(environment.len(), 1, "{fixture}: {environment:?}");
+
+        let prefix = cachegen_testkit::unique_name(fixture);
+        let lookup = |name: &str| match name {
+            "CACHE_KEY_PREFIX" => Some(format!("{prefix}:")),
+            _ => environment.get(name).cloned(),
+        };
+        let guild = discord_bot_cache::GuildChannelsKey {
+            guild_id: "g1".to_owned(),
+        };
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        for _container in 0..2 {
+            let cache = discord_bot_cache::Cache::from_lookup(lookup).await.unwrap();
+            cache
+                .guild_channels()
+                .wrap(&guild, || async {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok::<_, cachegen_runtime::BoxError>(discord_bot_cache::GuildChannels {
+                        channels: Vec::new(),
+                    })
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "{fixture}: the second container read the value from the Redis"
+        );
+        let destroy = step(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+        assert!(destroy.contains("Destroy complete!"), "{destroy}");
+    }
 }
