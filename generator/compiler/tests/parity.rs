@@ -1,7 +1,8 @@
 //! The CloudFormation, SAM and Terraform outputs of every example declare the same cache:
 //! tables, keys, GSIs with projections, TTL, billing, encryption, PITR, deletion
 //! protection, tags and checkov skips; IAM actions and resources per consumer; alarms
-//! with their metrics, dimensions, statistics, thresholds and periods; the dashboard body.
+//! with their metrics, dimensions, statistics, thresholds and periods; the dashboard body;
+//! and in SAM and Terraform, the environment every function is given.
 //!
 //! Each output is parsed back (YAML, HCL) and normalised into [`Declared`], so a change in
 //! one emitter that the others do not make fails here.
@@ -1289,4 +1290,119 @@ fn split_dashboards_and_policies_are_the_same_in_every_target() {
         terraform, cloudformation,
         "Terraform differs from CloudFormation"
     );
+}
+
+// ---------- The functions' environment ----------
+
+/// `{{resolve:secretsmanager:<secret>:SecretString[:<key>]}}` -> `secret:<secret>:<key>`.
+fn dynamic_reference(text: &str) -> Option<String> {
+    let reference = text
+        .strip_prefix("{{resolve:secretsmanager:")?
+        .strip_suffix("}}")?;
+    let (secret, key) = reference.rsplit_once(":SecretString")?;
+    Some(format!("secret:{secret}:{}", key.trim_start_matches(':')))
+}
+
+/// The env vars SAM's `Globals` give every function, values normalised.
+fn sam_environment(text: &str) -> BTreeMap<String, String> {
+    let template: Value = serde_yaml::from_str(text).unwrap();
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let Some(variables) = variables.as_object() else {
+        return BTreeMap::new();
+    };
+    variables
+        .iter()
+        .map(|(name, value)| {
+            let text = cfn_text(value)
+                .replace("${redis_cache_endpoint_address}", "redis-address")
+                .replace("${redis_cache_endpoint_port}", "redis-port");
+            (name.clone(), dynamic_reference(&text).unwrap_or(text))
+        })
+        .collect()
+}
+
+/// The env vars the Terraform module's `environment` output gives, values normalised.
+fn terraform_environment(main: &str, outputs: &str) -> BTreeMap<String, String> {
+    let main: Body = hcl::parse(main).unwrap();
+    let secret = main
+        .blocks()
+        .find(|block| {
+            block.identifier() == "data"
+                && block.labels().first().map(|label| label.as_str())
+                    == Some("aws_secretsmanager_secret_version")
+        })
+        .map(|block| tf_text(attr(block.body(), "secret_id").unwrap()));
+    let outputs: Body = hcl::parse(outputs).unwrap();
+    let environment = outputs
+        .blocks()
+        .find(|block| {
+            block.identifier() == "output"
+                && block.labels().first().map(|label| label.as_str()) == Some("environment")
+        })
+        .expect("the module outputs the environment");
+    let redis = "aws_elasticache_serverless_cache.redis.endpoint[0]";
+    let secret_string = "data.aws_secretsmanager_secret_version.redis_url.secret_string";
+    tf_object(attr(environment.body(), "value").unwrap())
+        .into_iter()
+        .map(|(name, value)| {
+            let value = value
+                .replace(&format!("{redis}.address"), "redis-address")
+                .replace(&format!("{redis}.port"), "redis-port");
+            let secret = || {
+                secret
+                    .clone()
+                    .expect("a secret value reads the data source")
+            };
+            let value = if value == secret_string {
+                format!("secret:{}:", secret())
+            } else if let Some(key) = value
+                .strip_prefix(&format!("jsondecode({secret_string})[\""))
+                .and_then(|rest| rest.strip_suffix("\"]"))
+            {
+                format!("secret:{}:{key}", secret())
+            } else {
+                value
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+/// Every function gets the same env vars from SAM's `Globals` as from the Terraform
+/// module's `environment` output: tables, buckets, a created Redis's URL, and an existing
+/// Redis's URL from a parameter or a secret.
+#[test]
+fn sam_and_terraform_give_the_functions_the_same_environment() {
+    let fixtures = ["redis_url_parameter", "redis_url_secret", "sync_function"].map(|name| {
+        (
+            name.to_owned(),
+            support::workspace_root().join(format!("tests/fixtures/{name}.cache.yaml")),
+        )
+    });
+    let mut checked = BTreeSet::new();
+    for (name, spec) in support::example_specs().into_iter().chain(fixtures) {
+        let project = Project::load(&spec).unwrap();
+        let targets = [Target::Sam, Target::Terraform];
+        let files = project.files(Some(&targets));
+        let text = |path: &str| {
+            let file = files.iter().find(|file| file.path.ends_with(path));
+            file.unwrap_or_else(|| panic!("{name}: no {path}"))
+                .contents
+                .clone()
+        };
+        let sam = sam_environment(&text("sam.yaml"));
+        let terraform =
+            terraform_environment(&text("terraform/main.tf"), &text("terraform/outputs.tf"));
+        assert_eq!(sam, terraform, "{name}");
+        checked.extend(
+            sam.into_values()
+                .map(|value| value.split(':').next().unwrap().to_owned()),
+        );
+    }
+    for kind in ["name", "bucket", "rediss", "${redis_url}", "secret"] {
+        assert!(
+            checked.contains(kind),
+            "no {kind} value was compared: {checked:?}"
+        );
+    }
 }
