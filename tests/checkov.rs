@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use cachegen_compiler::ir::{CacheModel, SkipCheck, SyncFunction};
 use cachegen_tests::{checkov, examples, write_files};
 use serde_json::Value;
 
@@ -50,6 +51,33 @@ fn failures(report: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The checkov checks a spec skips on its created sync functions, with their reasons.
+fn function_skips(model: &CacheModel) -> impl Iterator<Item = &SkipCheck> {
+    model
+        .buckets
+        .iter()
+        .filter_map(|bucket| match &bucket.events.as_ref()?.function {
+            SyncFunction::Created(function) => Some(&function.skip_checks),
+            SyncFunction::Arn(_) => None,
+        })
+        .flatten()
+}
+
+/// Every checkov check a spec skips, with its reason: on tables, a created Redis, buckets
+/// and created sync functions.
+fn declared_skips(model: &CacheModel) -> BTreeSet<(String, String)> {
+    let created_redis = model.store.redis().and_then(|redis| redis.created.as_ref());
+    model
+        .tables
+        .iter()
+        .flat_map(|table| &table.skip_checks)
+        .chain(created_redis.iter().flat_map(|redis| &redis.skip_checks))
+        .chain(model.buckets.iter().flat_map(|bucket| &bucket.skip_checks))
+        .chain(function_skips(model))
+        .map(|skip| (skip.id.clone(), skip.reason.clone()))
+        .collect()
+}
+
 #[test]
 fn every_example_passes_checkov_with_only_the_specs_skips() {
     for (name, project) in examples() {
@@ -81,21 +109,7 @@ fn every_example_passes_checkov_with_only_the_specs_skips() {
             BTreeSet::from(["terraform"])
         };
         assert_eq!(frameworks, expected, "{name}");
-        let declared: BTreeSet<(String, String)> = project
-            .model
-            .tables
-            .iter()
-            .flat_map(|table| &table.skip_checks)
-            .chain(created_redis.iter().flat_map(|redis| &redis.skip_checks))
-            .chain(
-                project
-                    .model
-                    .buckets
-                    .iter()
-                    .flat_map(|bucket| &bucket.skip_checks),
-            )
-            .map(|skip| (skip.id.clone(), skip.reason.clone()))
-            .collect();
+        let declared = declared_skips(&project.model);
         let mut skipped_anywhere = BTreeSet::new();
         for report in &reports {
             let summary = &report["summary"];
@@ -170,25 +184,9 @@ fn a_created_sync_function_passes_checkov_with_only_the_specs_skips() {
             Target::Terraform,
         ])),
     );
-    let model = &project.model;
-    let function_skips: Vec<&cachegen_compiler::ir::SkipCheck> = model
-        .buckets
-        .iter()
-        .filter_map(|bucket| match &bucket.events.as_ref()?.function {
-            cachegen_compiler::ir::SyncFunction::Created(function) => Some(&function.skip_checks),
-            cachegen_compiler::ir::SyncFunction::Arn(_) => None,
-        })
-        .flatten()
-        .collect();
-    assert_eq!(function_skips.len(), 6);
-    let declared: BTreeSet<(String, String)> = model
-        .tables
-        .iter()
-        .flat_map(|table| &table.skip_checks)
-        .chain(model.buckets.iter().flat_map(|bucket| &bucket.skip_checks))
-        .chain(function_skips.iter().copied())
-        .map(|skip| (skip.id.clone(), skip.reason.clone()))
-        .collect();
+    let declared = declared_skips(&project.model);
+    let functions = function_skips(&project.model).count();
+    assert_eq!(functions, 6);
     let reports = scan_with(dir.path(), &[]);
     assert_eq!(reports.len(), 2, "CloudFormation and Terraform reports");
     for report in &reports {

@@ -11,7 +11,7 @@ use cachegen::operate::{Deployment, connect};
 use cachegen_runtime::aws_sdk_s3;
 use cachegen_runtime::documents::S3Event;
 use cachegen_testkit::TestServer;
-use cachegen_tests::{deploy, moto_sdk, stub_sync_functions, workspace_root};
+use cachegen_tests::{deploy, moto_sdk, sync_functions, workspace_root};
 use change_notifier_cache::{Cache, Change, ChangeKey};
 use futures::StreamExt;
 
@@ -36,7 +36,7 @@ async fn deployed() -> Deployed {
         workspace_root().join("examples/change-metadata/cache.yaml"),
     )
     .unwrap();
-    let functions = stub_sync_functions(&cloudformation, &project.model, STACK).await;
+    let functions = sync_functions(&sdk, &project.model, STACK).await.parameters;
     let mut parameters = vec![("env", "dev")];
     parameters.extend(functions.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     deploy(&cloudformation, &project, STACK, &parameters, true)

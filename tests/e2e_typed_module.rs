@@ -18,8 +18,7 @@ use cachegen::deploy::{DeployError, DeployOutcome};
 use cachegen_runtime::BoxError;
 use cachegen_testkit::TestServer;
 use cachegen_tests::{
-    create_roles, deploy, deploy_template, moto_sdk, stub_sync_functions, table_name,
-    workspace_root,
+    create_roles, deploy, deploy_template, moto_sdk, sync_functions, table_name, workspace_root,
 };
 
 /// The DRS API of the tests: counts its quota calls and the recovery jobs it starts.
@@ -446,7 +445,9 @@ async fn index_changes_are_planned_in_steps_and_a_key_change_refused() {
     let sdk = moto_sdk(&moto.endpoint()).await;
     let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
     let project = project("change-metadata");
-    let functions = stub_sync_functions(&cloudformation, &project.model, "changes-dev").await;
+    let functions = sync_functions(&sdk, &project.model, "changes-dev")
+        .await
+        .parameters;
     let mut parameters = vec![("env", "dev")];
     parameters.extend(functions.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     deploy(&cloudformation, &project, "changes-dev", &parameters, true)
@@ -623,7 +624,9 @@ async fn change_metadata_typed_queries_page_through_real_indexes() {
     let sdk = moto_sdk(&moto.endpoint()).await;
     let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
     let project = project("change-metadata");
-    let functions = stub_sync_functions(&cloudformation, &project.model, "changes-dev").await;
+    let functions = sync_functions(&sdk, &project.model, "changes-dev")
+        .await
+        .parameters;
     let mut parameters = vec![("env", "dev")];
     parameters.extend(functions.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let (outcome, _) = deploy(&cloudformation, &project, "changes-dev", &parameters, true)

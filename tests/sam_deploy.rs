@@ -12,10 +12,10 @@ use std::process::Command;
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
-use cachegen_compiler::ir::{Role, Target};
-use cachegen_testkit::TestServer;
+use cachegen_compiler::ir::{Role, SyncFunction, Target};
+use cachegen_testkit::{MOTO_ACCOUNT_ID, TestServer};
 use cachegen_tests::deployed::{self, Resolver};
-use cachegen_tests::{examples, moto_sdk, run, stub_sync_functions, workspace_root, write_files};
+use cachegen_tests::{examples, moto_sdk, run, sync_functions, workspace_root, write_files};
 use serde_json::json;
 
 /// The SAM template expanded to CloudFormation JSON by aws-sam-translator.
@@ -131,7 +131,7 @@ async fn every_example_sam_template_expands_and_deploys_to_moto() {
             )
             .await;
         }
-        for (parameter, arn) in stub_sync_functions(&client, &project.model, &name).await {
+        for (parameter, arn) in sync_functions(&sdk, &project.model, &name).await.parameters {
             parameters.push(
                 Parameter::builder()
                     .parameter_key(parameter)
@@ -172,10 +172,21 @@ async fn every_example_sam_template_expands_and_deploys_to_moto() {
             .iter()
             .filter(|consumer| !consumer.grants.is_empty() || !consumer.bucket_grants.is_empty())
             .count();
+        let functions = project
+            .model
+            .buckets
+            .iter()
+            .filter(|bucket| {
+                bucket
+                    .events
+                    .as_ref()
+                    .is_some_and(|events| matches!(events.function, SyncFunction::Created(_)))
+            })
+            .count();
         assert_eq!(
             outputs,
-            project.model.tables.len() * 2 + project.model.buckets.len() + policies,
-            "{name}: outputs"
+            project.model.tables.len() * 2 + project.model.buckets.len() + policies + functions,
+            "{name}: outputs (tables, buckets, policies, created functions)"
         );
     }
 }
@@ -188,43 +199,24 @@ async fn a_created_sync_function_expands_and_deploys_to_moto() {
     let moto = TestServer::moto().expect("moto_server starts");
     let sdk = moto_sdk(&moto.endpoint()).await;
     let client = Client::new(&sdk);
-    let s3 = cachegen_runtime::config::s3_client(&sdk);
-    let code_bucket = "cachegen-sam-sync-code";
-    s3.create_bucket().bucket(code_bucket).send().await.unwrap();
-    // An empty zip archive (its end-of-central-directory record): moto never runs it.
-    let mut empty_zip = b"PK\x05\x06".to_vec();
-    empty_zip.resize(22, 0);
-    s3.put_object()
-        .bucket(code_bucket)
-        .key("sync.zip")
-        .body(cachegen_runtime::aws_sdk_s3::primitives::ByteStream::from(
-            empty_zip,
-        ))
-        .send()
-        .await
-        .unwrap();
     let spec = workspace_root().join("tests/fixtures/sync_function.cache.yaml");
     let project = cachegen_compiler::Project::load(&spec).unwrap();
     let dir = tempfile::tempdir().unwrap();
     write_files(dir.path(), &project.files(Some(&[Target::Sam])));
     let template = translate(&dir.path().join("sam.yaml"));
-    let parameter = |key: &str, value: &str| {
-        Parameter::builder()
-            .parameter_key(key)
-            .parameter_value(value)
-            .build()
-    };
     let name = "sam-sync-function";
-    create_stack(
-        &client,
-        name,
-        template,
-        vec![
-            parameter("CodeBucketName", code_bucket),
-            parameter("CodeKey", "sync.zip"),
-        ],
-    )
-    .await;
+    let parameters = sync_functions(&sdk, &project.model, name)
+        .await
+        .parameters
+        .iter()
+        .map(|(key, value)| {
+            Parameter::builder()
+                .parameter_key(key)
+                .parameter_value(value)
+                .build()
+        })
+        .collect();
+    create_stack(&client, name, template, parameters).await;
     let stack = client
         .describe_stacks()
         .stack_name(name)
@@ -238,8 +230,11 @@ async fn a_created_sync_function_expands_and_deploys_to_moto() {
         .and_then(|output| output.output_value())
         .expect("the function's ARN is an output")
         .to_owned();
+    // CloudFormation names the function after the stack and its logical ID.
     assert!(
-        arn.starts_with("arn:aws:lambda:us-east-1:") && arn.contains(":function:"),
+        arn.starts_with(&format!(
+            "arn:aws:lambda:us-east-1:{MOTO_ACCOUNT_ID}:function:{name}-DocumentsSyncFunction-"
+        )),
         "{arn}"
     );
 }
@@ -268,14 +263,10 @@ async fn a_redis_url_from_a_parameter_or_a_secret_reaches_the_functions() {
     let s3 = cachegen_runtime::config::s3_client(&sdk);
     let code_bucket = "cachegen-sam-bot-code";
     s3.create_bucket().bucket(code_bucket).send().await.unwrap();
-    let mut empty_zip = b"PK\x05\x06".to_vec();
-    empty_zip.resize(22, 0);
     s3.put_object()
         .bucket(code_bucket)
         .key("bot.zip")
-        .body(cachegen_runtime::aws_sdk_s3::primitives::ByteStream::from(
-            empty_zip,
-        ))
+        .body(cachegen_testkit::EMPTY_ZIP.to_vec().into())
         .send()
         .await
         .unwrap();

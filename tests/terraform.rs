@@ -7,13 +7,14 @@ use std::path::Path;
 use cachegen_compiler::Project;
 use cachegen_compiler::emit::terraform::{self as tf, STACK_NAME};
 use cachegen_compiler::ir::{
-    AlarmMetric, NamePart, REDIS_SECURITY_GROUPS_PARAMETER, REDIS_SUBNETS_PARAMETER, Ref, Role,
+    AlarmMetric, REDIS_SECURITY_GROUPS_PARAMETER, REDIS_SUBNETS_PARAMETER, Ref, Role,
 };
 use cachegen_runtime::aws_sdk_s3;
-use cachegen_testkit::{TestServer, shared_moto_endpoint, shared_redis_url, stub_function_arn};
+use cachegen_testkit::{TestServer, shared_moto_endpoint, shared_redis_url};
 use cachegen_tests::deployed::{self, Resolver};
 use cachegen_tests::{
-    examples, run, stub_sync_functions, terraform, terraform_plugin_dir, write_files,
+    examples, run, sync_function_inputs, sync_functions, terraform, terraform_plugin_dir,
+    write_files,
 };
 
 /// The stack name the root modules pass in.
@@ -106,16 +107,6 @@ fn creates_redis(project: &Project) -> bool {
     redis.is_some_and(|redis| redis.created.is_some())
 }
 
-/// Each bucket's sync function parameter, with the bucket's name.
-fn sync_function_parameters(project: &Project) -> impl Iterator<Item = (String, String)> + '_ {
-    project.model.buckets.iter().filter_map(|bucket| {
-        match bucket.events.as_ref()?.function.arn()?.0.as_slice() {
-            [NamePart::Parameter(parameter)] => Some((parameter.clone(), bucket.name.clone())),
-            _ => None,
-        }
-    })
-}
-
 fn init(dir: &Path) -> bool {
     let Some(mut init) = terraform(dir) else {
         return false;
@@ -155,15 +146,8 @@ fn every_example_module_validates_and_plans_offline() {
     let moto = shared_moto_endpoint().expect("moto_server starts");
     for (name, project) in examples() {
         let dir = tempfile::tempdir().unwrap();
-        let functions: Vec<(String, String)> = sync_function_parameters(&project)
-            .map(|(parameter, bucket)| {
-                (
-                    parameter,
-                    stub_function_arn(&format!("{name}-{bucket}-sync")),
-                )
-            })
-            .collect();
-        root_module(dir.path(), &project, moto.url(), &functions);
+        let functions = sync_function_inputs(&project.model, STACK);
+        root_module(dir.path(), &project, moto.url(), &functions.parameters);
         if !init(dir.path()) {
             return;
         }
@@ -184,7 +168,6 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
     let endpoint = moto.endpoint();
     let sdk = cachegen_tests::moto_sdk(&endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
     let s3 = cachegen_runtime::config::s3_client(&sdk);
     for (name, project) in examples() {
         if creates_redis(&project) {
@@ -193,8 +176,8 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
             continue;
         }
         let dir = tempfile::tempdir().unwrap();
-        let functions = stub_sync_functions(&cloudformation, &project.model, &name).await;
-        root_module(dir.path(), &project, &endpoint, &functions);
+        let functions = sync_functions(&sdk, &project.model, STACK).await;
+        root_module(dir.path(), &project, &endpoint, &functions.parameters);
         if !init(dir.path()) {
             return;
         }
@@ -212,11 +195,7 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
         // Terraform sets each part of a bucket through its own S3 call, so unlike moto's
         // CloudFormation, everything is there to read back.
         for bucket in project.model.buckets.iter().filter(|bucket| bucket.created) {
-            let function = functions
-                .iter()
-                .map(|(_, arn)| arn.as_str())
-                .next()
-                .unwrap_or_default();
+            let function = functions.arns.first().map_or("", String::as_str);
             assert_eq!(
                 deployed::describe_bucket(&s3, &resolver.resolve(&bucket.bucket_name)).await,
                 deployed::expected_bucket(&project.model, bucket, function),
@@ -224,7 +203,7 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
                 bucket.name
             );
         }
-        let alarms = verify_sync_error_alarms(dir.path(), &project, &functions);
+        let alarms = verify_sync_error_alarms(dir.path(), &project, &functions.arns);
         if name == "change-metadata" {
             assert_eq!(
                 alarms, 1,
@@ -279,12 +258,8 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
 }
 
 /// Each `sync_errors` alarm moto created reads `Errors` and `Invocations` of the sync
-/// function whose name the module cut from the ARN it was given. Returns how many it read.
-fn verify_sync_error_alarms(
-    dir: &Path,
-    project: &Project,
-    functions: &[(String, String)],
-) -> usize {
+/// function (`arns`, in bucket order). Returns how many it read.
+fn verify_sync_error_alarms(dir: &Path, project: &Project, arns: &[String]) -> usize {
     let alarms: Vec<_> = project
         .model
         .alarms
@@ -292,8 +267,7 @@ fn verify_sync_error_alarms(
         .filter(|alarm| alarm.metric == AlarmMetric::SyncErrors)
         .collect();
     for alarm in &alarms {
-        let (_, arn) = &functions[0];
-        let function = arn.rsplit(':').next().unwrap();
+        let function = arns[0].rsplit(':').next().unwrap();
         let mut show = terraform(dir).unwrap();
         show.args(["state", "show", "-no-color"]).arg(format!(
             "module.cache.aws_cloudwatch_metric_alarm.{}",
@@ -606,12 +580,6 @@ fn the_provider_applies_index_changes_one_update_table_call_each() {
     );
 }
 
-/// An empty zip archive (the end-of-central-directory record alone): code for a function
-/// moto creates and never runs.
-const EMPTY_ZIP: [u8; 22] = [
-    b'P', b'K', 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
-
 /// The fixture whose bucket's events reach a sync function the module creates: `fmt`,
 /// `validate` and `plan`, then `apply` against moto with the code zip uploaded first, the
 /// function's ARN read back from the module's output, and `destroy`.
@@ -622,22 +590,9 @@ async fn a_created_sync_function_plans_applies_to_moto_and_destroys() {
     let moto = TestServer::moto().expect("moto_server starts");
     let endpoint = moto.endpoint();
     let sdk = cachegen_tests::moto_sdk(&endpoint).await;
-    let s3 = cachegen_runtime::config::s3_client(&sdk);
-    let code_bucket = "cachegen-test-sync-code";
-    s3.create_bucket().bucket(code_bucket).send().await.unwrap();
-    s3.put_object()
-        .bucket(code_bucket)
-        .key("sync.zip")
-        .body(aws_sdk_s3::primitives::ByteStream::from(EMPTY_ZIP.to_vec()))
-        .send()
-        .await
-        .unwrap();
+    let functions = sync_functions(&sdk, &project.model, STACK).await;
     let dir = tempfile::tempdir().unwrap();
-    let inputs = [
-        ("CodeBucketName".to_owned(), code_bucket.to_owned()),
-        ("CodeKey".to_owned(), "sync.zip".to_owned()),
-    ];
-    root_module(dir.path(), &project, &endpoint, &inputs);
+    root_module(dir.path(), &project, &endpoint, &functions.parameters);
     std::fs::write(
         dir.path().join("outputs.tf"),
         "output \"function_arn\" {\n  value = module.cache.documents_sync_function_arn\n}\n",
@@ -665,11 +620,7 @@ async fn a_created_sync_function_plans_applies_to_moto_and_destroys() {
     let apply = step(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert!(apply.contains("Apply complete!"), "{apply}");
     let arn = step(&["output", "-raw", "function_arn"]);
-    assert!(
-        arn.starts_with("arn:aws:lambda:us-east-1:")
-            && arn.ends_with(&format!(":function:{STACK}-documents-sync")),
-        "{arn}"
-    );
+    assert_eq!(arn, functions.arns[0]);
     let destroy = step(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
     assert!(destroy.contains("Destroy complete!"), "{destroy}");
 }

@@ -102,38 +102,115 @@ pub async fn create_roles(
         .expect("roles stack is created");
 }
 
-/// Creates, on moto, a stub function for each bucket whose events go to a function passed
-/// as a parameter, and returns those parameters with the functions' ARNs.
-pub async fn stub_sync_functions(
-    cloudformation: &aws_sdk_cloudformation::Client,
+/// What a deployment of a spec's sync functions needs, made ready on moto.
+pub struct SyncFunctions {
+    /// Template parameters (Terraform variables, by their parameter names) and values.
+    pub parameters: Vec<(String, String)>,
+    /// The ARN of each bucket's sync function made ready here, in bucket order, once
+    /// deployed by Terraform, which names a created function after the stack
+    /// (CloudFormation adds a suffix of its own).
+    pub arns: Vec<String>,
+}
+
+/// The name of the function `bucket`'s events reach when `stack` is deployed, and of its
+/// stub; a created function's code zip is in a bucket of that name with `-code`.
+fn sync_function_name(stack: &str, bucket: &cachegen_compiler::ir::Bucket) -> String {
+    format!("{stack}-{}-sync", bucket.name)
+}
+
+/// The key of a created function's code zip.
+const CODE_KEY: &str = "sync.zip";
+
+/// What a deployment of `model` as `stack` is given for its sync functions, and their ARNs
+/// once deployed, as [`sync_functions`] makes them ready. A function passed by a literal
+/// ARN is left as it is.
+pub fn sync_function_inputs(
     model: &cachegen_compiler::ir::CacheModel,
     stack: &str,
-) -> Vec<(String, String)> {
-    let mut parameters = Vec::new();
+) -> SyncFunctions {
+    use cachegen_compiler::ir::{NamePart, NameTemplate, SyncFunction};
+    let parameter = |template: &NameTemplate| match template.0.as_slice() {
+        [NamePart::Parameter(parameter)] => Some(parameter.clone()),
+        _ => None,
+    };
+    let mut functions = SyncFunctions {
+        parameters: Vec::new(),
+        arns: Vec::new(),
+    };
     for bucket in &model.buckets {
         let Some(events) = &bucket.events else {
             continue;
         };
-        let Some([cachegen_compiler::ir::NamePart::Parameter(parameter)]) =
-            events.function.arn().map(|arn| arn.0.as_slice())
-        else {
+        let name = sync_function_name(stack, bucket);
+        let arn = cachegen_testkit::stub_function_arn(&name);
+        match &events.function {
+            SyncFunction::Arn(template) => {
+                let Some(parameter) = parameter(template) else {
+                    continue;
+                };
+                functions.parameters.push((parameter, arn.clone()));
+            }
+            SyncFunction::Created(function) => {
+                for (template, value) in [
+                    (&function.code_bucket, format!("{name}-code")),
+                    (&function.code_key, CODE_KEY.to_owned()),
+                ] {
+                    functions
+                        .parameters
+                        .extend(parameter(template).map(|p| (p, value)));
+                }
+            }
+        }
+        functions.arns.push(arn);
+    }
+    functions
+}
+
+/// Makes ready, on moto, the sync functions of `model` deployed as `stack` and returns
+/// [`sync_function_inputs`]: a stub function for each bucket whose events go to a function
+/// passed by a parameter, and the code zip of each function the template creates.
+pub async fn sync_functions(
+    sdk: &aws_config::SdkConfig,
+    model: &cachegen_compiler::ir::CacheModel,
+    stack: &str,
+) -> SyncFunctions {
+    use cachegen_compiler::ir::SyncFunction;
+    let cloudformation = aws_sdk_cloudformation::Client::new(sdk);
+    let s3 = cachegen_runtime::config::s3_client(sdk);
+    for bucket in &model.buckets {
+        let Some(events) = &bucket.events else {
             continue;
         };
-        let name = format!("{stack}-{}-sync", bucket.name);
-        cloudformation
-            .create_stack()
-            .stack_name(&name)
-            .template_body(cachegen_testkit::stub_function_template(&name))
-            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
-            .send()
-            .await
-            .expect("stub function stack is created");
-        parameters.push((
-            parameter.clone(),
-            cachegen_testkit::stub_function_arn(&name),
-        ));
+        let name = sync_function_name(stack, bucket);
+        match &events.function {
+            SyncFunction::Arn(_) => {
+                cloudformation
+                    .create_stack()
+                    .stack_name(&name)
+                    .template_body(cachegen_testkit::stub_function_template(&name))
+                    .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+                    .send()
+                    .await
+                    .expect("stub function stack is created");
+            }
+            SyncFunction::Created(_) => {
+                let code_bucket = format!("{name}-code");
+                s3.create_bucket()
+                    .bucket(&code_bucket)
+                    .send()
+                    .await
+                    .expect("the code bucket is created");
+                s3.put_object()
+                    .bucket(&code_bucket)
+                    .key(CODE_KEY)
+                    .body(cachegen_testkit::EMPTY_ZIP.to_vec().into())
+                    .send()
+                    .await
+                    .expect("the code zip is uploaded");
+            }
+        }
     }
-    parameters
+    sync_function_inputs(model, stack)
 }
 
 /// Deploys `project`'s CloudFormation template as `stack` with `cachegen::deploy`,

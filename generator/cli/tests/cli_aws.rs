@@ -41,28 +41,27 @@ fn on_moto<T>(moto: &TestServer, work: impl AsyncFnOnce(aws_config::SdkConfig) -
     })
 }
 
-/// Creates a stub function on moto for the change-metadata bucket's events to name, and
-/// returns the `--param` that passes its ARN.
-fn stub_sync_function(moto: &TestServer, name: &str) -> String {
+/// `cachegen deploy` of the change-metadata example as stack `stack`, with `extra`
+/// arguments. The stack creates its sync function: its code zip is uploaded to moto first,
+/// in a bucket named after the stack, and passed with `--param`s.
+fn deploy_changes(moto: &TestServer, stack: &str, extra: &[&str]) -> Output {
+    let code_bucket = format!("{stack}-sync-code");
     on_moto(moto, async |sdk| {
-        aws_sdk_cloudformation::Client::new(&sdk)
-            .create_stack()
-            .stack_name(name)
-            .template_body(cachegen_testkit::stub_function_template(name))
-            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+        let s3 = cachegen_runtime::config::s3_client(&sdk);
+        s3.create_bucket()
+            .bucket(&code_bucket)
             .send()
             .await
-            .expect("stub function stack is created");
+            .expect("the code bucket is created");
+        s3.put_object()
+            .bucket(&code_bucket)
+            .key("sync.zip")
+            .body(cachegen_testkit::EMPTY_ZIP.to_vec().into())
+            .send()
+            .await
+            .expect("the code zip is uploaded");
     });
-    format!(
-        "SyncFunctionArn={}",
-        cachegen_testkit::stub_function_arn(name)
-    )
-}
-
-/// `cachegen deploy` of the change-metadata example as stack `stack`, its sync function
-/// passed as `function` (a `--param`), with `extra` arguments.
-fn deploy_changes(moto: &TestServer, function: &str, stack: &str, extra: &[&str]) -> Output {
+    let code_bucket = format!("SyncCodeBucketName={code_bucket}");
     let mut args = vec![
         "deploy",
         "examples/change-metadata/cache.yaml",
@@ -71,7 +70,9 @@ fn deploy_changes(moto: &TestServer, function: &str, stack: &str, extra: &[&str]
         "--param",
         "env=dev",
         "--param",
-        function,
+        &code_bucket,
+        "--param",
+        "SyncCodeKey=sync.zip",
     ];
     args.extend(extra);
     cachegen(moto, &args)
@@ -89,9 +90,8 @@ fn text(output: &Output) -> String {
 fn deploy_then_verify_reports_what_moto_ignored() {
     let moto = TestServer::moto().unwrap();
     let spec = "examples/change-metadata/cache.yaml";
-    let function = stub_sync_function(&moto, "changes-sync");
 
-    let planned = deploy_changes(&moto, &function, "changes", &["--no-execute"]);
+    let planned = deploy_changes(&moto, "changes", &["--no-execute"]);
     assert!(planned.status.success(), "{}", text(&planned));
     assert!(
         text(&planned).contains("Add MetadataTable (AWS::DynamoDB::Table)"),
@@ -104,7 +104,7 @@ fn deploy_then_verify_reports_what_moto_ignored() {
         text(&planned)
     );
 
-    let deployed = deploy_changes(&moto, &function, "changes-dev", &[]);
+    let deployed = deploy_changes(&moto, "changes-dev", &[]);
     assert!(deployed.status.success(), "{}", text(&deployed));
     assert!(
         text(&deployed).contains("stack changes-dev deployed"),
@@ -137,8 +137,7 @@ fn deploy_then_verify_reports_what_moto_ignored() {
 #[test]
 fn verify_names_a_stack_from_another_spec() {
     let moto = TestServer::moto().unwrap();
-    let function = stub_sync_function(&moto, "changes-sync");
-    let deployed = deploy_changes(&moto, &function, "changes-dev", &[]);
+    let deployed = deploy_changes(&moto, "changes-dev", &[]);
     assert!(deployed.status.success(), "{}", text(&deployed));
     let verified = cachegen(
         &moto,
@@ -186,8 +185,7 @@ fn seed_changes(moto: &TestServer, bucket: &str, count: usize) {
 fn backfill_then_query_from_the_command_line() {
     let moto = TestServer::moto().unwrap();
     let spec = "examples/change-metadata/cache.yaml";
-    let function = stub_sync_function(&moto, "changes-sync");
-    let deployed = deploy_changes(&moto, &function, "changes-dev", &[]);
+    let deployed = deploy_changes(&moto, "changes-dev", &[]);
     assert!(deployed.status.success(), "{}", text(&deployed));
     let bucket = "change-notifier-documents-dev-123456789012";
     seed_changes(&moto, bucket, 20);

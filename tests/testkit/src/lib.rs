@@ -400,6 +400,12 @@ pub fn stub_function_template(name: &str) -> String {
     )
 }
 
+/// An empty zip archive (its end-of-central-directory record alone): code for a function
+/// moto creates and never runs.
+pub const EMPTY_ZIP: [u8; 22] = [
+    b'P', b'K', 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
 /// The ARN moto gives function `name` in `us-east-1`.
 pub fn stub_function_arn(name: &str) -> String {
     format!("arn:aws:lambda:us-east-1:{MOTO_ACCOUNT_ID}:function:{name}")
