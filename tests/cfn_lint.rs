@@ -543,9 +543,7 @@ fn every_step_of_a_stepped_index_change_passes_cfn_lint() {
 /// The CloudFormation and SAM templates of `tests/fixtures/<fixture>.cache.yaml` pass
 /// cfn-lint, warnings included.
 fn lint_fixture(fixture: &str) {
-    let spec =
-        cachegen_tests::workspace_root().join(format!("tests/fixtures/{fixture}.cache.yaml"));
-    let project = cachegen_compiler::Project::load(&spec).unwrap();
+    let project = cachegen_tests::fixture(fixture);
     use cachegen_compiler::ir::Target;
     let dir = tempfile::tempdir().unwrap();
     let mut paths = Vec::new();

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use cachegen_compiler::ir::{CacheModel, SkipCheck, SyncFunction};
+use cachegen_compiler::ir::{CacheModel, SkipCheck, SyncFunction, Target};
 use cachegen_tests::{checkov, examples, write_files};
 use serde_json::Value;
 
@@ -49,6 +49,15 @@ fn failures(report: &Value) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Fixture `name`, with its CloudFormation, SAM and Terraform written to a new directory.
+fn written_fixture(name: &str) -> (cachegen_compiler::Project, tempfile::TempDir) {
+    let project = cachegen_tests::fixture(name);
+    let dir = tempfile::tempdir().unwrap();
+    let targets = [Target::Cloudformation, Target::Sam, Target::Terraform];
+    write_files(dir.path(), &project.files(Some(&targets)));
+    (project, dir)
 }
 
 /// The checkov checks a spec skips on its created sync functions, with their reasons.
@@ -172,18 +181,7 @@ fn checkov_fails_a_table_whose_spec_does_not_skip_the_cmk_check() {
 /// Lambda checks run in every format, fail nowhere, and are skipped only as the spec says.
 #[test]
 fn a_created_sync_function_passes_checkov_with_only_the_specs_skips() {
-    let spec = cachegen_tests::workspace_root().join("tests/fixtures/sync_function.cache.yaml");
-    let project = cachegen_compiler::Project::load(&spec).unwrap();
-    use cachegen_compiler::ir::Target;
-    let dir = tempfile::tempdir().unwrap();
-    write_files(
-        dir.path(),
-        &project.files(Some(&[
-            Target::Cloudformation,
-            Target::Sam,
-            Target::Terraform,
-        ])),
-    );
+    let (project, dir) = written_fixture("sync_function");
     let declared = declared_skips(&project.model);
     let functions = function_skips(&project.model).count();
     assert_eq!(functions, 6);
@@ -234,20 +232,8 @@ fn a_created_sync_function_passes_checkov_with_only_the_specs_skips() {
 /// either CloudFormation template or the Terraform module.
 #[test]
 fn a_redis_url_from_a_parameter_or_a_secret_passes_checkov() {
-    use cachegen_compiler::ir::Target;
     for fixture in ["redis_url_parameter", "redis_url_secret"] {
-        let spec =
-            cachegen_tests::workspace_root().join(format!("tests/fixtures/{fixture}.cache.yaml"));
-        let project = cachegen_compiler::Project::load(&spec).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        write_files(
-            dir.path(),
-            &project.files(Some(&[
-                Target::Cloudformation,
-                Target::Sam,
-                Target::Terraform,
-            ])),
-        );
+        let (_, dir) = written_fixture(fixture);
         let reports = scan_with(dir.path(), &[]);
         assert_eq!(
             reports.len(),

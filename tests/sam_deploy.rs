@@ -199,8 +199,7 @@ async fn a_created_sync_function_expands_and_deploys_to_moto() {
     let moto = TestServer::moto().expect("moto_server starts");
     let sdk = moto_sdk(&moto.endpoint()).await;
     let client = Client::new(&sdk);
-    let spec = workspace_root().join("tests/fixtures/sync_function.cache.yaml");
-    let project = cachegen_compiler::Project::load(&spec).unwrap();
+    let project = cachegen_tests::fixture("sync_function");
     let dir = tempfile::tempdir().unwrap();
     write_files(dir.path(), &project.files(Some(&[Target::Sam])));
     let template = translate(&dir.path().join("sam.yaml"));
@@ -278,8 +277,7 @@ async fn a_redis_url_from_a_parameter_or_a_secret_reaches_the_functions() {
         ),
     ];
     for (fixture, url) in cases {
-        let spec = workspace_root().join(format!("tests/fixtures/{fixture}.cache.yaml"));
-        let project = cachegen_compiler::Project::load(&spec).unwrap();
+        let project = cachegen_tests::fixture(fixture);
         let dir = tempfile::tempdir().unwrap();
         write_files(dir.path(), &project.files(Some(&[Target::Sam])));
         let sam = dir.path().join("sam.yaml");

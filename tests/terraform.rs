@@ -107,6 +107,13 @@ fn creates_redis(project: &Project) -> bool {
     redis.is_some_and(|redis| redis.created.is_some())
 }
 
+/// Runs `terraform <args>` in `dir`, failing on an error, and returns what it printed.
+fn step(dir: &Path, args: &[&str]) -> String {
+    let mut command = terraform(dir).expect("terraform is installed");
+    command.args(args);
+    run(command)
+}
+
 fn init(dir: &Path) -> bool {
     let Some(mut init) = terraform(dir) else {
         return false;
@@ -585,8 +592,7 @@ fn the_provider_applies_index_changes_one_update_table_call_each() {
 /// function's ARN read back from the module's output, and `destroy`.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_created_sync_function_plans_applies_to_moto_and_destroys() {
-    let spec = cachegen_tests::workspace_root().join("tests/fixtures/sync_function.cache.yaml");
-    let project = Project::load(&spec).unwrap();
+    let project = cachegen_tests::fixture("sync_function");
     let moto = TestServer::moto().expect("moto_server starts");
     let endpoint = moto.endpoint();
     let sdk = cachegen_tests::moto_sdk(&endpoint).await;
@@ -606,11 +612,7 @@ async fn a_created_sync_function_plans_applies_to_moto_and_destroys() {
     if !init(dir.path()) {
         return;
     }
-    let step = |args: &[&str]| {
-        let mut command = terraform(dir.path()).unwrap();
-        command.args(args);
-        run(command)
-    };
+    let step = |args: &[&str]| step(dir.path(), args);
     step(&["validate", "-no-color"]);
     let plan = step(&["plan", "-refresh=false", "-input=false", "-no-color"]);
     assert!(
@@ -634,9 +636,7 @@ async fn a_redis_url_from_a_variable_or_a_secret_reaches_the_functions() {
     let redis = shared_redis_url().expect("redis-server starts");
     let url = redis.url().to_owned();
     for fixture in ["redis_url_parameter", "redis_url_secret"] {
-        let spec =
-            cachegen_tests::workspace_root().join(format!("tests/fixtures/{fixture}.cache.yaml"));
-        let project = Project::load(&spec).unwrap();
+        let project = cachegen_tests::fixture(fixture);
         let moto = TestServer::moto().expect("moto_server starts");
         let dir = tempfile::tempdir().unwrap();
         let by_parameter = fixture == "redis_url_parameter";
@@ -655,11 +655,7 @@ async fn a_redis_url_from_a_variable_or_a_secret_reaches_the_functions() {
         if !init(dir.path()) {
             return;
         }
-        let step = |args: &[&str]| {
-            let mut command = terraform(dir.path()).unwrap();
-            command.args(args);
-            run(command)
-        };
+        let step = |args: &[&str]| step(dir.path(), args);
         step(&["validate", "-no-color"]);
         step(&[
             "apply",

@@ -33,6 +33,12 @@ pub fn examples() -> Vec<(String, cachegen_compiler::Project)> {
     examples
 }
 
+/// The compiled project of `tests/fixtures/<name>.cache.yaml`.
+pub fn fixture(name: &str) -> cachegen_compiler::Project {
+    let spec = workspace_root().join(format!("tests/fixtures/{name}.cache.yaml"));
+    cachegen_compiler::Project::load(&spec).unwrap_or_else(|err| panic!("fixture {name}: {err}"))
+}
+
 /// A command for an external tool the test script installs, failing clearly when absent.
 pub fn tool(name: &str) -> Command {
     let found = Command::new(name)
