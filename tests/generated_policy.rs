@@ -9,15 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-};
 use cachegen_runtime::clock::ManualClock;
 use cachegen_runtime::store::{CacheStore, DynamoStore, RedisStore};
 use cachegen_runtime::typed::DataType;
 use cachegen_runtime::{BoxError, CacheError, OriginPolicy, TieredCache};
 use cachegen_testkit::{SharedServer, shared_moto_endpoint, shared_redis_url, unique_name};
-use cachegen_tests::moto_sdk;
+use cachegen_tests::{create_table, moto_sdk};
 use discord_bot_cache as discord;
 use drs_orchestration_cache as drs;
 use drs_orchestration_cache::{DrsQuotasType, DrsSourceServersType};
@@ -102,53 +99,10 @@ async fn drs_table(clock: &ManualClock) -> (Arc<dyn CacheStore>, SharedServer) {
     let moto = shared_moto_endpoint().unwrap();
     let client = aws_sdk_dynamodb::Client::new(&moto_sdk(moto.url()).await);
     let table = unique_name("drs-policy");
-    let key = drs::query_cache::PARTITION_KEY;
-    client
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(key)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(key)
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    wait_until_active(&client, &table).await;
+    create_table(&client, &table, drs::query_cache::PARTITION_KEY).await;
     let store = DynamoStore::new(client, table, drs::query_cache::layout())
         .with_clock(Arc::new(clock.clone()));
     (Arc::new(store), moto)
-}
-
-/// Waits until `table` is ACTIVE: dynalite, like DynamoDB, creates tables asynchronously.
-async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) {
-    for _ in 0..200 {
-        let described = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .unwrap();
-        if described
-            .table()
-            .and_then(|table| table.table_status())
-            .is_some_and(|status| *status == TableStatus::Active)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("table {table} never became active");
 }
 
 /// A query handler container: its own L1, over the shared table.

@@ -2,13 +2,10 @@
 //! keyed by the server's name alone (moto), the query cache's account-less types keyed
 //! with `global` (moto), and a Discord TTL tuned by its env var (Redis).
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use cachegen_runtime::BoxError;
 use cachegen_testkit::{shared_moto_endpoint, unique_name};
-use cachegen_tests::moto_sdk;
+use cachegen_tests::{create_table, moto_sdk};
 
 /// A fresh table on moto keyed by the string attribute `partition_key`, and a client.
 async fn moto_table(
@@ -17,27 +14,7 @@ async fn moto_table(
 ) -> (aws_sdk_dynamodb::Client, String) {
     let client = aws_sdk_dynamodb::Client::new(sdk);
     let name = unique_name("seed-keys");
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(partition_key)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(partition_key)
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_table(&client, &name, partition_key).await;
     (client, name)
 }
 

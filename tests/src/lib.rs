@@ -33,6 +33,48 @@ pub fn examples() -> Vec<(String, cachegen_compiler::Project)> {
     examples
 }
 
+/// Creates table `table`, on demand and keyed by the string attribute `partition_key`, and
+/// waits until it is ACTIVE (dynalite, like DynamoDB, creates tables asynchronously).
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str, partition_key: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TableStatus,
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(partition_key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("name and type are set"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(partition_key)
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("name and type are set"),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("CreateTable {table}: {err:?}"));
+    for _ in 0..200 {
+        let described = client.describe_table().table_name(table).send().await;
+        let status = described
+            .unwrap_or_else(|err| panic!("DescribeTable {table}: {err:?}"))
+            .table()
+            .and_then(|table| table.table_status().cloned());
+        if status == Some(TableStatus::Active) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("table {table} never became active");
+}
+
 /// The compiled project of `tests/fixtures/<name>.cache.yaml`.
 pub fn fixture(name: &str) -> cachegen_compiler::Project {
     let spec = workspace_root().join(format!("tests/fixtures/{name}.cache.yaml"));

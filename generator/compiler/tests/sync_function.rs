@@ -70,6 +70,35 @@ fn the_consumer_must_have_a_created_role_for_the_function_to_run_as() {
     );
 }
 
+/// Terraform names the function `<stack_name>-<bucket>-sync` within Lambda's 64
+/// characters, cutting the stack name and keeping the bucket's part whole: the bucket's
+/// key may be 57 characters, leaving one for the stack name, and no more.
+#[test]
+fn the_bucket_key_leaves_room_for_the_stack_in_the_function_name() {
+    let with_key = |length: usize| {
+        fixture().replace("  documents:\n", &format!("  {}:\n", "d".repeat(length)))
+    };
+    let longest = compile(&with_key(57));
+    let main = &terraform::files(&longest, "spec.yaml")[0].contents;
+    let name = format!(
+        "function_name = \"${{substr(var.stack_name, 0, 1)}}-{}-sync\"",
+        "d".repeat(57)
+    );
+    assert!(main.contains(&name), "{main}");
+    let text = with_key(58);
+    let line = line_of(&text, "  ddd");
+    assert_eq!(
+        problems(&text),
+        [(
+            format!(
+                "spec.yaml:{line}:3: the sync function of bucket `{0}` is named `<stack>-{0}-sync`, which leaves no room for the stack name in Lambda's 64 characters",
+                "d".repeat(58)
+            ),
+            "CG0513"
+        )]
+    );
+}
+
 #[test]
 fn memory_and_timeout_stay_within_lambdas_limits() {
     for (from, to, message) in [
@@ -236,7 +265,7 @@ fn terraform_creates_the_function_with_the_consumers_role() {
     for line in [
         "#checkov:skip=CKV_AWS_115:S3 events arrive",
         "#checkov:skip=CKV_AWS_50:X-Ray tracing",
-        "function_name = substr(\"${var.stack_name}-documents-sync\", 0, 64)",
+        "function_name = \"${substr(var.stack_name, 0, 49)}-documents-sync\"",
         "role          = aws_iam_role.s3_sync.arn",
         "handler       = \"bootstrap\"",
         "runtime       = \"provided.al2023\"",

@@ -340,7 +340,7 @@ resource "aws_lambda_function" "documents_sync" {
   #checkov:skip=CKV_AWS_173:its environment holds the table's and the bucket's names, no secrets
   #checkov:skip=CKV_AWS_272:the deployment zip comes from the project's own build bucket; code signing is the deployer's choice
   #checkov:skip=CKV_AWS_50:X-Ray tracing would add the X-Ray write grant to the least-privilege role
-  function_name = substr("${var.stack_name}-documents-sync", 0, 64)
+  function_name = "${substr(var.stack_name, 0, 49)}-documents-sync"
   description   = "Applies the object events of bucket documents to the cache (consumer s3-sync)"
   role          = aws_iam_role.s3_sync.arn
   handler       = "bootstrap"

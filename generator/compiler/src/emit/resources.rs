@@ -302,8 +302,9 @@ pub struct FunctionResource<'m> {
     pub function: &'m CreatedFunction,
     /// Its description.
     pub description: String,
-    /// Its name where a target must give one (Terraform; CloudFormation names it itself).
-    pub name: Value<'m>,
+    /// The end of its name, after the stack name (`-<bucket>-sync`), where a target must
+    /// give one (Terraform; CloudFormation names it itself).
+    pub name_suffix: String,
     /// What it runs as.
     pub role: FunctionRole<'m>,
     /// Its environment: every table's and bucket's env var ([`Infrastructure::environment`]).
@@ -643,7 +644,7 @@ impl<'m> Infrastructure<'m> {
                 "Applies the object events of bucket {} to the cache (consumer {})",
                 bucket.name, events.consumer
             ),
-            name: Value::stack_prefixed(&format!("{}-sync", bucket.name)),
+            name_suffix: format!("-{}-sync", bucket.name),
             role,
             environment,
             tags: tags(&bucket.tags, &self.model.fingerprint),

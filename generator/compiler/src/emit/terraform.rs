@@ -510,13 +510,16 @@ fn index_block(index: &Index) -> Block {
     block
 }
 
-/// A created sync function, running as its consumer's created role. Lambda names are at
-/// most 64 characters, so a long stack name is cut.
+/// A created sync function, running as its consumer's created role, named
+/// `<stack_name>-<bucket>-sync`. Lambda names are at most 64 characters, so a long stack
+/// name is cut, and the bucket's part, which tells a stack's functions apart, kept whole
+/// (validation keeps it short enough).
 fn function_block(infrastructure: &Infrastructure<'_>, resource: &FunctionResource<'_>) -> Block {
     let function = resource.function;
     let FunctionRole::Created(role) = &resource.role else {
         unreachable!("Terraform creates the consumers' roles");
     };
+    let suffix = hcl::string(&resource.name_suffix);
     let environment = resource
         .environment
         .iter()
@@ -529,9 +532,9 @@ fn function_block(infrastructure: &Infrastructure<'_>, resource: &FunctionResour
     .attr(
         "function_name",
         format!(
-            "substr({}, 0, {})",
-            value(infrastructure, &resource.name),
-            limits::FUNCTION_NAME
+            "\"${{substr(var.{STACK_NAME}, 0, {})}}{}\"",
+            limits::FUNCTION_NAME - resource.name_suffix.len(),
+            &suffix[1..suffix.len() - 1]
         ),
     )
     .attr("description", hcl::string(&resource.description))

@@ -8,6 +8,7 @@ use crate::ir::{
     Bucket, BucketEncryption, BucketEvents, Consumer, CreatedFunction, DataType, Document, Field,
     NameTemplate, Ref, Role, SyncFunction, Table, Template, TemplatePart,
 };
+use crate::limits;
 use crate::spec::{self, Access};
 
 impl Checker<'_> {
@@ -208,6 +209,23 @@ impl Checker<'_> {
                     "for a Rust binary: `handler: bootstrap`, `runtime: provided.al2023`",
                 );
             }
+        }
+        // Terraform names it `<stack_name>-<bucket>-sync`, cutting the stack name to fit.
+        let suffix = format!("-{bucket}-sync").len();
+        if suffix >= limits::FUNCTION_NAME {
+            self.key_error(
+                codes::SYNC_FUNCTION,
+                &NodePath::parse("buckets").key(bucket),
+                format!(
+                    "the sync function of bucket `{bucket}` is named `<stack>-{bucket}-sync`, \
+                     which leaves no room for the stack name in Lambda's {} characters",
+                    limits::FUNCTION_NAME
+                ),
+                format!(
+                    "give the bucket a key of at most {} characters",
+                    limits::FUNCTION_NAME - "--sync".len() - 1
+                ),
+            );
         }
         let code = path.key("code");
         CreatedFunction {
