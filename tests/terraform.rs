@@ -202,7 +202,7 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
         // Terraform sets each part of a bucket through its own S3 call, so unlike moto's
         // CloudFormation, everything is there to read back.
         for bucket in project.model.buckets.iter().filter(|bucket| bucket.created) {
-            let function = functions.arns.first().map_or("", String::as_str);
+            let function = functions.arns.get(&bucket.name).map_or("", String::as_str);
             assert_eq!(
                 deployed::describe_bucket(&s3, &resolver.resolve(&bucket.bucket_name)).await,
                 deployed::expected_bucket(&project.model, bucket, function),
@@ -217,7 +217,8 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
                 "the example alarms on its sync function's errors"
             );
         }
-        verify_buckets_then_change_them_out_of_band(&s3, &project, &resolver).await;
+        verify_buckets_then_change_them_out_of_band(&s3, &project, &resolver, &functions.arns)
+            .await;
         if name == "change-metadata" {
             verify_the_generated_module(&sdk, &project, &resolver).await;
         }
@@ -265,8 +266,12 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
 }
 
 /// Each `sync_errors` alarm moto created reads `Errors` and `Invocations` of the sync
-/// function (`arns`, in bucket order). Returns how many it read.
-fn verify_sync_error_alarms(dir: &Path, project: &Project, arns: &[String]) -> usize {
+/// function (the examples have one; `arns` by bucket name). Returns how many it read.
+fn verify_sync_error_alarms(
+    dir: &Path,
+    project: &Project,
+    arns: &std::collections::BTreeMap<String, String>,
+) -> usize {
     let alarms: Vec<_> = project
         .model
         .alarms
@@ -274,7 +279,11 @@ fn verify_sync_error_alarms(dir: &Path, project: &Project, arns: &[String]) -> u
         .filter(|alarm| alarm.metric == AlarmMetric::SyncErrors)
         .collect();
     for alarm in &alarms {
-        let function = arns[0].rsplit(':').next().unwrap();
+        let arn = arns
+            .values()
+            .next()
+            .expect("a sync_errors alarm has a sync function");
+        let function = arn.rsplit(':').next().unwrap();
         let mut show = terraform(dir).unwrap();
         show.args(["state", "show", "-no-color"]).arg(format!(
             "module.cache.aws_cloudwatch_metric_alarm.{}",
@@ -294,13 +303,16 @@ fn verify_sync_error_alarms(dir: &Path, project: &Project, arns: &[String]) -> u
     alarms.len()
 }
 
-/// `cachegen verify`'s bucket check finds each applied bucket as the spec says, then names
-/// in plain words what an out-of-band change undid: versioning suspended, the public
-/// access block removed, the fingerprint tag overwritten, the notifications cleared.
+/// `cachegen verify`'s bucket check finds each applied bucket as the spec says, its
+/// notifications naming the sync function of `arns` (by bucket name), then names in plain
+/// words what an out-of-band change undid: versioning suspended, the public access block
+/// removed, the fingerprint tag overwritten, the notifications replaced by one under
+/// another prefix and one sending the right objects to another function.
 async fn verify_buckets_then_change_them_out_of_band(
     s3: &aws_sdk_s3::Client,
     project: &Project,
     resolver: &Resolver,
+    arns: &std::collections::BTreeMap<String, String>,
 ) {
     use aws_sdk_s3::types::{
         BucketVersioningStatus, FilterRule, FilterRuleName, LambdaFunctionConfiguration,
@@ -311,7 +323,8 @@ async fn verify_buckets_then_change_them_out_of_band(
     let model = &project.model;
     for (reference, bucket) in Ref::each(&model.buckets).filter(|(_, bucket)| bucket.created) {
         let name = resolver.resolve(&bucket.bucket_name);
-        let expected = cachegen::deploy::expected_bucket(model, &reference);
+        let function_arn = arns.get(&bucket.name).map(String::as_str);
+        let expected = cachegen::deploy::expected_bucket(model, &reference, function_arn);
         let verify = async || verify_bucket(s3, &name, &expected).await.unwrap();
         assert_eq!(
             verify().await,
@@ -369,25 +382,60 @@ async fn verify_buckets_then_change_them_out_of_band(
                 )
                 .build()
                 .unwrap();
+            // ... and one sending the first document type's objects to another function.
+            let first = &expected.notifications[0];
+            let rule = |name: FilterRuleName, value: &str| {
+                FilterRule::builder().name(name).value(value).build()
+            };
+            let impostor = cachegen_testkit::stub_function_arn("impostor");
+            let elsewhere_function = LambdaFunctionConfiguration::builder()
+                .lambda_function_arn(&impostor)
+                .set_events(Some(function.events().to_vec()))
+                .filter(
+                    NotificationConfigurationFilter::builder()
+                        .key(
+                            S3KeyFilter::builder()
+                                .filter_rules(rule(FilterRuleName::Prefix, &first.prefix))
+                                .filter_rules(rule(FilterRuleName::Suffix, &first.suffix))
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap();
             s3.put_bucket_notification_configuration()
                 .bucket(&name)
                 .notification_configuration(
                     NotificationConfiguration::builder()
                         .lambda_function_configurations(elsewhere)
+                        .lambda_function_configurations(elsewhere_function)
                         .build(),
                 )
                 .send()
                 .await
                 .unwrap();
-            let first = &expected.notifications[0];
-            broken.push(format!(
-                "no notification sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `{}`{} to the sync function",
+            let keys = format!(
+                "keys with prefix `{}`{}",
                 first.prefix,
-                if first.suffix.is_empty() { String::new() } else { format!(" and suffix `{}`", first.suffix) },
+                if first.suffix.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and suffix `{}`", first.suffix)
+                },
+            );
+            let to = first
+                .function_arn
+                .as_deref()
+                .map_or_else(|| "the sync function".to_owned(), |arn| format!("`{arn}`"));
+            broken.push(format!(
+                "no notification sends s3:ObjectCreated:*, s3:ObjectRemoved:* on {keys} to {to}"
             ));
             broken.push(format!(
                 "a notification the spec does not declare sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `elsewhere/` to `{}`",
                 function.lambda_function_arn()
+            ));
+            broken.push(format!(
+                "a notification the spec does not declare sends s3:ObjectCreated:*, s3:ObjectRemoved:* on {keys} to `{impostor}`"
             ));
         }
         s3.put_bucket_tagging()
@@ -622,7 +670,7 @@ async fn a_created_sync_function_plans_applies_to_moto_and_destroys() {
     let apply = step(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert!(apply.contains("Apply complete!"), "{apply}");
     let arn = step(&["output", "-raw", "function_arn"]);
-    assert_eq!(arn, functions.arns[0]);
+    assert_eq!(arn, functions.arns["documents"]);
     let destroy = step(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
     assert!(destroy.contains("Destroy complete!"), "{destroy}");
 }

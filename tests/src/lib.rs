@@ -154,10 +154,10 @@ pub async fn create_roles(
 pub struct SyncFunctions {
     /// Template parameters (Terraform variables, by their parameter names) and values.
     pub parameters: Vec<(String, String)>,
-    /// The ARN of each bucket's sync function made ready here, in bucket order, once
+    /// The ARN of each bucket's sync function made ready here, by bucket name, once
     /// deployed by Terraform, which names a created function after the stack
     /// (CloudFormation adds a suffix of its own).
-    pub arns: Vec<String>,
+    pub arns: std::collections::BTreeMap<String, String>,
 }
 
 /// The name of the function `bucket`'s events reach when `stack` is deployed, and of its
@@ -183,7 +183,7 @@ pub fn sync_function_inputs(
     };
     let mut functions = SyncFunctions {
         parameters: Vec::new(),
-        arns: Vec::new(),
+        arns: Default::default(),
     };
     for bucket in &model.buckets {
         let Some(events) = &bucket.events else {
@@ -209,7 +209,7 @@ pub fn sync_function_inputs(
                 }
             }
         }
-        functions.arns.push(arn);
+        functions.arns.insert(bucket.name.clone(), arn);
     }
     functions
 }

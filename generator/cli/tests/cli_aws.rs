@@ -121,14 +121,29 @@ fn deploy_then_verify_reports_what_moto_ignored() {
     assert_eq!(verified.status.code(), Some(1), "{}", text(&verified));
     // Moto's CloudFormation ignores the table's TTL and, on the bucket, its versioning,
     // public access block and notifications (it keeps encryption and tags): verify names
-    // each, in plain words. Terraform sets them all (tests/terraform.rs).
+    // each, in plain words, and the notifications' function by the ARN of the one the
+    // stack created. Terraform sets them all (tests/terraform.rs).
+    let function = on_moto(&moto, async |sdk| {
+        let resources = aws_sdk_cloudformation::Client::new(&sdk)
+            .describe_stack_resources()
+            .stack_name("changes-dev")
+            .send()
+            .await
+            .unwrap();
+        let function = (resources.stack_resources().iter())
+            .find(|resource| resource.logical_resource_id() == Some("DocumentsSyncFunction"))
+            .expect("the stack created the sync function");
+        cachegen_testkit::stub_function_arn(function.physical_resource_id().unwrap())
+    });
     assert_eq!(
         String::from_utf8_lossy(&verified.stdout),
-        "table metadata: TTL disabled\n\
-         bucket documents: versioning is off, expected Enabled: overwritten and deleted documents cannot be recovered\n\
-         bucket documents: has no public access block, expected all four settings on\n\
-         bucket documents: no notification sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `changes/` and suffix `.json` to the sync function\n\
-         bucket documents: no notification sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `announcements/` and suffix `.json` to the sync function\n",
+        format!(
+            "table metadata: TTL disabled\n\
+             bucket documents: versioning is off, expected Enabled: overwritten and deleted documents cannot be recovered\n\
+             bucket documents: has no public access block, expected all four settings on\n\
+             bucket documents: no notification sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `changes/` and suffix `.json` to `{function}`\n\
+             bucket documents: no notification sends s3:ObjectCreated:*, s3:ObjectRemoved:* on keys with prefix `announcements/` and suffix `.json` to `{function}`\n"
+        ),
         "{}",
         text(&verified)
     );

@@ -15,7 +15,7 @@ use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus, TemplateStage,
 };
 
-use cachegen_compiler::ir::{Bucket, BucketRef, CacheModel, Table};
+use cachegen_compiler::ir::{Bucket, BucketRef, CacheModel, SyncFunction, Table};
 use cachegen_compiler::limits::TEMPLATE_BODY_INLINE;
 use cachegen_runtime::verify::{
     BucketEncryption, ExpectedBucket, ExpectedIndex, ExpectedNotification, ExpectedTable,
@@ -607,16 +607,24 @@ pub fn expected_table(model: &CacheModel, table: &Table) -> ExpectedTable {
 }
 
 /// What the spec says a bucket the templates create must look like once deployed (the
-/// same description the generated module's `buckets::<name>::expected()` returns). A KMS
-/// key or sync function named by a parameter is not known here, and not compared.
-pub fn expected_bucket(model: &CacheModel, reference: &BucketRef) -> ExpectedBucket {
+/// same description the generated module's `buckets::<name>::expected()` returns). Its
+/// notifications name the sync function's ARN when the spec writes it out, else
+/// `function_arn`, when the deployment knows it (a function the stack created). A KMS key
+/// or function known to neither is not compared.
+pub fn expected_bucket(
+    model: &CacheModel,
+    reference: &BucketRef,
+    function_arn: Option<&str>,
+) -> ExpectedBucket {
     let bucket = model.bucket(reference);
     let notifications = match &bucket.events {
         None => Vec::new(),
         Some(events) => model
             .documents_in(reference)
             .map(|(_, document)| ExpectedNotification {
-                function_arn: events.function.literal_arn().map(str::to_owned),
+                function_arn: (events.function.literal_arn())
+                    .or(function_arn)
+                    .map(str::to_owned),
                 events: cachegen_compiler::ir::DOCUMENT_EVENTS
                     .map(str::to_owned)
                     .to_vec(),
@@ -695,13 +703,50 @@ pub async fn verify_stack(
             continue; // an existing bucket: the templates set none of what is verified
         }
         let name = stack_bucket_name(cloudformation, stack, bucket).await?;
-        let differences =
-            cachegen_runtime::verify::verify_bucket(s3, &name, &expected_bucket(model, &reference))
-                .await
-                .map_err(aws("verifying the bucket"))?;
+        let created_function = match bucket.events.as_ref().map(|events| &events.function) {
+            Some(SyncFunction::Created(function)) => {
+                Some(stack_function_arn(cloudformation, stack, &function.logical_id).await?)
+            }
+            _ => None,
+        };
+        let expected = expected_bucket(model, &reference, created_function.as_deref());
+        let differences = cachegen_runtime::verify::verify_bucket(s3, &name, &expected)
+            .await
+            .map_err(aws("verifying the bucket"))?;
         report.extend_bucket(&bucket.name, differences);
     }
     Ok(report)
+}
+
+/// The ARN of the Lambda function `logical_id` of stack `stack`: its physical ID is its
+/// name, and the stack's ARN gives the partition, region and account it is in.
+async fn stack_function_arn(
+    client: &Client,
+    stack: &str,
+    logical_id: &str,
+) -> Result<String, DeployError> {
+    let name = stack_physical_id(client, stack, logical_id).await?;
+    let stacks = client
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(aws("DescribeStacks"))?;
+    let stack_arn = stacks
+        .stacks()
+        .first()
+        .and_then(|found| found.stack_id())
+        .unwrap_or_default();
+    // `arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>`
+    match stack_arn.split(':').collect::<Vec<_>>()[..] {
+        ["arn", partition, _, region, account, ..] => Ok(format!(
+            "arn:{partition}:lambda:{region}:{account}:function:{name}"
+        )),
+        _ => Err(DeployError::MissingResource {
+            stack: stack.to_owned(),
+            logical_id: logical_id.to_owned(),
+        }),
+    }
 }
 
 /// The physical name of the bucket `bucket` in stack `stack`.
