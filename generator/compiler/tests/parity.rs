@@ -1138,7 +1138,7 @@ fn cloudformation_sam_and_terraform_declare_the_same_cache() {
 
 #[test]
 fn a_created_sync_function_is_the_same_in_every_target() {
-    let spec = support::workspace_root().join("tests/fixtures/sync_function.cache.yaml");
+    let spec = fixture_spec("sync_function");
     let project = Project::load(&spec).unwrap();
     let cloudformation = from_cloudformation(&file(
         &project,
@@ -1365,32 +1365,39 @@ fn terraform_environment(main: &str, outputs: &str) -> BTreeMap<String, String> 
         .collect()
 }
 
+/// The spec at `spec`'s SAM template, and its Terraform `main.tf` and `outputs.tf`.
+fn environment_files(spec: &std::path::Path) -> (String, String, String) {
+    let project = Project::load(spec).unwrap();
+    let files = project.files(Some(&[Target::Sam, Target::Terraform]));
+    let text = |path: &str| {
+        let file = files.iter().find(|file| file.path.ends_with(path));
+        let file = file.unwrap_or_else(|| panic!("{}: no {path}", spec.display()));
+        file.contents.clone()
+    };
+    (
+        text("sam.yaml"),
+        text("terraform/main.tf"),
+        text("terraform/outputs.tf"),
+    )
+}
+
+/// The path of fixture `name`.
+fn fixture_spec(name: &str) -> std::path::PathBuf {
+    support::workspace_root().join(format!("tests/fixtures/{name}.cache.yaml"))
+}
+
 /// Every function gets the same env vars from SAM's `Globals` as from the Terraform
 /// module's `environment` output: tables, buckets, a created Redis's URL, and an existing
 /// Redis's URL from a parameter or a secret.
 #[test]
 fn sam_and_terraform_give_the_functions_the_same_environment() {
-    let fixtures = ["redis_url_parameter", "redis_url_secret", "sync_function"].map(|name| {
-        (
-            name.to_owned(),
-            support::workspace_root().join(format!("tests/fixtures/{name}.cache.yaml")),
-        )
-    });
+    let fixtures = ["redis_url_parameter", "redis_url_secret", "sync_function"]
+        .map(|name| (name.to_owned(), fixture_spec(name)));
     let mut checked = BTreeSet::new();
     for (name, spec) in support::example_specs().into_iter().chain(fixtures) {
-        let project = Project::load(&spec).unwrap();
-        let targets = [Target::Sam, Target::Terraform];
-        let files = project.files(Some(&targets));
-        let text = |path: &str| {
-            let file = files.iter().find(|file| file.path.ends_with(path));
-            file.unwrap_or_else(|| panic!("{name}: no {path}"))
-                .contents
-                .clone()
-        };
-        let sam = sam_environment(&text("sam.yaml"));
-        let terraform =
-            terraform_environment(&text("terraform/main.tf"), &text("terraform/outputs.tf"));
-        assert_eq!(sam, terraform, "{name}");
+        let (sam, main, outputs) = environment_files(&spec);
+        let sam = sam_environment(&sam);
+        assert_eq!(sam, terraform_environment(&main, &outputs), "{name}");
         checked.extend(sam.into_values());
     }
     // Every kind of value was compared: a table's name, a bucket's name, a created Redis's
@@ -1406,6 +1413,34 @@ fn sam_and_terraform_give_the_functions_the_same_environment() {
         assert!(
             checked.iter().any(|value| value.starts_with(kind)),
             "no {kind} value was compared: {checked:?}"
+        );
+    }
+}
+
+/// The environment comparison notices a Terraform `environment` output that gives the
+/// functions another value: a secret's JSON key, or a table's name, drifted.
+#[test]
+fn the_environment_check_notices_a_drifted_output() {
+    for (fixture, from, to) in [
+        ("redis_url_secret", "[\"url\"]", "[\"uri\"]"),
+        (
+            "sync_function",
+            "aws_dynamodb_table.cache.name",
+            "aws_dynamodb_table.cache.arn",
+        ),
+    ] {
+        let (sam, main, outputs) = environment_files(&fixture_spec(fixture));
+        let sam = sam_environment(&sam);
+        assert_eq!(terraform_environment(&main, &outputs), sam, "{fixture}");
+        // The `environment` output comes last.
+        let at = outputs
+            .rfind(from)
+            .unwrap_or_else(|| panic!("{fixture}: no {from}"));
+        let drifted = format!("{}{to}{}", &outputs[..at], &outputs[at + from.len()..]);
+        assert_ne!(
+            terraform_environment(&main, &drifted),
+            sam,
+            "{fixture}: {from} -> {to}"
         );
     }
 }

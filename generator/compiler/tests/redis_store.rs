@@ -318,7 +318,20 @@ fn a_url_secret_is_resolved_when_the_stack_deploys() {
 
 #[test]
 fn a_url_source_is_refused_where_it_is_wrong() {
-    let cases: [(String, &[(&str, &str)]); 8] = [
+    let cases: [(String, &[(&str, &str)]); 9] = [
+        (
+            with_url("{ paramter: RedisUrl }", ""),
+            &[
+                (
+                    "spec.yaml:5:5: `url` names neither a parameter nor a secret",
+                    "CG1104",
+                ),
+                (
+                    "spec.yaml:5:12: unknown field `paramter` in `store.redis.url`",
+                    "CG0007",
+                ),
+            ],
+        ),
         (
             with_url("{ parameter: RedisUrl, secret: bot-redis }", ""),
             &[(
