@@ -34,6 +34,14 @@ fn translate(sam: &std::path::Path) -> String {
     run(command)
 }
 
+/// A stack parameter and its value.
+fn parameter(key: &str, value: &str) -> Parameter {
+    Parameter::builder()
+        .parameter_key(key)
+        .parameter_value(value)
+        .build()
+}
+
 async fn create_stack(client: &Client, name: &str, body: String, parameters: Vec<Parameter>) {
     client
         .create_stack()
@@ -114,12 +122,7 @@ async fn every_example_sam_template_expands_and_deploys_to_moto() {
                 ),
                 _ => continue,
             };
-            parameters.push(
-                Parameter::builder()
-                    .parameter_key(value.0)
-                    .parameter_value(value.1)
-                    .build(),
-            );
+            parameters.push(parameter(value.0, &value.1));
         }
         if !roles.is_empty() {
             let body = json!({ "AWSTemplateFormatVersion": "2010-09-09", "Resources": roles });
@@ -131,13 +134,8 @@ async fn every_example_sam_template_expands_and_deploys_to_moto() {
             )
             .await;
         }
-        for (parameter, arn) in sync_functions(&sdk, &project.model, &name).await.parameters {
-            parameters.push(
-                Parameter::builder()
-                    .parameter_key(parameter)
-                    .parameter_value(arn)
-                    .build(),
-            );
+        for (key, value) in sync_functions(&sdk, &project.model, &name).await.parameters {
+            parameters.push(parameter(&key, &value));
         }
         create_stack(&client, &name, template, parameters).await;
 
@@ -208,12 +206,7 @@ async fn a_created_sync_function_expands_and_deploys_to_moto() {
         .await
         .parameters
         .iter()
-        .map(|(key, value)| {
-            Parameter::builder()
-                .parameter_key(key)
-                .parameter_value(value)
-                .build()
-        })
+        .map(|(key, value)| parameter(key, value))
         .collect();
     create_stack(&client, name, template, parameters).await;
     let stack = client
@@ -295,11 +288,7 @@ async fn a_redis_url_from_a_parameter_or_a_secret_reaches_the_functions() {
             assert_eq!(expanded["Parameters"]["RedisUrl"]["NoEcho"], true);
             let name = "sam-redis-url";
             let value = "rediss://bot:token@redis.example:6379";
-            let parameter = Parameter::builder()
-                .parameter_key("RedisUrl")
-                .parameter_value(value)
-                .build();
-            create_stack(&client, name, template, vec![parameter]).await;
+            create_stack(&client, name, template, vec![parameter("RedisUrl", value)]).await;
             let resources = client
                 .describe_stack_resources()
                 .stack_name(name)
