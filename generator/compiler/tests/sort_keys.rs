@@ -61,10 +61,9 @@ fn generated_keys_carry_the_sort_key_and_layouts_split_it() {
 
 #[test]
 fn a_constant_key_makes_the_sort_key_part_of_the_type_prefix() {
-    let text = SPEC.replace(r#"key: "DOC#{id}""#, r#"key: "DOCS""#).replace(
-        "params: { id: string, n: i64 }",
-        "params: { n: i64 }",
-    );
+    let text = SPEC
+        .replace(r#"key: "DOC#{id}""#, r#"key: "DOCS""#)
+        .replace("params: { id: string, n: i64 }", "params: { n: i64 }");
     let model = compile(&text);
     assert_eq!(
         model.data_type_named("version").unwrap().key_prefix(),
@@ -74,7 +73,10 @@ fn a_constant_key_makes_the_sort_key_part_of_the_type_prefix() {
         .replace(r#"key: "ORDER#{id}""#, r#"key: "ORDERS""#)
         .replace("params: { id: string, line: u32 }", "params: { line: u32 }");
     assert_eq!(
-        compile(&text).data_type_named("order").unwrap().key_prefix(),
+        compile(&text)
+            .data_type_named("order")
+            .unwrap()
+            .key_prefix(),
         "ORDERS\u{1f}LINE#"
     );
 }
@@ -86,7 +88,10 @@ fn key_types_the_runtime_cannot_write_are_refused() {
             "partition_key: { name: PK, type: S }",
             "partition_key: { name: PK, type: N }",
         )
-        .replace("sort_key: { name: n, type: N }", "sort_key: { name: n, type: B }");
+        .replace(
+            "sort_key: { name: n, type: N }",
+            "sort_key: { name: n, type: B }",
+        );
     assert_eq!(
         problems(&text),
         [
@@ -117,7 +122,10 @@ fn numeric_sort_keys_take_one_integer_or_a_whole_number() {
     ] {
         let text = SPEC
             .replace(r#"sort_key: "{n}""#, &format!("sort_key: \"{sort_key}\""))
-            .replace("params: { id: string, n: i64 }", &format!("params: {params}"));
+            .replace(
+                "params: { id: string, n: i64 }",
+                &format!("params: {params}"),
+            );
         let found = problems(&text);
         if fits {
             assert_eq!(found, [], "{sort_key} with {params}");
@@ -138,7 +146,10 @@ fn numeric_sort_keys_take_one_integer_or_a_whole_number() {
 
 #[test]
 fn the_key_separator_cannot_be_written_in_a_template() {
-    let text = SPEC.replace(r#"sort_key: "LINE#{line}""#, r#"sort_key: "LINE\x1f{line}""#);
+    let text = SPEC.replace(
+        r#"sort_key: "LINE#{line}""#,
+        r#"sort_key: "LINE\x1f{line}""#,
+    );
     assert_eq!(
         problems(&text),
         [(
@@ -152,7 +163,9 @@ fn the_key_separator_cannot_be_written_in_a_template() {
 fn the_typescript_module_gives_the_sort_key_beside_the_key() {
     let text = format!(
         "{SPEC}outputs:\n  targets: [rust]\n  templates:\n    cache.ts: {}\n",
-        workspace_root().join("templates/typescript.ts.tera").display()
+        workspace_root()
+            .join("templates/typescript.ts.tera")
+            .display()
     );
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("cache.yaml");
@@ -166,9 +179,7 @@ fn the_typescript_module_gives_the_sort_key_beside_the_key() {
         .expect("the TypeScript module")
         .contents;
     assert!(
-        module.contains(
-            r#"sortKey: (key: OrderKey): string => "LINE#" + String(key.line),"#
-        ),
+        module.contains(r#"sortKey: (key: OrderKey): string => "LINE#" + String(key.line),"#),
         "{module}"
     );
     assert!(
