@@ -117,17 +117,17 @@ fn attribute(value: &AttrValue) -> AttributeValue {
 
 /// The stored keys of one page (starting with `key_prefix`), and where the next starts.
 ///
-/// The table filters on the partition part of `key_prefix`; a prefix that reaches into the
-/// sort part (after [`SEPARATOR`]) is then matched here, on the whole key.
+/// On a table whose keys carry their sort key, `key_prefix` may hold the fixed text of each
+/// part, joined by [`SEPARATOR`]: a key matches when each of its parts starts with its
+/// own. The table filters on the partition part, and the sort part is matched here.
 pub(crate) async fn query_keys(
     store: &DynamoStore,
     query: &IndexQuery,
     key_prefix: &str,
 ) -> Result<(Vec<String>, Option<PageToken>), StoreError> {
     let layout = store.layout();
-    let partition_prefix = key_prefix
-        .split_once(SEPARATOR)
-        .map_or(key_prefix, |(partition, _)| partition);
+    let (partition_prefix, sort_prefix) = key_prefix.split_once(SEPARATOR).unzip();
+    let partition_prefix = partition_prefix.unwrap_or(key_prefix);
     let mut names = HashMap::from([
         ("#pk".to_owned(), query.partition.0.clone()),
         ("#k".to_owned(), layout.key_attribute.clone()),
@@ -192,7 +192,12 @@ pub(crate) async fn query_keys(
         .items()
         .iter()
         .filter_map(|item| store.key_of(item))
-        .filter(|key| key.starts_with(key_prefix))
+        .filter(|key| match (key.split_once(SEPARATOR), sort_prefix) {
+            (Some((partition, sort)), Some(sort_prefix)) => {
+                partition.starts_with(partition_prefix) && sort.starts_with(sort_prefix)
+            }
+            _ => key.starts_with(key_prefix),
+        })
         .collect();
     let next = output.last_evaluated_key().map(encode_token);
     Ok((keys, next))
