@@ -218,6 +218,26 @@ log "cargo test"
 cargo test --workspace --no-fail-fast "$@"
 
 if [ $# -eq 0 ]; then
+  # The runtime's features, each alone and as generated crates combine them: the workspace
+  # build above unifies them all, so a `cfg` that needs another feature only fails here.
+  # Clippy on the library (the integration tests need every feature); then the unit tests
+  # that only run without a feature (uncompressed envelopes, REDIS_URL without `redis`),
+  # and each example crate alone, with exactly the features its manifest asks for.
+  log "runtime feature matrix"
+  for features in "" dynamodb redis s3 lambda-events compression dynamodb,s3 \
+    dynamodb,compression dynamodb,s3,lambda-events,compression redis,compression; do
+    echo "features: [$features]"
+    cargo clippy -p cachegen-runtime --lib --quiet --no-default-features --features "$features" -- -D warnings
+  done
+  cargo test -p cachegen-runtime --lib --quiet --no-default-features --features dynamodb
+  for example in discord-bot-cache sessions-api-cache glasswork-app-cache telegram-vps-bot-cache \
+    drs-query-lambda change-sync-lambda build-script-example; do
+    echo "alone: $example"
+    cargo clippy -p "$example" --quiet -- -D warnings
+  done
+fi
+
+if [ $# -eq 0 ]; then
   # The suites that reach DynamoDB only (S3-backed ones need moto), on dynalite.
   log "DynamoDB-backed runtime suites against dynalite"
   CACHEGEN_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$dynalite_port" \
