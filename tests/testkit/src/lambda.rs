@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::{free_port, kill_with_parent};
 
-/// How long the emulator may take to listen, and a function to print what is awaited.
+/// How long to wait for the emulator to listen, or for a function to print what is awaited.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `cargo lambda watch --only-lambda-apis` on a loopback port, killed on drop.
