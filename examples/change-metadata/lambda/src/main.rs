@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use cachegen_runtime::aws_config::{self, BehaviorVersion};
-use cachegen_runtime::config::s3_client;
+use cachegen_runtime::aws_sdk_s3;
 use cachegen_runtime::documents::S3Event;
 use change_notifier_cache::Cache;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -22,8 +22,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let cache = Arc::new(Cache::from_env().await?);
-    // Path-style addressing when AWS_ENDPOINT_URL names an endpoint (a local S3).
-    let s3 = s3_client(&aws_config::load_defaults(BehaviorVersion::latest()).await);
+    let s3 = aws_sdk_s3::Client::new(&aws_config::load_defaults(BehaviorVersion::latest()).await);
     lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<S3Event>| {
         let (cache, s3) = (Arc::clone(&cache), s3.clone());
         async move {
