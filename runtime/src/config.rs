@@ -17,6 +17,9 @@
 //! Byte sizes accept `B`, `KB`, `MB`, `GB` (powers of 1000) and `KiB`, `MiB`, `GiB`
 //! (powers of 1024), case-insensitive, with an optional space: `64MiB`, `512 kb`.
 //!
+//! With the `otel` feature, the caches these settings build also record their metrics on
+//! the global OpenTelemetry meter provider ([`metrics::otel`](crate::metrics::otel)).
+//!
 //! A variable asking for a store or service the runtime was built without (`REDIS_URL`
 //! without the `redis` feature, the overflow bucket without `s3`) is an error naming the
 //! feature when the store connects, never a silent fallback.
@@ -286,6 +289,10 @@ impl CacheConfig {
             .key_prefix(&self.key_prefix)
             .memory(self.memory)
             .store_timeout(self.store_timeout.unwrap_or(store_timeout));
+        // With `otel`, caches built from the environment (a generated crate's) record on
+        // the process's meter provider: a no-op until the application installs one.
+        #[cfg(feature = "otel")]
+        let builder = builder.opentelemetry(crate::metrics::otel::Otel::global());
         match store {
             Some(store) => builder.store(store),
             None => builder,

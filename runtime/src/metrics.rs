@@ -1,4 +1,5 @@
-//! Cache metrics, emitted as CloudWatch Embedded Metric Format (EMF) lines.
+//! Cache metrics, emitted as CloudWatch Embedded Metric Format (EMF) lines, and with the
+//! `otel` feature through OpenTelemetry too ([`otel`]).
 //!
 //! Lookups only bump atomic counters; [`Metrics::flush`] (call it at the end
 //! of each Lambda invocation) writes one EMF line per data type through a
@@ -11,6 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
+
+#[cfg(feature = "otel")]
+pub mod otel;
 
 /// Metric and dimension names, shared with the generated alarms.
 pub mod names {
@@ -63,22 +67,63 @@ impl MetricsSink for CaptureSink {
     }
 }
 
+/// One count of a data type, and where OpenTelemetry records it too.
+#[derive(Debug, Default)]
+pub(crate) struct Count {
+    n: AtomicU64,
+    #[cfg(feature = "otel")]
+    otel: Option<otel::Recorded>,
+}
+
+impl Count {
+    fn take(&self) -> u64 {
+        self.n.swap(0, Ordering::Relaxed)
+    }
+}
+
 /// Counters for one data type.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub memory_hits: AtomicU64,
-    pub store_hits: AtomicU64,
-    pub misses: AtomicU64,
-    pub stale_serves: AtomicU64,
-    pub coalesced: AtomicU64,
-    pub store_errors: AtomicU64,
+    pub memory_hits: Count,
+    pub store_hits: Count,
+    pub misses: Count,
+    pub stale_serves: Count,
+    pub coalesced: Count,
+    pub store_errors: Count,
     store_latency: Mutex<Vec<f64>>,
     origin_latency: Mutex<Vec<f64>>,
+    #[cfg(feature = "otel")]
+    origin_duration: Option<otel::Timed>,
 }
 
 impl Counters {
-    pub fn inc(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+    #[cfg(feature = "otel")]
+    fn new(data_type: &str, otel: Option<&otel::Instruments>) -> Self {
+        let Some(otel) = otel else {
+            return Self::default();
+        };
+        let count = |recorded| Count {
+            n: AtomicU64::default(),
+            otel: Some(recorded),
+        };
+        Self {
+            memory_hits: count(otel.lookup(data_type, otel::Outcome::L1Hit)),
+            store_hits: count(otel.lookup(data_type, otel::Outcome::StoreHit)),
+            misses: count(otel.lookup(data_type, otel::Outcome::Miss)),
+            stale_serves: count(otel.lookup(data_type, otel::Outcome::Stale)),
+            coalesced: count(otel.flight_wait(data_type)),
+            store_errors: Count::default(),
+            origin_duration: Some(otel.origin_duration(data_type)),
+            ..Self::default()
+        }
+    }
+
+    pub fn inc(count: &Count) {
+        count.n.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "otel")]
+        if let Some(otel) = &count.otel {
+            otel.add(1);
+        }
     }
 
     pub fn store_latency(&self, d: Duration) {
@@ -87,6 +132,10 @@ impl Counters {
 
     pub fn origin_latency(&self, d: Duration) {
         sample(&self.origin_latency, d);
+        #[cfg(feature = "otel")]
+        if let Some(otel) = &self.origin_duration {
+            otel.record(d);
+        }
     }
 }
 
@@ -108,6 +157,8 @@ pub struct Metrics {
     service: String,
     sink: Arc<dyn MetricsSink>,
     types: Mutex<BTreeMap<String, Arc<Counters>>>,
+    #[cfg(feature = "otel")]
+    otel: Option<otel::Instruments>,
 }
 
 impl Metrics {
@@ -117,12 +168,29 @@ impl Metrics {
             service,
             sink,
             types: Mutex::default(),
+            #[cfg(feature = "otel")]
+            otel: None,
         }
+    }
+
+    /// Records through OpenTelemetry too, on the meter of `otel`.
+    #[cfg(feature = "otel")]
+    pub(crate) fn with_otel(mut self, otel: Option<&otel::Otel>) -> Self {
+        self.otel = otel.map(|otel| otel::Instruments::new(otel, &self.service));
+        self
     }
 
     pub(crate) fn counters(&self, data_type: &str) -> Arc<Counters> {
         let mut types = self.types.lock().expect("metrics lock");
-        types.entry(data_type.to_owned()).or_default().clone()
+        types
+            .entry(data_type.to_owned())
+            .or_insert_with(|| {
+                #[cfg(feature = "otel")]
+                return Arc::new(Counters::new(data_type, self.otel.as_ref()));
+                #[cfg(not(feature = "otel"))]
+                Arc::default()
+            })
+            .clone()
     }
 
     /// Emits and resets the counters: one EMF line per data type with
@@ -135,14 +203,13 @@ impl Metrics {
             t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
         };
         for (data_type, c) in types {
-            let take = |a: &AtomicU64| a.swap(0, Ordering::Relaxed);
             let counts = [
-                (names::MEMORY_HITS, take(&c.memory_hits)),
-                (names::STORE_HITS, take(&c.store_hits)),
-                (names::MISSES, take(&c.misses)),
-                (names::STALE_SERVES, take(&c.stale_serves)),
-                (names::COALESCED_CALLS, take(&c.coalesced)),
-                (names::STORE_ERRORS, take(&c.store_errors)),
+                (names::MEMORY_HITS, c.memory_hits.take()),
+                (names::STORE_HITS, c.store_hits.take()),
+                (names::MISSES, c.misses.take()),
+                (names::STALE_SERVES, c.stale_serves.take()),
+                (names::COALESCED_CALLS, c.coalesced.take()),
+                (names::STORE_ERRORS, c.store_errors.take()),
             ];
             let store_lat = std::mem::take(&mut *c.store_latency.lock().expect("latency lock"));
             let origin_lat = std::mem::take(&mut *c.origin_latency.lock().expect("latency lock"));

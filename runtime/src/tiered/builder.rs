@@ -34,6 +34,9 @@ pub struct TieredCacheBuilder {
     sink: Arc<dyn MetricsSink>,
     distributed: Option<DistributedFlight>,
     stamp_shards: u32,
+    trace_keys: bool,
+    #[cfg(feature = "otel")]
+    otel: Option<metrics::otel::Otel>,
 }
 
 impl Default for TieredCacheBuilder {
@@ -55,6 +58,9 @@ impl Default for TieredCacheBuilder {
             sink: Arc::new(StdoutSink),
             distributed: None,
             stamp_shards: 1,
+            trace_keys: false,
+            #[cfg(feature = "otel")]
+            otel: None,
         }
     }
 }
@@ -147,14 +153,39 @@ impl TieredCacheBuilder {
         self
     }
 
+    /// Records each lookup's key in its `tracing` span (off by default: keys can hold
+    /// personal data, and spans travel to log stores and tracing backends).
+    pub fn trace_keys(mut self, trace_keys: bool) -> Self {
+        self.trace_keys = trace_keys;
+        self
+    }
+    /// Records metrics through OpenTelemetry too (see [`metrics::otel`]); EMF lines are
+    /// written as before.
+    #[cfg(feature = "otel")]
+    pub fn opentelemetry(mut self, otel: metrics::otel::Otel) -> Self {
+        self.otel = Some(otel);
+        self
+    }
+
     /// Builds the cache.
     pub fn build(self) -> TieredCache {
+        #[cfg(feature = "otel")]
+        let store = match &self.otel {
+            Some(otel) => self
+                .store
+                .map(|store| otel.instrument(store, &self.service)),
+            None => self.store,
+        };
+        #[cfg(not(feature = "otel"))]
+        let store = self.store;
         let metrics = Metrics::new(self.namespace, self.service, self.sink);
+        #[cfg(feature = "otel")]
+        let metrics = metrics.with_otel(self.otel.as_ref());
         let counters = metrics.counters(&self.data_type);
         let memory = (!self.memory.is_zero()).then(|| Memory::new(self.memory));
         let holder = holder_id();
         let stamps = Stamps::new(
-            self.store.is_some(),
+            store.is_some(),
             self.stamp_shards,
             shard_of(&holder, self.stamp_shards),
         );
@@ -163,7 +194,7 @@ impl TieredCacheBuilder {
             inner: Arc::new(Inner {
                 memory,
                 local: Local::default(),
-                store: self.store,
+                store,
                 flights: Arc::default(),
                 throttles: Throttles::default(),
                 stamps,
@@ -178,6 +209,7 @@ impl TieredCacheBuilder {
                 schema_version: self.schema_version,
                 distributed: self.distributed,
                 holder,
+                trace_keys: self.trace_keys,
             }),
             counters,
             data_type: self.data_type.into(),

@@ -156,6 +156,8 @@ struct Inner {
     distributed: Option<DistributedFlight>,
     /// Identifies this process as a lease holder.
     holder: String,
+    /// Lookup spans record their key.
+    trace_keys: bool,
 }
 
 /// A two-level cache: an in-process L1 in front of a shared [`CacheStore`], in front of
@@ -351,7 +353,11 @@ impl TieredCache {
         self.strict.unwrap_or(self.inner.strict)
     }
 
+    /// The span of one operation: `layer` says which answered (`memory`, `store`, `stale`,
+    /// `origin`, or `coalesced` for a wait on another caller's origin call); the key only with
+    /// [`trace_keys`](TieredCacheBuilder::trace_keys).
     fn span(&self, op: &'static str, key: &str) -> tracing::Span {
+        let key = self.inner.trace_keys.then_some(key);
         tracing::debug_span!("cache", op, key, data_type = %self.data_type, layer = tracing::field::Empty)
     }
 
