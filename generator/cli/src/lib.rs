@@ -1,5 +1,6 @@
 //! What the `cachegen` command does beyond compiling, on top of [`cachegen_compiler`]:
 //! - [`against`]: the earlier spec `breaking` compares with, from a file or git;
+//! - [`explain`]: a diagnostic code's page, for `cachegen explain`;
 //! - [`deploy`]: change-set deploys of the CloudFormation template, and verification of
 //!   deployed tables against the spec;
 //! - [`spec_file`]: the spec read when none is named (`cachegen.yaml`, else `cache.yaml`);
@@ -7,5 +8,6 @@
 
 pub mod against;
 pub mod deploy;
+pub mod explain;
 pub mod operate;
 pub mod spec_file;
