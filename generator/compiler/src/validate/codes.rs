@@ -4,7 +4,7 @@
 //! Retire a code rather than reuse it. Each code's explanation (what triggers it, a
 //! failing spec, the message, the fix) is `codes/CGxxxx.md` beside this file, as rustc
 //! keeps `error_codes/E0308.md`: `cachegen explain` prints it, and the book's diagnostic
-//! index includes it. `generator/cli/tests/book.rs` builds each example and rewrites the
+//! index includes it. `generator/cli/tests/book/` builds each example and rewrites the
 //! generated parts of each page.
 
 use std::fmt;
