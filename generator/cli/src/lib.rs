@@ -6,6 +6,8 @@
 //! - [`spec_file`]: the spec read when none is named (`cachegen.yaml`, else `cache.yaml`);
 //! - [`operate`]: `backfill` and `query` on a deployed cache, the IR interpreted at run time.
 
+#![warn(missing_docs)]
+
 pub mod against;
 pub mod deploy;
 pub mod explain;
