@@ -19,7 +19,7 @@ fn place(path: &Path, block: &Block) -> String {
 }
 
 /// The text of a block whose fence is indented (in a list item), without that indent.
-fn dedent(text: &str) -> String {
+pub fn dedent(text: &str) -> String {
     let indent = text
         .lines()
         .filter(|line| !line.trim().is_empty())
@@ -33,7 +33,7 @@ fn dedent(text: &str) -> String {
 
 /// Whether a YAML block is a whole spec rather than an excerpt of one: it has the
 /// top-level fields every spec has.
-fn is_spec(text: &str) -> bool {
+pub fn is_spec(text: &str) -> bool {
     ["version:", "service:", "data_types:"]
         .iter()
         .all(|field| text.lines().any(|line| line.starts_with(field)))

@@ -52,7 +52,30 @@ fn spec_reference_is_generated_from_the_schema() {
             let text = std::fs::read_to_string(&file).unwrap();
             let spec: serde_json::Value = serde_yaml::from_str(&text).unwrap();
             let name = file.strip_prefix(&root).unwrap().display().to_string();
-            specs.push((name, spec));
+            let link = format!("[`{name}`](https://github.com/cachegen/cachegen/blob/main/{name})");
+            specs.push((link, spec));
+        }
+    }
+    for (path, page) in markdown::pages(&book()) {
+        if path.starts_with(book().join("reference")) {
+            continue;
+        }
+        let page_path = path.strip_prefix(book()).unwrap().display().to_string();
+        for block in markdown::blocks(&page) {
+            let text = blocks::dedent(&block.text);
+            if block.info == "yaml" && blocks::is_spec(&text) {
+                let spec: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+                specs.push((format!("[`{page_path}`](../{page_path})"), spec));
+            }
+        }
+    }
+    for (code, explanation) in diagnostics::explanations(&root) {
+        if let Some(explanation) = explanation {
+            let spec: serde_json::Value = serde_yaml::from_str(&explanation.fixed).unwrap();
+            specs.push((
+                format!("the fix of [{0}](diagnostics/{0}.md)", code.id),
+                spec,
+            ));
         }
     }
     let page = spec_reference::page(&schema, &specs);

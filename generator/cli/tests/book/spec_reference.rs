@@ -1,6 +1,7 @@
 //! The spec reference, from `schema/cachegen.schema.json`: every section of the spec and
 //! every field with its type, default, constraints and description, and an example taken
-//! from the bundled examples' specs (else from the schema's own examples or default).
+//! from the first spec that uses the field: the bundled examples', then the fixed specs of
+//! the diagnostic pages (else from the schema's own examples or default).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -10,16 +11,17 @@ use serde_json::Value;
 /// The top level's name among the sections.
 const ROOT: &str = "";
 
-/// Where an example of a field was found, and its value.
+/// Where an example of a field was found (a Markdown link), and its value.
 struct Example {
-    file: String,
+    source: String,
     value: Value,
 }
 
 /// The examples found for each (section, field).
 type Examples = HashMap<(String, String), Example>;
 
-/// The page for `schema`, with examples from `specs` (file name, parsed spec).
+/// The page for `schema`, with examples from `specs` (a Markdown link to where the spec
+/// is, the parsed spec).
 pub fn page(schema: &Value, specs: &[(String, Value)]) -> String {
     let defs = schema["$defs"].as_object().expect("the schema has $defs");
     let mut examples = Examples::new();
@@ -34,7 +36,8 @@ pub fn page(schema: &Value, specs: &[(String, Value)]) -> String {
         "{}\n\nThis page is generated from the spec's JSON Schema \
          ([`schema/cachegen.schema.json`](https://github.com/cachegen/cachegen/blob/main/schema/cachegen.schema.json), \
          which `cachegen schema` prints), so it lists exactly what the compiler reads. Each \
-         example is taken from a bundled example's spec where one uses the field. \
+         example is taken from a bundled example's spec where one uses the field, else from \
+         the fix on a diagnostic code's page. \
          [The spec, walked through](../tutorials/spec-walkthrough.md) explains the same \
          fields in context.\n",
         one_line(schema["description"].as_str().unwrap_or_default())
@@ -122,7 +125,7 @@ fn collect(
                     };
                     out.entry((owner.to_owned(), field.clone()))
                         .or_insert_with(|| Example {
-                            file: file.to_owned(),
+                            source: file.to_owned(),
                             value: field_value.clone(),
                         });
                     collect(
@@ -244,9 +247,11 @@ fn field_item(
             let yaml = yaml_excerpt(&Value::Object(map));
             writeln!(
                 out,
-                "\n  Example, from [`{0}`](https://github.com/cachegen/cachegen/blob/main/{0}):\n\n  ```yaml\n{1}  ```",
-                example.file,
-                yaml.lines().map(|line| format!("  {line}\n")).collect::<String>()
+                "\n  Example, from {}:\n\n  ```yaml\n{}  ```",
+                example.source,
+                yaml.lines()
+                    .map(|line| format!("  {line}\n"))
+                    .collect::<String>()
             )
             .unwrap();
         }
@@ -257,7 +262,7 @@ fn field_item(
                 .or(node.get("const"));
             match fallback {
                 Some(value) => writeln!(out, "\n  Example: `{field}: {}`", inline(value)).unwrap(),
-                None => writeln!(out, "\n  No bundled example uses it.").unwrap(),
+                None => writeln!(out, "\n  No spec here uses it: not a bundled example, a page of this book, nor a diagnostic fix.").unwrap(),
             }
         }
     }
@@ -332,7 +337,7 @@ fn type_text(node: &Value) -> String {
                             format!("{field}: {}", type_text(field_schema))
                         })
                         .collect();
-                    format!("`{{ {} }}`", fields.join(", ").replace('`', ""))
+                    format!("{{ {} }}", fields.join(", "))
                 }
                 None => "mapping".into(),
             },
