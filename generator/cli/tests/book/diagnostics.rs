@@ -2,12 +2,15 @@
 //! (`generator/compiler/src/validate/codes/CGxxxx.md`, as rustc keeps
 //! `error_codes/E0308.md`), each with a failing spec this test compiles (it must give
 //! that code and no other), the message it gives (written in by this test), and a fix
-//! that must build clean. From them this test writes the table `cachegen explain` reads,
+//! that must build clean. A page about a user's template (`outputs.templates`) adds a
+//! `tera` block after each spec: the template the spec names, rendered as `build` does. From them this test writes the table `cachegen explain` reads,
 //! the book's index page, a page per code including its explanation, and the SUMMARY.
 
 use std::path::{Path, PathBuf};
 
+use cachegen_compiler::ir::CacheModel;
 use cachegen_compiler::validate::codes::{ALL, Code};
+use cachegen_compiler::validate::{Diagnostics, SourceFile};
 
 use crate::markdown;
 
@@ -17,17 +20,28 @@ const SPEC_NAME: &str = "cache.yaml";
 /// Where the explanations live, relative to the workspace root.
 pub const EXPLANATIONS: &str = "generator/compiler/src/validate/codes";
 
+/// The line that introduces the message on a page, after the author's example.
+const REPORTS: &str = "`cachegen build` reports:";
+
 /// An explanation page, cut into the parts its author writes.
 pub struct Explanation {
     pub code: Code,
     /// What triggers the code, in prose.
     trigger: String,
+    /// The example: its failing spec as the first `yaml` block, and a template it names
+    /// as the first `tera` block, if any.
+    example: String,
     /// A minimal spec that gives the code.
     pub failing: String,
-    /// The fix in prose, with the fixed spec as its first `yaml` block.
+    /// The template the failing spec names, if the code is about one.
+    failing_template: Option<String>,
+    /// The fix in prose, with the fixed spec as its first `yaml` block (and its template
+    /// as the first `tera` block).
     fix: String,
     /// The fixed spec.
     pub fixed: String,
+    /// The template the fixed spec names, if any.
+    fixed_template: Option<String>,
 }
 
 impl Explanation {
@@ -42,20 +56,27 @@ impl Explanation {
         let Some((example, fix)) = rest.split_once("\n## The fix\n") else {
             fail("no `## The fix` section")
         };
-        let yaml = |section: &str| {
+        let example = example
+            .split_once(REPORTS)
+            .map_or(example, |(example, _)| example);
+        let block = |section: &str, info: &str| {
             markdown::blocks(section)
                 .into_iter()
-                .find(|block| block.info == "yaml")
+                .find(|block| block.info == info)
                 .map(|block| block.text)
         };
-        let failing = yaml(example).unwrap_or_else(|| fail("no `yaml` block under Example"));
-        let fixed = yaml(fix).unwrap_or_else(|| fail("no `yaml` block under The fix"));
+        let failing =
+            block(example, "yaml").unwrap_or_else(|| fail("no `yaml` block under Example"));
+        let fixed = block(fix, "yaml").unwrap_or_else(|| fail("no `yaml` block under The fix"));
         Self {
             code,
             trigger: trigger.trim().to_owned(),
+            example: example.trim().to_owned(),
             failing,
+            failing_template: block(example, "tera"),
             fix: fix.trim().to_owned(),
             fixed,
+            fixed_template: block(fix, "tera"),
         }
     }
 
@@ -63,8 +84,8 @@ impl Explanation {
     /// message the failing spec gives today.
     pub fn render(&self, message: &str) -> String {
         format!(
-            "# {}: {}\n\n{}\n\n## Example\n\n```yaml\n{}```\n\n`cachegen build` reports:\n\n```text\n{}```\n\n## The fix\n\n{}\n",
-            self.code.id, self.code.summary, self.trigger, self.failing, message, self.fix
+            "# {}: {}\n\n{}\n\n## Example\n\n{}\n\n{REPORTS}\n\n```text\n{}```\n\n## The fix\n\n{}\n",
+            self.code.id, self.code.summary, self.trigger, self.example, message, self.fix
         )
     }
 }
@@ -87,11 +108,28 @@ pub fn explanations(root: &Path) -> Vec<(Code, Option<Explanation>)> {
         .collect()
 }
 
+/// Compiles `spec`, then renders `template` (if any) as the one template it names, as
+/// `cachegen build` does.
+fn build(spec: &str, template: Option<&str>) -> Result<CacheModel, Diagnostics> {
+    let model = cachegen_compiler::compile_text(SPEC_NAME, spec)?;
+    if let Some(template) = template {
+        let [named] = model.templates.as_slice() else {
+            panic!("a spec with a `tera` block names one template");
+        };
+        let file = SourceFile::new(named.template.clone(), template);
+        cachegen_compiler::emit::templates::render(&model, SPEC_NAME, &file)?;
+    }
+    Ok(model)
+}
+
 /// The rendered report of a failing example, after checking that it gives `code` alone.
 pub fn failing_message(explanation: &Explanation) -> Result<String, String> {
     let id = explanation.code.id;
-    match cachegen_compiler::compile_text(SPEC_NAME, &explanation.failing) {
-        Ok(_) => Err(format!("{id}: the failing example compiles")),
+    match build(
+        &explanation.failing,
+        explanation.failing_template.as_deref(),
+    ) {
+        Ok(_) => Err(format!("{id}: the failing example builds")),
         Err(diagnostics) => {
             let codes: Vec<&str> = diagnostics.items.iter().map(|item| item.code.id).collect();
             if codes.iter().all(|code| *code == id) {
@@ -109,10 +147,14 @@ pub fn failing_message(explanation: &Explanation) -> Result<String, String> {
 /// Checks that a fixed example builds: it compiles, and every target it names emits.
 pub fn check_fixed(explanation: &Explanation) -> Result<(), String> {
     let id = explanation.code.id;
-    let model =
-        cachegen_compiler::compile_text(SPEC_NAME, &explanation.fixed).map_err(|diagnostics| {
-            format!("{id}: the fix does not build:\n{}", diagnostics.render())
-        })?;
+    let model = build(&explanation.fixed, explanation.fixed_template.as_deref()).map_err(
+        |diagnostics| {
+            format!(
+                "{id}: the fix does not build:\n  {}",
+                diagnostics.summary().join("\n  ")
+            )
+        },
+    )?;
     let files = cachegen_compiler::emit::generate(&model, SPEC_NAME, None);
     if files.is_empty() {
         return Err(format!("{id}: the fix builds no file"));
