@@ -69,6 +69,7 @@ pub(super) const EXPLANATIONS: &[(&str, &str)] = &[
     ("CG0416", include_str!("CG0416.md")),
     ("CG0417", include_str!("CG0417.md")),
     ("CG0418", include_str!("CG0418.md")),
+    ("CG0501", include_str!("CG0501.md")),
     ("CG0502", include_str!("CG0502.md")),
     ("CG0503", include_str!("CG0503.md")),
     ("CG0504", include_str!("CG0504.md")),
