@@ -25,8 +25,9 @@ RAW_TEMPLATE_MARKS = ("{{#", "{{ ", "{{/", "{% ")
 
 
 def chromium(*args):
+    # The virtual time budget lets the page's scripts and fonts settle before the capture.
     command = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               f"--window-size={WIDTH},{HEIGHT}", *args]
+               "--virtual-time-budget=5000", f"--window-size={WIDTH},{HEIGHT}", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
 
 
@@ -98,7 +99,7 @@ def main(book, shots, checks):
     for check in checks:
         page, expected = check.split("=", 1)
         url = "file://" + os.path.abspath(os.path.join(book, page))
-        shot = os.path.join(shots, page.replace("/", "_").replace(".html", ".png"))
+        shot = os.path.join(shots, page.split("#")[0].replace("/", "_").replace(".html", ".png"))
         chromium(f"--screenshot={shot}", url)
         dom = chromium("--dump-dom", url).stdout
         problems = screenshot_problems(shot)

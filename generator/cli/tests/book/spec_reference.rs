@@ -36,8 +36,8 @@ pub fn page(schema: &Value, specs: &[(String, Value)]) -> String {
         "{}\n\nThis page is generated from the spec's JSON Schema \
          ([`schema/cachegen.schema.json`](https://github.com/cachegen/cachegen/blob/main/schema/cachegen.schema.json), \
          which `cachegen schema` prints), so it lists exactly what the compiler reads. Each \
-         example is taken from a bundled example's spec where one uses the field, else from \
-         the fix on a diagnostic code's page. \
+         example is taken from the first spec that uses the field: a bundled example's, one \
+         on this book's pages, or the fix on a diagnostic code's page. \
          [The spec, walked through](../tutorials/spec-walkthrough.md) explains the same \
          fields in context.\n",
         one_line(schema["description"].as_str().unwrap_or_default())
