@@ -32,6 +32,15 @@ fn subcommands(top: &str) -> Vec<String> {
         .collect()
 }
 
+/// The commands the top-level help lists that `summary` (the hand-written table of
+/// commands in short) has no row for.
+pub fn missing_from(summary: &str) -> Vec<String> {
+    subcommands(&help(&[]))
+        .into_iter()
+        .filter(|name| !summary.contains(&format!("| `cachegen {name}")))
+        .collect()
+}
+
 /// The page: the top-level help, then each command's.
 pub fn page() -> String {
     let top = help(&[]);

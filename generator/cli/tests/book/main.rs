@@ -96,6 +96,16 @@ fn cli_reference_is_generated_from_the_commands() {
 }
 
 #[test]
+fn every_command_has_a_line_in_commands_in_short() {
+    let summary = std::fs::read_to_string(book().join("reference/commands.md")).unwrap();
+    let missing = cli_reference::missing_from(&summary);
+    assert!(
+        missing.is_empty(),
+        "reference/commands.md has no row for {missing:?}"
+    );
+}
+
+#[test]
 fn every_diagnostic_page_builds_its_examples_and_is_up_to_date() {
     let root = root();
     let explanations = diagnostics::explanations(&root);
