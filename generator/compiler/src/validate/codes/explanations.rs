@@ -5,6 +5,7 @@ pub(super) const EXPLANATIONS: &[(&str, &str)] = &[
     ("CG0002", include_str!("CG0002.md")),
     ("CG0003", include_str!("CG0003.md")),
     ("CG0004", include_str!("CG0004.md")),
+    ("CG0005", include_str!("CG0005.md")),
     ("CG0006", include_str!("CG0006.md")),
     ("CG0007", include_str!("CG0007.md")),
     ("CG0008", include_str!("CG0008.md")),
