@@ -94,6 +94,7 @@ pub(super) const EXPLANATIONS: &[(&str, &str)] = &[
     ("CG0703", include_str!("CG0703.md")),
     ("CG0704", include_str!("CG0704.md")),
     ("CG0705", include_str!("CG0705.md")),
+    ("CG0802", include_str!("CG0802.md")),
     ("CG0803", include_str!("CG0803.md")),
     ("CG0804", include_str!("CG0804.md")),
     ("CG0805", include_str!("CG0805.md")),
