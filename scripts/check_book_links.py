@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Checks the internal links of the built book: every relative href or src of every page
-must name a file the build wrote, and every #fragment an id on the page it names.
+must name a file the build wrote, and every #fragment an id on the page it names. Links
+into this repository on GitHub (`.../cachegen/cachegen/blob/main/<path>`) must name a
+file or folder of the checkout, so a moved file cannot leave the book pointing nowhere.
 
     scripts/check_book_links.py docs/book
 
@@ -14,6 +16,9 @@ import urllib.parse
 
 # Pages mdBook writes for the whole site, whose links are absolute or script-made.
 SKIPPED_PAGES = {"404.html"}
+# The repository's own files on GitHub, checked against the checkout this script is in.
+REPOSITORY = "https://github.com/cachegen/cachegen/"
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Page(html.parser.HTMLParser):
@@ -39,6 +44,17 @@ def parse(path):
     return page
 
 
+def repository_link_problems(page, link):
+    """A link to a file of this repository on GitHub: `blob|tree/main/<path>` must exist."""
+    parts = urllib.parse.urlsplit(link).path.split("/")[3:]  # after /cachegen/cachegen/
+    if len(parts) < 2 or parts[:2] not in (["blob", "main"], ["tree", "main"], ["edit", "main"]):
+        return []
+    target = os.path.join(CHECKOUT, *parts[2:])
+    if os.path.exists(urllib.parse.unquote(target)):
+        return []
+    return [f"{page}: {link}: no `{'/'.join(parts[2:])}` in the repository"]
+
+
 def main(book):
     pages = {}
     for directory, _, files in os.walk(book):
@@ -52,6 +68,9 @@ def main(book):
         if os.path.basename(path) in SKIPPED_PAGES:
             continue
         for link in page.links:
+            if link.startswith(REPOSITORY):
+                broken += repository_link_problems(path, link)
+                continue
             url = urllib.parse.urlsplit(link)
             if url.scheme or url.netloc or link.startswith("/"):
                 continue
