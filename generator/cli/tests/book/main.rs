@@ -226,3 +226,35 @@ fn the_summary_links_every_page() {
         "pages SUMMARY.md does not link: {unlinked:?}"
     );
 }
+
+#[test]
+fn the_readmes_link_to_files_that_exist() {
+    let root = root();
+    let mut broken = Vec::new();
+    for readme in [
+        "README.md",
+        "generator/compiler/README.md",
+        "generator/cli/README.md",
+        "runtime/README.md",
+        "runtime/names/README.md",
+        "runtime/src/lib.rs",
+    ] {
+        let path = root.join(readme);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for link in markdown::links(&text) {
+            let target = match link.split_once("github.com/cachegen/cachegen/") {
+                Some((_, rest)) => match rest.split_once("/main/") {
+                    Some((_, file)) => root.join(file),
+                    None => continue,
+                },
+                // Rust sources hold intra-doc links, which rustdoc checks.
+                None if link.contains("://") || readme.ends_with(".rs") => continue,
+                None => path.parent().unwrap().join(&link),
+            };
+            if !target.exists() {
+                broken.push(format!("{readme}: {link}"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "links to nothing: {broken:?}");
+}

@@ -53,3 +53,24 @@ pub fn pages(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
     pages.sort();
     pages
 }
+
+/// The targets of the Markdown links (`[text](target)`, and reference definitions
+/// `[name]: target`, also in `//!` doc comments) in `text`, without their `#fragment`.
+pub fn links(text: &str) -> Vec<String> {
+    let inline = text
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(target, _)| target));
+    let definitions = text.lines().filter_map(|line| {
+        let line = line.trim_start_matches("//!").trim();
+        line.starts_with('[')
+            .then(|| line.split_once("]: "))
+            .flatten()
+            .map(|(_, target)| target)
+    });
+    inline
+        .chain(definitions)
+        .filter(|target| !target.is_empty() && !target.starts_with('#'))
+        .map(|target| target.split('#').next().unwrap_or(target).to_owned())
+        .collect()
+}
