@@ -29,6 +29,9 @@ checkov_version="checkov==3.3.30"
 npm_tools="$root/.tools/npm"
 dynalite_version="dynalite@4.0.0"
 typescript_version="typescript@5.6.3"
+# mdBook builds the book under docs/; installed with cargo when missing (it compiles in
+# about two minutes, so only then). Chromium (Debian's package) renders its pages.
+mdbook_version="0.5.4"
 
 log() { printf '\n== %s\n' "$*"; }
 
@@ -97,6 +100,30 @@ install_npm_tools() {
     echo "error: could not install $dynalite_version and $typescript_version" >&2
     exit 1
   fi
+}
+
+install_mdbook() {
+  if command -v mdbook >/dev/null && [ "$(mdbook --version)" = "mdbook v$mdbook_version" ]; then
+    return
+  fi
+  log "installing mdbook $mdbook_version"
+  if ! cargo install --locked --quiet mdbook --version "$mdbook_version"; then
+    echo "error: could not install mdbook $mdbook_version (cargo install --locked mdbook)" >&2
+    exit 1
+  fi
+}
+
+install_chromium() {
+  if command -v chromium >/dev/null; then
+    return
+  fi
+  log "installing chromium"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: chromium is missing; install it (Debian: apt-get install chromium)" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }
 
 free_port() {
@@ -186,6 +213,8 @@ install_python_tools
 install_checkov
 install_redis
 install_npm_tools
+install_mdbook
+install_chromium
 check_terraform
 export PATH="$venv/bin:$PATH"
 
@@ -266,4 +295,21 @@ if [ $# -eq 0 ]; then
   cargo package --offline --allow-dirty --no-verify --target-dir "$package_target" \
     -p cachegen-names -p cachegen-compiler -p cachegen-runtime -p cachegen
   rm -rf "$package_target"
+
+  # The publishable crates' API docs, with broken intra-doc links and missing docs as errors.
+  log "cargo doc"
+  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet \
+    -p cachegen-names -p cachegen-compiler -p cachegen-runtime -p cachegen
+
+  # The book: built, its internal links and anchors checked, and its front page and one
+  # diagnostic page rendered as a reader's browser shows them (screenshots kept in
+  # target/book-screenshots/). Its generated pages and examples are checked by
+  # generator/cli/tests/book/ in `cargo test`.
+  log "the book"
+  rm -rf docs/book
+  mdbook build docs
+  python3 scripts/check_book_links.py docs/book
+  python3 scripts/check_book_render.py docs/book target/book-screenshots \
+    "index.html=Teams running AWS Lambda" \
+    "reference/diagnostics/CG0310.html=cachegen build</code> reports"
 fi

@@ -19,8 +19,13 @@
 //! address the cache's own items ([`store::INTERNAL_KEY_MARKER`]). An invalidation that
 //! did not complete returns an error; dry run changes nothing; a dropped future leaks no
 //! lease; L1 stays within its byte bound in decoded bytes; tag bookkeeping is one counter
-//! per tag. The crate README has the whole contract, the requests each operation costs,
-//! and how the design scales with the number of containers.
+//! per tag. The book has [the whole contract and how it holds][coherence], [the requests
+//! each operation costs][costs], and [how the design scales with the number of
+//! containers][scale].
+//!
+//! [coherence]: https://github.com/cachegen/cachegen/blob/main/docs/src/explanation/coherence.md
+//! [costs]: https://github.com/cachegen/cachegen/blob/main/docs/src/explanation/costs.md
+//! [scale]: https://github.com/cachegen/cachegen/blob/main/docs/src/explanation/scale.md
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -51,6 +56,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod bounded;
 pub mod clock;
 pub mod config;
@@ -80,3 +87,8 @@ pub use tiered::{
     DEFAULT_VERSION_CHECK, Described, DistributedFlight, FailSafe, Item, OriginPolicy, Served,
     TieredCache, TieredCacheBuilder, WriteOptions,
 };
+
+/// The crate README's examples, compiled and run as doctests so the README cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,7 +1,7 @@
 //! Does the deployed table match what the code expects? Keys, indexes, TTL and the
 //! spec fingerprint, compared through DescribeTable, DescribeTimeToLive and
 //! ListTagsOfResource, with each difference in plain words. Document buckets are checked
-//! in `bucket` (with the `s3` feature).
+//! in `verify/bucket.rs` (with the `s3` feature).
 
 #[cfg(feature = "s3")]
 mod bucket;

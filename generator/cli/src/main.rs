@@ -238,6 +238,16 @@ enum Command {
     ///
     /// Example: cachegen schema > schema/cachegen.schema.json
     Schema,
+    /// Explain a diagnostic code: what triggers it, a failing spec, the message, the fix.
+    ///
+    /// Prints the code's page of the book's diagnostic index, in Markdown. Exits 2 for a
+    /// code that does not exist.
+    ///
+    /// Example: cachegen explain CG0310
+    Explain {
+        /// The code, as a diagnostic shows it (`error[CG0310]`).
+        code: String,
+    },
 }
 
 /// The spec file: the first argument or `--spec`, every command alike.
@@ -490,6 +500,16 @@ fn run(command: Command) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Explain { code } => Ok(match cachegen::explain::explain(&code) {
+            Ok(page) => {
+                print!("{page}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::from(SPEC_PROBLEMS)
+            }
+        }),
     }
 }
 

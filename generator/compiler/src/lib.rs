@@ -24,6 +24,8 @@
 //! assert!(files[0].contents.contains("AWS::DynamoDB::Table"));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod annotation;
 pub mod breaking;
 mod builder;
@@ -160,3 +162,8 @@ impl Project {
         Err(Error::NoTemplates)
     }
 }
+
+/// The crate README's examples, compiled and run as doctests so the README cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -147,7 +147,7 @@ impl TieredCacheBuilder {
     }
     /// Copies of each stamp item (default 1): each process reads one, invalidations
     /// write all. Raise it when stamp reads from many processes would exceed a store
-    /// partition's read capacity (see the README's scale section).
+    /// partition's read capacity (see the book's scale page, `docs/src/explanation/scale.md`).
     pub fn stamp_shards(mut self, shards: u32) -> Self {
         self.stamp_shards = shards.max(1);
         self

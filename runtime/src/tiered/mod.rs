@@ -20,7 +20,8 @@
 //! `version_check`, else its memory TTL, else [`DEFAULT_VERSION_CHECK`]). A per-key
 //! `delete` reaches other processes' store reads at once (a tombstone), and their L1
 //! copies within that bound when the handle has a version check, else within their
-//! memory TTL. See the crate README for the whole contract and each operation's requests.
+//! memory TTL. The book has the whole contract and each operation's requests
+//! (`docs/src/explanation/coherence.md` and `costs.md`).
 
 mod builder;
 mod fill;

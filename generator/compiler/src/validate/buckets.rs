@@ -55,9 +55,11 @@ impl Checker<'_> {
             names::identifier_problem("bucket", name),
             "bucket names become CloudFormation logical IDs",
         );
-        let (bucket_name, created) = match (&bucket.name, &bucket.existing) {
-            (Some(text), None) => (self.name_template(&path.key("name"), text), true),
-            (None, Some(text)) => (self.name_template(&path.key("existing"), text), false),
+        // `named`: the bucket gives exactly one name, so that name is checked; with both
+        // or neither, CG0501 alone is reported, not an empty name besides.
+        let (bucket_name, created, named) = match (&bucket.name, &bucket.existing) {
+            (Some(text), None) => (self.name_template(&path.key("name"), text), true, true),
+            (None, Some(text)) => (self.name_template(&path.key("existing"), text), false, true),
             (Some(_), Some(_)) => {
                 self.key_error(
                     codes::BUCKET_SOURCE,
@@ -65,7 +67,7 @@ impl Checker<'_> {
                     format!("bucket `{name}` gives both `name` and `existing`"),
                     "`name` creates a bucket; `existing` uses one: keep one of them",
                 );
-                (NameTemplate(Vec::new()), false)
+                (NameTemplate(Vec::new()), false, false)
             }
             (None, None) => {
                 self.key_error(
@@ -74,10 +76,11 @@ impl Checker<'_> {
                     format!("bucket `{name}` gives neither `name` nor `existing`"),
                     "add `name: \"${service}-documents-${AWS::AccountId}\"` to create it, or `existing: \"${DocumentsBucket}\"`",
                 );
-                (NameTemplate(Vec::new()), false)
+                (NameTemplate(Vec::new()), false, false)
             }
         };
-        if let Some(literal) = bucket_name.literal()
+        if named
+            && let Some(literal) = bucket_name.literal()
             && let Some(problem) = bucket_name_problem(literal)
         {
             let field = if created { "name" } else { "existing" };

@@ -1,18 +1,41 @@
 //! Stable codes for spec problems, one per rule, like cfn-lint's rule ids.
 //!
 //! A code never changes meaning once released: scripts and search engines rely on it.
-//! Retire a code rather than reuse it. Every code is listed in the README's
-//! "Diagnostic codes" table (a test checks both ways).
+//! Retire a code rather than reuse it. Each code's explanation (what triggers it, a
+//! failing spec, the message, the fix) is `codes/CGxxxx.md` beside this file, as rustc
+//! keeps `error_codes/E0308.md`: `cachegen explain` prints it, and the book's diagnostic
+//! index includes it. `generator/cli/tests/book/` builds each example and rewrites the
+//! generated parts of each page.
 
 use std::fmt;
+
+mod explanations;
 
 /// The stable identifier of one kind of spec problem, rendered as `error[CG0301]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Code {
     /// `CG` and four digits: the first two name the section of the spec.
     pub id: &'static str,
-    /// What the rule checks, in one line (the README's table repeats it).
+    /// What the rule checks, in one line (the title of its explanation).
     pub summary: &'static str,
+}
+
+impl Code {
+    /// The code with identifier `id` (`CG0310`, case-insensitive), if there is one.
+    pub fn find(id: &str) -> Option<Code> {
+        ALL.iter()
+            .copied()
+            .find(|code| code.id.eq_ignore_ascii_case(id))
+    }
+
+    /// The code's page in Markdown: what triggers it, a failing spec, the message and
+    /// the fix; `None` for a code not yet explained.
+    pub fn explanation(&self) -> Option<&'static str> {
+        explanations::EXPLANATIONS
+            .iter()
+            .find(|(id, _)| *id == self.id)
+            .map(|(_, text)| *text)
+    }
 }
 
 impl fmt::Display for Code {
