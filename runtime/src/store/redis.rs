@@ -24,26 +24,15 @@ const SCAN_COUNT: usize = 500;
 /// How long a stamp outlives its last bump: longer than any TTL cachegen accepts.
 const STAMP_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
 
-/// The item at KEYS[1] as `{version, value, value expiry ms, lease holder, lease expiry
-/// ms}`, or nil when there is no item (a key of another type, written before items were
-/// hashes, reads as none).
-const READ: &str = r"
-if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return false end
-return redis.call('HMGET', KEYS[1], 'v', 'd', 'e', 'lh', 'le')
-";
+/// The fields a read asks an item for, in the order [`RedisStore::slot`] takes them: the
+/// version, the value and its expiry (epoch ms), the lease holder and its expiry (epoch ms).
+/// A read is one plain `HMGET` of them: a missing key answers every field nil (no item),
+/// and a key of another type (written before items were hashes) answers `WRONGTYPE`, which
+/// reads as no item too.
+const ITEM_FIELDS: [&str; 5] = ["v", "d", "e", "lh", "le"];
 
-/// Each of KEYS as READ gives it.
-const READ_MANY: &str = r"
-local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('TYPE', key).ok == 'hash' then
-    out[i] = redis.call('HMGET', key, 'v', 'd', 'e', 'lh', 'le')
-  else
-    out[i] = false
-  end
-end
-return out
-";
+/// The error code of a hash command on a key of another type.
+const WRONG_TYPE: &str = "WRONGTYPE";
 
 // The scripts rewrite an item in place rather than delete and recreate it: in a cluster
 // slot that is being migrated, a script may not create a key that was gone when it began
@@ -86,7 +75,7 @@ return 1
 
 /// Takes the lease on KEYS[1] for ARGV[3] until ARGV[4] ms (kept at least ARGV[5] ms) with
 /// version ARGV[2], if the version is still ARGV[1] (empty: absent); returns 1, or the
-/// item as READ gives it.
+/// item's fields as a read gives them (nil: no item).
 const ACQUIRE: &str = r"
 local kind = redis.call('TYPE', KEYS[1]).ok
 local current = false
@@ -131,8 +120,6 @@ return next
 
 /// The scripts, hashed once.
 struct Scripts {
-    read: Script,
-    read_many: Script,
     write: Script,
     tombstone: Script,
     acquire: Script,
@@ -143,8 +130,6 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         Self {
-            read: Script::new(READ),
-            read_many: Script::new(READ_MANY),
             write: Script::new(WRITE),
             tombstone: Script::new(TOMBSTONE),
             acquire: Script::new(ACQUIRE),
@@ -202,8 +187,9 @@ impl ConnectionLike for Connection {
 ///
 /// An item is a hash: its version `v`, and the value `d` with its expiry `e` (epoch ms),
 /// and/or the lease `lh`/`le`, with a server-side expiry (`PEXPIRE`) for when the value
-/// (or the tombstone, or the lease) lapses. Conditional writes, leases and tombstones are
-/// Lua scripts, so each is atomic. A stamp is a hash of counters. Extra attributes are
+/// (or the tombstone, or the lease) lapses. A read is one plain `HMGET` (see
+/// [`ITEM_FIELDS`]); conditional writes, leases and tombstones are Lua scripts, so each is
+/// atomic. A stamp is a hash of counters. Extra attributes are
 /// ignored. In a cluster, the keys a script touches together share a slot (see
 /// `redis_cluster.rs` for the key shape), and a prefix or pattern scan visits every
 /// primary.
@@ -242,6 +228,14 @@ fn glob_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// An item's `HMGET` reply, with a key of another type read as no item (nil).
+fn item_or_none(reply: redis::RedisResult<Value>) -> redis::RedisResult<Value> {
+    match reply {
+        Err(e) if e.code() == Some(WRONG_TYPE) => Ok(Value::Nil),
+        reply => reply,
+    }
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -330,7 +324,7 @@ impl RedisStore {
         self
     }
 
-    /// An item's fields (as READ returns them) as a slot.
+    /// An item's [`ITEM_FIELDS`] as a slot (anything else, e.g. nil: no item).
     fn slot(&self, fields: &Value) -> Slot {
         let Value::Array(fields) = fields else {
             return Slot::default();
@@ -459,13 +453,14 @@ impl CacheStore for RedisStore {
     }
 
     async fn read(&self, key: &str) -> Result<Slot, StoreError> {
-        let fields: Value = self
-            .scripts
-            .read
-            .key(key)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(err)?;
+        let fields = item_or_none(
+            redis::cmd("HMGET")
+                .arg(key)
+                .arg(&ITEM_FIELDS)
+                .query_async(&mut self.conn.clone())
+                .await,
+        )
+        .map_err(err)?;
         Ok(self.slot(&fields))
     }
 
@@ -474,13 +469,21 @@ impl CacheStore for RedisStore {
             return Ok(HashMap::new());
         }
         let batches = self.batches(keys.iter().map(String::as_str));
-        let reads = batches.iter().map(|batch| async move {
-            let mut invocation = self.scripts.read_many.prepare_invoke();
+        let reads = batches.iter().map(|batch| {
+            let mut pipe = redis::pipe();
             for &i in batch {
-                invocation.key(&keys[i]);
+                pipe.cmd("HMGET").arg(&keys[i]).arg(&ITEM_FIELDS);
             }
-            let items: Vec<Value> = invocation.invoke_async(&mut self.conn.clone()).await?;
-            Ok::<_, redis::RedisError>(batch.iter().zip(items).collect::<Vec<_>>())
+            // One reply a key: a key of another type fails its own HMGET only.
+            pipe.ignore_errors();
+            async move {
+                let replies: Vec<Value> = pipe.query_async(&mut self.conn.clone()).await?;
+                let items = replies
+                    .into_iter()
+                    .map(|reply| item_or_none(reply.extract_error()))
+                    .collect::<redis::RedisResult<Vec<_>>>()?;
+                Ok::<_, redis::RedisError>(batch.iter().zip(items).collect::<Vec<_>>())
+            }
         });
         let read = try_join_all(reads).await.map_err(err)?;
         Ok(read
