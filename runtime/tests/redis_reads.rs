@@ -71,15 +71,18 @@ impl Calls {
         Self(calls)
     }
 
-    /// The commands served since `before`, leaving out those the count itself and the
-    /// cluster client's upkeep send (`INFO`, `CLUSTER`, `PING`, `CLIENT`, `HELLO`).
+    /// The commands served since `before`, leaving out those the count itself, the
+    /// cluster client's upkeep and replication send (`INFO`, `CLUSTER`, `PING`, `CLIENT`,
+    /// `HELLO`, `READONLY`; a replica's `REPLCONF ACK` every second).
     fn since(&self, before: &Self) -> BTreeMap<String, u64> {
         self.0
             .iter()
             .filter(|(name, _)| {
-                !["info", "cluster", "ping", "client", "hello", "readonly"]
-                    .iter()
-                    .any(|upkeep| name.starts_with(upkeep))
+                ![
+                    "info", "cluster", "ping", "client", "hello", "readonly", "replconf",
+                ]
+                .iter()
+                .any(|upkeep| name.starts_with(upkeep))
             })
             .filter_map(|(name, &n)| {
                 let added = n - before.0.get(name).copied().unwrap_or(0);

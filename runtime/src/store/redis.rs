@@ -238,12 +238,20 @@ fn item_or_none(reply: redis::RedisResult<Value>) -> redis::RedisResult<Value> {
     }
 }
 
-fn text(value: &Value) -> Option<String> {
+/// A field as text, borrowed.
+fn text(value: &Value) -> Option<&str> {
     match value {
-        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-        Value::SimpleString(text) => Some(text.clone()),
-        Value::Int(n) => Some(n.to_string()),
+        Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
+        Value::SimpleString(text) => Some(text),
         _ => None,
+    }
+}
+
+/// A field as a number.
+fn number(value: &Value) -> Option<u64> {
+    match value {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        value => text(value)?.parse().ok(),
     }
 }
 
@@ -325,26 +333,27 @@ impl RedisStore {
     }
 
     /// An item's [`ITEM_FIELDS`] as a slot (anything else, e.g. nil: no item).
-    fn slot(&self, fields: &Value) -> Slot {
-        let Value::Array(fields) = fields else {
+    fn slot(&self, fields: Value) -> Slot {
+        let Value::Array(mut fields) = fields else {
             return Slot::default();
         };
-        let field = |i: usize| fields.get(i).unwrap_or(&Value::Nil);
-        let number = |i: usize| text(field(i)).and_then(|t| t.parse::<u64>().ok());
+        fields.resize(ITEM_FIELDS.len(), Value::Nil);
         let now = self.clock.now_ms();
-        let value = match field(1) {
-            Value::BulkString(bytes) if number(2).is_some_and(|e| e > now) => Some(bytes.clone()),
-            _ => None,
-        };
-        let lease = match (text(field(3)), number(4)) {
+        let lease = match (text(&fields[3]), number(&fields[4])) {
             (Some(holder), Some(expires_at_ms)) if expires_at_ms > now => Some(LeaseHolder {
-                holder,
+                holder: holder.to_owned(),
                 expires_at_ms,
             }),
             _ => None,
         };
+        let version = number(&fields[0]).and_then(Version::from_raw);
+        let fresh = number(&fields[2]).is_some_and(|e| e > now);
+        let value = match fields.swap_remove(1) {
+            Value::BulkString(bytes) if fresh => Some(bytes),
+            _ => None,
+        };
         Slot {
-            version: number(0).and_then(Version::from_raw),
+            version,
             value,
             lease,
         }
@@ -461,7 +470,7 @@ impl CacheStore for RedisStore {
                 .await,
         )
         .map_err(err)?;
-        Ok(self.slot(&fields))
+        Ok(self.slot(fields))
     }
 
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
@@ -489,7 +498,7 @@ impl CacheStore for RedisStore {
         Ok(read
             .into_iter()
             .flatten()
-            .filter_map(|(&i, item)| Some((keys[i].clone(), self.slot(&item).value?)))
+            .filter_map(|(&i, item)| Some((keys[i].clone(), self.slot(item).value?)))
             .collect())
     }
 
@@ -557,7 +566,7 @@ impl CacheStore for RedisStore {
             .map_err(err)?;
         Ok(match outcome {
             Value::Int(1) => LeaseOutcome::Acquired(version),
-            item => LeaseOutcome::Refused(self.slot(&item)),
+            item => LeaseOutcome::Refused(self.slot(item)),
         })
     }
 
