@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::types::{
 };
 use cachegen_runtime::config::MemoryLimit;
 use cachegen_runtime::metrics::CaptureSink;
-use cachegen_runtime::store::{DynamoLayout, DynamoStore, RedisStore};
+use cachegen_runtime::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore};
 use cachegen_runtime::{BoxError, TieredCache};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
@@ -272,9 +272,10 @@ fn redis_hit_on<C>(
     let prefix = format!("{}:", cachegen_testkit::unique_name("bench"));
     // The raw key's hash tag is the cache key, so on a cluster both live on one node.
     let (cache_key, raw_key) = ("user#1", format!("{{{prefix}user#1}}raw"));
+    let store = Arc::new(store);
     let cache = quiet()
         .memory(MemoryLimit::entries(0))
-        .store(Arc::new(store))
+        .store(store.clone())
         .key_prefix(&prefix)
         .store_timeout(Duration::from_secs(5))
         .build();
@@ -300,6 +301,23 @@ fn redis_hit_on<C>(
         black_box(cache.get::<User>(cache_key).await.unwrap().unwrap());
     };
     paired(c, rt, group, "raw_get_and_decode", raw, tiered);
+    // Where the time goes: the same read as a raw HMGET on the raw connection, and as a
+    // bare store read (its connection, the reply made a slot), no decode.
+    let store_key = format!("{prefix}{cache_key}");
+    let raw_hmget = || async {
+        let fields: redis::Value = redis::cmd("HMGET")
+            .arg(&store_key)
+            .arg(&["v", "d", "e", "lh", "le"])
+            .query_async(&mut conn.clone())
+            .await
+            .unwrap();
+        black_box(fields);
+    };
+    print_medians(rt, group, "raw HMGET", &raw, &raw_hmget);
+    let store_read = || async {
+        black_box(store.read(&store_key).await.unwrap().value.unwrap());
+    };
+    print_medians(rt, group, "RedisStore::read", &raw, &store_read);
 }
 
 /// Criterion groups for `raw` and `tiered`, then their paired medians, printed as a ratio.
@@ -352,23 +370,40 @@ fn paired<R, RF, T, TF>(
         })
     });
     g.finish();
-    let (mut raws, mut tiereds) = (Vec::new(), Vec::new());
+    print_medians(rt, group, "tiered", &raw, &tiered);
+}
+
+/// Prints the medians of `PAIRED_CALLS` single calls of `raw` and `other`, alternating, and
+/// their ratio.
+fn print_medians<R, RF, T, TF>(
+    rt: &tokio::runtime::Runtime,
+    group: &str,
+    other_name: &str,
+    raw: &R,
+    other: &T,
+) where
+    R: Fn() -> RF,
+    RF: Future<Output = ()>,
+    T: Fn() -> TF,
+    TF: Future<Output = ()>,
+{
+    let (mut raws, mut others) = (Vec::new(), Vec::new());
     rt.block_on(async {
         for _ in 0..PAIRED_CALLS {
             let start = Instant::now();
             raw().await;
             raws.push(start.elapsed());
             let start = Instant::now();
-            tiered().await;
-            tiereds.push(start.elapsed());
+            other().await;
+            others.push(start.elapsed());
         }
     });
-    let (raw_ms, tiered_ms) = (median_ms(raws), median_ms(tiereds));
+    let (raw_ms, other_ms) = (median_ms(raws), median_ms(others));
     println!(
-        "{group} paired medians over {PAIRED_CALLS} calls each: raw {:.1} µs, tiered {:.1} µs, ratio {:.3}",
+        "{group} paired medians over {PAIRED_CALLS} calls each: raw {:.1} µs, {other_name} {:.1} µs, ratio {:.3}",
         raw_ms * 1000.0,
-        tiered_ms * 1000.0,
-        tiered_ms / raw_ms
+        other_ms * 1000.0,
+        other_ms / raw_ms
     );
 }
 
