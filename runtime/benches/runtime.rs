@@ -5,9 +5,12 @@
 //!   expiry, moka sync, quick_cache sync).
 //! - `dynamo_hit`: `TieredCache::get` (L1 off) vs a raw strongly consistent `GetItem`,
 //!   same moto server.
+//! - `redis_hit`: `TieredCache::get` (L1 off) vs a raw `GET` plus JSON decode of the same
+//!   value, on one `redis-server` (`CACHEGEN_TEST_REDIS_URL`, or one it starts) and on the
+//!   Redis Cluster at `CACHEGEN_TEST_REDIS_CLUSTER_URLS` when that is set.
 //! - `stampede`: 1,000 concurrent `wrap` misses on one key; prints origin calls.
 //!
-//! Run: `cargo bench -p cachegen-runtime --bench runtime`.
+//! Run: `cargo bench -p cachegen-runtime --bench runtime` (`-- redis_hit` for one group).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use aws_sdk_dynamodb::types::{
 };
 use cachegen_runtime::config::MemoryLimit;
 use cachegen_runtime::metrics::CaptureSink;
-use cachegen_runtime::store::{DynamoLayout, DynamoStore};
+use cachegen_runtime::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore};
 use cachegen_runtime::{BoxError, TieredCache};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
@@ -227,52 +230,180 @@ fn dynamo_hit(c: &mut Criterion) {
     let tiered = || async {
         black_box(cache.get::<User>("user#1").await.unwrap().unwrap());
     };
-    // Both benches make the same two calls per iteration, alternating, and
-    // time only their own: drift in moto's speed hits both equally.
-    let mut g = c.benchmark_group("dynamo_hit");
+    paired(c, &rt, "dynamo_hit", "raw_get_item", raw, tiered);
+}
+
+fn redis_hit(c: &mut Criterion) {
+    let rt = runtime();
+    let node = cachegen_testkit::shared_redis_url().expect("redis-server");
+    let (store, conn) = rt.block_on(async {
+        let client = redis::Client::open(node.url()).unwrap();
+        let conn = client.get_multiplexed_async_connection().await.unwrap();
+        (RedisStore::connect(node.url()).await.unwrap(), conn)
+    });
+    redis_hit_on(c, &rt, "redis_hit", store, conn);
+    let Some(urls) = std::env::var("CACHEGEN_TEST_REDIS_CLUSTER_URLS")
+        .ok()
+        .filter(|urls| !urls.trim().is_empty())
+    else {
+        println!("redis_cluster_hit skipped: CACHEGEN_TEST_REDIS_CLUSTER_URLS is unset");
+        return;
+    };
+    let urls: Vec<&str> = urls.split(',').map(str::trim).collect();
+    let (store, conn) = rt.block_on(async {
+        let client = redis::cluster::ClusterClient::new(urls.clone()).unwrap();
+        let conn = client.get_async_connection().await.unwrap();
+        (RedisStore::connect_cluster(&urls).unwrap(), conn)
+    });
+    redis_hit_on(c, &rt, "redis_cluster_hit", store, conn);
+}
+
+/// `TieredCache::get` on `store` (L1 off) against a raw `GET` of the same `User`'s JSON on
+/// `conn`, and its decode. Both clone their connection per call.
+fn redis_hit_on<C>(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    group: &str,
+    store: RedisStore,
+    conn: C,
+) where
+    C: redis::aio::ConnectionLike + Clone + Send,
+{
+    let prefix = format!("{}:", cachegen_testkit::unique_name("bench"));
+    // The raw key's hash tag is the cache key, so on a cluster both live on one node.
+    let (cache_key, raw_key) = ("user#1", format!("{{{prefix}user#1}}raw"));
+    let store = Arc::new(store);
+    let cache = quiet()
+        .memory(MemoryLimit::entries(0))
+        .store(store.clone())
+        .key_prefix(&prefix)
+        .store_timeout(Duration::from_secs(5))
+        .build();
+    rt.block_on(async {
+        cache.set(cache_key, &user(1), 60 * MINUTE).await.unwrap();
+        let json = serde_json::to_vec(&user(1)).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(&raw_key)
+            .arg(json)
+            .query_async(&mut conn.clone())
+            .await
+            .unwrap();
+    });
+    let raw = || async {
+        let bytes: Vec<u8> = redis::cmd("GET")
+            .arg(&raw_key)
+            .query_async(&mut conn.clone())
+            .await
+            .unwrap();
+        black_box(serde_json::from_slice::<User>(&bytes).unwrap());
+    };
+    let tiered = || async {
+        black_box(cache.get::<User>(cache_key).await.unwrap().unwrap());
+    };
+    paired(c, rt, group, "raw_get_and_decode", raw, tiered);
+    // Where the time goes: the same read as a raw HMGET on the raw connection, and as a
+    // bare store read (its connection, the reply made a slot), no decode.
+    let store_key = format!("{prefix}{cache_key}");
+    let raw_hmget = || async {
+        let fields: redis::Value = redis::cmd("HMGET")
+            .arg(&store_key)
+            .arg(&["v", "d", "e", "lh", "le"])
+            .query_async(&mut conn.clone())
+            .await
+            .unwrap();
+        black_box(fields);
+    };
+    print_medians(rt, group, "raw HMGET", &raw, &raw_hmget);
+    let store_read = || async {
+        black_box(store.read(&store_key).await.unwrap().value.unwrap());
+    };
+    print_medians(rt, group, "RedisStore::read", &raw, &store_read);
+}
+
+/// Criterion groups for `raw` and `tiered`, then their paired medians, printed as a ratio.
+/// Each criterion iteration makes both calls, alternating, and times only its own: drift in
+/// the server's speed hits both equally. The medians of single calls, alternating, are
+/// robust to the server's pauses, which skew the means of the samples on a loaded machine.
+fn paired<R, RF, T, TF>(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    group: &str,
+    raw_name: &str,
+    raw: R,
+    tiered: T,
+) where
+    R: Fn() -> RF,
+    RF: Future<Output = ()>,
+    T: Fn() -> TF,
+    TF: Future<Output = ()>,
+{
+    let mut g = c.benchmark_group(group);
     g.sample_size(40).measurement_time(Duration::from_secs(6));
-    g.bench_function("raw_get_item", |b| {
-        b.to_async(&rt).iter_custom(|iters| async move {
-            let mut timed = Duration::ZERO;
-            for _ in 0..iters {
-                let start = Instant::now();
-                raw().await;
-                timed += start.elapsed();
-                tiered().await;
+    g.bench_function(raw_name, |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let (raw, tiered) = (&raw, &tiered);
+            async move {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    raw().await;
+                    timed += start.elapsed();
+                    tiered().await;
+                }
+                timed
             }
-            timed
         })
     });
     g.bench_function("tiered_get_l1_off", |b| {
-        b.to_async(&rt).iter_custom(|iters| async move {
-            let mut timed = Duration::ZERO;
-            for _ in 0..iters {
-                raw().await;
-                let start = Instant::now();
-                tiered().await;
-                timed += start.elapsed();
+        b.to_async(rt).iter_custom(|iters| {
+            let (raw, tiered) = (&raw, &tiered);
+            async move {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    raw().await;
+                    let start = Instant::now();
+                    tiered().await;
+                    timed += start.elapsed();
+                }
+                timed
             }
-            timed
         })
     });
     g.finish();
-    // Medians of single calls, alternating: robust to moto's pauses, which
-    // skew the means of the samples above on a loaded machine.
-    let (mut raws, mut tiereds) = (Vec::new(), Vec::new());
+    print_medians(rt, group, "tiered", &raw, &tiered);
+}
+
+/// Prints the medians of `PAIRED_CALLS` single calls of `raw` and `other`, alternating, and
+/// their ratio.
+fn print_medians<R, RF, T, TF>(
+    rt: &tokio::runtime::Runtime,
+    group: &str,
+    other_name: &str,
+    raw: &R,
+    other: &T,
+) where
+    R: Fn() -> RF,
+    RF: Future<Output = ()>,
+    T: Fn() -> TF,
+    TF: Future<Output = ()>,
+{
+    let (mut raws, mut others) = (Vec::new(), Vec::new());
     rt.block_on(async {
         for _ in 0..PAIRED_CALLS {
             let start = Instant::now();
             raw().await;
             raws.push(start.elapsed());
             let start = Instant::now();
-            tiered().await;
-            tiereds.push(start.elapsed());
+            other().await;
+            others.push(start.elapsed());
         }
     });
-    let (raw_ms, tiered_ms) = (median_ms(raws), median_ms(tiereds));
+    let (raw_ms, other_ms) = (median_ms(raws), median_ms(others));
     println!(
-        "dynamo_hit paired medians over {PAIRED_CALLS} calls each: raw {raw_ms:.3} ms, tiered {tiered_ms:.3} ms, ratio {:.3}",
-        tiered_ms / raw_ms
+        "{group} paired medians over {PAIRED_CALLS} calls each: raw {:.1} µs, {other_name} {:.1} µs, ratio {:.3}",
+        raw_ms * 1000.0,
+        other_ms * 1000.0,
+        other_ms / raw_ms
     );
 }
 
@@ -333,5 +464,5 @@ fn stampede(c: &mut Criterion) {
     assert_eq!(calls, rounds, "exactly one origin call per stampede");
 }
 
-criterion_group!(benches, l1_hit, dynamo_hit, stampede);
+criterion_group!(benches, l1_hit, dynamo_hit, redis_hit, stampede);
 criterion_main!(benches);

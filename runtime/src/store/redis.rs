@@ -24,26 +24,15 @@ const SCAN_COUNT: usize = 500;
 /// How long a stamp outlives its last bump: longer than any TTL cachegen accepts.
 const STAMP_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
 
-/// The item at KEYS[1] as `{version, value, value expiry ms, lease holder, lease expiry
-/// ms}`, or nil when there is no item (a key of another type, written before items were
-/// hashes, reads as none).
-const READ: &str = r"
-if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return false end
-return redis.call('HMGET', KEYS[1], 'v', 'd', 'e', 'lh', 'le')
-";
+/// The fields a read asks an item for, in the order [`RedisStore::slot`] takes them: the
+/// version, the value and its expiry (epoch ms), the lease holder and its expiry (epoch ms).
+/// A read is one plain `HMGET` of them: a missing key answers every field nil (no item),
+/// and a key of another type (written before items were hashes) answers `WRONGTYPE`, which
+/// reads as no item too.
+const ITEM_FIELDS: [&str; 5] = ["v", "d", "e", "lh", "le"];
 
-/// Each of KEYS as READ gives it.
-const READ_MANY: &str = r"
-local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('TYPE', key).ok == 'hash' then
-    out[i] = redis.call('HMGET', key, 'v', 'd', 'e', 'lh', 'le')
-  else
-    out[i] = false
-  end
-end
-return out
-";
+/// The error code of a hash command on a key of another type.
+const WRONG_TYPE: &str = "WRONGTYPE";
 
 // The scripts rewrite an item in place rather than delete and recreate it: in a cluster
 // slot that is being migrated, a script may not create a key that was gone when it began
@@ -86,7 +75,7 @@ return 1
 
 /// Takes the lease on KEYS[1] for ARGV[3] until ARGV[4] ms (kept at least ARGV[5] ms) with
 /// version ARGV[2], if the version is still ARGV[1] (empty: absent); returns 1, or the
-/// item as READ gives it.
+/// item's fields as a read gives them (nil: no item).
 const ACQUIRE: &str = r"
 local kind = redis.call('TYPE', KEYS[1]).ok
 local current = false
@@ -131,8 +120,6 @@ return next
 
 /// The scripts, hashed once.
 struct Scripts {
-    read: Script,
-    read_many: Script,
     write: Script,
     tombstone: Script,
     acquire: Script,
@@ -143,8 +130,6 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         Self {
-            read: Script::new(READ),
-            read_many: Script::new(READ_MANY),
             write: Script::new(WRITE),
             tombstone: Script::new(TOMBSTONE),
             acquire: Script::new(ACQUIRE),
@@ -202,8 +187,9 @@ impl ConnectionLike for Connection {
 ///
 /// An item is a hash: its version `v`, and the value `d` with its expiry `e` (epoch ms),
 /// and/or the lease `lh`/`le`, with a server-side expiry (`PEXPIRE`) for when the value
-/// (or the tombstone, or the lease) lapses. Conditional writes, leases and tombstones are
-/// Lua scripts, so each is atomic. A stamp is a hash of counters. Extra attributes are
+/// (or the tombstone, or the lease) lapses. A read is one plain `HMGET` (see
+/// [`ITEM_FIELDS`]); conditional writes, leases and tombstones are Lua scripts, so each is
+/// atomic. A stamp is a hash of counters. Extra attributes are
 /// ignored. In a cluster, the keys a script touches together share a slot (see
 /// `redis_cluster.rs` for the key shape), and a prefix or pattern scan visits every
 /// primary.
@@ -244,12 +230,28 @@ fn glob_escape(s: &str) -> String {
     out
 }
 
-fn text(value: &Value) -> Option<String> {
+/// An item's `HMGET` reply, with a key of another type read as no item (nil).
+fn item_or_none(reply: redis::RedisResult<Value>) -> redis::RedisResult<Value> {
+    match reply {
+        Err(e) if e.code() == Some(WRONG_TYPE) => Ok(Value::Nil),
+        reply => reply,
+    }
+}
+
+/// A field as text, borrowed.
+fn text(value: &Value) -> Option<&str> {
     match value {
-        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-        Value::SimpleString(text) => Some(text.clone()),
-        Value::Int(n) => Some(n.to_string()),
+        Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
+        Value::SimpleString(text) => Some(text),
         _ => None,
+    }
+}
+
+/// A field as a number.
+fn number(value: &Value) -> Option<u64> {
+    match value {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        value => text(value)?.parse().ok(),
     }
 }
 
@@ -330,27 +332,28 @@ impl RedisStore {
         self
     }
 
-    /// An item's fields (as READ returns them) as a slot.
-    fn slot(&self, fields: &Value) -> Slot {
-        let Value::Array(fields) = fields else {
+    /// An item's [`ITEM_FIELDS`] as a slot (anything else, e.g. nil: no item).
+    fn slot(&self, fields: Value) -> Slot {
+        let Value::Array(mut fields) = fields else {
             return Slot::default();
         };
-        let field = |i: usize| fields.get(i).unwrap_or(&Value::Nil);
-        let number = |i: usize| text(field(i)).and_then(|t| t.parse::<u64>().ok());
+        fields.resize(ITEM_FIELDS.len(), Value::Nil);
         let now = self.clock.now_ms();
-        let value = match field(1) {
-            Value::BulkString(bytes) if number(2).is_some_and(|e| e > now) => Some(bytes.clone()),
-            _ => None,
-        };
-        let lease = match (text(field(3)), number(4)) {
+        let lease = match (text(&fields[3]), number(&fields[4])) {
             (Some(holder), Some(expires_at_ms)) if expires_at_ms > now => Some(LeaseHolder {
-                holder,
+                holder: holder.to_owned(),
                 expires_at_ms,
             }),
             _ => None,
         };
+        let version = number(&fields[0]).and_then(Version::from_raw);
+        let fresh = number(&fields[2]).is_some_and(|e| e > now);
+        let value = match fields.swap_remove(1) {
+            Value::BulkString(bytes) if fresh => Some(bytes),
+            _ => None,
+        };
         Slot {
-            version: number(0).and_then(Version::from_raw),
+            version,
             value,
             lease,
         }
@@ -459,14 +462,15 @@ impl CacheStore for RedisStore {
     }
 
     async fn read(&self, key: &str) -> Result<Slot, StoreError> {
-        let fields: Value = self
-            .scripts
-            .read
-            .key(key)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(err)?;
-        Ok(self.slot(&fields))
+        let fields = item_or_none(
+            redis::cmd("HMGET")
+                .arg(key)
+                .arg(&ITEM_FIELDS)
+                .query_async(&mut self.conn.clone())
+                .await,
+        )
+        .map_err(err)?;
+        Ok(self.slot(fields))
     }
 
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
@@ -474,19 +478,27 @@ impl CacheStore for RedisStore {
             return Ok(HashMap::new());
         }
         let batches = self.batches(keys.iter().map(String::as_str));
-        let reads = batches.iter().map(|batch| async move {
-            let mut invocation = self.scripts.read_many.prepare_invoke();
+        let reads = batches.iter().map(|batch| {
+            let mut pipe = redis::pipe();
             for &i in batch {
-                invocation.key(&keys[i]);
+                pipe.cmd("HMGET").arg(&keys[i]).arg(&ITEM_FIELDS);
             }
-            let items: Vec<Value> = invocation.invoke_async(&mut self.conn.clone()).await?;
-            Ok::<_, redis::RedisError>(batch.iter().zip(items).collect::<Vec<_>>())
+            // One reply a key: a key of another type fails its own HMGET only.
+            pipe.ignore_errors();
+            async move {
+                let replies: Vec<Value> = pipe.query_async(&mut self.conn.clone()).await?;
+                let items = replies
+                    .into_iter()
+                    .map(|reply| item_or_none(reply.extract_error()))
+                    .collect::<redis::RedisResult<Vec<_>>>()?;
+                Ok::<_, redis::RedisError>(batch.iter().zip(items).collect::<Vec<_>>())
+            }
         });
         let read = try_join_all(reads).await.map_err(err)?;
         Ok(read
             .into_iter()
             .flatten()
-            .filter_map(|(&i, item)| Some((keys[i].clone(), self.slot(&item).value?)))
+            .filter_map(|(&i, item)| Some((keys[i].clone(), self.slot(item).value?)))
             .collect())
     }
 
@@ -554,7 +566,7 @@ impl CacheStore for RedisStore {
             .map_err(err)?;
         Ok(match outcome {
             Value::Int(1) => LeaseOutcome::Acquired(version),
-            item => LeaseOutcome::Refused(self.slot(&item)),
+            item => LeaseOutcome::Refused(self.slot(item)),
         })
     }
 

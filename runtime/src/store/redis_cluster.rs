@@ -3,8 +3,8 @@
 //!
 //! Key shape in a cluster:
 //! - A data key is stored under its own name. Every script on a data key touches that key
-//!   only, so data keys spread over the cluster by Redis's hashing, and a batch read runs
-//!   one script per slot ([`by_slot`]).
+//!   only, so data keys spread over the cluster by Redis's hashing, and a batch read sends
+//!   one pipeline of `HMGET`s per slot ([`by_slot`]).
 //! - A stamp item `P!t#users~3` (shard 3 of a stamp) lives at `{h}P!t#users~3`, where `h`
 //!   is 16 hex digits of the SHA-256 of the stamp's key without its shard suffix
 //!   (`P!t#users`): every shard of one stamp shares a slot, so one script raises them all
