@@ -1,0 +1,104 @@
+//! A case's resources made real: its CloudFormation template deployed on moto (tables,
+//! buckets, roles, alarms), or a key prefix of its own in the test Redis; and the
+//! environment a Lambda of the stack would get.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cachegen_compiler::Project;
+use cachegen_compiler::ir::Target;
+use cachegen_runtime::config::STORE_TIMEOUT_ENV;
+
+use crate::Env;
+
+/// Store timeout on moto: a loaded 2-core machine keeps calls past a Lambda's 200 ms, and a
+/// write that times out would be degraded into a miss the checks cannot tell from a bug.
+const STORE_TIMEOUT_MS: &str = "5000";
+
+/// A name no other case of this machine's runs uses: lowercase letters and digits.
+fn unique_suffix() -> String {
+    static CASES: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::UNIX_EPOCH
+        .elapsed()
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!(
+        "r{}{}x{}",
+        std::process::id() % 10_000,
+        nanos % 10_000,
+        CASES.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The variables every case sets: the store timeout and each data type's TTL override.
+fn base_vars(project: &Project) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::from([(STORE_TIMEOUT_ENV.to_owned(), STORE_TIMEOUT_MS.to_owned())]);
+    for data_type in &project.model.data_types {
+        if let Some(var) = &data_type.ttl_env {
+            let secs = cachegen_conformance_draw::driver::ttl_override(data_type);
+            vars.insert(var.clone(), format!("{secs}s"));
+        }
+    }
+    vars
+}
+
+/// The environment of a Redis-store case: `redis_url`, under a key prefix of its own.
+pub fn redis(project: &Project, redis_url: &str) -> Env {
+    let mut vars = base_vars(project);
+    vars.insert("REDIS_URL".into(), redis_url.to_owned());
+    vars.insert("CACHE_KEY_PREFIX".into(), format!("{}:", unique_suffix()));
+    Env::new(None, vars)
+}
+
+/// Deploys `project`'s CloudFormation template on moto through `cachegen deploy`'s change
+/// set, turns on each table's TTL (moto's CloudFormation ignores it, as a fresh real
+/// stack reports it only once enabled), and returns the stack's environment.
+pub async fn cloudformation(project: &Project, sdk: &aws_config::SdkConfig) -> Result<Env, String> {
+    let cloudformation = aws_sdk_cloudformation::Client::new(sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let suffix = unique_suffix();
+    let stack = format!("conf-{suffix}");
+    let model = &project.model;
+    let template = project
+        .files(Some(&[Target::Cloudformation]))
+        .remove(0)
+        .contents;
+    let parameters = [("env", suffix.as_str())];
+    cachegen_tests::deploy_template(
+        &cloudformation,
+        &template,
+        &model.fingerprint,
+        &stack,
+        &parameters,
+        true,
+    )
+    .await
+    .map_err(|err| format!("deploying the stack: {}", crate::findings::error_chain(&err)))?;
+    let resolver = cachegen_tests::deployed::Resolver {
+        stack_name: stack.clone(),
+        parameters: BTreeMap::from([("env".to_owned(), suffix.clone())]),
+    };
+    let mut vars = base_vars(project);
+    for table in &model.tables {
+        let name = cachegen::deploy::stack_table_name(&cloudformation, &stack, table)
+            .await
+            .map_err(|err| format!("finding table `{}`: {err}", table.name))?;
+        dynamodb
+            .update_time_to_live()
+            .table_name(&name)
+            .time_to_live_specification(
+                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(&table.ttl_attribute)
+                    .build()
+                    .expect("name and flag are set"),
+            )
+            .send()
+            .await
+            .map_err(|err| format!("enabling TTL on `{name}`: {}", crate::findings::error_chain(&err)))?;
+        vars.insert(table.env_var.clone(), name);
+    }
+    for bucket in &model.buckets {
+        vars.insert(bucket.env_var.clone(), resolver.resolve(&bucket.bucket_name));
+    }
+    Ok(Env::new(Some(sdk.clone()), vars))
+}
