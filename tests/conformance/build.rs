@@ -32,7 +32,11 @@ fn main() {
         cases.push((format!("seed {seed}"), Some(seed), path));
     }
     if let Ok(replay) = std::env::var(REPLAY_ENV) {
-        for file in replay.split(',').map(str::trim).filter(|file| !file.is_empty()) {
+        for file in replay
+            .split(',')
+            .map(str::trim)
+            .filter(|file| !file.is_empty())
+        {
             println!("cargo:rerun-if-changed={file}");
             cases.push((format!("replay of {file}"), None, PathBuf::from(file)));
         }
@@ -66,7 +70,10 @@ fn main() {
 }}"
                 )
                 .unwrap();
-                ("None".to_owned(), format!("Some(|env| Box::pin({module}::run(env)))"))
+                (
+                    "None".to_owned(),
+                    format!("Some(|env| Box::pin({module}::run(env)))"),
+                )
             }
             Err(err) => (format!("Some({:?})", err.to_string()), "None".to_owned()),
         };
@@ -78,7 +85,9 @@ fn main() {
     }
     write_if_changed(
         &out_dir.join("cases.rs"),
-        &format!("{modules}\n/// Every case of this build.\npub const CASES: &[crate::Case] = &[\n{entries}];\n"),
+        &format!(
+            "{modules}\n/// Every case of this build.\npub const CASES: &[crate::Case] = &[\n{entries}];\n"
+        ),
     );
 }
 

@@ -132,11 +132,7 @@ impl<'r> Checks<'r> {
             let mut want: Vec<Option<D::Value>> =
                 values[..keys.len() - 1].iter().cloned().map(Some).collect();
             want.push(None);
-            if !self.expect(
-                "get_many (new process)",
-                cache.get_many(keys).await,
-                &want,
-            ) {
+            if !self.expect("get_many (new process)", cache.get_many(keys).await, &want) {
                 return false;
             }
         }
@@ -196,7 +192,11 @@ impl<'r> Checks<'r> {
             && self
                 .new_process_reads(&format!("get after {step} (new process)"), cold, key, None)
                 .await
-            && self.expect(&format!("set after {step}"), typed.set(key, value).await, &())
+            && self.expect(
+                &format!("set after {step}"),
+                typed.set(key, value).await,
+                &(),
+            )
             && self
                 .new_process_reads(
                     &format!("get of a value set after {step} (new process)"),
@@ -256,28 +256,53 @@ impl<'r> Checks<'r> {
         self.invalidates("delete", deleted, typed, cold, &keys[0], &values[0])
             .await;
         let invalidated = typed.invalidate_all().await;
-        self.invalidates("invalidate_all", invalidated, typed, cold, &keys[0], &values[0])
-            .await;
+        self.invalidates(
+            "invalidate_all",
+            invalidated,
+            typed,
+            cold,
+            &keys[0],
+            &values[0],
+        )
+        .await;
     }
 
-    /// A value over DynamoDB's item limit, of a type with `large_values`, is read back.
+    /// A value over DynamoDB's item limit, of a type with `large_values`, is read back;
+    /// then `value` is set back, and read back, at `key`.
     pub async fn large_value<D>(
         &mut self,
         typed: &TypedCache<D>,
         cold: &impl AsyncFn() -> Result<TypedCache<D>, CacheError>,
         key: &D::Key,
         large: D::Value,
+        value: &D::Value,
     ) where
         D: DataType,
         D::Value: PartialEq + Debug + Clone,
     {
-        let _ = self.expect("set of a value over 400 KB", typed.set(key, &large).await, &())
+        let _ = self.expect(
+            "set of a value over 400 KB",
+            typed.set(key, &large).await,
+            &(),
+        ) && self
+            .new_process_reads(
+                "get of a value over 400 KB (new process)",
+                cold,
+                key,
+                Some(&large),
+            )
+            .await
+            && self.expect(
+                "set of a small value over a large one",
+                typed.set(key, value).await,
+                &(),
+            )
             && self
                 .new_process_reads(
-                    "get of a value over 400 KB (new process)",
+                    "get of a small value set over a large one (new process)",
                     cold,
                     key,
-                    Some(&large),
+                    Some(value),
                 )
                 .await;
     }
@@ -334,10 +359,6 @@ pub fn verified(report: &mut Report, verified: Result<VerifyReport, CacheError>)
                 report.fail("*", "verify_deployment", differences.join("; "));
             }
         }
-        Err(err) => report.fail(
-            "*",
-            "verify_deployment",
-            crate::findings::error_chain(&err),
-        ),
+        Err(err) => report.fail("*", "verify_deployment", crate::findings::error_chain(&err)),
     }
 }

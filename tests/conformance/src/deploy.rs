@@ -72,7 +72,12 @@ pub async fn cloudformation(project: &Project, sdk: &aws_config::SdkConfig) -> R
         true,
     )
     .await
-    .map_err(|err| format!("deploying the stack: {}", crate::findings::error_chain(&err)))?;
+    .map_err(|err| {
+        format!(
+            "deploying the stack: {}",
+            crate::findings::error_chain(&err)
+        )
+    })?;
     let resolver = cachegen_tests::deployed::Resolver {
         stack_name: stack.clone(),
         parameters: BTreeMap::from([("env".to_owned(), suffix.clone())]),
@@ -94,11 +99,73 @@ pub async fn cloudformation(project: &Project, sdk: &aws_config::SdkConfig) -> R
             )
             .send()
             .await
-            .map_err(|err| format!("enabling TTL on `{name}`: {}", crate::findings::error_chain(&err)))?;
+            .map_err(|err| {
+                format!(
+                    "enabling TTL on `{name}`: {}",
+                    crate::findings::error_chain(&err)
+                )
+            })?;
         vars.insert(table.env_var.clone(), name);
     }
+    let resources: serde_json::Value = serde_yaml::from_str(&template)
+        .map_err(|err| format!("reading the template back: {err}"))?;
     for bucket in &model.buckets {
-        vars.insert(bucket.env_var.clone(), resolver.resolve(&bucket.bucket_name));
+        let name = resolver.resolve(&bucket.bucket_name);
+        if bucket.created {
+            let properties = &resources["Resources"][&bucket.logical_id]["Properties"];
+            apply_bucket_settings(sdk, &name, properties).await?;
+        }
+        vars.insert(bucket.env_var.clone(), name);
     }
     Ok(Env::new(Some(sdk.clone()), vars))
+}
+
+/// Applies to bucket `name` the settings of its template `properties` that moto's
+/// CloudFormation ignores (it keeps encryption and tags only): the public access block and
+/// versioning, as real CloudFormation sets them.
+async fn apply_bucket_settings(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    properties: &serde_json::Value,
+) -> Result<(), String> {
+    use cachegen_runtime::aws_sdk_s3::types::{
+        BucketVersioningStatus, PublicAccessBlockConfiguration, VersioningConfiguration,
+    };
+    let s3 = cachegen_runtime::config::s3_client(sdk);
+    let failed = |what: &str, err: &dyn std::error::Error| {
+        format!(
+            "{what} of bucket `{name}`: {}",
+            crate::findings::error_chain(err)
+        )
+    };
+    let block = &properties["PublicAccessBlockConfiguration"];
+    if block.is_object() {
+        let setting = |field: &str| block[field].as_bool();
+        s3.put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .set_block_public_acls(setting("BlockPublicAcls"))
+                    .set_block_public_policy(setting("BlockPublicPolicy"))
+                    .set_ignore_public_acls(setting("IgnorePublicAcls"))
+                    .set_restrict_public_buckets(setting("RestrictPublicBuckets"))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| failed("the public access block", &err))?;
+    }
+    if let Some(status) = properties["VersioningConfiguration"]["Status"].as_str() {
+        s3.put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::from(status))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| failed("versioning", &err))?;
+    }
+    Ok(())
 }

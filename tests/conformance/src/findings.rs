@@ -80,7 +80,11 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 pub fn describe(case: &Case, findings: &[Finding], dir: &Path) -> String {
     let mut out = format!("== {} ({}) ==\n", case.label, case.spec);
     if let Some(seed) = case.seed {
-        writeln!(out, "reproduce: {SEEDS_ENV}={seed} cargo test -p cachegen-conformance").unwrap();
+        writeln!(
+            out,
+            "reproduce: {SEEDS_ENV}={seed} cargo test -p cachegen-conformance"
+        )
+        .unwrap();
     }
     for finding in findings {
         writeln!(
@@ -115,10 +119,17 @@ pub fn describe(case: &Case, findings: &[Finding], dir: &Path) -> String {
             Err(problems) => format!("\n(the compiler refuses it alone:\n{problems})"),
         };
         let replay = match written {
-            Ok(()) => format!("{REPLAY_ENV}={} cargo test -p cachegen-conformance", file.display()),
+            Ok(()) => format!(
+                "{REPLAY_ENV}={} cargo test -p cachegen-conformance",
+                file.display()
+            ),
             Err(err) => format!("(not written: {err})"),
         };
-        writeln!(out, "shrunk to `{subject}` alone; replay: {replay}\n{yaml}{compiles}").unwrap();
+        writeln!(
+            out,
+            "shrunk to `{subject}` alone; replay: {replay}\n{yaml}{compiles}"
+        )
+        .unwrap();
     }
     if !shrunk_any {
         writeln!(out, "the spec:\n{text}").unwrap();

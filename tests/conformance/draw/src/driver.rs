@@ -10,9 +10,7 @@
 
 use std::fmt::Write;
 
-use cachegen_compiler::ir::{
-    CacheModel, DataType, FieldType, IdempotentHandler, Piece, ValueType,
-};
+use cachegen_compiler::ir::{CacheModel, DataType, FieldType, IdempotentHandler, Piece, ValueType};
 use heck::{ToPascalCase, ToSnakeCase};
 
 use crate::values;
@@ -146,7 +144,7 @@ async fn drive_{method}(env: &crate::Env, hot: &cache::Cache, report: &mut crate
     {
         writeln!(
             out,
-            "    checks.large_value(&typed, &cold, &keys[0], {}).await;",
+            "    checks.large_value(&typed, &cold, &keys[0], {}, &values[0]).await;",
             value_code(&value_ty, &large)
         )
         .unwrap();
@@ -203,7 +201,11 @@ async fn drive_{method}(env: &crate::Env, hot: &cache::Cache, report: &mut crate
             .unwrap();
         }
     }
-    writeln!(out, "    checks.deletes(&typed, &cold, &keys, &values).await;\n}}").unwrap();
+    writeln!(
+        out,
+        "    checks.deletes(&typed, &cold, &keys, &values).await;\n}}"
+    )
+    .unwrap();
     out
 }
 

@@ -24,7 +24,11 @@ pub const REPLAY_ENV: &str = "CACHEGEN_CONFORMANCE_REPLAY";
 /// The seeds `text` names (`1-40`, `7,19,23`, or both mixed), or why it names none.
 pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
     let mut seeds = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+    for part in text
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
         let number = |text: &str| {
             text.trim()
                 .parse::<u64>()

@@ -254,7 +254,9 @@ fn draw_table(
         "partition_key".into(),
         json!({ "name": dice.pick(&["pk", "PK", "cacheKey", "id"]), "type": "S" }),
     );
-    let sort_key = dice.chance(40).then(|| *dice.pick(&["sk", "SK", "sortKey"]));
+    let sort_key = dice
+        .chance(40)
+        .then(|| *dice.pick(&["sk", "SK", "sortKey"]));
     if let Some(sort) = sort_key {
         table.insert("sort_key".into(), json!({ "name": sort, "type": "S" }));
     }
@@ -332,7 +334,10 @@ fn draw_table(
     // its items apart by its sort key alone.
     if sort_key.is_some() && drawn.len() > 1 && dice.chance(40) {
         let (key, params) = (drawn[0].1["key"].clone(), drawn[0].1["params"].clone());
-        let sort = drawn[0].1["sort_key"].as_str().unwrap_or_default().to_owned();
+        let sort = drawn[0].1["sort_key"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let shares_params = !sort.contains('{');
         if shares_params {
             let data_type = &mut drawn[1].1;
@@ -340,7 +345,10 @@ fn draw_table(
             data_type["sort_key"] = json!(format!("other-{sort}"));
             match params {
                 Value::Null => {
-                    data_type.as_object_mut().expect("a mapping").remove("params");
+                    data_type
+                        .as_object_mut()
+                        .expect("a mapping")
+                        .remove("params");
                 }
                 params => data_type["params"] = params,
             }
@@ -372,7 +380,10 @@ fn draw_table(
             json!({ "name": index.partition.0, "type": index.partition.1 }),
         );
         if let Some((attribute, kind)) = &index.sort {
-            spec.insert("sort_key".into(), json!({ "name": attribute, "type": kind }));
+            spec.insert(
+                "sort_key".into(),
+                json!({ "name": attribute, "type": kind }),
+            );
         }
         let projection = *dice.pick(&["all", "keys_only", "include"]);
         spec.insert("projection".into(), json!(projection));
