@@ -9,13 +9,12 @@
 //! random parameters, and builds the same keys, tags and key prefixes as the Rust code.
 
 use std::path::Path;
-use std::process::Command;
 
 use cachegen::operate::{DynamicType, Params};
 use cachegen_compiler::ir::{CacheModel, FieldType, ValueType};
 use cachegen_runtime::documents::DocumentType;
 use cachegen_runtime::typed::DataType;
-use cachegen_tests::{examples, workspace_root};
+use cachegen_tests::{examples, typescript, workspace_root};
 use serde_json::{Value, json};
 
 // The tests use part of the module.
@@ -368,51 +367,12 @@ fn rust_cases<D: DataType>(model: &CacheModel, key: impl Fn(&Params) -> D::Key) 
         .collect()
 }
 
-/// Runs node over `cases` with the TypeScript module `module` (compiled by tsc, strict)
-/// and checks it builds what the Rust code does.
+/// Runs the TypeScript module `module` over `cases` and checks it builds what the Rust
+/// code does.
 fn check_typescript(module: &Path, cases: &[Value]) {
-    let dir = tempfile::tempdir().unwrap();
-    let tsc = workspace_root().join(".tools/npm/node_modules/.bin/tsc");
-    assert!(
-        tsc.is_file(),
-        "{} is missing: run the suite with scripts/test.sh, which installs typescript",
-        tsc.display()
-    );
-    let compiled = Command::new(&tsc)
-        .args(["--strict", "--noUnusedLocals", "--noUnusedParameters"])
-        .args(["--target", "es2020", "--module", "commonjs", "--outDir"])
-        .arg(dir.path())
-        .arg(module)
-        .output()
-        .unwrap();
-    assert!(
-        compiled.status.success(),
-        "tsc rejects {}:\n{}",
-        module.display(),
-        String::from_utf8_lossy(&compiled.stdout)
-    );
-    // CommonJS, whatever a package.json above the temporary directory says.
-    std::fs::write(dir.path().join("package.json"), r#"{ "type": "commonjs" }"#).unwrap();
-    let cases_path = dir.path().join("cases.json");
-    std::fs::write(&cases_path, serde_json::to_string(cases).unwrap()).unwrap();
-    let runner = dir.path().join("run.js");
-    std::fs::write(&runner, TYPESCRIPT_RUNNER).unwrap();
-    let stem = module.file_stem().unwrap().to_string_lossy();
-    let ran = Command::new("node")
-        .arg(&runner)
-        .arg(dir.path().join(format!("{stem}.js")))
-        .arg(&cases_path)
-        .output()
-        .expect("node is installed");
-    assert!(
-        ran.status.success(),
-        "node: {}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
-    let built: Vec<Value> = serde_json::from_slice(&ran.stdout).unwrap();
-    assert_eq!(built.len(), cases.len());
+    let built = typescript::build_keys(module, cases).unwrap_or_else(|problem| panic!("{problem}"));
     for (case, built) in cases.iter().zip(&built) {
-        for part in ["key", "tags", "prefixes"] {
+        for part in typescript::PARTS {
             assert_eq!(
                 built[part], case[part],
                 "{part} of {} with {}",
@@ -421,21 +381,6 @@ fn check_typescript(module: &Path, cases: &[Value]) {
         }
     }
 }
-
-/// Builds each case's key, tags and prefixes with the module's data type of that name,
-/// parameters typed as the module declares them (u64 and i64 as bigints).
-const TYPESCRIPT_RUNNER: &str = r#"
-const cache = require(process.argv[2]);
-const cases = JSON.parse(require("fs").readFileSync(process.argv[3], "utf8"));
-const typed = { string: (v) => v, bool: (v) => v === "true", u32: Number, u64: BigInt, i64: BigInt };
-const built = cases.map((c) => {
-  const type = Object.values(cache).find((v) => v && v.name === c.data_type);
-  if (!type) throw new Error(`the module has no data type ${c.data_type}`);
-  const key = Object.fromEntries(Object.entries(c.params).map(([n, p]) => [n, typed[p.type](p.value)]));
-  return { key: type.key(key), tags: type.tags(key), prefixes: type.keyPrefixes(key) };
-});
-process.stdout.write(JSON.stringify(built));
-"#;
 
 #[test]
 fn the_typescript_template_builds_the_keys_the_rust_code_does() {

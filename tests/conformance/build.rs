@@ -45,6 +45,7 @@ fn main() {
     let mut entries = String::new();
     for (position, (label, seed, path)) in cases.iter().enumerate() {
         let module = format!("case_{position}");
+        let terraform = seed.is_some_and(cachegen_conformance_draw::deploys_with_terraform);
         let seed = seed.map_or("None".to_owned(), |seed| format!("Some({seed})"));
         let spec = path.display().to_string();
         let compiled = cachegen_compiler::Project::load(path).and_then(|project| {
@@ -79,7 +80,7 @@ fn main() {
         };
         writeln!(
             entries,
-            "    crate::Case {{ label: {label:?}, seed: {seed}, spec: {spec:?}, refused: {refused}, run: {run} }},"
+            "    crate::Case {{ label: {label:?}, seed: {seed}, spec: {spec:?}, terraform: {terraform}, refused: {refused}, run: {run} }},"
         )
         .unwrap();
     }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cachegen_runtime::CacheError;
+use cachegen_runtime::documents::{DocumentType, Documents};
 use cachegen_runtime::query::{Page, PageToken};
 use cachegen_runtime::typed::{DataType, TypedCache};
 use cachegen_runtime::verify::VerifyReport;
@@ -314,6 +315,98 @@ impl<'r> Checks<'r> {
                 &format!("TTL from {var}"),
                 format!("the handle's TTL is {got:?}, want {want:?}"),
             );
+        }
+    }
+
+    /// Records `key` (made of `params`: name, type, canonical text) with the key, tags and
+    /// key prefixes the generated module builds from it.
+    pub fn key_case<D: DataType>(&mut self, key: &D::Key, params: &[(&str, &str, String)]) {
+        let params: serde_json::Map<String, serde_json::Value> = params
+            .iter()
+            .map(|(name, ty, value)| {
+                (
+                    (*name).to_owned(),
+                    serde_json::json!({ "type": ty, "value": value }),
+                )
+            })
+            .collect();
+        self.report.key_cases.push(serde_json::json!({
+            "data_type": D::NAME,
+            "params": params,
+            "key": D::key(key),
+            "tags": D::tags(key),
+            "prefixes": D::key_prefixes(key),
+        }));
+    }
+
+    /// Each key's object key reads back as the key.
+    pub fn object_keys<D: DocumentType>(&mut self, keys: &[D::Key])
+    where
+        D::Key: PartialEq + Debug,
+    {
+        for key in keys {
+            let object_key = D::object_key(key);
+            let parsed = D::parse_object_key(&object_key);
+            if parsed.as_ref() != Some(key) {
+                self.fail(
+                    "object key read back",
+                    format!("`{object_key}` of {key:?} reads back as {parsed:?}"),
+                );
+            }
+        }
+    }
+
+    /// A document written is read back by a new process from the cache, then from S3
+    /// once its item is gone; once deleted, it reads as missing.
+    pub async fn documents<D>(
+        &mut self,
+        typed: &TypedCache<D>,
+        documents: &impl AsyncFn() -> Result<Documents<D>, CacheError>,
+        key: &D::Key,
+        value: &D::Value,
+    ) where
+        D: DocumentType,
+        D::Value: PartialEq + Debug + Clone,
+    {
+        let read = async |checks: &mut Self, step: &str, want: Option<&D::Value>| match documents()
+            .await
+        {
+            Ok(documents) => match documents.read(key).await {
+                Ok(got) if got.as_ref() == want => true,
+                Ok(got) => {
+                    checks.fail(step, format!("got {got:?}, want {want:?}"));
+                    false
+                }
+                Err(err) => {
+                    checks.fail(step, crate::findings::error_chain(&err));
+                    false
+                }
+            },
+            Err(err) => {
+                checks.fail(step, crate::findings::error_chain(&err));
+                false
+            }
+        };
+        let written = match documents().await {
+            Ok(documents) => documents.write(key, value).await,
+            Err(err) => Err(err.into()),
+        };
+        if let Err(err) = written {
+            self.fail("document write", crate::findings::error_chain(&err));
+            return;
+        }
+        let _ = read(self, "document read (new process)", Some(value)).await
+            && self.expect("delete of the cached item", typed.delete(key).await, &())
+            && read(self, "document read from S3 (new process)", Some(value)).await;
+        let deleted = match documents().await {
+            Ok(documents) => documents.delete(key).await,
+            Err(err) => Err(err.into()),
+        };
+        match deleted {
+            Ok(()) => {
+                let _ = read(self, "document read after delete (new process)", None).await;
+            }
+            Err(err) => self.fail("document delete", crate::findings::error_chain(&err)),
         }
     }
 

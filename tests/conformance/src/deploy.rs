@@ -169,3 +169,50 @@ async fn apply_bucket_settings(
     }
     Ok(())
 }
+
+/// Applies `project`'s Terraform module on moto at `endpoint` (as stack `conf-<suffix>`,
+/// its `env` parameter the same suffix) and returns its environment; `None` when terraform
+/// is not installed (the Terraform tests are skipped then, loudly).
+pub async fn terraform(
+    project: &Project,
+    sdk: &aws_config::SdkConfig,
+    endpoint: &str,
+) -> Result<Option<Env>, String> {
+    use cachegen_tests::terraform_root::{init, root_module};
+    let suffix = unique_suffix();
+    let stack = format!("conf-{suffix}");
+    let dir = tempfile::tempdir().map_err(|err| format!("temporary directory: {err}"))?;
+    let inputs = [("env".to_owned(), suffix.clone())];
+    root_module(dir.path(), project, endpoint, &stack, &inputs);
+    if !init(dir.path()) {
+        return Ok(None);
+    }
+    let mut apply = cachegen_tests::terraform(dir.path()).expect("terraform ran init");
+    apply.args(["apply", "-auto-approve", "-input=false", "-no-color"]);
+    let applied = tokio::task::spawn_blocking(move || apply.output())
+        .await
+        .expect("the apply task ends")
+        .map_err(|err| format!("terraform apply: {err}"))?;
+    if !applied.status.success() {
+        return Err(format!(
+            "terraform apply failed:\n{}{}",
+            String::from_utf8_lossy(&applied.stdout),
+            String::from_utf8_lossy(&applied.stderr)
+        ));
+    }
+    let resolver = cachegen_tests::deployed::Resolver {
+        stack_name: stack,
+        parameters: BTreeMap::from([("env".to_owned(), suffix)]),
+    };
+    let mut vars = base_vars(project);
+    for table in &project.model.tables {
+        vars.insert(table.env_var.clone(), resolver.resolve(&table.table_name));
+    }
+    for bucket in &project.model.buckets {
+        vars.insert(
+            bucket.env_var.clone(),
+            resolver.resolve(&bucket.bucket_name),
+        );
+    }
+    Ok(Some(Env::new(Some(sdk.clone()), vars)))
+}

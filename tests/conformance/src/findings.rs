@@ -23,13 +23,17 @@ pub struct Finding {
     pub detail: String,
 }
 
-/// What a driver found, and the steps it did not run.
+/// What a driver found, the steps it did not run, and the keys it built.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
     /// Failed steps.
     pub findings: Vec<Finding>,
     /// Steps not run, and why.
     pub notes: Vec<Finding>,
+    /// Each key the driver used: its data type, parameters (type and canonical text), and
+    /// the key, tags and key prefixes the generated module built, for the TypeScript
+    /// module to build too.
+    pub key_cases: Vec<serde_json::Value>,
 }
 
 impl Report {

@@ -5,11 +5,13 @@
 //!
 //! - [`checks`]: what the drivers assert, step by step;
 //! - [`deploy`]: a case's tables and buckets created from its template, and its env vars;
-//! - [`findings`]: what failed, with each failing data type's spec shrunk to reproduce it.
+//! - [`findings`]: what failed, with each failing data type's spec shrunk to reproduce it;
+//! - [`typescript`]: the TypeScript module's keys compared with the Rust module's.
 
 pub mod checks;
 pub mod deploy;
 pub mod findings;
+pub mod typescript;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -29,6 +31,9 @@ pub struct Case {
     pub seed: Option<u64>,
     /// The spec file `build.rs` compiled.
     pub spec: &'static str,
+    /// Whether its resources are made by its Terraform module (else its CloudFormation
+    /// template), when it has any.
+    pub terraform: bool,
     /// The compiler's diagnostics, if it refused the spec (a finding).
     pub refused: Option<&'static str>,
     /// The driver, if the spec compiled.

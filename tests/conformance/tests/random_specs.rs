@@ -13,7 +13,12 @@ fn shrunk_dir() -> std::path::PathBuf {
 }
 
 /// Runs `case`, returning its findings.
-async fn run(case: &Case, sdk: &aws_config::SdkConfig, redis_url: &str) -> Vec<Finding> {
+async fn run(
+    case: &Case,
+    sdk: &aws_config::SdkConfig,
+    moto: &str,
+    redis_url: &str,
+) -> Vec<Finding> {
     let refused = |detail: String| {
         vec![Finding {
             subject: "*".into(),
@@ -28,18 +33,25 @@ async fn run(case: &Case, sdk: &aws_config::SdkConfig, redis_url: &str) -> Vec<F
         Ok(project) => project,
         Err(err) => return refused(err.to_string()),
     };
-    let env = if project.model.store.redis().is_some() {
-        deploy::redis(&project, redis_url)
+    let deployed = if project.model.store.redis().is_some() {
+        Ok(deploy::redis(&project, redis_url))
+    } else if case.terraform {
+        match deploy::terraform(&project, sdk, moto).await {
+            Ok(Some(env)) => Ok(env),
+            Ok(None) => deploy::cloudformation(&project, sdk).await,
+            Err(err) => Err(err),
+        }
     } else {
-        match deploy::cloudformation(&project, sdk).await {
-            Ok(env) => env,
-            Err(err) => {
-                return vec![Finding {
-                    subject: "*".into(),
-                    step: "deploy".into(),
-                    detail: err,
-                }];
-            }
+        deploy::cloudformation(&project, sdk).await
+    };
+    let env = match deployed {
+        Ok(env) => env,
+        Err(err) => {
+            return vec![Finding {
+                subject: "*".into(),
+                step: "deploy".into(),
+                detail: err,
+            }];
         }
     };
     let driver = case.run.expect("a compiled case has a driver");
@@ -50,7 +62,12 @@ async fn run(case: &Case, sdk: &aws_config::SdkConfig, redis_url: &str) -> Vec<F
             case.label, note.subject, note.step, note.detail
         );
     }
-    report.findings
+    let mut findings = report.findings;
+    findings.extend(cachegen_conformance::typescript::differences(
+        &project,
+        &report.key_cases,
+    ));
+    findings
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -60,7 +77,7 @@ async fn random_valid_specs_work_end_to_end() {
     let sdk = cachegen_tests::moto_sdk(moto.url()).await;
     let mut failures = Vec::new();
     for case in CASES {
-        let findings = run(case, &sdk, redis.url()).await;
+        let findings = run(case, &sdk, moto.url(), redis.url()).await;
         eprintln!("{}: {} findings", case.label, findings.len());
         if !findings.is_empty() {
             failures.push(cachegen_conformance::findings::describe(

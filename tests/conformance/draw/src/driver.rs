@@ -62,13 +62,15 @@ pub async fn run(env: &crate::Env) -> crate::Report {{
         )
         .unwrap();
     }
-    writeln!(
-        out,
-        "    crate::checks::verified(&mut report, hot.verify_deployment().await);
-    report
-}}"
-    )
-    .unwrap();
+    // A Redis store has nothing deployed to verify: its module has no `verify_deployment`.
+    if !redis {
+        writeln!(
+            out,
+            "    crate::checks::verified(&mut report, hot.verify_deployment().await);"
+        )
+        .unwrap();
+    }
+    writeln!(out, "    report\n}}").unwrap();
     for data_type in &model.data_types {
         out.push_str(&data_type_driver(model, data_type));
     }
@@ -131,6 +133,26 @@ async fn drive_{method}(env: &crate::Env, hot: &cache::Cache, report: &mut crate
         value_list = value_list.join(", "),
     );
     let last = key_count - 1;
+    for position in 0..key_count {
+        let params: Vec<String> = data_type
+            .params
+            .iter()
+            .map(|param| {
+                format!(
+                    "({:?}, {:?}, keys[{position}].{}.to_string())",
+                    param.name,
+                    param.ty.to_string(),
+                    param.name
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "    checks.key_case::<cache::{pascal}Type>(&keys[{position}], &[{}]);",
+            params.join(", ")
+        )
+        .unwrap();
+    }
     if let Some(var) = &data_type.ttl_env {
         let secs = ttl_override(data_type);
         writeln!(

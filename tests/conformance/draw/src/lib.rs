@@ -21,6 +21,12 @@ pub const SEEDS_ENV: &str = "CACHEGEN_CONFORMANCE_SEEDS";
 /// a finding), separated by commas.
 pub const REPLAY_ENV: &str = "CACHEGEN_CONFORMANCE_REPLAY";
 
+/// Whether the case of `seed` is deployed by its Terraform module (a third of the seeds)
+/// rather than its CloudFormation template.
+pub fn deploys_with_terraform(seed: u64) -> bool {
+    seed % 3 == 2
+}
+
 /// The seeds `text` names (`1-40`, `7,19,23`, or both mixed), or why it names none.
 pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
     let mut seeds = Vec::new();

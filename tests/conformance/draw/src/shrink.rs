@@ -32,8 +32,7 @@ pub fn shrink(spec: &Value, data_type: &str) -> Option<Value> {
         };
         if let Some(indexes) = table.get_mut("indexes").and_then(Value::as_object_mut) {
             indexes.retain(|_, index| {
-                written(&index["partition_key"])
-                    && index.get("sort_key").is_none_or(|sort| written(sort))
+                written(&index["partition_key"]) && index.get("sort_key").is_none_or(&written)
             });
             if indexes.is_empty() {
                 table.as_object_mut()?.remove("indexes");
@@ -47,7 +46,7 @@ pub fn shrink(spec: &Value, data_type: &str) -> Option<Value> {
             kept.remove("table");
         }
     }
-    if kept["large_values"] != json!(true) {
+    if kept["large_values"] != json!(true) && kept.get("document").is_none() {
         shrunk.remove("buckets");
     }
     Some(Value::Object(shrunk))

@@ -131,6 +131,7 @@ pub fn draw(seed: u64) -> Value {
     dice.0.shuffle(&mut type_names);
     let mut data_types = Map::new();
     let mut tables = Map::new();
+    // Whether some type keeps values or documents in S3: the spec then has a bucket.
     let mut large_values = false;
     if redis {
         spec.insert(
@@ -155,9 +156,10 @@ pub fn draw(seed: u64) -> Value {
             );
             tables.insert((*table_name).to_owned(), table);
         }
-        large_values = data_types
-            .values()
-            .any(|data_type| data_type.get("large_values") == Some(&json!(true)));
+        large_values = data_types.values().any(|data_type| {
+            data_type.get("large_values") == Some(&json!(true))
+                || data_type.get("document").is_some()
+        });
     }
     if !tables.is_empty() {
         spec.insert("tables".into(), Value::Object(tables));
@@ -165,10 +167,10 @@ pub fn draw(seed: u64) -> Value {
     if large_values {
         spec.insert(
             "buckets".into(),
-            json!({ "overflow": {
-                "name": format!("{service}-overflow-${{env}}-${{AWS::AccountId}}"),
-                "description": "Bodies of values too large for an item",
-                "versioning": false,
+            json!({ "store": {
+                "name": format!("{service}-store-${{env}}-${{AWS::AccountId}}"),
+                "description": "Documents, and bodies of values too large for an item",
+                "versioning": dice.chance(50),
             } }),
         );
     }
@@ -353,7 +355,7 @@ fn draw_table(
                 params => data_type["params"] = params,
             }
             let object = data_type.as_object_mut().expect("a mapping");
-            for field in ["tags", "attributes", "invalidate_by"] {
+            for field in ["tags", "attributes", "invalidate_by", "document"] {
                 object.remove(field);
             }
         }
@@ -565,6 +567,15 @@ fn draw_data_type(
     if large_values {
         data_type.insert("large_values".into(), json!(true));
     }
+    // A document's object key holds each key parameter once, between `/`s.
+    if dynamodb && dice.chance(20) {
+        let mut object_key = format!("docs/{name}");
+        for (param, _) in &params {
+            object_key.push_str(&format!("/{{{param}}}"));
+        }
+        object_key.push_str(".json");
+        data_type.insert("document".into(), json!({ "key": object_key }));
+    }
     let mut data_type = Value::Object(data_type);
     for index in indexes {
         if dice.chance(50) {
@@ -639,8 +650,7 @@ fn on_an_index(spec: &Map<String, Value>, name: &str) -> bool {
     };
     table["indexes"].as_object().is_some_and(|indexes| {
         indexes.values().any(|index| {
-            written(&index["partition_key"])
-                && index.get("sort_key").is_none_or(|sort| written(sort))
+            written(&index["partition_key"]) && index.get("sort_key").is_none_or(&written)
         })
     })
 }

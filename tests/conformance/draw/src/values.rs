@@ -28,7 +28,7 @@ fn key_text(variant: usize) -> String {
 pub fn value_of(ty: &FieldType, variant: usize) -> Value {
     match ty {
         FieldType::String => json!(text(variant)),
-        FieldType::Bool => json!(variant % 2 == 0),
+        FieldType::Bool => json!(variant.is_multiple_of(2)),
         FieldType::U32 => json!([7, 0, u32::MAX][variant % 3]),
         FieldType::U64 => json!([42, 0, u64::MAX][variant % 3]),
         FieldType::I64 => json!([-5, i64::MIN, i64::MAX][variant % 3]),
