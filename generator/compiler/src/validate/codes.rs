@@ -76,6 +76,7 @@ codes! {
     KEY_ATTRIBUTE_TYPE = "CG0212", "a key attribute declared with two types on one table";
     INDEX_KEY_UNWRITTEN = "CG0213", "an index keyed on an attribute no data type writes";
     RESERVED_TABLE_NAME = "CG0214", "a table whose generated Rust module would be named like one the module uses itself (`runtime`, `buckets`) or like a Rust keyword";
+    PARTITION_KEY_TYPE = "CG0215", "a table partition key that is not a string, while cache keys are text";
 
     // CG03: data types and their keys.
     NO_DATA_TYPE = "CG0301", "the spec declares no data type";

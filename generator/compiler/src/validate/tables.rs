@@ -64,6 +64,17 @@ impl Checker<'_> {
             table.partition_key.as_ref(),
             "pk",
         );
+        if partition_key.kind != spec::AttributeType::S {
+            self.error(
+                codes::PARTITION_KEY_TYPE,
+                &path.key("partition_key").key("type"),
+                format!(
+                    "partition key `{}` of table `{name}` is of type {}, but the runtime writes every cache key as text",
+                    partition_key.name, partition_key.kind
+                ),
+                "declare it `type: S`; a number or bytes belong in an index key, written through `attributes`",
+            );
+        }
         let sort_key = table
             .sort_key
             .as_ref()
