@@ -223,7 +223,7 @@ if [ $# -eq 0 ]; then
   CACHEGEN_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$dynalite_port" \
     CACHEGEN_TEST_DYNAMODB_SERVER=dynalite cargo test -p cachegen-runtime \
     --test conformance --test distributed_flight --test dynamo_layout --test version_stamps \
-    --test resilience --test faults --test dynamo_requests --test idempotency
+    --test resilience --test faults --test dynamo_requests --test idempotency --test sort_keys
 
   # Each publishable crate is packaged, so a file it needs from outside its folder, or a
   # dependency without a version, fails here; the light ones are also built from their

@@ -1,12 +1,13 @@
 //! Generates typed modules as a user's build.rs would: `fixtures/templates.cache.yaml` for
-//! tests/key_templates.rs, and the two versions of `fixtures/shape_v*.cache.yaml` for
-//! tests/schema_version.rs.
+//! tests/key_templates.rs, the two versions of `fixtures/shape_v*.cache.yaml` for
+//! tests/schema_version.rs, and `fixtures/sort_keys.cache.yaml` for tests/sort_keys.rs.
 
 fn main() {
     for (spec, file) in [
         ("fixtures/templates.cache.yaml", "templates.rs"),
         ("fixtures/shape_v1.cache.yaml", "shape_v1.rs"),
         ("fixtures/shape_v2.cache.yaml", "shape_v2.rs"),
+        ("fixtures/sort_keys.cache.yaml", "sort_keys.rs"),
     ] {
         if let Err(err) = cachegen_compiler::Builder::new(spec)
             .file_name(file)

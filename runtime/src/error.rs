@@ -18,6 +18,19 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// The backend refused one request (a service error: a failed validation, a throttle),
+    /// or the request failed on its way (no connection, no readable response).
+    #[error("{message}")]
+    Request {
+        /// Store name, e.g. `dynamodb`.
+        store: &'static str,
+        /// What failed, where and why, e.g. `DynamoDB rejected PutItem on table t:
+        /// ValidationException: ...`.
+        message: String,
+        /// The client's error, with the whole response.
+        #[source]
+        source: BoxError,
+    },
     /// The operation did not finish within the configured timeout.
     #[error("store operation timed out after {0:?}")]
     Timeout(Duration),
@@ -58,6 +71,13 @@ impl StoreError {
             store,
             source: source.into(),
         }
+    }
+
+    /// Whether the backend failed the call ([`Backend`](Self::Backend) or
+    /// [`Request`](Self::Request)), as opposed to a timeout, an open breaker or a refusal
+    /// of the runtime's own.
+    pub fn is_backend(&self) -> bool {
+        matches!(self, Self::Backend { .. } | Self::Request { .. })
     }
 }
 

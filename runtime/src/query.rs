@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::error::StoreError;
 use crate::store::{AttrValue, DynamoStore};
+use cachegen_names::sort_key::SEPARATOR;
 
 /// A condition on an index's sort key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,23 +116,36 @@ fn attribute(value: &AttrValue) -> AttributeValue {
 }
 
 /// The stored keys of one page (starting with `key_prefix`), and where the next starts.
+///
+/// The table filters on the partition part of `key_prefix`; a prefix that reaches into the
+/// sort part (after [`SEPARATOR`]) is then matched here, on the whole key.
 pub(crate) async fn query_keys(
     store: &DynamoStore,
     query: &IndexQuery,
     key_prefix: &str,
 ) -> Result<(Vec<String>, Option<PageToken>), StoreError> {
     let layout = store.layout();
+    let partition_prefix = key_prefix
+        .split_once(SEPARATOR)
+        .map_or(key_prefix, |(partition, _)| partition);
     let mut names = HashMap::from([
         ("#pk".to_owned(), query.partition.0.clone()),
         ("#k".to_owned(), layout.key_attribute.clone()),
     ]);
-    let mut values = HashMap::from([
-        (":pk".to_owned(), attribute(&query.partition.1)),
-        (
+    let mut projection = "#k".to_owned();
+    if let Some(sort_key) = &layout.sort_key {
+        names.insert("#s".to_owned(), sort_key.attribute().to_owned());
+        projection.push_str(", #s");
+    }
+    let mut values = HashMap::from([(":pk".to_owned(), attribute(&query.partition.1))]);
+    // DynamoDB refuses an empty string as an expression value: no prefix, no filter.
+    let filter = (!partition_prefix.is_empty()).then(|| {
+        values.insert(
             ":prefix".to_owned(),
-            AttributeValue::S(key_prefix.to_owned()),
-        ),
-    ]);
+            AttributeValue::S(partition_prefix.to_owned()),
+        );
+        "begins_with(#k, :prefix)"
+    });
     let mut condition = "#pk = :pk".to_owned();
     if let Some((sort_attribute, sort)) = &query.sort {
         names.insert("#sk".into(), sort_attribute.clone());
@@ -164,8 +178,8 @@ pub(crate) async fn query_keys(
         .table_name(store.table_name())
         .index_name(&query.index)
         .key_condition_expression(condition)
-        .filter_expression("begins_with(#k, :prefix)")
-        .projection_expression("#k")
+        .set_filter_expression(filter.map(str::to_owned))
+        .projection_expression(projection)
         .set_expression_attribute_names(Some(names))
         .set_expression_attribute_values(Some(values))
         .set_limit(query.limit)
@@ -173,14 +187,12 @@ pub(crate) async fn query_keys(
         .scan_index_forward(!query.descending)
         .send()
         .await
-        .map_err(|err| StoreError::backend("dynamodb", err))?;
+        .map_err(|err| store.request_error("Query", err))?;
     let keys = output
         .items()
         .iter()
-        .filter_map(|item| match item.get(&layout.key_attribute) {
-            Some(AttributeValue::S(key)) => Some(key.clone()),
-            _ => None,
-        })
+        .filter_map(|item| store.key_of(item))
+        .filter(|key| key.starts_with(key_prefix))
         .collect();
     let next = output.last_evaluated_key().map(encode_token);
     Ok((keys, next))

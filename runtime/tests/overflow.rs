@@ -485,7 +485,7 @@ async fn an_s3_failure_is_a_store_error_and_writes_no_item() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, CacheError::Store(e) if matches!(**e, StoreError::Backend { store: "s3", .. })),
+        matches!(&err, CacheError::Store(e) if matches!(**e, StoreError::Request { store: "s3", .. })),
         "{err}"
     );
     assert!(err.to_string().contains("PutObject"), "{err}");

@@ -572,6 +572,22 @@ pub struct KeyPrefix {
 }
 
 impl DataType {
+    /// Fixed text every store key of this type starts with: the key's text before its
+    /// first placeholder, reaching into the sort key when the key is all fixed text.
+    pub fn key_prefix(&self) -> String {
+        let prefix = self.key.literal_prefix();
+        match (&self.sort_key, self.key.0.as_slice()) {
+            (Some(sort_key), [] | [TemplatePart::Literal(_)]) => {
+                format!(
+                    "{prefix}{}{}",
+                    cachegen_names::sort_key::SEPARATOR,
+                    sort_key.literal_prefix()
+                )
+            }
+            _ => prefix,
+        }
+    }
+
     /// The key prefixes its `invalidate_by_*` methods name: the key up to each parameter
     /// and the literal after it, except the last parameter (the whole key). Every value
     /// records them, so invalidating one reaches exactly its entries.

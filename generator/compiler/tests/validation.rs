@@ -127,22 +127,6 @@ fn table_names_must_make_rust_modules() {
 }
 
 #[test]
-fn table_partition_keys_are_strings() {
-    let fixture = support::workspace_root().join("tests/fixtures/number_partition_key.cache.yaml");
-    let text = std::fs::read_to_string(&fixture).unwrap();
-    assert_eq!(
-        problems(&text),
-        [
-            "spec.yaml:10:38: partition key `id` of table `items` is of type N, but the runtime writes every cache key as text"
-        ]
-    );
-    assert_eq!(codes(&text), ["CG0215"]);
-    let text = text.replace("type: N", "type: B");
-    assert_eq!(codes(&text), ["CG0215"]);
-    assert!(problems(&text.replace("type: B", "type: S")).is_empty());
-}
-
-#[test]
 fn template_outputs_stay_in_the_output_directory_and_off_the_targets() {
     let text = format!(
         "{BASE}outputs:\n  targets: [cloudformation, rust]\n  templates:\n    \"../up.ts\": a.tera\n    rust/src/x.rs: b.tera\n    ok/cache.ts: c.tera\n"

@@ -45,6 +45,23 @@ pub mod item {
     pub const VERSION: &str = "itemVersion";
 }
 
+/// How a cache key carries a sort key, on a table that has one.
+///
+/// A data type on such a table has two templates, its partition key's and its sort key's;
+/// its cache key is the two texts joined by [`SEPARATOR`](sort_key::SEPARATOR). The
+/// runtime splits the key there into the item's two key attributes. Key parameters are
+/// percent-encoded and the compiler refuses the separator in a template's fixed text, so
+/// no parameter value can move the split.
+pub mod sort_key {
+    /// Joins a cache key's partition and sort parts (U+001F, the ASCII unit separator).
+    pub const SEPARATOR: char = '\u{1f}';
+    /// The sort key of the runtime's own items (invalidation stamps, idempotency
+    /// records), whose keys have no sort part, on a table whose sort key is a string.
+    pub const INTERNAL_STRING: &str = "!";
+    /// The same, on a table whose sort key is a number.
+    pub const INTERNAL_NUMBER: &str = "0";
+}
+
 /// Names of the environment variables the templates set on consumers and the runtime reads.
 pub mod env {
     /// The DynamoDB table's name, when the spec has a single table.

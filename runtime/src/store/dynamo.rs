@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -14,8 +14,10 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, PutRequest, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
+use cachegen_names::sort_key::{INTERNAL_NUMBER, INTERNAL_STRING, SEPARATOR};
 use futures::{StreamExt, TryStreamExt};
 
+use super::aws_error::DYNAMODB;
 use super::overflow::{BodyRef, S3Overflow, sha256_hex};
 use super::{
     AttrValue, Attributes, CacheStore, Capabilities, INTERNAL_KEY_MARKER, LeaseHolder,
@@ -61,13 +63,53 @@ const STAMP_COUNTER_PREFIX: &str = "stamp:";
 
 type Item = HashMap<String, AttributeValue>;
 
+/// The sort key of a table that has one, and how each cache item gets its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    /// Every cache item has the same value, so the table's other items can use others.
+    Constant {
+        /// The sort key attribute.
+        attribute: String,
+        /// The value of every cache item.
+        value: AttrValue,
+    },
+    /// Each key carries its item's sort value after [`SEPARATOR`]: `pk\u{1f}sk` is the item
+    /// with partition `pk` and sort `sk`. The runtime's own items, whose keys have none, get
+    /// [`INTERNAL_STRING`] or [`INTERNAL_NUMBER`]. The layout of generated crates, whose
+    /// data types render both key templates.
+    FromKey {
+        /// The sort key attribute.
+        attribute: String,
+        /// Its DynamoDB type.
+        kind: SortKeyType,
+    },
+}
+
+/// The DynamoDB type of a sort key whose values come from the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKeyType {
+    /// A string (`S`).
+    S,
+    /// A number (`N`): the key's sort part is its decimal text.
+    N,
+}
+
+impl SortKey {
+    /// The sort key attribute.
+    pub fn attribute(&self) -> &str {
+        match self {
+            Self::Constant { attribute, .. } | Self::FromKey { attribute, .. } => attribute,
+        }
+    }
+}
+
 /// Attribute names of cache items; shared contract with the generator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DynamoLayout {
     /// Partition key attribute (type S).
     pub key_attribute: String,
-    /// Sort key attribute and the constant value cache items use.
-    pub sort_key: Option<(String, AttrValue)>,
+    /// The table's sort key, if it has one, and how cache items get its value.
+    pub sort_key: Option<SortKey>,
     /// Value attribute (type B).
     pub value_attribute: String,
     /// Application expiry attribute (type N, epoch seconds).
@@ -117,9 +159,20 @@ impl DynamoLayout {
 pub struct DynamoLayoutBuilder(DynamoLayout);
 
 impl DynamoLayoutBuilder {
-    /// Sort key attribute and its constant value.
+    /// Sort key attribute and the constant value every cache item has.
     pub fn sort_key(mut self, name: impl Into<String>, value: AttrValue) -> Self {
-        self.0.sort_key = Some((name.into(), value));
+        self.0.sort_key = Some(SortKey::Constant {
+            attribute: name.into(),
+            value,
+        });
+        self
+    }
+    /// Sort key attribute whose values the keys carry (see [`SortKey::FromKey`]).
+    pub fn sort_key_from_keys(mut self, name: impl Into<String>, kind: SortKeyType) -> Self {
+        self.0.sort_key = Some(SortKey::FromKey {
+            attribute: name.into(),
+            kind,
+        });
         self
     }
     /// Value attribute name.
@@ -170,7 +223,7 @@ impl DynamoLayoutBuilder {
 /// | attribute (default name) | type | content |
 /// |---|---|---|
 /// | `key_attribute` (`pk`) | S | full prefixed cache key |
-/// | `sort_key` (optional) | S/N | a constant, the same for every cache item |
+/// | `sort_key` (optional) | S/N | a constant for every cache item, or the key's part after [`SEPARATOR`] (see [`SortKey`]) |
 /// | `itemVersion` | N | the item's version: new on every write, delete and lease |
 /// | `value` | B | the encoded [envelope](crate::envelope); absent when the body is in S3, and in tombstones and lease-only items |
 /// | `valueRef` (with overflow) | M | `{key: S, sha256: S}`: where the body is in S3, and its digest |
@@ -227,6 +280,31 @@ enum Body {
     Overflow(BodyRef),
 }
 
+impl SortKeyType {
+    /// The sort value of the runtime's own items.
+    fn internal(self) -> &'static str {
+        match self {
+            Self::S => INTERNAL_STRING,
+            Self::N => INTERNAL_NUMBER,
+        }
+    }
+
+    fn value(self, text: &str) -> AttributeValue {
+        match self {
+            Self::S => AttributeValue::S(text.to_owned()),
+            Self::N => AttributeValue::N(text.to_owned()),
+        }
+    }
+}
+
+/// The text of a string or number key attribute.
+fn key_text(value: &AttributeValue) -> Option<String> {
+    match value {
+        AttributeValue::S(text) | AttributeValue::N(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
 fn attr(v: &AttrValue) -> AttributeValue {
     match v {
         AttrValue::S(s) => AttributeValue::S(s.clone()),
@@ -240,14 +318,6 @@ fn num(n: u64) -> AttributeValue {
 
 fn number(item: &Item, name: &str) -> Option<u64> {
     item.get(name)?.as_n().ok()?.parse().ok()
-}
-
-fn sdk<E, R>(e: SdkError<E, R>) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    StoreError::backend(NAME, DisplayErrorContext(&e).to_string())
 }
 
 fn built(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
@@ -364,23 +434,75 @@ impl DynamoStore {
         &self.layout
     }
 
-    fn key(&self, key: &str) -> Item {
-        let mut k = Item::with_capacity(2);
-        k.insert(
-            self.layout.key_attribute.clone(),
-            AttributeValue::S(key.to_owned()),
-        );
-        if let Some((name, value)) = &self.layout.sort_key {
-            k.insert(name.clone(), attr(value));
-        }
-        k
+    /// The error of a failed call of `operation` (`PutItem`) on this store's table.
+    pub(crate) fn request_error<E, R>(&self, operation: &str, err: SdkError<E, R>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        DYNAMODB.request_error(operation, &format!("table {}", self.table), err)
     }
 
-    fn key_of(&self, item: &Item) -> Option<String> {
-        match item.get(&self.layout.key_attribute) {
-            Some(AttributeValue::S(s)) => Some(s.clone()),
-            _ => None,
+    /// The key attributes of the item at `key`.
+    fn key(&self, key: &str) -> Item {
+        let mut item = Item::with_capacity(2);
+        let partition = match &self.layout.sort_key {
+            None => key,
+            Some(SortKey::Constant { attribute, value }) => {
+                item.insert(attribute.clone(), attr(value));
+                key
+            }
+            Some(SortKey::FromKey { attribute, kind }) => {
+                let (partition, sort) = match key.split_once(SEPARATOR) {
+                    Some(parts) => parts,
+                    None => (key, kind.internal()),
+                };
+                item.insert(attribute.clone(), kind.value(sort));
+                partition
+            }
+        };
+        item.insert(
+            self.layout.key_attribute.clone(),
+            AttributeValue::S(partition.to_owned()),
+        );
+        item
+    }
+
+    /// The key of a cache item read from the table (by a scan or a query); the runtime's
+    /// own items are never asked for.
+    pub(crate) fn key_of(&self, item: &Item) -> Option<String> {
+        let partition = item.get(&self.layout.key_attribute)?.as_s().ok()?;
+        match &self.layout.sort_key {
+            Some(SortKey::FromKey { attribute, .. }) => {
+                let sort = key_text(item.get(attribute)?)?;
+                Some(format!("{partition}{SEPARATOR}{sort}"))
+            }
+            _ => Some(partition.clone()),
         }
+    }
+
+    /// The items a batch read found, by the key each was read for among `keys`.
+    fn by_key<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k String>,
+        found: Vec<Item>,
+    ) -> HashMap<String, Item> {
+        let identity = |item: &Item| -> Option<(String, Option<String>)> {
+            let partition = key_text(item.get(&self.layout.key_attribute)?)?;
+            let sort = match &self.layout.sort_key {
+                Some(sort_key) => Some(key_text(item.get(sort_key.attribute())?)?),
+                None => None,
+            };
+            Some((partition, sort))
+        };
+        let mut requested: HashMap<(String, Option<String>), &String> = keys
+            .into_iter()
+            .filter_map(|key| Some((identity(&self.key(key))?, key)))
+            .collect();
+        found
+            .into_iter()
+            .filter_map(|item| Some((requested.remove(&identity(&item)?)?.clone(), item)))
+            .collect()
     }
 
     /// Whether `item` has an expiry, still ahead of the clock.
@@ -476,7 +598,7 @@ impl DynamoStore {
             {
                 Ok(None)
             }
-            Err(e) => Err(sdk(e)),
+            Err(e) => Err(self.request_error("PutItem", e)),
         }
     }
 
@@ -512,12 +634,14 @@ impl DynamoStore {
     ) -> Result<HashMap<String, Attributes>, StoreError> {
         let l = &self.layout;
         let mut projected: Vec<&str> = vec![&l.key_attribute, &l.expires_at_attribute];
+        projected.extend(l.sort_key.as_ref().map(SortKey::attribute));
         projected.extend(names);
+        let found = self.batch_get(keys, &projected, Unread::Miss).await?;
         let mut live = HashMap::new();
-        for item in self.batch_get(keys, &projected, Unread::Miss).await? {
-            let Some(key) = self.key_of(&item).filter(|_| self.is_live(&item)) else {
+        for (key, item) in self.by_key(keys, found) {
+            if !self.is_live(&item) {
                 continue;
-            };
+            }
             let attributes = names
                 .iter()
                 .filter_map(|name| {
@@ -585,7 +709,7 @@ impl DynamoStore {
             .request_items(&self.table, request)
             .send()
             .await
-            .map_err(sdk)?;
+            .map_err(|e| self.request_error("BatchGetItem", e))?;
         let found = out
             .responses
             .and_then(|mut r| r.remove(&self.table))
@@ -665,7 +789,7 @@ impl DynamoStore {
                 .request_items(&self.table, requests)
                 .send()
                 .await
-                .map_err(sdk)?;
+                .map_err(|e| self.request_error("BatchWriteItem", e))?;
             let left = out
                 .unprocessed_items
                 .and_then(|mut u| u.remove(&self.table))
@@ -720,7 +844,7 @@ impl DynamoStore {
             .update_expression(expression)
             .send()
             .await
-            .map_err(sdk)?;
+            .map_err(|e| self.request_error("UpdateItem", e))?;
         out.attributes
             .as_ref()
             .and_then(|item| number(item, &format!("{STAMP_COUNTER_PREFIX}{counter}")))
@@ -791,7 +915,7 @@ impl DynamoStore {
                 {
                     tracing::debug!(counter, "stamp bump raced another; retrying");
                 }
-                Err(e) => return Err(sdk(e)),
+                Err(e) => return Err(self.request_error("TransactWriteItems", e)),
             }
         }
         Err(StoreError::backend(
@@ -831,7 +955,7 @@ impl CacheStore for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(sdk)?;
+            .map_err(|e| self.request_error("GetItem", e))?;
         match out.item {
             Some(item) => self.slot(item).await,
             None => Ok(Slot::default()),
@@ -856,10 +980,8 @@ impl CacheStore for DynamoStore {
             let slot = self.read(key).await?;
             return Ok((slot, self.read_stamps(stamps).await?));
         }
-        let mut found: HashMap<String, Item> = found
-            .into_iter()
-            .filter_map(|item| Some((self.key_of(&item)?, item)))
-            .collect();
+        let requested = std::iter::once(key.to_owned()).chain(stamps.iter().cloned());
+        let mut found = self.by_key(&requested.collect::<Vec<_>>(), found);
         let stamps = stamps
             .iter()
             .map(|k| self.stamp_item(found.get(k).cloned()))
@@ -872,12 +994,12 @@ impl CacheStore for DynamoStore {
     }
 
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+        let found = self.batch_get(keys, &[], Unread::Miss).await?;
         let bodies: Vec<(String, Body)> = self
-            .batch_get(keys, &[], Unread::Miss)
-            .await?
+            .by_key(keys, found)
             .into_iter()
-            .filter(|item| item.contains_key(&self.layout.version_attribute))
-            .filter_map(|mut item| Some((self.key_of(&item)?, self.live_value(&mut item)?)))
+            .filter(|(_, item)| item.contains_key(&self.layout.version_attribute))
+            .filter_map(|(key, mut item)| Some((key, self.live_value(&mut item)?)))
             .collect();
         let resolved: Vec<Option<(String, Vec<u8>)>> = futures::stream::iter(bodies)
             .map(|(key, body)| async move {
@@ -1032,7 +1154,7 @@ impl CacheStore for DynamoStore {
                     };
                     Ok(LeaseOutcome::Refused(self.refused(key, item).await?))
                 }
-                _ => Err(sdk(e)),
+                _ => Err(self.request_error("UpdateItem", e)),
             },
         }
     }
@@ -1060,7 +1182,7 @@ impl CacheStore for DynamoStore {
             {
                 Ok(())
             }
-            Err(e) => Err(sdk(e)),
+            Err(e) => Err(self.request_error("UpdateItem", e)),
         }
     }
 
@@ -1074,17 +1196,13 @@ impl CacheStore for DynamoStore {
                 .consistent_read(true)
                 .send()
                 .await
-                .map_err(sdk)?;
+                .map_err(|e| self.request_error("GetItem", e))?;
             return Ok(vec![self.stamp_item(out.item)]);
         }
-        let mut found: HashMap<String, Item> = HashMap::new();
         // A stamp left unread must not read as zeros: that would pass values its
         // invalidations removed.
-        for item in self.batch_get(keys, &[], Unread::Fail).await? {
-            if let Some(key) = self.key_of(&item) {
-                found.insert(key, item);
-            }
-        }
+        let found = self.batch_get(keys, &[], Unread::Fail).await?;
+        let mut found = self.by_key(keys, found);
         Ok(keys
             .iter()
             .map(|key| self.stamp_item(found.remove(key)))
@@ -1106,8 +1224,8 @@ impl CacheStore for DynamoStore {
             ("#ref".to_owned(), l.value_ref_attribute.clone()),
         ]);
         let mut projection = "#k, #ref".to_owned();
-        if let Some((sk, _)) = &l.sort_key {
-            names.insert("#s".into(), sk.clone());
+        if let Some(sort_key) = &l.sort_key {
+            names.insert("#s".into(), sort_key.attribute().to_owned());
             projection.push_str(", #s");
         }
         let mut request = self
@@ -1138,11 +1256,14 @@ impl CacheStore for DynamoStore {
         let (mut keys, mut objects) = (Vec::new(), Vec::new());
         let mut pages = request.into_paginator().items().send();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(sdk)?;
-            let same_sort = l
-                .sort_key
-                .as_ref()
-                .is_none_or(|(n, v)| item.get(n) == Some(&attr(v)));
+            let item = item.map_err(|e| self.request_error("Scan", e))?;
+            // Under a constant sort key, the table's other items are not the cache's.
+            let same_sort = match &l.sort_key {
+                Some(SortKey::Constant { attribute, value }) => {
+                    item.get(attribute) == Some(&attr(value))
+                }
+                _ => true,
+            };
             if let (true, Some(key)) = (same_sort, self.key_of(&item)) {
                 objects.extend(self.old_object(Some(&item), None));
                 keys.push(key);

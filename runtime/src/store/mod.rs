@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use crate::error::StoreError;
 use crate::query::{IndexQuery, PageToken};
 
+mod aws_error;
 mod dynamo;
 mod memory;
 mod overflow;
@@ -29,7 +30,7 @@ mod resilient;
 
 pub use dynamo::{
     DEFAULT_VALUE_REF_ATTRIBUTE, DEFAULT_VERSION_ATTRIBUTE, DynamoLayout, DynamoLayoutBuilder,
-    DynamoStore, MAX_ITEM_BYTES,
+    DynamoStore, MAX_ITEM_BYTES, SortKey, SortKeyType,
 };
 pub use memory::MemoryStore;
 pub use overflow::{DEFAULT_OVERFLOW_PREFIX, S3Overflow};

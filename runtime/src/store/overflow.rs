@@ -31,12 +31,13 @@ use std::fmt::Write as _;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
+use super::aws_error::S3;
 use crate::error::StoreError;
 
 /// Default key prefix of overflow objects; the lifecycle rule and IAM policy cover it.
@@ -108,18 +109,20 @@ fn object_key(prefix: &str, table: &str, key: &str) -> String {
     format!("{prefix}{table}/{}", sha256_hex(key.as_bytes()))
 }
 
-fn sdk<E, R>(operation: &str, key: &str, e: SdkError<E, R>) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    StoreError::backend(
-        NAME,
-        format!("{operation} of {key} failed: {}", DisplayErrorContext(&e)),
-    )
-}
-
 impl S3Overflow {
+    /// The error of a failed `operation` on the object at `key`.
+    fn request_error<E, R>(&self, operation: &str, key: &str, err: SdkError<E, R>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        S3.request_error(
+            operation,
+            &format!("object {key} in bucket {}", self.bucket),
+            err,
+        )
+    }
+
     /// Overflow into `bucket` under [`DEFAULT_OVERFLOW_PREFIX`].
     ///
     /// Against a local endpoint such as moto, build `s3` with `force_path_style(true)`.
@@ -167,7 +170,7 @@ impl S3Overflow {
             .body(ByteStream::from(body.to_vec()))
             .send()
             .await
-            .map_err(|e| sdk("PutObject", &reference.key, e))?;
+            .map_err(|e| self.request_error("PutObject", &reference.key, e))?;
         Ok(())
     }
 
@@ -187,7 +190,7 @@ impl S3Overflow {
                 tracing::debug!(key = %reference.key, "overflow body missing: a miss");
                 return Ok(None);
             }
-            Err(e) => return Err(sdk("GetObject", &reference.key, e)),
+            Err(e) => return Err(self.request_error("GetObject", &reference.key, e)),
         };
         let body = out
             .body
@@ -228,7 +231,7 @@ impl S3Overflow {
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| sdk("DeleteObject", key, e))?;
+                .map_err(|e| self.request_error("DeleteObject", key, e))?;
             return Ok(());
         }
         let objects = keys
@@ -248,7 +251,7 @@ impl S3Overflow {
             .delete(delete)
             .send()
             .await
-            .map_err(|e| sdk("DeleteObjects", &first, e))?;
+            .map_err(|e| self.request_error("DeleteObjects", &first, e))?;
         match out.errors().first() {
             None => Ok(()),
             Some(error) => Err(StoreError::backend(

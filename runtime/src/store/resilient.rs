@@ -254,10 +254,10 @@ impl ResilientStore {
             .with_jitter();
         let result = attempt
             .retry(policy)
-            .when(|err| matches!(err, StoreError::Backend { .. }))
+            .when(StoreError::is_backend)
             .notify(|err, delay| tracing::debug!(store = self.inner.name(), operation, error = %err, ?delay, "retrying store call"))
             .await;
-        let ok = !matches!(result, Err(StoreError::Backend { .. }));
+        let ok = !result.as_ref().is_err_and(StoreError::is_backend);
         self.breaker.lock().expect("breaker lock").record(
             ok,
             self.clock.now_ms(),

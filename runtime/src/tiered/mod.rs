@@ -49,6 +49,7 @@ use crate::idempotency::{Idempotency, IdempotencyConfig};
 use crate::metrics::{Counters, Metrics};
 use crate::store::{AttrValue, Attributes, CacheStore, INTERNAL_KEY_MARKER};
 use crate::{CacheError, StoreError};
+use cachegen_names::sort_key;
 use l1::{Local, Memory, Ticket};
 use policy::Throttles;
 use stamps::{StampView, Stamps};
@@ -187,10 +188,7 @@ pub struct TieredCache {
 }
 
 fn is_transient(e: &StoreError) -> bool {
-    matches!(
-        e,
-        StoreError::Backend { .. } | StoreError::Timeout(_) | StoreError::CircuitOpen { .. }
-    )
+    e.is_backend() || matches!(e, StoreError::Timeout(_) | StoreError::CircuitOpen { .. })
 }
 
 impl TieredCache {
@@ -328,13 +326,18 @@ impl TieredCache {
             .unwrap_or(DEFAULT_VERSION_CHECK)
     }
 
-    /// Refuses keys in the internal key space, and empty keys (DynamoDB refuses an empty
-    /// partition key).
+    /// Refuses keys in the internal key space, and empty keys or key parts (DynamoDB
+    /// refuses an empty key attribute).
     fn check_key(key: &str) -> Result<(), CacheError> {
+        let empty_part = key
+            .split_once(sort_key::SEPARATOR)
+            .is_some_and(|(partition, sort)| partition.is_empty() || sort.is_empty());
         let reason = if key.is_empty() {
             "a key cannot be empty"
         } else if key.starts_with(INTERNAL_KEY_MARKER) {
             "keys starting with `!` are reserved for the cache's own items"
+        } else if empty_part {
+            "neither the partition nor the sort part of a key can be empty"
         } else {
             return Ok(());
         };

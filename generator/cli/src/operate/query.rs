@@ -119,7 +119,7 @@ pub async fn run(
     if request.descending {
         query = query.descending();
     }
-    let prefix = data_type.key.literal_prefix();
+    let prefix = data_type.key_prefix();
     let mut values = Vec::new();
     let mut start: Option<PageToken> = None;
     loop {

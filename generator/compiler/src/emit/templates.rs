@@ -226,7 +226,8 @@ fn register(tera: &mut Tera, model: &CacheModel) {
 /// What `renderings(data_type=...)` returns for `data_type`.
 fn renderings(data_type: &DataType) -> Value {
     json!({
-        "key": pieces(&data_type.key_rendering()),
+        "key": pieces(&data_type.partition_key_rendering()),
+        "sort_key": data_type.sort_key_rendering().as_ref().map(pieces),
         "tags": data_type.tag_renderings().iter().map(pieces).collect::<Vec<_>>(),
         "key_prefixes": data_type
             .key_prefixes()

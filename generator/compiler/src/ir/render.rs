@@ -6,6 +6,8 @@
 //! keys, string parameters are percent-encoded (the runtime's `push_key_part`), so no
 //! parameter can forge a separator; item attributes carry their values as they are.
 
+use cachegen_names::sort_key;
+
 use super::{
     DataType, Field, FieldType, ItemAttribute, KeyPrefix, Template, TemplatePart, ValueType,
 };
@@ -42,7 +44,16 @@ pub struct Rendering<'m> {
     pub pieces: Vec<Piece<'m>>,
 }
 
-impl Rendering<'_> {
+impl<'m> Rendering<'m> {
+    /// Appends `piece`, merging fixed text into the text before it and leaving empty text out.
+    fn push(&mut self, piece: Piece<'m>) {
+        match (piece, self.pieces.last_mut()) {
+            (Piece::Text(text), _) if text.is_empty() => {}
+            (Piece::Text(text), Some(Piece::Text(last))) => last.push_str(&text),
+            (piece, _) => self.pieces.push(piece),
+        }
+    }
+
     /// The whole text, when the template has no parameter, value field or `{now}`.
     pub fn constant(&self) -> Option<String> {
         self.pieces
@@ -96,23 +107,14 @@ impl Rendering<'_> {
 impl DataType {
     /// How `template`, one of this type's, is written under `escaping`.
     pub fn render<'m>(&'m self, template: &'m Template, escaping: Escaping) -> Rendering<'m> {
-        let mut pieces: Vec<Piece<'m>> = Vec::new();
-        let push_text = |pieces: &mut Vec<Piece<'m>>, text: &str| {
-            if text.is_empty() {
-                return;
-            }
-            match pieces.last_mut() {
-                Some(Piece::Text(last)) => last.push_str(text),
-                _ => pieces.push(Piece::Text(text.to_owned())),
-            }
-        };
+        let mut rendering = Rendering { pieces: Vec::new() };
         for part in &template.0 {
             match part {
-                TemplatePart::Literal(text) => push_text(&mut pieces, text),
-                TemplatePart::DataTypeName => push_text(&mut pieces, &self.name),
+                TemplatePart::Literal(text) => rendering.push(Piece::Text(text.clone())),
+                TemplatePart::DataTypeName => rendering.push(Piece::Text(self.name.clone())),
                 TemplatePart::Param(name) => {
                     let field = self.param(name);
-                    pieces.push(match (escaping, &field.ty) {
+                    rendering.push(match (escaping, &field.ty) {
                         (Escaping::KeyParts, FieldType::String) => Piece::EscapedParam(field),
                         _ => Piece::Param(field),
                     });
@@ -125,17 +127,36 @@ impl DataType {
                             .map(|field| &field.ty),
                         ValueType::Rust(_) => None,
                     };
-                    pieces.push(Piece::ValueField(name, ty));
+                    rendering.push(Piece::ValueField(name, ty));
                 }
-                TemplatePart::Now => pieces.push(Piece::Now),
+                TemplatePart::Now => rendering.push(Piece::Now),
             }
         }
-        Rendering { pieces }
+        rendering
     }
 
-    /// The store key.
+    /// The store key: the key's text and, on a table with a sort key, the separator and
+    /// the sort key's text, which the runtime splits into the item's two key attributes.
     pub fn key_rendering(&self) -> Rendering<'_> {
+        let mut key = self.partition_key_rendering();
+        if let Some(sort_key) = self.sort_key_rendering() {
+            key.push(Piece::Text(sort_key::SEPARATOR.to_string()));
+            for piece in sort_key.pieces {
+                key.push(piece);
+            }
+        }
+        key
+    }
+
+    /// The item's partition key value.
+    pub fn partition_key_rendering(&self) -> Rendering<'_> {
         self.render(&self.key, Escaping::KeyParts)
+    }
+
+    /// The item's sort key value, on a table with a sort key.
+    pub fn sort_key_rendering(&self) -> Option<Rendering<'_>> {
+        let sort_key = self.sort_key.as_ref()?;
+        Some(self.render(sort_key, Escaping::KeyParts))
     }
 
     /// The invalidation tags, in spec order.

@@ -76,7 +76,7 @@ codes! {
     KEY_ATTRIBUTE_TYPE = "CG0212", "a key attribute declared with two types on one table";
     INDEX_KEY_UNWRITTEN = "CG0213", "an index keyed on an attribute no data type writes";
     RESERVED_TABLE_NAME = "CG0214", "a table whose generated Rust module would be named like one the module uses itself (`runtime`, `buckets`) or like a Rust keyword";
-    PARTITION_KEY_TYPE = "CG0215", "a table partition key that is not a string, while cache keys are text";
+    TABLE_KEY_TYPE = "CG0215", "a table key type the cache cannot write: its partition key must be a string (S), its sort key a string or a number (N)";
 
     // CG03: data types and their keys.
     NO_DATA_TYPE = "CG0301", "the spec declares no data type";
@@ -92,6 +92,8 @@ codes! {
     KEY_PREFIX_OVERLAP = "CG0311", "two data types on one table whose keys can collide";
     RESERVED_KEY_SPACE = "CG0312", "a key starting with `!`, which the runtime keeps for its own items";
     KEY_PARAMETER_DEFAULT = "CG0313", "a key parameter default that is not a value of its type, or that escaping would change";
+    SORT_KEY_NUMBER = "CG0314", "a sort key template on a numeric sort key that is neither one integer parameter nor a whole number";
+    KEY_SEPARATOR = "CG0315", "a key or sort key template holding U+001F, the character that separates a key's partition and sort parts";
 
     // CG04: values, lifetimes and item attributes.
     DURATION_RANGE = "CG0401", "a duration of zero, of more than 365 days, or not in whole seconds";

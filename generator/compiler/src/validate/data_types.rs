@@ -102,8 +102,12 @@ impl Checker<'_> {
         let table_sort_key = table.and_then(|table| table.sort_key.as_ref());
         let table_name = table.map_or("", |table| table.name.as_str());
         let sort_key = match (&spec.sort_key, table_sort_key) {
-            (Some(text), Some(_)) => {
-                Some(self.key_template(&path.key("sort_key"), "sort key", text, &params))
+            (Some(text), Some(sort)) => {
+                let template = self.key_template(&path.key("sort_key"), "sort key", text, &params);
+                if sort.kind == AttributeType::N {
+                    self.numeric_sort_key(&path.key("sort_key"), text, &template, &params);
+                }
+                Some(template)
             }
             (None, Some(sort)) => {
                 self.key_error(

@@ -12,7 +12,9 @@ use heck::ToPascalCase;
 
 use super::source::NodePath;
 use super::{Checker, Diagnostic, codes, names};
-use crate::ir::{DataType, Field, Template, TemplatePart};
+use cachegen_names::sort_key;
+
+use crate::ir::{DataType, Field, FieldType, Template, TemplatePart};
 
 /// The first character of the runtime's internal keys (invalidation stamps, tombstones),
 /// right after `CACHE_KEY_PREFIX`. Escaping encodes it, so only fixed text can start with it.
@@ -30,7 +32,47 @@ impl Checker<'_> {
         let template = self.template(path, text);
         self.placeholders(path, &template, params, None, false);
         self.parameter_ends(path, kind, text, &template);
+        if text.contains(sort_key::SEPARATOR) {
+            self.error(
+                codes::KEY_SEPARATOR,
+                path,
+                format!("{kind} template {text:?} holds U+001F, which separates a key's partition and sort parts"),
+                "remove the control character; separate parts of a key with `#`, `:` or `/`",
+            );
+        }
         template
+    }
+
+    /// A sort key template on a numeric sort key must give a number DynamoDB stores as
+    /// written: one integer parameter, or a whole number in its plain form.
+    pub(super) fn numeric_sort_key(
+        &mut self,
+        path: &NodePath,
+        text: &str,
+        template: &Template,
+        params: &[Field],
+    ) {
+        let integer = |name: &str| {
+            params.iter().any(|param| {
+                param.name == name
+                    && matches!(param.ty, FieldType::U32 | FieldType::U64 | FieldType::I64)
+            })
+        };
+        let fits = match template.0.as_slice() {
+            [TemplatePart::Param(name)] => integer(name),
+            [TemplatePart::Literal(number)] => number
+                .parse::<i64>()
+                .is_ok_and(|n| n.to_string() == *number),
+            _ => false,
+        };
+        if !fits {
+            self.error(
+                codes::SORT_KEY_NUMBER,
+                path,
+                format!("sort key template `{text}` does not give a number, but the table's sort key is a number (N)"),
+                "write one integer parameter, such as `sort_key: \"{version}\"` with `params: { version: u64 }`, or a whole number such as `sort_key: \"0\"`; or make the table's sort key a string",
+            );
+        }
     }
 
     /// Reports each parameter of `template` whose end cannot be told: one followed by

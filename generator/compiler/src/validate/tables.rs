@@ -64,21 +64,11 @@ impl Checker<'_> {
             table.partition_key.as_ref(),
             "pk",
         );
-        if partition_key.kind != spec::AttributeType::S {
-            self.error(
-                codes::PARTITION_KEY_TYPE,
-                &path.key("partition_key").key("type"),
-                format!(
-                    "partition key `{}` of table `{name}` is of type {}, but the runtime writes every cache key as text",
-                    partition_key.name, partition_key.kind
-                ),
-                "declare it `type: S`; a number or bytes belong in an index key, written through `attributes`",
-            );
-        }
         let sort_key = table
             .sort_key
             .as_ref()
             .map(|key| self.key_attribute(&path.key("sort_key"), Some(key), "sk"));
+        self.table_key_types(&path, &partition_key, sort_key.as_ref());
         let ttl_attribute = table.ttl_attribute.clone().unwrap_or_else(|| "ttl".into());
         if ttl_attribute == partition_key.name
             || sort_key
@@ -300,6 +290,38 @@ impl Checker<'_> {
                 self.key_error(code, path, message, hint);
                 None
             }
+        }
+    }
+
+    /// The runtime writes a cache key's partition part as a string, and its sort part as a
+    /// string or a number.
+    fn table_key_types(
+        &mut self,
+        path: &NodePath,
+        partition_key: &KeyAttribute,
+        sort_key: Option<&KeyAttribute>,
+    ) {
+        if partition_key.kind != spec::AttributeType::S {
+            self.error(
+                codes::TABLE_KEY_TYPE,
+                &path.key("partition_key").key("type"),
+                format!(
+                    "the table's partition key `{}` is of type {}, but cache keys are strings",
+                    partition_key.name, partition_key.kind
+                ),
+                "use `type: S`: numbers in a key are written as text (`order#{id}`)",
+            );
+        }
+        if let Some(sort_key) = sort_key.filter(|key| key.kind == spec::AttributeType::B) {
+            self.error(
+                codes::TABLE_KEY_TYPE,
+                &path.key("sort_key").key("type"),
+                format!(
+                    "the table's sort key `{}` is binary (B), which sort key templates cannot give",
+                    sort_key.name
+                ),
+                "use `type: S` (text) or `type: N` (a number)",
+            );
         }
     }
 

@@ -137,7 +137,7 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
         }
         None => quote! { None },
     };
-    let key_prefix = data_type.key.literal_prefix();
+    let key_prefix = data_type.key_prefix();
     let distributed = data_type
         .distributed_flight
         .then(|| quote! { const DISTRIBUTED_FLIGHT: bool = true; });
@@ -208,8 +208,13 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
             }
         }
     });
+    let sort_key = data_type
+        .sort_key
+        .as_ref()
+        .map(|sort_key| format!(", sort key `{sort_key}`"))
+        .unwrap_or_default();
     let docs = doc(&format!(
-        "The `{name}` data type: keys `{}`, store TTL {}s, in-memory TTL {}s.",
+        "The `{name}` data type: keys `{}`{sort_key}, store TTL {}s, in-memory TTL {}s.",
         data_type.key, data_type.ttl_secs, data_type.memory_ttl_secs
     ));
     quote! {

@@ -28,6 +28,14 @@ pub(super) fn table_module(model: &CacheModel, reference: &TableRef, table: &Tab
             pub const SORT_KEY: &str = #name;
         }
     });
+    // Each data type's key carries its sort key value, which the store splits off.
+    let layout_sort_key = table.sort_key.as_ref().map(|key| {
+        let kind = match key.kind {
+            AttributeType::N => quote! { N },
+            AttributeType::S | AttributeType::B => quote! { S },
+        };
+        quote! { .sort_key_from_keys(SORT_KEY, runtime::store::SortKeyType::#kind) }
+    });
     let indexes = table.indexes.iter().map(|index| {
         let constant = index_constant(index);
         let name = &index.name;
@@ -59,6 +67,7 @@ pub(super) fn table_module(model: &CacheModel, reference: &TableRef, table: &Tab
             /// How items are laid out in this table.
             pub fn layout() -> runtime::store::DynamoLayout {
                 runtime::store::DynamoLayout::builder(PARTITION_KEY)
+                    #layout_sort_key
                     .ttl_attribute(TTL_ATTRIBUTE)
                     .build()
             }
