@@ -23,6 +23,12 @@ mod templates {
     include!(concat!(env!("OUT_DIR"), "/templates.rs"));
 }
 
+// The tests use part of the module.
+#[allow(dead_code)]
+mod sort_key_parameters {
+    include!(concat!(env!("OUT_DIR"), "/sort_key_parameters.rs"));
+}
+
 /// Random inputs per data type.
 const CASES: usize = 300;
 
@@ -356,10 +362,12 @@ fn rust_cases<D: DataType>(model: &CacheModel, key: impl Fn(&Params) -> D::Key) 
                 })
                 .collect();
             let key = key(&canonical);
+            let (partition, sort) = typescript::key_parts(&D::key(&key));
             json!({
                 "data_type": D::NAME,
                 "params": params,
-                "key": D::key(&key),
+                "key": partition,
+                "sort_key": sort,
                 "tags": D::tags(&key),
                 "prefixes": D::key_prefixes(&key),
             })
@@ -407,6 +415,40 @@ fn the_typescript_template_builds_the_keys_the_rust_code_does() {
     );
     cases.extend(rust_cases::<FileType>(&model, key!(FileKey { owner, n })));
     cases.extend(rust_cases::<SingletonType>(&model, key!(SingletonKey {})));
+    check_typescript(&path, &cases);
+}
+
+#[test]
+fn the_typescript_template_builds_the_sort_keys_the_rust_code_does() {
+    use sort_key_parameters::*;
+    let spec = workspace_root().join("tests/fixtures/sort_key_parameters.cache.yaml");
+    let model = cachegen_compiler::Project::load(&spec).unwrap().model;
+    let template = workspace_root().join("templates/typescript.ts.tera");
+    let text = std::fs::read_to_string(&template).unwrap();
+    let source = cachegen_compiler::validate::SourceFile::new(template.display().to_string(), text);
+    let module = cachegen_compiler::emit::templates::render(
+        &model,
+        "sort_key_parameters.cache.yaml",
+        &source,
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sorted.ts");
+    std::fs::write(&path, module).unwrap();
+    let mut cases = rust_cases::<OrderType>(&model, key!(OrderKey { user }));
+    cases.extend(rust_cases::<OrderLineType>(
+        &model,
+        key!(OrderLineKey { order, line }),
+    ));
+    cases.extend(rust_cases::<OrderMetaType>(
+        &model,
+        key!(OrderMetaKey { order }),
+    ));
+    cases.extend(rust_cases::<VersionType>(
+        &model,
+        key!(VersionKey { id, n }),
+    ));
+    assert!(cases.iter().all(|case| case["sort_key"].is_string()));
     check_typescript(&path, &cases);
 }
 

@@ -9,12 +9,13 @@ use serde_json::Value;
 
 use crate::workspace_root;
 
-/// What each case holds and the module builds: compared one by one.
-pub const PARTS: [&str; 3] = ["key", "tags", "prefixes"];
+/// What each case holds and the module builds: compared one by one. `sort_key` is `null`
+/// for a type on a table without a sort key.
+pub const PARTS: [&str; 4] = ["key", "sort_key", "tags", "prefixes"];
 
 /// What the TypeScript `module` builds for each case (`{ data_type, params: { name: {
-/// type, value } } }`, values in their canonical text): `{ key, tags, prefixes }`, in
-/// the cases' order; or why tsc or node failed.
+/// type, value } } }`, values in their canonical text): `{ key, sort_key, tags, prefixes
+/// }`, in the cases' order; or why tsc or node failed.
 pub fn build_keys(module: &Path, cases: &[Value]) -> Result<Vec<Value>, String> {
     let dir = tempfile::tempdir().map_err(|err| format!("temporary directory: {err}"))?;
     let tsc = workspace_root().join(".tools/npm/node_modules/.bin/tsc");
@@ -66,7 +67,7 @@ pub fn build_keys(module: &Path, cases: &[Value]) -> Result<Vec<Value>, String> 
     Ok(built)
 }
 
-/// Builds each case's key, tags and prefixes with the module's data type of that name,
+/// Builds each case's key, sort key, tags and prefixes with the module's data type of that name,
 /// parameters typed as the module declares them (u64 and i64 as bigints).
 const RUNNER: &str = r#"
 const cache = require(process.argv[2]);
@@ -76,7 +77,17 @@ const built = cases.map((c) => {
   const type = Object.values(cache).find((v) => v && v.name === c.data_type);
   if (!type) throw new Error(`the module has no data type ${c.data_type}`);
   const key = Object.fromEntries(Object.entries(c.params).map(([n, p]) => [n, typed[p.type](p.value)]));
-  return { key: type.key(key), tags: type.tags(key), prefixes: type.keyPrefixes(key) };
+  const sort_key = type.sortKey ? type.sortKey(key) : null;
+  return { key: type.key(key), sort_key, tags: type.tags(key), prefixes: type.keyPrefixes(key) };
 });
 process.stdout.write(JSON.stringify(built));
 "#;
+
+/// A generated module's store key split as the TypeScript module builds it: the partition
+/// key, and the sort key (`null` without one) after the separator the runtime splits at.
+pub fn key_parts(store_key: &str) -> (Value, Value) {
+    match store_key.split_once(cachegen_names::sort_key::SEPARATOR) {
+        Some((partition, sort)) => (Value::from(partition), Value::from(sort)),
+        None => (Value::from(store_key), Value::Null),
+    }
+}

@@ -318,8 +318,9 @@ impl<'r> Checks<'r> {
         }
     }
 
-    /// Records `key` (made of `params`: name, type, canonical text) with the key, tags and
-    /// key prefixes the generated module builds from it.
+    /// Records `key` (made of `params`: name, type, canonical text) with the key (split
+    /// into its partition and sort parts), tags and key prefixes the generated module
+    /// builds from it.
     pub fn key_case<D: DataType>(&mut self, key: &D::Key, params: &[(&str, &str, String)]) {
         let params: serde_json::Map<String, serde_json::Value> = params
             .iter()
@@ -330,10 +331,12 @@ impl<'r> Checks<'r> {
                 )
             })
             .collect();
+        let (partition, sort) = cachegen_tests::typescript::key_parts(&D::key(key));
         self.report.key_cases.push(serde_json::json!({
             "data_type": D::NAME,
             "params": params,
-            "key": D::key(key),
+            "key": partition,
+            "sort_key": sort,
             "tags": D::tags(key),
             "prefixes": D::key_prefixes(key),
         }));

@@ -256,11 +256,13 @@ fn draw_table(
         "partition_key".into(),
         json!({ "name": dice.pick(&["pk", "PK", "cacheKey", "id"]), "type": "S" }),
     );
-    let sort_key = dice
-        .chance(40)
-        .then(|| *dice.pick(&["sk", "SK", "sortKey"]));
-    if let Some(sort) = sort_key {
-        table.insert("sort_key".into(), json!({ "name": sort, "type": "S" }));
+    // The sort key's type: text, or a number.
+    let sort_key = dice.chance(40).then(|| {
+        let kind = if dice.chance(35) { "N" } else { "S" };
+        (*dice.pick(&["sk", "SK", "sortKey"]), kind)
+    });
+    if let Some((sort, kind)) = sort_key {
+        table.insert("sort_key".into(), json!({ "name": sort, "type": kind }));
     }
     if dice.chance(60) {
         table.insert(
@@ -322,7 +324,7 @@ fn draw_table(
                 dice,
                 type_name,
                 true,
-                sort_key,
+                sort_key.map(|(_, kind)| kind),
                 &indexes,
                 type_count == 1 && sort_key.is_none(),
             );
@@ -344,7 +346,10 @@ fn draw_table(
         if shares_params {
             let data_type = &mut drawn[1].1;
             data_type["key"] = key;
-            data_type["sort_key"] = json!(format!("other-{sort}"));
+            data_type["sort_key"] = match sort_key {
+                Some((_, "N")) => json!("9"),
+                _ => json!(format!("other-{sort}")),
+            };
             match params {
                 Value::Null => {
                     data_type
@@ -416,8 +421,8 @@ fn draw_table(
     Value::Object(table)
 }
 
-/// A data type named `name`, in DynamoDB or Redis; on a table with `sort_key`, with the
-/// `indexes` it may write.
+/// A data type named `name`, in DynamoDB or Redis; on a table with a sort key of type
+/// `sort_key` (`S` or `N`), with the `indexes` it may write.
 fn draw_data_type(
     dice: &mut Dice,
     name: &str,
@@ -453,10 +458,21 @@ fn draw_data_type(
             },
         );
     }
-    // A sort key template may take the last parameter out of the key.
+    // A sort key template may take a parameter out of the key: the last one on a text sort
+    // key, an integer one alone on a numeric sort key; or it is fixed.
     let mut key_params: Vec<&str> = params.iter().map(|(param, _)| *param).collect();
-    let sort_template = sort_key.map(|_| {
-        if !key_params.is_empty() && dice.chance(35) {
+    let sort_template = sort_key.map(|kind| {
+        if kind == "N" {
+            let integer = params
+                .iter()
+                .rposition(|(_, ty)| ["u32", "u64", "i64"].contains(ty));
+            match integer {
+                Some(position) if dice.chance(50) => {
+                    format!("{{{}}}", key_params.remove(position))
+                }
+                _ => (*dice.pick(&["1", "2", "3"])).to_owned(),
+            }
+        } else if !key_params.is_empty() && dice.chance(35) {
             let last = key_params.pop().expect("a parameter");
             if dice.chance(50) {
                 format!("{{{last}}}")
