@@ -213,6 +213,7 @@ fn every_kind_of_template_part_renders_alike() {
     check::<FileType>(&model, key!(FileKey { owner, n }));
     check_documents::<FileType>(&model, key!(FileKey { owner, n }));
     check::<SingletonType>(&model, key!(SingletonKey {}));
+    check_documents::<SingletonType>(&model, key!(SingletonKey {}));
 }
 
 #[test]

@@ -268,6 +268,67 @@ impl<'r> Checks<'r> {
         .await;
     }
 
+    /// `wrap_optional` caches an origin's "not found" (the origin runs once for two calls),
+    /// a value set after it is served instead, and `wrap_expiring` stores the value its
+    /// origin gives with a TTL, which a new process reads back.
+    pub async fn origin_answers<D>(
+        &mut self,
+        typed: &TypedCache<D>,
+        cold: &impl AsyncFn() -> Result<TypedCache<D>, CacheError>,
+        key: &D::Key,
+        value: &D::Value,
+    ) where
+        D: DataType,
+        D::Value: PartialEq + Debug + Clone,
+    {
+        if !self.expect("delete before wrap_optional", typed.delete(key).await, &()) {
+            return;
+        }
+        let calls = AtomicUsize::new(0);
+        let counter = &calls;
+        let missing = move || async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok::<Option<D::Value>, Infallible>(None)
+        };
+        for step in ["wrap_optional of a missing item", "wrap_optional again"] {
+            if !self.expect(step, typed.wrap_optional(key, missing).await, &None) {
+                return;
+            }
+        }
+        let made = calls.load(Ordering::SeqCst);
+        if made != 1 {
+            self.fail(
+                "wrap_optional again",
+                format!("the origin ran {made} times for two calls, want 1: \"not found\" was not cached"),
+            );
+            return;
+        }
+        if !self.expect("set after wrap_optional", typed.set(key, value).await, &())
+            || !self.expect(
+                "wrap_optional after set",
+                typed.wrap_optional(key, missing).await,
+                &Some(value.clone()),
+            )
+            || !self.expect("delete before wrap_expiring", typed.delete(key).await, &())
+        {
+            return;
+        }
+        let told = value.clone();
+        let expiring = move || async move { Ok::<_, Infallible>((told, Duration::from_secs(60))) };
+        let _ = self.expect(
+            "wrap_expiring",
+            typed.wrap_expiring(key, expiring).await,
+            value,
+        ) && self
+            .new_process_reads(
+                "get after wrap_expiring (new process)",
+                cold,
+                key,
+                Some(value),
+            )
+            .await;
+    }
+
     /// A value over DynamoDB's item limit, of a type with `large_values`, is read back;
     /// then `value` is set back, and read back, at `key`.
     pub async fn large_value<D>(

@@ -1,7 +1,7 @@
 //! The Rust source of a spec's driver: one function per data type exercising its generated
 //! API (set, get, `get_many`, wrap, each tag and `invalidate_by_*`, each index query,
-//! delete, `invalidate_all`, large values, the TTL override), each idempotent handler, and
-//! `verify_deployment`. It is written from the IR, and calls the harness's checks
+//! delete, `invalidate_all`, `wrap_optional` and `wrap_expiring`, large values, documents,
+//! the TTL override), each idempotent handler, and `verify_deployment`. It is written from the IR, and calls the harness's checks
 //! (`crate::checks`) with the keys and values of [`values`](crate::values).
 //!
 //! The driver sits beside the generated module, as `super::cache`'s sibling: it names the
@@ -225,9 +225,21 @@ async fn drive_{method}(env: &crate::Env, hot: &cache::Cache, report: &mut crate
     }
     writeln!(
         out,
-        "    checks.deletes(&typed, &cold, &keys, &values).await;\n}}"
+        "    checks.deletes(&typed, &cold, &keys, &values).await;
+    checks.origin_answers(&typed, &cold, &keys[0], &values[0]).await;"
     )
     .unwrap();
+    if data_type.document.is_some() {
+        writeln!(
+            out,
+            "    checks.object_keys::<cache::{pascal}Type>(&keys);
+    let s3 = cachegen_runtime::config::s3_client(env.sdk().expect(\"a DynamoDB case has an AWS configuration\"));
+    let documents = async || connect(env).await.and_then(|cache| cache.{method}_documents(&s3));
+    checks.documents(&typed, &documents, &keys[0], &values[0]).await;"
+        )
+        .unwrap();
+    }
+    writeln!(out, "}}").unwrap();
     out
 }
 
