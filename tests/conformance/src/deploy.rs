@@ -209,10 +209,43 @@ pub async fn terraform(
         vars.insert(table.env_var.clone(), resolver.resolve(&table.table_name));
     }
     for bucket in &project.model.buckets {
-        vars.insert(
-            bucket.env_var.clone(),
-            resolver.resolve(&bucket.bucket_name),
-        );
+        let name = resolver.resolve(&bucket.bucket_name);
+        if bucket.created {
+            lift_tls_only_policy(sdk, &name).await?;
+        }
+        vars.insert(bucket.env_var.clone(), name);
     }
     Ok(Some(Env::new(Some(sdk.clone()), vars)))
+}
+
+/// Checks that the Terraform module gave bucket `name` its policy refusing requests without
+/// TLS, then deletes it: moto enforces it, and serves plain HTTP only, so it would refuse
+/// every request of the drivers (moto's CloudFormation ignores bucket policies).
+async fn lift_tls_only_policy(sdk: &aws_config::SdkConfig, name: &str) -> Result<(), String> {
+    let s3 = cachegen_runtime::config::s3_client(sdk);
+    let failed = |what: &str, err: &dyn std::error::Error| {
+        format!(
+            "{what} of bucket `{name}`: {}",
+            crate::findings::error_chain(err)
+        )
+    };
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(|err| failed("reading the policy", &err))?
+        .policy
+        .unwrap_or_default();
+    if !policy.contains("aws:SecureTransport") {
+        return Err(format!(
+            "bucket `{name}` has no policy refusing requests without TLS: {policy}"
+        ));
+    }
+    s3.delete_bucket_policy()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(|err| failed("deleting the policy", &err))?;
+    Ok(())
 }

@@ -75,9 +75,13 @@ async fn random_valid_specs_work_end_to_end() {
     let moto = shared_moto_endpoint().expect("moto_server runs");
     let redis = shared_redis_url().expect("redis-server runs");
     let sdk = cachegen_tests::moto_sdk(moto.url()).await;
+    // The cases run at once (each has names of its own), so a Terraform apply overlaps
+    // the others' steps.
+    let runs = CASES
+        .iter()
+        .map(|case| run(case, &sdk, moto.url(), redis.url()));
     let mut failures = Vec::new();
-    for case in CASES {
-        let findings = run(case, &sdk, moto.url(), redis.url()).await;
+    for (case, findings) in CASES.iter().zip(futures::future::join_all(runs).await) {
         eprintln!("{}: {} findings", case.label, findings.len());
         if !findings.is_empty() {
             failures.push(cachegen_conformance::findings::describe(
