@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the tools the tests drive
-# (moto_server, cfn-lint, aws-sam-translator, checkov, redis-server, dynalite, tsc), starts
-# one shared moto, one shared redis, a 6-node Redis Cluster (3 primaries, 3 replicas) and
-# one dynalite on free loopback ports, runs fmt, clippy and every test; on full runs it
-# also runs the DynamoDB-backed runtime suites a second time against dynalite (a stricter
-# DynamoDB than moto) and packages the publishable crates; then it stops what it started.
+# (moto_server, cfn-lint, aws-sam-translator, cargo-lambda, checkov, redis-server,
+# dynalite, tsc), starts one shared moto, one shared redis, a 6-node Redis Cluster (3
+# primaries, 3 replicas) and one dynalite on free loopback ports, runs fmt, clippy and
+# every test; on full runs it also runs the DynamoDB-backed runtime suites a second time
+# against dynalite (a stricter DynamoDB than moto) and packages the publishable crates;
+# then it stops what it started.
 # Terraform is used when installed (with the AWS provider in /opt/tf-plugins, or
 # CACHEGEN_TF_PLUGIN_DIR); without it only its tests are skipped.
 #
@@ -16,7 +17,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 venv="$root/.venv"
-python_tools=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-translator==1.115.0")
+# cargo-lambda (it brings zig): `cargo lambda watch` emulates the Lambda runtime API for
+# the example Lambdas' tests (examples/*/lambda/tests), `cargo lambda build` packages them.
+python_tools=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-translator==1.115.0" "cargo-lambda==1.9.2")
 # checkov pins its own versions of libraries cfn-lint also uses: it gets a venv of its own.
 checkov_venv="$root/.venv-checkov"
 checkov_version="checkov==3.3.30"
@@ -216,6 +219,26 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 log "cargo test"
 cargo test --workspace --no-fail-fast "$@"
+
+if [ $# -eq 0 ]; then
+  # The runtime's features, each alone and as generated crates combine them: the workspace
+  # build above unifies them all, so a `cfg` that needs another feature only fails here.
+  # Clippy on the library (the integration tests need every feature); then the unit tests
+  # that only run without a feature (uncompressed envelopes, REDIS_URL without `redis`),
+  # and each example crate alone, with exactly the features its manifest asks for.
+  log "runtime feature matrix"
+  for features in "" dynamodb redis s3 lambda-events compression dynamodb,s3 \
+    dynamodb,compression dynamodb,s3,lambda-events,compression redis,compression; do
+    echo "features: [$features]"
+    cargo clippy -p cachegen-runtime --lib --quiet --no-default-features --features "$features" -- -D warnings
+  done
+  cargo test -p cachegen-runtime --lib --quiet --no-default-features --features dynamodb
+  for example in discord-bot-cache sessions-api-cache glasswork-app-cache telegram-vps-bot-cache \
+    drs-query-lambda change-sync-lambda build-script-example; do
+    echo "alone: $example"
+    cargo clippy -p "$example" --quiet -- -D warnings
+  done
+fi
 
 if [ $# -eq 0 ]; then
   # The suites that reach DynamoDB only (S3-backed ones need moto), on dynalite.

@@ -191,6 +191,27 @@ async fn sort_key_tables_round_trip_through_the_generated_crate() {
     ids.sort();
     assert_eq!(ids, ["c1", "c2"]);
 
+    // `cachegen query` reads the same items through the layout it builds from the IR.
+    let deployment = cachegen::operate::Deployment::from_lookup(&project.model, |name| {
+        tables.get(name).cloned()
+    });
+    let change_type = project.model.data_type_named("change").unwrap();
+    let cli = cachegen::operate::connect(&sdk, &project.model, &deployment, change_type).unwrap();
+    let request = cachegen::operate::query::QueryRequest {
+        index: "CustomerTimeIndex".into(),
+        partition: "ACME".into(),
+        ..Default::default()
+    };
+    let found = cachegen::operate::query::run(&cli, &project.model, change_type, &request)
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = found
+        .iter()
+        .map(|value| value["change_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["c1", "c2"]);
+
     // A delete leaves a tombstone under both keys; the approvals beside it stay.
     cache.change().delete(&change_key("c1")).await.unwrap();
     let after = fresh_cache(&sdk, &tables).await;

@@ -8,7 +8,7 @@
 //! | [`CACHE_ENABLED_ENV`] | `false`/`0`/`no`/`off` bypasses the cache: every call goes to the origin |
 //! | [`KEY_PREFIX_ENV`] | prepended to every store key, e.g. `prod#`, to scope keys per environment |
 //! | [`MEMORY_SIZE_ENV`] | L1 bound: a plain entry count (`10000`) or a byte size (`64MiB`); `0` disables L1 |
-//! | [`OVERFLOW_BUCKET_ENV`] | S3 bucket for values over DynamoDB's item limit, for data types that allow them (see [`S3Overflow`]) |
+//! | [`OVERFLOW_BUCKET_ENV`] | S3 bucket for values over DynamoDB's item limit, for data types that allow them (see `store::S3Overflow`) |
 //! | [`STORE_TIMEOUT_ENV`] | milliseconds one store call may take before the lookup degrades to the origin (default: what the caller passes, 200 in generated code) |
 //!
 //! A data type may also name a variable overriding its store TTL (the spec's `ttl_env`,
@@ -16,13 +16,21 @@
 //!
 //! Byte sizes accept `B`, `KB`, `MB`, `GB` (powers of 1000) and `KiB`, `MiB`, `GiB`
 //! (powers of 1024), case-insensitive, with an optional space: `64MiB`, `512 kb`.
+//!
+//! A variable asking for a store or service the runtime was built without (`REDIS_URL`
+//! without the `redis` feature, the overflow bucket without `s3`) is an error naming the
+//! feature when the store connects, never a silent fallback.
 
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
 pub use crate::bounded::{DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_ENTRIES, MemoryLimit};
 use crate::error::CacheError;
-use crate::store::{CacheStore, DynamoLayout, DynamoStore, RedisStore, S3Overflow};
+use crate::store::CacheStore;
+#[cfg(feature = "redis")]
+use crate::store::RedisStore;
+#[cfg(feature = "dynamodb")]
+use crate::store::{DynamoLayout, DynamoStore, S3Overflow};
 use crate::tiered::{TieredCache, TieredCacheBuilder};
 
 pub use crate::error::ConfigError;
@@ -197,6 +205,7 @@ impl CacheConfig {
     /// and enabled flag applied, `store_timeout` per store call (unless
     /// [`STORE_TIMEOUT_ENV`] set another). DynamoDB uses
     /// the environment's default AWS configuration and `layout`.
+    #[cfg(feature = "dynamodb")]
     pub async fn builder(
         &self,
         layout: DynamoLayout,
@@ -218,8 +227,8 @@ impl CacheConfig {
         &self,
         store_timeout: Duration,
     ) -> Result<TieredCacheBuilder, CacheError> {
-        self.builder_with_sdk(None, DynamoLayout::default(), store_timeout)
-            .await
+        let store = self.store_without_sdk().await?;
+        Ok(self.preset(store, store_timeout))
     }
 
     /// Like [`builder`](Self::builder) with an explicit AWS configuration
@@ -228,46 +237,108 @@ impl CacheConfig {
     /// With an overflow bucket, the DynamoDB store gets an [`S3Overflow`] whose client
     /// is built from the same configuration, with path-style addressing when it sets an
     /// endpoint URL (local emulators such as moto).
+    #[cfg(feature = "dynamodb")]
     pub async fn builder_with_sdk(
         &self,
         sdk: Option<&aws_config::SdkConfig>,
         layout: DynamoLayout,
         store_timeout: Duration,
     ) -> Result<TieredCacheBuilder, CacheError> {
-        static WARN_ONCE: Once = Once::new();
         let store: Option<Arc<dyn CacheStore>> = match &self.backend {
-            Backend::Redis(url) => Some(Arc::new(RedisStore::connect(url).await?)),
-            Backend::RedisCluster(urls) => Some(Arc::new(RedisStore::connect_cluster(urls)?)),
             Backend::Dynamo(table) => {
                 let sdk = sdk.ok_or(ConfigError::MissingSdkConfig)?;
                 let client = aws_sdk_dynamodb::Client::new(sdk);
-                let mut store = DynamoStore::new(client, table, layout);
-                if let Some(bucket) = &self.overflow_bucket {
-                    store = store.with_overflow(S3Overflow::new(s3_client(sdk), bucket));
-                }
-                Some(Arc::new(store))
+                let store = DynamoStore::new(client, table, layout);
+                Some(Arc::new(match &self.overflow_bucket {
+                    Some(bucket) => store.with_overflow(overflow(sdk, bucket)?),
+                    None => store,
+                }))
             }
+            _ => self.store_without_sdk().await?,
+        };
+        Ok(self.preset(store, store_timeout))
+    }
+
+    /// The store of a backend other than DynamoDB: Redis, or none.
+    async fn store_without_sdk(&self) -> Result<Option<Arc<dyn CacheStore>>, CacheError> {
+        static WARN_ONCE: Once = Once::new();
+        match &self.backend {
+            Backend::Redis(url) => redis_store(url).await.map(Some),
+            Backend::RedisCluster(urls) => redis_cluster_store(urls).map(Some),
+            Backend::Dynamo(_) => Err(ConfigError::MissingSdkConfig.into()),
             Backend::MemoryOnly => {
                 WARN_ONCE.call_once(|| {
                     tracing::warn!("no cache table name or REDIS_URL set: running with the in-process cache only");
                 });
-                None
+                Ok(None)
             }
-        };
-        let mut builder = TieredCache::builder()
+        }
+    }
+
+    /// A builder on `store` with these settings applied.
+    fn preset(
+        &self,
+        store: Option<Arc<dyn CacheStore>>,
+        store_timeout: Duration,
+    ) -> TieredCacheBuilder {
+        let builder = TieredCache::builder()
             .enabled(self.enabled)
             .key_prefix(&self.key_prefix)
             .memory(self.memory)
             .store_timeout(self.store_timeout.unwrap_or(store_timeout));
-        if let Some(store) = store {
-            builder = builder.store(store);
+        match store {
+            Some(store) => builder.store(store),
+            None => builder,
         }
-        Ok(builder)
     }
+}
+
+#[cfg(feature = "redis")]
+async fn redis_store(url: &str) -> Result<Arc<dyn CacheStore>, CacheError> {
+    Ok(Arc::new(RedisStore::connect(url).await?))
+}
+
+#[cfg(feature = "redis")]
+fn redis_cluster_store(urls: &[String]) -> Result<Arc<dyn CacheStore>, CacheError> {
+    Ok(Arc::new(RedisStore::connect_cluster(urls)?))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_store(_url: &str) -> Result<Arc<dyn CacheStore>, CacheError> {
+    Err(without_redis())
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_cluster_store(_urls: &[String]) -> Result<Arc<dyn CacheStore>, CacheError> {
+    Err(without_redis())
+}
+
+#[cfg(not(feature = "redis"))]
+fn without_redis() -> CacheError {
+    ConfigError::FeatureDisabled {
+        var: REDIS_URL_ENV,
+        feature: "redis",
+    }
+    .into()
+}
+
+/// The overflow of values over DynamoDB's item limit into `bucket`.
+#[cfg(all(feature = "dynamodb", feature = "s3"))]
+fn overflow(sdk: &aws_config::SdkConfig, bucket: &str) -> Result<S3Overflow, ConfigError> {
+    Ok(S3Overflow::new(s3_client(sdk), bucket))
+}
+
+#[cfg(all(feature = "dynamodb", not(feature = "s3")))]
+fn overflow(_sdk: &aws_config::SdkConfig, _bucket: &str) -> Result<S3Overflow, ConfigError> {
+    Err(ConfigError::FeatureDisabled {
+        var: OVERFLOW_BUCKET_ENV,
+        feature: "s3",
+    })
 }
 
 /// An S3 client on `sdk`; path-style when it names an endpoint (a local emulator has no
 /// per-bucket host names).
+#[cfg(feature = "s3")]
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(sdk.endpoint_url().is_some())
@@ -384,5 +455,31 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.backend, Backend::Redis("rediss://cache:6379".into()));
+    }
+
+    #[cfg(not(feature = "redis"))]
+    #[tokio::test]
+    async fn redis_asked_of_a_build_without_it_is_an_error_naming_the_feature() {
+        let c = CacheConfig::redis_from_lookup(|k: &str| {
+            (k == "REDIS_URL").then(|| "redis://127.0.0.1:1".to_string())
+        })
+        .unwrap();
+        let err = c
+            .redis_builder(Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "REDIS_URL is set, but cachegen-runtime was built without its `redis` feature"
+            ),
+            "{err}"
+        );
+        let memory_only = CacheConfig::redis_from_lookup(|_| None).unwrap();
+        assert!(
+            memory_only
+                .redis_builder(Duration::from_millis(200))
+                .await
+                .is_ok()
+        );
     }
 }

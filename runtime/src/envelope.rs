@@ -28,6 +28,7 @@ pub const FORMAT_VERSION: u8 = 2;
 const MAGIC: &[u8; 2] = b"CG";
 const HEADER_LEN: usize = 34;
 const FLAG_ZSTD: u8 = 1;
+#[cfg(feature = "compression")]
 const ZSTD_LEVEL: i32 = 3;
 
 /// Timestamps and schema carried by an envelope.
@@ -105,6 +106,9 @@ pub enum DecodeError {
     /// The compressed payload is corrupt.
     #[error("decompression failed: {0}")]
     Decompress(#[from] std::io::Error),
+    /// The payload is compressed and this build has no `compression` feature.
+    #[error("the payload is zstd-compressed and the runtime was built without `compression`")]
+    CompressionUnavailable,
     /// The payload does not deserialize to the requested type.
     #[error("payload does not decode: {0}")]
     Json(#[from] serde_json::Error),
@@ -127,7 +131,8 @@ pub struct Decoded<T> {
 }
 
 /// Serializes `value` to an envelope, compressing payloads larger than
-/// `compress_over` bytes. Returns the envelope and the JSON payload length.
+/// `compress_over` bytes (with the `compression` feature; without it nothing is).
+/// Returns the envelope and the JSON payload length.
 pub fn encode<T: Serialize + ?Sized>(
     value: &T,
     meta: EnvelopeMeta,
@@ -136,11 +141,9 @@ pub fn encode<T: Serialize + ?Sized>(
 ) -> Result<(Vec<u8>, usize), serde_json::Error> {
     let json = serde_json::to_vec(value)?;
     let json_len = json.len();
-    let (flags, payload) = if json_len > compress_over {
-        let packed = zstd::bulk::compress(&json, ZSTD_LEVEL).map_err(serde_json::Error::io)?;
-        (FLAG_ZSTD, packed)
-    } else {
-        (0, json)
+    let (flags, payload) = match compressed(&json, compress_over)? {
+        Some(packed) => (FLAG_ZSTD, packed),
+        None => (0, json),
     };
     let scope_len: usize = scopes.iter().map(|s| 11 + s.name.len()).sum();
     let mut out = Vec::with_capacity(HEADER_LEN + scope_len + payload.len());
@@ -234,7 +237,7 @@ pub fn decode<T: DeserializeOwned>(
     let (scopes, at) = decode_scopes(bytes)?;
     let payload = &bytes[at..];
     let (value, json_len) = if bytes[3] & FLAG_ZSTD != 0 {
-        let json = zstd::stream::decode_all(payload)?;
+        let json = decompress(payload)?;
         (serde_json::from_slice(&json)?, json.len())
     } else {
         (serde_json::from_slice(payload)?, payload.len())
@@ -245,6 +248,30 @@ pub fn decode<T: DeserializeOwned>(
         value,
         json_len,
     })
+}
+
+/// `json` compressed, when it is longer than `compress_over` bytes.
+#[cfg(feature = "compression")]
+fn compressed(json: &[u8], compress_over: usize) -> Result<Option<Vec<u8>>, serde_json::Error> {
+    (json.len() > compress_over)
+        .then(|| zstd::bulk::compress(json, ZSTD_LEVEL).map_err(serde_json::Error::io))
+        .transpose()
+}
+
+/// Without the `compression` feature nothing is compressed.
+#[cfg(not(feature = "compression"))]
+fn compressed(_json: &[u8], _compress_over: usize) -> Result<Option<Vec<u8>>, serde_json::Error> {
+    Ok(None)
+}
+
+#[cfg(feature = "compression")]
+fn decompress(payload: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    Ok(zstd::stream::decode_all(payload)?)
+}
+
+#[cfg(not(feature = "compression"))]
+fn decompress(_payload: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    Err(DecodeError::CompressionUnavailable)
 }
 
 #[cfg(test)]
@@ -260,6 +287,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "compression")]
     #[test]
     fn round_trip_plain_and_compressed() {
         let value = "x".repeat(1000);
@@ -306,11 +334,30 @@ mod tests {
             decode::<u8>(b"{}", 7),
             Err(DecodeError::NotAnEnvelope)
         ));
+    }
+
+    #[cfg(feature = "compression")]
+    #[test]
+    fn a_corrupt_compressed_payload_is_rejected() {
         let (mut bytes, _) = encode(&"abc", meta(), &[], 0).unwrap();
         bytes.truncate(bytes.len() - 2);
         assert!(matches!(
             decode::<String>(&bytes, 7),
             Err(DecodeError::Decompress(_))
+        ));
+    }
+
+    #[cfg(not(feature = "compression"))]
+    #[test]
+    fn without_compression_values_are_written_plain_and_compressed_ones_are_misses() {
+        let value = "x".repeat(1000);
+        let (mut bytes, json_len) = encode(&value, meta(), &[], 0).unwrap();
+        assert_eq!(bytes.len(), HEADER_LEN + json_len, "written uncompressed");
+        assert_eq!(decode::<String>(&bytes, 7).unwrap().value, value);
+        bytes[3] |= FLAG_ZSTD;
+        assert!(matches!(
+            decode::<String>(&bytes, 7),
+            Err(DecodeError::CompressionUnavailable)
         ));
     }
 }

@@ -94,7 +94,7 @@ pub enum ConfigError {
         /// What was expected.
         reason: &'static str,
     },
-    /// [`CacheConfig::builder_with_sdk`](crate::config::CacheConfig::builder_with_sdk) got no AWS configuration for DynamoDB.
+    /// The DynamoDB backend was selected without an AWS configuration to reach it.
     #[error("the DynamoDB backend needs an AWS SDK configuration")]
     MissingSdkConfig,
     /// A TTL override outside the bounds its data type allows (its `ttl_bounds`).
@@ -110,6 +110,16 @@ pub enum ConfigError {
         min: std::time::Duration,
         /// The longest TTL allowed.
         max: std::time::Duration,
+    },
+    /// A variable asks for a store or service this build of the runtime left out.
+    #[error(
+        "{var} is set, but cachegen-runtime was built without its `{feature}` feature: turn it on in Cargo.toml, or unset {var}"
+    )]
+    FeatureDisabled {
+        /// Variable name.
+        var: &'static str,
+        /// The Cargo feature that would serve it.
+        feature: &'static str,
     },
     /// A variable the caller needs is unset or empty.
     #[error("{0} is not set: the templates set it on every consumer's function")]

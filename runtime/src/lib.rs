@@ -54,6 +54,7 @@
 mod bounded;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "s3")]
 pub mod documents;
 pub mod envelope;
 mod error;
@@ -64,11 +65,14 @@ pub mod query;
 pub mod store;
 mod tiered;
 pub mod typed;
+#[cfg(feature = "dynamodb")]
 pub mod verify;
 
 /// Re-exported so generated code builds `SdkConfig`s with the same version.
+#[cfg(any(feature = "dynamodb", feature = "s3"))]
 pub use ::aws_config;
 /// Re-exported so generated code builds S3 clients for documents with the same version.
+#[cfg(feature = "s3")]
 pub use ::aws_sdk_s3;
 pub use error::{BoxError, CacheError, StoreError};
 pub use tiered::{

@@ -29,7 +29,9 @@ pub trait DataType: 'static {
     const TTL_ENV: Option<&'static str> = None;
     /// Window after expiry in which a stale value is served while one refresh runs.
     const STALE_WHILE_REVALIDATE: Option<Duration>;
-    /// Fixed text every key starts with.
+    /// Fixed text every key starts with, which index queries select the type's keys by;
+    /// on a table with a sort key, the fixed text of each part, joined by
+    /// [`SEPARATOR`](cachegen_names::sort_key::SEPARATOR), each part matched on its own.
     const KEY_PREFIX: &'static str;
     /// Whether misses use single-flight across containers (when the cache configures it).
     const DISTRIBUTED_FLIGHT: bool = false;

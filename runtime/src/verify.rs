@@ -1,8 +1,9 @@
 //! Does the deployed table match what the code expects? Keys, indexes, TTL and the
 //! spec fingerprint, compared through DescribeTable, DescribeTimeToLive and
 //! ListTagsOfResource, with each difference in plain words. Document buckets are checked
-//! in [`bucket`].
+//! in `bucket` (with the `s3` feature).
 
+#[cfg(feature = "s3")]
 mod bucket;
 
 use std::fmt;
@@ -15,6 +16,7 @@ use aws_sdk_dynamodb::types::{
 use crate::error::{CacheError, StoreError};
 use crate::tiered::TieredCache;
 
+#[cfg(feature = "s3")]
 pub use bucket::{BucketEncryption, ExpectedBucket, ExpectedNotification, verify_bucket};
 
 /// Tag key carrying the spec fingerprint (written by cachegen's templates).

@@ -443,6 +443,8 @@ impl From<TargetArg> for Target {
 
 /// Exit code for a spec with problems.
 const SPEC_PROBLEMS: u8 = 2;
+/// Exit code for a command missing input it needs (as clap exits on a usage error).
+const USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -846,6 +848,11 @@ fn deploy(
         .files(Some(&[Target::Cloudformation]))
         .remove(0)
         .contents;
+    // Before any AWS call (the upload below is one): every missing parameter at once.
+    if let Err(err) = cachegen::deploy::check_parameters(&template, &parameters) {
+        eprintln!("error: {err}");
+        return Ok(ExitCode::from(USAGE));
+    }
     runtime()?.block_on(async {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let template_url = match &template_bucket {

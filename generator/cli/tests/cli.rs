@@ -96,6 +96,44 @@ fn a_broken_template_is_located_and_nothing_is_written() {
     assert!(!dir.path().join("generated").exists(), "nothing is written");
 }
 
+/// A spec copied to another folder keeps its relative template path, which now names
+/// nothing: the error points at the spec line, says the cause once, and writes nothing.
+#[test]
+fn a_missing_template_is_located_at_the_spec_line_that_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec =
+        fs::read_to_string(support::workspace_root().join("examples/drs-query-cache/cache.yaml"))
+            .unwrap();
+    fs::write(dir.path().join("cache.yaml"), &spec).unwrap();
+    let (line, column) = spec
+        .lines()
+        .enumerate()
+        .find_map(|(index, text)| {
+            let column = text.find("../../templates/runbook.md.tera")?;
+            Some((index + 1, column + 1))
+        })
+        .expect("the example names its runbook template");
+
+    let build = cachegen(dir.path(), &["build"]);
+    assert_eq!(build.status.code(), Some(2));
+    let stderr = text(&build.stderr);
+    assert!(
+        stderr.contains("error[CG0905]: cannot read template `../../templates/runbook.md.tera`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("cache.yaml:{line}:{column}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("relative to the spec's folder"), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "the cause is said once: {stderr}"
+    );
+    assert!(!dir.path().join("generated").exists(), "nothing is written");
+}
+
 #[test]
 fn build_writes_the_template_then_leaves_it_unchanged() {
     let dir = project();
@@ -250,7 +288,13 @@ fn an_unreadable_spec_is_a_plain_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = cachegen(dir.path(), &["build", "missing.yaml"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("cannot read missing.yaml"));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("cannot read missing.yaml"), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "the cause is said once: {stderr}"
+    );
 }
 
 #[test]

@@ -149,6 +149,47 @@ fn deploy_then_verify_reports_what_moto_ignored() {
     );
 }
 
+/// Without the sync code's two parameters, deploy names both, with their descriptions,
+/// and makes no AWS call: moto has no stack afterwards (a change set would have made one).
+#[test]
+fn deploy_lists_every_missing_parameter_before_any_aws_call() {
+    let moto = TestServer::moto().unwrap();
+    let output = cachegen(
+        &moto,
+        &[
+            "deploy",
+            "examples/change-metadata/cache.yaml",
+            "--stack",
+            "changes-dev",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("2 parameter(s) without a default; pass each as --param NAME=VALUE"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  SyncCodeBucketName: Bucket holding the sync Lambda's deployment zip"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  SyncCodeKey: Object key of the sync Lambda's deployment zip"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("  env"), "`env` has a default: {stderr}");
+    let stacks = on_moto(&moto, async |sdk| {
+        aws_sdk_cloudformation::Client::new(&sdk)
+            .list_stacks()
+            .send()
+            .await
+            .unwrap()
+            .stack_summaries()
+            .len()
+    });
+    assert_eq!(stacks, 0, "no change set was created");
+}
+
 #[test]
 fn verify_names_a_stack_from_another_spec() {
     let moto = TestServer::moto().unwrap();

@@ -573,18 +573,18 @@ pub struct KeyPrefix {
 
 impl DataType {
     /// Fixed text every store key of this type starts with: the key's text before its
-    /// first placeholder, reaching into the sort key when the key is all fixed text.
+    /// first placeholder. On a table with a sort key, the fixed text of each of the two
+    /// parts, joined by the separator: index queries match each part on its own, so types
+    /// sharing a partition (`CHANGE#{id}`) are told apart by their sort keys.
     pub fn key_prefix(&self) -> String {
         let prefix = self.key.literal_prefix();
-        match (&self.sort_key, self.key.0.as_slice()) {
-            (Some(sort_key), [] | [TemplatePart::Literal(_)]) => {
-                format!(
-                    "{prefix}{}{}",
-                    cachegen_names::sort_key::SEPARATOR,
-                    sort_key.literal_prefix()
-                )
-            }
-            _ => prefix,
+        match &self.sort_key {
+            Some(sort_key) => format!(
+                "{prefix}{}{}",
+                cachegen_names::sort_key::SEPARATOR,
+                sort_key.literal_prefix()
+            ),
+            None => prefix,
         }
     }
 

@@ -49,8 +49,9 @@ pub const STARTER_SPEC: &str = include_str!("../templates/starter.cache.yaml");
 /// Why a spec file could not be compiled.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    /// The file could not be read (the cause is the error's `source`, printed once by
+    /// a reporter that walks the chain).
+    #[error("cannot read {}", path.display())]
     Read {
         /// The spec path.
         path: PathBuf,
@@ -61,7 +62,7 @@ pub enum Error {
     #[error("{0}")]
     Spec(#[from] Diagnostics),
     /// A generated file could not be written.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
@@ -151,8 +152,7 @@ impl Project {
 
     #[cfg(feature = "templates")]
     fn template_files(&self) -> Result<Vec<GeneratedFile>, Error> {
-        let spec_dir = self.spec_path.parent().unwrap_or(Path::new("."));
-        emit::templates::render_all(&self.model, spec_dir, &self.spec_name())
+        emit::templates::render_all(&self.model, &self.spec_path, &self.spec_name())
     }
 
     #[cfg(not(feature = "templates"))]

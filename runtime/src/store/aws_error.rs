@@ -60,6 +60,7 @@ pub(crate) const DYNAMODB: Service = Service {
 };
 
 /// S3, for values kept there.
+#[cfg(feature = "s3")]
 pub(crate) const S3: Service = Service {
     store: "s3",
     name: "S3",

@@ -20,20 +20,28 @@ use async_trait::async_trait;
 use crate::error::StoreError;
 use crate::query::{IndexQuery, PageToken};
 
+#[cfg(feature = "dynamodb")]
 mod aws_error;
+#[cfg(feature = "dynamodb")]
 mod dynamo;
 mod memory;
+#[cfg(feature = "dynamodb")]
 mod overflow;
+#[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
 mod redis_cluster;
 mod resilient;
 
+#[cfg(feature = "dynamodb")]
 pub use dynamo::{
     DEFAULT_VALUE_REF_ATTRIBUTE, DEFAULT_VERSION_ATTRIBUTE, DynamoLayout, DynamoLayoutBuilder,
     DynamoStore, MAX_ITEM_BYTES, SortKey, SortKeyType,
 };
 pub use memory::MemoryStore;
+#[cfg(feature = "dynamodb")]
 pub use overflow::{DEFAULT_OVERFLOW_PREFIX, S3Overflow};
+#[cfg(feature = "redis")]
 pub use redis::RedisStore;
 pub use resilient::{Resilience, ResilientStore};
 
@@ -153,6 +161,7 @@ pub struct Capabilities {
 }
 
 /// The DynamoDB table behind a store, for deployment checks.
+#[cfg(feature = "dynamodb")]
 #[derive(Debug, Clone, Copy)]
 pub struct TableRef<'a> {
     /// The client.
@@ -174,6 +183,7 @@ pub trait CacheStore: Send + Sync + std::fmt::Debug {
     fn capabilities(&self) -> Capabilities;
 
     /// The DynamoDB table this store is on, if it is one (for deployment checks).
+    #[cfg(feature = "dynamodb")]
     fn table(&self) -> Option<TableRef<'_>> {
         None
     }

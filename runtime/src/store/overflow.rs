@@ -26,33 +26,49 @@
 //! # Permissions
 //!
 //! `s3:PutObject`, `s3:GetObject` and `s3:DeleteObject` on `arn:aws:s3:::<bucket>/<prefix>*`.
+//!
+//! # Without the `s3` feature
+//!
+//! [`S3Overflow`] has no values, so no store has an overflow bucket: an oversized value
+//! is refused, and an item pointing at S3 (written by a process with the feature) reads
+//! as a miss.
 
 use std::fmt::Write as _;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+#[cfg(feature = "s3")]
 use aws_sdk_s3::Client;
+#[cfg(feature = "s3")]
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+#[cfg(feature = "s3")]
 use aws_sdk_s3::primitives::ByteStream;
+#[cfg(feature = "s3")]
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+#[cfg(feature = "s3")]
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
+#[cfg(feature = "s3")]
 use super::aws_error::S3;
 use crate::error::StoreError;
 
 /// Default key prefix of overflow objects; the lifecycle rule and IAM policy cover it.
 pub const DEFAULT_OVERFLOW_PREFIX: &str = cachegen_names::OVERFLOW_PREFIX;
 /// Store name in errors raised by S3 calls.
+#[cfg(feature = "s3")]
 const NAME: &str = "s3";
 /// Keys per `DeleteObjects` request (S3's maximum).
+#[cfg(feature = "s3")]
 const DELETE_MAX: usize = 1000;
 /// Concurrent S3 calls of one batch.
+#[cfg(feature = "s3")]
 const CONCURRENCY: usize = 4;
 /// Field names inside the item's pointer map.
 const REF_KEY: &str = "key";
 const REF_SHA256: &str = "sha256";
 
 /// Where oversized values go: an S3 bucket and a key prefix.
+#[cfg(feature = "s3")]
 #[derive(Debug, Clone)]
 pub struct S3Overflow {
     client: Client,
@@ -105,10 +121,12 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
+#[cfg(feature = "s3")]
 fn object_key(prefix: &str, table: &str, key: &str) -> String {
     format!("{prefix}{table}/{}", sha256_hex(key.as_bytes()))
 }
 
+#[cfg(feature = "s3")]
 impl S3Overflow {
     /// The error of a failed `operation` on the object at `key`.
     fn request_error<E, R>(&self, operation: &str, key: &str, err: SdkError<E, R>) -> StoreError
@@ -267,6 +285,31 @@ impl S3Overflow {
     }
 }
 
+/// Where oversized values would go: without the `s3` feature there is no such place.
+#[cfg(not(feature = "s3"))]
+#[derive(Debug, Clone)]
+pub enum S3Overflow {}
+
+#[cfg(not(feature = "s3"))]
+impl S3Overflow {
+    /// The object key of cache key `key` in `table`.
+    pub fn object_key(&self, _table: &str, _key: &str) -> String {
+        match *self {}
+    }
+
+    pub(crate) async fn put(&self, _reference: &BodyRef, _body: &[u8]) -> Result<(), StoreError> {
+        match *self {}
+    }
+
+    pub(crate) async fn get(&self, _reference: &BodyRef) -> Result<Option<Vec<u8>>, StoreError> {
+        match *self {}
+    }
+
+    pub(crate) async fn delete_best_effort(&self, _keys: Vec<String>) {
+        match *self {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +322,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "s3")]
     #[test]
     fn object_keys_are_per_table_and_key() {
         let key = object_key("overflow/", "users", "dev#user#1");

@@ -220,6 +220,14 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// Makes ring the process's rustls crypto provider unless one is installed already, before
+/// any connection is made: the redis crate builds its TLS configuration from the process
+/// default, which rustls cannot choose by itself when the AWS SDK brought aws-lc in too.
+fn install_crypto_provider() {
+    // An error means another provider was installed first: `rediss://` uses that one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn err(e: redis::RedisError) -> StoreError {
     StoreError::backend(NAME, e)
 }
@@ -308,6 +316,7 @@ impl RedisStore {
     }
 
     fn on(conn: Connection) -> Self {
+        install_crypto_provider();
         Self {
             conn,
             scripts: Arc::new(Scripts::new()),

@@ -14,9 +14,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 
+#[cfg(feature = "dynamodb")]
+use super::TableRef;
 use super::{
     Attributes, CacheStore, Capabilities, LeaseOutcome, Precondition, Slot, Stamp, StoreEntry,
-    TableRef, Version,
+    Version,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::error::StoreError;
@@ -278,6 +280,7 @@ impl CacheStore for ResilientStore {
         self.inner.capabilities()
     }
 
+    #[cfg(feature = "dynamodb")]
     fn table(&self) -> Option<TableRef<'_>> {
         self.inner.table()
     }

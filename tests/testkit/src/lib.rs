@@ -4,9 +4,11 @@
 //! Binaries come from `PATH`, or from `CACHEGEN_MOTO_SERVER` /
 //! `CACHEGEN_REDIS_SERVER`. [`shared_moto_endpoint`] and [`shared_redis_url`]
 //! reuse the instances `scripts/test.sh` starts (`CACHEGEN_TEST_DYNAMODB_ENDPOINT`,
-//! `CACHEGEN_TEST_REDIS_URL`) and otherwise spawn a private one.
+//! `CACHEGEN_TEST_REDIS_URL`) and otherwise spawn a private one. [`lambda`] runs a
+//! Lambda function binary under cargo-lambda's runtime API emulator.
 
 pub mod fault;
+pub mod lambda;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};

@@ -6,6 +6,11 @@
 //! give its role (consumer `s3-sync`) exactly `sync`: read the object, write or delete the
 //! item. With the function's log format set to JSON, each applied event is logged as JSON
 //! with its duration.
+//!
+//! It runs with `lambda_runtime::run_concurrent`, so on Lambda Managed Instances the
+//! events sent to one execution environment at once share its cache and clients.
+
+use std::sync::Arc;
 
 use cachegen_runtime::aws_config::{self, BehaviorVersion};
 use cachegen_runtime::aws_sdk_s3;
@@ -16,17 +21,19 @@ use lambda_runtime::{LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let cache = Cache::from_env().await?;
+    let cache = Arc::new(Cache::from_env().await?);
     let s3 = aws_sdk_s3::Client::new(&aws_config::load_defaults(BehaviorVersion::latest()).await);
-    let (cache, s3) = (&cache, &s3);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
-        let summary = cache.sync_documents(s3, &event.payload).await;
-        cache.flush_metrics();
-        let summary = summary?;
-        Ok::<_, lambda_runtime::Error>(format!(
-            "updated {}, removed {}, skipped {}",
-            summary.updated, summary.removed, summary.skipped
-        ))
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<S3Event>| {
+        let (cache, s3) = (Arc::clone(&cache), s3.clone());
+        async move {
+            let summary = cache.sync_documents(&s3, &event.payload).await;
+            cache.flush_metrics();
+            let summary = summary?;
+            Ok::<_, lambda_runtime::Error>(format!(
+                "updated {}, removed {}, skipped {}",
+                summary.updated, summary.removed, summary.skipped
+            ))
+        }
     }))
     .await
 }

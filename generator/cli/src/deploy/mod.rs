@@ -4,6 +4,7 @@
 //! The AWS configuration is the SDK's default chain, so `AWS_REGION`, `AWS_PROFILE`
 //! and `AWS_ENDPOINT_URL` (for a local endpoint such as moto) apply as usual.
 
+pub mod parameters;
 pub mod plan;
 pub mod steps;
 
@@ -57,6 +58,13 @@ pub enum DeployError {
         /// CloudFormation's limit on `TemplateBody`, bytes.
         limit: usize,
     },
+    /// Template parameters without a default were given no value.
+    #[error(
+        "the template needs a value for {} parameter(s) without a default; pass each as --param NAME=VALUE:\n{}",
+        .0.len(),
+        .0.iter().map(|parameter| format!("  {parameter}")).collect::<Vec<_>>().join("\n")
+    )]
+    MissingParameters(Vec<parameters::MissingParameter>),
     /// The stack lacks a resource the spec declares (it was deployed from another spec).
     #[error("stack {stack} has no resource {logical_id}: was it deployed from this spec?")]
     MissingResource {
@@ -148,6 +156,18 @@ pub async fn upload_template(
     Ok(format!("https://{bucket}.s3.{region}.amazonaws.com/{key}"))
 }
 
+/// Fails with every parameter of `template` that has no default and is not in `given`
+/// ([`DeployError::MissingParameters`]); [`deploy`] checks this first, before any AWS call.
+pub fn check_parameters(template: &str, given: &[(String, String)]) -> Result<(), DeployError> {
+    let missing = parameters::missing_parameters(template, given)
+        .map_err(aws("reading the template's parameters"))?;
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(DeployError::MissingParameters(missing))
+    }
+}
+
 /// Deploys `template` (the spec's CloudFormation) as stack `options.stack` through
 /// change sets, writing progress lines to `progress` as stack events arrive. A template
 /// over [`TEMPLATE_BODY_INLINE`] bytes is deployed from `options.template_url`.
@@ -163,6 +183,7 @@ pub async fn deploy(
     options: &DeployOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<DeployOutcome, DeployError> {
+    check_parameters(template, &options.parameters)?;
     if template.len() > TEMPLATE_BODY_INLINE && options.template_url.is_none() {
         return Err(DeployError::TemplateTooLarge {
             size: template.len(),

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use cachegen_runtime::TieredCache;
 use cachegen_runtime::aws_config::SdkConfig;
 use cachegen_runtime::config::{MemoryLimit, s3_client};
-use cachegen_runtime::store::{DynamoLayout, DynamoStore, S3Overflow};
+use cachegen_runtime::store::{DynamoLayout, DynamoStore, S3Overflow, SortKeyType};
 
 pub use item::{DynamicType, ItemError, Params};
 
-use cachegen_compiler::ir::{Bucket, CacheModel, DataType, Table};
+use cachegen_compiler::ir::{AttributeType, Bucket, CacheModel, DataType, Table};
 
 /// Why a deployed resource cannot be found.
 #[derive(Debug, thiserror::Error)]
@@ -127,9 +127,18 @@ const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The item layout of `table`, as the generated module's `layout()` builds it.
 pub fn layout(table: &Table) -> DynamoLayout {
-    DynamoLayout::builder(table.partition_key.name.clone())
-        .ttl_attribute(table.ttl_attribute.clone())
-        .build()
+    let builder = DynamoLayout::builder(table.partition_key.name.clone());
+    let builder = match &table.sort_key {
+        Some(sort_key) => {
+            let kind = match sort_key.kind {
+                AttributeType::N => SortKeyType::N,
+                AttributeType::S | AttributeType::B => SortKeyType::S,
+            };
+            builder.sort_key_from_keys(sort_key.name.clone(), kind)
+        }
+        None => builder,
+    };
+    builder.ttl_attribute(table.ttl_attribute.clone()).build()
 }
 
 /// A strict cache (no in-process layer; store failures are errors) on the deployed table

@@ -23,7 +23,7 @@
 //! line and column, with a caret.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use heck::{ToLowerCamelCase, ToPascalCase, ToShoutySnakeCase, ToSnakeCase};
 use serde_json::{Value, json};
@@ -32,11 +32,12 @@ use tera::{Context, Tera};
 use super::GeneratedFile;
 use crate::ir::{
     CacheModel, DataType, NameTemplate, OVERFLOW_PREFIX, Piece, Ref, Rendering, Template,
+    UserTemplate,
 };
 use crate::output::GENERATED_MARKER;
 use crate::spec::SpecDuration;
 use crate::validate::codes::{self, Code};
-use crate::validate::source::Span;
+use crate::validate::source::{NodePath, SourceMap, Span};
 use crate::validate::{Diagnostic, Diagnostics, SourceFile};
 use crate::view::View;
 
@@ -46,32 +47,83 @@ type Case = fn(&str) -> String;
 /// How many lines from the top of a rendered file its header may sit.
 const HEADER_LINES: usize = 5;
 
-/// The files of the model's templates, read relative to `spec_dir`.
+/// The files of the model's templates, read relative to the folder of the spec at
+/// `spec_path`. Template files that cannot be read are reported together, each at the
+/// spec line that names it.
 pub fn render_all(
     model: &CacheModel,
-    spec_dir: &Path,
+    spec_path: &Path,
     spec_name: &str,
 ) -> Result<Vec<GeneratedFile>, crate::Error> {
-    model
-        .templates
-        .iter()
-        .map(|template| {
-            let path = spec_dir.join(&template.template);
-            let text = std::fs::read_to_string(&path).map_err(|source| crate::Error::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let contents = render(
-                model,
-                spec_name,
-                &SourceFile::new(path.display().to_string(), text),
-            )?;
+    let spec_dir = spec_path.parent().unwrap_or(Path::new(""));
+    let mut sources = Vec::new();
+    let mut unreadable = Vec::new();
+    for template in &model.templates {
+        let path = spec_dir.join(&template.template);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => sources.push((template, SourceFile::new(path.display().to_string(), text))),
+            Err(err) => unreadable.push((template, path, err)),
+        }
+    }
+    if !unreadable.is_empty() {
+        return Err(unreadable_templates(spec_path, &unreadable));
+    }
+    sources
+        .into_iter()
+        .map(|(template, source)| {
             Ok(GeneratedFile {
                 path: template.output.clone().into(),
-                contents,
+                contents: render(model, spec_name, &source)?,
             })
         })
         .collect()
+}
+
+/// Each template file that could not be read, reported at its `outputs.templates` entry.
+/// The model keeps no positions, so the spec is read again for them.
+fn unreadable_templates(
+    spec_path: &Path,
+    unreadable: &[(&UserTemplate, PathBuf, std::io::Error)],
+) -> crate::Error {
+    let text = match std::fs::read_to_string(spec_path) {
+        Ok(text) => text,
+        Err(source) => {
+            return crate::Error::Read {
+                path: spec_path.to_owned(),
+                source,
+            };
+        }
+    };
+    let map = SourceMap::build(&text).ok();
+    let spec_dir = match spec_path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.display().to_string(),
+        _ => ".".to_owned(),
+    };
+    let items = unreadable
+        .iter()
+        .map(|(template, path, err)| {
+            let node = NodePath::parse("outputs.templates").key(template.output.as_str());
+            let span = map.as_ref().and_then(|map| map.value_span(&node));
+            Diagnostic::new(
+                codes::TEMPLATE_FILE,
+                format!(
+                    "cannot read template `{}` for `{}` ({}): {err}",
+                    template.template,
+                    template.output,
+                    path.display()
+                ),
+                span,
+            )
+            .with_hint(format!(
+                "a template's path is relative to the spec's folder ({spec_dir}): correct the path, or copy the template there"
+            ))
+        })
+        .collect();
+    Diagnostics::new(
+        SourceFile::new(spec_path.display().to_string(), text),
+        items,
+    )
+    .into()
 }
 
 /// `template` rendered over the view of `model`, the spec being `spec_name`.
