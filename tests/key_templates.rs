@@ -9,19 +9,24 @@
 //! random parameters, and builds the same keys, tags and key prefixes as the Rust code.
 
 use std::path::Path;
-use std::process::Command;
 
 use cachegen::operate::{DynamicType, Params};
 use cachegen_compiler::ir::{CacheModel, FieldType, ValueType};
 use cachegen_runtime::documents::DocumentType;
 use cachegen_runtime::typed::DataType;
-use cachegen_tests::{examples, workspace_root};
+use cachegen_tests::{examples, typescript, workspace_root};
 use serde_json::{Value, json};
 
 // The tests use part of the module.
 #[allow(dead_code)]
 mod templates {
     include!(concat!(env!("OUT_DIR"), "/templates.rs"));
+}
+
+// The tests use part of the module.
+#[allow(dead_code)]
+mod sort_key_parameters {
+    include!(concat!(env!("OUT_DIR"), "/sort_key_parameters.rs"));
 }
 
 /// Random inputs per data type.
@@ -208,6 +213,7 @@ fn every_kind_of_template_part_renders_alike() {
     check::<FileType>(&model, key!(FileKey { owner, n }));
     check_documents::<FileType>(&model, key!(FileKey { owner, n }));
     check::<SingletonType>(&model, key!(SingletonKey {}));
+    check_documents::<SingletonType>(&model, key!(SingletonKey {}));
 }
 
 #[test]
@@ -357,10 +363,12 @@ fn rust_cases<D: DataType>(model: &CacheModel, key: impl Fn(&Params) -> D::Key) 
                 })
                 .collect();
             let key = key(&canonical);
+            let (partition, sort) = typescript::key_parts(&D::key(&key));
             json!({
                 "data_type": D::NAME,
                 "params": params,
-                "key": D::key(&key),
+                "key": partition,
+                "sort_key": sort,
                 "tags": D::tags(&key),
                 "prefixes": D::key_prefixes(&key),
             })
@@ -368,51 +376,12 @@ fn rust_cases<D: DataType>(model: &CacheModel, key: impl Fn(&Params) -> D::Key) 
         .collect()
 }
 
-/// Runs node over `cases` with the TypeScript module `module` (compiled by tsc, strict)
-/// and checks it builds what the Rust code does.
+/// Runs the TypeScript module `module` over `cases` and checks it builds what the Rust
+/// code does.
 fn check_typescript(module: &Path, cases: &[Value]) {
-    let dir = tempfile::tempdir().unwrap();
-    let tsc = workspace_root().join(".tools/npm/node_modules/.bin/tsc");
-    assert!(
-        tsc.is_file(),
-        "{} is missing: run the suite with scripts/test.sh, which installs typescript",
-        tsc.display()
-    );
-    let compiled = Command::new(&tsc)
-        .args(["--strict", "--noUnusedLocals", "--noUnusedParameters"])
-        .args(["--target", "es2020", "--module", "commonjs", "--outDir"])
-        .arg(dir.path())
-        .arg(module)
-        .output()
-        .unwrap();
-    assert!(
-        compiled.status.success(),
-        "tsc rejects {}:\n{}",
-        module.display(),
-        String::from_utf8_lossy(&compiled.stdout)
-    );
-    // CommonJS, whatever a package.json above the temporary directory says.
-    std::fs::write(dir.path().join("package.json"), r#"{ "type": "commonjs" }"#).unwrap();
-    let cases_path = dir.path().join("cases.json");
-    std::fs::write(&cases_path, serde_json::to_string(cases).unwrap()).unwrap();
-    let runner = dir.path().join("run.js");
-    std::fs::write(&runner, TYPESCRIPT_RUNNER).unwrap();
-    let stem = module.file_stem().unwrap().to_string_lossy();
-    let ran = Command::new("node")
-        .arg(&runner)
-        .arg(dir.path().join(format!("{stem}.js")))
-        .arg(&cases_path)
-        .output()
-        .expect("node is installed");
-    assert!(
-        ran.status.success(),
-        "node: {}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
-    let built: Vec<Value> = serde_json::from_slice(&ran.stdout).unwrap();
-    assert_eq!(built.len(), cases.len());
+    let built = typescript::build_keys(module, cases).unwrap_or_else(|problem| panic!("{problem}"));
     for (case, built) in cases.iter().zip(&built) {
-        for part in ["key", "tags", "prefixes"] {
+        for part in typescript::PARTS {
             assert_eq!(
                 built[part], case[part],
                 "{part} of {} with {}",
@@ -421,21 +390,6 @@ fn check_typescript(module: &Path, cases: &[Value]) {
         }
     }
 }
-
-/// Builds each case's key, tags and prefixes with the module's data type of that name,
-/// parameters typed as the module declares them (u64 and i64 as bigints).
-const TYPESCRIPT_RUNNER: &str = r#"
-const cache = require(process.argv[2]);
-const cases = JSON.parse(require("fs").readFileSync(process.argv[3], "utf8"));
-const typed = { string: (v) => v, bool: (v) => v === "true", u32: Number, u64: BigInt, i64: BigInt };
-const built = cases.map((c) => {
-  const type = Object.values(cache).find((v) => v && v.name === c.data_type);
-  if (!type) throw new Error(`the module has no data type ${c.data_type}`);
-  const key = Object.fromEntries(Object.entries(c.params).map(([n, p]) => [n, typed[p.type](p.value)]));
-  return { key: type.key(key), tags: type.tags(key), prefixes: type.keyPrefixes(key) };
-});
-process.stdout.write(JSON.stringify(built));
-"#;
 
 #[test]
 fn the_typescript_template_builds_the_keys_the_rust_code_does() {
@@ -462,6 +416,40 @@ fn the_typescript_template_builds_the_keys_the_rust_code_does() {
     );
     cases.extend(rust_cases::<FileType>(&model, key!(FileKey { owner, n })));
     cases.extend(rust_cases::<SingletonType>(&model, key!(SingletonKey {})));
+    check_typescript(&path, &cases);
+}
+
+#[test]
+fn the_typescript_template_builds_the_sort_keys_the_rust_code_does() {
+    use sort_key_parameters::*;
+    let spec = workspace_root().join("tests/fixtures/sort_key_parameters.cache.yaml");
+    let model = cachegen_compiler::Project::load(&spec).unwrap().model;
+    let template = workspace_root().join("templates/typescript.ts.tera");
+    let text = std::fs::read_to_string(&template).unwrap();
+    let source = cachegen_compiler::validate::SourceFile::new(template.display().to_string(), text);
+    let module = cachegen_compiler::emit::templates::render(
+        &model,
+        "sort_key_parameters.cache.yaml",
+        &source,
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sorted.ts");
+    std::fs::write(&path, module).unwrap();
+    let mut cases = rust_cases::<OrderType>(&model, key!(OrderKey { user }));
+    cases.extend(rust_cases::<OrderLineType>(
+        &model,
+        key!(OrderLineKey { order, line }),
+    ));
+    cases.extend(rust_cases::<OrderMetaType>(
+        &model,
+        key!(OrderMetaKey { order }),
+    ));
+    cases.extend(rust_cases::<VersionType>(
+        &model,
+        key!(VersionKey { id, n }),
+    ));
+    assert!(cases.iter().all(|case| case["sort_key"].is_string()));
     check_typescript(&path, &cases);
 }
 

@@ -5,123 +5,19 @@
 use std::path::Path;
 
 use cachegen_compiler::Project;
-use cachegen_compiler::emit::terraform::{self as tf, STACK_NAME};
-use cachegen_compiler::ir::{
-    AlarmMetric, REDIS_SECURITY_GROUPS_PARAMETER, REDIS_SUBNETS_PARAMETER, Ref, Role,
-};
+use cachegen_compiler::emit::terraform as tf;
+use cachegen_compiler::ir::{AlarmMetric, Ref};
 use cachegen_runtime::aws_sdk_s3;
 use cachegen_testkit::{TestServer, shared_moto_endpoint, shared_redis_url};
 use cachegen_tests::deployed::{self, Resolver};
-use cachegen_tests::{
-    examples, run, sync_function_inputs, sync_functions, terraform, terraform_plugin_dir,
-    write_files,
-};
-
-/// The stack name the root modules pass in.
-const STACK: &str = "cachegen-test";
-
-/// Writes `project`'s module under `dir/module`, and a root module calling it with a
-/// provider aimed at `endpoint` (dummy credentials), the consumer roles it needs and
-/// `inputs` (such as sync function ARNs).
-fn root_module(dir: &Path, project: &Project, endpoint: &str, extra_inputs: &[(String, String)]) {
-    let files: Vec<_> = project
-        .files(Some(&[cachegen_compiler::ir::Target::Terraform]))
-        .into_iter()
-        .map(|mut file| {
-            file.path = Path::new("module").join(file.path.strip_prefix(tf::DIR).unwrap());
-            file
-        })
-        .collect();
-    write_files(dir, &files);
-    let mut roles = String::new();
-    let mut inputs = format!("  {STACK_NAME} = \"{STACK}\"\n");
-    for (parameter, value) in extra_inputs {
-        inputs.push_str(&format!("  {} = \"{value}\"\n", tf::variable(parameter)));
-    }
-    if creates_redis(project) {
-        for (parameter, id) in [
-            (REDIS_SUBNETS_PARAMETER, "subnet-0123456789abcdef0"),
-            (REDIS_SECURITY_GROUPS_PARAMETER, "sg-0123456789abcdef0"),
-        ] {
-            inputs.push_str(&format!("  {} = [\"{id}\"]\n", tf::variable(parameter)));
-        }
-    }
-    for consumer in &project.model.consumers {
-        let (role, input) = match &consumer.role {
-            Role::Create => continue,
-            Role::Existing(name) => (name.clone(), None),
-            Role::Parameter(parameter) => {
-                (format!("{}-role", consumer.name), Some((parameter, "name")))
-            }
-            Role::ArnParameter(parameter) => {
-                (format!("{}-role", consumer.name), Some((parameter, "arn")))
-            }
-        };
-        let id = cachegen_compiler::emit::resources::terraform_name(&consumer.name);
-        roles.push_str(&format!(
-            "resource \"aws_iam_role\" \"{id}\" {{\n  name = \"{role}\"\n  assume_role_policy = jsonencode({{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"sts:AssumeRole\", Principal = {{ Service = \"lambda.amazonaws.com\" }} }}] }})\n}}\n\n"
-        ));
-        if let Some((parameter, attribute)) = input {
-            inputs.push_str(&format!(
-                "  {} = aws_iam_role.{id}.{attribute}\n",
-                tf::variable(parameter)
-            ));
-        }
-    }
-    // Provider 5.100 needs skip_credentials_validation (else STS GetCallerIdentity) and
-    // skip_requesting_account_id (else IAM GetUser, then STS) to plan with no endpoint;
-    // skip_metadata_api_check only keeps it off the EC2 metadata service.
-    let root = format!(
-        r#"provider "aws" {{
-  region                      = "us-east-1"
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  s3_use_path_style           = true
-
-  endpoints {{
-    cloudwatch = "{endpoint}"
-    dynamodb   = "{endpoint}"
-    elasticache = "{endpoint}"
-    iam        = "{endpoint}"
-    lambda     = "{endpoint}"
-    s3         = "{endpoint}"
-    secretsmanager = "{endpoint}"
-    sts        = "{endpoint}"
-  }}
-}}
-
-{roles}module "cache" {{
-  source = "./module"
-{inputs}}}
-"#
-    );
-    std::fs::write(dir.join("main.tf"), root).unwrap();
-}
-
-/// Whether the module creates a Redis (ElastiCache Serverless).
-fn creates_redis(project: &Project) -> bool {
-    let redis = project.model.store.redis();
-    redis.is_some_and(|redis| redis.created.is_some())
-}
+use cachegen_tests::terraform_root::{STACK, creates_redis, init, root_module};
+use cachegen_tests::{examples, run, sync_function_inputs, sync_functions, terraform, write_files};
 
 /// Runs `terraform <args>` in `dir`, failing on an error, and returns what it printed.
 fn step(dir: &Path, args: &[&str]) -> String {
     let mut command = terraform(dir).expect("terraform is installed");
     command.args(args);
     run(command)
-}
-
-fn init(dir: &Path) -> bool {
-    let Some(mut init) = terraform(dir) else {
-        return false;
-    };
-    init.args(["init", "-backend=false", "-input=false", "-no-color"])
-        .arg(format!("-plugin-dir={}", terraform_plugin_dir().display()));
-    run(init);
-    true
 }
 
 #[test]
@@ -154,7 +50,13 @@ fn every_example_module_validates_and_plans_offline() {
     for (name, project) in examples() {
         let dir = tempfile::tempdir().unwrap();
         let functions = sync_function_inputs(&project.model, STACK);
-        root_module(dir.path(), &project, moto.url(), &functions.parameters);
+        root_module(
+            dir.path(),
+            &project,
+            moto.url(),
+            STACK,
+            &functions.parameters,
+        );
         if !init(dir.path()) {
             return;
         }
@@ -184,7 +86,13 @@ async fn every_example_module_applies_to_moto_verifies_and_destroys() {
         }
         let dir = tempfile::tempdir().unwrap();
         let functions = sync_functions(&sdk, &project.model, STACK).await;
-        root_module(dir.path(), &project, &endpoint, &functions.parameters);
+        root_module(
+            dir.path(),
+            &project,
+            &endpoint,
+            STACK,
+            &functions.parameters,
+        );
         if !init(dir.path()) {
             return;
         }
@@ -557,7 +465,7 @@ fn split_dashboards_and_policies_apply_to_moto() {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    root_module(dir.path(), &project, &endpoint, &[]);
+    root_module(dir.path(), &project, &endpoint, STACK, &[]);
     if !init(dir.path()) {
         return;
     }
@@ -604,6 +512,7 @@ fn the_provider_applies_index_changes_one_update_table_call_each() {
             dir.path(),
             &Project::load(&spec).unwrap(),
             &proxy.endpoint(),
+            STACK,
             &[],
         );
     };
@@ -646,7 +555,13 @@ async fn a_created_sync_function_plans_applies_to_moto_and_destroys() {
     let sdk = cachegen_tests::moto_sdk(&endpoint).await;
     let functions = sync_functions(&sdk, &project.model, STACK).await;
     let dir = tempfile::tempdir().unwrap();
-    root_module(dir.path(), &project, &endpoint, &functions.parameters);
+    root_module(
+        dir.path(),
+        &project,
+        &endpoint,
+        STACK,
+        &functions.parameters,
+    );
     std::fs::write(
         dir.path().join("outputs.tf"),
         "output \"function_arn\" {\n  value = module.cache.documents_sync_function_arn\n}\n",
@@ -692,7 +607,7 @@ async fn a_redis_url_from_a_variable_or_a_secret_reaches_the_functions() {
             true => vec![("RedisUrl".to_owned(), url.clone())],
             false => Vec::new(),
         };
-        root_module(dir.path(), &project, &moto.endpoint(), &inputs);
+        root_module(dir.path(), &project, &moto.endpoint(), STACK, &inputs);
         // The secret exists before the module reads it, as it would in an account.
         let root = format!(
             "output \"environment\" {{\n  value     = module.cache.environment\n  sensitive = true\n}}\n\n\

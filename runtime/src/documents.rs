@@ -42,7 +42,10 @@ pub trait DocumentType: DataType {
 /// (such as `/`): that is what marks where the parameter before it ends.
 pub fn split_object_key(object_key: &str, literals: &[&str]) -> Option<Vec<String>> {
     let (first, rest) = literals.split_first()?;
-    let (last, between) = rest.split_last()?;
+    // Without parameters, the key is its one literal.
+    let Some((last, between)) = rest.split_last() else {
+        return (object_key == *first).then(Vec::new);
+    };
     let mut remaining = object_key.strip_prefix(first)?;
     let mut parts = Vec::with_capacity(literals.len() - 1);
     for literal in between {
@@ -390,5 +393,16 @@ mod tests {
             split_object_key("42", &["", ""]),
             Some(vec!["42".to_owned()])
         );
+    }
+
+    #[test]
+    fn an_object_key_without_parameters_is_its_literal() {
+        let literals = ["docs/settings.json"];
+        assert_eq!(
+            split_object_key("docs/settings.json", &literals),
+            Some(Vec::new())
+        );
+        assert_eq!(split_object_key("docs/other.json", &literals), None);
+        assert_eq!(split_object_key("docs/settings.json.bak", &literals), None);
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod counting;
 pub mod deployed;
+pub mod terraform_root;
+pub mod typescript;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
