@@ -3,7 +3,8 @@
 //! get_many, wrap under a lease, delete's tombstone, index queries, clear), and the
 //! runtime's own items (stamps) take the sort value it keeps for them. A request the table
 //! refuses reads as what was asked and why. Runs on moto and, in the suite's second pass,
-//! on dynalite.
+//! on dynalite. An index attribute with an empty value leaves the item out of the index
+//! rather than failing the write (found by the conformance harness).
 //!
 //! Run: `cargo test -p cachegen-runtime --test sort_keys`.
 
@@ -308,4 +309,25 @@ async fn a_refused_request_says_what_was_asked_of_which_table_and_why() {
     // The SDK's error, raw response and all, is one step down the chain.
     let source = std::error::Error::source(store_error.as_ref()).expect("the SDK error");
     assert!(format!("{source:?}").contains("ValidationException"));
+}
+
+#[tokio::test]
+async fn an_empty_index_attribute_leaves_the_item_out_of_the_index() {
+    let setup = Setup::new(SortKeyType::S).await;
+    let cache = setup.cache();
+    let key = format!("order#2{SEP}LINE#1");
+    let options = WriteOptions::ttl(MINUTE).attribute("owner", AttrValue::S(String::new()));
+    cache
+        .set_with(&key, &"unowned".to_owned(), &options)
+        .await
+        .unwrap();
+    let item = setup
+        .raw("dev#order#2", AttributeValue::S("LINE#1".into()))
+        .await
+        .unwrap();
+    assert!(item.contains_key("value") && !item.contains_key("owner"));
+    assert_eq!(
+        setup.cache().get::<String>(&key).await.unwrap().as_deref(),
+        Some("unowned")
+    );
 }

@@ -231,7 +231,7 @@ impl DynamoLayoutBuilder {
 /// | `ttl_attribute` (optional) | N | `expiresAt` + grace (default 1 h), for the table's TTL; may be `expiresAt` itself |
 /// | `createdAt` | N | when the value's origin read began, epoch seconds |
 /// | `leaseHolder`, `leaseExpiresAt` | S, N | the key's lease (cross-process single-flight), epoch ms |
-/// | extra attributes | S/N | per-write attributes, for GSIs; layout attributes win on a name clash |
+/// | extra attributes | S/N | per-write attributes, for GSIs; layout attributes win on a name clash; an empty string is left out (DynamoDB refuses it as an index key) |
 ///
 /// Every read is strongly consistent, so a delete that returned is seen by every read
 /// that starts after it. A delete writes a tombstone (the key and a new version, reclaimed
@@ -1020,9 +1020,13 @@ impl CacheStore for DynamoStore {
         let l = &self.layout;
         let version = Version::fresh();
         let expires_at_s = entry.expires_at_ms.div_ceil(1000);
+        // Extra attributes key indexes, and DynamoDB refuses an empty string as an index
+        // key: an empty one is left out, so the item stays out of that index (a sparse
+        // index) instead of the whole write failing.
         let mut item: Item = entry
             .attributes
             .iter()
+            .filter(|(_, v)| !matches!(v, AttrValue::S(text) if text.is_empty()))
             .map(|(k, v)| (k.clone(), attr(v)))
             .collect();
         item.extend(self.key(key));
