@@ -117,7 +117,9 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
             summary.removed += applied.removed;
         })
     });
-    let sync_fn = (!model.buckets.is_empty()).then(|| {
+    // A bucket that only holds large values' bodies has no events to apply.
+    let has_documents = model.data_types.iter().any(|dt| dt.document.is_some());
+    let sync_fn = has_documents.then(|| {
         quote! {
             /// Applies an S3 event notification to every document type: the body of the
             /// sync Lambda the bucket notifies. Records no type recognises are skipped.
