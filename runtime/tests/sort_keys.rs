@@ -3,8 +3,9 @@
 //! get_many, wrap under a lease, delete's tombstone, index queries, clear), and the
 //! runtime's own items (stamps) take the sort value it keeps for them. A request the table
 //! refuses reads as what was asked and why. Runs on moto and, in the suite's second pass,
-//! on dynalite. An index attribute with an empty value leaves the item out of the index
-//! rather than failing the write (found by the conformance harness).
+//! on dynalite. An index key attribute DynamoDB would refuse (empty, or over its 2,048
+//! bytes) leaves the item out of the index rather than failing the write (found by the
+//! conformance harness).
 //!
 //! Run: `cargo test -p cachegen-runtime --test sort_keys`.
 
@@ -22,7 +23,7 @@ use aws_sdk_dynamodb::types::{
 };
 use cachegen_runtime::config::MemoryLimit;
 use cachegen_runtime::query::IndexQuery;
-use cachegen_runtime::store::{AttrValue, DynamoLayout, DynamoStore, SortKeyType};
+use cachegen_runtime::store::{AttrValue, DynamoLayout, DynamoStore, IndexKeyRole, SortKeyType};
 use cachegen_runtime::{BoxError, CacheError, TieredCache, WriteOptions};
 use cachegen_testkit::{shared_moto_endpoint, unique_name};
 use common::{dynamo_client, wait_until_active};
@@ -93,6 +94,7 @@ impl Setup {
         let layout = DynamoLayout::builder("pk")
             .sort_key_from_keys("sk", kind)
             .ttl_attribute("ttl")
+            .index_key("owner", IndexKeyRole::Partition)
             .build();
         let store = Arc::new(DynamoStore::new(client.clone(), &table, layout));
         Self {
@@ -312,22 +314,36 @@ async fn a_refused_request_says_what_was_asked_of_which_table_and_why() {
 }
 
 #[tokio::test]
-async fn an_empty_index_attribute_leaves_the_item_out_of_the_index() {
+async fn an_index_key_dynamodb_refuses_leaves_the_item_out_of_the_index() {
     let setup = Setup::new(SortKeyType::S).await;
     let cache = setup.cache();
-    let key = format!("order#2{SEP}LINE#1");
-    let options = WriteOptions::ttl(MINUTE).attribute("owner", AttrValue::S(String::new()));
-    cache
-        .set_with(&key, &"unowned".to_owned(), &options)
-        .await
-        .unwrap();
-    let item = setup
-        .raw("dev#order#2", AttributeValue::S("LINE#1".into()))
-        .await
-        .unwrap();
-    assert!(item.contains_key("value") && !item.contains_key("owner"));
-    assert_eq!(
-        setup.cache().get::<String>(&key).await.unwrap().as_deref(),
-        Some("unowned")
-    );
+    // Empty, one byte over the partition key limit, and exactly at it.
+    for (n, owner, indexed) in [
+        (1, String::new(), false),
+        (2, "o".repeat(2049), false),
+        (3, "o".repeat(2048), true),
+    ] {
+        let key = format!("order#{n}{SEP}LINE#1");
+        let options = WriteOptions::ttl(MINUTE).attribute("owner", AttrValue::S(owner));
+        cache
+            .set_with(&key, &format!("v{n}"), &options)
+            .await
+            .unwrap();
+        let item = setup
+            .raw(
+                &format!("dev#order#{n}"),
+                AttributeValue::S("LINE#1".into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (item.contains_key("value"), item.contains_key("owner")),
+            (true, indexed),
+            "owner #{n}"
+        );
+        assert_eq!(
+            setup.cache().get::<String>(&key).await.unwrap(),
+            Some(format!("v{n}"))
+        );
+    }
 }

@@ -262,6 +262,36 @@ pub struct KeyAttribute {
     pub kind: AttributeType,
 }
 
+/// How an attribute keys a global secondary index, which bounds its string values
+/// (2,048 bytes for a partition key, 1,024 for a sort key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexKeyRole {
+    /// The index's partition key.
+    Partition,
+    /// The index's sort key.
+    Sort,
+}
+
+impl Table {
+    /// The string attributes keying its indexes, other than the table's own keys, each
+    /// with its role, in index order: what items write as extra attributes.
+    pub fn string_index_keys(&self) -> Vec<(&str, IndexKeyRole)> {
+        let own = |name: &str| {
+            self.partition_key.name == name
+                || self.sort_key.as_ref().is_some_and(|key| key.name == name)
+        };
+        self.indexes
+            .iter()
+            .flat_map(|index| {
+                std::iter::once((&index.partition_key, IndexKeyRole::Partition))
+                    .chain(index.sort_key.as_ref().map(|key| (key, IndexKeyRole::Sort)))
+            })
+            .filter(|(key, _)| key.kind == AttributeType::S && !own(&key.name))
+            .map(|(key, role)| (key.name.as_str(), role))
+            .collect()
+    }
+}
+
 /// A DynamoDB table.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct Table {

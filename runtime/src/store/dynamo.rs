@@ -1,6 +1,6 @@
 //! `DynamoStore`: the shared store on a DynamoDB table.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,6 +85,25 @@ pub enum SortKey {
     },
 }
 
+/// How an attribute keys an index, which bounds the strings DynamoDB takes in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKeyRole {
+    /// An index partition key: at most 2,048 bytes.
+    Partition,
+    /// An index sort key: at most 1,024 bytes.
+    Sort,
+}
+
+impl IndexKeyRole {
+    /// The longest string value DynamoDB takes for a key of this role, in bytes.
+    pub fn max_bytes(self) -> usize {
+        match self {
+            Self::Partition => 2048,
+            Self::Sort => 1024,
+        }
+    }
+}
+
 /// The DynamoDB type of a sort key whose values come from the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKeyType {
@@ -126,6 +145,10 @@ pub struct DynamoLayout {
     /// The item's version (type N): every write, delete and lease sets a new one, and
     /// writes made from a read are conditional on it.
     pub version_attribute: String,
+    /// Extra attributes that key the table's indexes, with the longest string DynamoDB
+    /// takes for each: one it would refuse (empty, or too long) is left out of the item,
+    /// which then stays out of that index rather than failing the write.
+    pub index_keys: BTreeMap<String, usize>,
 }
 
 impl Default for DynamoLayout {
@@ -140,6 +163,7 @@ impl Default for DynamoLayout {
             created_at_attribute: cachegen_names::item::CREATED_AT.into(),
             value_ref_attribute: DEFAULT_VALUE_REF_ATTRIBUTE.into(),
             version_attribute: DEFAULT_VERSION_ATTRIBUTE.into(),
+            index_keys: BTreeMap::new(),
         }
     }
 }
@@ -210,6 +234,17 @@ impl DynamoLayoutBuilder {
         self.0.version_attribute = name.into();
         self
     }
+    /// An attribute that keys an index as its partition or sort key (as both, or in two
+    /// indexes: call once for each; the stricter limit holds).
+    pub fn index_key(mut self, name: impl Into<String>, role: IndexKeyRole) -> Self {
+        let limit = role.max_bytes();
+        self.0
+            .index_keys
+            .entry(name.into())
+            .and_modify(|max| *max = (*max).min(limit))
+            .or_insert(limit);
+        self
+    }
     /// The layout.
     pub fn build(self) -> DynamoLayout {
         self.0
@@ -231,7 +266,7 @@ impl DynamoLayoutBuilder {
 /// | `ttl_attribute` (optional) | N | `expiresAt` + grace (default 1 h), for the table's TTL; may be `expiresAt` itself |
 /// | `createdAt` | N | when the value's origin read began, epoch seconds |
 /// | `leaseHolder`, `leaseExpiresAt` | S, N | the key's lease (cross-process single-flight), epoch ms |
-/// | extra attributes | S/N | per-write attributes, for GSIs; layout attributes win on a name clash; an empty string is left out (DynamoDB refuses it as an index key) |
+/// | extra attributes | S/N | per-write attributes, for GSIs; layout attributes win on a name clash; an empty string, or an index key longer than DynamoDB takes ([`DynamoLayoutBuilder::index_key`]), is left out |
 ///
 /// Every read is strongly consistent, so a delete that returned is seen by every read
 /// that starts after it. A delete writes a tombstone (the key and a new version, reclaimed
@@ -503,6 +538,31 @@ impl DynamoStore {
             .into_iter()
             .filter_map(|item| Some((requested.remove(&identity(&item)?)?.clone(), item)))
             .collect()
+    }
+
+    /// Whether extra attribute `name` can be written as `value`: DynamoDB refuses an empty
+    /// string as an index key, and one longer than its role allows. Such an attribute is
+    /// left out, so the item stays out of that index (a sparse index) instead of the whole
+    /// write failing; empty strings are left out of every extra attribute, since they
+    /// exist to key indexes.
+    fn indexable(&self, key: &str, name: &str, value: &AttrValue) -> bool {
+        let AttrValue::S(text) = value else {
+            return true;
+        };
+        let too_long = self
+            .layout
+            .index_keys
+            .get(name)
+            .is_some_and(|max| text.len() > *max);
+        if too_long {
+            tracing::warn!(
+                key,
+                attribute = name,
+                bytes = text.len(),
+                "index key value too long for DynamoDB: the item is left out of its index"
+            );
+        }
+        !text.is_empty() && !too_long
     }
 
     /// Whether `item` has an expiry, still ahead of the clock.
@@ -1020,13 +1080,10 @@ impl CacheStore for DynamoStore {
         let l = &self.layout;
         let version = Version::fresh();
         let expires_at_s = entry.expires_at_ms.div_ceil(1000);
-        // Extra attributes key indexes, and DynamoDB refuses an empty string as an index
-        // key: an empty one is left out, so the item stays out of that index (a sparse
-        // index) instead of the whole write failing.
         let mut item: Item = entry
             .attributes
             .iter()
-            .filter(|(_, v)| !matches!(v, AttrValue::S(text) if text.is_empty()))
+            .filter(|(name, value)| self.indexable(key, name, value))
             .map(|(k, v)| (k.clone(), attr(v)))
             .collect();
         item.extend(self.key(key));

@@ -36,7 +36,7 @@ mod resilient;
 #[cfg(feature = "dynamodb")]
 pub use dynamo::{
     DEFAULT_VALUE_REF_ATTRIBUTE, DEFAULT_VERSION_ATTRIBUTE, DynamoLayout, DynamoLayoutBuilder,
-    DynamoStore, MAX_ITEM_BYTES, SortKey, SortKeyType,
+    DynamoStore, IndexKeyRole, MAX_ITEM_BYTES, SortKey, SortKeyType,
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "dynamodb")]

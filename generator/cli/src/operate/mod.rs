@@ -13,11 +13,11 @@ use std::sync::Arc;
 use cachegen_runtime::TieredCache;
 use cachegen_runtime::aws_config::SdkConfig;
 use cachegen_runtime::config::{MemoryLimit, s3_client};
-use cachegen_runtime::store::{DynamoLayout, DynamoStore, S3Overflow, SortKeyType};
+use cachegen_runtime::store::{DynamoLayout, DynamoStore, IndexKeyRole, S3Overflow, SortKeyType};
 
 pub use item::{DynamicType, ItemError, Params};
 
-use cachegen_compiler::ir::{AttributeType, Bucket, CacheModel, DataType, Table};
+use cachegen_compiler::ir::{self, AttributeType, Bucket, CacheModel, DataType, Table};
 
 /// Why a deployed resource cannot be found.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +138,18 @@ pub fn layout(table: &Table) -> DynamoLayout {
         }
         None => builder,
     };
-    builder.ttl_attribute(table.ttl_attribute.clone()).build()
+    let builder = builder.ttl_attribute(table.ttl_attribute.clone());
+    table
+        .string_index_keys()
+        .into_iter()
+        .fold(builder, |builder, (name, role)| {
+            let role = match role {
+                ir::IndexKeyRole::Partition => IndexKeyRole::Partition,
+                ir::IndexKeyRole::Sort => IndexKeyRole::Sort,
+            };
+            builder.index_key(name, role)
+        })
+        .build()
 }
 
 /// A strict cache (no in-process layer; store failures are errors) on the deployed table

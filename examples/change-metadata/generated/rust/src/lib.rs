@@ -70,6 +70,9 @@ pub mod metadata {
     pub fn layout() -> runtime::store::DynamoLayout {
         runtime::store::DynamoLayout::builder(PARTITION_KEY)
             .ttl_attribute(TTL_ATTRIBUTE)
+            .index_key("recordType", runtime::store::IndexKeyRole::Partition)
+            .index_key("customerCode", runtime::store::IndexKeyRole::Partition)
+            .index_key("status", runtime::store::IndexKeyRole::Partition)
             .build()
     }
 

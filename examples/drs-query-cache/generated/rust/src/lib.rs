@@ -58,6 +58,7 @@ pub mod query_cache {
     pub fn layout() -> runtime::store::DynamoLayout {
         runtime::store::DynamoLayout::builder(PARTITION_KEY)
             .ttl_attribute(TTL_ATTRIBUTE)
+            .index_key("dataType", runtime::store::IndexKeyRole::Partition)
             .build()
     }
 

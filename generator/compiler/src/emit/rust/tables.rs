@@ -8,7 +8,7 @@ use quote::{format_ident, quote};
 use super::{described, doc, ident};
 use crate::ir::{
     AttributeType, Bucket, BucketEncryption, BucketRef, CacheModel, DOCUMENT_EVENTS, Index,
-    KeyAttribute, ProjectionType, Ref, Table, TableRef,
+    IndexKeyRole, KeyAttribute, ProjectionType, Ref, Table, TableRef,
 };
 
 /// The module of a table's names: `<table>::ENV_VAR` and the rest.
@@ -35,6 +35,14 @@ pub(super) fn table_module(model: &CacheModel, reference: &TableRef, table: &Tab
             AttributeType::S | AttributeType::B => quote! { S },
         };
         quote! { .sort_key_from_keys(SORT_KEY, runtime::store::SortKeyType::#kind) }
+    });
+    // Index keys too long or empty for DynamoDB leave the item out of the index.
+    let index_keys = table.string_index_keys().into_iter().map(|(name, role)| {
+        let role = match role {
+            IndexKeyRole::Partition => quote! { Partition },
+            IndexKeyRole::Sort => quote! { Sort },
+        };
+        quote! { .index_key(#name, runtime::store::IndexKeyRole::#role) }
     });
     let indexes = table.indexes.iter().map(|index| {
         let constant = index_constant(index);
@@ -69,6 +77,7 @@ pub(super) fn table_module(model: &CacheModel, reference: &TableRef, table: &Tab
                 runtime::store::DynamoLayout::builder(PARTITION_KEY)
                     #layout_sort_key
                     .ttl_attribute(TTL_ATTRIBUTE)
+                    #(#index_keys)*
                     .build()
             }
 
