@@ -85,6 +85,24 @@ pub enum SortKey {
     },
 }
 
+/// The DynamoDB type of a sort key whose values come from the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKeyType {
+    /// A string (`S`).
+    S,
+    /// A number (`N`): the key's sort part is its decimal text.
+    N,
+}
+
+impl SortKey {
+    /// The sort key attribute.
+    pub fn attribute(&self) -> &str {
+        match self {
+            Self::Constant { attribute, .. } | Self::FromKey { attribute, .. } => attribute,
+        }
+    }
+}
+
 /// How an attribute keys an index, which bounds the strings DynamoDB takes in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexKeyRole {
@@ -100,24 +118,6 @@ impl IndexKeyRole {
         match self {
             Self::Partition => 2048,
             Self::Sort => 1024,
-        }
-    }
-}
-
-/// The DynamoDB type of a sort key whose values come from the keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKeyType {
-    /// A string (`S`).
-    S,
-    /// A number (`N`): the key's sort part is its decimal text.
-    N,
-}
-
-impl SortKey {
-    /// The sort key attribute.
-    pub fn attribute(&self) -> &str {
-        match self {
-            Self::Constant { attribute, .. } | Self::FromKey { attribute, .. } => attribute,
         }
     }
 }
