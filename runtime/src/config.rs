@@ -18,7 +18,7 @@
 //! (powers of 1024), case-insensitive, with an optional space: `64MiB`, `512 kb`.
 //!
 //! With the `otel` feature, the caches these settings build also record their metrics on
-//! the global OpenTelemetry meter provider ([`metrics::otel`](crate::metrics::otel)).
+//! the global OpenTelemetry meter provider (`metrics::otel`).
 //!
 //! A variable asking for a store or service the runtime was built without (`REDIS_URL`
 //! without the `redis` feature, the overflow bucket without `s3`) is an error naming the

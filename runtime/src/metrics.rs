@@ -1,5 +1,5 @@
 //! Cache metrics, emitted as CloudWatch Embedded Metric Format (EMF) lines, and with the
-//! `otel` feature through OpenTelemetry too ([`otel`]).
+//! `otel` feature through OpenTelemetry too (the `otel` module).
 //!
 //! Lookups only bump atomic counters; [`Metrics::flush`] (call it at the end
 //! of each Lambda invocation) writes one EMF line per data type through a

@@ -188,7 +188,7 @@ impl ConnectionLike for Connection {
 /// An item is a hash: its version `v`, and the value `d` with its expiry `e` (epoch ms),
 /// and/or the lease `lh`/`le`, with a server-side expiry (`PEXPIRE`) for when the value
 /// (or the tombstone, or the lease) lapses. A read is one plain `HMGET` (see
-/// [`ITEM_FIELDS`]); conditional writes, leases and tombstones are Lua scripts, so each is
+/// `ITEM_FIELDS`); conditional writes, leases and tombstones are Lua scripts, so each is
 /// atomic. A stamp is a hash of counters. Extra attributes are
 /// ignored. In a cluster, the keys a script touches together share a slot (see
 /// `redis_cluster.rs` for the key shape), and a prefix or pattern scan visits every
