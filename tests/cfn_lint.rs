@@ -212,7 +212,7 @@ fn generated_spec(seed: u64) -> (String, Option<String>) {
         if rng.chance(40) {
             text.push_str(rng.pick(&[
                 "    partition_key: { name: id, type: S }\n",
-                "    partition_key: { name: hash, type: B }\n",
+                "    partition_key: { name: PK, type: S }\n",
             ]));
         }
         if sort_key {
