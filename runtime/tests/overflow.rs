@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
+    AttributeValue, BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use cachegen_runtime::config::{CacheConfig, MemoryLimit};
@@ -21,6 +21,7 @@ use cachegen_runtime::store::{AttrValue, Attributes, DynamoStore, MAX_ITEM_BYTES
 use cachegen_runtime::typed::{DataType, TypedCache};
 use cachegen_runtime::{CacheError, StoreError, TieredCache, WriteOptions};
 use cachegen_testkit::{SharedServer, shared_moto_endpoint, unique_name};
+use common::{attr_def, key_elem};
 use serde::{Deserialize, Serialize};
 
 const INDEX: &str = "dataType-createdAt-index";
@@ -104,33 +105,19 @@ fn report(id: &str, len: usize) -> Report {
 
 /// A table keyed by `pk` with a GSI on `dataType` and `createdAt`, like the generated one.
 async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
-    let def = |name: &str, kind| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(kind)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
     client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(def("pk", ScalarAttributeType::S))
-        .attribute_definitions(def("dataType", ScalarAttributeType::S))
-        .attribute_definitions(def("createdAt", ScalarAttributeType::N))
-        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(attr_def("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr_def("dataType", ScalarAttributeType::S))
+        .attribute_definitions(attr_def("createdAt", ScalarAttributeType::N))
+        .key_schema(key_elem("pk", KeyType::Hash))
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(INDEX)
-                .key_schema(key("dataType", KeyType::Hash))
-                .key_schema(key("createdAt", KeyType::Range))
+                .key_schema(key_elem("dataType", KeyType::Hash))
+                .key_schema(key_elem("createdAt", KeyType::Range))
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::KeysOnly)

@@ -18,48 +18,34 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
+    AttributeValue, BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use cachegen_runtime::config::MemoryLimit;
 use cachegen_runtime::query::IndexQuery;
 use cachegen_runtime::store::{AttrValue, DynamoLayout, DynamoStore, IndexKeyRole, SortKeyType};
 use cachegen_runtime::{BoxError, CacheError, TieredCache, WriteOptions};
 use cachegen_testkit::{shared_moto_endpoint, unique_name};
-use common::{dynamo_client, wait_until_active};
+use common::{attr_def, dynamo_client, key_elem, wait_until_active};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const SEP: char = '\u{1f}';
 
 /// A table keyed `pk` (S) and `sk` of `kind`, with a keys-only index on `owner`.
 async fn create_table(client: &Client, table: &str, kind: ScalarAttributeType) {
-    let definition = |name: &str, kind: ScalarAttributeType| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(kind)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, key_type: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-            .unwrap()
-    };
     client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(definition("pk", ScalarAttributeType::S))
-        .attribute_definitions(definition("sk", kind))
-        .attribute_definitions(definition("owner", ScalarAttributeType::S))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attr_def("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr_def("sk", kind))
+        .attribute_definitions(attr_def("owner", ScalarAttributeType::S))
+        .key_schema(key_elem("pk", KeyType::Hash))
+        .key_schema(key_elem("sk", KeyType::Range))
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name("by-owner")
-                .key_schema(key("owner", KeyType::Hash))
+                .key_schema(key_elem("owner", KeyType::Hash))
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::KeysOnly)

@@ -103,11 +103,11 @@ pub async fn create_table(client: &Client, table: &str, sort_key: bool) {
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr_def("pk"))
+        .attribute_definitions(attr_def("pk", ScalarAttributeType::S))
         .key_schema(key_elem("pk", KeyType::Hash));
     if sort_key {
         req = req
-            .attribute_definitions(attr_def("sk"))
+            .attribute_definitions(attr_def("sk", ScalarAttributeType::S))
             .key_schema(key_elem("sk", KeyType::Range));
     }
     req.send().await.expect("create table");
@@ -130,15 +130,17 @@ pub async fn wait_until_active(client: &Client, table: &str) {
     panic!("table {table} never became active");
 }
 
-fn attr_def(name: &str) -> AttributeDefinition {
+/// The definition of attribute `name` of type `kind`, for `CreateTable`.
+pub fn attr_def(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
     AttributeDefinition::builder()
         .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
+        .attribute_type(kind)
         .build()
         .unwrap()
 }
 
-fn key_elem(name: &str, kt: KeyType) -> KeySchemaElement {
+/// Attribute `name` as a key of type `kt`, for a key schema.
+pub fn key_elem(name: &str, kt: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder()
         .attribute_name(name)
         .key_type(kt)
