@@ -294,6 +294,7 @@ fn table_names(_store: &dyn CacheStore) -> Option<KeyValue> {
 fn error_type(error: &StoreError) -> &'static str {
     match error {
         StoreError::Backend { .. } => "backend",
+        StoreError::Request { .. } => "request",
         StoreError::Timeout(_) => "timeout",
         StoreError::Unsupported { .. } => "unsupported",
         StoreError::CircuitOpen { .. } => "circuit_open",
