@@ -58,6 +58,7 @@
 
 #![warn(missing_docs)]
 
+mod attributes;
 mod bounded;
 pub mod clock;
 pub mod config;

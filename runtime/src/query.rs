@@ -5,12 +5,7 @@
 //! scope; the values are then read like any other lookup (L1, then one BatchGetItem),
 //! so expired or undecodable items are left out exactly as a `get` would.
 
-use crate::store::AttrValue;
-
-#[cfg(feature = "dynamodb")]
-mod dynamo;
-#[cfg(feature = "dynamodb")]
-pub(crate) use dynamo::query_keys;
+use crate::attributes::AttrValue;
 
 /// A condition on an index's sort key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +23,7 @@ pub enum SortCondition {
 /// Where to continue a query: DynamoDB's `LastEvaluatedKey`, opaque to callers but
 /// printable, so it can travel through an API and come back.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PageToken(String);
+pub struct PageToken(pub(crate) String);
 
 impl PageToken {
     /// The token as text.

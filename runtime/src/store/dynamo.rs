@@ -27,6 +27,8 @@ use crate::clock::{self, Clock};
 use crate::error::StoreError;
 use crate::query::{IndexQuery, PageToken};
 
+mod query;
+
 /// DynamoDB's maximum item size, 400 KB.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// Default name of [`DynamoLayout::value_ref_attribute`].
@@ -1338,7 +1340,7 @@ impl CacheStore for DynamoStore {
         query: &IndexQuery,
         key_prefix: &str,
     ) -> Result<(Vec<String>, Option<PageToken>), StoreError> {
-        crate::query::query_keys(self, query, key_prefix).await
+        query::query_keys(self, query, key_prefix).await
     }
 
     async fn read_attributes(

@@ -12,11 +12,12 @@
 //! the number of entries they cover. Internal items live under keys that start with
 //! [`INTERNAL_KEY_MARKER`], which no data key can start with.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use crate::attributes::{AttrValue, Attributes};
 use crate::error::StoreError;
 use crate::query::{IndexQuery, PageToken};
 
@@ -115,18 +116,6 @@ pub enum LeaseOutcome {
     /// The item changed since it was read: here it is as it is now.
     Refused(Slot),
 }
-
-/// A store-agnostic attribute value, written on DynamoDB items (for GSIs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttrValue {
-    /// A string.
-    S(String),
-    /// A number, in its decimal string form.
-    N(String),
-}
-
-/// Extra attributes written with an entry; Redis and memory stores ignore them.
-pub type Attributes = BTreeMap<String, AttrValue>;
 
 /// Counters of one stamp item by name; an absent counter is zero.
 pub type Stamp = HashMap<String, u64>;

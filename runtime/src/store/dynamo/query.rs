@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{IndexQuery, PageToken, SortCondition};
+use super::DynamoStore;
+use crate::attributes::AttrValue;
 use crate::error::StoreError;
-use crate::store::{AttrValue, DynamoStore};
+use crate::query::{IndexQuery, PageToken, SortCondition};
 use cachegen_names::sort_key::SEPARATOR;
 
 fn attribute(value: &AttrValue) -> AttributeValue {
@@ -22,7 +23,7 @@ fn attribute(value: &AttrValue) -> AttributeValue {
 /// On a table whose keys carry their sort key, `key_prefix` may hold the fixed text of each
 /// part, joined by [`SEPARATOR`]: a key matches when each of its parts starts with its
 /// own. The table filters on the partition part, and the sort part is matched here.
-pub(crate) async fn query_keys(
+pub(super) async fn query_keys(
     store: &DynamoStore,
     query: &IndexQuery,
     key_prefix: &str,
