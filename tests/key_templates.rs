@@ -398,7 +398,8 @@ fn the_typescript_template_builds_the_keys_the_rust_code_does() {
     let model = cachegen_compiler::Project::load(&spec).unwrap().model;
     let template = workspace_root().join("templates/typescript.ts.tera");
     let text = std::fs::read_to_string(&template).unwrap();
-    let source = cachegen_compiler::validate::SourceFile::new(template.display().to_string(), text);
+    let source =
+        cachegen_compiler::diagnostics::SourceFile::new(template.display().to_string(), text);
     let module =
         cachegen_compiler::emit::templates::render(&model, "templates.cache.yaml", &source)
             .unwrap_or_else(|err| panic!("{err}"));
@@ -426,7 +427,8 @@ fn the_typescript_template_builds_the_sort_keys_the_rust_code_does() {
     let model = cachegen_compiler::Project::load(&spec).unwrap().model;
     let template = workspace_root().join("templates/typescript.ts.tera");
     let text = std::fs::read_to_string(&template).unwrap();
-    let source = cachegen_compiler::validate::SourceFile::new(template.display().to_string(), text);
+    let source =
+        cachegen_compiler::diagnostics::SourceFile::new(template.display().to_string(), text);
     let module = cachegen_compiler::emit::templates::render(
         &model,
         "sort_key_parameters.cache.yaml",

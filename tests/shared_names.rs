@@ -53,7 +53,7 @@ const HOMONYMS: &[(&str, &str, &str)] = &[
         "an HCL output's attribute",
     ),
     (
-        "generator/compiler/src/emit/dashboard.rs",
+        "generator/compiler/src/model/dashboard.rs",
         "\"Misses\"",
         "a dashboard line's label",
     ),

@@ -195,7 +195,7 @@ fn verify_sync_error_alarms(
         let mut show = terraform(dir).unwrap();
         show.args(["state", "show", "-no-color"]).arg(format!(
             "module.cache.aws_cloudwatch_metric_alarm.{}",
-            cachegen_compiler::emit::resources::terraform_name(&alarm.name)
+            cachegen_compiler::model::terraform_name(&alarm.name)
         ));
         let state = run(show);
         for line in [

@@ -55,7 +55,7 @@ pub fn root_module(
                 (format!("{}-role", consumer.name), Some((parameter, "arn")))
             }
         };
-        let id = cachegen_compiler::emit::resources::terraform_name(&consumer.name);
+        let id = cachegen_compiler::model::terraform_name(&consumer.name);
         roles.push_str(&format!(
             "resource \"aws_iam_role\" \"{id}\" {{\n  name = \"{role}\"\n  assume_role_policy = jsonencode({{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"sts:AssumeRole\", Principal = {{ Service = \"lambda.amazonaws.com\" }} }}] }})\n}}\n\n"
         ));

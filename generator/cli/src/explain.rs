@@ -1,6 +1,6 @@
 //! `cachegen explain CG0310`: a diagnostic code's page, as the book's index shows it.
 
-use cachegen_compiler::validate::codes::Code;
+use cachegen_compiler::diagnostics::codes::Code;
 
 /// Why a code cannot be explained.
 #[derive(Debug, thiserror::Error)]

@@ -42,7 +42,7 @@ enum ErrorFormat {
 static ERROR_FORMAT: std::sync::OnceLock<ErrorFormat> = std::sync::OnceLock::new();
 
 /// Prints a spec's problems as `--error-format` asks.
-fn report_problems(diagnostics: &cachegen_compiler::validate::Diagnostics) {
+fn report_problems(diagnostics: &cachegen_compiler::diagnostics::Diagnostics) {
     eprint!("{diagnostics}");
     if ERROR_FORMAT.get() == Some(&ErrorFormat::Github) {
         print!("{}", diagnostics.render_github());
@@ -597,7 +597,7 @@ fn build(args: &BuildArgs, force: bool) -> Result<ExitCode> {
             eprintln!(
                 "error: {} was not written by cachegen (it has no `{}` header)",
                 path.display(),
-                output::GENERATED_MARKER.trim_end()
+                cachegen_compiler::emit::GENERATED_MARKER.trim_end()
             );
         }
         eprintln!(
@@ -692,7 +692,7 @@ fn docs(spec: &Path, out: Option<PathBuf>, template: Option<PathBuf>) -> Result<
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let template =
-                cachegen_compiler::validate::SourceFile::new(path.display().to_string(), text);
+                cachegen_compiler::diagnostics::SourceFile::new(path.display().to_string(), text);
             match docs::render_with(&project.model, &project.spec_name(), &template) {
                 Ok(page) => page,
                 Err(diagnostics) => {
@@ -795,7 +795,7 @@ fn breaking(args: &BreakingArgs) -> Result<ExitCode> {
     let spec = args.spec.path();
     let bytes = std::fs::read(spec).with_context(|| format!("reading {}", spec.display()))?;
     let compiled = validate::decode(&spec.display().to_string(), &bytes)
-        .and_then(|file| validate::compile(&file).map(|model| (file, model)));
+        .and_then(|file| cachegen_compiler::compile(&file).map(|model| (file, model)));
     let (file, new) = match compiled {
         Ok(compiled) => compiled,
         Err(diagnostics) => {

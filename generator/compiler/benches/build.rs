@@ -11,9 +11,10 @@ use std::fmt::Write;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use cachegen_compiler::compile_for;
+use cachegen_compiler::diagnostics::SourceFile;
 use cachegen_compiler::emit;
 use cachegen_compiler::ir::Target;
-use cachegen_compiler::validate::{SourceFile, compile_for};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const TABLES: usize = 20;

@@ -30,10 +30,14 @@ pub mod annotation;
 pub mod breaking;
 mod builder;
 pub mod cost;
+pub mod diagnostics;
 pub mod emit;
 pub mod ir;
+pub mod limit_check;
 pub mod limits;
+pub mod model;
 pub mod output;
+mod pipeline;
 pub mod spec;
 pub mod validate;
 pub mod view;
@@ -41,9 +45,10 @@ pub mod view;
 use std::path::{Path, PathBuf};
 
 pub use builder::Builder;
+use diagnostics::Diagnostics;
 use emit::GeneratedFile;
 use ir::{CacheModel, Target};
-use validate::{Diagnostics, SourceFile};
+pub use pipeline::{compile, compile_for, compile_text};
 
 /// The commented starter spec `cachegen init` writes.
 pub const STARTER_SPEC: &str = include_str!("../templates/starter.cache.yaml");
@@ -86,11 +91,6 @@ pub enum Error {
     NoOutDir,
 }
 
-/// Compiles spec text; `name` is how diagnostics refer to it.
-pub fn compile_text(name: &str, text: &str) -> Result<CacheModel, Diagnostics> {
-    validate::compile(&SourceFile::new(name, text))
-}
-
 /// A spec file compiled into its model.
 #[derive(Clone, Debug)]
 pub struct Project {
@@ -118,7 +118,7 @@ impl Project {
             source,
         })?;
         let file = validate::decode(&spec_path.display().to_string(), &bytes)?;
-        let model = validate::compile_for(&file, targets)?;
+        let model = compile_for(&file, targets)?;
         Ok(Self { spec_path, model })
     }
 

@@ -1,72 +1,82 @@
-//! The finished model against AWS's documented limits ([`crate::limits`]): what every
-//! target declares (tags, projected attributes, alarm actions and names, IAM policies per
-//! role, Lambda's environment), and what each CloudFormation or SAM template the build
-//! writes holds (its size, resources, parameters, outputs, descriptions, logical IDs).
+//! The stage after printing: the model and the printed templates against AWS's
+//! documented limits ([`crate::limits`]). What every target declares (tags, projected
+//! attributes, alarm actions and names, IAM policies per role, Lambda's environment), and
+//! what each CloudFormation or SAM template the build writes holds (its size, resources,
+//! parameters, outputs, descriptions, logical IDs).
 //!
-//! Dashboards and IAM policies are split by the emitters, so they need no check here;
-//! what cannot be split is refused, naming the limit and what to change.
+//! Dashboards and IAM policies are split by the model, so they need no check here; what
+//! cannot be split is refused, naming the limit and what to change.
 
 use std::collections::BTreeMap;
 
 use heck::ToPascalCase;
 use serde_json::Value as Json;
 
-use super::source::NodePath;
-use super::{Checker, codes};
-use crate::emit::resources::{Infrastructure, Roles};
-use crate::emit::{cloudformation, sam};
-use crate::ir::{CacheModel, ProjectionType, Role, Target};
+use crate::diagnostics::Reporter;
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
+use crate::ir::{CacheModel, ProjectionType, Role};
 use crate::limits::*;
+use crate::model::{Infrastructure, Roles};
 
-impl Checker<'_> {
-    /// Checks `model` against AWS's limits for `targets`; returns what the build should
-    /// say without refusing it.
-    pub(super) fn limits(
-        &mut self,
-        model: &CacheModel,
-        targets: &[Target],
-        spec_name: &str,
-    ) -> Vec<String> {
-        let infrastructure = Infrastructure::new(model, Roles::Created);
-        self.tags_per_resource(model);
-        self.projected_attributes(model);
-        self.alarms_within_limits(&infrastructure);
-        self.dashboard_names(&infrastructure);
-        self.role_policies(&infrastructure);
-        self.lambda_environment(&infrastructure);
-        let mut notes = Vec::new();
-        for target in targets {
-            let (file, value, text) = match target {
-                Target::Cloudformation => {
-                    let value = cloudformation::template(model);
-                    let text = cloudformation::render_template(model, spec_name, &value);
-                    ("cloudformation.yaml", value, text)
-                }
-                Target::Sam => {
-                    let value = sam::template(model);
-                    let text = sam::render_template(model, spec_name, &value);
-                    ("sam.yaml", value, text)
-                }
-                Target::Terraform | Target::Rust => continue,
-            };
-            self.template_limits(model, file, &value, text.len());
-            if text.len() > TEMPLATE_BODY_INLINE && text.len() <= TEMPLATE_BODY_S3 {
-                notes.push(format!(
-                    "{file} is {} bytes, over the {} bytes CloudFormation takes inline: deploy it \
-                     from S3 (`cachegen deploy --template-bucket <bucket>`)",
-                    thousands(text.len()),
-                    thousands(TEMPLATE_BODY_INLINE)
-                ));
-            }
+/// A CloudFormation or SAM template as the build prints it.
+#[derive(Debug)]
+pub struct PrintedTemplate {
+    /// Its file name, such as `cloudformation.yaml`.
+    pub file: &'static str,
+    /// The template.
+    pub template: Json,
+    /// Its size as written, bytes.
+    pub size: usize,
+}
+
+/// Checks `model`, and the `printed` templates of the targets the build writes, against
+/// AWS's limits, reporting what breaks one to `report`; returns what the build should say
+/// without refusing it.
+pub fn check(
+    report: &mut Reporter<'_>,
+    model: &CacheModel,
+    printed: &[PrintedTemplate],
+) -> Vec<String> {
+    let mut check = LimitCheck { report };
+    let infrastructure = Infrastructure::new(model, Roles::Created);
+    check.tags_per_resource(model);
+    check.projected_attributes(model);
+    check.alarms_within_limits(&infrastructure);
+    check.dashboard_names(&infrastructure);
+    check.role_policies(&infrastructure);
+    check.lambda_environment(&infrastructure);
+    let mut notes = Vec::new();
+    for PrintedTemplate {
+        file,
+        template,
+        size,
+    } in printed
+    {
+        check.template_limits(model, file, template, *size);
+        if *size > TEMPLATE_BODY_INLINE && *size <= TEMPLATE_BODY_S3 {
+            notes.push(format!(
+                "{file} is {} bytes, over the {} bytes CloudFormation takes inline: deploy it \
+                 from S3 (`cachegen deploy --template-bucket <bucket>`)",
+                thousands(*size),
+                thousands(TEMPLATE_BODY_INLINE)
+            ));
         }
-        notes
     }
+    notes
+}
 
+/// Where problems go while the checks run.
+struct LimitCheck<'r, 'a> {
+    report: &'r mut Reporter<'a>,
+}
+
+impl LimitCheck<'_, '_> {
     /// A template's size, counts, description, parameter values and logical IDs.
     fn template_limits(&mut self, model: &CacheModel, file: &str, template: &Json, size: usize) {
         let data_types = NodePath::parse("data_types");
         if size > TEMPLATE_BODY_S3 {
-            self.key_error(
+            self.report.key_error(
                 codes::TEMPLATE_SIZE,
                 &data_types,
                 format!(
@@ -85,7 +95,7 @@ impl Checker<'_> {
         let resources = count("Resources");
         if resources > TEMPLATE_RESOURCES {
             let (path, what) = self.largest_resource_section(template);
-            self.key_error(
+            self.report.key_error(
                 codes::TEMPLATE_RESOURCES,
                 &path,
                 format!(
@@ -103,7 +113,7 @@ impl Checker<'_> {
             } else {
                 "consumers"
             };
-            self.key_error(
+            self.report.key_error(
                 codes::TEMPLATE_PARAMETERS,
                 &NodePath::parse(path),
                 format!(
@@ -118,7 +128,7 @@ impl Checker<'_> {
         let outputs = count("Outputs");
         if outputs > TEMPLATE_OUTPUTS {
             let (path, what) = self.largest_output_section(model);
-            self.key_error(
+            self.report.key_error(
                 codes::TEMPLATE_OUTPUTS,
                 &path,
                 format!(
@@ -132,7 +142,7 @@ impl Checker<'_> {
         if let Some(description) = &model.description
             && description.len() > TEMPLATE_DESCRIPTION
         {
-            self.error(
+            self.report.error(
                 codes::DESCRIPTION_SIZE,
                 &NodePath::parse("description"),
                 format!(
@@ -158,7 +168,7 @@ impl Checker<'_> {
                 );
             for (path, value) in values {
                 if value.len() > PARAMETER_VALUE {
-                    self.error(
+                    self.report.error(
                         codes::PARAMETER_VALUE_SIZE,
                         &path,
                         format!(
@@ -178,7 +188,7 @@ impl Checker<'_> {
             .flat_map(|map| map.keys());
         for id in ids.filter(|id| id.len() > LOGICAL_ID) {
             let path = self.named_by(model, id);
-            self.key_error(
+            self.report.key_error(
                 codes::NAME_LENGTH,
                 &path,
                 format!(
@@ -283,12 +293,12 @@ impl Checker<'_> {
             let count = count + 1;
             if count > RESOURCE_TAGS {
                 let own = NodePath::parse(section).key(name.as_str()).key("tags");
-                let path = if self.map.get(&own).is_some() {
+                let path = if self.report.map().get(&own).is_some() {
                     own
                 } else {
                     NodePath::parse("defaults.tags")
                 };
-                self.key_error(
+                self.report.key_error(
                     codes::TOO_MANY_TAGS,
                     &path,
                     format!(
@@ -311,7 +321,7 @@ impl Checker<'_> {
                 .map(|index| index.projected_attributes.len())
                 .sum();
             if projected > PROJECTED_ATTRIBUTES {
-                self.key_error(
+                self.report.key_error(
                     codes::PROJECTED_ATTRIBUTES,
                     &NodePath::parse("tables")
                         .key(table.name.as_str())
@@ -335,7 +345,7 @@ impl Checker<'_> {
             let alarm = resource.alarm;
             let path = NodePath::parse("alarms").key(alarm.name.as_str());
             if alarm.actions.len() > ALARM_ACTIONS {
-                self.key_error(
+                self.report.key_error(
                     codes::ALARM_ACTIONS,
                     &path.key("actions"),
                     format!(
@@ -347,7 +357,7 @@ impl Checker<'_> {
                 );
             }
             if alarm.description.chars().count() > ALARM_DESCRIPTION {
-                self.error(
+                self.report.error(
                     codes::DESCRIPTION_SIZE,
                     &path.key("description"),
                     format!(
@@ -361,7 +371,7 @@ impl Checker<'_> {
             }
             let name = infrastructure.max_len(&resource.name);
             if name > ALARM_NAME {
-                self.key_error(
+                self.report.key_error(
                     codes::NAME_LENGTH,
                     &path,
                     format!(
@@ -384,7 +394,7 @@ impl Checker<'_> {
                 (length > DASHBOARD_NAME, dashboard.contents.tables.first())
             {
                 let table = &table.name;
-                self.key_error(
+                self.report.key_error(
                     codes::NAME_LENGTH,
                     &NodePath::parse("tables").key(table.as_str()),
                     format!(
@@ -405,7 +415,7 @@ impl Checker<'_> {
             let created = usize::from(consumer.role == Role::Create);
             let attached = resources.policies.len() + created;
             if attached > ROLE_MANAGED_POLICIES {
-                self.key_error(
+                self.report.key_error(
                     codes::ROLE_POLICIES,
                     &NodePath::parse("consumers")
                         .key(consumer.name.as_str())
@@ -439,7 +449,7 @@ impl Checker<'_> {
             .map(|(name, value)| name.len() + infrastructure.max_len(value))
             .sum();
         if size > LAMBDA_ENVIRONMENT {
-            self.key_error(
+            self.report.key_error(
                 codes::LAMBDA_ENVIRONMENT,
                 &NodePath::parse("tables"),
                 format!(

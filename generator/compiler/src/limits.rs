@@ -1,7 +1,7 @@
 //! AWS's documented limits on what the outputs declare, each with where it is documented.
 //!
 //! Validation refuses a spec whose outputs would break one of them (see
-//! `validate::limits`); the emitters split what can be split (dashboards, IAM policies)
+//! `limit_check`); the model splits what can be split (dashboards, IAM policies)
 //! so that each piece stays within them. Names whose length is only known at deploy time
 //! are measured at their longest ([`max_len`]), so a template that passes here cannot be
 //! refused later for a longer parameter value.

@@ -3,7 +3,7 @@
 //! demands.
 
 use cachegen_compiler::breaking::{Class, Report, compare};
-use cachegen_compiler::validate::SourceFile;
+use cachegen_compiler::diagnostics::SourceFile;
 
 /// The spec every case edits: a keyed table with an index, two data types (one with
 /// declared traffic), and two consumers.

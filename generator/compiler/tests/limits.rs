@@ -4,10 +4,12 @@
 
 use std::fmt::Write;
 
-use cachegen_compiler::emit::{cloudformation, dashboard};
+use cachegen_compiler::compile_for;
+use cachegen_compiler::diagnostics::{Diagnostics, SourceFile};
+use cachegen_compiler::emit::cloudformation;
 use cachegen_compiler::ir::{CacheModel, Target};
 use cachegen_compiler::limits;
-use cachegen_compiler::validate::{Diagnostics, SourceFile, compile_for};
+use cachegen_compiler::model::dashboard;
 use serde_json::Value;
 
 /// Compiles `text` as `cache.yaml`, checking the outputs of `targets` (the spec's own

@@ -2,7 +2,7 @@
 //! builds the keys, tags and key prefixes the generated Rust module built for the driver.
 
 use cachegen_compiler::Project;
-use cachegen_compiler::validate::SourceFile;
+use cachegen_compiler::diagnostics::SourceFile;
 use cachegen_tests::typescript::{PARTS, build_keys};
 use serde_json::Value;
 

@@ -2,8 +2,8 @@
 //! deploy: a record found under another key, or one the new code cannot use.
 
 use super::{Change, Class};
+use crate::diagnostics::source::NodePath;
 use crate::ir::{CacheModel, IdempotentHandler, ValueType};
-use crate::validate::source::NodePath;
 
 /// Every idempotent handler kept from `old` to `new` whose records its retries can no
 /// longer use.

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::diagnostics::source::NodePath;
 use crate::ir::{Access, CacheModel, DataType, Index, KeyAttribute, Ref, Table, TableRef};
-use crate::validate::source::NodePath;
 
 pub use report::{Located, Report};
 

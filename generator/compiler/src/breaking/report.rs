@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::{Change, Class};
 use crate::annotation::{Annotation, Level};
-use crate::validate::SourceFile;
-use crate::validate::source::SourceMap;
+use crate::diagnostics::SourceFile;
+use crate::diagnostics::source::SourceMap;
 
 /// A change with its place in the new spec and whether it was allowed.
 #[derive(Clone, Debug, Serialize)]

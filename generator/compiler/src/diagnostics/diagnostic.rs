@@ -182,7 +182,7 @@ impl std::error::Error for Diagnostics {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::codes;
+    use crate::diagnostics::codes;
 
     #[test]
     fn counts_lines_and_columns_from_one() {

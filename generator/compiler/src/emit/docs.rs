@@ -5,8 +5,8 @@
 //! Users change the page by rendering their own copy of the template instead.
 
 use super::templates;
+use crate::diagnostics::{Diagnostics, SourceFile};
 use crate::ir::CacheModel;
-use crate::validate::{Diagnostics, SourceFile};
 
 /// The built-in template of the page.
 pub const TEMPLATE: &str = include_str!("../../templates/docs.md.tera");

@@ -29,23 +29,19 @@ use heck::{ToLowerCamelCase, ToPascalCase, ToShoutySnakeCase, ToSnakeCase};
 use serde_json::{Value, json};
 use tera::{Context, Tera};
 
-use super::GeneratedFile;
+use super::{GENERATED_MARKER, GeneratedFile, HEADER_LINES, is_generated};
+use crate::diagnostics::codes::{self, Code};
+use crate::diagnostics::source::{NodePath, SourceMap, Span};
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use crate::ir::{
     CacheModel, DataType, NameTemplate, OVERFLOW_PREFIX, Piece, Ref, Rendering, Template,
     UserTemplate,
 };
-use crate::output::GENERATED_MARKER;
 use crate::spec::SpecDuration;
-use crate::validate::codes::{self, Code};
-use crate::validate::source::{NodePath, SourceMap, Span};
-use crate::validate::{Diagnostic, Diagnostics, SourceFile};
 use crate::view::View;
 
 /// A change of an identifier's case, as a filter does it.
 type Case = fn(&str) -> String;
-
-/// How many lines from the top of a rendered file its header may sit.
-const HEADER_LINES: usize = 5;
 
 /// The files of the model's templates, read relative to the folder of the spec at
 /// `spec_path`. Template files that cannot be read are reported together, each at the
@@ -161,11 +157,7 @@ pub fn render(
             "`cachegen ir` prints the JSON view the template reads; `cachegen ir --schema` documents it",
         )
     })?;
-    let has_header = rendered
-        .lines()
-        .take(HEADER_LINES)
-        .any(|line| line.contains(GENERATED_MARKER));
-    if !has_header {
+    if !is_generated(&rendered) {
         return Err(problem(
             codes::TEMPLATE_HEADER,
             format!(

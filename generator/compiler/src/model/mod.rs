@@ -1,7 +1,7 @@
 //! One target-neutral model of the infrastructure, built from the IR: every resource,
 //! policy statement, lifecycle rule, alarm, output and name is decided here, once.
-//! [`cloudformation`](super::cloudformation), [`sam`](super::sam) and
-//! [`terraform`](super::terraform) print it; they decide nothing.
+//! [`cloudformation`](crate::emit::cloudformation), [`sam`](crate::emit::sam) and
+//! [`terraform`](crate::emit::terraform) print it; they decide nothing.
 //!
 //! Values are kept by meaning ([`Value`]): "the ARN of table X" rather than
 //! `Fn::GetAtt` or `aws_dynamodb_table.x.arn`, so each printer spells them in its syntax.
@@ -13,14 +13,16 @@ use std::borrow::Cow;
 
 use heck::ToSnakeCase;
 
-use super::dashboard;
-pub use super::redis::{LAMBDA_VPC_ACCESS, ParameterKind, RedisResource};
+pub mod dashboard;
+mod redis;
+
 use crate::ir::{
     self, Alarm, AlarmQuery, Bucket, BucketEncryption, CacheModel, Comparison, Consumer,
     CreatedFunction, DOCUMENT_EVENTS, DataType, DimensionValue, FINGERPRINT_TAG, MetricStat,
     NamePart, NameTemplate, OVERFLOW_PREFIX, RedisUrl, Role, SyncFunction, Table, table_operations,
 };
 use crate::limits::{self, MANAGED_POLICY_SIZE};
+pub use redis::{LAMBDA_VPC_ACCESS, ParameterKind, RedisResource};
 
 /// Who makes the execution roles of `create` consumers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -966,10 +968,8 @@ impl<'m> Infrastructure<'m> {
             | Value::RoleNameOfArn(_)
             | Value::AwsManagedPolicy(_)
             | Value::FunctionArn(_) => MAX_ARN,
-            Value::RedisAddress | Value::RedisPort | Value::RedisUrl => {
-                super::redis::MAX_URL_LENGTH
-            }
-            Value::GivenRedisUrl(_) => super::redis::MAX_GIVEN_URL_LENGTH,
+            Value::RedisAddress | Value::RedisPort | Value::RedisUrl => redis::MAX_URL_LENGTH,
+            Value::GivenRedisUrl(_) => redis::MAX_GIVEN_URL_LENGTH,
         }
     }
 
@@ -1085,7 +1085,7 @@ impl<'m> Infrastructure<'m> {
         if let Some(redis) = &self.redis {
             outputs.extend(redis.outputs());
         }
-        outputs.extend(super::redis::secret_output(self.model));
+        outputs.extend(redis::secret_output(self.model));
         for function in &self.functions {
             outputs.push(Output {
                 id: Id {
@@ -1161,7 +1161,7 @@ impl<'m> Infrastructure<'m> {
                 };
                 (bucket.env_var.as_str(), value)
             }))
-            .chain(super::redis::environment(self.model, self.redis.as_ref()))
+            .chain(redis::environment(self.model, self.redis.as_ref()))
             .collect()
     }
 }
@@ -1172,7 +1172,7 @@ impl<'m> Infrastructure<'m> {
 /// snake_case name, which has no `-`, so no table's page can be named like another table.
 fn dashboards(model: &CacheModel) -> Vec<Dashboard<'_>> {
     if model.tables.is_empty() {
-        return super::redis::dashboards(model);
+        return redis::dashboards(model);
     }
     let several = model.tables.len() > 1;
     let mut dashboards = Vec::new();
@@ -1284,7 +1284,5 @@ fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
             functions_only: false,
         })
     });
-    spec.chain(roles)
-        .chain(super::redis::parameters(model))
-        .collect()
+    spec.chain(roles).chain(redis::parameters(model)).collect()
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use cachegen_names::env;
 
 use super::dashboard;
-use super::resources::{Dashboard, Id, Output, Parameter, Tag, Value, tags};
+use super::{Dashboard, Id, Output, Parameter, Tag, Value, tags};
 use crate::ir::{
     CacheModel, CreatedRedis, REDIS_SECURITY_GROUPS_PARAMETER, REDIS_SUBNETS_PARAMETER, RedisUrl,
 };

@@ -715,6 +715,30 @@ pub enum Target {
     Rust,
 }
 
+impl Target {
+    /// Where under the output directory the target writes: its file, or its directory
+    /// (ending in `/`).
+    pub const fn output(self) -> &'static str {
+        match self {
+            Self::Cloudformation => "cloudformation.yaml",
+            Self::Sam => "sam.yaml",
+            Self::Terraform => "terraform/",
+            Self::Rust => "rust/",
+        }
+    }
+
+    /// Whether the target writes the file at `path` (relative to the output directory):
+    /// its file, or anything in its directory.
+    pub fn writes(self, path: &str) -> bool {
+        let output = self.output();
+        if output.ends_with('/') {
+            path.starts_with(output)
+        } else {
+            path == output
+        }
+    }
+}
+
 /// The JSON Schema of the spec, as `cachegen schema` prints it.
 pub fn json_schema() -> serde_json::Value {
     let mut schema = schemars::schema_for!(Spec).to_value();

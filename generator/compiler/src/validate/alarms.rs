@@ -2,8 +2,9 @@
 
 use heck::ToPascalCase;
 
-use super::source::NodePath;
-use super::{Checker, codes, names};
+use super::{Checker, names};
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{
     Alarm, AlarmQuery, Bucket, Comparison, Consumer, DimensionValue, MetricStat, Ref, Table,
     TableRef, metric, table_operations,

@@ -2,8 +2,9 @@
 
 use heck::{ToPascalCase, ToShoutySnakeCase};
 
-use super::source::NodePath;
-use super::{Checker, codes, names};
+use super::{Checker, names};
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{
     Bucket, BucketEncryption, BucketEvents, Consumer, CreatedFunction, DataType, Document, Field,
     NameTemplate, Ref, Role, SyncFunction, Table, Template, TemplatePart,

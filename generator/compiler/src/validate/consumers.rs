@@ -5,8 +5,9 @@ use std::collections::{BTreeSet, HashMap};
 use heck::ToPascalCase;
 use indexmap::IndexMap;
 
-use super::source::NodePath;
-use super::{Checker, codes, names};
+use super::{Checker, names};
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{
     BucketGrant, BucketRef, Consumer, DataType, DataTypeRef, Grant, OVERFLOW_PREFIX, Ref, Role,
     Table, TableRef, document_actions, overflow_actions, table_actions,

@@ -1,7 +1,8 @@
 //! Data types: keys, values, lifetimes, index attributes and tags.
 
-use super::source::NodePath;
-use super::{Checker, DEFAULT_TTL, codes, names};
+use super::{Checker, DEFAULT_TTL, names};
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{
     AttributeType, Bucket, DataType, Field, FieldType, IndexRef, ItemAttribute, Ref, Table,
     Template, TemplatePart, ValueType, item,

@@ -4,8 +4,9 @@ use std::collections::HashSet;
 
 use heck::{ToPascalCase, ToSnakeCase};
 
-use super::source::NodePath;
-use super::{Checker, codes, names};
+use super::{Checker, names};
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{Consumer, DataType, IdempotentHandler, Ref, Table, ValueType, table_actions};
 use crate::spec::{self, Access};
 

@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use heck::ToPascalCase;
 
-use super::source::NodePath;
-use super::{Checker, Diagnostic, codes, names};
+use super::{Checker, names};
+use crate::diagnostics::source::NodePath;
+use crate::diagnostics::{Diagnostic, codes};
 use cachegen_names::sort_key;
 
 use crate::ir::{DataType, Field, FieldType, Template, TemplatePart};
@@ -146,13 +147,13 @@ impl Checker<'_> {
                         format!(
                             "data types `{first}` and `{name}` both generate the Rust type `{generated}` (and `{generated}Key`)"
                         ),
-                        self.map.key_span(&here),
+                        self.report.map().key_span(&here),
                     )
                     .with_hint("rename one of them so they differ in more than punctuation or case");
-                    if let Some(span) = self.map.key_span(&there) {
+                    if let Some(span) = self.report.map().key_span(&there) {
                         diagnostic = diagnostic.with_related(span, format!("`{first}` is here"));
                     }
-                    self.problems.push(diagnostic);
+                    self.report.push(diagnostic);
                 }
                 None => {
                     seen.insert(generated, name);
@@ -233,13 +234,13 @@ impl Checker<'_> {
                 "keys of `{}` and `{}` can collide {place}: {reason}",
                 data_type.name, other.name
             ),
-            self.map.value_span(&here),
+            self.report.map().value_span(&here),
         )
         .with_hint(hint);
-        if let Some(span) = self.map.value_span(&there) {
+        if let Some(span) = self.report.map().value_span(&there) {
             diagnostic = diagnostic.with_related(span, format!("the key of `{}`", other.name));
         }
-        self.problems.push(diagnostic);
+        self.report.push(diagnostic);
     }
 }
 

@@ -2,20 +2,16 @@
 
 mod alarms;
 mod buckets;
-pub mod codes;
 mod consumers;
 mod data_types;
-pub mod diagnostic;
 mod idempotency;
 mod keys;
-mod limits;
 mod names;
 mod operations;
 mod outputs;
 mod param_defaults;
 mod parse;
 mod policy;
-pub mod source;
 mod store;
 mod sync_errors;
 mod tables;
@@ -27,14 +23,13 @@ use std::time::Duration;
 use heck::ToPascalCase;
 use sha2::{Digest, Sha256};
 
-use crate::Target;
+use crate::diagnostics::codes::{self, Code};
+use crate::diagnostics::source::{NodePath, SourceMap, Span};
+use crate::diagnostics::{Diagnostics, Reporter, SourceFile};
 use crate::ir::{CacheModel, NameTemplate, Parameter};
 use crate::spec::{Spec, SpecDuration};
-use codes::Code;
-pub use diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use names::TemplateError;
 pub use parse::{closest, decode};
-use source::{NodePath, SourceMap, Span};
 
 /// The longest TTL cachegen accepts. Neither store has a lower hard limit, but an entry
 /// meant to live longer than a year is not cache data: keep it in a table of its own.
@@ -43,49 +38,36 @@ pub const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Store TTL used when neither the data type nor `defaults` sets one.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
-/// Reads, checks and resolves a spec, or returns every problem in it. The outputs of the
-/// spec's targets are checked against AWS's limits.
-pub fn compile(file: &SourceFile) -> Result<CacheModel, Diagnostics> {
-    compile_for(file, None)
+/// A spec checked and resolved into its model.
+#[derive(Debug)]
+pub struct Validated {
+    /// The model; its `notes` are still empty (see [`notes`](Self::notes)).
+    pub model: CacheModel,
+    /// Where the spec's nodes are, for later stages that report problems at one of them.
+    pub map: SourceMap,
+    /// What the build should say without refusing, each where in the spec it is about.
+    pub notes: Vec<(Option<Span>, String)>,
 }
 
-/// [`compile`], checking the outputs of `targets` (the spec's own when `None`) against
-/// AWS's limits: what `build --target` or `deploy` will write or send.
-pub fn compile_for(
-    file: &SourceFile,
-    targets: Option<&[Target]>,
-) -> Result<CacheModel, Diagnostics> {
+/// Reads, checks and resolves a spec, or returns every problem in it.
+pub fn validate(file: &SourceFile) -> Result<Validated, Diagnostics> {
     let parsed = parse::parse(file).map_err(|items| Diagnostics::new(file.clone(), items))?;
     let mut checker = Checker {
         spec: &parsed.spec,
-        map: &parsed.map,
-        problems: parsed.problems,
+        report: Reporter::new(&parsed.map, parsed.problems),
         referenced: BTreeSet::new(),
         notes: Vec::new(),
     };
-    let mut model = checker.model();
-    if checker.problems.is_empty() {
-        let targets = targets.unwrap_or(&model.targets).to_vec();
-        let notes = checker.limits(&model, &targets, &spec_name(&file.name));
-        checker
-            .notes
-            .extend(notes.into_iter().map(|note| (None, note)));
+    let model = checker.model();
+    let Checker { report, notes, .. } = checker;
+    if !report.is_empty() {
+        return Err(Diagnostics::new(file.clone(), report.into_problems()));
     }
-    if !checker.problems.is_empty() {
-        return Err(Diagnostics::new(file.clone(), checker.problems));
-    }
-    model.notes = checker
-        .notes
-        .into_iter()
-        .map(|(span, note)| match span {
-            Some(span) => {
-                let (line, col) = file.line_col(span.start);
-                format!("{}:{line}:{col}: {note}", file.name)
-            }
-            None => note,
-        })
-        .collect();
-    Ok(model)
+    Ok(Validated {
+        model,
+        map: parsed.map,
+        notes,
+    })
 }
 
 /// How generated files name the spec at `path`: its file name (`cache.yaml` when the path
@@ -101,8 +83,7 @@ pub fn spec_name(path: &str) -> String {
 /// parameters some `${...}` names, and what the build should say without refusing.
 struct Checker<'a> {
     spec: &'a Spec,
-    map: &'a SourceMap,
-    problems: Vec<Diagnostic>,
+    report: Reporter<'a>,
     referenced: BTreeSet<String>,
     notes: Vec<(Option<Span>, String)>,
 }
@@ -116,9 +97,7 @@ impl Checker<'_> {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) {
-        let span = self.map.value_span(path);
-        self.problems
-            .push(Diagnostic::new(code, message, span).with_hint(hint));
+        self.report.error(code, path, message, hint);
     }
 
     /// Reports a problem with the key at `path` (a name, rather than its content).
@@ -129,9 +108,7 @@ impl Checker<'_> {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) {
-        let span = self.map.key_span(path);
-        self.problems
-            .push(Diagnostic::new(code, message, span).with_hint(hint));
+        self.report.key_error(code, path, message, hint);
     }
 
     /// Reports `problem` at the value at `path`, if there is one.
@@ -243,7 +220,7 @@ impl Checker<'_> {
         );
     }
 
-    /// The whole model; problems accumulate in `self.problems`.
+    /// The whole model; problems accumulate in `self.report`.
     fn model(&mut self) -> CacheModel {
         let spec = self.spec;
         if spec.version != 1 {
@@ -367,7 +344,8 @@ impl Checker<'_> {
         *parameters = used;
         for parameter in unused {
             let span = self
-                .map
+                .report
+                .map()
                 .key_span(&NodePath::parse("parameters").key(parameter.name.as_str()));
             self.notes.push((
                 span,

@@ -2,8 +2,9 @@
 
 use indexmap::IndexMap;
 
-use super::source::NodePath;
-use super::{Checker, codes};
+use super::Checker;
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{SkipCheck, Traffic};
 use crate::spec;
 

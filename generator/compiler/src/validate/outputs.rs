@@ -1,8 +1,8 @@
 //! What `build` writes: the targets, and the files of users' templates.
 
-use super::source::NodePath;
-use super::{Checker, codes};
-use crate::emit;
+use super::Checker;
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{Target, UserTemplate};
 
 impl Checker<'_> {
@@ -35,9 +35,7 @@ impl Checker<'_> {
                     format!("template output `{output}` is not a plain path inside the output directory"),
                     "write a relative path such as `typescript/cache.ts`, without `.`, `..` or empty parts",
                 );
-            } else if let Some(target) =
-                targets.iter().find(|target| emit::writes(**target, output))
-            {
+            } else if let Some(target) = targets.iter().find(|target| target.writes(output)) {
                 self.key_error(
                     codes::TEMPLATE_OUTPUT,
                     &path,

@@ -1,8 +1,9 @@
 //! Key parameters written as mappings: their fields, and their defaults, each a value of
 //! its parameter's type written into keys as is.
 
-use super::source::NodePath;
-use super::{Checker, codes};
+use super::Checker;
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{Field, FieldType, ParamDefault};
 use crate::spec::{self, ParamDefault as Written};
 

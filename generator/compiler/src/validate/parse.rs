@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use super::codes;
-use super::diagnostic::{Diagnostic, Diagnostics, SourceFile};
-use super::source::{NodePath, Segment, SourceMap, Span};
+use crate::diagnostics::codes;
+use crate::diagnostics::source::{NodePath, Segment, SourceMap, Span};
+use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use crate::spec::{self, Spec};
 
 /// A spec read from text, with the map from its nodes to their positions.

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use super::source::NodePath;
-use super::{Checker, codes};
+use super::Checker;
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{FailSafe, OriginPolicy, TtlBounds};
 use crate::spec::{self, SpecDuration};
 

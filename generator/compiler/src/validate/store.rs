@@ -1,7 +1,8 @@
 //! The shared store: with Redis, no table, and nothing only DynamoDB does.
 
-use super::source::NodePath;
-use super::{Checker, codes, names};
+use super::{Checker, names};
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{CreatedRedis, NamePart, NameTemplate, Redis, RedisUrl, Store};
 use crate::spec::{self, Access, AlarmMetric};
 

@@ -1,7 +1,8 @@
 //! `sync_errors` alarms: the error rate of the sync function a bucket's events reach.
 
-use super::source::NodePath;
-use super::{Checker, codes};
+use super::Checker;
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{AlarmQuery, Bucket, DimensionValue, MetricStat, Ref, metric};
 use crate::spec::{self, Threshold};
 

@@ -4,9 +4,9 @@ use heck::{ToPascalCase, ToShoutySnakeCase};
 use indexmap::IndexMap;
 
 use super::Checker;
-use super::codes::{self, Code};
 use super::names;
-use super::source::NodePath;
+use crate::diagnostics::codes::{self, Code};
+use crate::diagnostics::source::NodePath;
 use crate::ir::{
     Billing, Bucket, DataType, Encryption, Index, KeyAttribute, NamePart, NameTemplate, Ref, Table,
 };

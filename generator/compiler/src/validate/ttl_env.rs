@@ -3,8 +3,9 @@
 
 use cachegen_names::env;
 
-use super::source::NodePath;
-use super::{Checker, codes, names};
+use super::{Checker, names};
+use crate::diagnostics::codes;
+use crate::diagnostics::source::NodePath;
 use crate::ir::{Bucket, DataType, Table};
 use crate::spec;
 

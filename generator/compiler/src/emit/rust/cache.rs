@@ -63,10 +63,8 @@ pub(super) fn ttl_env_docs(model: &CacheModel) -> String {
     )
 }
 
+/// The `Cache` struct of a spec whose store is DynamoDB: one tiered cache per table.
 pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
-    if let Some(redis) = model.store.redis() {
-        return super::redis::cache_struct(model, redis);
-    }
     let service = &model.service;
     let fields = model.tables.iter().map(|table| {
         let field = module_ident(&table.name);

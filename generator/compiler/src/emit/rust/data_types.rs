@@ -11,6 +11,7 @@ use super::key_defaults::key_constructor;
 use super::policy::policy_const;
 use super::tables::{index_query_fn, module_ident};
 use super::text::{Params, text_code, texts_code};
+use super::types::rust_type;
 use super::{doc, duration, ident};
 use crate::ir::{
     AttributeType, CacheModel, DataType, FieldType, Index, Piece, Rendering, ValueType,
@@ -279,30 +280,6 @@ fn document_impl(data_type: &DataType, names: &Names) -> TokenStream {
                 ).ok()?;
                 Some(#key { #(#fields),* })
             }
-        }
-    }
-}
-
-pub(super) fn rust_type(ty: &FieldType) -> TokenStream {
-    match ty {
-        FieldType::String => quote! { String },
-        FieldType::Bool => quote! { bool },
-        FieldType::U32 => quote! { u32 },
-        FieldType::U64 => quote! { u64 },
-        FieldType::I64 => quote! { i64 },
-        FieldType::F64 => quote! { f64 },
-        FieldType::Json => quote! { serde_json::Value },
-        FieldType::List(inner) => {
-            let inner = rust_type(inner);
-            quote! { Vec<#inner> }
-        }
-        FieldType::Option(inner) => {
-            let inner = rust_type(inner);
-            quote! { Option<#inner> }
-        }
-        FieldType::Map(inner) => {
-            let inner = rust_type(inner);
-            quote! { std::collections::BTreeMap<String, #inner> }
         }
     }
 }

@@ -5,8 +5,8 @@ use heck::{ToPascalCase, ToSnakeCase};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::data_types::rust_type;
 use super::tables::module_ident;
+use super::types::rust_type;
 use super::{doc, duration, ident};
 use crate::ir::{FieldType, IdempotentHandler, InFlight, ValueType};
 

@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::data_types::rust_type;
+use super::types::rust_type;
 use super::{doc, ident};
 use crate::ir::{DataType, FieldType};
 
