@@ -9,6 +9,7 @@ mod cli_reference;
 mod diagnostics;
 mod ensure;
 mod markdown;
+mod moto;
 mod spec_reference;
 
 use std::path::{Path, PathBuf};
@@ -203,6 +204,16 @@ fn every_offline_command_on_the_books_pages_runs() {
     let (ran, failures) = blocks::run_sh_blocks(&root(), &book());
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(ran >= 10, "the book's sh blocks ran {ran} commands");
+}
+
+#[test]
+fn every_aws_command_on_the_books_pages_runs_on_moto() {
+    let Some(endpoint) = moto::endpoint() else {
+        return;
+    };
+    let (ran, failures) = moto::run_sh_blocks(&root(), &book(), &endpoint);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(ran >= 4, "the book's AWS commands ran {ran} times");
 }
 
 #[test]
