@@ -71,11 +71,10 @@ pub fn yaml_problems(book: &Path, skip: &Path) -> (usize, Vec<String>) {
     (specs, problems)
 }
 
-/// The cachegen command lines of a `sh` block that run one of `commands` on a bundled
-/// example (or explain a code), as argument lists (continuation lines joined, comments
-/// dropped, `cargo run -p cachegen --` read as `cachegen`). Lines with redirections or
-/// pipes are left out.
-pub fn commands(text: &str, commands: &[&str]) -> Vec<Vec<String>> {
+/// Every cachegen command line of a `sh` block, as argument lists (continuation lines
+/// joined, comments dropped, `cargo run -p cachegen --` read as `cachegen`). Lines with
+/// redirections, pipes or shell variables are left out.
+pub fn cachegen_lines(text: &str) -> Vec<Vec<String>> {
     let joined = text.replace("\\\n", " ");
     joined
         .lines()
@@ -86,9 +85,19 @@ pub fn commands(text: &str, commands: &[&str]) -> Vec<Vec<String>> {
                 .strip_prefix("cargo run -p cachegen -- ")
                 .or_else(|| line.strip_prefix("cachegen "))?;
             let args: Vec<String> = rest.split_whitespace().map(str::to_owned).collect();
-            let command = args.first()?.as_str();
+            (!args.is_empty()).then_some(args)
+        })
+        .collect()
+}
+
+/// The cachegen command lines of a `sh` block that run one of `commands` on a bundled
+/// example (or explain a code).
+pub fn commands(text: &str, commands: &[&str]) -> Vec<Vec<String>> {
+    cachegen_lines(text)
+        .into_iter()
+        .filter(|args| {
             let on_example = args.iter().any(|arg| arg.starts_with("examples/"));
-            (commands.contains(&command) && (on_example || command == "explain")).then_some(args)
+            commands.contains(&args[0].as_str()) && (on_example || args[0] == "explain")
         })
         .collect()
 }

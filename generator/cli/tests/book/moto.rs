@@ -8,6 +8,9 @@
 //! `env`), so a run in a shared account would meet the stacks and tables of the run
 //! before it; in a fresh account the book's stack names are used as written.
 //!
+//! A tutorial's block that starts with `cachegen init` runs whole, in order, in an empty
+//! folder: from the starter spec to a deployed and verified stack.
+//!
 //! A command on a stack no earlier command deployed finds it deployed as a reader's
 //! would be: by `cachegen deploy` with the book's own `--param`s for that stack, values
 //! for the parameters that name what the reader already has (existing roles, the sync
@@ -179,15 +182,14 @@ impl BookCommand {
             .map(|pair| pair[1].as_str())
     }
 
-    fn spec(&self) -> &str {
-        self.option("--spec")
-            .or_else(|| {
-                self.args
-                    .iter()
-                    .find(|arg| arg.starts_with("examples/"))
-                    .map(String::as_str)
-            })
-            .expect("a command on a bundled example")
+    /// The bundled example it runs on, if any.
+    fn spec(&self) -> Option<&str> {
+        self.option("--spec").or_else(|| {
+            self.args
+                .iter()
+                .find(|arg| arg.starts_with("examples/"))
+                .map(String::as_str)
+        })
     }
 
     /// The `--param NAME=VALUE`s it passes.
@@ -214,8 +216,8 @@ fn book_commands(book: &Path) -> Vec<BookCommand> {
     found
 }
 
-/// Runs the book's AWS commands in a fresh account on the moto at `endpoint`: how many
-/// ran, and the failures.
+/// Runs the book's AWS commands in a fresh account on the moto at `endpoint`, and the
+/// tutorials' projects: how many commands ran, and the failures.
 pub fn run_sh_blocks(root: &Path, book: &Path, endpoint: &str) -> (usize, Vec<String>) {
     let sandbox = crate::blocks::sandbox(root);
     let account = Account::fresh(endpoint);
@@ -232,16 +234,22 @@ pub fn run_sh_blocks(root: &Path, book: &Path, endpoint: &str) -> (usize, Vec<St
             );
             continue;
         }
-        let stack = command
-            .option("--stack")
-            .expect("an AWS command names its stack");
+        let Some(stack) = command.option("--stack") else {
+            failures.push(format!(
+                "{}: `cachegen {}` names no --stack",
+                command.place,
+                command.line()
+            ));
+            continue;
+        };
         if command.args[0] != "deploy" && !deployed.contains(stack) {
             let params = commands
                 .iter()
                 .filter(|other| other.args[0] == "deploy" && other.option("--stack") == Some(stack))
                 .flat_map(BookCommand::params)
                 .collect();
-            if let Err(failure) = prepare(&account, sandbox.path(), command.spec(), stack, params) {
+            let spec = command.spec().expect("a command on a bundled example");
+            if let Err(failure) = prepare(&account, sandbox.path(), spec, stack, params) {
                 failures.push(format!(
                     "{}: deploying {stack} first: {failure}",
                     command.place
@@ -251,24 +259,62 @@ pub fn run_sh_blocks(root: &Path, book: &Path, endpoint: &str) -> (usize, Vec<St
             deployed.insert(stack.to_owned());
         }
         ran += 1;
-        let output = account.cachegen(sandbox.path(), &command.args);
-        eprintln!(
-            "ran on moto: `cachegen {}` ({}):\n{}",
-            command.line(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout)
-        );
-        if let Err(why) = judge(command, &output) {
-            failures.push(format!(
-                "{}: `cachegen {}`: {why}",
-                command.place,
-                command.line()
-            ));
-        } else if command.args[0] == "deploy" {
-            deployed.insert(stack.to_owned());
+        match run(&account, sandbox.path(), command) {
+            Ok(()) if command.args[0] == "deploy" => {
+                deployed.insert(stack.to_owned());
+            }
+            Ok(()) => {}
+            Err(failure) => failures.push(failure),
+        }
+    }
+    for project in projects(book) {
+        let dir = tempfile::tempdir().unwrap();
+        for command in &project {
+            ran += 1;
+            if let Err(failure) = run(&account, dir.path(), command) {
+                failures.push(failure);
+                break;
+            }
         }
     }
     (ran, failures)
+}
+
+/// Runs `command` in `dir` and judges what it did.
+fn run(account: &Account, dir: &Path, command: &BookCommand) -> Result<(), String> {
+    let output = account.cachegen(dir, &command.args);
+    eprintln!(
+        "ran on moto: `cachegen {}` ({}):\n{}",
+        command.line(),
+        output.status,
+        String::from_utf8_lossy(&output.stdout)
+    );
+    judge(command, &output)
+        .map_err(|why| format!("{}: `cachegen {}`: {why}", command.place, command.line()))
+}
+
+/// The tutorials' `sh` blocks that start a project with `cachegen init`: each block's
+/// cachegen commands in order, to run in an empty folder.
+fn projects(book: &Path) -> Vec<Vec<BookCommand>> {
+    let mut found = Vec::new();
+    for (path, page) in pages(book) {
+        for block in blocks(&page).into_iter().filter(|block| block.info == "sh") {
+            let lines = crate::blocks::cachegen_lines(&block.text);
+            if lines.first().map(|args| args.as_slice()) == Some(&["init".to_owned()][..]) {
+                let place = format!("{}:{}", path.display(), block.line);
+                found.push(
+                    lines
+                        .into_iter()
+                        .map(|args| BookCommand {
+                            place: place.clone(),
+                            args,
+                        })
+                        .collect(),
+                );
+            }
+        }
+    }
+    found
 }
 
 /// Whether a command did what the book says: it succeeded (and a query of the
@@ -286,7 +332,7 @@ fn judge(command: &BookCommand, output: &Output) -> Result<(), String> {
     let verb = command.args[0].as_str();
     if output.status.success() {
         let queried_changes =
-            verb == "query" && command.spec() == "examples/change-metadata/cache.yaml";
+            verb == "query" && command.spec() == Some("examples/change-metadata/cache.yaml");
         let found_the_month = stdout.contains(CHANGES[0].0) && !stdout.contains(CHANGES[2].0);
         if queried_changes && !found_the_month {
             return Err(format!(
