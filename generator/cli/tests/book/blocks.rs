@@ -1,7 +1,8 @@
 //! The book's code blocks as a reader would use them: every `yaml` block that is a spec
 //! (it has the top-level fields every spec has) compiles, every other `yaml` block
 //! parses, and every `sh` line that runs an offline cachegen command on a bundled
-//! example (or `cachegen explain`) runs, against a copy of the bundled examples.
+//! example (or `cachegen explain`) runs, against a copy of the bundled examples
+//! (`moto.rs` runs the commands that need AWS).
 
 use std::path::Path;
 use std::process::Command;
@@ -70,11 +71,10 @@ pub fn yaml_problems(book: &Path, skip: &Path) -> (usize, Vec<String>) {
     (specs, problems)
 }
 
-/// The cachegen command lines of a `sh` block that run offline on a bundled example (or
-/// explain a code), as argument lists
-/// (continuation lines joined, comments dropped, `cargo run -p cachegen --` read as
-/// `cachegen`). Lines with redirections or pipes are left out.
-pub fn offline_commands(text: &str) -> Vec<Vec<String>> {
+/// Every cachegen command line of a `sh` block, as argument lists (continuation lines
+/// joined, comments dropped, `cargo run -p cachegen --` read as `cachegen`). Lines with
+/// redirections, pipes or shell variables are left out.
+pub fn cachegen_lines(text: &str) -> Vec<Vec<String>> {
     let joined = text.replace("\\\n", " ");
     joined
         .lines()
@@ -85,25 +85,41 @@ pub fn offline_commands(text: &str) -> Vec<Vec<String>> {
                 .strip_prefix("cargo run -p cachegen -- ")
                 .or_else(|| line.strip_prefix("cachegen "))?;
             let args: Vec<String> = rest.split_whitespace().map(str::to_owned).collect();
-            let command = args.first()?.as_str();
-            let on_example = args.iter().any(|arg| arg.starts_with("examples/"));
-            (OFFLINE.contains(&command) && (on_example || command == "explain")).then_some(args)
+            (!args.is_empty()).then_some(args)
         })
         .collect()
+}
+
+/// The cachegen command lines of a `sh` block that run one of `commands` on a bundled
+/// example (or explain a code).
+pub fn commands(text: &str, commands: &[&str]) -> Vec<Vec<String>> {
+    cachegen_lines(text)
+        .into_iter()
+        .filter(|args| {
+            let on_example = args.iter().any(|arg| arg.starts_with("examples/"));
+            commands.contains(&args[0].as_str()) && (on_example || args[0] == "explain")
+        })
+        .collect()
+}
+
+/// A temporary copy of the bundled examples (and what they read), for commands to run in.
+pub fn sandbox(root: &Path) -> tempfile::TempDir {
+    let sandbox = tempfile::tempdir().unwrap();
+    for dir in ["examples", "templates", "schema"] {
+        copy_dir(&root.join(dir), &sandbox.path().join(dir));
+    }
+    sandbox
 }
 
 /// Runs each offline command of the book's `sh` blocks in a copy of `examples/` and
 /// `templates/`; returns how many ran and the failures.
 pub fn run_sh_blocks(root: &Path, book: &Path) -> (usize, Vec<String>) {
-    let sandbox = tempfile::tempdir().unwrap();
-    for dir in ["examples", "templates", "schema"] {
-        copy_dir(&root.join(dir), &sandbox.path().join(dir));
-    }
+    let sandbox = sandbox(root);
     let mut ran = 0;
     let mut failures = Vec::new();
     for (path, page) in pages(book) {
         for block in blocks(&page).into_iter().filter(|block| block.info == "sh") {
-            for args in offline_commands(&block.text) {
+            for args in commands(&block.text, OFFLINE) {
                 ran += 1;
                 let output = Command::new(env!("CARGO_BIN_EXE_cachegen"))
                     .args(&args)

@@ -55,13 +55,19 @@ deployment that differs), 2 when a spec has problems.\n\n## `cachegen`\n\n",
     for name in subcommands(&top) {
         let text = help(&[&name]);
         writeln!(out, "## `cachegen {name}`\n\n```text\n{text}```\n").unwrap();
-        let examples: Vec<&str> = text
-            .lines()
-            .filter_map(|line| line.trim().strip_prefix("Example: "))
-            .collect();
+        let examples = examples(&text);
         if !examples.is_empty() {
             writeln!(out, "```sh\n{}\n```\n", examples.join("\n")).unwrap();
         }
     }
     out
+}
+
+/// The commands a help's `Example:` paragraphs give, each on one line: clap wraps a long
+/// one onto the lines after it.
+fn examples(help: &str) -> Vec<String> {
+    help.split("\n\n")
+        .filter_map(|paragraph| paragraph.trim().strip_prefix("Example: "))
+        .map(|example| example.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
 }

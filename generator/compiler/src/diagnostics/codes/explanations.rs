@@ -2,6 +2,7 @@
 
 /// Each explained code's id and page.
 pub(super) const EXPLANATIONS: &[(&str, &str)] = &[
+    ("CG0001", include_str!("CG0001.md")),
     ("CG0002", include_str!("CG0002.md")),
     ("CG0003", include_str!("CG0003.md")),
     ("CG0004", include_str!("CG0004.md")),
@@ -97,12 +98,14 @@ pub(super) const EXPLANATIONS: &[(&str, &str)] = &[
     ("CG0703", include_str!("CG0703.md")),
     ("CG0704", include_str!("CG0704.md")),
     ("CG0705", include_str!("CG0705.md")),
+    ("CG0801", include_str!("CG0801.md")),
     ("CG0802", include_str!("CG0802.md")),
     ("CG0803", include_str!("CG0803.md")),
     ("CG0804", include_str!("CG0804.md")),
     ("CG0805", include_str!("CG0805.md")),
     ("CG0806", include_str!("CG0806.md")),
     ("CG0807", include_str!("CG0807.md")),
+    ("CG0808", include_str!("CG0808.md")),
     ("CG0809", include_str!("CG0809.md")),
     ("CG0810", include_str!("CG0810.md")),
     ("CG0811", include_str!("CG0811.md")),
@@ -111,6 +114,7 @@ pub(super) const EXPLANATIONS: &[(&str, &str)] = &[
     ("CG0902", include_str!("CG0902.md")),
     ("CG0903", include_str!("CG0903.md")),
     ("CG0904", include_str!("CG0904.md")),
+    ("CG0905", include_str!("CG0905.md")),
     ("CG1001", include_str!("CG1001.md")),
     ("CG1002", include_str!("CG1002.md")),
     ("CG1003", include_str!("CG1003.md")),
