@@ -130,7 +130,7 @@ enum Command {
     /// change on a table with a fixed name. Uses the AWS SDK's default
     /// configuration (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL...).
     ///
-    /// Example: cachegen deploy examples/drs-query-cache/cache.yaml --stack drs-cache-dev --param env=dev
+    /// Example: cachegen deploy examples/server-provider-map/cache.yaml --stack server-map-dev
     Deploy {
         #[command(flatten)]
         spec: SpecArg,
@@ -157,7 +157,7 @@ enum Command {
     /// tag, printing every difference in plain words.
     /// Exits 0 when the deployment matches, 1 otherwise.
     ///
-    /// Example: cachegen verify examples/drs-query-cache/cache.yaml --stack drs-cache-dev
+    /// Example: cachegen verify examples/server-provider-map/cache.yaml --stack server-map-dev
     Verify {
         #[command(flatten)]
         spec: SpecArg,
@@ -216,7 +216,7 @@ enum Command {
     /// `--key` is the index partition key value; `--from` and `--to` bound its sort key
     /// (inclusive). Prints one JSON object per line, or a table with `--format table`.
     ///
-    /// Example: cachegen query --spec examples/change-metadata/cache.yaml --data-type change --index CustomerTimeIndex --key ACME --from 1767225600 --format table
+    /// Example: cachegen query --spec examples/change-metadata/cache.yaml --data-type change --stack changes-dev --index CustomerTimeIndex --key ACME --from 1767225600 --format table
     Query(QueryArgs),
     /// Print the validated model as JSON: the view of the IR that user templates read.
     ///

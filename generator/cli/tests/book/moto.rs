@@ -30,21 +30,7 @@ use crate::markdown::{blocks, pages};
 const AWS: &[&str] = &["deploy", "verify", "backfill", "query"];
 
 /// The book's AWS commands that are not run here, each with why.
-const NOT_RUN: &[(&str, &str)] = &[
-    (
-        "query --spec examples/change-metadata/cache.yaml --data-type change --index CustomerTimeIndex --key ACME --from 1767225600 --format table",
-        "it names no --stack, so it finds the table through the consumers' env var \
-         (METADATA_CACHE_TABLE), which a reader's shell does not have: as written it stops \
-         naming what locates the table; the line is `cachegen query --help`'s Example \
-         (how-to/documents-in-s3.md's query, with --stack, runs)",
-    ),
-    (
-        "deploy examples/drs-query-cache/cache.yaml --stack drs-cache-dev --param env=dev",
-        "it gives no value for the example's two existing-role parameters \
-         (UnifiedOrchestrationRoleName, DataManagementRoleArn), so deploy refuses it before \
-         any AWS call, naming both; the line is `cachegen deploy --help`'s Example",
-    ),
-];
+const NOT_RUN: &[(&str, &str)] = &[];
 
 /// What `verify` reports on moto, whose CloudFormation ignores the property behind it: a
 /// verify that reports only these is a deployment that matches the spec. (It also ignores
