@@ -12,15 +12,8 @@ pub enum ExplainError {
     Unknown(String),
 }
 
-/// The page of the code `id` (case-insensitive): its explanation, or for a code without
-/// one yet, its one-line summary.
-pub fn explain(id: &str) -> Result<String, ExplainError> {
+/// The page of the code `id` (case-insensitive).
+pub fn explain(id: &str) -> Result<&'static str, ExplainError> {
     let code = Code::find(id.trim()).ok_or_else(|| ExplainError::Unknown(id.to_owned()))?;
-    Ok(match code.explanation() {
-        Some(page) => page.to_owned(),
-        None => format!(
-            "# {}: {}\n\nThis code has no longer explanation yet.\n",
-            code.id, code.summary
-        ),
-    })
+    Ok(code.explanation())
 }

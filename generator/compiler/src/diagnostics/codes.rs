@@ -29,12 +29,13 @@ impl Code {
     }
 
     /// The code's page in Markdown: what triggers it, a failing spec, the message and
-    /// the fix; `None` for a code not yet explained.
-    pub fn explanation(&self) -> Option<&'static str> {
+    /// the fix.
+    pub fn explanation(&self) -> &'static str {
         explanations::EXPLANATIONS
             .iter()
             .find(|(id, _)| *id == self.id)
             .map(|(_, text)| *text)
+            .expect("every code has a page (tests::every_code_has_a_page)")
     }
 }
 
@@ -222,5 +223,27 @@ mod tests {
             );
             assert!(!code.summary.is_empty() && !code.summary.contains('\n'));
         }
+    }
+
+    #[test]
+    fn every_code_has_a_page() {
+        let ids: HashSet<&str> = explanations::EXPLANATIONS
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
+        let missing: Vec<&str> = ALL
+            .iter()
+            .map(|code| code.id)
+            .filter(|id| !ids.contains(id))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "codes without a page in codes/: {missing:?}"
+        );
+        assert_eq!(
+            ids.len(),
+            ALL.len(),
+            "a page for a code that does not exist"
+        );
     }
 }
