@@ -14,7 +14,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::emit::{GeneratedFile, rust};
-use crate::{Error, Project, output};
+use crate::error::Error;
+use crate::output;
+use crate::pipeline::Project;
 
 /// Writes the typed access module of a spec, for `include!` in the crate being built.
 #[derive(Clone, Debug)]

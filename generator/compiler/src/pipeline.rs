@@ -1,8 +1,12 @@
 //! The compiler's stages, run in order: validate the spec into the IR, print the
-//! templates the build writes, check them against AWS's limits.
+//! templates the build writes, check them against AWS's limits; and [`Project`], a spec
+//! file compiled, with the files it builds.
+
+use std::path::{Path, PathBuf};
 
 use crate::diagnostics::{Diagnostics, Reporter, SourceFile};
-use crate::emit::{cloudformation, sam};
+use crate::emit::{self, GeneratedFile, cloudformation, sam};
+use crate::error::Error;
 use crate::ir::{CacheModel, Target};
 use crate::limit_check::{self, PrintedTemplate};
 use crate::validate::{self, Validated};
@@ -79,4 +83,76 @@ fn print_templates(
             })
         })
         .collect()
+}
+
+/// A spec file compiled into its model.
+#[derive(Clone, Debug)]
+pub struct Project {
+    /// Path of the spec file.
+    pub spec_path: PathBuf,
+    /// The validated model.
+    pub model: CacheModel,
+}
+
+impl Project {
+    /// Reads and compiles the spec at `spec_path`.
+    pub fn load(spec_path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::load_for(spec_path, None)
+    }
+
+    /// Reads and compiles the spec at `spec_path`, checking the outputs of `targets` (the
+    /// spec's own when `None`) against AWS's limits.
+    pub fn load_for(
+        spec_path: impl AsRef<Path>,
+        targets: Option<&[Target]>,
+    ) -> Result<Self, Error> {
+        let spec_path = spec_path.as_ref().to_path_buf();
+        let bytes = std::fs::read(&spec_path).map_err(|source| Error::Read {
+            path: spec_path.clone(),
+            source,
+        })?;
+        let file = validate::decode(&spec_path.display().to_string(), &bytes)?;
+        let model = compile_for(&file, targets)?;
+        Ok(Self { spec_path, model })
+    }
+
+    /// Where outputs go: the spec's `outputs.dir`, relative to the spec file.
+    pub fn default_out_dir(&self) -> PathBuf {
+        self.spec_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&self.model.out_dir)
+    }
+
+    /// How generated files name the spec they come from: its file name (`cache.yaml`
+    /// when the path has none).
+    pub fn spec_name(&self) -> String {
+        validate::spec_name(&self.spec_path.display().to_string())
+    }
+
+    /// The generated files, for the spec's targets or the ones given.
+    pub fn files(&self, targets: Option<&[Target]>) -> Vec<GeneratedFile> {
+        emit::generate(&self.model, &self.spec_name(), targets)
+    }
+
+    /// What `build` writes: the files of the spec's targets and of its templates
+    /// (`outputs.templates`, read relative to the spec), or of the targets given alone.
+    /// Without the `templates` feature, a spec with templates is an error.
+    pub fn outputs(&self, targets: Option<&[Target]>) -> Result<Vec<GeneratedFile>, Error> {
+        let mut files = self.files(targets);
+        if targets.is_none() && !self.model.templates.is_empty() {
+            files.extend(self.template_files()?);
+        }
+        Ok(files)
+    }
+
+    #[cfg(feature = "templates")]
+    fn template_files(&self) -> Result<Vec<GeneratedFile>, Error> {
+        emit::templates::render_all(&self.model, &self.spec_path, &self.spec_name())
+    }
+
+    #[cfg(not(feature = "templates"))]
+    fn template_files(&self) -> Result<Vec<GeneratedFile>, Error> {
+        Err(Error::NoTemplates)
+    }
 }

@@ -50,7 +50,7 @@ pub fn render_all(
     model: &CacheModel,
     spec_path: &Path,
     spec_name: &str,
-) -> Result<Vec<GeneratedFile>, crate::Error> {
+) -> Result<Vec<GeneratedFile>, crate::error::Error> {
     let spec_dir = spec_path.parent().unwrap_or(Path::new(""));
     let mut sources = Vec::new();
     let mut unreadable = Vec::new();
@@ -80,11 +80,11 @@ pub fn render_all(
 fn unreadable_templates(
     spec_path: &Path,
     unreadable: &[(&UserTemplate, PathBuf, std::io::Error)],
-) -> crate::Error {
+) -> crate::error::Error {
     let text = match std::fs::read_to_string(spec_path) {
         Ok(text) => text,
         Err(source) => {
-            return crate::Error::Read {
+            return crate::error::Error::Read {
                 path: spec_path.to_owned(),
                 source,
             };
