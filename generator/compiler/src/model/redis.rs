@@ -6,8 +6,9 @@ use std::borrow::Cow;
 
 use cachegen_names::env;
 
+use super::alarms::Dashboard;
 use super::dashboard;
-use super::{Dashboard, Id, Output, Parameter, Tag, Value, tags};
+use super::values::{Id, Output, Parameter, ParameterKind, Tag, Value, tags};
 use crate::ir::{
     CacheModel, CreatedRedis, REDIS_SECURITY_GROUPS_PARAMETER, REDIS_SUBNETS_PARAMETER, RedisUrl,
 };
@@ -23,38 +24,6 @@ pub const MAX_URL_LENGTH: usize = "rediss://".len() + 253 + ":65535".len();
 /// The longest an existing Redis's URL is taken to be: one endpoint with a user name and
 /// an AUTH token of 128 characters each (ElastiCache's longest token), characters.
 pub const MAX_GIVEN_URL_LENGTH: usize = MAX_URL_LENGTH + 128 + ":".len() + 128 + "@".len();
-
-/// What kind of value a template parameter takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParameterKind {
-    /// Text.
-    Text,
-    /// Text the stack and the plan must not show (`NoEcho`; a `sensitive` Terraform variable).
-    HiddenText,
-    /// A list of VPC subnet IDs.
-    Subnets,
-    /// A list of VPC security group IDs.
-    SecurityGroups,
-}
-
-impl ParameterKind {
-    /// The CloudFormation parameter type.
-    pub fn cloudformation_type(self) -> &'static str {
-        match self {
-            Self::Text | Self::HiddenText => "String",
-            Self::Subnets => "List<AWS::EC2::Subnet::Id>",
-            Self::SecurityGroups => "List<AWS::EC2::SecurityGroup::Id>",
-        }
-    }
-
-    /// The Terraform variable type.
-    pub fn terraform_type(self) -> &'static str {
-        match self {
-            Self::Text | Self::HiddenText => "string",
-            Self::Subnets | Self::SecurityGroups => "list(string)",
-        }
-    }
-}
 
 /// An ElastiCache Serverless cache (Valkey or Redis OSS), always encrypted in transit and
 /// at rest, in the subnets and security groups the deployer passes.
