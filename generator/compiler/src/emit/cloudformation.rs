@@ -4,8 +4,8 @@
 use serde_json::{Map, Value as Json, json};
 
 use crate::ir::{
-    Billing, BucketEncryption, CacheModel, Encryption, Index, KeyAttribute, NamePart, NameTemplate,
-    ProjectionType, RedisUrl, SkipCheck, Table,
+    Billing, CacheModel, Encryption, Index, KeyAttribute, NamePart, NameTemplate, ProjectionType,
+    RedisUrl, SkipCheck, Table,
 };
 use crate::model::dashboard;
 use crate::model::{
@@ -310,32 +310,31 @@ fn bucket_resources(
     let bucket = resource.bucket;
     let mut properties = Map::new();
     properties.insert("BucketName".into(), name(&bucket.bucket_name));
-    let by_default = match &bucket.encryption {
-        BucketEncryption::S3Managed => json!({ "SSEAlgorithm": "AES256" }),
-        BucketEncryption::AwsManaged => json!({ "SSEAlgorithm": "aws:kms" }),
-        BucketEncryption::KmsKey(key) => {
-            json!({ "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": name(key) })
-        }
-    };
+    let encryption = &settings.encryption;
+    let mut by_default = json!({ "SSEAlgorithm": encryption.algorithm });
+    if let Some(key) = encryption.kms_key {
+        by_default["KMSMasterKeyID"] = name(key);
+    }
     properties.insert(
         "BucketEncryption".into(),
         json!({ "ServerSideEncryptionConfiguration": [{
             "ServerSideEncryptionByDefault": by_default,
-            "BucketKeyEnabled": settings.bucket_key,
+            "BucketKeyEnabled": encryption.bucket_key,
         }] }),
     );
+    let public_access = settings.public_access;
     properties.insert(
         "PublicAccessBlockConfiguration".into(),
         json!({
-            "BlockPublicAcls": true,
-            "BlockPublicPolicy": true,
-            "IgnorePublicAcls": true,
-            "RestrictPublicBuckets": true,
+            "BlockPublicAcls": public_access.block_public_acls,
+            "BlockPublicPolicy": public_access.block_public_policy,
+            "IgnorePublicAcls": public_access.ignore_public_acls,
+            "RestrictPublicBuckets": public_access.restrict_public_buckets,
         }),
     );
     properties.insert(
         "OwnershipControls".into(),
-        json!({ "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] }),
+        json!({ "Rules": [{ "ObjectOwnership": settings.object_ownership }] }),
     );
     let rules: Vec<Json> = settings
         .lifecycle_rules

@@ -333,14 +333,13 @@ fn bucket_blocks(
     .attr("bucket", name(&bucket.bucket_name))
     .item(Item::Blank)
     .item(tags(infrastructure, &settings.tags));
-    let mut by_default = Block::new("apply_server_side_encryption_by_default", &[]);
-    by_default = match &bucket.encryption {
-        BucketEncryption::S3Managed => by_default.attr("sse_algorithm", hcl::string("AES256")),
-        BucketEncryption::AwsManaged => by_default.attr("sse_algorithm", hcl::string("aws:kms")),
-        BucketEncryption::KmsKey(key) => by_default
-            .attr("sse_algorithm", hcl::string("aws:kms"))
-            .attr("kms_master_key_id", name(key)),
-    };
+    let encryption = &settings.encryption;
+    let mut by_default = Block::new("apply_server_side_encryption_by_default", &[])
+        .attr("sse_algorithm", hcl::string(encryption.algorithm));
+    if let Some(key) = encryption.kms_key {
+        by_default = by_default.attr("kms_master_key_id", name(key));
+    }
+    let public_access = settings.public_access;
     let policy = &settings.tls_policy;
     let mut statement = Block::new("statement", &[])
         .attr("sid", hcl::string(policy.sid))
@@ -387,19 +386,31 @@ fn bucket_blocks(
         .block(
             Block::new("rule", &[])
                 .block(by_default)
-                .attr("bucket_key_enabled", settings.bucket_key.to_string()),
+                .attr("bucket_key_enabled", encryption.bucket_key.to_string()),
         ),
         Block::new("resource", &["aws_s3_bucket_public_access_block", id])
             .attr("bucket", reference.clone())
-            .attr("block_public_acls", "true")
-            .attr("block_public_policy", "true")
-            .attr("ignore_public_acls", "true")
-            .attr("restrict_public_buckets", "true"),
+            .attr(
+                "block_public_acls",
+                public_access.block_public_acls.to_string(),
+            )
+            .attr(
+                "block_public_policy",
+                public_access.block_public_policy.to_string(),
+            )
+            .attr(
+                "ignore_public_acls",
+                public_access.ignore_public_acls.to_string(),
+            )
+            .attr(
+                "restrict_public_buckets",
+                public_access.restrict_public_buckets.to_string(),
+            ),
         Block::new("resource", &["aws_s3_bucket_ownership_controls", id])
             .attr("bucket", reference.clone())
             .block(
                 Block::new("rule", &[])
-                    .attr("object_ownership", hcl::string("BucketOwnerEnforced")),
+                    .attr("object_ownership", hcl::string(settings.object_ownership)),
             ),
         lifecycle_block(resource, settings, &reference),
         Block::new("data", &["aws_iam_policy_document", &policy.document]).block(statement),

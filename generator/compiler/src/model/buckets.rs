@@ -4,7 +4,8 @@
 use super::Infrastructure;
 use super::values::{BucketRef, ConsumerRef, Id, RoleRef, Tag, Value, tags, terraform_name};
 use crate::ir::{
-    self, Bucket, BucketEncryption, CreatedFunction, DOCUMENT_EVENTS, OVERFLOW_PREFIX, SyncFunction,
+    self, Bucket, BucketEncryption, CreatedFunction, DOCUMENT_EVENTS, NameTemplate,
+    OVERFLOW_PREFIX, SyncFunction,
 };
 
 /// Lifecycle rule that clears multipart uploads a crashed writer left unfinished.
@@ -42,8 +43,12 @@ pub struct BucketResource<'m> {
 /// retained (documents are the source of truth), refusing plain HTTP.
 #[derive(Clone, Debug)]
 pub struct BucketSettings<'m> {
-    /// Whether S3 Bucket Keys cut the KMS requests of SSE-KMS (on unless SSE-S3).
-    pub bucket_key: bool,
+    /// How its objects are encrypted by default.
+    pub encryption: DefaultEncryption<'m>,
+    /// S3's public access block: every setting on.
+    pub public_access: PublicAccessBlock,
+    /// Who owns its objects: `BucketOwnerEnforced`, which also turns ACLs off.
+    pub object_ownership: &'static str,
     /// The spec's tags, then the fingerprint tag.
     pub tags: Vec<Tag<'m>>,
     /// Lifecycle rules, in order.
@@ -53,6 +58,58 @@ pub struct BucketSettings<'m> {
     /// The sync function's event notifications, when the spec names one.
     pub notifications: Option<Notifications<'m>>,
 }
+
+/// A created bucket's default encryption.
+#[derive(Clone, Debug)]
+pub struct DefaultEncryption<'m> {
+    /// The server-side encryption algorithm: `AES256` (SSE-S3) or `aws:kms` (SSE-KMS).
+    pub algorithm: &'static str,
+    /// The KMS key SSE-KMS uses, when the spec names one (AWS's own key otherwise).
+    pub kms_key: Option<&'m NameTemplate>,
+    /// Whether S3 Bucket Keys cut the KMS requests of SSE-KMS (on unless SSE-S3).
+    pub bucket_key: bool,
+}
+
+impl<'m> DefaultEncryption<'m> {
+    fn of(encryption: &'m BucketEncryption) -> Self {
+        let (algorithm, kms_key) = match encryption {
+            BucketEncryption::S3Managed => ("AES256", None),
+            BucketEncryption::AwsManaged => ("aws:kms", None),
+            BucketEncryption::KmsKey(key) => ("aws:kms", Some(key)),
+        };
+        Self {
+            algorithm,
+            kms_key,
+            bucket_key: *encryption != BucketEncryption::S3Managed,
+        }
+    }
+}
+
+/// The four settings of S3's public access block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicAccessBlock {
+    /// Refuse requests that add a public ACL.
+    pub block_public_acls: bool,
+    /// Refuse a bucket policy that grants public access.
+    pub block_public_policy: bool,
+    /// Ignore public ACLs already there.
+    pub ignore_public_acls: bool,
+    /// Keep a public policy from granting access beyond AWS principals and the account.
+    pub restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    /// Every setting on: no object of a cache's bucket is ever public.
+    pub const ALL: Self = Self {
+        block_public_acls: true,
+        block_public_policy: true,
+        ignore_public_acls: true,
+        restrict_public_buckets: true,
+    };
+}
+
+/// The object ownership of every created bucket.
+pub const BUCKET_OWNER_ENFORCED: &str = "BucketOwnerEnforced";
 
 /// A lifecycle rule of a created bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,7 +258,9 @@ impl<'m> Infrastructure<'m> {
         let reference = BucketRef::of(in_model);
         let stem = terraform_name(&bucket.name);
         let created = bucket.created.then(|| BucketSettings {
-            bucket_key: bucket.encryption != BucketEncryption::S3Managed,
+            encryption: DefaultEncryption::of(&bucket.encryption),
+            public_access: PublicAccessBlock::ALL,
+            object_ownership: BUCKET_OWNER_ENFORCED,
             tags: tags(&bucket.tags, &self.model.fingerprint),
             lifecycle_rules: std::iter::once(LifecycleRule {
                 id: ABORT_UPLOADS_RULE,

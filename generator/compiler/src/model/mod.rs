@@ -22,9 +22,10 @@ mod values;
 
 pub use alarms::{AlarmResource, Dashboard, Metric, Query, Statistic, TREAT_MISSING_DATA};
 pub use buckets::{
-    ABORT_UPLOADS_AFTER_DAYS, ABORT_UPLOADS_RULE, BucketResource, BucketSettings, DENY_PLAIN_HTTP,
-    EXPIRE_OVERFLOW_RULE, FunctionResource, FunctionRole, INVOKE_STATEMENT_ID, Lifecycle,
-    LifecycleRule, NONCURRENT_VERSION_DAYS, NotificationFilter, Notifications, TlsPolicy,
+    ABORT_UPLOADS_AFTER_DAYS, ABORT_UPLOADS_RULE, BUCKET_OWNER_ENFORCED, BucketResource,
+    BucketSettings, DENY_PLAIN_HTTP, DefaultEncryption, EXPIRE_OVERFLOW_RULE, FunctionResource,
+    FunctionRole, INVOKE_STATEMENT_ID, Lifecycle, LifecycleRule, NONCURRENT_VERSION_DAYS,
+    NotificationFilter, Notifications, PublicAccessBlock, TlsPolicy,
 };
 pub use iam::{
     ConsumerResources, CreatedRole, LAMBDA_BASIC_EXECUTION, Policy, Resources, Roles, Statement,
