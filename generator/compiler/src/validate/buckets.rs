@@ -259,19 +259,7 @@ impl Checker<'_> {
     ) -> Option<Document> {
         let path = path.key("document");
         let bucket = match (&document.bucket, buckets) {
-            (Some(wanted), _) => match buckets.iter().find(|bucket| &bucket.name == wanted) {
-                Some(found) => found,
-                None => {
-                    let hint = Self::suggest(wanted, buckets.iter().map(|b| b.name.as_str()));
-                    self.error(
-                        codes::UNKNOWN_BUCKET,
-                        &path.key("bucket"),
-                        format!("bucket `{wanted}` is not declared"),
-                        hint,
-                    );
-                    return None;
-                }
-            },
+            (Some(wanted), _) => self.declared_bucket(&path.key("bucket"), wanted, buckets)?,
             (None, [only]) => only,
             (None, []) => {
                 self.key_error(

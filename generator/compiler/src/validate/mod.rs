@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::diagnostics::codes::{self, Code};
 use crate::diagnostics::source::{NodePath, SourceMap, Span};
 use crate::diagnostics::{Diagnostics, Reporter, SourceFile};
-use crate::ir::{CacheModel, NameTemplate, Parameter};
+use crate::ir::{Bucket, CacheModel, NameTemplate, Parameter, Table};
 use crate::spec::{Spec, SpecDuration};
 use names::TemplateError;
 pub use parse::{closest, decode};
@@ -131,6 +131,46 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// The table named `wanted`, or an error at `path` naming the closest declared one.
+    fn declared_table<'t>(
+        &mut self,
+        path: &NodePath,
+        wanted: &str,
+        tables: &'t [Table],
+    ) -> Option<&'t Table> {
+        let found = tables.iter().find(|table| table.name == wanted);
+        if found.is_none() {
+            let hint = Self::suggest(wanted, tables.iter().map(|table| table.name.as_str()));
+            self.error(
+                codes::UNKNOWN_TABLE,
+                path,
+                format!("table `{wanted}` is not declared"),
+                hint,
+            );
+        }
+        found
+    }
+
+    /// The bucket named `wanted`, or an error at `path` naming the closest declared one.
+    fn declared_bucket<'b>(
+        &mut self,
+        path: &NodePath,
+        wanted: &str,
+        buckets: &'b [Bucket],
+    ) -> Option<&'b Bucket> {
+        let found = buckets.iter().find(|bucket| bucket.name == wanted);
+        if found.is_none() {
+            let hint = Self::suggest(wanted, buckets.iter().map(|bucket| bucket.name.as_str()));
+            self.error(
+                codes::UNKNOWN_BUCKET,
+                path,
+                format!("bucket `{wanted}` is not declared"),
+                hint,
+            );
+        }
+        found
     }
 
     /// Checks a TTL-like duration: longer than zero, at most [`MAX_TTL`].

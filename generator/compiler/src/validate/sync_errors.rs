@@ -58,16 +58,7 @@ impl Checker<'_> {
         let with_events = || buckets.iter().filter(|bucket| bucket.events.is_some());
         let bucket = match &alarm.bucket {
             Some(wanted) => {
-                let Some(found) = buckets.iter().find(|bucket| &bucket.name == wanted) else {
-                    let hint = Self::suggest(wanted, buckets.iter().map(|b| b.name.as_str()));
-                    self.error(
-                        codes::UNKNOWN_BUCKET,
-                        &path.key("bucket"),
-                        format!("bucket `{wanted}` is not declared"),
-                        hint,
-                    );
-                    return None;
-                };
+                let found = self.declared_bucket(&path.key("bucket"), wanted, buckets)?;
                 if found.events.is_none() {
                     self.error(
                         codes::ALARM_SCOPE,

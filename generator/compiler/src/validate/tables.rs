@@ -196,19 +196,9 @@ impl Checker<'_> {
             let path = NodePath::parse("tables").key(table.name.as_str());
             let wanted = self.spec.tables[&table.name].overflow_bucket.as_ref();
             table.overflow_bucket = match (wanted, buckets) {
-                (Some(wanted), _) => {
-                    let found = Ref::find(buckets, wanted);
-                    if found.is_none() {
-                        let hint = Self::suggest(wanted, buckets.iter().map(|b| b.name.as_str()));
-                        self.error(
-                            codes::UNKNOWN_BUCKET,
-                            &path.key("overflow_bucket"),
-                            format!("bucket `{wanted}` is not declared"),
-                            hint,
-                        );
-                    }
-                    found
-                }
+                (Some(wanted), _) => self
+                    .declared_bucket(&path.key("overflow_bucket"), wanted, buckets)
+                    .map(|found| Ref::to(buckets, found)),
                 (None, [only]) => Some(Ref::to(buckets, only)),
                 (None, _) => {
                     self.error(
@@ -269,20 +259,7 @@ impl Checker<'_> {
         when_ambiguous: (Code, &str, &str),
     ) -> Option<&'t Table> {
         match wanted {
-            Some(wanted) => {
-                let found = tables.iter().find(|table| &table.name == wanted);
-                if found.is_none() {
-                    let hint =
-                        Self::suggest(wanted, tables.iter().map(|table| table.name.as_str()));
-                    self.error(
-                        codes::UNKNOWN_TABLE,
-                        &path.key("table"),
-                        format!("table `{wanted}` is not declared"),
-                        hint,
-                    );
-                }
-                found
-            }
+            Some(wanted) => self.declared_table(&path.key("table"), wanted, tables),
             None if tables.len() == 1 => tables.first(),
             None if tables.is_empty() => None,
             None => {
