@@ -29,7 +29,7 @@ const CONCURRENCY: [usize; 4] = [1, 2, 8, 64];
 const WORKERS: usize = 2;
 /// Hits per variant in the paired rounds at each concurrency (at least `MIN_ROUNDS` rounds).
 const PAIRED_HITS: usize = 2_000_000;
-const MIN_ROUNDS: usize = 50;
+const MIN_ROUNDS: usize = 100;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct User {
