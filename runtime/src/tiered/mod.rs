@@ -332,9 +332,18 @@ impl TieredCache {
     /// Refuses keys in the internal key space, and empty keys or key parts (DynamoDB
     /// refuses an empty key attribute).
     fn check_key(key: &str) -> Result<(), CacheError> {
+        // Every get pays this check, so the separator is found by a byte search: on short
+        // keys `split_once`'s char search cost more than the rest of the check (the L1
+        // under contention, BENCHMARKS.md). The separator is ASCII, so its byte never
+        // occurs inside another character.
+        const SEPARATOR: u8 = {
+            assert!(sort_key::SEPARATOR.is_ascii());
+            sort_key::SEPARATOR as u8
+        };
         let empty_part = key
-            .split_once(sort_key::SEPARATOR)
-            .is_some_and(|(partition, sort)| partition.is_empty() || sort.is_empty());
+            .bytes()
+            .position(|b| b == SEPARATOR)
+            .is_some_and(|at| at == 0 || at + 1 == key.len());
         let reason = if key.is_empty() {
             "a key cannot be empty"
         } else if key.starts_with(INTERNAL_KEY_MARKER) {
@@ -396,6 +405,43 @@ impl TieredCache {
             Ok(v) => Ok(v),
             Err(e) if is_transient(&e) && !self.strict() => Ok(fallback),
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_with_an_empty_part_or_the_internal_marker_are_refused() {
+        let sep = sort_key::SEPARATOR;
+        let refused = [
+            String::new(),
+            "!t#user".to_owned(),
+            format!("{sep}sk"),
+            format!("pk{sep}"),
+            sep.to_string(),
+        ];
+        for key in &refused {
+            assert!(
+                matches!(
+                    TieredCache::check_key(key),
+                    Err(CacheError::InvalidKey { .. })
+                ),
+                "{key:?}"
+            );
+        }
+        let accepted = [
+            "user#1".to_owned(),
+            "é".to_owned(),
+            format!("pk{sep}sk"),
+            format!("pk{sep}{sep}sk"),
+            format!("pk{sep}{sep}"),
+            format!("pké{sep}ß"),
+        ];
+        for key in &accepted {
+            assert!(TieredCache::check_key(key).is_ok(), "{key:?}");
         }
     }
 }
