@@ -70,7 +70,7 @@ pub(crate) struct Follower<T> {
 
 impl<T: Clone> Leader<T> {
     /// Hands the outcome to every follower, current and later, until drop.
-    pub fn publish(&self, outcome: T) {
+    pub(crate) fn publish(&self, outcome: T) {
         let mut shared = self.shared.lock().expect("flight lock");
         for waiter in shared.waiting.drain(..) {
             let _ = waiter.send(outcome.clone());
@@ -98,12 +98,12 @@ impl<T> Drop for Leader<T> {
 
 impl<T: Clone> Follower<T> {
     /// This flight's id, for [`Flights::replace`].
-    pub fn id(&self) -> u64 {
+    pub(crate) fn id(&self) -> u64 {
         self.id
     }
 
     /// The leader's outcome; `None` if the leader gave up without one.
-    pub async fn outcome(self) -> Option<T> {
+    pub(crate) async fn outcome(self) -> Option<T> {
         let waiting = {
             let mut shared = self.shared.lock().expect("flight lock");
             if let Some(outcome) = &shared.outcome {
@@ -122,13 +122,13 @@ impl<T: Clone> Follower<T> {
 
 impl Flights {
     /// Joins the flight for `key`, becoming its leader if there is none.
-    pub fn join<T: Clone + Send + Sync + 'static>(self: &Arc<Self>, key: &str) -> Role<T> {
+    pub(crate) fn join<T: Clone + Send + Sync + 'static>(self: &Arc<Self>, key: &str) -> Role<T> {
         self.join_unless(key, None)
     }
 
     /// Joins the flight for `key`, unless it is flight `stale` (whose outcome the caller
     /// found invalidated): that one is replaced, and the caller leads the new one.
-    pub fn replace<T: Clone + Send + Sync + 'static>(
+    pub(crate) fn replace<T: Clone + Send + Sync + 'static>(
         self: &Arc<Self>,
         key: &str,
         stale: u64,
@@ -160,7 +160,7 @@ impl Flights {
     }
 
     /// Leads the flight for `key` only if none is running.
-    pub fn try_lead<T: Clone + Send + Sync + 'static>(
+    pub(crate) fn try_lead<T: Clone + Send + Sync + 'static>(
         self: &Arc<Self>,
         key: &str,
     ) -> Option<Leader<T>> {
@@ -183,7 +183,7 @@ impl Flights {
 
     /// Takes `key` away from its flight: later callers start a new one, while the current
     /// leader and its followers finish as they were.
-    pub fn abandon(&self, key: &str) {
+    pub(crate) fn abandon(&self, key: &str) {
         self.map.lock().expect("flight lock").remove(key);
     }
 }

@@ -118,7 +118,7 @@ impl Counters {
         }
     }
 
-    pub fn inc(count: &Count) {
+    pub(crate) fn inc(count: &Count) {
         count.n.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "otel")]
         if let Some(otel) = &count.otel {
@@ -126,11 +126,11 @@ impl Counters {
         }
     }
 
-    pub fn store_latency(&self, d: Duration) {
+    pub(crate) fn store_latency(&self, d: Duration) {
         sample(&self.store_latency, d);
     }
 
-    pub fn origin_latency(&self, d: Duration) {
+    pub(crate) fn origin_latency(&self, d: Duration) {
         sample(&self.origin_latency, d);
         #[cfg(feature = "otel")]
         if let Some(otel) = &self.origin_duration {

@@ -24,17 +24,17 @@ use cachegen_runtime::{BoxError, DEFAULT_STORE_TIMEOUT};
 use serde::{Deserialize, Serialize};
 
 /// The key both paths read.
-pub const KEY: u32 = 7;
+pub(crate) const KEY: u32 = 7;
 
 /// The value cached at [`KEY`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Profile {
+pub(crate) struct Profile {
     pub id: u32,
     pub name: String,
 }
 
 /// The data type, as a generated crate declares it.
-pub struct Profiles;
+pub(crate) struct Profiles;
 
 impl DataType for Profiles {
     type Key = u32;
@@ -51,7 +51,7 @@ impl DataType for Profiles {
 }
 
 /// The table's layout, as a generated crate's `layout()` gives it.
-pub fn layout() -> DynamoLayout {
+pub(crate) fn layout() -> DynamoLayout {
     DynamoLayout::builder("pk").ttl_attribute("ttl").build()
 }
 
@@ -61,7 +61,7 @@ fn table() -> Result<String, BoxError> {
 
 /// The bare path: an AWS configuration, a DynamoDB client, one strongly consistent
 /// `GetItem` (as the runtime's store reads); whether the item was there.
-pub async fn bare() -> Result<bool, BoxError> {
+pub(crate) async fn bare() -> Result<bool, BoxError> {
     let table = table()?;
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
@@ -87,7 +87,7 @@ async fn aws_config_for_env() -> Option<SdkConfig> {
 
 /// The cachegen path: `Cache::from_env` as generated, then one lookup; whether the value
 /// was there.
-pub async fn cachegen() -> Result<bool, BoxError> {
+pub(crate) async fn cachegen() -> Result<bool, BoxError> {
     let sdk = aws_config_for_env().await;
     let cache = CacheConfig::from_env(TABLE_NAME_ENV)?
         .builder_with_sdk(sdk.as_ref(), layout(), DEFAULT_STORE_TIMEOUT)
@@ -101,7 +101,7 @@ pub async fn cachegen() -> Result<bool, BoxError> {
 
 /// Creates `table` on the endpoint the environment names, waits until it is active, and
 /// stores the value at [`KEY`] through the runtime, so both paths find it.
-pub async fn seed(table: &str) -> Result<(), BoxError> {
+pub(crate) async fn seed(table: &str) -> Result<(), BoxError> {
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let pk = || {

@@ -87,7 +87,7 @@ pub(crate) struct BodyRef {
 
 impl BodyRef {
     /// The pointer attribute: a map of the object key and the body's digest.
-    pub fn to_attribute(&self) -> AttributeValue {
+    pub(crate) fn to_attribute(&self) -> AttributeValue {
         AttributeValue::M(
             [
                 (REF_KEY.to_owned(), AttributeValue::S(self.key.clone())),
@@ -101,7 +101,7 @@ impl BodyRef {
     }
 
     /// Reads a pointer attribute back; `None` if it is not one.
-    pub fn from_attribute(value: &AttributeValue) -> Option<Self> {
+    pub(crate) fn from_attribute(value: &AttributeValue) -> Option<Self> {
         let map = value.as_m().ok()?;
         let text = |name| map.get(name)?.as_s().ok().cloned();
         Some(Self {

@@ -43,7 +43,7 @@ pub(super) struct Validity {
 impl Validity {
     /// The validity of a read that began at `ticket`: `checks`, plus the L1-only ones
     /// when they could be taken.
-    pub fn new(ticket: Ticket, mut checks: Vec<Check>, memory: Option<[Check; 2]>) -> Self {
+    pub(super) fn new(ticket: Ticket, mut checks: Vec<Check>, memory: Option<[Check; 2]>) -> Self {
         let for_memory = memory.is_some();
         checks.extend(memory.into_iter().flatten());
         Self {
@@ -86,18 +86,18 @@ pub(super) struct Memory {
 }
 
 impl Memory {
-    pub fn new(limit: MemoryLimit) -> Self {
+    pub(super) fn new(limit: MemoryLimit) -> Self {
         Self {
             cache: read_mostly_cache(limit),
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<Arc<L1Entry>> {
+    pub(super) fn get(&self, key: &str) -> Option<Arc<L1Entry>> {
         self.cache.get(key)
     }
 
     /// Keeps `value` until `meta.expires_at_ms` (`now_ms` being the clock's time).
-    pub fn insert<T: Any + Send + Sync>(
+    pub(super) fn insert<T: Any + Send + Sync>(
         &self,
         key: &str,
         value: T,
@@ -118,16 +118,16 @@ impl Memory {
         self.cache.insert(key.to_owned(), entry);
     }
 
-    pub fn remove(&self, key: &str) {
+    pub(super) fn remove(&self, key: &str) {
         self.cache.remove(key);
     }
 
-    pub fn clear(&self) {
+    pub(super) fn clear(&self) {
         self.cache.clear();
     }
 
     #[cfg(test)]
-    pub fn weighted_size(&self) -> u64 {
+    pub(super) fn weighted_size(&self) -> u64 {
         self.cache.weight()
     }
 }
@@ -164,7 +164,7 @@ impl Default for Local {
 
 impl Local {
     /// Where the invalidation order stands: taken when a read begins.
-    pub fn epoch(&self) -> u64 {
+    pub(super) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
     }
 
@@ -178,7 +178,7 @@ impl Local {
 
     /// Runs `insert` (of a copy of `key` read from `ticket` on) unless `key`'s stripe or
     /// everything was invalidated since.
-    pub fn keep(&self, key: &str, ticket: u64, insert: impl FnOnce()) {
+    pub(super) fn keep(&self, key: &str, ticket: u64, insert: impl FnOnce()) {
         let stripe = self.stripe(key);
         let _guard = self.lock(stripe);
         if self.stripes[stripe].load(Ordering::SeqCst) <= ticket && !self.cleared_since(ticket) {
@@ -188,7 +188,7 @@ impl Local {
 
     /// Records that `key` was invalidated, and runs `remove` (of its L1 copy) atomically
     /// with inserts: reads of its stripe that began before are not kept any more.
-    pub fn invalidate(&self, key: &str, remove: impl FnOnce()) {
+    pub(super) fn invalidate(&self, key: &str, remove: impl FnOnce()) {
         let stripe = self.stripe(key);
         let _guard = self.lock(stripe);
         let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
@@ -197,7 +197,7 @@ impl Local {
     }
 
     /// Records that everything was invalidated, and runs `clear` atomically with inserts.
-    pub fn invalidate_all(&self, clear: impl FnOnce()) {
+    pub(super) fn invalidate_all(&self, clear: impl FnOnce()) {
         let _guards: Vec<MutexGuard<'_, ()>> = (0..LOCKS).map(|i| self.lock(i)).collect();
         let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         self.cleared.fetch_max(epoch, Ordering::SeqCst);
@@ -205,7 +205,7 @@ impl Local {
     }
 
     /// Whether everything was invalidated since `ticket`.
-    pub fn cleared_since(&self, ticket: u64) -> bool {
+    pub(super) fn cleared_since(&self, ticket: u64) -> bool {
         self.cleared.load(Ordering::SeqCst) > ticket
     }
 }

@@ -46,12 +46,12 @@ pub(super) struct LeaseGuard {
 impl LeaseGuard {
     /// The fill that cleared the lease was written (or the item changed): nothing to give
     /// back.
-    pub fn disarm(mut self) {
+    pub(super) fn disarm(mut self) {
         self.armed = false;
     }
 
     /// Gives the lease back now.
-    pub async fn release(mut self) {
+    pub(super) async fn release(mut self) {
         self.armed = false;
         release(&self.cache, &self.key).await;
     }

@@ -36,12 +36,12 @@ impl Default for Throttles {
 
 impl Throttles {
     /// Leaves `key`'s origin alone until `until_ms`.
-    pub fn throttle(&self, key: &str, until_ms: u64) {
+    pub(super) fn throttle(&self, key: &str, until_ms: u64) {
         self.0.insert(key.to_owned(), until_ms);
     }
 
     /// Whether `key`'s origin is left alone at `now_ms`.
-    pub fn throttled(&self, key: &str, now_ms: u64) -> bool {
+    pub(super) fn throttled(&self, key: &str, now_ms: u64) -> bool {
         self.0.get(key).is_some_and(|until_ms| now_ms < until_ms)
     }
 }

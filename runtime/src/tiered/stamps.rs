@@ -122,7 +122,7 @@ pub(super) struct Scopes(Vec<(ScopeKind, String, Arc<StampView>)>);
 impl Scopes {
     /// The scopes with their counters as this process sees them now (taken when the
     /// value's read begins), for the envelope, and as checks, for this process.
-    pub fn record(self) -> (Vec<ScopeGen>, Vec<Check>) {
+    pub(super) fn record(self) -> (Vec<ScopeGen>, Vec<Check>) {
         self.0
             .into_iter()
             .map(|(kind, name, view)| {
@@ -178,7 +178,7 @@ pub(super) fn key_bucket(key: &str) -> usize {
 }
 
 impl Stamps {
-    pub fn new(has_store: bool, shards: u32, shard: u32) -> Self {
+    pub(super) fn new(has_store: bool, shards: u32, shard: u32) -> Self {
         Self {
             has_store,
             shards,
@@ -214,7 +214,7 @@ impl Stamps {
     }
 
     /// The stamp of data type `name`.
-    pub fn data_type(&self, prefix: &str, name: &str) -> Arc<StampView> {
+    pub(super) fn data_type(&self, prefix: &str, name: &str) -> Arc<StampView> {
         self.view(
             format!("{prefix}{INTERNAL_KEY_MARKER}t#{name}"),
             Layout::DataType,
@@ -222,7 +222,7 @@ impl Stamps {
     }
 
     /// The stamp of a scope named in an envelope.
-    pub fn scope(&self, prefix: &str, kind: ScopeKind, name: &str) -> Arc<StampView> {
+    pub(super) fn scope(&self, prefix: &str, kind: ScopeKind, name: &str) -> Arc<StampView> {
         match kind {
             ScopeKind::DataType => self.data_type(prefix, name),
             ScopeKind::Tag => self.view(

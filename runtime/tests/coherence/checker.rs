@@ -14,7 +14,7 @@ use crate::world::{Made, Maker, Mark};
 
 /// A broken promise.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Violation {
+pub(crate) enum Violation {
     /// A lookup served a value that an invalidation had removed ([`forbids`]).
     Stale {
         /// The invalidation (the latest one the lookup breaks).
@@ -66,7 +66,7 @@ pub enum Violation {
 
 /// A bound of a value's lifetime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Bound {
+pub(crate) enum Bound {
     /// Served as fresh once its TTL (with the most jitter) had passed.
     FreshPastTtl,
     /// Marked stale before its TTL had passed.
@@ -91,7 +91,7 @@ impl std::fmt::Display for Bound {
 /// When a value may be served, in virtual ms: fresh until at least `fresh_from_ms` and at
 /// most `fresh_until_ms`, and never from `expires_ms` on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Lifetime {
+pub(crate) struct Lifetime {
     /// The earliest its TTL can end: made at the earliest, no jitter.
     pub stale_from_ms: u64,
     /// The latest its TTL can end: made at the latest, the most jitter.
@@ -129,7 +129,7 @@ fn lifetime_of(
 /// The lifetime of `value` in `run`: its TTL is the type's, or the one its origin told
 /// (`wrap_expiring`) within the policy's bounds. An origin's value is made when the origin
 /// was called; a writer's between its `set`'s call and return.
-pub fn lifetime(run: &Run, value: &Made) -> Lifetime {
+pub(crate) fn lifetime(run: &Run, value: &Made) -> Lifetime {
     let (ttl, _, _, policy) = sim::settings(&run.config);
     let op = &run.plan[value.op].op;
     let ttl = match (value.told_ms, policy.ttl_bounds) {
@@ -214,7 +214,7 @@ fn stale_not_found(run: &Run, lookup: &Record, key: u32, grace: Duration) -> Opt
 /// What a violation's history and store log point at: a reading aid tied to the issue's
 /// defect list, not part of the verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Cause {
+pub(crate) enum Cause {
     /// The origin value's write landed in the store after the invalidation removed the
     /// item.
     FillAfterRemoval,
@@ -294,7 +294,7 @@ impl std::fmt::Display for Cause {
 
 /// How long after an invalidation returned another container may still serve a copy it
 /// held: the type's `version_check` bound, or without one its memory TTL.
-pub fn grace(config: &SimConfig) -> Duration {
+pub(crate) fn grace(config: &SimConfig) -> Duration {
     if config.version_check {
         VERSION_CHECK
     } else {
@@ -321,7 +321,7 @@ pub fn grace(config: &SimConfig) -> Duration {
 ///
 /// Lookups that overlap the invalidation, and invalidations that failed or were dropped,
 /// promise nothing.
-pub fn forbids(
+pub(crate) fn forbids(
     invalidation: &Record,
     lookup: &Record,
     value: &Made,
@@ -339,7 +339,7 @@ pub fn forbids(
 
 /// Every violation in `run`: at most one stale read per lookup (against the latest
 /// invalidation it breaks), then every leaked lease.
-pub fn check(run: &Run) -> Vec<Violation> {
+pub(crate) fn check(run: &Run) -> Vec<Violation> {
     let grace = grace(&run.config);
     let mut violations = Vec::new();
     for lookup in &run.history {
@@ -415,7 +415,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
 }
 
 /// A violation with what is needed to reproduce and read it.
-pub struct Report<'a> {
+pub(crate) struct Report<'a> {
     /// The run it happened in.
     pub run: &'a Run,
     /// The violation.

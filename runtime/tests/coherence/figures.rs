@@ -34,7 +34,7 @@ struct Busiest {
 
 /// One violation, with what reproduces it.
 #[derive(Debug)]
-pub struct Example {
+pub(crate) struct Example {
     seed: u64,
     config: SimConfig,
     plan: Vec<Step>,
@@ -65,7 +65,7 @@ impl std::fmt::Display for Example {
 
 /// Totals over runs.
 #[derive(Debug, Default)]
-pub struct Figures {
+pub(crate) struct Figures {
     containers: usize,
     runs: u64,
     operations: u64,
@@ -83,7 +83,7 @@ pub struct Figures {
 
 impl Figures {
     /// Adds a run and its violations.
-    pub fn add(&mut self, run: &Run, violations: &[Violation]) {
+    pub(crate) fn add(&mut self, run: &Run, violations: &[Violation]) {
         self.containers = run.config.containers;
         self.runs += 1;
         self.operations += run.history.len() as u64;
@@ -138,12 +138,12 @@ impl Figures {
     }
 
     /// The first violation of each kind.
-    pub fn examples(&self) -> impl Iterator<Item = &Example> {
+    pub(crate) fn examples(&self) -> impl Iterator<Item = &Example> {
         self.examples.values()
     }
 
     /// Seeds with at least one violation.
-    pub fn failing_seeds(&self) -> &[u64] {
+    pub(crate) fn failing_seeds(&self) -> &[u64] {
         &self.failing_seeds
     }
 }

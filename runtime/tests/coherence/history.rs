@@ -15,19 +15,19 @@ tokio::task_local! {
 }
 
 /// Runs `work` as operation `op`, so store calls it makes are attributed to it.
-pub async fn as_operation<F: Future>(op: usize, work: F) -> F::Output {
+pub(crate) async fn as_operation<F: Future>(op: usize, work: F) -> F::Output {
     OPERATION.scope(op, work).await
 }
 
 /// The operation the current task runs; `None` in tasks the cache spawned itself (an SWR
 /// refresh).
-pub fn current_operation() -> Option<usize> {
+pub(crate) fn current_operation() -> Option<usize> {
     OPERATION.try_with(|op| *op).ok()
 }
 
 /// How an operation ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A lookup returned this (`None`: not cached), fresh as the API says (`get`, or
     /// `wrap_served`/`wrap_swr_served` with `stale: false`).
     Value(Option<Made>),
@@ -48,7 +48,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The outcome of a lookup that says whether what it served is stale.
-    pub fn served(served: Served<Made>) -> Self {
+    pub(crate) fn served(served: Served<Made>) -> Self {
         if served.stale {
             Self::Stale(served.value)
         } else {
@@ -57,7 +57,7 @@ impl Outcome {
     }
 
     /// The value a lookup returned, however it was labelled.
-    pub fn value(&self) -> Option<&Made> {
+    pub(crate) fn value(&self) -> Option<&Made> {
         match self {
             Self::Value(Some(value)) | Self::Stale(value) | Self::Found(value) => Some(value),
             _ => None,
@@ -67,7 +67,7 @@ impl Outcome {
 
 /// One operation as it happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     /// Its index in the plan.
     pub op: usize,
     /// The container that ran it.
@@ -104,16 +104,16 @@ impl std::fmt::Display for Record {
 
 /// The recorder operations append to.
 #[derive(Debug, Default)]
-pub struct History(Mutex<Vec<Record>>);
+pub(crate) struct History(Mutex<Vec<Record>>);
 
 impl History {
     /// Records an operation that ended.
-    pub fn push(&self, record: Record) {
+    pub(crate) fn push(&self, record: Record) {
         self.0.lock().expect("history lock").push(record);
     }
 
     /// The records, in the order the operations ended.
-    pub fn into_records(self) -> Vec<Record> {
+    pub(crate) fn into_records(self) -> Vec<Record> {
         self.0.into_inner().expect("history lock")
     }
 }

@@ -13,10 +13,10 @@
 //! The same calls and checker also run against the real Redis and Redis Cluster
 //! (`live`, see [`crate::live`]).
 
-pub mod check;
+pub(crate) mod check;
 mod live;
-pub mod plan;
-pub mod sim;
+pub(crate) mod plan;
+pub(crate) mod sim;
 
 use std::collections::BTreeMap;
 

@@ -44,7 +44,7 @@ const CONTAINERS: usize = 3;
 
 /// The Redis a live run uses.
 #[derive(Clone, Debug)]
-pub enum Target {
+pub(crate) enum Target {
     /// A cluster, by its nodes' URLs.
     Cluster(Vec<String>),
     /// A single node, by its URL.
@@ -72,17 +72,17 @@ impl Target {
     }
 
     /// The Redis Cluster of `CACHEGEN_TEST_REDIS_CLUSTER_URLS`.
-    pub fn cluster() -> Option<Self> {
+    pub(crate) fn cluster() -> Option<Self> {
         Self::from_env("CACHEGEN_TEST_REDIS_CLUSTER_URLS", true)
     }
 
     /// The Redis of `CACHEGEN_TEST_REDIS_URL`.
-    pub fn single() -> Option<Self> {
+    pub(crate) fn single() -> Option<Self> {
         Self::from_env("CACHEGEN_TEST_REDIS_URL", false)
     }
 
     /// A store on this Redis that judges expiry by `clock`.
-    pub async fn connect(&self, clock: Arc<dyn Clock>) -> Arc<dyn CacheStore> {
+    pub(crate) async fn connect(&self, clock: Arc<dyn Clock>) -> Arc<dyn CacheStore> {
         let store = match self {
             Target::Cluster(urls) => RedisStore::connect_cluster(urls),
             Target::Single(url) => RedisStore::connect(url).await,
@@ -93,7 +93,7 @@ impl Target {
 }
 
 /// The parameters of live seed `seed`: [`SimConfig::varied`]'s, without origin policies.
-pub fn live_config(seed: u64) -> SimConfig {
+pub(crate) fn live_config(seed: u64) -> SimConfig {
     SimConfig {
         ops: LIVE_OPS,
         policies: false,
@@ -103,7 +103,7 @@ pub fn live_config(seed: u64) -> SimConfig {
 
 /// The plan `seed` gives, with pauses longer than [`LONGEST_PAUSE_MS`] (there for
 /// expiry) shortened to it.
-pub fn live_plan(seed: u64, config: &SimConfig) -> Vec<Step> {
+pub(crate) fn live_plan(seed: u64, config: &SimConfig) -> Vec<Step> {
     let mut steps = plan(seed, config);
     let (mut was_ms, mut at_ms) = (0, 0);
     for step in &mut steps {
@@ -115,7 +115,7 @@ pub fn live_plan(seed: u64, config: &SimConfig) -> Vec<Step> {
 }
 
 /// The runtime of live runs: real time, real tasks on two threads.
-pub fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -125,7 +125,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// A key prefix no other run on the shared servers uses: `coherence-live-{what}`, the
 /// process id and the time.
-pub fn run_prefix(what: &str) -> String {
+pub(crate) fn run_prefix(what: &str) -> String {
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after the epoch")
@@ -134,7 +134,7 @@ pub fn run_prefix(what: &str) -> String {
 }
 
 /// Runs `seeds` at once against `target`, each under its own key prefix.
-pub fn run_live(target: &Target, seeds: impl IntoIterator<Item = u64>) -> Vec<Run> {
+pub(crate) fn run_live(target: &Target, seeds: impl IntoIterator<Item = u64>) -> Vec<Run> {
     let prefix = run_prefix("cache");
     let runs = seeds.into_iter().map(|seed| {
         let (target, prefix) = (target.clone(), prefix.clone());

@@ -8,7 +8,7 @@ use crate::workload::SimConfig;
 /// The smallest run found from `run` that still `fails`: steps removed one at a time
 /// (last first, until none can go), then cancellations dropped, then a calm network
 /// tried, each kept only if the run still fails; the plan is shifted to start at zero.
-pub fn minimise(run: &Run, fails: impl Fn(&Run) -> bool) -> Run {
+pub(crate) fn minimise(run: &Run, fails: impl Fn(&Run) -> bool) -> Run {
     let seed = run.seed;
     let mut config = run.config;
     let mut plan = run.plan.clone();

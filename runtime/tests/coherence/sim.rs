@@ -19,38 +19,38 @@ use crate::workload::{Delays, Op, SimConfig, Step, tag_of};
 use crate::world::{Made, Maker, NotFound, Source, VirtualTime};
 
 /// The data type's store TTL.
-pub const TTL: Duration = Duration::from_secs(60);
+pub(crate) const TTL: Duration = Duration::from_secs(60);
 /// The data type's L1 TTL.
-pub const MEMORY_TTL: Duration = Duration::from_secs(20);
+pub(crate) const MEMORY_TTL: Duration = Duration::from_secs(20);
 /// The data type's stale-while-revalidate window.
-pub const STALE_WINDOW: Duration = Duration::from_secs(60);
+pub(crate) const STALE_WINDOW: Duration = Duration::from_secs(60);
 /// The data type's `version_check` bound, when it has one.
-pub const VERSION_CHECK: Duration = Duration::from_secs(2);
+pub(crate) const VERSION_CHECK: Duration = Duration::from_secs(2);
 /// The cache's store timeout (the runtime's default).
-pub const STORE_TIMEOUT: Duration = Duration::from_millis(200);
+pub(crate) const STORE_TIMEOUT: Duration = Duration::from_millis(200);
 /// Cross-container single-flight: a waiter gives up after `wait`, or takes over when the
 /// lease lapses after `lease_ttl`, both on tokio's (here paused) clock.
-pub const FLIGHT: DistributedFlight = DistributedFlight {
+pub(crate) const FLIGHT: DistributedFlight = DistributedFlight {
     lease_ttl: Duration::from_secs(3),
     wait: Duration::from_secs(5),
     poll: Duration::from_millis(50),
 };
 /// How long the simulation idles after the last operation: past every timeout, network
 /// delay, origin call and background refresh.
-pub const QUIESCE: Duration = Duration::from_secs(10);
+pub(crate) const QUIESCE: Duration = Duration::from_secs(10);
 
 /// With the origin policies: the store TTL, short so values expire, and fail-safe serves
 /// them, within a run's pauses.
-pub const POLICY_TTL: Duration = Duration::from_secs(4);
+pub(crate) const POLICY_TTL: Duration = Duration::from_secs(4);
 /// With the origin policies: the L1 TTL.
-pub const POLICY_MEMORY_TTL: Duration = Duration::from_secs(3);
+pub(crate) const POLICY_MEMORY_TTL: Duration = Duration::from_secs(3);
 /// With the origin policies: the stale-while-revalidate window (within `max_stale`, so a
 /// value served stale is never kept past `max_stale` for the window's sake).
-pub const POLICY_STALE_WINDOW: Duration = Duration::from_secs(3);
+pub(crate) const POLICY_STALE_WINDOW: Duration = Duration::from_secs(3);
 /// The origin policy of a data type with policies: every setting on. The origins'
 /// durations (mostly under 800 ms, now and then up to 4 s) fall on both sides of both
 /// timeouts.
-pub const POLICY: OriginPolicy = OriginPolicy {
+pub(crate) const POLICY: OriginPolicy = OriginPolicy {
     fail_safe: Some(FailSafe {
         max_stale: Duration::from_secs(8),
         throttle: Duration::from_secs(2),
@@ -65,7 +65,7 @@ pub const POLICY: OriginPolicy = OriginPolicy {
 
 /// The data type's settings under `config`: its store TTL, L1 TTL, stale-while-revalidate
 /// window and origin policy.
-pub fn settings(config: &SimConfig) -> (Duration, Duration, Duration, OriginPolicy) {
+pub(crate) fn settings(config: &SimConfig) -> (Duration, Duration, Duration, OriginPolicy) {
     if config.policies {
         (POLICY_TTL, POLICY_MEMORY_TTL, POLICY_STALE_WINDOW, POLICY)
     } else {
@@ -75,9 +75,11 @@ pub fn settings(config: &SimConfig) -> (Duration, Duration, Duration, OriginPoli
 
 /// The simulated data type: keys `sim#<n>`, tag `group<n % 2>`, and the settings under
 /// test as const parameters (a `DataType`'s settings are constants).
-pub struct SimType<const VERSION_CHECKED: bool, const DISTRIBUTED: bool, const POLICIES: bool>(
-    PhantomData<()>,
-);
+pub(crate) struct SimType<
+    const VERSION_CHECKED: bool,
+    const DISTRIBUTED: bool,
+    const POLICIES: bool,
+>(PhantomData<()>);
 
 impl<const VERSION_CHECKED: bool, const DISTRIBUTED: bool, const POLICIES: bool> DataType
     for SimType<VERSION_CHECKED, DISTRIBUTED, POLICIES>
@@ -121,7 +123,7 @@ fn tag_name(tag: u32) -> String {
 
 /// One simulated run: what was asked, what happened, and what the store saw.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     /// The seed of the network's faults (and of the plan, when generated).
     pub seed: u64,
     /// The parameters.
@@ -141,7 +143,7 @@ pub struct Run {
 }
 
 /// Runs `plan` on the simulated store, with the network's faults drawn from `seed`.
-pub fn run(seed: u64, config: &SimConfig, plan: &[Step]) -> Run {
+pub(crate) fn run(seed: u64, config: &SimConfig, plan: &[Step]) -> Run {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -164,13 +166,13 @@ pub fn run(seed: u64, config: &SimConfig, plan: &[Step]) -> Run {
 }
 
 /// Runs the plan `seed` generates.
-pub fn run_seed(seed: u64, config: &SimConfig) -> Run {
+pub(crate) fn run_seed(seed: u64, config: &SimConfig) -> Run {
     run(seed, config, &crate::workload::plan(seed, config))
 }
 
 /// What a run runs on: the store behind its network, its clock, the caches' key prefix,
 /// and how long it idles after the last operation.
-pub struct Backend {
+pub(crate) struct Backend {
     /// The store and the network in front of it.
     pub network: Arc<Network>,
     /// The clock of the caches, the store and the recorder.
@@ -182,7 +184,12 @@ pub struct Backend {
 }
 
 /// Runs `plan` on `backend`, in the running tokio runtime.
-pub async fn simulate(seed: u64, config: &SimConfig, plan: &[Step], backend: Backend) -> Run {
+pub(crate) async fn simulate(
+    seed: u64,
+    config: &SimConfig,
+    plan: &[Step],
+    backend: Backend,
+) -> Run {
     match (config.version_check, config.distributed, config.policies) {
         (false, false, false) => {
             simulate_as::<SimType<false, false, false>>(seed, config, plan, backend).await

@@ -43,7 +43,7 @@ const NEVER: Duration = Duration::from_secs(3600);
 
 /// What the network between the containers and the store does.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// Largest one-way delay of an ordinary trip, ms.
     pub delay_ms: u64,
     /// Share of one-way trips that are slow instead.
@@ -58,7 +58,7 @@ pub struct Faults {
 
 impl Faults {
     /// A healthy network: a few ms each way, nothing lost.
-    pub const CALM: Self = Self {
+    pub(crate) const CALM: Self = Self {
         delay_ms: 5,
         slow_rate: 0.0,
         slow_ms: 0,
@@ -67,7 +67,7 @@ impl Faults {
     };
 
     /// A bad day: slow trips past the 200 ms store timeout, lost and unanswered requests.
-    pub const ROUGH: Self = Self {
+    pub(crate) const ROUGH: Self = Self {
         delay_ms: 20,
         slow_rate: 0.05,
         slow_ms: 600,
@@ -86,7 +86,7 @@ struct Fate {
 
 /// What a store call does, whatever the store trait calls it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Reads items.
     Read,
     /// Writes an item.
@@ -99,7 +99,7 @@ pub enum Effect {
 
 /// One store call as the store saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoreCall {
+pub(crate) struct StoreCall {
     /// The calling container.
     pub container: usize,
     /// The operation it belongs to (`None`: a task the cache spawned).
@@ -148,7 +148,7 @@ impl std::fmt::Display for StoreCall {
 
 /// A lease a container took in the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeaseGrant {
+pub(crate) struct LeaseGrant {
     /// The lease's store key.
     pub lease: String,
     /// The container whose holder took it.
@@ -167,7 +167,7 @@ pub struct LeaseGrant {
 
 /// Everything the store saw, for the checker and the figures.
 #[derive(Clone, Debug, Default)]
-pub struct StoreLog {
+pub(crate) struct StoreLog {
     /// Every call, in the order sent.
     pub calls: Vec<StoreCall>,
     /// Every lease granted, in the order granted.
@@ -192,7 +192,7 @@ impl StoreLog {
     }
 
     /// Requests per item: every call counts once for each item it addresses.
-    pub fn requests_per_item(&self) -> BTreeMap<&str, u64> {
+    pub(crate) fn requests_per_item(&self) -> BTreeMap<&str, u64> {
         let mut counts = BTreeMap::new();
         for item in self.calls.iter().flat_map(|call| &call.items) {
             *counts.entry(item.as_str()).or_default() += 1;
@@ -203,7 +203,7 @@ impl StoreLog {
 
 /// The store and the network in front of it, shared by every container's view.
 #[derive(Debug)]
-pub struct Network {
+pub(crate) struct Network {
     store: Arc<dyn CacheStore>,
     /// Whether the views claim an item and its stamps in one round trip.
     one_trip_stamps: bool,
@@ -217,7 +217,7 @@ impl Network {
     /// A memory store on virtual time behind a network with `faults`, drawn from `seed`.
     /// Its views read an item and its stamps in one round trip, as DynamoDB's
     /// `BatchGetItem` does.
-    pub fn new(seed: u64, faults: Faults, time: Arc<VirtualTime>) -> Arc<Self> {
+    pub(crate) fn new(seed: u64, faults: Faults, time: Arc<VirtualTime>) -> Arc<Self> {
         let clock: Arc<dyn Clock> = time.clone();
         let store = MemoryStore::new(MemoryLimit::entries(100_000)).with_clock(clock);
         Self::build(Arc::new(store), true, seed, faults, time)
@@ -225,7 +225,7 @@ impl Network {
 
     /// `store` (a real one, for the live mode) behind a network with `faults`, drawn from
     /// `seed`; its views have the store's own capabilities.
-    pub fn over(
+    pub(crate) fn over(
         store: Arc<dyn CacheStore>,
         seed: u64,
         faults: Faults,
@@ -255,7 +255,7 @@ impl Network {
     }
 
     /// Container `container`'s way to the store.
-    pub fn view(self: &Arc<Self>, container: usize) -> FaultyStore {
+    pub(crate) fn view(self: &Arc<Self>, container: usize) -> FaultyStore {
         FaultyStore {
             network: self.clone(),
             container,
@@ -263,7 +263,7 @@ impl Network {
     }
 
     /// A copy of the log so far.
-    pub fn log(&self) -> StoreLog {
+    pub(crate) fn log(&self) -> StoreLog {
         self.log.lock().expect("store log lock").clone()
     }
 
@@ -288,7 +288,7 @@ impl Network {
 
 /// One container's view of the shared store, through the faulty network.
 #[derive(Debug)]
-pub struct FaultyStore {
+pub(crate) struct FaultyStore {
     network: Arc<Network>,
     container: usize,
 }

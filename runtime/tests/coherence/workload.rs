@@ -9,16 +9,16 @@ use rand_chacha::ChaCha8Rng;
 use crate::store::Faults;
 
 /// Tags in the workload: key `k` carries tag `k % TAGS`.
-pub const TAGS: u32 = 2;
+pub(crate) const TAGS: u32 = 2;
 
 /// The tag key `k` is written with.
-pub fn tag_of(key: u32) -> u32 {
+pub(crate) fn tag_of(key: u32) -> u32 {
     key % TAGS
 }
 
 /// The simulation's parameters.
 #[derive(Clone, Copy, Debug)]
-pub struct SimConfig {
+pub(crate) struct SimConfig {
     /// Simulated containers (separate `TieredCache`s over the one store).
     pub containers: usize,
     /// Distinct keys.
@@ -44,7 +44,7 @@ impl SimConfig {
     /// The configuration the seed budget uses: `containers`, 2 keys, 40 operations, and
     /// the seed's low bits choosing distributed flight (bit 0), a version check (bit 1),
     /// a rough network (bit 2) and the origin policies (bit 3).
-    pub fn varied(seed: u64, containers: usize) -> Self {
+    pub(crate) fn varied(seed: u64, containers: usize) -> Self {
         Self {
             containers,
             keys: 2,
@@ -65,7 +65,7 @@ impl SimConfig {
 /// How long an origin call takes before and after it reads the source, and whether it
 /// then fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Delays {
+pub(crate) struct Delays {
     /// Virtual ms before the read.
     pub before_ms: u64,
     /// Virtual ms after the read, until the origin returns.
@@ -76,7 +76,7 @@ pub struct Delays {
 
 /// One operation of the workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// `TypedCache::get`.
     Get { key: u32 },
     /// `TypedCache::wrap`, with the origin's timing.
@@ -106,7 +106,7 @@ pub enum Op {
 
 impl Op {
     /// The key a lookup reads, or `None` for other operations.
-    pub fn lookup_key(&self) -> Option<u32> {
+    pub(crate) fn lookup_key(&self) -> Option<u32> {
         match *self {
             Op::Get { key }
             | Op::Wrap { key, .. }
@@ -118,7 +118,7 @@ impl Op {
     }
 
     /// Whether this is an invalidation that removes `key`.
-    pub fn invalidates(&self, key: u32) -> bool {
+    pub(crate) fn invalidates(&self, key: u32) -> bool {
         match *self {
             Op::Delete { key: deleted } | Op::Remove { key: deleted } => deleted == key,
             Op::InvalidateTag { tag } => tag_of(key) == tag,
@@ -128,7 +128,7 @@ impl Op {
     }
 
     /// The keys a writer changes in the source before calling the cache.
-    pub fn writes(&self, keys: u32) -> Vec<u32> {
+    pub(crate) fn writes(&self, keys: u32) -> Vec<u32> {
         match *self {
             Op::Set { key } | Op::Delete { key } | Op::Remove { key } => vec![key],
             Op::InvalidateTag { tag } => (0..keys).filter(|k| tag_of(*k) == tag).collect(),
@@ -166,7 +166,7 @@ impl std::fmt::Display for Op {
 
 /// One planned operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Step {
+pub(crate) struct Step {
     /// Virtual ms after the start at which it begins.
     pub at_ms: u64,
     /// The container that runs it.
@@ -204,7 +204,7 @@ enum OpKind {
 /// minute or more (so L1 and store entries expire and stale windows open). With
 /// [`SimConfig::policies`], a second stream of the seed then varies the plan
 /// ([`with_policies`]), so the first stays what it was for every earlier seed.
-pub fn plan(seed: u64, config: &SimConfig) -> Vec<Step> {
+pub(crate) fn plan(seed: u64, config: &SimConfig) -> Vec<Step> {
     let plan = base_plan(seed, config);
     if config.policies {
         with_policies(seed, plan)

@@ -14,7 +14,7 @@ const EPOCH_MS: u64 = 1_700_000_000_000;
 /// orders events at the same virtual instant (one thread runs everything, so the
 /// sequence is the real order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Mark {
+pub(crate) struct Mark {
     /// Sequence number, strictly increasing.
     pub seq: u64,
     /// Virtual ms since the simulation started.
@@ -36,14 +36,14 @@ impl std::fmt::Display for Mark {
 /// Virtual time: tokio's paused clock, read as epoch ms by the caches and the store, and
 /// as [`Mark`]s by the recorder.
 #[derive(Debug)]
-pub struct VirtualTime {
+pub(crate) struct VirtualTime {
     start: tokio::time::Instant,
     seq: AtomicU64,
 }
 
 impl VirtualTime {
     /// Time zero is now (call inside the simulation's runtime).
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self {
             start: tokio::time::Instant::now(),
             seq: AtomicU64::new(0),
@@ -51,12 +51,12 @@ impl VirtualTime {
     }
 
     /// Virtual ms since the start.
-    pub fn elapsed_ms(&self) -> u64 {
+    pub(crate) fn elapsed_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
     }
 
     /// The next mark.
-    pub fn mark(&self) -> Mark {
+    pub(crate) fn mark(&self) -> Mark {
         Mark {
             seq: self.seq.fetch_add(1, Ordering::SeqCst),
             ms: self.elapsed_ms(),
@@ -74,11 +74,11 @@ impl Clock for VirtualTime {
 /// exists (it does until a writer removes it, and again once a writer sets or deletes the
 /// key).
 #[derive(Debug)]
-pub struct Source(Mutex<Vec<Row>>);
+pub(crate) struct Source(Mutex<Vec<Row>>);
 
 /// One row of the [`Source`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Row {
+pub(crate) struct Row {
     /// Its version.
     pub version: u64,
     /// Whether it exists.
@@ -87,7 +87,7 @@ pub struct Row {
 
 impl Source {
     /// `keys` rows at version 0.
-    pub fn new(keys: u32) -> Self {
+    pub(crate) fn new(keys: u32) -> Self {
         let row = Row {
             version: 0,
             present: true,
@@ -96,18 +96,18 @@ impl Source {
     }
 
     /// The row of `key` now.
-    pub fn row(&self, key: u32) -> Row {
+    pub(crate) fn row(&self, key: u32) -> Row {
         self.0.lock().expect("source lock")[key as usize]
     }
 
     /// The current version of `key`.
-    pub fn read(&self, key: u32) -> u64 {
+    pub(crate) fn read(&self, key: u32) -> u64 {
         self.row(key).version
     }
 
     /// A writer changes `key`: its version goes up by one, and the row exists or not as
     /// `present` says (`None`: as it did).
-    pub fn write(&self, key: u32, present: Option<bool>) {
+    pub(crate) fn write(&self, key: u32, present: Option<bool>) {
         let mut rows = self.0.lock().expect("source lock");
         let row = &mut rows[key as usize];
         *row = Row {
@@ -121,7 +121,7 @@ impl Source {
 /// cache keeps as a negative entry. A `None` carries nothing of where it came from, so the
 /// checker judges a served "not found" against these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NotFound {
+pub(crate) struct NotFound {
     /// The key read.
     pub key: u32,
     /// The operation whose origin it was.
@@ -134,7 +134,7 @@ pub struct NotFound {
 
 /// Who made a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Maker {
+pub(crate) enum Maker {
     /// An origin call of a `wrap` or `wrap_swr` (possibly its background refresh).
     Origin,
     /// A writer's explicit `set`.
@@ -143,7 +143,7 @@ pub enum Maker {
 
 /// The cached value: what it was made from, so the checker can judge every value served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Made {
+pub(crate) struct Made {
     /// The key it was made for.
     pub key: u32,
     /// The source version read.

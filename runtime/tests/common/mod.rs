@@ -21,13 +21,13 @@ use cachegen_testkit::{
 };
 
 /// Names the DynamoDB server behind `CACHEGEN_TEST_DYNAMODB_ENDPOINT` (`moto` when unset).
-pub const DYNAMODB_SERVER_ENV: &str = "CACHEGEN_TEST_DYNAMODB_SERVER";
+pub(crate) const DYNAMODB_SERVER_ENV: &str = "CACHEGEN_TEST_DYNAMODB_SERVER";
 
 /// Generous store timeout: moto is slow on a loaded 2-core machine.
-pub const TEST_STORE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const TEST_STORE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Memory,
     Dynamo,
     Redis,
@@ -37,19 +37,19 @@ pub enum Kind {
 
 impl Kind {
     /// A Redis store, one node or a cluster.
-    pub fn is_redis(self) -> bool {
+    pub(crate) fn is_redis(self) -> bool {
         matches!(self, Self::Redis | Self::RedisCluster)
     }
 }
 
 /// Env var with the node URLs (comma-separated) of the Redis Cluster `scripts/test.sh`
 /// starts.
-pub const CLUSTER_URLS_ENV: &str = "CACHEGEN_TEST_REDIS_CLUSTER_URLS";
+pub(crate) const CLUSTER_URLS_ENV: &str = "CACHEGEN_TEST_REDIS_CLUSTER_URLS";
 
 /// The test cluster's node URLs. Unset outside CI: `None`, and the test says it is
 /// skipped; unset in CI (`CI=true`): a failure, so a cluster test never passes by not
 /// running.
-pub fn cluster_urls() -> Option<Vec<String>> {
+pub(crate) fn cluster_urls() -> Option<Vec<String>> {
     match std::env::var(CLUSTER_URLS_ENV) {
         Ok(urls) if !urls.trim().is_empty() => {
             Some(urls.split(',').map(|url| url.trim().to_owned()).collect())
@@ -67,7 +67,7 @@ pub fn cluster_urls() -> Option<Vec<String>> {
 }
 
 /// A DynamoDB client for a local endpoint, with dummy credentials.
-pub fn dynamo_client(endpoint: &str) -> Client {
+pub(crate) fn dynamo_client(endpoint: &str) -> Client {
     let conf = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -85,7 +85,7 @@ pub fn dynamo_client(endpoint: &str) -> Client {
 
 /// An S3 client for a local endpoint, with dummy credentials and path-style addressing
 /// (no bucket subdomains on loopback).
-pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+pub(crate) fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -98,7 +98,7 @@ pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
 }
 
 /// Creates a table keyed by `pk` (S), plus `sk` (S) when `sort_key`.
-pub async fn create_table(client: &Client, table: &str, sort_key: bool) {
+pub(crate) async fn create_table(client: &Client, table: &str, sort_key: bool) {
     let mut req = client
         .create_table()
         .table_name(table)
@@ -115,7 +115,7 @@ pub async fn create_table(client: &Client, table: &str, sort_key: bool) {
 }
 
 /// Waits until `table` is ACTIVE: dynalite (like DynamoDB) creates tables asynchronously.
-pub async fn wait_until_active(client: &Client, table: &str) {
+pub(crate) async fn wait_until_active(client: &Client, table: &str) {
     for _ in 0..200 {
         let described = client.describe_table().table_name(table).send().await;
         if described.is_ok_and(|out| {
@@ -131,7 +131,7 @@ pub async fn wait_until_active(client: &Client, table: &str) {
 }
 
 /// The definition of attribute `name` of type `kind`, for `CreateTable`.
-pub fn attr_def(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
+pub(crate) fn attr_def(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
     AttributeDefinition::builder()
         .attribute_name(name)
         .attribute_type(kind)
@@ -140,7 +140,7 @@ pub fn attr_def(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
 }
 
 /// Attribute `name` as a key of type `kt`, for a key schema.
-pub fn key_elem(name: &str, kt: KeyType) -> KeySchemaElement {
+pub(crate) fn key_elem(name: &str, kt: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder()
         .attribute_name(name)
         .key_type(kt)
@@ -149,7 +149,7 @@ pub fn key_elem(name: &str, kt: KeyType) -> KeySchemaElement {
 }
 
 /// The layout the tests use: `pk`, TTL attribute `ttl`, defaults otherwise.
-pub fn layout(sort_key: bool) -> DynamoLayout {
+pub(crate) fn layout(sort_key: bool) -> DynamoLayout {
     let b = DynamoLayout::builder("pk").ttl_attribute("ttl");
     if sort_key {
         b.sort_key("sk", AttrValue::S("cache".into())).build()
@@ -159,14 +159,14 @@ pub fn layout(sort_key: bool) -> DynamoLayout {
 }
 
 /// Keeps a server alive: shared (env) or private.
-pub enum Guard {
+pub(crate) enum Guard {
     None,
     Shared(SharedServer),
     Private(TestServer),
 }
 
 /// One store on one backend, with the clock its expiry decisions use.
-pub struct Harness {
+pub(crate) struct Harness {
     pub kind: Kind,
     pub store: Arc<dyn CacheStore>,
     pub clock: ManualClock,
@@ -177,7 +177,7 @@ pub struct Harness {
 
 impl Harness {
     /// A store on the shared server of `kind` (private fallback).
-    pub async fn new(kind: Kind) -> Self {
+    pub(crate) async fn new(kind: Kind) -> Self {
         let guard = match kind {
             Kind::Memory => Guard::None,
             Kind::Dynamo => Guard::Shared(shared_moto_endpoint().expect("moto_server")),
@@ -188,7 +188,7 @@ impl Harness {
     }
 
     /// A store on a private server that the test may stop.
-    pub async fn private(kind: Kind) -> Self {
+    pub(crate) async fn private(kind: Kind) -> Self {
         let guard = match kind {
             Kind::Memory => Guard::None,
             Kind::Dynamo => Guard::Private(TestServer::moto().expect("moto_server")),
@@ -242,13 +242,13 @@ impl Harness {
     /// `attribute_not_exists` can both succeed, and two concurrent `TransactWriteItems`
     /// that raise one counter can both read its old value. dynalite applies them one at a time;
     /// `scripts/test.sh` names it in [`DYNAMODB_SERVER_ENV`] when it runs the suites on it.
-    pub fn atomic_conditional_writes(&self) -> bool {
+    pub(crate) fn atomic_conditional_writes(&self) -> bool {
         self.kind != Kind::Dynamo
             || std::env::var(DYNAMODB_SERVER_ENV).is_ok_and(|server| server == "dynalite")
     }
 
     /// A cache builder on this store: shared clock and prefix, test timeout, L1 off.
-    pub fn builder(&self) -> TieredCacheBuilder {
+    pub(crate) fn builder(&self) -> TieredCacheBuilder {
         TieredCache::builder()
             .store(self.store.clone())
             .clock(Arc::new(self.clock.clone()))
@@ -258,19 +258,19 @@ impl Harness {
     }
 
     /// [`builder`](Self::builder) with metrics captured.
-    pub fn cache_with_sink(&self) -> (TieredCache, Arc<CaptureSink>) {
+    pub(crate) fn cache_with_sink(&self) -> (TieredCache, Arc<CaptureSink>) {
         let sink = Arc::new(CaptureSink::default());
         (self.builder().metrics_sink(sink.clone()).build(), sink)
     }
 
     /// The value bytes the store holds at `key` (as a read sees them: expired values are
     /// left out by stores that check expiry against the clock).
-    pub async fn stored(&self, key: &str) -> Option<Vec<u8>> {
+    pub(crate) async fn stored(&self, key: &str) -> Option<Vec<u8>> {
         self.store.read(key).await.expect("store read").value
     }
 
     /// The private server, for stop/start.
-    pub fn server(&mut self) -> &mut TestServer {
+    pub(crate) fn server(&mut self) -> &mut TestServer {
         match &mut self.guard {
             Guard::Private(s) => s,
             _ => panic!("not a private server"),
@@ -279,7 +279,7 @@ impl Harness {
 }
 
 /// Sums a metric over captured EMF lines.
-pub fn metric(sink: &CaptureSink, name: &str) -> u64 {
+pub(crate) fn metric(sink: &CaptureSink, name: &str) -> u64 {
     sink.lines()
         .iter()
         .map(|l| {

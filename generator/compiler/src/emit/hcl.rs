@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 /// One line-level item of a body.
 #[derive(Clone, Debug)]
-pub enum Item {
+pub(super) enum Item {
     /// `name = expression`, on one line.
     Attr(String, String),
     /// `name = {` with one-line entries, then `}`.
@@ -23,7 +23,7 @@ pub enum Item {
 
 /// A block: `kind "label" ... { body }`.
 #[derive(Clone, Debug)]
-pub struct Block {
+pub(super) struct Block {
     kind: String,
     labels: Vec<String>,
     items: Vec<Item>,
@@ -31,7 +31,7 @@ pub struct Block {
 
 impl Block {
     /// An empty block.
-    pub fn new(kind: &str, labels: &[&str]) -> Self {
+    pub(super) fn new(kind: &str, labels: &[&str]) -> Self {
         Self {
             kind: kind.to_owned(),
             labels: labels.iter().map(|label| (*label).to_owned()).collect(),
@@ -40,20 +40,20 @@ impl Block {
     }
 
     /// Adds `name = expression`.
-    pub fn attr(mut self, name: &str, expression: impl Into<String>) -> Self {
+    pub(super) fn attr(mut self, name: &str, expression: impl Into<String>) -> Self {
         self.items
             .push(Item::Attr(name.to_owned(), expression.into()));
         self
     }
 
     /// Adds an item.
-    pub fn item(mut self, item: Item) -> Self {
+    pub(super) fn item(mut self, item: Item) -> Self {
         self.items.push(item);
         self
     }
 
     /// Adds a nested block, after a blank line unless it opens the body.
-    pub fn block(mut self, block: Block) -> Self {
+    pub(super) fn block(mut self, block: Block) -> Self {
         if self
             .items
             .last()
@@ -66,7 +66,7 @@ impl Block {
     }
 
     /// The block as text, ending in a newline.
-    pub fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         let mut out = String::new();
         self.write(&mut out, 0);
         out
@@ -139,7 +139,7 @@ fn write_aligned(out: &mut String, run: &[(&String, &String)], pad: &str) {
 
 /// A quoted HCL string with `${` and `%{` escaped, and control characters and Unicode's
 /// line and paragraph separators written as escapes, so the text reads back as itself.
-pub fn string(text: &str) -> String {
+pub(super) fn string(text: &str) -> String {
     let mut out = String::from('"');
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -164,12 +164,12 @@ pub fn string(text: &str) -> String {
 }
 
 /// A list of expressions on one line.
-pub fn list<I: IntoIterator<Item = String>>(items: I) -> String {
+pub(super) fn list<I: IntoIterator<Item = String>>(items: I) -> String {
     format!("[{}]", items.into_iter().collect::<Vec<_>>().join(", "))
 }
 
 /// An object key: bare when it is an identifier, quoted otherwise.
-pub fn key(name: &str) -> String {
+pub(super) fn key(name: &str) -> String {
     let identifier = name
         .chars()
         .next()
@@ -183,7 +183,7 @@ pub fn key(name: &str) -> String {
 }
 
 /// A number as HCL writes it: `0.7`, `500`.
-pub fn number(value: f64) -> String {
+pub(super) fn number(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         format!("{}", value as i64)
     } else {

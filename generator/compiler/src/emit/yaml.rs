@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 /// Block-style YAML for `value`, ending in a newline.
-pub fn to_string(value: &Value) -> String {
+pub(super) fn to_string(value: &Value) -> String {
     let mut out = String::new();
     match value {
         Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0),

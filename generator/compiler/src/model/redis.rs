@@ -19,11 +19,11 @@ pub const LAMBDA_VPC_ACCESS: &str = "service-role/AWSLambdaVPCAccessExecutionRol
 
 /// The longest a Redis endpoint value can be once deployed (a URL, with a host name of
 /// at most 253 characters), characters.
-pub const MAX_URL_LENGTH: usize = "rediss://".len() + 253 + ":65535".len();
+pub(super) const MAX_URL_LENGTH: usize = "rediss://".len() + 253 + ":65535".len();
 
 /// The longest an existing Redis's URL is taken to be: one endpoint with a user name and
 /// an AUTH token of 128 characters each (ElastiCache's longest token), characters.
-pub const MAX_GIVEN_URL_LENGTH: usize = MAX_URL_LENGTH + 128 + ":".len() + 128 + "@".len();
+pub(super) const MAX_GIVEN_URL_LENGTH: usize = MAX_URL_LENGTH + 128 + ":".len() + 128 + "@".len();
 
 /// An ElastiCache Serverless cache (Valkey or Redis OSS), always encrypted in transit and
 /// at rest, in the subnets and security groups the deployer passes.
@@ -95,7 +95,7 @@ impl<'m> RedisResource<'m> {
 
 /// The parameters a Redis store takes: a created one's subnets and security groups, or an
 /// existing one's URL when a parameter gives it.
-pub fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
+pub(super) fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
     let Some(redis) = model.store.redis() else {
         return Vec::new();
     };
@@ -144,7 +144,7 @@ pub fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
 /// What each consumer's functions must be given for Redis: the created cache's URL or the
 /// URL a parameter or secret gives, and `REDIS_CLUSTER=true` for a cluster. Otherwise an
 /// existing Redis's URL is the consumers' to set.
-pub fn environment<'m>(
+pub(super) fn environment<'m>(
     model: &'m CacheModel,
     created: Option<&RedisResource<'m>>,
 ) -> Vec<(&'m str, Value<'m>)> {
@@ -168,7 +168,7 @@ pub fn environment<'m>(
 
 /// The output naming the secret an existing Redis's URL is in (never the URL itself), so a
 /// template declaring no function still tells its consumers where to find it.
-pub fn secret_output(model: &CacheModel) -> Option<Output<'_>> {
+pub(super) fn secret_output(model: &CacheModel) -> Option<Output<'_>> {
     let Some(RedisUrl::Secret { secret, key }) = &model.store.redis()?.url else {
         return None;
     };
@@ -189,7 +189,7 @@ pub fn secret_output(model: &CacheModel) -> Option<Output<'_>> {
 
 /// The dashboards of a cache without tables: `<stack>-cache` (`CacheDashboard`), then
 /// `<stack>-cache-2`... for data types that do not fit on one.
-pub fn dashboards(model: &CacheModel) -> Vec<Dashboard<'_>> {
+pub(super) fn dashboards(model: &CacheModel) -> Vec<Dashboard<'_>> {
     let per_page = dashboard::data_types_per_dashboard(0, 0);
     let data_types: Vec<_> = model.data_types.iter().collect();
     let pages: Vec<&[_]> = data_types.chunks(per_page).collect();

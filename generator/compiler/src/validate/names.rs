@@ -14,12 +14,12 @@ const RUST_KEYWORDS: &[&str] = &[
 /// Whether `c` marks where a key parameter ends: escaping (`push_key_part` in the runtime)
 /// always encodes it, so no parameter's value contains it. `%` does not: it starts every
 /// escape.
-pub fn ends_parameter(c: char) -> bool {
+pub(super) fn ends_parameter(c: char) -> bool {
     !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '%'))
 }
 
 /// Why a DynamoDB table or index name is rejected, if it is.
-pub fn dynamodb_name_problem(kind: &str, name: &str) -> Option<String> {
+pub(super) fn dynamodb_name_problem(kind: &str, name: &str) -> Option<String> {
     let bad: Vec<char> = name
         .chars()
         .filter(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
@@ -40,7 +40,7 @@ pub fn dynamodb_name_problem(kind: &str, name: &str) -> Option<String> {
 }
 
 /// Characters allowed in the literal parts of a table name.
-pub fn dynamodb_name_chars_problem(kind: &str, text: &str) -> Option<String> {
+pub(super) fn dynamodb_name_chars_problem(kind: &str, text: &str) -> Option<String> {
     let bad: Vec<char> = text
         .chars()
         .filter(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
@@ -54,13 +54,13 @@ pub fn dynamodb_name_chars_problem(kind: &str, text: &str) -> Option<String> {
 }
 
 /// Why a CloudFormation parameter name is rejected, if it is.
-pub fn parameter_name_problem(name: &str) -> Option<String> {
+pub(super) fn parameter_name_problem(name: &str) -> Option<String> {
     (name.is_empty() || name.len() > 255 || !name.chars().all(|c| c.is_ascii_alphanumeric()))
         .then(|| format!("parameter name `{name}` must be 1 to 255 letters and digits (CloudFormation's rule)"))
 }
 
 /// Why a Lambda environment variable name is rejected, if it is.
-pub fn env_var_problem(name: &str) -> Option<String> {
+pub(super) fn env_var_problem(name: &str) -> Option<String> {
     let mut chars = name.chars();
     let valid = chars
         .next()
@@ -76,7 +76,7 @@ pub fn env_var_problem(name: &str) -> Option<String> {
 }
 
 /// Why a name that becomes part of identifiers (data types, consumers, alarms) is rejected.
-pub fn identifier_problem(kind: &str, name: &str) -> Option<String> {
+pub(super) fn identifier_problem(kind: &str, name: &str) -> Option<String> {
     let mut chars = name.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
@@ -89,7 +89,7 @@ pub fn identifier_problem(kind: &str, name: &str) -> Option<String> {
 const GENERATED_MODULES: &[&str] = &["runtime", "buckets"];
 
 /// Why a table name is rejected as the name of its generated Rust module (snake_case).
-pub fn module_name_problem(name: &str) -> Option<String> {
+pub(super) fn module_name_problem(name: &str) -> Option<String> {
     let module = heck::ToSnakeCase::to_snake_case(name);
     if GENERATED_MODULES.contains(&module.as_str()) {
         return Some(format!(
@@ -102,7 +102,7 @@ pub fn module_name_problem(name: &str) -> Option<String> {
 }
 
 /// Why a key parameter or value field name is rejected (it becomes a Rust field).
-pub fn field_name_problem(kind: &str, name: &str) -> Option<String> {
+pub(super) fn field_name_problem(kind: &str, name: &str) -> Option<String> {
     let mut chars = name.chars();
     let valid = chars
         .next()
@@ -119,7 +119,7 @@ pub fn field_name_problem(kind: &str, name: &str) -> Option<String> {
 }
 
 /// Why a tag is rejected, if it is.
-pub fn tag_problem(key: &str, value: &str) -> Option<String> {
+pub(super) fn tag_problem(key: &str, value: &str) -> Option<String> {
     if key.is_empty() || key.chars().count() > 128 {
         return Some(format!("tag key `{key}` must be 1 to 128 characters"));
     }
@@ -132,7 +132,7 @@ pub fn tag_problem(key: &str, value: &str) -> Option<String> {
 }
 
 /// Why a CloudWatch namespace is rejected, if it is.
-pub fn namespace_problem(namespace: &str) -> Option<String> {
+pub(super) fn namespace_problem(namespace: &str) -> Option<String> {
     if namespace.starts_with("AWS/") {
         return Some(format!(
             "metrics namespace `{namespace}` uses the `AWS/` prefix AWS reserves"
@@ -159,7 +159,10 @@ fn quoted_chars(chars: &[char]) -> String {
 /// Parses `${...}` references in a resource name; `${service}` becomes literal text.
 ///
 /// `$${` is a literal `${` (as in Terraform): `"$${env}"` is the text `${env}`.
-pub fn parse_name_template(text: &str, service: &str) -> Result<NameTemplate, TemplateError> {
+pub(super) fn parse_name_template(
+    text: &str,
+    service: &str,
+) -> Result<NameTemplate, TemplateError> {
     let mut parts = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -208,7 +211,7 @@ fn merge_literals(parts: Vec<NamePart>) -> Vec<NamePart> {
 
 /// What went wrong reading a template.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TemplateError {
+pub(super) enum TemplateError {
     /// `{` or `${` without its `}`.
     #[error("a `{{` is never closed")]
     Unclosed,
@@ -221,7 +224,7 @@ pub enum TemplateError {
 }
 
 /// Parses a key, tag or attribute template: `{name}`, `{value.field}`, `{now}`, `{data_type}`.
-pub fn parse_template(text: &str) -> Result<Template, TemplateError> {
+pub(super) fn parse_template(text: &str) -> Result<Template, TemplateError> {
     let mut parts = Vec::new();
     let mut literal = String::new();
     let mut chars = text.chars();

@@ -10,7 +10,7 @@ use crate::spec::{self, Spec};
 
 /// A spec read from text, with the map from its nodes to their positions.
 #[derive(Debug)]
-pub struct Parsed {
+pub(super) struct Parsed {
     /// The spec as written.
     pub spec: Spec,
     /// Where each node is.
@@ -70,7 +70,7 @@ pub fn decode(name: &str, bytes: &[u8]) -> Result<SourceFile, Diagnostics> {
 }
 
 /// Reads `file`, or returns the problems that stop it from being read at all.
-pub fn parse(file: &SourceFile) -> Result<Parsed, Vec<Diagnostic>> {
+pub(super) fn parse(file: &SourceFile) -> Result<Parsed, Vec<Diagnostic>> {
     let map = SourceMap::build(&file.text).map_err(|err| {
         vec![
             Diagnostic::new(

@@ -9,7 +9,7 @@ use cachegen_compiler::ir::{CacheModel, Target};
 use cachegen_compiler::{Project, compile_text};
 
 /// The workspace root.
-pub fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
@@ -18,7 +18,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The spec of every bundled example, sorted by name.
-pub fn example_specs() -> Vec<(String, PathBuf)> {
+pub(crate) fn example_specs() -> Vec<(String, PathBuf)> {
     let mut specs: Vec<(String, PathBuf)> = std::fs::read_dir(workspace_root().join("examples"))
         .expect("examples/ exists")
         .map(|entry| entry.expect("readable entry").path())
@@ -38,13 +38,13 @@ pub fn example_specs() -> Vec<(String, PathBuf)> {
 
 /// Like rust-analyzer's `ensure_file_contents`: when `path` differs from `contents`,
 /// rewrite it and fail, so the next run passes and the diff shows up in review.
-pub fn ensure_file_contents(path: &Path, contents: &str) {
+pub(crate) fn ensure_file_contents(path: &Path, contents: &str) {
     let stale = refresh(path, contents);
     assert!(!stale, "{}", stale_message(&[path.display().to_string()]));
 }
 
 /// [`ensure_file_contents`] for each path and contents, failing once for all the stale ones.
-pub fn ensure_files(files: &[(PathBuf, String)]) {
+pub(crate) fn ensure_files(files: &[(PathBuf, String)]) {
     let stale: Vec<String> = files
         .iter()
         .filter(|(path, contents)| refresh(path, contents))
@@ -78,7 +78,7 @@ fn stale_message(paths: &[String]) -> String {
 }
 
 /// The contents of output `path` of `target` for `project`.
-pub fn file(project: &Project, target: Target, path: &str) -> String {
+pub(crate) fn file(project: &Project, target: Target, path: &str) -> String {
     project
         .files(Some(&[target]))
         .into_iter()
@@ -88,12 +88,12 @@ pub fn file(project: &Project, target: Target, path: &str) -> String {
 }
 
 /// The model of a spec that must compile, or a panic with its rendered problems.
-pub fn compile(text: &str) -> CacheModel {
+pub(crate) fn compile(text: &str) -> CacheModel {
     compile_text("spec.yaml", text).unwrap_or_else(|err| panic!("{}", err.render()))
 }
 
 /// The one-line summaries and codes of the problems of a spec in file `name`.
-pub fn problems_in(name: &str, text: &str) -> Vec<(String, &'static str)> {
+pub(crate) fn problems_in(name: &str, text: &str) -> Vec<(String, &'static str)> {
     match compile_text(name, text) {
         Ok(_) => Vec::new(),
         Err(diagnostics) => diagnostics
@@ -105,6 +105,6 @@ pub fn problems_in(name: &str, text: &str) -> Vec<(String, &'static str)> {
 }
 
 /// The one-line summaries and codes of a spec's problems.
-pub fn problems(text: &str) -> Vec<(String, &'static str)> {
+pub(crate) fn problems(text: &str) -> Vec<(String, &'static str)> {
     problems_in("spec.yaml", text)
 }

@@ -16,7 +16,7 @@ use super::sim::{HandlerRun, IdemOutcome, IdemRecord, IdemRun, receipt};
 
 /// A broken promise of an idempotent handler.
 #[derive(Clone, Debug, PartialEq)]
-pub enum IdemViolation {
+pub(crate) enum IdemViolation {
     /// A handler was called while an earlier call of the same key still held it: its
     /// in-progress record had neither lapsed nor been given back, or its result's record
     /// was within its window.
@@ -55,7 +55,7 @@ pub enum IdemViolation {
 
 /// What is wrong with a replayed result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Replay {
+pub(crate) enum Replay {
     /// Not byte-identical to what the handler returned.
     Altered,
     /// Made for another key or another payload (which must be refused).
@@ -299,7 +299,7 @@ impl View<'_> {
 ///   and a retry after it runs; a waiting duplicate is refused only at its deadline;
 /// - on a calm network, a result returned while its call held the key is stored;
 /// - a call whose handler failed, or that was dropped, gives its record back.
-pub fn check(run: &IdemRun) -> Vec<IdemViolation> {
+pub(crate) fn check(run: &IdemRun) -> Vec<IdemViolation> {
     let view = View { run };
     let mut violations = view.ran_twice();
     for call in &run.history {

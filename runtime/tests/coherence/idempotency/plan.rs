@@ -9,11 +9,11 @@ use crate::store::Faults;
 
 /// How long a completed record is returned to retries in the simulation: short, so
 /// records expire within a run.
-pub const WINDOW: Duration = Duration::from_secs(8);
+pub(crate) const WINDOW: Duration = Duration::from_secs(8);
 
 /// A store that is slow rather than lossy: a fifth of trips take up to 1.5 s, past the
 /// idempotency store timeout ([`super::sim::STORE_TIMEOUT`]).
-pub const SLOW: Faults = Faults {
+pub(crate) const SLOW: Faults = Faults {
     delay_ms: 60,
     slow_rate: 0.2,
     slow_ms: 1_500,
@@ -23,7 +23,7 @@ pub const SLOW: Faults = Faults {
 
 /// The parameters of an idempotency run.
 #[derive(Clone, Copy, Debug)]
-pub struct IdemConfig {
+pub(crate) struct IdemConfig {
     /// Simulated containers, each with its own handle on the one store.
     pub containers: usize,
     /// Distinct idempotency keys.
@@ -42,7 +42,7 @@ impl IdemConfig {
     /// The configuration the seed budget uses: `containers`, 2 keys, 30 calls, and the
     /// seed's low bits choosing waiting duplicates (bit 0), a rough network (bit 1) and
     /// a slow store (bit 2).
-    pub fn varied(seed: u64, containers: usize) -> Self {
+    pub(crate) fn varied(seed: u64, containers: usize) -> Self {
         let faults = match (seed & 2 == 2, seed & 4 == 4) {
             (false, false) => Faults::CALM,
             (true, false) => Faults::ROUGH,
@@ -67,7 +67,7 @@ impl IdemConfig {
 /// What the handler does: its side effect `effect_ms` after it is called, its return
 /// `return_ms` after that, with an error if it `fails`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Handler {
+pub(crate) struct Handler {
     /// Virtual ms from the call to the side effect.
     pub effect_ms: u64,
     /// Virtual ms from the side effect to the return.
@@ -78,7 +78,7 @@ pub struct Handler {
 
 /// How a call's invocation ends, if not by returning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// It runs to its end.
     Finishes,
     /// Its future is dropped `after_ms` in (a timeout or a cancelled request): the
@@ -91,7 +91,7 @@ pub enum Ending {
 
 /// One planned invocation of the idempotent handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Call {
+pub(crate) struct Call {
     /// Virtual ms after the start at which it begins.
     pub at_ms: u64,
     /// The container that runs it.
@@ -112,7 +112,7 @@ pub struct Call {
 /// containers), with pauses of seconds and now and then past the record window; handlers
 /// mostly quicker than the invocation, a tenth slower (their record lapses while they
 /// run); a sixth fail, a twelfth are cancelled and a twelfth crash.
-pub fn plan(seed: u64, config: &IdemConfig) -> Vec<Call> {
+pub(crate) fn plan(seed: u64, config: &IdemConfig) -> Vec<Call> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut at_ms = 0;
     (0..config.calls)

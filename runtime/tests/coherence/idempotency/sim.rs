@@ -19,9 +19,9 @@ use crate::store::{Network, StoreLog};
 use crate::world::{Mark, VirtualTime};
 
 /// The idempotency store timeout.
-pub const STORE_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const STORE_TIMEOUT: Duration = Duration::from_millis(500);
 /// A waiting duplicate's first poll interval (the generated crate's).
-pub const POLL: Duration = Duration::from_millis(50);
+pub(crate) const POLL: Duration = Duration::from_millis(50);
 /// How long the simulation idles after the last call: past every deadline, handler and
 /// release.
 const QUIESCE: Duration = Duration::from_secs(10);
@@ -30,14 +30,14 @@ const FUNCTION: &str = "charge";
 
 /// A request: the idempotency key is its `order`.
 #[derive(Clone, Debug, Serialize)]
-pub struct Request {
+pub(crate) struct Request {
     order: u32,
     amount: u32,
     note: &'static str,
 }
 
 /// The request of `key` with payload `payload`.
-pub fn request(key: u32, payload: u32) -> Request {
+pub(crate) fn request(key: u32, payload: u32) -> Request {
     Request {
         order: key,
         amount: if payload == 0 { 10 } else { 99 },
@@ -48,7 +48,7 @@ pub fn request(key: u32, payload: u32) -> Request {
 /// The handler's result: which call's handler made it, and fields whose encoding a
 /// careless store round trip would change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Receipt {
+pub(crate) struct Receipt {
     /// The request's key.
     pub order: u32,
     /// The request's amount (its payload).
@@ -64,7 +64,7 @@ pub struct Receipt {
 }
 
 /// What the handler of call `op` returns for `key` and `payload`.
-pub fn receipt(op: usize, key: u32, payload: u32) -> Receipt {
+pub(crate) fn receipt(op: usize, key: u32, payload: u32) -> Receipt {
     let request = request(key, payload);
     Receipt {
         order: request.order,
@@ -78,7 +78,7 @@ pub fn receipt(op: usize, key: u32, payload: u32) -> Receipt {
 
 /// One call of a handler.
 #[derive(Clone, Debug, PartialEq)]
-pub struct HandlerRun {
+pub(crate) struct HandlerRun {
     /// The call (plan index) that ran it.
     pub op: usize,
     /// Its key.
@@ -93,7 +93,7 @@ pub struct HandlerRun {
 
 /// How a call ended.
 #[derive(Clone, Debug, PartialEq)]
-pub enum IdemOutcome {
+pub(crate) enum IdemOutcome {
     /// `Ok`: the handler's result, its own or a stored one.
     Returned(Receipt),
     /// `IdempotencyError::InProgress`.
@@ -114,7 +114,7 @@ pub enum IdemOutcome {
 
 /// One call as it happened.
 #[derive(Clone, Debug, PartialEq)]
-pub struct IdemRecord {
+pub(crate) struct IdemRecord {
     /// Its index in the plan.
     pub op: usize,
     /// What was planned.
@@ -151,7 +151,7 @@ impl std::fmt::Display for IdemRecord {
 
 /// One idempotency run: what was asked, what happened, and what the store saw.
 #[derive(Debug)]
-pub struct IdemRun {
+pub(crate) struct IdemRun {
     /// The seed of the plan and the network's faults.
     pub seed: u64,
     /// The parameters.
@@ -169,12 +169,12 @@ pub struct IdemRun {
 }
 
 /// Runs the plan `seed` generates.
-pub fn run_seed(seed: u64, config: &IdemConfig) -> IdemRun {
+pub(crate) fn run_seed(seed: u64, config: &IdemConfig) -> IdemRun {
     run(seed, config, &super::plan::plan(seed, config))
 }
 
 /// Runs `plan` on the simulated store, with the network's faults drawn from `seed`.
-pub fn run(seed: u64, config: &IdemConfig, plan: &[Call]) -> IdemRun {
+pub(crate) fn run(seed: u64, config: &IdemConfig, plan: &[Call]) -> IdemRun {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -221,7 +221,12 @@ impl World {
 }
 
 /// Runs `plan` on `backend`, in the running tokio runtime.
-pub async fn simulate(seed: u64, config: &IdemConfig, plan: &[Call], backend: Backend) -> IdemRun {
+pub(crate) async fn simulate(
+    seed: u64,
+    config: &IdemConfig,
+    plan: &[Call],
+    backend: Backend,
+) -> IdemRun {
     let Backend {
         network,
         time,
