@@ -9,6 +9,10 @@ use clap::{Parser, Subcommand};
 use cachegen_compiler::ir::{DataTypeRef, Ref, Target};
 use cachegen_compiler::{Error, Project, output};
 
+mod commands;
+
+use commands::{ERROR_FORMAT, SPEC_PROBLEMS, USAGE, load, load_for, report_problems, runtime};
+
 /// Compile one cache spec into CloudFormation and typed access code that cannot drift apart.
 ///
 /// A spec (`cachegen.yaml`) declares the cache tables, their keys and indexes, the data types
@@ -36,17 +40,6 @@ struct Cli {
 enum ErrorFormat {
     Human,
     Github,
-}
-
-/// The `--error-format` of this run, set once in `main`.
-static ERROR_FORMAT: std::sync::OnceLock<ErrorFormat> = std::sync::OnceLock::new();
-
-/// Prints a spec's problems as `--error-format` asks.
-fn report_problems(diagnostics: &cachegen_compiler::diagnostics::Diagnostics) {
-    eprint!("{diagnostics}");
-    if ERROR_FORMAT.get() == Some(&ErrorFormat::Github) {
-        print!("{}", diagnostics.render_github());
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -451,11 +444,6 @@ impl From<TargetArg> for Target {
     }
 }
 
-/// Exit code for a spec with problems.
-const SPEC_PROBLEMS: u8 = 2;
-/// Exit code for a command missing input it needs (as clap exits on a usage error).
-const USAGE: u8 = 2;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
@@ -527,24 +515,6 @@ fn init_logs(format: LogFormat) {
     match format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
-    }
-}
-
-/// Loads the spec, printing its problems and returning `None` when it has any.
-fn load(spec: &Path) -> Result<Option<Project>> {
-    load_for(spec, None)
-}
-
-/// [`load`], checking the outputs of `targets` (the spec's own when `None`) against AWS's
-/// limits.
-fn load_for(spec: &Path, targets: Option<&[Target]>) -> Result<Option<Project>> {
-    match Project::load_for(spec, targets) {
-        Ok(project) => Ok(Some(project)),
-        Err(Error::Spec(diagnostics)) => {
-            report_problems(&diagnostics);
-            Ok(None)
-        }
-        Err(err) => Err(err.into()),
     }
 }
 
@@ -845,13 +815,6 @@ fn breaking(args: &BreakingArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
 }
 
 fn deploy(
