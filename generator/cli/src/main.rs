@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use cachegen_compiler::ir::{DataTypeRef, Ref, Target};
-use cachegen_compiler::{Error, Project, output};
+use cachegen_compiler::{Project, output};
 
 mod commands;
 
@@ -459,10 +459,10 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Build(BuildCommand { args, force }) => build(&args, force),
-        Command::Check(args) => check(&args),
+        Command::Build(BuildCommand { args, force }) => commands::build::run(&args, force),
+        Command::Check(args) => commands::check::run(&args),
         Command::Init { spec } => init(spec.path()),
-        Command::Diff(args) => diff(&args),
+        Command::Diff(args) => commands::diff::run(&args),
         Command::Breaking(args) => breaking(&args),
         Command::Deploy {
             spec,
@@ -516,110 +516,6 @@ fn init_logs(format: LogFormat) {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
-}
-
-/// The targets `--target` asks for, if any.
-fn requested_targets(args: &BuildArgs) -> Vec<Target> {
-    args.target.iter().copied().map(Target::from).collect()
-}
-
-/// Loads the spec of `args`, checking the targets they ask for against AWS's limits.
-fn load_args(args: &BuildArgs) -> Result<Option<Project>> {
-    let targets = requested_targets(args);
-    load_for(
-        args.spec.path(),
-        (!targets.is_empty()).then_some(targets.as_slice()),
-    )
-}
-
-/// Where the outputs go and what they are: the targets given, or the spec's targets and
-/// templates. `None` when a template has problems, which are printed.
-fn outputs(
-    args: &BuildArgs,
-    project: &Project,
-) -> Result<Option<(PathBuf, Vec<cachegen_compiler::emit::GeneratedFile>)>> {
-    let targets = requested_targets(args);
-    let files = match project.outputs((!targets.is_empty()).then_some(targets.as_slice())) {
-        Ok(files) => files,
-        Err(Error::Spec(diagnostics)) => {
-            report_problems(&diagnostics);
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
-    };
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| project.default_out_dir());
-    Ok(Some((dir, files)))
-}
-
-fn build(args: &BuildArgs, force: bool) -> Result<ExitCode> {
-    let Some(project) = load_args(args)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let Some((dir, files)) = outputs(args, &project)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let foreign = output::not_generated(&dir, &files);
-    if !force && !foreign.is_empty() {
-        for path in &foreign {
-            eprintln!(
-                "error: {} was not written by cachegen (it has no `{}` header)",
-                path.display(),
-                cachegen_compiler::emit::GENERATED_MARKER.trim_end()
-            );
-        }
-        eprintln!(
-            "refusing to overwrite {} file(s); nothing was written. Move them away, or pass --force to overwrite them",
-            foreign.len()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    let written = output::write_all(&dir, &files)
-        .with_context(|| format!("writing outputs to {}", dir.display()))?;
-    for note in &project.model.notes {
-        eprintln!("note: {note}");
-    }
-    for file in &files {
-        let path = dir.join(&file.path);
-        let state = if written.contains(&path) {
-            "wrote"
-        } else {
-            "unchanged"
-        };
-        println!("{state:>9} {}", path.display());
-    }
-    println!("fingerprint {}", project.model.fingerprint);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn check(args: &BuildArgs) -> Result<ExitCode> {
-    let Some(project) = load_args(args)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let Some((dir, files)) = outputs(args, &project)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let stale = output::stale(&dir, &files);
-    if stale.is_empty() {
-        println!(
-            "{} outputs of {} are up to date",
-            files.len(),
-            args.spec.path().display()
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    for path in &stale {
-        eprintln!("stale: {}", path.display());
-    }
-    eprintln!(
-        "{} of {} outputs differ from the spec; run `cachegen build {}`",
-        stale.len(),
-        files.len(),
-        args.spec.path().display()
-    );
-    Ok(ExitCode::FAILURE)
 }
 
 fn ir(spec: &Path, schema: bool) -> Result<ExitCode> {
@@ -704,59 +600,6 @@ fn init(path: &Path) -> Result<ExitCode> {
         path.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn diff(args: &BuildArgs) -> Result<ExitCode> {
-    let Some(project) = load_args(args)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let Some((dir, files)) = outputs(args, &project)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let mut changed = false;
-    for file in &files {
-        let path = dir.join(&file.path);
-        let old = std::fs::read_to_string(&path).unwrap_or_default();
-        if old == file.contents {
-            continue;
-        }
-        changed = true;
-        if file.path.extension().is_some_and(|ext| ext == "yaml") {
-            let changes = cachegen::deploy::plan::table_changes(&old, &file.contents)
-                .with_context(|| format!("reading {}", path.display()))?;
-            for change in &changes {
-                for line in change.describe() {
-                    println!("{line}");
-                }
-                if let Some(refusal) = change.refusal() {
-                    println!("warning: deploy refuses this: {refusal}");
-                }
-            }
-            let steps = cachegen::deploy::steps::steps(&old, &file.contents)
-                .with_context(|| format!("reading {}", path.display()))?;
-            if !old.is_empty() && steps.len() > 1 {
-                for line in cachegen::deploy::describe_steps(&steps) {
-                    println!("{line}");
-                }
-            }
-        }
-        let name = path.display().to_string();
-        print!(
-            "{}",
-            similar::TextDiff::from_lines(&old, &file.contents)
-                .unified_diff()
-                .context_radius(3)
-                .header(&name, &name)
-        );
-    }
-    if !changed {
-        println!("no output of {} changes", args.spec.path().display());
-    }
-    Ok(if changed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 fn breaking(args: &BreakingArgs) -> Result<ExitCode> {

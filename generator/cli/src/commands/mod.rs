@@ -4,6 +4,11 @@
 //! problems as `--error-format` asks, the exit codes, and the async runtime the AWS
 //! commands run on.
 
+pub(crate) mod build;
+pub(crate) mod check;
+pub(crate) mod diff;
+mod outputs;
+
 use std::path::Path;
 use std::sync::OnceLock;
 
