@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use cachegen_compiler::Project;
 use cachegen_compiler::ir::{DataTypeRef, Ref, Target};
-use cachegen_compiler::{Project, output};
 
 mod commands;
 
-use commands::{ERROR_FORMAT, SPEC_PROBLEMS, USAGE, load, load_for, report_problems, runtime};
+use commands::{ERROR_FORMAT, SPEC_PROBLEMS, USAGE, load, load_for, runtime};
 
 /// Compile one cache spec into CloudFormation and typed access code that cannot drift apart.
 ///
@@ -461,9 +461,9 @@ fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Build(BuildCommand { args, force }) => commands::build::run(&args, force),
         Command::Check(args) => commands::check::run(&args),
-        Command::Init { spec } => init(spec.path()),
+        Command::Init { spec } => commands::init::run(spec.path()),
         Command::Diff(args) => commands::diff::run(&args),
-        Command::Breaking(args) => breaking(&args),
+        Command::Breaking(args) => commands::breaking::run(&args),
         Command::Deploy {
             spec,
             stack,
@@ -472,32 +472,17 @@ fn run(command: Command) -> Result<ExitCode> {
             template_bucket,
         } => deploy(spec.path(), stack, params, !no_execute, template_bucket),
         Command::Verify { spec, stack } => verify(spec.path(), &stack),
-        Command::Cost { spec, json } => cost(spec.path(), json),
+        Command::Cost { spec, json } => commands::cost::run(spec.path(), json),
         Command::Docs {
             spec,
             out,
             template,
-        } => docs(spec.path(), out, template),
+        } => commands::docs::run(spec.path(), out, template),
         Command::Backfill(args) => backfill(&args),
         Command::Query(args) => query(&args),
-        Command::Ir { spec, schema } => ir(spec.path(), schema),
-        Command::Schema => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&cachegen_compiler::spec::json_schema())?
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Explain { code } => Ok(match cachegen::explain::explain(&code) {
-            Ok(page) => {
-                print!("{page}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("error: {err}");
-                ExitCode::from(SPEC_PROBLEMS)
-            }
-        }),
+        Command::Ir { spec, schema } => commands::ir::run(spec.path(), schema),
+        Command::Schema => commands::schema::run(),
+        Command::Explain { code } => Ok(commands::explain::run(&code)),
     }
 }
 
@@ -516,148 +501,6 @@ fn init_logs(format: LogFormat) {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
-}
-
-fn ir(spec: &Path, schema: bool) -> Result<ExitCode> {
-    if schema {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&cachegen_compiler::view::json_schema())?
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let Some(project) = load(spec)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let view = cachegen_compiler::view::View::new(&project.model);
-    println!("{}", serde_json::to_string_pretty(&view)?);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn cost(spec: &Path, json: bool) -> Result<ExitCode> {
-    let Some(project) = load(spec)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let estimate = cachegen_compiler::cost::estimate(&project.model);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&estimate)?);
-    } else {
-        print!("{}", cachegen_compiler::cost::render(&estimate));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn docs(spec: &Path, out: Option<PathBuf>, template: Option<PathBuf>) -> Result<ExitCode> {
-    use cachegen_compiler::emit::docs;
-    let Some(project) = load(spec)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let page = match template {
-        None => docs::render(&project.model, &project.spec_name()),
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let template =
-                cachegen_compiler::diagnostics::SourceFile::new(path.display().to_string(), text);
-            match docs::render_with(&project.model, &project.spec_name(), &template) {
-                Ok(page) => page,
-                Err(diagnostics) => {
-                    report_problems(&diagnostics);
-                    return Ok(ExitCode::from(SPEC_PROBLEMS));
-                }
-            }
-        }
-    };
-    let path = out.unwrap_or_else(|| project.default_out_dir().join("cache.md"));
-    if path == Path::new("-") {
-        print!("{page}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let (dir, name) = match (path.parent(), path.file_name()) {
-        (Some(dir), Some(name)) => (dir.to_path_buf(), PathBuf::from(name)),
-        _ => anyhow::bail!("{} is not a file path", path.display()),
-    };
-    let file = cachegen_compiler::emit::GeneratedFile {
-        path: name,
-        contents: page,
-    };
-    output::write_all(&dir, &[file]).with_context(|| format!("writing {}", path.display()))?;
-    println!("wrote {}", path.display());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn init(path: &Path) -> Result<ExitCode> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
-    file.write_all(cachegen_compiler::STARTER_SPEC.as_bytes())?;
-    println!(
-        "wrote {}; next: cachegen build {}",
-        path.display(),
-        path.display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn breaking(args: &BreakingArgs) -> Result<ExitCode> {
-    use cachegen_compiler::breaking::{self, Report};
-    use cachegen_compiler::validate;
-    let spec = args.spec.path();
-    let bytes = std::fs::read(spec).with_context(|| format!("reading {}", spec.display()))?;
-    let compiled = validate::decode(&spec.display().to_string(), &bytes)
-        .and_then(|file| cachegen_compiler::compile(&file).map(|model| (file, model)));
-    let (file, new) = match compiled {
-        Ok(compiled) => compiled,
-        Err(diagnostics) => {
-            report_problems(&diagnostics);
-            return Ok(ExitCode::from(SPEC_PROBLEMS));
-        }
-    };
-    let Some(earlier) = cachegen::against::read(spec, &args.against)? else {
-        println!(
-            "{} is new at {}: nothing to compare",
-            spec.display(),
-            args.against
-        );
-        return Ok(ExitCode::SUCCESS);
-    };
-    let old = match cachegen_compiler::compile_text(&earlier.label, &earlier.text) {
-        Ok(old) => old,
-        Err(diagnostics) => {
-            report_problems(&diagnostics);
-            eprintln!(
-                "the earlier spec ({}) does not compile: nothing to compare",
-                earlier.label
-            );
-            return Ok(ExitCode::from(SPEC_PROBLEMS));
-        }
-    };
-    let report = Report::new(
-        &file,
-        &earlier.label,
-        breaking::compare(&old, &new),
-        &args.allow,
-    );
-    let format = args.format.unwrap_or(match ERROR_FORMAT.get() {
-        Some(ErrorFormat::Github) => BreakingFormat::Github,
-        _ => BreakingFormat::Text,
-    });
-    match format {
-        BreakingFormat::Text => print!("{}", report.render_text()),
-        BreakingFormat::Json => print!("{}", report.render_json()),
-        BreakingFormat::Github => {
-            print!("{}", report.render_github());
-            eprint!("{}", report.render_text());
-        }
-    }
-    Ok(if report.refused() == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 fn deploy(

@@ -4,10 +4,17 @@
 //! problems as `--error-format` asks, the exit codes, and the async runtime the AWS
 //! commands run on.
 
+pub(crate) mod breaking;
 pub(crate) mod build;
 pub(crate) mod check;
+pub(crate) mod cost;
 pub(crate) mod diff;
+pub(crate) mod docs;
+pub(crate) mod explain;
+pub(crate) mod init;
+pub(crate) mod ir;
 mod outputs;
+pub(crate) mod schema;
 
 use std::path::Path;
 use std::sync::OnceLock;
