@@ -1,17 +1,17 @@
-//! The `cachegen` command line: argument parsing and dispatch only.
+//! The `cachegen` command line: argument parsing and dispatch only. The clap definitions
+//! of every command and option are here (the book's command-line reference is generated
+//! from them); each command's body is in its module under [`commands`], and what the
+//! bodies call beyond the compiler is the `cachegen` library (`lib.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use cachegen_compiler::Project;
-use cachegen_compiler::ir::{DataTypeRef, Ref, Target};
+use cachegen_compiler::ir::Target;
 
 mod commands;
-
-use commands::{ERROR_FORMAT, SPEC_PROBLEMS, USAGE, load, load_for, runtime};
 
 /// Compile one cache spec into CloudFormation and typed access code that cannot drift apart.
 ///
@@ -447,7 +447,7 @@ impl From<TargetArg> for Target {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
-    ERROR_FORMAT.get_or_init(|| cli.error_format);
+    commands::ERROR_FORMAT.get_or_init(|| cli.error_format);
     match run(cli.command) {
         Ok(code) => code,
         Err(err) => {
@@ -457,6 +457,7 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs the body of `command`.
 fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Build(BuildCommand { args, force }) => commands::build::run(&args, force),
@@ -470,16 +471,16 @@ fn run(command: Command) -> Result<ExitCode> {
             params,
             no_execute,
             template_bucket,
-        } => deploy(spec.path(), stack, params, !no_execute, template_bucket),
-        Command::Verify { spec, stack } => verify(spec.path(), &stack),
+        } => commands::deploy::run(spec.path(), stack, params, !no_execute, template_bucket),
+        Command::Verify { spec, stack } => commands::verify::run(spec.path(), &stack),
         Command::Cost { spec, json } => commands::cost::run(spec.path(), json),
         Command::Docs {
             spec,
             out,
             template,
         } => commands::docs::run(spec.path(), out, template),
-        Command::Backfill(args) => backfill(&args),
-        Command::Query(args) => query(&args),
+        Command::Backfill(args) => commands::backfill::run(&args),
+        Command::Query(args) => commands::query::run(&args),
         Command::Ir { spec, schema } => commands::ir::run(spec.path(), schema),
         Command::Schema => commands::schema::run(),
         Command::Explain { code } => Ok(commands::explain::run(&code)),
@@ -501,262 +502,4 @@ fn init_logs(format: LogFormat) {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
-}
-
-fn deploy(
-    spec: &Path,
-    stack: String,
-    parameters: Vec<(String, String)>,
-    execute: bool,
-    template_bucket: Option<String>,
-) -> Result<ExitCode> {
-    let Some(project) = load_for(spec, Some(&[Target::Cloudformation]))? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let template = project
-        .files(Some(&[Target::Cloudformation]))
-        .remove(0)
-        .contents;
-    // Before any AWS call (the upload below is one): every missing parameter at once.
-    if let Err(err) = cachegen::deploy::check_parameters(&template, &parameters) {
-        eprintln!("error: {err}");
-        return Ok(ExitCode::from(USAGE));
-    }
-    runtime()?.block_on(async {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let template_url = match &template_bucket {
-            Some(bucket) if template.len() > cachegen_compiler::limits::TEMPLATE_BODY_INLINE => {
-                let url = cachegen::deploy::upload_template(
-                    &cachegen_runtime::config::s3_client(&config),
-                    bucket,
-                    &stack,
-                    &project.model.fingerprint,
-                    &template,
-                )
-                .await?;
-                println!("uploaded the {}-byte template to {url}", template.len());
-                Some(url)
-            }
-            _ => None,
-        };
-        let options = cachegen::deploy::DeployOptions {
-            stack,
-            parameters,
-            poll: std::time::Duration::from_secs(2),
-            execute,
-            template_url,
-            dynamodb: Some(aws_sdk_dynamodb::Client::new(&config)),
-        };
-        let client = aws_sdk_cloudformation::Client::new(&config);
-        let outcome = cachegen::deploy::deploy(
-            &client,
-            &template,
-            &project.model.fingerprint,
-            &options,
-            &mut |line| println!("{line}"),
-        )
-        .await?;
-        match outcome {
-            cachegen::deploy::DeployOutcome::NoChanges => {
-                println!("stack {} is up to date", options.stack);
-            }
-            cachegen::deploy::DeployOutcome::Planned { change_set, .. } => {
-                println!("change set {change_set} created and left for review");
-            }
-            cachegen::deploy::DeployOutcome::Deployed(outputs) => {
-                println!("stack {} deployed", options.stack);
-                for (key, value) in outputs {
-                    println!("{key} = {value}");
-                }
-            }
-        }
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-fn verify(spec: &Path, stack: &str) -> Result<ExitCode> {
-    let Some(project) = load(spec)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    runtime()?.block_on(async {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let report = cachegen::deploy::verify_stack(
-            &aws_sdk_cloudformation::Client::new(&config),
-            &aws_sdk_dynamodb::Client::new(&config),
-            &cachegen_runtime::config::s3_client(&config),
-            &project.model,
-            stack,
-        )
-        .await?;
-        print!("{report}");
-        if report.is_ok() {
-            println!();
-            Ok(ExitCode::SUCCESS)
-        } else {
-            Ok(ExitCode::FAILURE)
-        }
-    })
-}
-
-/// The spec, the data type and the deployment `args` name, with an AWS configuration.
-struct Operation {
-    project: Project,
-    data_type: DataTypeRef,
-    config: aws_config::SdkConfig,
-    deployment: cachegen::operate::Deployment,
-}
-
-impl Operation {
-    async fn open(args: &DeployedArgs) -> Result<Option<Self>> {
-        let Some(project) = load(args.spec.path())? else {
-            return Ok(None);
-        };
-        let Some(data_type) = Ref::find(&project.model.data_types, &args.data_type) else {
-            let known = project.model.data_types.iter().map(|dt| dt.name.as_str());
-            let hint = match cachegen_compiler::validate::closest(&args.data_type, known.clone()) {
-                Some(candidate) => format!("did you mean `{candidate}`?"),
-                None => format!("it declares: {}", known.collect::<Vec<_>>().join(", ")),
-            };
-            anyhow::bail!(
-                "{} declares no data type `{}`; {hint}",
-                args.spec.path().display(),
-                args.data_type,
-            );
-        };
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let deployment = match &args.stack {
-            Some(stack) => cachegen::operate::Deployment::from_stack(
-                &aws_sdk_cloudformation::Client::new(&config),
-                stack,
-                &project.model,
-            )
-            .await
-            .with_context(|| format!("reading stack {stack}"))?,
-            None => cachegen::operate::Deployment::from_lookup(&project.model, |var| {
-                std::env::var(var).ok()
-            }),
-        };
-        Ok(Some(Self {
-            data_type,
-            project,
-            config,
-            deployment,
-        }))
-    }
-
-    fn data_type(&self) -> &cachegen_compiler::ir::DataType {
-        self.project.model.data_type(&self.data_type)
-    }
-
-    fn cache(&self) -> Result<cachegen_runtime::TieredCache> {
-        Ok(cachegen::operate::connect(
-            &self.config,
-            &self.project.model,
-            &self.deployment,
-            self.data_type(),
-        )?)
-    }
-}
-
-fn backfill(args: &BackfillArgs) -> Result<ExitCode> {
-    use cachegen::operate::backfill::{Backfill, BackfillOptions};
-    runtime()?.block_on(async {
-        let Some(operation) = Operation::open(&args.deployed).await? else {
-            return Ok(ExitCode::from(SPEC_PROBLEMS));
-        };
-        let data_type = operation.data_type();
-        let Some(document) = &data_type.document else {
-            anyhow::bail!(
-                "data type `{}` keeps no documents in S3: only document types can be backfilled",
-                data_type.name
-            );
-        };
-        let mut filters = args.filters.clone();
-        if let Some(customer) = &args.customer {
-            let Some(attribute) = &document.customer_attribute else {
-                anyhow::bail!(
-                    "--customer needs `document.customer_attribute` on data type `{}`; or filter with --where ATTRIBUTE=VALUE",
-                    data_type.name
-                );
-            };
-            filters.push((attribute.clone(), customer.clone()));
-        }
-        let bucket = operation
-            .deployment
-            .bucket(operation.project.model.bucket(&document.bucket))?;
-        let backfill = Backfill::new(
-            data_type,
-            operation.cache()?,
-            cachegen_runtime::config::s3_client(&operation.config),
-            bucket,
-        )?;
-        let options = BackfillOptions {
-            since: args.since,
-            until: args.until,
-            filters,
-            dry_run: args.dry_run,
-            concurrency: args.concurrency,
-            rps: args.rps,
-        };
-        let bar = indicatif::ProgressBar::new(0).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} objects ({per_sec}) {msg}",
-            )?,
-        );
-        let summary = backfill
-            .run(&options, &|tally| {
-                bar.set_length(tally.scanned);
-                bar.set_position(tally.written + tally.skipped + tally.failed);
-                bar.set_message(format!("{} failed", tally.failed));
-            })
-            .await?;
-        bar.finish_and_clear();
-        println!(
-            "backfill of {} from s3://{bucket}: {summary}{}",
-            data_type.name,
-            if args.dry_run {
-                " (dry run: nothing written)"
-            } else {
-                ""
-            }
-        );
-        Ok(if summary.failed == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        })
-    })
-}
-
-fn query(args: &QueryArgs) -> Result<ExitCode> {
-    use cachegen::operate::query::{self, QueryRequest};
-    runtime()?.block_on(async {
-        let Some(operation) = Operation::open(&args.deployed).await? else {
-            return Ok(ExitCode::from(SPEC_PROBLEMS));
-        };
-        let request = QueryRequest {
-            index: args.index.clone(),
-            partition: args.key.clone(),
-            from: args.from.clone(),
-            to: args.to.clone(),
-            limit: args.limit,
-            descending: args.descending,
-        };
-        let values = query::run(
-            &operation.cache()?,
-            &operation.project.model,
-            operation.data_type(),
-            &request,
-        )
-        .await?;
-        match args.format {
-            QueryFormat::Json => {
-                for value in &values {
-                    println!("{value}");
-                }
-            }
-            QueryFormat::Table => println!("{}", query::table(&values)),
-        }
-        Ok(ExitCode::SUCCESS)
-    })
 }

@@ -4,17 +4,22 @@
 //! problems as `--error-format` asks, the exit codes, and the async runtime the AWS
 //! commands run on.
 
+pub(crate) mod backfill;
 pub(crate) mod breaking;
 pub(crate) mod build;
 pub(crate) mod check;
 pub(crate) mod cost;
+pub(crate) mod deploy;
 pub(crate) mod diff;
 pub(crate) mod docs;
 pub(crate) mod explain;
 pub(crate) mod init;
 pub(crate) mod ir;
+mod operation;
 mod outputs;
+pub(crate) mod query;
 pub(crate) mod schema;
+pub(crate) mod verify;
 
 use std::path::Path;
 use std::sync::OnceLock;
