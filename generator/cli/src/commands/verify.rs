@@ -16,7 +16,7 @@ pub(crate) fn run(spec: &Path, stack: &str) -> Result<ExitCode> {
     };
     runtime()?.block_on(async {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let report = cachegen::deploy::verify_stack(
+        let report = cachegen::verify::verify_stack(
             &aws_sdk_cloudformation::Client::new(&config),
             &aws_sdk_dynamodb::Client::new(&config),
             &cachegen_runtime::config::s3_client(&config),
