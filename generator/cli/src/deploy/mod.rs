@@ -329,7 +329,31 @@ async fn apply(
     options: &DeployOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<DeployOutcome, DeployError> {
-    let change_set = change_set.to_owned();
+    if !create_change_set(client, template, change_set, update, options).await? {
+        return Ok(DeployOutcome::NoChanges);
+    }
+    progress(&format!("created change set {change_set}"));
+    let Some(planned) = list_change_set(client, change_set, options, progress).await? else {
+        return Ok(DeployOutcome::NoChanges);
+    };
+    if !options.execute {
+        return Ok(DeployOutcome::Planned {
+            change_set: change_set.to_owned(),
+            changes: planned,
+        });
+    }
+    execute_change_set(client, change_set, options, progress).await
+}
+
+/// Asks CloudFormation for change set `change_set` of `template`; `false` when it refuses
+/// one without changes at once.
+async fn create_change_set(
+    client: &Client,
+    template: &str,
+    change_set: &str,
+    update: bool,
+    options: &DeployOptions,
+) -> Result<bool, DeployError> {
     let kind = if update {
         ChangeSetType::Update
     } else {
@@ -339,7 +363,7 @@ async fn apply(
     let created = client
         .create_change_set()
         .stack_name(&options.stack)
-        .change_set_name(&change_set)
+        .change_set_name(change_set)
         .change_set_type(kind)
         .set_template_body(inline.then(|| template.to_owned()))
         .set_template_url((!inline).then(|| options.template_url.clone()).flatten())
@@ -360,27 +384,33 @@ async fn apply(
         .send()
         .await;
     match created {
-        Ok(_) => {}
+        Ok(_) => Ok(true),
         // Moto refuses an empty change set outright, where CloudFormation creates it and
-        // fails it (handled below).
-        Err(err) if format!("{err:?}").contains("No updates are to be performed") => {
-            return Ok(DeployOutcome::NoChanges);
-        }
-        Err(err) => return Err(aws("CreateChangeSet")(err)),
+        // fails it (handled in `list_change_set`).
+        Err(err) if format!("{err:?}").contains("No updates are to be performed") => Ok(false),
+        Err(err) => Err(aws("CreateChangeSet")(err)),
     }
-    progress(&format!("created change set {change_set}"));
+}
 
-    let mut planned = Vec::new();
+/// Waits for change set `change_set` to be created, then reports a line per resource
+/// change and returns them. `None` when it holds no changes (it is then deleted).
+async fn list_change_set(
+    client: &Client,
+    change_set: &str,
+    options: &DeployOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Option<Vec<String>>, DeployError> {
     loop {
         let described = client
             .describe_change_set()
             .stack_name(&options.stack)
-            .change_set_name(&change_set)
+            .change_set_name(change_set)
             .send()
             .await
             .map_err(aws("DescribeChangeSet"))?;
         match described.status() {
             Some(ChangeSetStatus::CreateComplete) => {
+                let mut planned = Vec::new();
                 for change in described.changes() {
                     if let Some(resource) = change.resource_change() {
                         let line = format!(
@@ -397,7 +427,7 @@ async fn apply(
                         planned.push(line.trim().to_owned());
                     }
                 }
-                break;
+                return Ok(Some(planned));
             }
             Some(ChangeSetStatus::Failed) => {
                 let reason = described.status_reason().unwrap_or_default().to_owned();
@@ -405,31 +435,34 @@ async fn apply(
                     client
                         .delete_change_set()
                         .stack_name(&options.stack)
-                        .change_set_name(&change_set)
+                        .change_set_name(change_set)
                         .send()
                         .await
                         .map_err(aws("DeleteChangeSet"))?;
-                    return Ok(DeployOutcome::NoChanges);
+                    return Ok(None);
                 }
                 return Err(DeployError::ChangeSetFailed {
-                    name: change_set,
+                    name: change_set.to_owned(),
                     reason,
                 });
             }
             _ => tokio::time::sleep(options.poll).await,
         }
     }
+}
 
-    if !options.execute {
-        return Ok(DeployOutcome::Planned {
-            change_set,
-            changes: planned,
-        });
-    }
+/// Executes change set `change_set`, waits for the stack to settle, and returns its
+/// outputs, or why it failed.
+async fn execute_change_set(
+    client: &Client,
+    change_set: &str,
+    options: &DeployOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<DeployOutcome, DeployError> {
     client
         .execute_change_set()
         .stack_name(&options.stack)
-        .change_set_name(&change_set)
+        .change_set_name(change_set)
         .send()
         .await
         .map_err(aws("ExecuteChangeSet"))?;
