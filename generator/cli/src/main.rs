@@ -1,7 +1,8 @@
-//! The `cachegen` command line: argument parsing and dispatch only. The clap definitions
-//! of every command and option are here (the book's command-line reference is generated
-//! from them); each command's body is in its module under [`commands`], and what the
-//! bodies call beyond the compiler is the `cachegen` library (`lib.rs`).
+//! The `cachegen` command line: argument parsing and dispatch only (and the logging the
+//! global options set up). The clap definitions of every command and option are here (the
+//! book's command-line reference is generated from them); each command's body is in its
+//! module under [`commands`], and what the bodies call beyond the compiler is the
+//! `cachegen` library (`lib.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
