@@ -422,7 +422,7 @@ async fn drs_example_deploys_caches_invalidates_and_verifies() {
     );
 
     // `cachegen verify --stack` says the same, finding the table through the stack outputs.
-    let report = cachegen::deploy::verify_stack(
+    let report = cachegen::verify::verify_stack(
         &cloudformation,
         &dynamodb,
         &cachegen_runtime::config::s3_client(&sdk),

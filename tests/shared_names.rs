@@ -125,13 +125,13 @@ fn the_generated_expectation_is_the_ir_expectation() {
     let drs = cachegen_compiler::Project::load(root.join("drs-query-cache/cache.yaml")).unwrap();
     assert_eq!(
         drs_orchestration_cache::query_cache::expected(),
-        cachegen::deploy::expected_table(&drs.model, drs.model.table_named("query-cache").unwrap())
+        cachegen::verify::expected_table(&drs.model, drs.model.table_named("query-cache").unwrap())
     );
     let changes =
         cachegen_compiler::Project::load(root.join("change-metadata/cache.yaml")).unwrap();
     assert_eq!(
         change_notifier_cache::metadata::expected(),
-        cachegen::deploy::expected_table(
+        cachegen::verify::expected_table(
             &changes.model,
             changes.model.table_named("metadata").unwrap()
         )

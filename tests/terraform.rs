@@ -232,7 +232,7 @@ async fn verify_buckets_then_change_them_out_of_band(
     for (reference, bucket) in Ref::each(&model.buckets).filter(|(_, bucket)| bucket.created) {
         let name = resolver.resolve(&bucket.bucket_name);
         let function_arn = arns.get(&bucket.name).map(String::as_str);
-        let expected = cachegen::deploy::expected_bucket(model, &reference, function_arn);
+        let expected = cachegen::verify::expected_bucket(model, &reference, function_arn);
         let verify = async || verify_bucket(s3, &name, &expected).await.unwrap();
         assert_eq!(
             verify().await,

@@ -199,7 +199,7 @@ pub async fn verify_deployed_table(
     let differences = cachegen_runtime::verify::verify_dynamo(
         client,
         &expected.name,
-        &cachegen::deploy::expected_table(model, table),
+        &cachegen::verify::expected_table(model, table),
     )
     .await
     .expect("the table can be described");

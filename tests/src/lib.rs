@@ -331,7 +331,7 @@ pub async fn table_name(
         .model
         .table_named(table)
         .unwrap_or_else(|| panic!("the spec declares no table `{table}`"));
-    cachegen::deploy::stack_table_name(cloudformation, stack, table)
+    cachegen::deploy::stack::table_name(cloudformation, stack, table)
         .await
         .expect("the stack has the table")
 }

@@ -1,10 +1,11 @@
 //! What the `cachegen` command does beyond compiling, on top of [`cachegen_compiler`]:
 //! - [`against`]: the earlier spec `breaking` compares with, from a file or git;
 //! - [`explain`]: a diagnostic code's page, for `cachegen explain`;
-//! - [`deploy`]: change-set deploys of the CloudFormation template, and verification of
-//!   deployed tables against the spec;
+//! - [`deploy`]: change-set deploys of the CloudFormation template, and what a deployed
+//!   stack holds;
 //! - [`spec_file`]: the spec read when none is named (`cachegen.yaml`, else `cache.yaml`);
-//! - [`operate`]: `backfill` and `query` on a deployed cache, the IR interpreted at run time.
+//! - [`operate`]: `backfill` and `query` on a deployed cache, the IR interpreted at run time;
+//! - [`verify`]: a deployed stack's tables and document buckets compared with the spec.
 
 #![warn(missing_docs)]
 
@@ -13,3 +14,4 @@ pub mod deploy;
 pub mod explain;
 pub mod operate;
 pub mod spec_file;
+pub mod verify;

@@ -1,13 +1,18 @@
-//! The `cachegen` command line: argument parsing and dispatch only.
+//! The `cachegen` command line: argument parsing and dispatch only (and the logging the
+//! global options set up). The clap definitions of every command and option are here (the
+//! book's command-line reference is generated from them); each command's body is in its
+//! module under [`commands`], and what the bodies call beyond the compiler is the
+//! `cachegen` library (`lib.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use cachegen_compiler::ir::{DataTypeRef, Ref, Target};
-use cachegen_compiler::{Error, Project, output};
+use cachegen_compiler::ir::Target;
+
+mod commands;
 
 /// Compile one cache spec into CloudFormation and typed access code that cannot drift apart.
 ///
@@ -36,17 +41,6 @@ struct Cli {
 enum ErrorFormat {
     Human,
     Github,
-}
-
-/// The `--error-format` of this run, set once in `main`.
-static ERROR_FORMAT: std::sync::OnceLock<ErrorFormat> = std::sync::OnceLock::new();
-
-/// Prints a spec's problems as `--error-format` asks.
-fn report_problems(diagnostics: &cachegen_compiler::diagnostics::Diagnostics) {
-    eprint!("{diagnostics}");
-    if ERROR_FORMAT.get() == Some(&ErrorFormat::Github) {
-        print!("{}", diagnostics.render_github());
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -451,15 +445,10 @@ impl From<TargetArg> for Target {
     }
 }
 
-/// Exit code for a spec with problems.
-const SPEC_PROBLEMS: u8 = 2;
-/// Exit code for a command missing input it needs (as clap exits on a usage error).
-const USAGE: u8 = 2;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
-    ERROR_FORMAT.get_or_init(|| cli.error_format);
+    commands::ERROR_FORMAT.get_or_init(|| cli.error_format);
     match run(cli.command) {
         Ok(code) => code,
         Err(err) => {
@@ -469,47 +458,33 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs the body of `command`.
 fn run(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Build(BuildCommand { args, force }) => build(&args, force),
-        Command::Check(args) => check(&args),
-        Command::Init { spec } => init(spec.path()),
-        Command::Diff(args) => diff(&args),
-        Command::Breaking(args) => breaking(&args),
+        Command::Build(BuildCommand { args, force }) => commands::build::run(&args, force),
+        Command::Check(args) => commands::check::run(&args),
+        Command::Init { spec } => commands::init::run(spec.path()),
+        Command::Diff(args) => commands::diff::run(&args),
+        Command::Breaking(args) => commands::breaking::run(&args),
         Command::Deploy {
             spec,
             stack,
             params,
             no_execute,
             template_bucket,
-        } => deploy(spec.path(), stack, params, !no_execute, template_bucket),
-        Command::Verify { spec, stack } => verify(spec.path(), &stack),
-        Command::Cost { spec, json } => cost(spec.path(), json),
+        } => commands::deploy::run(spec.path(), stack, params, !no_execute, template_bucket),
+        Command::Verify { spec, stack } => commands::verify::run(spec.path(), &stack),
+        Command::Cost { spec, json } => commands::cost::run(spec.path(), json),
         Command::Docs {
             spec,
             out,
             template,
-        } => docs(spec.path(), out, template),
-        Command::Backfill(args) => backfill(&args),
-        Command::Query(args) => query(&args),
-        Command::Ir { spec, schema } => ir(spec.path(), schema),
-        Command::Schema => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&cachegen_compiler::spec::json_schema())?
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Explain { code } => Ok(match cachegen::explain::explain(&code) {
-            Ok(page) => {
-                print!("{page}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("error: {err}");
-                ExitCode::from(SPEC_PROBLEMS)
-            }
-        }),
+        } => commands::docs::run(spec.path(), out, template),
+        Command::Backfill(args) => commands::backfill::run(&args),
+        Command::Query(args) => commands::query::run(&args),
+        Command::Ir { spec, schema } => commands::ir::run(spec.path(), schema),
+        Command::Schema => commands::schema::run(),
+        Command::Explain { code } => Ok(commands::explain::run(&code)),
     }
 }
 
@@ -528,586 +503,4 @@ fn init_logs(format: LogFormat) {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
-}
-
-/// Loads the spec, printing its problems and returning `None` when it has any.
-fn load(spec: &Path) -> Result<Option<Project>> {
-    load_for(spec, None)
-}
-
-/// [`load`], checking the outputs of `targets` (the spec's own when `None`) against AWS's
-/// limits.
-fn load_for(spec: &Path, targets: Option<&[Target]>) -> Result<Option<Project>> {
-    match Project::load_for(spec, targets) {
-        Ok(project) => Ok(Some(project)),
-        Err(Error::Spec(diagnostics)) => {
-            report_problems(&diagnostics);
-            Ok(None)
-        }
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// The targets `--target` asks for, if any.
-fn requested_targets(args: &BuildArgs) -> Vec<Target> {
-    args.target.iter().copied().map(Target::from).collect()
-}
-
-/// Loads the spec of `args`, checking the targets they ask for against AWS's limits.
-fn load_args(args: &BuildArgs) -> Result<Option<Project>> {
-    let targets = requested_targets(args);
-    load_for(
-        args.spec.path(),
-        (!targets.is_empty()).then_some(targets.as_slice()),
-    )
-}
-
-/// Where the outputs go and what they are: the targets given, or the spec's targets and
-/// templates. `None` when a template has problems, which are printed.
-fn outputs(
-    args: &BuildArgs,
-    project: &Project,
-) -> Result<Option<(PathBuf, Vec<cachegen_compiler::emit::GeneratedFile>)>> {
-    let targets = requested_targets(args);
-    let files = match project.outputs((!targets.is_empty()).then_some(targets.as_slice())) {
-        Ok(files) => files,
-        Err(Error::Spec(diagnostics)) => {
-            report_problems(&diagnostics);
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
-    };
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| project.default_out_dir());
-    Ok(Some((dir, files)))
-}
-
-fn build(args: &BuildArgs, force: bool) -> Result<ExitCode> {
-    let Some(project) = load_args(args)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let Some((dir, files)) = outputs(args, &project)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let foreign = output::not_generated(&dir, &files);
-    if !force && !foreign.is_empty() {
-        for path in &foreign {
-            eprintln!(
-                "error: {} was not written by cachegen (it has no `{}` header)",
-                path.display(),
-                cachegen_compiler::emit::GENERATED_MARKER.trim_end()
-            );
-        }
-        eprintln!(
-            "refusing to overwrite {} file(s); nothing was written. Move them away, or pass --force to overwrite them",
-            foreign.len()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    let written = output::write_all(&dir, &files)
-        .with_context(|| format!("writing outputs to {}", dir.display()))?;
-    for note in &project.model.notes {
-        eprintln!("note: {note}");
-    }
-    for file in &files {
-        let path = dir.join(&file.path);
-        let state = if written.contains(&path) {
-            "wrote"
-        } else {
-            "unchanged"
-        };
-        println!("{state:>9} {}", path.display());
-    }
-    println!("fingerprint {}", project.model.fingerprint);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn check(args: &BuildArgs) -> Result<ExitCode> {
-    let Some(project) = load_args(args)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let Some((dir, files)) = outputs(args, &project)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let stale = output::stale(&dir, &files);
-    if stale.is_empty() {
-        println!(
-            "{} outputs of {} are up to date",
-            files.len(),
-            args.spec.path().display()
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    for path in &stale {
-        eprintln!("stale: {}", path.display());
-    }
-    eprintln!(
-        "{} of {} outputs differ from the spec; run `cachegen build {}`",
-        stale.len(),
-        files.len(),
-        args.spec.path().display()
-    );
-    Ok(ExitCode::FAILURE)
-}
-
-fn ir(spec: &Path, schema: bool) -> Result<ExitCode> {
-    if schema {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&cachegen_compiler::view::json_schema())?
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let Some(project) = load(spec)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let view = cachegen_compiler::view::View::new(&project.model);
-    println!("{}", serde_json::to_string_pretty(&view)?);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn cost(spec: &Path, json: bool) -> Result<ExitCode> {
-    let Some(project) = load(spec)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let estimate = cachegen_compiler::cost::estimate(&project.model);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&estimate)?);
-    } else {
-        print!("{}", cachegen_compiler::cost::render(&estimate));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn docs(spec: &Path, out: Option<PathBuf>, template: Option<PathBuf>) -> Result<ExitCode> {
-    use cachegen_compiler::emit::docs;
-    let Some(project) = load(spec)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let page = match template {
-        None => docs::render(&project.model, &project.spec_name()),
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let template =
-                cachegen_compiler::diagnostics::SourceFile::new(path.display().to_string(), text);
-            match docs::render_with(&project.model, &project.spec_name(), &template) {
-                Ok(page) => page,
-                Err(diagnostics) => {
-                    report_problems(&diagnostics);
-                    return Ok(ExitCode::from(SPEC_PROBLEMS));
-                }
-            }
-        }
-    };
-    let path = out.unwrap_or_else(|| project.default_out_dir().join("cache.md"));
-    if path == Path::new("-") {
-        print!("{page}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let (dir, name) = match (path.parent(), path.file_name()) {
-        (Some(dir), Some(name)) => (dir.to_path_buf(), PathBuf::from(name)),
-        _ => anyhow::bail!("{} is not a file path", path.display()),
-    };
-    let file = cachegen_compiler::emit::GeneratedFile {
-        path: name,
-        contents: page,
-    };
-    output::write_all(&dir, &[file]).with_context(|| format!("writing {}", path.display()))?;
-    println!("wrote {}", path.display());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn init(path: &Path) -> Result<ExitCode> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
-    file.write_all(cachegen_compiler::STARTER_SPEC.as_bytes())?;
-    println!(
-        "wrote {}; next: cachegen build {}",
-        path.display(),
-        path.display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn diff(args: &BuildArgs) -> Result<ExitCode> {
-    let Some(project) = load_args(args)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let Some((dir, files)) = outputs(args, &project)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let mut changed = false;
-    for file in &files {
-        let path = dir.join(&file.path);
-        let old = std::fs::read_to_string(&path).unwrap_or_default();
-        if old == file.contents {
-            continue;
-        }
-        changed = true;
-        if file.path.extension().is_some_and(|ext| ext == "yaml") {
-            let changes = cachegen::deploy::plan::table_changes(&old, &file.contents)
-                .with_context(|| format!("reading {}", path.display()))?;
-            for change in &changes {
-                for line in change.describe() {
-                    println!("{line}");
-                }
-                if let Some(refusal) = change.refusal() {
-                    println!("warning: deploy refuses this: {refusal}");
-                }
-            }
-            let steps = cachegen::deploy::steps::steps(&old, &file.contents)
-                .with_context(|| format!("reading {}", path.display()))?;
-            if !old.is_empty() && steps.len() > 1 {
-                for line in cachegen::deploy::describe_steps(&steps) {
-                    println!("{line}");
-                }
-            }
-        }
-        let name = path.display().to_string();
-        print!(
-            "{}",
-            similar::TextDiff::from_lines(&old, &file.contents)
-                .unified_diff()
-                .context_radius(3)
-                .header(&name, &name)
-        );
-    }
-    if !changed {
-        println!("no output of {} changes", args.spec.path().display());
-    }
-    Ok(if changed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-fn breaking(args: &BreakingArgs) -> Result<ExitCode> {
-    use cachegen_compiler::breaking::{self, Report};
-    use cachegen_compiler::validate;
-    let spec = args.spec.path();
-    let bytes = std::fs::read(spec).with_context(|| format!("reading {}", spec.display()))?;
-    let compiled = validate::decode(&spec.display().to_string(), &bytes)
-        .and_then(|file| cachegen_compiler::compile(&file).map(|model| (file, model)));
-    let (file, new) = match compiled {
-        Ok(compiled) => compiled,
-        Err(diagnostics) => {
-            report_problems(&diagnostics);
-            return Ok(ExitCode::from(SPEC_PROBLEMS));
-        }
-    };
-    let Some(earlier) = cachegen::against::read(spec, &args.against)? else {
-        println!(
-            "{} is new at {}: nothing to compare",
-            spec.display(),
-            args.against
-        );
-        return Ok(ExitCode::SUCCESS);
-    };
-    let old = match cachegen_compiler::compile_text(&earlier.label, &earlier.text) {
-        Ok(old) => old,
-        Err(diagnostics) => {
-            report_problems(&diagnostics);
-            eprintln!(
-                "the earlier spec ({}) does not compile: nothing to compare",
-                earlier.label
-            );
-            return Ok(ExitCode::from(SPEC_PROBLEMS));
-        }
-    };
-    let report = Report::new(
-        &file,
-        &earlier.label,
-        breaking::compare(&old, &new),
-        &args.allow,
-    );
-    let format = args.format.unwrap_or(match ERROR_FORMAT.get() {
-        Some(ErrorFormat::Github) => BreakingFormat::Github,
-        _ => BreakingFormat::Text,
-    });
-    match format {
-        BreakingFormat::Text => print!("{}", report.render_text()),
-        BreakingFormat::Json => print!("{}", report.render_json()),
-        BreakingFormat::Github => {
-            print!("{}", report.render_github());
-            eprint!("{}", report.render_text());
-        }
-    }
-    Ok(if report.refused() == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
-fn deploy(
-    spec: &Path,
-    stack: String,
-    parameters: Vec<(String, String)>,
-    execute: bool,
-    template_bucket: Option<String>,
-) -> Result<ExitCode> {
-    let Some(project) = load_for(spec, Some(&[Target::Cloudformation]))? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    let template = project
-        .files(Some(&[Target::Cloudformation]))
-        .remove(0)
-        .contents;
-    // Before any AWS call (the upload below is one): every missing parameter at once.
-    if let Err(err) = cachegen::deploy::check_parameters(&template, &parameters) {
-        eprintln!("error: {err}");
-        return Ok(ExitCode::from(USAGE));
-    }
-    runtime()?.block_on(async {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let template_url = match &template_bucket {
-            Some(bucket) if template.len() > cachegen_compiler::limits::TEMPLATE_BODY_INLINE => {
-                let url = cachegen::deploy::upload_template(
-                    &cachegen_runtime::config::s3_client(&config),
-                    bucket,
-                    &stack,
-                    &project.model.fingerprint,
-                    &template,
-                )
-                .await?;
-                println!("uploaded the {}-byte template to {url}", template.len());
-                Some(url)
-            }
-            _ => None,
-        };
-        let options = cachegen::deploy::DeployOptions {
-            stack,
-            parameters,
-            poll: std::time::Duration::from_secs(2),
-            execute,
-            template_url,
-            dynamodb: Some(aws_sdk_dynamodb::Client::new(&config)),
-        };
-        let client = aws_sdk_cloudformation::Client::new(&config);
-        let outcome = cachegen::deploy::deploy(
-            &client,
-            &template,
-            &project.model.fingerprint,
-            &options,
-            &mut |line| println!("{line}"),
-        )
-        .await?;
-        match outcome {
-            cachegen::deploy::DeployOutcome::NoChanges => {
-                println!("stack {} is up to date", options.stack);
-            }
-            cachegen::deploy::DeployOutcome::Planned { change_set, .. } => {
-                println!("change set {change_set} created and left for review");
-            }
-            cachegen::deploy::DeployOutcome::Deployed(outputs) => {
-                println!("stack {} deployed", options.stack);
-                for (key, value) in outputs {
-                    println!("{key} = {value}");
-                }
-            }
-        }
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-fn verify(spec: &Path, stack: &str) -> Result<ExitCode> {
-    let Some(project) = load(spec)? else {
-        return Ok(ExitCode::from(SPEC_PROBLEMS));
-    };
-    runtime()?.block_on(async {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let report = cachegen::deploy::verify_stack(
-            &aws_sdk_cloudformation::Client::new(&config),
-            &aws_sdk_dynamodb::Client::new(&config),
-            &cachegen_runtime::config::s3_client(&config),
-            &project.model,
-            stack,
-        )
-        .await?;
-        print!("{report}");
-        if report.is_ok() {
-            println!();
-            Ok(ExitCode::SUCCESS)
-        } else {
-            Ok(ExitCode::FAILURE)
-        }
-    })
-}
-
-/// The spec, the data type and the deployment `args` name, with an AWS configuration.
-struct Operation {
-    project: Project,
-    data_type: DataTypeRef,
-    config: aws_config::SdkConfig,
-    deployment: cachegen::operate::Deployment,
-}
-
-impl Operation {
-    async fn open(args: &DeployedArgs) -> Result<Option<Self>> {
-        let Some(project) = load(args.spec.path())? else {
-            return Ok(None);
-        };
-        let Some(data_type) = Ref::find(&project.model.data_types, &args.data_type) else {
-            let known = project.model.data_types.iter().map(|dt| dt.name.as_str());
-            let hint = match cachegen_compiler::validate::closest(&args.data_type, known.clone()) {
-                Some(candidate) => format!("did you mean `{candidate}`?"),
-                None => format!("it declares: {}", known.collect::<Vec<_>>().join(", ")),
-            };
-            anyhow::bail!(
-                "{} declares no data type `{}`; {hint}",
-                args.spec.path().display(),
-                args.data_type,
-            );
-        };
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let deployment = match &args.stack {
-            Some(stack) => cachegen::operate::Deployment::from_stack(
-                &aws_sdk_cloudformation::Client::new(&config),
-                stack,
-                &project.model,
-            )
-            .await
-            .with_context(|| format!("reading stack {stack}"))?,
-            None => cachegen::operate::Deployment::from_lookup(&project.model, |var| {
-                std::env::var(var).ok()
-            }),
-        };
-        Ok(Some(Self {
-            data_type,
-            project,
-            config,
-            deployment,
-        }))
-    }
-
-    fn data_type(&self) -> &cachegen_compiler::ir::DataType {
-        self.project.model.data_type(&self.data_type)
-    }
-
-    fn cache(&self) -> Result<cachegen_runtime::TieredCache> {
-        Ok(cachegen::operate::connect(
-            &self.config,
-            &self.project.model,
-            &self.deployment,
-            self.data_type(),
-        )?)
-    }
-}
-
-fn backfill(args: &BackfillArgs) -> Result<ExitCode> {
-    use cachegen::operate::backfill::{Backfill, BackfillOptions};
-    runtime()?.block_on(async {
-        let Some(operation) = Operation::open(&args.deployed).await? else {
-            return Ok(ExitCode::from(SPEC_PROBLEMS));
-        };
-        let data_type = operation.data_type();
-        let Some(document) = &data_type.document else {
-            anyhow::bail!(
-                "data type `{}` keeps no documents in S3: only document types can be backfilled",
-                data_type.name
-            );
-        };
-        let mut filters = args.filters.clone();
-        if let Some(customer) = &args.customer {
-            let Some(attribute) = &document.customer_attribute else {
-                anyhow::bail!(
-                    "--customer needs `document.customer_attribute` on data type `{}`; or filter with --where ATTRIBUTE=VALUE",
-                    data_type.name
-                );
-            };
-            filters.push((attribute.clone(), customer.clone()));
-        }
-        let bucket = operation
-            .deployment
-            .bucket(operation.project.model.bucket(&document.bucket))?;
-        let backfill = Backfill::new(
-            data_type,
-            operation.cache()?,
-            cachegen_runtime::config::s3_client(&operation.config),
-            bucket,
-        )?;
-        let options = BackfillOptions {
-            since: args.since,
-            until: args.until,
-            filters,
-            dry_run: args.dry_run,
-            concurrency: args.concurrency,
-            rps: args.rps,
-        };
-        let bar = indicatif::ProgressBar::new(0).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} objects ({per_sec}) {msg}",
-            )?,
-        );
-        let summary = backfill
-            .run(&options, &|tally| {
-                bar.set_length(tally.scanned);
-                bar.set_position(tally.written + tally.skipped + tally.failed);
-                bar.set_message(format!("{} failed", tally.failed));
-            })
-            .await?;
-        bar.finish_and_clear();
-        println!(
-            "backfill of {} from s3://{bucket}: {summary}{}",
-            data_type.name,
-            if args.dry_run {
-                " (dry run: nothing written)"
-            } else {
-                ""
-            }
-        );
-        Ok(if summary.failed == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        })
-    })
-}
-
-fn query(args: &QueryArgs) -> Result<ExitCode> {
-    use cachegen::operate::query::{self, QueryRequest};
-    runtime()?.block_on(async {
-        let Some(operation) = Operation::open(&args.deployed).await? else {
-            return Ok(ExitCode::from(SPEC_PROBLEMS));
-        };
-        let request = QueryRequest {
-            index: args.index.clone(),
-            partition: args.key.clone(),
-            from: args.from.clone(),
-            to: args.to.clone(),
-            limit: args.limit,
-            descending: args.descending,
-        };
-        let values = query::run(
-            &operation.cache()?,
-            &operation.project.model,
-            operation.data_type(),
-            &request,
-        )
-        .await?;
-        match args.format {
-            QueryFormat::Json => {
-                for value in &values {
-                    println!("{value}");
-                }
-            }
-            QueryFormat::Table => println!("{}", query::table(&values)),
-        }
-        Ok(ExitCode::SUCCESS)
-    })
 }

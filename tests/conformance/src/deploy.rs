@@ -85,7 +85,7 @@ pub async fn cloudformation(project: &Project, sdk: &aws_config::SdkConfig) -> R
     };
     let mut vars = base_vars(project);
     for table in &model.tables {
-        let name = cachegen::deploy::stack_table_name(&cloudformation, &stack, table)
+        let name = cachegen::deploy::stack::table_name(&cloudformation, &stack, table)
             .await
             .map_err(|err| format!("finding table `{}`: {err}", table.name))?;
         dynamodb

@@ -1,11 +1,14 @@
-//! Deploying the CloudFormation template through a change set, and verifying a deployed
-//! stack's tables and document buckets against the spec.
+//! Deploying the CloudFormation template through change sets: the per-table plan that
+//! refuses what CloudFormation cannot apply at once (`plan`), the steps an update with
+//! several index changes is split into (`steps`), the template's parameters
+//! (`parameters`), and what the deployed stack holds (`stack`).
 //!
 //! The AWS configuration is the SDK's default chain, so `AWS_REGION`, `AWS_PROFILE`
 //! and `AWS_ENDPOINT_URL` (for a local endpoint such as moto) apply as usual.
 
 pub mod parameters;
 pub mod plan;
+pub mod stack;
 pub mod steps;
 
 use std::fmt::Write as _;
@@ -16,14 +19,9 @@ use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus, TemplateStage,
 };
 
-use cachegen_compiler::ir::{Bucket, BucketRef, CacheModel, SyncFunction, Table};
 use cachegen_compiler::limits::TEMPLATE_BODY_INLINE;
-use cachegen_runtime::verify::{
-    BucketEncryption, ExpectedBucket, ExpectedIndex, ExpectedNotification, ExpectedTable,
-    KeyAttribute, Projection, ScalarType, VerifyReport,
-};
 
-/// Why a deploy or verify stopped.
+/// Why a deploy, a verify, or a read of a deployed stack stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
     /// CloudFormation cannot apply the change in one update.
@@ -83,7 +81,8 @@ pub enum DeployError {
     },
 }
 
-fn aws<E: std::error::Error>(operation: &'static str) -> impl FnOnce(E) -> DeployError {
+/// Wraps an AWS SDK error of `operation`, with its chain of causes, as [`DeployError::Aws`].
+pub(crate) fn aws<E: std::error::Error>(operation: &'static str) -> impl FnOnce(E) -> DeployError {
     move |err| {
         let mut message = err.to_string();
         let mut source = err.source();
@@ -330,7 +329,31 @@ async fn apply(
     options: &DeployOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<DeployOutcome, DeployError> {
-    let change_set = change_set.to_owned();
+    if !create_change_set(client, template, change_set, update, options).await? {
+        return Ok(DeployOutcome::NoChanges);
+    }
+    progress(&format!("created change set {change_set}"));
+    let Some(planned) = list_change_set(client, change_set, options, progress).await? else {
+        return Ok(DeployOutcome::NoChanges);
+    };
+    if !options.execute {
+        return Ok(DeployOutcome::Planned {
+            change_set: change_set.to_owned(),
+            changes: planned,
+        });
+    }
+    execute_change_set(client, change_set, options, progress).await
+}
+
+/// Asks CloudFormation for change set `change_set` of `template`; `false` when it refuses
+/// one without changes at once.
+async fn create_change_set(
+    client: &Client,
+    template: &str,
+    change_set: &str,
+    update: bool,
+    options: &DeployOptions,
+) -> Result<bool, DeployError> {
     let kind = if update {
         ChangeSetType::Update
     } else {
@@ -340,7 +363,7 @@ async fn apply(
     let created = client
         .create_change_set()
         .stack_name(&options.stack)
-        .change_set_name(&change_set)
+        .change_set_name(change_set)
         .change_set_type(kind)
         .set_template_body(inline.then(|| template.to_owned()))
         .set_template_url((!inline).then(|| options.template_url.clone()).flatten())
@@ -361,27 +384,33 @@ async fn apply(
         .send()
         .await;
     match created {
-        Ok(_) => {}
+        Ok(_) => Ok(true),
         // Moto refuses an empty change set outright, where CloudFormation creates it and
-        // fails it (handled below).
-        Err(err) if format!("{err:?}").contains("No updates are to be performed") => {
-            return Ok(DeployOutcome::NoChanges);
-        }
-        Err(err) => return Err(aws("CreateChangeSet")(err)),
+        // fails it (handled in `list_change_set`).
+        Err(err) if format!("{err:?}").contains("No updates are to be performed") => Ok(false),
+        Err(err) => Err(aws("CreateChangeSet")(err)),
     }
-    progress(&format!("created change set {change_set}"));
+}
 
-    let mut planned = Vec::new();
+/// Waits for change set `change_set` to be created, then reports a line per resource
+/// change and returns them. `None` when it holds no changes (it is then deleted).
+async fn list_change_set(
+    client: &Client,
+    change_set: &str,
+    options: &DeployOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Option<Vec<String>>, DeployError> {
     loop {
         let described = client
             .describe_change_set()
             .stack_name(&options.stack)
-            .change_set_name(&change_set)
+            .change_set_name(change_set)
             .send()
             .await
             .map_err(aws("DescribeChangeSet"))?;
         match described.status() {
             Some(ChangeSetStatus::CreateComplete) => {
+                let mut planned = Vec::new();
                 for change in described.changes() {
                     if let Some(resource) = change.resource_change() {
                         let line = format!(
@@ -398,7 +427,7 @@ async fn apply(
                         planned.push(line.trim().to_owned());
                     }
                 }
-                break;
+                return Ok(Some(planned));
             }
             Some(ChangeSetStatus::Failed) => {
                 let reason = described.status_reason().unwrap_or_default().to_owned();
@@ -406,31 +435,34 @@ async fn apply(
                     client
                         .delete_change_set()
                         .stack_name(&options.stack)
-                        .change_set_name(&change_set)
+                        .change_set_name(change_set)
                         .send()
                         .await
                         .map_err(aws("DeleteChangeSet"))?;
-                    return Ok(DeployOutcome::NoChanges);
+                    return Ok(None);
                 }
                 return Err(DeployError::ChangeSetFailed {
-                    name: change_set,
+                    name: change_set.to_owned(),
                     reason,
                 });
             }
             _ => tokio::time::sleep(options.poll).await,
         }
     }
+}
 
-    if !options.execute {
-        return Ok(DeployOutcome::Planned {
-            change_set,
-            changes: planned,
-        });
-    }
+/// Executes change set `change_set`, waits for the stack to settle, and returns its
+/// outputs, or why it failed.
+async fn execute_change_set(
+    client: &Client,
+    change_set: &str,
+    options: &DeployOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<DeployOutcome, DeployError> {
     client
         .execute_change_set()
         .stack_name(&options.stack)
-        .change_set_name(&change_set)
+        .change_set_name(change_set)
         .send()
         .await
         .map_err(aws("ExecuteChangeSet"))?;
@@ -444,7 +476,7 @@ async fn apply(
             reason,
         });
     }
-    let outputs = stack_outputs(client, &options.stack).await?;
+    let outputs = stack::outputs(client, &options.stack).await?;
     Ok(DeployOutcome::Deployed(outputs))
 }
 
@@ -561,220 +593,4 @@ async fn first_failure(client: &Client, stack: &str) -> Result<String, DeployErr
         .and_then(|event| event.resource_status_reason())
         .unwrap_or("no reason given")
         .to_owned())
-}
-
-/// A stack's outputs, as `(key, value)` pairs.
-pub async fn stack_outputs(
-    client: &Client,
-    stack: &str,
-) -> Result<Vec<(String, String)>, DeployError> {
-    let stacks = client
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(aws("DescribeStacks"))?;
-    Ok(stacks
-        .stacks()
-        .first()
-        .map(|found| {
-            found
-                .outputs()
-                .iter()
-                .map(|output| {
-                    (
-                        output.output_key().unwrap_or_default().to_owned(),
-                        output.output_value().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
-/// What the spec says a table must look like once deployed (the same description the
-/// generated module's `expected()` returns).
-pub fn expected_table(model: &CacheModel, table: &Table) -> ExpectedTable {
-    let key = |attribute: &cachegen_compiler::ir::KeyAttribute| {
-        KeyAttribute::new(
-            attribute.name.as_str(),
-            match attribute.kind {
-                cachegen_compiler::ir::AttributeType::S => ScalarType::S,
-                cachegen_compiler::ir::AttributeType::N => ScalarType::N,
-                cachegen_compiler::ir::AttributeType::B => ScalarType::B,
-            },
-        )
-    };
-    ExpectedTable {
-        partition_key: key(&table.partition_key),
-        sort_key: table.sort_key.as_ref().map(key),
-        indexes: table
-            .indexes
-            .iter()
-            .map(|index| ExpectedIndex {
-                name: index.name.clone(),
-                partition_key: key(&index.partition_key),
-                sort_key: index.sort_key.as_ref().map(key),
-                projection: match index.projection {
-                    cachegen_compiler::ir::ProjectionType::All => Projection::All,
-                    cachegen_compiler::ir::ProjectionType::KeysOnly => Projection::KeysOnly,
-                    cachegen_compiler::ir::ProjectionType::Include => Projection::Include,
-                },
-            })
-            .collect(),
-        ttl_attribute: table.ttl_attribute.clone(),
-        fingerprint: model.fingerprint.clone(),
-    }
-}
-
-/// What the spec says a bucket the templates create must look like once deployed (the
-/// same description the generated module's `buckets::<name>::expected()` returns). Its
-/// notifications name the sync function's ARN when the spec writes it out, else
-/// `function_arn`, when the deployment knows it (a function the stack created). A KMS key
-/// or function known to neither is not compared.
-pub fn expected_bucket(
-    model: &CacheModel,
-    reference: &BucketRef,
-    function_arn: Option<&str>,
-) -> ExpectedBucket {
-    let bucket = model.bucket(reference);
-    let notifications = match &bucket.events {
-        None => Vec::new(),
-        Some(events) => model
-            .documents_in(reference)
-            .map(|(_, document)| ExpectedNotification {
-                function_arn: (events.function.literal_arn())
-                    .or(function_arn)
-                    .map(str::to_owned),
-                events: cachegen_compiler::ir::DOCUMENT_EVENTS
-                    .map(str::to_owned)
-                    .to_vec(),
-                prefix: document.key_prefix(),
-                suffix: document.key_suffix(),
-            })
-            .collect(),
-    };
-    ExpectedBucket {
-        encryption: match &bucket.encryption {
-            cachegen_compiler::ir::BucketEncryption::S3Managed => BucketEncryption::S3Managed,
-            cachegen_compiler::ir::BucketEncryption::AwsManaged => BucketEncryption::Kms(None),
-            cachegen_compiler::ir::BucketEncryption::KmsKey(key) => {
-                BucketEncryption::Kms(key.literal().map(str::to_owned))
-            }
-        },
-        versioning: bucket.versioning,
-        notifications,
-        fingerprint: model.fingerprint.clone(),
-    }
-}
-
-/// The physical name of the table `table` in stack `stack`.
-pub async fn stack_table_name(
-    client: &Client,
-    stack: &str,
-    table: &Table,
-) -> Result<String, DeployError> {
-    stack_physical_id(client, stack, &table.logical_id).await
-}
-
-/// The physical ID of resource `logical_id` in stack `stack` (a table's or bucket's name).
-pub async fn stack_physical_id(
-    client: &Client,
-    stack: &str,
-    logical_id: &str,
-) -> Result<String, DeployError> {
-    let resources = client
-        .describe_stack_resources()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(aws("DescribeStackResources"))?;
-    resources
-        .stack_resources()
-        .iter()
-        .find(|resource| resource.logical_resource_id() == Some(logical_id))
-        .and_then(|resource| resource.physical_resource_id())
-        .map(str::to_owned)
-        .ok_or_else(|| DeployError::MissingResource {
-            stack: stack.to_owned(),
-            logical_id: logical_id.to_owned(),
-        })
-}
-
-/// Verifies every table of stack `stack`, and every document bucket it creates, against
-/// the spec.
-pub async fn verify_stack(
-    cloudformation: &Client,
-    dynamodb: &aws_sdk_dynamodb::Client,
-    s3: &aws_sdk_s3::Client,
-    model: &CacheModel,
-    stack: &str,
-) -> Result<VerifyReport, DeployError> {
-    let mut report = VerifyReport::default();
-    for table in &model.tables {
-        let name = stack_table_name(cloudformation, stack, table).await?;
-        let differences =
-            cachegen_runtime::verify::verify_dynamo(dynamodb, &name, &expected_table(model, table))
-                .await
-                .map_err(aws("verifying the table"))?;
-        report.extend(&table.name, differences);
-    }
-    for (reference, bucket) in cachegen_compiler::ir::Ref::each(&model.buckets) {
-        if !bucket.created {
-            continue; // an existing bucket: the templates set none of what is verified
-        }
-        let name = stack_bucket_name(cloudformation, stack, bucket).await?;
-        let created_function = match bucket.events.as_ref().map(|events| &events.function) {
-            Some(SyncFunction::Created(function)) => {
-                Some(stack_function_arn(cloudformation, stack, &function.logical_id).await?)
-            }
-            _ => None,
-        };
-        let expected = expected_bucket(model, &reference, created_function.as_deref());
-        let differences = cachegen_runtime::verify::verify_bucket(s3, &name, &expected)
-            .await
-            .map_err(aws("verifying the bucket"))?;
-        report.extend_bucket(&bucket.name, differences);
-    }
-    Ok(report)
-}
-
-/// The ARN of the Lambda function `logical_id` of stack `stack`: its physical ID is its
-/// name, and the stack's ARN gives the partition, region and account it is in.
-async fn stack_function_arn(
-    client: &Client,
-    stack: &str,
-    logical_id: &str,
-) -> Result<String, DeployError> {
-    let name = stack_physical_id(client, stack, logical_id).await?;
-    let stacks = client
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(aws("DescribeStacks"))?;
-    let stack_arn = stacks
-        .stacks()
-        .first()
-        .and_then(|found| found.stack_id())
-        .unwrap_or_default();
-    // `arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>`
-    match stack_arn.split(':').collect::<Vec<_>>()[..] {
-        ["arn", partition, _, region, account, ..] => Ok(format!(
-            "arn:{partition}:lambda:{region}:{account}:function:{name}"
-        )),
-        _ => Err(DeployError::MissingResource {
-            stack: stack.to_owned(),
-            logical_id: logical_id.to_owned(),
-        }),
-    }
-}
-
-/// The physical name of the bucket `bucket` in stack `stack`.
-pub async fn stack_bucket_name(
-    client: &Client,
-    stack: &str,
-    bucket: &Bucket,
-) -> Result<String, DeployError> {
-    stack_physical_id(client, stack, &bucket.logical_id).await
 }

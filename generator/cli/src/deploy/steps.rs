@@ -28,12 +28,23 @@ enum Operation {
     Create(Value),
 }
 
+/// The index operations one table needs, in order, and the indexes it starts from.
+#[derive(Clone, Debug, PartialEq)]
+struct TablePlan {
+    /// The table's logical ID.
+    id: String,
+    /// Its deployed indexes, those kept as they are in their new form.
+    start: Vec<Value>,
+    /// Deletions first, then creations.
+    operations: Vec<Operation>,
+}
+
 /// The updates that take the stack from `old` to `new` (template texts, JSON or YAML):
 /// `new` alone when every table's index changes fit one update.
 pub fn steps(old: &str, new: &str) -> Result<Vec<Step>, serde_yaml::Error> {
     let old_template: Value = serde_yaml::from_str(old)?;
     let new_template: Value = serde_yaml::from_str(new)?;
-    let mut tables: Vec<(String, Vec<Value>, Vec<Operation>)> = Vec::new();
+    let mut tables = Vec::new();
     for (id, new_table) in table_resources(&new_template) {
         let Some(old_table) = table_resources(&old_template)
             .into_iter()
@@ -45,38 +56,11 @@ pub fn steps(old: &str, new: &str) -> Result<Vec<Step>, serde_yaml::Error> {
         if property(old_table, "KeySchema") != property(new_table, "KeySchema") {
             continue; // replaced, not updated
         }
-        let (old_indexes, new_indexes) = (indexes(old_table), indexes(new_table));
-        let mut operations = Vec::new();
-        for index in &old_indexes {
-            let name = index_name(index);
-            match new_indexes.iter().find(|new| index_name(new) == name) {
-                Some(new) if shape(new) == shape(index) => {}
-                _ => operations.push(Operation::Delete(name.to_owned())),
-            }
-        }
-        for index in &new_indexes {
-            let name = index_name(index);
-            match old_indexes.iter().find(|old| index_name(old) == name) {
-                Some(old) if shape(old) == shape(index) => {}
-                _ => operations.push(Operation::Create(index.clone())),
-            }
-        }
-        // Indexes kept as they are start in their new form (capacity updates in place).
-        let start = old_indexes
-            .iter()
-            .map(|old| {
-                new_indexes
-                    .iter()
-                    .find(|new| index_name(new) == index_name(old) && shape(new) == shape(old))
-                    .unwrap_or(old)
-                    .clone()
-            })
-            .collect();
-        tables.push((id.to_owned(), start, operations));
+        tables.push(table_plan(id, old_table, new_table));
     }
     let count = tables
         .iter()
-        .map(|(_, _, operations)| operations.len())
+        .map(|table| table.operations.len())
         .max()
         .unwrap_or(0);
     if count <= 1 {
@@ -84,39 +68,26 @@ pub fn steps(old: &str, new: &str) -> Result<Vec<Step>, serde_yaml::Error> {
             template: new.to_owned(),
             actions: tables
                 .iter()
-                .flat_map(|(id, _, operations)| operations.iter().map(move |op| action(id, op)))
+                .flat_map(|table| table.operations.iter().map(|op| action(&table.id, op)))
                 .collect(),
         }]);
     }
-    let definitions = |id: &str| -> Vec<Value> {
-        [&old_template, &new_template]
-            .into_iter()
-            .filter_map(|template| {
-                table_resources(template)
-                    .into_iter()
-                    .find(|(table_id, _)| *table_id == id)
-                    .and_then(|(_, table)| property(table, "AttributeDefinitions"))
-                    .and_then(Value::as_sequence)
-                    .cloned()
-            })
-            .flatten()
-            .collect()
-    };
     let mut result = Vec::new();
-    let mut states: Vec<Vec<Value>> = tables.iter().map(|(_, start, _)| start.clone()).collect();
+    let mut states: Vec<Vec<Value>> = tables.iter().map(|table| table.start.clone()).collect();
     for step in 0..count {
         let mut template = new_template.clone();
         let mut actions = Vec::new();
-        for ((id, _, operations), state) in tables.iter().zip(states.iter_mut()) {
-            if let Some(operation) = operations.get(step) {
+        for (table, state) in tables.iter().zip(states.iter_mut()) {
+            if let Some(operation) = table.operations.get(step) {
                 match operation {
                     Operation::Delete(name) => state.retain(|index| index_name(index) != name),
                     Operation::Create(index) => state.push(index.clone()),
                 }
-                actions.push(action(id, operation));
+                actions.push(action(&table.id, operation));
             }
             if step + 1 < count {
-                set_indexes(&mut template, id, state, &definitions(id));
+                let definitions = attribute_definitions(&old_template, &new_template, &table.id);
+                set_indexes(&mut template, &table.id, state, &definitions);
             }
         }
         let text = if step + 1 == count {
@@ -130,6 +101,60 @@ pub fn steps(old: &str, new: &str) -> Result<Vec<Step>, serde_yaml::Error> {
         });
     }
     Ok(result)
+}
+
+/// The index operations that take table `id` from `old_table` to `new_table`: each index
+/// gone or changed is deleted, then each new or changed one created.
+fn table_plan(id: &str, old_table: &Value, new_table: &Value) -> TablePlan {
+    let (old_indexes, new_indexes) = (indexes(old_table), indexes(new_table));
+    let mut operations = Vec::new();
+    for index in &old_indexes {
+        let name = index_name(index);
+        match new_indexes.iter().find(|new| index_name(new) == name) {
+            Some(new) if shape(new) == shape(index) => {}
+            _ => operations.push(Operation::Delete(name.to_owned())),
+        }
+    }
+    for index in &new_indexes {
+        let name = index_name(index);
+        match old_indexes.iter().find(|old| index_name(old) == name) {
+            Some(old) if shape(old) == shape(index) => {}
+            _ => operations.push(Operation::Create(index.clone())),
+        }
+    }
+    // Indexes kept as they are start in their new form (capacity updates in place).
+    let start = old_indexes
+        .iter()
+        .map(|old| {
+            new_indexes
+                .iter()
+                .find(|new| index_name(new) == index_name(old) && shape(new) == shape(old))
+                .unwrap_or(old)
+                .clone()
+        })
+        .collect();
+    TablePlan {
+        id: id.to_owned(),
+        start,
+        operations,
+    }
+}
+
+/// The attribute definitions of table `id` in either template (an intermediate step may
+/// need one only the old or only the new template has).
+fn attribute_definitions(old_template: &Value, new_template: &Value, id: &str) -> Vec<Value> {
+    [old_template, new_template]
+        .into_iter()
+        .filter_map(|template| {
+            table_resources(template)
+                .into_iter()
+                .find(|(table_id, _)| *table_id == id)
+                .and_then(|(_, table)| property(table, "AttributeDefinitions"))
+                .and_then(Value::as_sequence)
+                .cloned()
+        })
+        .flatten()
+        .collect()
 }
 
 fn action(table: &str, operation: &Operation) -> String {

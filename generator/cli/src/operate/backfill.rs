@@ -17,7 +17,7 @@ use cachegen_runtime::TieredCache;
 use cachegen_runtime::aws_sdk_s3;
 use cachegen_runtime::store::{AttrValue, Precondition};
 use futures::StreamExt;
-use governor::{Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 
 use super::item::{DynamicType, Params};
@@ -119,6 +119,32 @@ enum Outcome {
     Failed,
 }
 
+/// The running totals of a backfill, shown to its progress callback after every change.
+struct Tally<'p> {
+    summary: Mutex<BackfillSummary>,
+    progress: &'p (dyn Fn(&BackfillSummary) + Sync),
+}
+
+impl Tally<'_> {
+    /// Counts `count` more objects listed.
+    fn scanned(&self, count: usize) {
+        let mut summary = self.summary.lock().expect("not poisoned");
+        summary.scanned += count as u64;
+        (self.progress)(&summary);
+    }
+
+    /// Counts what happened to one object.
+    fn count(&self, outcome: Outcome) {
+        let mut summary = self.summary.lock().expect("not poisoned");
+        match outcome {
+            Outcome::Written => summary.written += 1,
+            Outcome::Skipped => summary.skipped += 1,
+            Outcome::Failed => summary.failed += 1,
+        }
+        (self.progress)(&summary);
+    }
+}
+
 /// A backfill of one document type from its bucket into its cache.
 #[derive(Debug)]
 pub struct Backfill<'m> {
@@ -162,15 +188,9 @@ impl<'m> Backfill<'m> {
         let limiter = options
             .rps
             .map(|rps| RateLimiter::direct(Quota::per_second(rps).allow_burst(NonZeroU32::MIN)));
-        let summary = Mutex::new(BackfillSummary::default());
-        let count = |outcome: Outcome| {
-            let mut summary = summary.lock().expect("not poisoned");
-            match outcome {
-                Outcome::Written => summary.written += 1,
-                Outcome::Skipped => summary.skipped += 1,
-                Outcome::Failed => summary.failed += 1,
-            }
-            progress(&summary);
+        let tally = Tally {
+            summary: Mutex::new(BackfillSummary::default()),
+            progress,
         };
         let prefix = self.document.key_prefix();
         let mut pages = self
@@ -186,38 +206,54 @@ impl<'m> Backfill<'m> {
                 prefix: prefix.clone(),
                 message: aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
             })?;
-            let objects = page.contents();
-            {
-                let mut summary = summary.lock().expect("not poisoned");
-                summary.scanned += objects.len() as u64;
-                progress(&summary);
-            }
-            let mut candidates = Vec::with_capacity(objects.len());
-            for object in objects {
-                match self.candidate(object, options) {
-                    Some(candidate) => candidates.push(candidate),
-                    None => count(Outcome::Skipped),
-                }
-            }
-            let (to_write, up_to_date) = self.stale(candidates).await?;
-            for _ in 0..up_to_date {
-                count(Outcome::Skipped);
-            }
-            futures::stream::iter(to_write)
-                .map(|candidate| async {
-                    if let Some(limiter) = &limiter {
-                        limiter.until_ready().await;
-                    }
-                    self.write(candidate, options).await
-                })
-                .buffer_unordered(options.concurrency.get())
-                .for_each(|outcome| {
-                    count(outcome);
-                    std::future::ready(())
-                })
-                .await;
+            self.page(page.contents(), options, limiter.as_ref(), &tally)
+                .await?;
         }
-        let summary = *summary.lock().expect("not poisoned");
+        let summary = *tally.summary.lock().expect("not poisoned");
+        self.finish(&summary, options, started).await;
+        Ok(summary)
+    }
+
+    /// Backfills the objects of one listed page, skipping those not of this type, outside
+    /// the time range, or already cached from their current version.
+    async fn page(
+        &self,
+        objects: &[aws_sdk_s3::types::Object],
+        options: &BackfillOptions,
+        limiter: Option<&DefaultDirectRateLimiter>,
+        tally: &Tally<'_>,
+    ) -> Result<(), BackfillError> {
+        tally.scanned(objects.len());
+        let mut candidates = Vec::with_capacity(objects.len());
+        for object in objects {
+            match self.candidate(object, options) {
+                Some(candidate) => candidates.push(candidate),
+                None => tally.count(Outcome::Skipped),
+            }
+        }
+        let (to_write, up_to_date) = self.stale(candidates).await?;
+        for _ in 0..up_to_date {
+            tally.count(Outcome::Skipped);
+        }
+        futures::stream::iter(to_write)
+            .map(|candidate| async {
+                if let Some(limiter) = limiter {
+                    limiter.until_ready().await;
+                }
+                self.write(candidate, options).await
+            })
+            .buffer_unordered(options.concurrency.get())
+            .for_each(|outcome| {
+                tally.count(outcome);
+                std::future::ready(())
+            })
+            .await;
+        Ok(())
+    }
+
+    /// After the last object: bumps the type's memory stamp when anything was written, and
+    /// logs the totals.
+    async fn finish(&self, summary: &BackfillSummary, options: &BackfillOptions, started: Instant) {
         // Containers that re-read the type's stamp drop their in-memory copies, so what was
         // rewritten is served within the type's `version_check` bound.
         if summary.written > 0
@@ -239,7 +275,6 @@ impl<'m> Backfill<'m> {
             duration_ms = started.elapsed().as_millis() as u64,
             "backfill finished"
         );
-        Ok(summary)
     }
 
     /// Reads one object and writes its item.

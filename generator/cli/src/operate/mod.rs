@@ -79,12 +79,12 @@ impl Deployment {
         let mut deployment = Self::default();
         for table in &model.tables {
             let name =
-                crate::deploy::stack_physical_id(cloudformation, stack, &table.logical_id).await?;
+                crate::deploy::stack::physical_id(cloudformation, stack, &table.logical_id).await?;
             deployment.tables.insert(table.name.clone(), name);
         }
         for bucket in &model.buckets {
             let name = if bucket.created {
-                crate::deploy::stack_physical_id(cloudformation, stack, &bucket.logical_id).await?
+                crate::deploy::stack::physical_id(cloudformation, stack, &bucket.logical_id).await?
             } else {
                 match bucket.bucket_name.literal() {
                     Some(literal) => literal.to_owned(),
