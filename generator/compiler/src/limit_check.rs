@@ -74,6 +74,14 @@ struct LimitCheck<'r, 'a> {
 impl LimitCheck<'_, '_> {
     /// A template's size, counts, description, parameter values and logical IDs.
     fn template_limits(&mut self, model: &CacheModel, file: &str, template: &Json, size: usize) {
+        self.template_size(file, size);
+        self.template_counts(model, file, template);
+        self.description_and_parameter_values(model);
+        self.logical_ids(model, template);
+    }
+
+    /// The template's size in bytes.
+    fn template_size(&mut self, file: &str, size: usize) {
         let data_types = NodePath::parse("data_types");
         if size > TEMPLATE_BODY_S3 {
             self.report.key_error(
@@ -91,6 +99,10 @@ impl LimitCheck<'_, '_> {
                  Terraform (`outputs: { targets: [terraform] }`), which has no template size limit",
             );
         }
+    }
+
+    /// How many resources, parameters and outputs the template declares.
+    fn template_counts(&mut self, model: &CacheModel, file: &str, template: &Json) {
         let count = |section: &str| template[section].as_object().map_or(0, |map| map.len());
         let resources = count("Resources");
         if resources > TEMPLATE_RESOURCES {
@@ -139,6 +151,10 @@ impl LimitCheck<'_, '_> {
             );
         }
         debug_assert!(count("Mappings") <= TEMPLATE_MAPPINGS);
+    }
+
+    /// The template description and each parameter value.
+    fn description_and_parameter_values(&mut self, model: &CacheModel) {
         if let Some(description) = &model.description
             && description.len() > TEMPLATE_DESCRIPTION
         {
@@ -182,6 +198,10 @@ impl LimitCheck<'_, '_> {
                 }
             }
         }
+    }
+
+    /// Each resource's and output's logical ID.
+    fn logical_ids(&mut self, model: &CacheModel, template: &Json) {
         let ids = ["Resources", "Outputs"]
             .iter()
             .filter_map(|section| template[section].as_object())

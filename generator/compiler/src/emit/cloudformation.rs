@@ -10,8 +10,9 @@ use crate::ir::{
 use crate::model::dashboard;
 use crate::model::{
     AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard, FunctionResource,
-    FunctionRole, Infrastructure, Lifecycle, Metric, ParameterKind, Query, RedisResource,
-    Resources, Roles, Statement, Statistic, TREAT_MISSING_DATA, TableResource, Value,
+    FunctionRole, Infrastructure, Lifecycle, Metric, Notifications, ParameterKind, Query,
+    RedisResource, Resources, Roles, Statement, Statistic, TREAT_MISSING_DATA, TableResource,
+    Value,
 };
 
 /// The CloudFormation template, as YAML text.
@@ -336,6 +337,48 @@ fn bucket_resources(
         "OwnershipControls".into(),
         json!({ "Rules": [{ "ObjectOwnership": settings.object_ownership }] }),
     );
+    properties.insert(
+        "LifecycleConfiguration".into(),
+        lifecycle_configuration(settings),
+    );
+    properties.insert(
+        "VersioningConfiguration".into(),
+        json!({ "Status": if bucket.versioning { "Enabled" } else { "Suspended" } }),
+    );
+    let mut resources = Vec::new();
+    let mut depends_on = Vec::new();
+    if let Some(notifications) = &settings.notifications {
+        let function = value(infrastructure, &notifications.function);
+        properties.insert(
+            "NotificationConfiguration".into(),
+            json!({ "LambdaConfigurations": lambda_configurations(notifications, &function) }),
+        );
+        // S3 checks it may invoke the function when the notification is set, so the
+        // permission comes first.
+        let permission = invoke_permission(resource, notifications, function);
+        depends_on.push(permission.0.clone());
+        resources.push(permission);
+    }
+    properties.insert("Tags".into(), tags(infrastructure, &settings.tags));
+    let mut bucket_resource = json!({
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+    });
+    if !depends_on.is_empty() {
+        bucket_resource["DependsOn"] = json!(depends_on);
+    }
+    if !bucket.skip_checks.is_empty() {
+        bucket_resource["Metadata"] = checkov_metadata(&bucket.skip_checks);
+    }
+    bucket_resource["Properties"] = Json::Object(properties);
+    resources.insert(0, (resource.id.logical_id.clone(), bucket_resource));
+    resources.push(tls_policy(infrastructure, resource, settings));
+    resources
+}
+
+/// A created bucket's lifecycle rules.
+fn lifecycle_configuration(settings: &BucketSettings<'_>) -> Json {
     let rules: Vec<Json> = settings
         .lifecycle_rules
         .iter()
@@ -358,80 +401,69 @@ fn bucket_resources(
             }),
         })
         .collect();
-    properties.insert("LifecycleConfiguration".into(), json!({ "Rules": rules }));
-    properties.insert(
-        "VersioningConfiguration".into(),
-        json!({ "Status": if bucket.versioning { "Enabled" } else { "Suspended" } }),
-    );
-    let mut resources = Vec::new();
-    let mut depends_on = Vec::new();
-    if let Some(notifications) = &settings.notifications {
-        let function = value(infrastructure, &notifications.function);
-        let configurations: Vec<Json> = notifications
-            .filters
-            .iter()
-            .flat_map(|filter| {
-                let mut rules = Vec::new();
-                if !filter.prefix.is_empty() {
-                    rules.push(json!({ "Name": "prefix", "Value": filter.prefix }));
+    json!({ "Rules": rules })
+}
+
+/// One Lambda notification per event and filter.
+fn lambda_configurations(notifications: &Notifications<'_>, function: &Json) -> Vec<Json> {
+    notifications
+        .filters
+        .iter()
+        .flat_map(|filter| {
+            let mut rules = Vec::new();
+            if !filter.prefix.is_empty() {
+                rules.push(json!({ "Name": "prefix", "Value": filter.prefix }));
+            }
+            if !filter.suffix.is_empty() {
+                rules.push(json!({ "Name": "suffix", "Value": filter.suffix }));
+            }
+            notifications.events.iter().map(move |event| {
+                let mut configuration = json!({ "Event": event, "Function": function });
+                if !rules.is_empty() {
+                    configuration["Filter"] = json!({ "S3Key": { "Rules": rules } });
                 }
-                if !filter.suffix.is_empty() {
-                    rules.push(json!({ "Name": "suffix", "Value": filter.suffix }));
-                }
-                let function = &function;
-                notifications.events.iter().map(move |event| {
-                    let mut configuration = json!({ "Event": event, "Function": function });
-                    if !rules.is_empty() {
-                        configuration["Filter"] = json!({ "S3Key": { "Rules": rules } });
-                    }
-                    configuration
-                })
+                configuration
             })
-            .collect();
-        properties.insert(
-            "NotificationConfiguration".into(),
-            json!({ "LambdaConfigurations": configurations }),
-        );
-        // S3 checks it may invoke the function when the notification is set, so the
-        // permission comes first; it names the bucket by its ARN text, not a reference to
-        // the bucket, which would be a cycle.
-        let permission = &notifications.permission.logical_id;
-        depends_on.push(permission.clone());
-        resources.push((
-            permission.clone(),
-            json!({
-                "Type": "AWS::Lambda::Permission",
-                "Properties": {
-                    "Action": "lambda:InvokeFunction",
-                    "FunctionName": function,
-                    "Principal": "s3.amazonaws.com",
-                    "SourceAccount": { "Ref": "AWS::AccountId" },
-                    "SourceArn": { "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::{}", sub_text(&bucket.bucket_name)) },
-                },
-            }),
-        ));
-    }
-    properties.insert("Tags".into(), tags(infrastructure, &settings.tags));
-    let mut bucket_resource = json!({
-        "Type": "AWS::S3::Bucket",
-        "DeletionPolicy": "Retain",
-        "UpdateReplacePolicy": "Retain",
-    });
-    if !depends_on.is_empty() {
-        bucket_resource["DependsOn"] = json!(depends_on);
-    }
-    if !bucket.skip_checks.is_empty() {
-        bucket_resource["Metadata"] = checkov_metadata(&bucket.skip_checks);
-    }
-    bucket_resource["Properties"] = Json::Object(properties);
-    resources.insert(0, (resource.id.logical_id.clone(), bucket_resource));
+        })
+        .collect()
+}
+
+/// S3's permission to invoke the sync function. It names the bucket by its ARN text, not a
+/// reference to the bucket, which would be a cycle.
+fn invoke_permission(
+    resource: &BucketResource<'_>,
+    notifications: &Notifications<'_>,
+    function: Json,
+) -> (String, Json) {
+    let bucket = resource.bucket;
+    (
+        notifications.permission.logical_id.clone(),
+        json!({
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": function,
+                "Principal": "s3.amazonaws.com",
+                "SourceAccount": { "Ref": "AWS::AccountId" },
+                "SourceArn": { "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::{}", sub_text(&bucket.bucket_name)) },
+            },
+        }),
+    )
+}
+
+/// The bucket policy refusing requests without TLS.
+fn tls_policy(
+    infrastructure: &Infrastructure<'_>,
+    resource: &BucketResource<'_>,
+    settings: &BucketSettings<'_>,
+) -> (String, Json) {
     let policy = &settings.tls_policy;
     let policy_resources: Vec<Json> = policy
         .resources
         .iter()
         .map(|resource| value(infrastructure, resource))
         .collect();
-    resources.push((
+    (
         policy.id.logical_id.clone(),
         json!({
             "Type": "AWS::S3::BucketPolicy",
@@ -450,8 +482,7 @@ fn bucket_resources(
                 },
             },
         }),
-    ));
-    resources
+    )
 }
 
 /// A created sync function: `AWS::Lambda::Function` running as its consumer's created

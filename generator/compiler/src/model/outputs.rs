@@ -42,7 +42,33 @@ pub(super) fn parameters(model: &CacheModel) -> Vec<Parameter<'_>> {
 }
 
 impl<'m> Infrastructure<'m> {
+    /// The stack's outputs: tables and buckets, the Redis, sync functions, then each
+    /// consumer's policies and created role.
     pub(super) fn outputs_of(&self) -> Vec<Output<'m>> {
+        let mut outputs = self.storage_outputs();
+        if let Some(redis) = &self.redis {
+            outputs.extend(redis.outputs());
+        }
+        outputs.extend(redis::secret_output(self.model));
+        outputs.extend(self.functions.iter().map(|function| Output {
+            id: Id {
+                logical_id: format!("{}Arn", function.id.logical_id),
+                terraform: format!("{}_function_arn", function.id.terraform),
+            },
+            description: format!(
+                "ARN of the sync function of bucket {}",
+                self.bucket(function.bucket).bucket.name
+            ),
+            value: Value::FunctionArn(function.bucket),
+        }));
+        for position in 0..self.consumers.len() {
+            outputs.extend(self.consumer_outputs(ConsumerRef(position)));
+        }
+        outputs
+    }
+
+    /// Each table's name and ARN, then each bucket's name.
+    fn storage_outputs(&self) -> Vec<Output<'m>> {
         let mut outputs = Vec::new();
         for (position, resource) in self.tables.iter().enumerate() {
             let (table, id) = (resource.table, &resource.id);
@@ -79,58 +105,47 @@ impl<'m> Infrastructure<'m> {
                 value: Value::BucketName(BucketRef(position)),
             });
         }
-        if let Some(redis) = &self.redis {
-            outputs.extend(redis.outputs());
-        }
-        outputs.extend(redis::secret_output(self.model));
-        for function in &self.functions {
+        outputs
+    }
+
+    /// A consumer's policies (the parts of one split over IAM's size limit), then its
+    /// created role.
+    fn consumer_outputs(&self, consumer: ConsumerRef) -> Vec<Output<'m>> {
+        let mut outputs = Vec::new();
+        let resources = self.consumer(consumer);
+        let name = &resources.consumer.name;
+        let count = resources.policies.len();
+        for (index, policy) in resources.policies.iter().enumerate() {
+            let (terraform, of) = match index {
+                0 => (format!("{}_policy_arn", policy.id.terraform), String::new()),
+                _ => (
+                    format!(
+                        "{}_policy_{}_arn",
+                        resources.policies[0].id.terraform,
+                        index + 1
+                    ),
+                    format!(" (part {} of {count})", index + 1),
+                ),
+            };
             outputs.push(Output {
                 id: Id {
-                    logical_id: format!("{}Arn", function.id.logical_id),
-                    terraform: format!("{}_function_arn", function.id.terraform),
+                    logical_id: format!("{}Arn", policy.id.logical_id),
+                    terraform,
                 },
-                description: format!(
-                    "ARN of the sync function of bucket {}",
-                    self.bucket(function.bucket).bucket.name
-                ),
-                value: Value::FunctionArn(function.bucket),
+                description: format!("Cache policy of consumer {name}{of}"),
+                value: Value::PolicyArn(consumer, index),
             });
         }
-        for (position, resources) in self.consumers.iter().enumerate() {
-            let name = &resources.consumer.name;
-            let count = resources.policies.len();
-            for (index, policy) in resources.policies.iter().enumerate() {
-                let (terraform, of) = match index {
-                    0 => (format!("{}_policy_arn", policy.id.terraform), String::new()),
-                    _ => (
-                        format!(
-                            "{}_policy_{}_arn",
-                            resources.policies[0].id.terraform,
-                            index + 1
-                        ),
-                        format!(" (part {} of {count})", index + 1),
-                    ),
-                };
-                outputs.push(Output {
-                    id: Id {
-                        logical_id: format!("{}Arn", policy.id.logical_id),
-                        terraform,
-                    },
-                    description: format!("Cache policy of consumer {name}{of}"),
-                    value: Value::PolicyArn(ConsumerRef(position), index),
-                });
-            }
-            if let Some(role) = resources.role {
-                let role_id = &self.role(role).id;
-                outputs.push(Output {
-                    id: Id {
-                        logical_id: format!("{}Arn", role_id.logical_id),
-                        terraform: format!("{}_role_arn", role_id.terraform),
-                    },
-                    description: format!("Execution role of consumer {name}"),
-                    value: Value::RoleArn(role),
-                });
-            }
+        if let Some(role) = resources.role {
+            let role_id = &self.role(role).id;
+            outputs.push(Output {
+                id: Id {
+                    logical_id: format!("{}Arn", role_id.logical_id),
+                    terraform: format!("{}_role_arn", role_id.terraform),
+                },
+                description: format!("Execution role of consumer {name}"),
+                value: Value::RoleArn(role),
+            });
         }
         outputs
     }
