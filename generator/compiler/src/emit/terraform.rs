@@ -14,8 +14,9 @@ use crate::limits;
 use crate::model::dashboard;
 use crate::model::{
     self, AlarmResource, BucketResource, BucketSettings, ConsumerResources, Dashboard,
-    FunctionResource, FunctionRole, Infrastructure, Lifecycle, Metric, ParameterKind, Policy,
-    Query, RedisResource, Roles, Statistic, TableResource, Value,
+    FunctionResource, FunctionRole, Infrastructure, Lifecycle, Metric, Notifications,
+    ParameterKind, Policy, PublicAccessBlock, Query, RedisResource, Roles, Statistic,
+    TableResource, TlsPolicy, Value,
 };
 
 /// The AWS provider versions the module accepts.
@@ -339,33 +340,7 @@ fn bucket_blocks(
     if let Some(key) = encryption.kms_key {
         by_default = by_default.attr("kms_master_key_id", name(key));
     }
-    let public_access = settings.public_access;
     let policy = &settings.tls_policy;
-    let mut statement = Block::new("statement", &[])
-        .attr("sid", hcl::string(policy.sid))
-        .attr("effect", hcl::string("Deny"))
-        .attr("actions", hcl::list([hcl::string("s3:*")]))
-        .attr(
-            "resources",
-            hcl::list(
-                policy
-                    .resources
-                    .iter()
-                    .map(|resource| value(infrastructure, resource)),
-            ),
-        );
-    statement = statement
-        .block(
-            Block::new("principals", &[])
-                .attr("type", hcl::string("*"))
-                .attr("identifiers", hcl::list([hcl::string("*")])),
-        )
-        .block(
-            Block::new("condition", &[])
-                .attr("test", hcl::string("Bool"))
-                .attr("variable", hcl::string("aws:SecureTransport"))
-                .attr("values", hcl::list([hcl::string("false")])),
-        );
     let mut blocks = vec![
         main,
         Block::new("resource", &["aws_s3_bucket_versioning", id])
@@ -388,24 +363,7 @@ fn bucket_blocks(
                 .block(by_default)
                 .attr("bucket_key_enabled", encryption.bucket_key.to_string()),
         ),
-        Block::new("resource", &["aws_s3_bucket_public_access_block", id])
-            .attr("bucket", reference.clone())
-            .attr(
-                "block_public_acls",
-                public_access.block_public_acls.to_string(),
-            )
-            .attr(
-                "block_public_policy",
-                public_access.block_public_policy.to_string(),
-            )
-            .attr(
-                "ignore_public_acls",
-                public_access.ignore_public_acls.to_string(),
-            )
-            .attr(
-                "restrict_public_buckets",
-                public_access.restrict_public_buckets.to_string(),
-            ),
+        public_access_block(id, &reference, settings.public_access),
         Block::new("resource", &["aws_s3_bucket_ownership_controls", id])
             .attr("bucket", reference.clone())
             .block(
@@ -413,7 +371,8 @@ fn bucket_blocks(
                     .attr("object_ownership", hcl::string(settings.object_ownership)),
             ),
         lifecycle_block(resource, settings, &reference),
-        Block::new("data", &["aws_iam_policy_document", &policy.document]).block(statement),
+        Block::new("data", &["aws_iam_policy_document", &policy.document])
+            .block(tls_statement(infrastructure, policy)),
         Block::new("resource", &["aws_s3_bucket_policy", &policy.id.terraform])
             .attr("bucket", reference.clone())
             .attr(
@@ -422,40 +381,108 @@ fn bucket_blocks(
             ),
     ];
     if let Some(notifications) = &settings.notifications {
-        let permission = &notifications.permission.terraform;
-        let function = value(infrastructure, &notifications.function);
-        blocks.push(
-            Block::new("resource", &["aws_lambda_permission", permission])
-                .attr("statement_id", hcl::string(model::INVOKE_STATEMENT_ID))
-                .attr("action", hcl::string("lambda:InvokeFunction"))
-                .attr("function_name", function.clone())
-                .attr("principal", hcl::string("s3.amazonaws.com"))
-                .attr("source_arn", format!("aws_s3_bucket.{id}.arn"))
-                .attr("source_account", ACCOUNT_ID),
-        );
-        let mut notification = Block::new("resource", &["aws_s3_bucket_notification", id])
-            .attr("bucket", reference)
-            .attr(
-                "depends_on",
-                hcl::list([format!("aws_lambda_permission.{permission}")]),
-            );
-        for filter in &notifications.filters {
-            let mut function = Block::new("lambda_function", &[])
-                .attr("lambda_function_arn", function.clone())
-                .attr(
-                    "events",
-                    hcl::list(notifications.events.iter().map(|event| hcl::string(event))),
-                );
-            if !filter.prefix.is_empty() {
-                function = function.attr("filter_prefix", hcl::string(&filter.prefix));
-            }
-            if !filter.suffix.is_empty() {
-                function = function.attr("filter_suffix", hcl::string(&filter.suffix));
-            }
-            notification = notification.block(function);
-        }
-        blocks.push(notification);
+        blocks.extend(notification_blocks(
+            infrastructure,
+            id,
+            reference,
+            notifications,
+        ));
     }
+    blocks
+}
+
+/// The statement of a bucket's policy that refuses requests without TLS.
+fn tls_statement(infrastructure: &Infrastructure<'_>, policy: &TlsPolicy<'_>) -> Block {
+    let statement = Block::new("statement", &[])
+        .attr("sid", hcl::string(policy.sid))
+        .attr("effect", hcl::string("Deny"))
+        .attr("actions", hcl::list([hcl::string("s3:*")]))
+        .attr(
+            "resources",
+            hcl::list(
+                policy
+                    .resources
+                    .iter()
+                    .map(|resource| value(infrastructure, resource)),
+            ),
+        );
+    statement
+        .block(
+            Block::new("principals", &[])
+                .attr("type", hcl::string("*"))
+                .attr("identifiers", hcl::list([hcl::string("*")])),
+        )
+        .block(
+            Block::new("condition", &[])
+                .attr("test", hcl::string("Bool"))
+                .attr("variable", hcl::string("aws:SecureTransport"))
+                .attr("values", hcl::list([hcl::string("false")])),
+        )
+}
+
+/// S3's public access block on the bucket.
+fn public_access_block(id: &str, reference: &str, public_access: PublicAccessBlock) -> Block {
+    Block::new("resource", &["aws_s3_bucket_public_access_block", id])
+        .attr("bucket", reference.to_owned())
+        .attr(
+            "block_public_acls",
+            public_access.block_public_acls.to_string(),
+        )
+        .attr(
+            "block_public_policy",
+            public_access.block_public_policy.to_string(),
+        )
+        .attr(
+            "ignore_public_acls",
+            public_access.ignore_public_acls.to_string(),
+        )
+        .attr(
+            "restrict_public_buckets",
+            public_access.restrict_public_buckets.to_string(),
+        )
+}
+
+/// The sync function's invoke permission and the bucket's notifications to it.
+fn notification_blocks(
+    infrastructure: &Infrastructure<'_>,
+    id: &str,
+    reference: String,
+    notifications: &Notifications<'_>,
+) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let permission = &notifications.permission.terraform;
+    let function = value(infrastructure, &notifications.function);
+    blocks.push(
+        Block::new("resource", &["aws_lambda_permission", permission])
+            .attr("statement_id", hcl::string(model::INVOKE_STATEMENT_ID))
+            .attr("action", hcl::string("lambda:InvokeFunction"))
+            .attr("function_name", function.clone())
+            .attr("principal", hcl::string("s3.amazonaws.com"))
+            .attr("source_arn", format!("aws_s3_bucket.{id}.arn"))
+            .attr("source_account", ACCOUNT_ID),
+    );
+    let mut notification = Block::new("resource", &["aws_s3_bucket_notification", id])
+        .attr("bucket", reference)
+        .attr(
+            "depends_on",
+            hcl::list([format!("aws_lambda_permission.{permission}")]),
+        );
+    for filter in &notifications.filters {
+        let mut function = Block::new("lambda_function", &[])
+            .attr("lambda_function_arn", function.clone())
+            .attr(
+                "events",
+                hcl::list(notifications.events.iter().map(|event| hcl::string(event))),
+            );
+        if !filter.prefix.is_empty() {
+            function = function.attr("filter_prefix", hcl::string(&filter.prefix));
+        }
+        if !filter.suffix.is_empty() {
+            function = function.attr("filter_suffix", hcl::string(&filter.suffix));
+        }
+        notification = notification.block(function);
+    }
+    blocks.push(notification);
     blocks
 }
 
