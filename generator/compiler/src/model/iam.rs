@@ -108,36 +108,46 @@ impl<'m> Infrastructure<'m> {
         roles: Roles,
     ) -> ConsumerResources<'m> {
         let stem = terraform_name(&consumer.name);
-        let role = (consumer.role == Role::Create && roles == Roles::Created).then(|| {
-            self.roles.push(CreatedRole {
-                id: Id {
-                    logical_id: format!("{}Role", consumer.logical_stem),
-                    terraform: stem.clone(),
-                },
-                description: format!("Lambda execution role of cache consumer {}", consumer.name),
-                logs_attachment: format!("{stem}_logs"),
-                vpc_attachment: self.redis.as_ref().map(|_| format!("{stem}_vpc")),
-                // A function reaches a created Redis only from inside its VPC.
-                managed_policies: match self.redis {
-                    Some(_) => vec![LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS],
-                    None => vec![LAMBDA_BASIC_EXECUTION],
-                },
-            });
-            RoleRef(self.roles.len() - 1)
-        });
-        let attach_to = match (&consumer.role, role) {
-            (_, Some(role)) => Some(Value::RoleName(role)),
-            // SAM makes the role with each function, which lists the policy itself.
-            (Role::Create, None) => None,
-            (Role::Existing(name), None) => Some(Value::literal(name.as_str())),
-            (Role::Parameter(parameter), None) => {
-                Some(Value::Text(Cow::Owned(NameTemplate(vec![
-                    NamePart::Parameter(parameter.clone()),
-                ]))))
-            }
-            (Role::ArnParameter(parameter), None) => Some(Value::RoleNameOfArn(parameter)),
+        let role = (consumer.role == Role::Create && roles == Roles::Created)
+            .then(|| self.create_role(consumer, &stem));
+        let statements = self.statements(consumer);
+        // Nothing to grant (a Redis store takes no IAM): no policy, rather than an empty one.
+        let parts = if statements.is_empty() {
+            Vec::new()
+        } else {
+            self.split_policy(statements)
         };
-        let statements: Vec<Statement<'m>> = consumer
+        ConsumerResources {
+            consumer,
+            role,
+            policies: policies(consumer, &stem, attach_to(consumer, role), parts),
+        }
+    }
+
+    /// The execution role the template creates for `consumer`, added to
+    /// [`Infrastructure::roles`].
+    fn create_role(&mut self, consumer: &Consumer, stem: &str) -> RoleRef {
+        self.roles.push(CreatedRole {
+            id: Id {
+                logical_id: format!("{}Role", consumer.logical_stem),
+                terraform: stem.to_owned(),
+            },
+            description: format!("Lambda execution role of cache consumer {}", consumer.name),
+            logs_attachment: format!("{stem}_logs"),
+            vpc_attachment: self.redis.as_ref().map(|_| format!("{stem}_vpc")),
+            // A function reaches a created Redis only from inside its VPC.
+            managed_policies: match self.redis {
+                Some(_) => vec![LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS],
+                None => vec![LAMBDA_BASIC_EXECUTION],
+            },
+        });
+        RoleRef(self.roles.len() - 1)
+    }
+
+    /// Every statement of a consumer's grants: items and indexes of each table, then its
+    /// document prefixes.
+    fn statements(&self, consumer: &'m Consumer) -> Vec<Statement<'m>> {
+        consumer
             .grants
             .iter()
             .flat_map(|grant| {
@@ -179,55 +189,7 @@ impl<'m> Infrastructure<'m> {
                         resources: Resources::One(Value::ObjectsArn(bucket, prefix)),
                     })
             }))
-            .collect();
-        // Nothing to grant (a Redis store takes no IAM): no policy, rather than an empty one.
-        let parts = if statements.is_empty() {
-            Vec::new()
-        } else {
-            self.split_policy(statements)
-        };
-        let count = parts.len();
-        let policies = parts
-            .into_iter()
-            .enumerate()
-            .map(|(index, statements)| {
-                let (logical_id, terraform, part) = match index {
-                    0 => (
-                        format!("{}CachePolicy", consumer.logical_stem),
-                        stem.clone(),
-                        String::new(),
-                    ),
-                    _ => (
-                        format!("{}CachePolicy{}", consumer.logical_stem, index + 1),
-                        format!("{stem}-{}", index + 1),
-                        format!("{}-", index + 1),
-                    ),
-                };
-                let of = if count > 1 {
-                    format!(", part {} of {count}", index + 1)
-                } else {
-                    String::new()
-                };
-                Policy {
-                    id: Id {
-                        logical_id,
-                        terraform,
-                    },
-                    description: format!(
-                        "Least-privilege cache access of {} (generated by cachegen{of})",
-                        consumer.name
-                    ),
-                    name_prefix: Value::stack_prefixed(&format!("{}-{part}", consumer.name)),
-                    attach_to: attach_to.clone(),
-                    statements,
-                }
-            })
-            .collect();
-        ConsumerResources {
-            consumer,
-            role,
-            policies,
-        }
+            .collect()
     }
 
     /// `statements` in as few policies as IAM's size limit allows, in order: each policy
@@ -311,4 +273,65 @@ impl<'m> Infrastructure<'m> {
         .to_string()
         .len()
     }
+}
+
+/// Where a consumer's policies are attached: its created role, the role it names, or
+/// nowhere (in SAM, which makes the role with each function and lists the policy there).
+fn attach_to<'m>(consumer: &'m Consumer, role: Option<RoleRef>) -> Option<Value<'m>> {
+    match (&consumer.role, role) {
+        (_, Some(role)) => Some(Value::RoleName(role)),
+        // SAM makes the role with each function, which lists the policy itself.
+        (Role::Create, None) => None,
+        (Role::Existing(name), None) => Some(Value::literal(name.as_str())),
+        (Role::Parameter(parameter), None) => Some(Value::Text(Cow::Owned(NameTemplate(vec![
+            NamePart::Parameter(parameter.clone()),
+        ])))),
+        (Role::ArnParameter(parameter), None) => Some(Value::RoleNameOfArn(parameter)),
+    }
+}
+
+/// A consumer's managed policies, one per part of its statements.
+fn policies<'m>(
+    consumer: &'m Consumer,
+    stem: &str,
+    attach_to: Option<Value<'m>>,
+    parts: Vec<Vec<Statement<'m>>>,
+) -> Vec<Policy<'m>> {
+    let count = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(index, statements)| {
+            let (logical_id, terraform, part) = match index {
+                0 => (
+                    format!("{}CachePolicy", consumer.logical_stem),
+                    stem.to_owned(),
+                    String::new(),
+                ),
+                _ => (
+                    format!("{}CachePolicy{}", consumer.logical_stem, index + 1),
+                    format!("{stem}-{}", index + 1),
+                    format!("{}-", index + 1),
+                ),
+            };
+            let of = if count > 1 {
+                format!(", part {} of {count}", index + 1)
+            } else {
+                String::new()
+            };
+            Policy {
+                id: Id {
+                    logical_id,
+                    terraform,
+                },
+                description: format!(
+                    "Least-privilege cache access of {} (generated by cachegen{of})",
+                    consumer.name
+                ),
+                name_prefix: Value::stack_prefixed(&format!("{}-{part}", consumer.name)),
+                attach_to: attach_to.clone(),
+                statements,
+            }
+        })
+        .collect()
 }
