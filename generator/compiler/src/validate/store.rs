@@ -166,39 +166,54 @@ impl Checker<'_> {
     /// Refuses each part of the spec only a DynamoDB table can keep, where it is written.
     fn dynamodb_only(&mut self) {
         let spec = self.spec;
-        let refuse = |checker: &mut Self, path: NodePath, what: String| {
-            checker.key_error(
-                codes::DYNAMODB_ONLY,
-                &path,
-                format!("{what} needs DynamoDB, but the store is Redis"),
-                REDIS_HINT,
-            );
-        };
         if !spec.tables.is_empty() {
-            refuse(self, NodePath::parse("tables"), "a table".to_owned());
+            self.refuse_on_redis(NodePath::parse("tables"), "a table".to_owned());
         }
         if spec.defaults.table.is_some() {
-            refuse(
-                self,
+            self.refuse_on_redis(
                 NodePath::parse("defaults.table"),
                 "a default table".to_owned(),
             );
         }
         if !spec.buckets.is_empty() {
-            refuse(
-                self,
+            self.refuse_on_redis(
                 NodePath::parse("buckets"),
                 "a document bucket (its documents are cached and indexed in a table)".to_owned(),
             );
         }
         if !spec.idempotency.is_empty() {
-            refuse(
-                self,
+            self.refuse_on_redis(
                 NodePath::parse("idempotency"),
                 "an idempotent handler (its records are conditional writes to a table)".to_owned(),
             );
         }
-        for (name, data_type) in &spec.data_types {
+        self.dynamodb_only_in_data_types();
+        for (name, consumer) in &spec.consumers {
+            for (data_type, levels) in &consumer.access {
+                if levels.contains(&Access::Query) {
+                    self.refuse_on_redis(
+                        NodePath::parse("consumers")
+                            .key(name)
+                            .key("access")
+                            .key(data_type),
+                        format!("`query` access of consumer `{name}` (index queries)"),
+                    );
+                }
+            }
+        }
+        for (name, alarm) in &spec.alarms {
+            if alarm.metric == AlarmMetric::Throttles {
+                self.refuse_on_redis(
+                    NodePath::parse("alarms").key(name).key("metric"),
+                    format!("alarm `{name}` on DynamoDB throttles"),
+                );
+            }
+        }
+    }
+
+    /// Refuses what only DynamoDB can keep in each data type.
+    fn dynamodb_only_in_data_types(&mut self) {
+        for (name, data_type) in &self.spec.data_types {
             let path = NodePath::parse("data_types").key(name);
             let parts = [
                 ("table", data_type.table.is_some(), "a table"),
@@ -222,37 +237,20 @@ impl Checker<'_> {
             ];
             for (field, present, what) in parts {
                 if present {
-                    refuse(
-                        self,
-                        path.key(field),
-                        format!("{what} of data type `{name}`"),
-                    );
+                    self.refuse_on_redis(path.key(field), format!("{what} of data type `{name}`"));
                 }
             }
         }
-        for (name, consumer) in &spec.consumers {
-            for (data_type, levels) in &consumer.access {
-                if levels.contains(&Access::Query) {
-                    refuse(
-                        self,
-                        NodePath::parse("consumers")
-                            .key(name)
-                            .key("access")
-                            .key(data_type),
-                        format!("`query` access of consumer `{name}` (index queries)"),
-                    );
-                }
-            }
-        }
-        for (name, alarm) in &spec.alarms {
-            if alarm.metric == AlarmMetric::Throttles {
-                refuse(
-                    self,
-                    NodePath::parse("alarms").key(name).key("metric"),
-                    format!("alarm `{name}` on DynamoDB throttles"),
-                );
-            }
-        }
+    }
+
+    /// Refuses, at `path`, `what` the store cannot keep because it is Redis.
+    fn refuse_on_redis(&mut self, path: NodePath, what: String) {
+        self.key_error(
+            codes::DYNAMODB_ONLY,
+            &path,
+            format!("{what} needs DynamoDB, but the store is Redis"),
+            REDIS_HINT,
+        );
     }
 }
 
