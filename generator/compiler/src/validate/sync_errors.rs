@@ -55,8 +55,47 @@ impl Checker<'_> {
                 );
             }
         }
+        let bucket = self.watched_bucket(path, alarm, buckets)?;
+        let function = DimensionValue::SyncFunctionName(Ref::to(buckets, bucket));
+        let input = |id: &str, name: &str| {
+            (
+                id.to_owned(),
+                MetricStat {
+                    namespace: metric::LAMBDA_NAMESPACE.to_owned(),
+                    metric_name: name.to_owned(),
+                    dimensions: vec![(
+                        metric::LAMBDA_FUNCTION_DIMENSION.to_owned(),
+                        function.clone(),
+                    )],
+                    statistic: "Sum".to_owned(),
+                },
+            )
+        };
+        let query = AlarmQuery::Math {
+            expression: "errors/invocations".to_owned(),
+            label: "SyncErrorRate".to_owned(),
+            metrics: vec![
+                input("errors", metric::LAMBDA_ERRORS),
+                input("invocations", metric::LAMBDA_INVOCATIONS),
+            ],
+        };
+        let what = format!(
+            "share of failed invocations of the sync function of bucket {}",
+            bucket.name
+        );
+        Some((query, threshold, what))
+    }
+
+    /// The bucket whose sync function a `sync_errors` alarm watches: the one it names, or
+    /// the only one with `events`.
+    fn watched_bucket<'b>(
+        &mut self,
+        path: &NodePath,
+        alarm: &spec::Alarm,
+        buckets: &'b [Bucket],
+    ) -> Option<&'b Bucket> {
         let with_events = || buckets.iter().filter(|bucket| bucket.events.is_some());
-        let bucket = match &alarm.bucket {
+        let found = match &alarm.bucket {
             Some(wanted) => {
                 let found = self.declared_bucket(&path.key("bucket"), wanted, buckets)?;
                 if found.events.is_none() {
@@ -92,33 +131,6 @@ impl Checker<'_> {
                 }
             },
         };
-        let function = DimensionValue::SyncFunctionName(Ref::to(buckets, bucket));
-        let input = |id: &str, name: &str| {
-            (
-                id.to_owned(),
-                MetricStat {
-                    namespace: metric::LAMBDA_NAMESPACE.to_owned(),
-                    metric_name: name.to_owned(),
-                    dimensions: vec![(
-                        metric::LAMBDA_FUNCTION_DIMENSION.to_owned(),
-                        function.clone(),
-                    )],
-                    statistic: "Sum".to_owned(),
-                },
-            )
-        };
-        let query = AlarmQuery::Math {
-            expression: "errors/invocations".to_owned(),
-            label: "SyncErrorRate".to_owned(),
-            metrics: vec![
-                input("errors", metric::LAMBDA_ERRORS),
-                input("invocations", metric::LAMBDA_INVOCATIONS),
-            ],
-        };
-        let what = format!(
-            "share of failed invocations of the sync function of bucket {}",
-            bucket.name
-        );
-        Some((query, threshold, what))
+        Some(found)
     }
 }
