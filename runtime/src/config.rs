@@ -343,6 +343,26 @@ fn overflow(_sdk: &aws_config::SdkConfig, _bucket: &str) -> Result<S3Overflow, C
     })
 }
 
+/// The default AWS configuration when one of the variables `table_envs` names a table
+/// (a DynamoDB store needs it), else `None`: what a generated `Cache::from_env`
+/// connects with, so a cache on Redis or in process loads no AWS configuration.
+#[cfg(feature = "dynamodb")]
+pub async fn aws_config_for_tables(table_envs: &[&str]) -> Option<aws_config::SdkConfig> {
+    if names_a_table(table_envs, |var| std::env::var(var).ok()) {
+        Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+    } else {
+        None
+    }
+}
+
+/// Whether `lookup` gives one of `table_envs` a value that is not blank.
+#[cfg(feature = "dynamodb")]
+fn names_a_table(table_envs: &[&str], lookup: impl Fn(&str) -> Option<String>) -> bool {
+    table_envs
+        .iter()
+        .any(|var| lookup(var).is_some_and(|value| !value.trim().is_empty()))
+}
+
 /// An S3 client on `sdk`; path-style when it names an endpoint (a local emulator has no
 /// per-bucket host names).
 #[cfg(feature = "s3")]
@@ -488,5 +508,25 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[cfg(feature = "dynamodb")]
+    #[test]
+    fn aws_is_configured_only_for_a_named_table() {
+        let tables = ["USERS_TABLE", "ORDERS_TABLE"];
+        let lookup = |vars: &'static [(&'static str, &'static str)]| {
+            move |var: &str| {
+                vars.iter()
+                    .find(|(name, _)| *name == var)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        assert!(!names_a_table(&tables, lookup(&[])));
+        assert!(!names_a_table(&tables, lookup(&[("USERS_TABLE", "  ")])));
+        assert!(!names_a_table(&tables, lookup(&[("OTHER_TABLE", "t")])));
+        assert!(names_a_table(
+            &tables,
+            lookup(&[("ORDERS_TABLE", "orders")])
+        ));
     }
 }

@@ -11,7 +11,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use backon::{ExponentialBuilder, Retryable};
 
-use crate::error::CacheError;
+use crate::error::{CacheError, ConfigError};
 use crate::store::{Precondition, Version};
 use crate::typed::{DataType, TypedCache};
 
@@ -55,6 +55,15 @@ pub fn split_object_key(object_key: &str, literals: &[&str]) -> Option<Vec<Strin
     }
     parts.push(crate::typed::parse_key_part(remaining.strip_suffix(last)?)?);
     Some(parts)
+}
+
+/// [`split_object_key`] for a key of `N` parameters, as an array a generated
+/// [`DocumentType::parse_object_key`] destructures (`None` also when the count differs).
+pub fn object_key_parts<const N: usize>(
+    object_key: &str,
+    literals: &[&str],
+) -> Option<[String; N]> {
+    split_object_key(object_key, literals)?.try_into().ok()
 }
 
 /// Why a document operation failed.
@@ -112,6 +121,20 @@ pub struct SyncSummary {
     pub skipped: usize,
 }
 
+impl SyncSummary {
+    /// What one event's sync by every document type did: each type's updates and
+    /// removals (`per_type`, one summary each), the rest of the event's `records` skipped.
+    pub fn of_types(per_type: &[SyncSummary], records: usize) -> Self {
+        let updated = per_type.iter().map(|applied| applied.updated).sum();
+        let removed = per_type.iter().map(|applied| applied.removed).sum();
+        Self {
+            updated,
+            removed,
+            skipped: records - updated - removed,
+        }
+    }
+}
+
 /// Documents of type `D`: S3 objects in `bucket`, cached and indexed in DynamoDB.
 #[derive(Clone, Debug)]
 pub struct Documents<D> {
@@ -147,6 +170,18 @@ impl<D: DocumentType> Documents<D> {
                 .with_jitter(),
             dry_run: false,
         }
+    }
+
+    /// Documents in `bucket`, the value of the variable `bucket_env` (as a generated
+    /// `Cache` read it): a [`ConfigError::Missing`] naming the variable when it was unset.
+    pub fn in_bucket_from_env(
+        cache: TypedCache<D>,
+        s3: &Client,
+        bucket: Option<&str>,
+        bucket_env: &'static str,
+    ) -> Result<Self, CacheError> {
+        let bucket = bucket.ok_or(ConfigError::Missing(bucket_env))?;
+        Ok(Self::new(cache, s3.clone(), bucket))
     }
 
     /// Retries for each S3 call (default: 3 retries, exponential from 50 ms, with jitter).
@@ -393,6 +428,94 @@ mod tests {
             split_object_key("42", &["", ""]),
             Some(vec!["42".to_owned()])
         );
+    }
+
+    #[test]
+    fn object_key_parts_come_as_an_array_of_their_count() {
+        let literals = ["changes/", "/", ".json"];
+        assert_eq!(
+            object_key_parts::<2>("changes/acme/c%2F1.json", &literals),
+            Some(["acme".to_owned(), "c/1".to_owned()])
+        );
+        assert_eq!(
+            object_key_parts::<1>("changes/acme/c1.json", &literals),
+            None
+        );
+        assert_eq!(object_key_parts::<2>("other/acme/c1.json", &literals), None);
+        assert_eq!(
+            object_key_parts::<0>("docs/settings.json", &["docs/settings.json"]),
+            Some([])
+        );
+    }
+
+    #[test]
+    fn the_types_summaries_add_up_and_the_rest_is_skipped() {
+        let applied = |updated, removed, skipped| SyncSummary {
+            updated,
+            removed,
+            skipped,
+        };
+        assert_eq!(
+            SyncSummary::of_types(&[applied(2, 0, 3), applied(0, 1, 4)], 5),
+            applied(2, 1, 2)
+        );
+        assert_eq!(SyncSummary::of_types(&[], 3), applied(0, 0, 3));
+    }
+
+    #[tokio::test]
+    async fn an_unset_bucket_variable_is_named() {
+        let cache = crate::TieredCache::builder().build();
+        let s3 = Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .build(),
+        );
+        let handle = || TypedCache::<Doc>::new(&cache);
+        let err = Documents::in_bucket_from_env(handle(), &s3, None, "DOCS_BUCKET").unwrap_err();
+        assert!(
+            matches!(&err, CacheError::Config(config) if matches!(**config, ConfigError::Missing("DOCS_BUCKET"))),
+            "{err:?}"
+        );
+        let documents =
+            Documents::in_bucket_from_env(handle(), &s3, Some("docs-1"), "DOCS_BUCKET").unwrap();
+        assert_eq!(documents.bucket(), "docs-1");
+    }
+
+    /// A document type for the tests above.
+    #[derive(Debug)]
+    enum Doc {}
+
+    impl DataType for Doc {
+        type Key = String;
+        type Value = String;
+        const NAME: &'static str = "doc";
+        const TTL: Duration = Duration::from_secs(60);
+        const MEMORY_TTL: Duration = Duration::from_secs(60);
+        const KEY_PREFIX: &'static str = "doc#";
+
+        fn key(key: &String) -> String {
+            format!("doc#{key}")
+        }
+    }
+
+    impl DocumentType for Doc {
+        fn object_key(key: &String) -> String {
+            format!("docs/{key}.json")
+        }
+
+        fn parse_object_key(object_key: &str) -> Option<String> {
+            let [key] = object_key_parts(object_key, &["docs/", ".json"])?;
+            Some(key)
+        }
+    }
+
+    #[test]
+    fn a_generated_parse_reads_keys_back() {
+        assert_eq!(
+            Doc::parse_object_key("docs/a%2Fb.json").as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(Doc::parse_object_key("docs/a/b.json"), None);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! scope; the values are then read like any other lookup (L1, then one BatchGetItem),
 //! so expired or undecodable items are left out exactly as a `get` would.
 
+use std::ops::RangeBounds;
+
 use crate::attributes::AttrValue;
 
 /// A condition on an index's sort key.
@@ -83,6 +85,21 @@ impl IndexQuery {
         self
     }
 
+    /// Adds `condition` on the sort key `attribute`, when there is one: a generated
+    /// query passes its caller's optional condition through.
+    pub fn sort_matching(self, attribute: &str, condition: Option<SortCondition>) -> Self {
+        match condition {
+            Some(condition) => self.sort(attribute, condition),
+            None => self,
+        }
+    }
+
+    /// Keeps the items whose numeric sort key `attribute` lies within `range`
+    /// ([`number_range`](crate::typed::number_range); `..` keeps every item).
+    pub fn sort_within(self, attribute: &str, range: impl RangeBounds<i64>) -> Self {
+        self.sort_matching(attribute, crate::typed::number_range(&range))
+    }
+
     /// Limits the items evaluated per page.
     pub fn limit(mut self, limit: i32) -> Self {
         self.limit = Some(limit);
@@ -99,5 +116,38 @@ impl IndexQuery {
     pub fn descending(mut self) -> Self {
         self.descending = true;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query() -> IndexQuery {
+        IndexQuery::new("by-time", "kind", AttrValue::S("change".to_owned()))
+    }
+
+    #[test]
+    fn a_range_becomes_the_sort_condition_and_everything_none() {
+        let n = |v: i64| AttrValue::N(v.to_string());
+        assert_eq!(
+            query().sort_within("at", 10..20).sort,
+            Some(("at".to_owned(), SortCondition::Between(n(10), n(19))))
+        );
+        assert_eq!(
+            query().sort_within("at", ..=5).sort,
+            Some(("at".to_owned(), SortCondition::AtMost(n(5))))
+        );
+        assert_eq!(query().sort_within("at", ..).sort, None);
+    }
+
+    #[test]
+    fn an_optional_condition_is_kept_only_when_given() {
+        let prefix = SortCondition::BeginsWith("2026-".to_owned());
+        assert_eq!(
+            query().sort_matching("day", Some(prefix.clone())).sort,
+            Some(("day".to_owned(), prefix))
+        );
+        assert_eq!(query().sort_matching("day", None).sort, None);
     }
 }

@@ -27,8 +27,9 @@ pub trait DataType: 'static {
     const MEMORY_TTL: Duration;
     /// Environment variable overriding [`Self::TTL`] at run time (see [`ttl_from_lookup`]).
     const TTL_ENV: Option<&'static str> = None;
-    /// Window after expiry in which a stale value is served while one refresh runs.
-    const STALE_WHILE_REVALIDATE: Option<Duration>;
+    /// Window after expiry in which a stale value is served while one refresh runs
+    /// (`None`: [`TypedCache::wrap_swr`] refreshes before answering, as `wrap` does).
+    const STALE_WHILE_REVALIDATE: Option<Duration> = None;
     /// Fixed text every key starts with, which index queries select the type's keys by;
     /// on a table with a sort key, the fixed text of each part, joined by
     /// [`SEPARATOR`](cachegen_names::sort_key::SEPARATOR), each part matched on its own.

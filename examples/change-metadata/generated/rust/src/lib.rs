@@ -139,16 +139,9 @@ pub mod metadata {
         range: impl std::ops::RangeBounds<i64>,
         page: Option<runtime::query::PageToken>,
     ) -> runtime::query::IndexQuery {
-        let query = runtime::query::IndexQuery::new(
-                TIME_RANGE_INDEX,
-                "recordType",
-                partition,
-            )
-            .start(page);
-        match runtime::typed::number_range(&range) {
-            Some(condition) => query.sort("scheduledAt", condition),
-            None => query,
-        }
+        runtime::query::IndexQuery::new(TIME_RANGE_INDEX, "recordType", partition)
+            .start(page)
+            .sort_within("scheduledAt", range)
     }
 
     /// A query of index `CustomerTimeIndex` for the items whose `customerCode` is `partition`, `scheduledAt` within `range`, from `page` on (the previous page's `next`).
@@ -157,16 +150,9 @@ pub mod metadata {
         range: impl std::ops::RangeBounds<i64>,
         page: Option<runtime::query::PageToken>,
     ) -> runtime::query::IndexQuery {
-        let query = runtime::query::IndexQuery::new(
-                CUSTOMER_TIME_INDEX,
-                "customerCode",
-                partition,
-            )
-            .start(page);
-        match runtime::typed::number_range(&range) {
-            Some(condition) => query.sort("scheduledAt", condition),
-            None => query,
-        }
+        runtime::query::IndexQuery::new(CUSTOMER_TIME_INDEX, "customerCode", partition)
+            .start(page)
+            .sort_within("scheduledAt", range)
     }
 
     /// A query of index `StatusTimeIndex` for the items whose `status` is `partition`, `scheduledAt` within `range`, from `page` on (the previous page's `next`).
@@ -175,16 +161,9 @@ pub mod metadata {
         range: impl std::ops::RangeBounds<i64>,
         page: Option<runtime::query::PageToken>,
     ) -> runtime::query::IndexQuery {
-        let query = runtime::query::IndexQuery::new(
-                STATUS_TIME_INDEX,
-                "status",
-                partition,
-            )
-            .start(page);
-        match runtime::typed::number_range(&range) {
-            Some(condition) => query.sort("scheduledAt", condition),
-            None => query,
-        }
+        runtime::query::IndexQuery::new(STATUS_TIME_INDEX, "status", partition)
+            .start(page)
+            .sort_within("scheduledAt", range)
     }
 }
 
@@ -324,7 +303,6 @@ impl runtime::typed::DataType for ChangeType {
     const NAME: &'static str = "change";
     const TTL: std::time::Duration = std::time::Duration::from_secs(2592000);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "change#";
     const VERSION_CHECK: Option<std::time::Duration> = Some(
         std::time::Duration::from_secs(2),
@@ -370,10 +348,10 @@ impl runtime::documents::DocumentType for ChangeType {
     }
 
     fn parse_object_key(object_key: &str) -> Option<ChangeKey> {
-        let [change_id] = <[String; _]>::try_from(
-                runtime::documents::split_object_key(object_key, &["changes/", ".json"])?,
-            )
-            .ok()?;
+        let [change_id] = runtime::documents::object_key_parts(
+            object_key,
+            &["changes/", ".json"],
+        )?;
         Some(ChangeKey { change_id })
     }
 }
@@ -472,7 +450,6 @@ impl runtime::typed::DataType for AnnouncementType {
     const NAME: &'static str = "announcement";
     const TTL: std::time::Duration = std::time::Duration::from_secs(2592000);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "announcement#";
 
     fn key(key: &AnnouncementKey) -> String {
@@ -514,13 +491,10 @@ impl runtime::documents::DocumentType for AnnouncementType {
     }
 
     fn parse_object_key(object_key: &str) -> Option<AnnouncementKey> {
-        let [announcement_id] = <[String; _]>::try_from(
-                runtime::documents::split_object_key(
-                    object_key,
-                    &["announcements/", ".json"],
-                )?,
-            )
-            .ok()?;
+        let [announcement_id] = runtime::documents::object_key_parts(
+            object_key,
+            &["announcements/", ".json"],
+        )?;
         Some(AnnouncementKey { announcement_id })
     }
 }
@@ -536,7 +510,7 @@ pub struct Cache {
 impl Cache {
     /// Connects as the templates configure a Lambda: each table's name from its env var (`METADATA_CACHE_TABLE`), plus `REDIS_URL`, `REDIS_CLUSTER`, `CACHE_ENABLED`, `CACHE_KEY_PREFIX`, `CACHE_MEMORY_SIZE`, `CACHE_STORE_TIMEOUT_MS`.
     pub async fn from_env() -> Result<Self, runtime::CacheError> {
-        let sdk = aws_config_for_env().await;
+        let sdk = runtime::config::aws_config_for_tables(&[metadata::ENV_VAR]).await;
         Self::from_env_with_sdk(sdk.as_ref()).await
     }
 
@@ -608,20 +582,11 @@ impl Cache {
         &self,
         s3: &runtime::aws_sdk_s3::Client,
     ) -> Result<runtime::documents::Documents<ChangeType>, runtime::CacheError> {
-        let bucket = self
-            .documents_bucket
-            .as_deref()
-            .ok_or_else(|| {
-                runtime::CacheError::from(
-                    runtime::config::ConfigError::Missing(buckets::documents::ENV_VAR),
-                )
-            })?;
-        Ok(
-            runtime::documents::Documents::new(
-                (*self.change()).clone(),
-                s3.clone(),
-                bucket,
-            ),
+        runtime::documents::Documents::in_bucket_from_env(
+            self.change().0,
+            s3,
+            self.documents_bucket.as_deref(),
+            buckets::documents::ENV_VAR,
         )
     }
 
@@ -630,20 +595,11 @@ impl Cache {
         &self,
         s3: &runtime::aws_sdk_s3::Client,
     ) -> Result<runtime::documents::Documents<AnnouncementType>, runtime::CacheError> {
-        let bucket = self
-            .documents_bucket
-            .as_deref()
-            .ok_or_else(|| {
-                runtime::CacheError::from(
-                    runtime::config::ConfigError::Missing(buckets::documents::ENV_VAR),
-                )
-            })?;
-        Ok(
-            runtime::documents::Documents::new(
-                (*self.announcement()).clone(),
-                s3.clone(),
-                bucket,
-            ),
+        runtime::documents::Documents::in_bucket_from_env(
+            self.announcement().0,
+            s3,
+            self.documents_bucket.as_deref(),
+            buckets::documents::ENV_VAR,
         )
     }
 
@@ -654,15 +610,11 @@ impl Cache {
         s3: &runtime::aws_sdk_s3::Client,
         event: &runtime::documents::S3Event,
     ) -> Result<runtime::documents::SyncSummary, runtime::documents::DocumentError> {
-        let mut summary = runtime::documents::SyncSummary::default();
-        let applied = self.change_documents(s3)?.sync(event).await?;
-        summary.updated += applied.updated;
-        summary.removed += applied.removed;
-        let applied = self.announcement_documents(s3)?.sync(event).await?;
-        summary.updated += applied.updated;
-        summary.removed += applied.removed;
-        summary.skipped = event.records.len() - summary.updated - summary.removed;
-        Ok(summary)
+        let per_type = [
+            self.change_documents(s3)?.sync(event).await?,
+            self.announcement_documents(s3)?.sync(event).await?,
+        ];
+        Ok(runtime::documents::SyncSummary::of_types(&per_type, event.records.len()))
     }
 
     /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) and each
@@ -698,22 +650,5 @@ impl Cache {
     /// Writes the metrics gathered so far as EMF log lines (call at the end of an invocation).
     pub fn flush_metrics(&self) {
         self.metadata.metrics().flush();
-    }
-}
-
-/// The default AWS configuration, loaded only when some table is backed by DynamoDB.
-async fn aws_config_for_env() -> Option<runtime::aws_config::SdkConfig> {
-    let needed = [metadata::ENV_VAR]
-        .iter()
-        .any(|var| std::env::var(var).is_ok_and(|value| !value.trim().is_empty()));
-    if needed {
-        Some(
-            runtime::aws_config::load_defaults(
-                    runtime::aws_config::BehaviorVersion::latest(),
-                )
-                .await,
-        )
-    } else {
-        None
     }
 }

@@ -58,7 +58,6 @@ impl runtime::typed::DataType for UserGuildsType {
     const TTL: std::time::Duration = std::time::Duration::from_secs(60);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(60);
     const TTL_ENV: Option<&'static str> = Some("CACHE_DISCORD_USER_GUILDS_TTL");
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "discord:userGuilds:";
 
     fn key(key: &UserGuildsKey) -> String {
@@ -107,7 +106,6 @@ impl runtime::typed::DataType for BotGuildsType {
     const TTL: std::time::Duration = std::time::Duration::from_secs(300);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
     const TTL_ENV: Option<&'static str> = Some("CACHE_DISCORD_BOT_GUILDS_TTL");
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "discord:botGuilds";
 
     fn key(_key: &BotGuildsKey) -> String {
@@ -151,7 +149,6 @@ impl runtime::typed::DataType for GuildChannelsType {
     const TTL: std::time::Duration = std::time::Duration::from_secs(60);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(60);
     const TTL_ENV: Option<&'static str> = Some("CACHE_DISCORD_GUILD_CHANNELS_TTL");
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "discord:guildChannels:";
 
     fn key(key: &GuildChannelsKey) -> String {
@@ -206,7 +203,6 @@ impl runtime::typed::DataType for GuildRolesType {
     const TTL: std::time::Duration = std::time::Duration::from_secs(60);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(60);
     const TTL_ENV: Option<&'static str> = Some("CACHE_DISCORD_GUILD_ROLES_TTL");
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "discord:guildRoles:";
 
     fn key(key: &GuildRolesKey) -> String {
@@ -276,7 +272,6 @@ impl runtime::typed::DataType for GuildMemberType {
     const TTL: std::time::Duration = std::time::Duration::from_secs(30);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(30);
     const TTL_ENV: Option<&'static str> = Some("CACHE_DISCORD_GUILD_MEMBER_TTL");
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "discord:guildMember:";
     const POLICY: runtime::OriginPolicy = runtime::OriginPolicy {
         fail_safe: Some(runtime::FailSafe {

@@ -97,16 +97,13 @@ pub mod query_cache {
         range: impl std::ops::RangeBounds<i64>,
         page: Option<runtime::query::PageToken>,
     ) -> runtime::query::IndexQuery {
-        let query = runtime::query::IndexQuery::new(
+        runtime::query::IndexQuery::new(
                 DATA_TYPE_CREATED_AT_INDEX,
                 "dataType",
                 partition,
             )
-            .start(page);
-        match runtime::typed::number_range(&range) {
-            Some(condition) => query.sort("createdAt", condition),
-            None => query,
-        }
+            .start(page)
+            .sort_within("createdAt", range)
     }
 }
 
@@ -181,7 +178,6 @@ impl runtime::typed::DataType for DrsQuotasType {
     const NAME: &'static str = "drs-quotas";
     const TTL: std::time::Duration = std::time::Duration::from_secs(300);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "drs-quotas#";
     const POLICY: runtime::OriginPolicy = runtime::OriginPolicy {
         fail_safe: Some(runtime::FailSafe {
@@ -294,7 +290,6 @@ impl runtime::typed::DataType for DrsSourceServersType {
     const NAME: &'static str = "drs-source-servers";
     const TTL: std::time::Duration = std::time::Duration::from_secs(120);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(120);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "drs-source-servers#";
 
     fn key(key: &DrsSourceServersKey) -> String {
@@ -398,7 +393,6 @@ impl runtime::typed::DataType for DrsAccountsType {
     const NAME: &'static str = "drs-accounts";
     const TTL: std::time::Duration = std::time::Duration::from_secs(3600);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "drs-accounts#";
 
     fn key(key: &DrsAccountsKey) -> String {
@@ -512,7 +506,6 @@ impl runtime::typed::DataType for Ec2SubnetsType {
     const NAME: &'static str = "ec2-subnets";
     const TTL: std::time::Duration = std::time::Duration::from_secs(3600);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "ec2-subnets#";
 
     fn key(key: &Ec2SubnetsKey) -> String {
@@ -626,7 +619,6 @@ impl runtime::typed::DataType for Ec2SecurityGroupsType {
     const NAME: &'static str = "ec2-security-groups";
     const TTL: std::time::Duration = std::time::Duration::from_secs(3600);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "ec2-security-groups#";
 
     fn key(key: &Ec2SecurityGroupsKey) -> String {
@@ -742,7 +734,6 @@ impl runtime::typed::DataType for Ec2InstanceProfilesType {
     const NAME: &'static str = "ec2-instance-profiles";
     const TTL: std::time::Duration = std::time::Duration::from_secs(3600);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "ec2-instance-profiles#";
 
     fn key(key: &Ec2InstanceProfilesKey) -> String {
@@ -856,7 +847,6 @@ impl runtime::typed::DataType for Ec2InstanceTypesType {
     const NAME: &'static str = "ec2-instance-types";
     const TTL: std::time::Duration = std::time::Duration::from_secs(86400);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "ec2-instance-types#";
 
     fn key(key: &Ec2InstanceTypesKey) -> String {
@@ -959,7 +949,7 @@ pub struct Cache {
 impl Cache {
     /// Connects as the templates configure a Lambda: each table's name from its env var (`CACHE_TABLE_NAME`), plus `REDIS_URL`, `REDIS_CLUSTER`, `CACHE_ENABLED`, `CACHE_KEY_PREFIX`, `CACHE_MEMORY_SIZE`, `CACHE_STORE_TIMEOUT_MS`.
     pub async fn from_env() -> Result<Self, runtime::CacheError> {
-        let sdk = aws_config_for_env().await;
+        let sdk = runtime::config::aws_config_for_tables(&[query_cache::ENV_VAR]).await;
         Self::from_env_with_sdk(sdk.as_ref()).await
     }
 
@@ -1071,22 +1061,5 @@ impl Cache {
     /// Writes the metrics gathered so far as EMF log lines (call at the end of an invocation).
     pub fn flush_metrics(&self) {
         self.query_cache.metrics().flush();
-    }
-}
-
-/// The default AWS configuration, loaded only when some table is backed by DynamoDB.
-async fn aws_config_for_env() -> Option<runtime::aws_config::SdkConfig> {
-    let needed = [query_cache::ENV_VAR]
-        .iter()
-        .any(|var| std::env::var(var).is_ok_and(|value| !value.trim().is_empty()));
-    if needed {
-        Some(
-            runtime::aws_config::load_defaults(
-                    runtime::aws_config::BehaviorVersion::latest(),
-                )
-                .await,
-        )
-    } else {
-        None
     }
 }

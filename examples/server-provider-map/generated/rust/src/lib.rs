@@ -96,7 +96,6 @@ impl runtime::typed::DataType for ServerProviderType {
     const NAME: &'static str = "server-provider";
     const TTL: std::time::Duration = std::time::Duration::from_secs(86400);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "";
 
     fn key(key: &ServerProviderKey) -> String {
@@ -115,7 +114,7 @@ pub struct Cache {
 impl Cache {
     /// Connects as the templates configure a Lambda: each table's name from its env var (`CACHE_TABLE_NAME`), plus `REDIS_URL`, `REDIS_CLUSTER`, `CACHE_ENABLED`, `CACHE_KEY_PREFIX`, `CACHE_MEMORY_SIZE`, `CACHE_STORE_TIMEOUT_MS`.
     pub async fn from_env() -> Result<Self, runtime::CacheError> {
-        let sdk = aws_config_for_env().await;
+        let sdk = runtime::config::aws_config_for_tables(&[server_cache::ENV_VAR]).await;
         Self::from_env_with_sdk(sdk.as_ref()).await
     }
 
@@ -185,22 +184,5 @@ impl Cache {
     /// Writes the metrics gathered so far as EMF log lines (call at the end of an invocation).
     pub fn flush_metrics(&self) {
         self.server_cache.metrics().flush();
-    }
-}
-
-/// The default AWS configuration, loaded only when some table is backed by DynamoDB.
-async fn aws_config_for_env() -> Option<runtime::aws_config::SdkConfig> {
-    let needed = [server_cache::ENV_VAR]
-        .iter()
-        .any(|var| std::env::var(var).is_ok_and(|value| !value.trim().is_empty()));
-    if needed {
-        Some(
-            runtime::aws_config::load_defaults(
-                    runtime::aws_config::BehaviorVersion::latest(),
-                )
-                .await,
-        )
-    } else {
-        None
     }
 }

@@ -59,7 +59,6 @@ impl runtime::typed::DataType for SessionType {
     const NAME: &'static str = "session";
     const TTL: std::time::Duration = std::time::Duration::from_secs(1800);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(30);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "session#";
 
     fn key(key: &SessionKey) -> String {
@@ -110,7 +109,6 @@ impl runtime::typed::DataType for FeatureFlagsType {
     const NAME: &'static str = "feature-flags";
     const TTL: std::time::Duration = std::time::Duration::from_secs(300);
     const MEMORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-    const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = None;
     const KEY_PREFIX: &'static str = "flags#";
     const DISTRIBUTED_FLIGHT: bool = true;
 

@@ -99,21 +99,19 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
                 &self,
                 s3: &runtime::aws_sdk_s3::Client,
             ) -> Result<runtime::documents::Documents<#marker>, runtime::CacheError> {
-                let bucket = self.#field.as_deref().ok_or_else(|| {
-                    runtime::CacheError::from(runtime::config::ConfigError::Missing(buckets::#module::ENV_VAR))
-                })?;
-                Ok(runtime::documents::Documents::new((*self.#method()).clone(), s3.clone(), bucket))
+                runtime::documents::Documents::in_bucket_from_env(
+                    self.#method().0,
+                    s3,
+                    self.#field.as_deref(),
+                    buckets::#module::ENV_VAR,
+                )
             }
         })
     });
     let syncs = model.data_types.iter().filter_map(|data_type| {
         data_type.document.as_ref()?;
         let accessor = format_ident!("{}_documents", data_type.name.to_snake_case());
-        Some(quote! {
-            let applied = self.#accessor(s3)?.sync(event).await?;
-            summary.updated += applied.updated;
-            summary.removed += applied.removed;
-        })
+        Some(quote! { self.#accessor(s3)?.sync(event).await? })
     });
     // A bucket that only holds large values' bodies has no events to apply.
     let has_documents = model.data_types.iter().any(|dt| dt.document.is_some());
@@ -126,10 +124,8 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
                 s3: &runtime::aws_sdk_s3::Client,
                 event: &runtime::documents::S3Event,
             ) -> Result<runtime::documents::SyncSummary, runtime::documents::DocumentError> {
-                let mut summary = runtime::documents::SyncSummary::default();
-                #(#syncs)*
-                summary.skipped = event.records.len() - summary.updated - summary.removed;
-                Ok(summary)
+                let per_type = [#(#syncs),*];
+                Ok(runtime::documents::SyncSummary::of_types(&per_type, event.records.len()))
             }
         }
     });
@@ -228,7 +224,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         impl Cache {
             #from_env_docs
             pub async fn from_env() -> Result<Self, runtime::CacheError> {
-                let sdk = aws_config_for_env().await;
+                let sdk = runtime::config::aws_config_for_tables(&[#(#field_names::ENV_VAR),*]).await;
                 Self::from_env_with_sdk(sdk.as_ref()).await
             }
 
@@ -278,18 +274,6 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
             /// Writes the metrics gathered so far as EMF log lines (call at the end of an invocation).
             pub fn flush_metrics(&self) {
                 #(self.#field_names.metrics().flush();)*
-            }
-        }
-
-        /// The default AWS configuration, loaded only when some table is backed by DynamoDB.
-        async fn aws_config_for_env() -> Option<runtime::aws_config::SdkConfig> {
-            let needed = [#(#field_names::ENV_VAR),*]
-                .iter()
-                .any(|var| std::env::var(var).is_ok_and(|value| !value.trim().is_empty()));
-            if needed {
-                Some(runtime::aws_config::load_defaults(runtime::aws_config::BehaviorVersion::latest()).await)
-            } else {
-                None
             }
         }
     }

@@ -131,13 +131,10 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
     let out = format_ident!("out");
     let ttl = duration(data_type.ttl_secs);
     let memory_ttl = duration(data_type.memory_ttl_secs);
-    let swr = match data_type.stale_while_revalidate_secs {
-        Some(secs) => {
-            let window = duration(secs);
-            quote! { Some(#window) }
-        }
-        None => quote! { None },
-    };
+    let swr = data_type.stale_while_revalidate_secs.map(|secs| {
+        let window = duration(secs);
+        quote! { const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = Some(#window); }
+    });
     let key_prefix = data_type.key_prefix();
     let distributed = data_type
         .distributed_flight
@@ -230,7 +227,7 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
             const TTL: std::time::Duration = #ttl;
             const MEMORY_TTL: std::time::Duration = #memory_ttl;
             #ttl_env
-            const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = #swr;
+            #swr
             const KEY_PREFIX: &'static str = #key_prefix;
             #distributed
             #version_check
@@ -275,9 +272,7 @@ fn document_impl(data_type: &DataType, names: &Names) -> TokenStream {
             fn object_key(#key_arg: &#key) -> String { #object_key }
 
             fn parse_object_key(object_key: &str) -> Option<#key> {
-                let [#(#read),*] = <[String; _]>::try_from(
-                    runtime::documents::split_object_key(object_key, &[#(#literals),*])?,
-                ).ok()?;
+                let [#(#read),*] = runtime::documents::object_key_parts(object_key, &[#(#literals),*])?;
                 Some(#key { #(#fields),* })
             }
         }

@@ -283,13 +283,7 @@ fn index_query(index: &Index) -> TokenStream {
             let attribute = &sort.name;
             (
                 Some(quote! { range: impl std::ops::RangeBounds<i64>, }),
-                quote! {
-                    let query = #start;
-                    match runtime::typed::number_range(&range) {
-                        Some(condition) => query.sort(#attribute, condition),
-                        None => query,
-                    }
-                },
+                quote! { #start.sort_within(#attribute, range) },
                 format!(", `{attribute}` within `range`"),
             )
         }
@@ -297,13 +291,7 @@ fn index_query(index: &Index) -> TokenStream {
             let attribute = &sort.name;
             (
                 Some(quote! { sort: Option<runtime::query::SortCondition>, }),
-                quote! {
-                    let query = #start;
-                    match sort {
-                        Some(condition) => query.sort(#attribute, condition),
-                        None => query,
-                    }
-                },
+                quote! { #start.sort_matching(#attribute, sort) },
                 format!(", `{attribute}` matching `sort`"),
             )
         }
