@@ -8,7 +8,7 @@ use quote::{format_ident, quote};
 use super::data_types::{Names, names};
 use super::tables::module_ident;
 use super::{described, doc};
-use crate::ir::{CacheModel, DataType, Ref};
+use crate::ir::{CacheModel, DataType, Ref, Table, TableRef};
 use cachegen_names::env;
 
 /// The field of the `Cache` of a Redis store holding its one tiered cache.
@@ -81,89 +81,14 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         .iter()
         .map(|bucket| module_ident(&bucket.name))
         .collect();
-    let document_accessors = model.data_types.iter().filter_map(|data_type| {
-        let document = data_type.document.as_ref()?;
-        let Names { marker, method, .. } = names(data_type);
-        let accessor = format_ident!("{method}_documents");
-        let field = format_ident!("{}_bucket", document.bucket.name().to_snake_case());
-        let module = module_ident(document.bucket.name());
-        let docs = doc(&format!(
-            "`{}` documents in S3 (`{}`), cached and indexed through [`Cache::{method}`]: \
-             write-through, fallback reads and event sync. Fails when the bucket's env var \
-             was not set.",
-            data_type.name, document.object_key
-        ));
-        Some(quote! {
-            #docs
-            pub fn #accessor(
-                &self,
-                s3: &runtime::aws_sdk_s3::Client,
-            ) -> Result<runtime::documents::Documents<#marker>, runtime::CacheError> {
-                runtime::documents::Documents::in_bucket_from_env(
-                    self.#method().0,
-                    s3,
-                    self.#field.as_deref(),
-                    buckets::#module::ENV_VAR,
-                )
-            }
-        })
-    });
-    let syncs = model.data_types.iter().filter_map(|data_type| {
-        data_type.document.as_ref()?;
-        let accessor = format_ident!("{}_documents", data_type.name.to_snake_case());
-        Some(quote! { self.#accessor(s3)?.sync(event).await? })
-    });
-    // A bucket that only holds large values' bodies has no events to apply.
-    let has_documents = model.data_types.iter().any(|dt| dt.document.is_some());
-    let sync_fn = has_documents.then(|| {
-        quote! {
-            /// Applies an S3 event notification to every document type: the body of the
-            /// sync Lambda the bucket notifies. Records no type recognises are skipped.
-            pub async fn sync_documents(
-                &self,
-                s3: &runtime::aws_sdk_s3::Client,
-                event: &runtime::documents::S3Event,
-            ) -> Result<runtime::documents::SyncSummary, runtime::documents::DocumentError> {
-                let per_type = [#(#syncs),*];
-                Ok(runtime::documents::SyncSummary::of_types(&per_type, event.records.len()))
-            }
-        }
-    });
+    let (document_accessors, sync_fn) = document_methods(model);
     let field_names: Vec<syn::Ident> = model
         .tables
         .iter()
         .map(|table| module_ident(&table.name))
         .collect();
-    let connects = Ref::each(&model.tables).map(|(reference, table)| {
-        let field = module_ident(&table.name);
-        let distributed = model
-            .data_types_in(&reference)
-            .any(|data_type| data_type.distributed_flight)
-            .then(|| quote! { .distributed_flight(runtime::DistributedFlight::default()) });
-        let overflow = table.overflow_bucket.as_ref().map(|bucket| {
-            let module = module_ident(bucket.name());
-            quote! {
-                let config = match lookup(buckets::#module::ENV_VAR).filter(|name| !name.trim().is_empty()) {
-                    Some(bucket) => config.with_overflow_bucket(bucket),
-                    None => config,
-                };
-            }
-        });
-        quote! {
-            let #field = {
-                let config = runtime::config::CacheConfig::from_lookup(#field::ENV_VAR, &lookup)?;
-                #overflow
-                config
-                    .builder_with_sdk(sdk, #field::layout(), runtime::DEFAULT_STORE_TIMEOUT)
-                    .await?
-                    .namespace(METRICS_NAMESPACE)
-                    .service(SERVICE)
-                    .schema_version(#field::SCHEMA_VERSION)
-                    #distributed
-                    .build()
-            };
-        }
-    });
+    let connects =
+        Ref::each(&model.tables).map(|(reference, table)| connect_table(model, &reference, table));
     let accessors = model.data_types.iter().map(|data_type| {
         let table = data_type
             .table
@@ -172,23 +97,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         accessor(data_type, &module_ident(table))
     });
     let idempotent = super::idempotency::accessors(&model.idempotency);
-    let verifies = model.tables.iter().map(|table| {
-        let field = module_ident(&table.name);
-        let name = &table.name;
-        quote! {
-            report.extend(#name, runtime::verify::verify_table(&self.#field, &#field::expected()).await?);
-        }
-    });
-    let bucket_verifies = model.buckets.iter().filter(|bucket| bucket.created).map(|bucket| {
-        let field = format_ident!("{}_bucket", bucket.name.to_snake_case());
-        let module = module_ident(&bucket.name);
-        let name = &bucket.name;
-        quote! {
-            if let (Some(s3), Some(bucket)) = (&self.s3, &self.#field) {
-                report.extend_bucket(#name, runtime::verify::verify_bucket(s3, bucket, &buckets::#module::expected()).await?);
-            }
-        }
-    });
+    let verify_deployment = verify_deployment(model);
     let has_buckets = !model.buckets.is_empty();
     let s3_field = has_buckets.then(|| quote! { s3: Option<runtime::aws_sdk_s3::Client>, });
     let s3_connect = has_buckets.then(|| quote! { s3: sdk.map(runtime::config::s3_client), });
@@ -259,23 +168,134 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
             #(#document_accessors)*
             #sync_fn
 
-            /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) and each
-            /// document bucket the templates create (encryption, versioning, public access
-            /// block, notifications, fingerprint tag) with what this module expects. Tables
-            /// without a DynamoDB store are skipped, and buckets when the cache was built
-            /// without an AWS configuration or the bucket's env var.
-            pub async fn verify_deployment(&self) -> Result<runtime::verify::VerifyReport, runtime::CacheError> {
-                let mut report = runtime::verify::VerifyReport::default();
-                #(#verifies)*
-                #(#bucket_verifies)*
-                Ok(report)
-            }
+            #verify_deployment
 
             /// Writes the metrics gathered so far as EMF log lines (call at the end of an invocation).
             pub fn flush_metrics(&self) {
                 #(self.#field_names.metrics().flush();)*
             }
         }
+    }
+}
+
+/// The accessors of each document type's `Documents`, and `sync_documents` when the spec
+/// has document types.
+fn document_methods(model: &CacheModel) -> (Vec<TokenStream>, Option<TokenStream>) {
+    let document_accessors = model.data_types.iter().filter_map(|data_type| {
+        let document = data_type.document.as_ref()?;
+        let Names { marker, method, .. } = names(data_type);
+        let accessor = format_ident!("{method}_documents");
+        let field = format_ident!("{}_bucket", document.bucket.name().to_snake_case());
+        let module = module_ident(document.bucket.name());
+        let docs = doc(&format!(
+            "`{}` documents in S3 (`{}`), cached and indexed through [`Cache::{method}`]: \
+             write-through, fallback reads and event sync. Fails when the bucket's env var \
+             was not set.",
+            data_type.name, document.object_key
+        ));
+        Some(quote! {
+            #docs
+            pub fn #accessor(
+                &self,
+                s3: &runtime::aws_sdk_s3::Client,
+            ) -> Result<runtime::documents::Documents<#marker>, runtime::CacheError> {
+                runtime::documents::Documents::in_bucket_from_env(
+                    self.#method().0,
+                    s3,
+                    self.#field.as_deref(),
+                    buckets::#module::ENV_VAR,
+                )
+            }
+        })
+    });
+    let syncs = model.data_types.iter().filter_map(|data_type| {
+        data_type.document.as_ref()?;
+        let accessor = format_ident!("{}_documents", data_type.name.to_snake_case());
+        Some(quote! { self.#accessor(s3)?.sync(event).await? })
+    });
+    // A bucket that only holds large values' bodies has no events to apply.
+    let has_documents = model.data_types.iter().any(|dt| dt.document.is_some());
+    let sync_fn = has_documents.then(|| {
+        quote! {
+            /// Applies an S3 event notification to every document type: the body of the
+            /// sync Lambda the bucket notifies. Records no type recognises are skipped.
+            pub async fn sync_documents(
+                &self,
+                s3: &runtime::aws_sdk_s3::Client,
+                event: &runtime::documents::S3Event,
+            ) -> Result<runtime::documents::SyncSummary, runtime::documents::DocumentError> {
+                let per_type = [#(#syncs),*];
+                Ok(runtime::documents::SyncSummary::of_types(&per_type, event.records.len()))
+            }
+        }
+    });
+    (document_accessors.collect(), sync_fn)
+}
+
+/// How `from_lookup` connects one table's tiered cache.
+fn connect_table(model: &CacheModel, reference: &TableRef, table: &Table) -> TokenStream {
+    let field = module_ident(&table.name);
+    let distributed = model
+        .data_types_in(reference)
+        .any(|data_type| data_type.distributed_flight)
+        .then(|| quote! { .distributed_flight(runtime::DistributedFlight::default()) });
+    let overflow = table.overflow_bucket.as_ref().map(|bucket| {
+        let module = module_ident(bucket.name());
+        quote! {
+            let config = match lookup(buckets::#module::ENV_VAR).filter(|name| !name.trim().is_empty()) {
+                Some(bucket) => config.with_overflow_bucket(bucket),
+                None => config,
+            };
+        }
+    });
+    quote! {
+        let #field = {
+            let config = runtime::config::CacheConfig::from_lookup(#field::ENV_VAR, &lookup)?;
+            #overflow
+            config
+                .builder_with_sdk(sdk, #field::layout(), runtime::DEFAULT_STORE_TIMEOUT)
+                .await?
+                .namespace(METRICS_NAMESPACE)
+                .service(SERVICE)
+                .schema_version(#field::SCHEMA_VERSION)
+                #distributed
+                .build()
+        };
+    }
+}
+
+/// `verify_deployment`: each table, then each bucket the templates create, against what
+/// this module expects.
+fn verify_deployment(model: &CacheModel) -> TokenStream {
+    let verifies = model.tables.iter().map(|table| {
+        let field = module_ident(&table.name);
+        let name = &table.name;
+        quote! {
+            report.extend(#name, runtime::verify::verify_table(&self.#field, &#field::expected()).await?);
+        }
+    });
+    let bucket_verifies = model.buckets.iter().filter(|bucket| bucket.created).map(|bucket| {
+        let field = format_ident!("{}_bucket", bucket.name.to_snake_case());
+        let module = module_ident(&bucket.name);
+        let name = &bucket.name;
+        quote! {
+            if let (Some(s3), Some(bucket)) = (&self.s3, &self.#field) {
+                report.extend_bucket(#name, runtime::verify::verify_bucket(s3, bucket, &buckets::#module::expected()).await?);
+            }
+        }
+    });
+    quote! {
+    /// Compares each deployed table (keys, indexes, TTL, fingerprint tag) and each
+    /// document bucket the templates create (encryption, versioning, public access
+    /// block, notifications, fingerprint tag) with what this module expects. Tables
+    /// without a DynamoDB store are skipped, and buckets when the cache was built
+    /// without an AWS configuration or the bucket's env var.
+    pub async fn verify_deployment(&self) -> Result<runtime::verify::VerifyReport, runtime::CacheError> {
+        let mut report = runtime::verify::VerifyReport::default();
+        #(#verifies)*
+        #(#bucket_verifies)*
+        Ok(report)
+    }
     }
 }
 
