@@ -10,10 +10,11 @@ use super::tables::module_ident;
 use crate::ir::{CacheModel, Redis};
 use cachegen_names::env;
 
+/// The `store` module and the `Cache` struct of a spec whose store is Redis: one tiered
+/// cache for every data type.
 pub(super) fn cache_struct(model: &CacheModel, redis: &Redis) -> TokenStream {
     let service = &model.service;
     let field = module_ident(STORE_FIELD);
-    let schema_version = proc_macro2::Literal::u32_unsuffixed(model.redis_schema_version());
     let cluster = redis.cluster;
     let redis_url = env::REDIS_URL;
     let redis_cluster = env::REDIS_CLUSTER;
@@ -41,22 +42,12 @@ pub(super) fn cache_struct(model: &CacheModel, redis: &Redis) -> TokenStream {
         code_list(settings.into_iter()),
         ttl_env_docs(model),
     ));
-    let module_docs = doc(&format!(
-        "The Redis store of the `{service}` cache: no DynamoDB table."
-    ));
     let cache_docs = doc(&format!(
         "Typed access to the `{service}` cache: one handle per data type."
     ));
+    let store_module = store_module(model, redis);
     quote! {
-        #module_docs
-        pub mod store {
-            /// Schema version of the store's entries: a hash of every data type's value
-            /// shape, so an entry written for another shape reads as a miss.
-            pub const SCHEMA_VERSION: u32 = #schema_version;
-
-            /// Whether the spec's Redis is a Redis Cluster (`REDIS_CLUSTER` when unset).
-            pub const CLUSTER: bool = #cluster;
-        }
+        #store_module
 
         #cache_docs
         #[derive(Clone, Debug)]
@@ -103,6 +94,27 @@ pub(super) fn cache_struct(model: &CacheModel, redis: &Redis) -> TokenStream {
             pub fn flush_metrics(&self) {
                 self.#field.metrics().flush();
             }
+        }
+    }
+}
+
+/// The `store` module: the entries' schema version, and whether the Redis is a Cluster.
+fn store_module(model: &CacheModel, redis: &Redis) -> TokenStream {
+    let service = &model.service;
+    let schema_version = proc_macro2::Literal::u32_unsuffixed(model.redis_schema_version());
+    let cluster = redis.cluster;
+    let module_docs = doc(&format!(
+        "The Redis store of the `{service}` cache: no DynamoDB table."
+    ));
+    quote! {
+        #module_docs
+        pub mod store {
+            /// Schema version of the store's entries: a hash of every data type's value
+            /// shape, so an entry written for another shape reads as a miss.
+            pub const SCHEMA_VERSION: u32 = #schema_version;
+
+            /// Whether the spec's Redis is a Redis Cluster (`REDIS_CLUSTER` when unset).
+            pub const CLUSTER: bool = #cluster;
         }
     }
 }
