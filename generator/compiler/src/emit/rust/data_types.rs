@@ -131,26 +131,7 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
     let out = format_ident!("out");
     let ttl = duration(data_type.ttl_secs);
     let memory_ttl = duration(data_type.memory_ttl_secs);
-    let swr = data_type.stale_while_revalidate_secs.map(|secs| {
-        let window = duration(secs);
-        quote! { const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = Some(#window); }
-    });
-    let key_prefix = data_type.key_prefix();
-    let distributed = data_type
-        .distributed_flight
-        .then(|| quote! { const DISTRIBUTED_FLIGHT: bool = true; });
-    let large_values = data_type
-        .large_values
-        .then(|| quote! { const LARGE_VALUES: bool = true; });
-    let policy = policy_const(&data_type.policy);
-    let ttl_env = data_type
-        .ttl_env
-        .as_ref()
-        .map(|var| quote! { const TTL_ENV: Option<&'static str> = Some(#var); });
-    let version_check = data_type.version_check_secs.map(|secs| {
-        let bound = duration(secs);
-        quote! { const VERSION_CHECK: Option<std::time::Duration> = Some(#bound); }
-    });
+    let constants = constants(data_type);
 
     let key_rendering = data_type.key_rendering();
     let key_arg = argument(parse_quote!(key), key_rendering.uses_key());
@@ -180,7 +161,41 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
             }
         }
     });
-    let attributes_fn = (!data_type.attributes.is_empty()).then(|| {
+    let attributes_fn = attributes_fn(data_type, names);
+    let sort_key = data_type
+        .sort_key
+        .as_ref()
+        .map(|sort_key| format!(", sort key `{sort_key}`"))
+        .unwrap_or_default();
+    let docs = doc(&format!(
+        "The `{name}` data type: keys `{}`{sort_key}, store TTL {}s, in-memory TTL {}s.",
+        data_type.key, data_type.ttl_secs, data_type.memory_ttl_secs
+    ));
+    quote! {
+        #docs
+        #[derive(Clone, Copy, Debug)]
+        pub enum #marker {}
+
+        impl runtime::typed::DataType for #marker {
+            type Key = #key;
+            type Value = #value;
+            const NAME: &'static str = #name;
+            const TTL: std::time::Duration = #ttl;
+            const MEMORY_TTL: std::time::Duration = #memory_ttl;
+            #constants
+
+            fn key(#key_arg: &#key) -> String { #key_body }
+            #tags_fn
+            #prefixes_fn
+            #attributes_fn
+        }
+    }
+}
+
+/// `DataType::attributes`: the item attributes a data type's indexes read.
+fn attributes_fn(data_type: &DataType, names: &Names) -> Option<TokenStream> {
+    let Names { key, value, .. } = names;
+    (!data_type.attributes.is_empty()).then(|| {
         let renderings: Vec<_> = data_type
             .attributes
             .iter()
@@ -205,40 +220,42 @@ fn marker(data_type: &DataType, names: &Names) -> TokenStream {
                 runtime::store::Attributes::from([#(#entries),*])
             }
         }
+    })
+}
+
+/// The constants of `DataType` after the TTLs: the key prefix, and those a data type sets
+/// only when the spec does (the TTL's env var, stale-while-revalidate, distributed
+/// single-flight, the version check, large values, the origin policy).
+fn constants(data_type: &DataType) -> TokenStream {
+    let key_prefix = data_type.key_prefix();
+    let swr = data_type.stale_while_revalidate_secs.map(|secs| {
+        let window = duration(secs);
+        quote! { const STALE_WHILE_REVALIDATE: Option<std::time::Duration> = Some(#window); }
     });
-    let sort_key = data_type
-        .sort_key
+    let distributed = data_type
+        .distributed_flight
+        .then(|| quote! { const DISTRIBUTED_FLIGHT: bool = true; });
+    let large_values = data_type
+        .large_values
+        .then(|| quote! { const LARGE_VALUES: bool = true; });
+    let policy = policy_const(&data_type.policy);
+    let ttl_env = data_type
+        .ttl_env
         .as_ref()
-        .map(|sort_key| format!(", sort key `{sort_key}`"))
-        .unwrap_or_default();
-    let docs = doc(&format!(
-        "The `{name}` data type: keys `{}`{sort_key}, store TTL {}s, in-memory TTL {}s.",
-        data_type.key, data_type.ttl_secs, data_type.memory_ttl_secs
-    ));
+        .map(|var| quote! { const TTL_ENV: Option<&'static str> = Some(#var); });
+    let version_check = data_type.version_check_secs.map(|secs| {
+        let bound = duration(secs);
+        quote! { const VERSION_CHECK: Option<std::time::Duration> = Some(#bound); }
+    });
+
     quote! {
-        #docs
-        #[derive(Clone, Copy, Debug)]
-        pub enum #marker {}
-
-        impl runtime::typed::DataType for #marker {
-            type Key = #key;
-            type Value = #value;
-            const NAME: &'static str = #name;
-            const TTL: std::time::Duration = #ttl;
-            const MEMORY_TTL: std::time::Duration = #memory_ttl;
-            #ttl_env
-            #swr
-            const KEY_PREFIX: &'static str = #key_prefix;
-            #distributed
-            #version_check
-            #large_values
-            #policy
-
-            fn key(#key_arg: &#key) -> String { #key_body }
-            #tags_fn
-            #prefixes_fn
-            #attributes_fn
-        }
+        #ttl_env
+        #swr
+        const KEY_PREFIX: &'static str = #key_prefix;
+        #distributed
+        #version_check
+        #large_values
+        #policy
     }
 }
 
