@@ -66,21 +66,15 @@ pub(super) fn ttl_env_docs(model: &CacheModel) -> String {
 /// The `Cache` struct of a spec whose store is DynamoDB: one tiered cache per table.
 pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
     let service = &model.service;
-    let fields = model.tables.iter().map(|table| {
-        let field = module_ident(&table.name);
-        quote! { #field: runtime::TieredCache }
-    });
     let (ttl_fields, ttl_markers) = ttl_overrides(model);
-    let bucket_fields: Vec<syn::Ident> = model
+    let (bucket_fields, bucket_modules): (Vec<syn::Ident>, Vec<syn::Ident>) = model
         .buckets
         .iter()
-        .map(|bucket| format_ident!("{}_bucket", bucket.name.to_snake_case()))
-        .collect();
-    let bucket_modules: Vec<syn::Ident> = model
-        .buckets
-        .iter()
-        .map(|bucket| module_ident(&bucket.name))
-        .collect();
+        .map(|bucket| {
+            let field = format_ident!("{}_bucket", bucket.name.to_snake_case());
+            (field, module_ident(&bucket.name))
+        })
+        .unzip();
     let (document_accessors, sync_fn) = document_methods(model);
     let field_names: Vec<syn::Ident> = model
         .tables
@@ -102,21 +96,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
     let s3_field = has_buckets.then(|| quote! { s3: Option<runtime::aws_sdk_s3::Client>, });
     let s3_connect = has_buckets.then(|| quote! { s3: sdk.map(runtime::config::s3_client), });
     let s3_none = has_buckets.then(|| quote! { s3: None, });
-    let settings = [
-        env::REDIS_URL,
-        env::REDIS_CLUSTER,
-        env::CACHE_ENABLED,
-        env::KEY_PREFIX,
-        env::MEMORY_SIZE,
-        env::STORE_TIMEOUT_MS,
-    ];
-    let ttl_env_docs = ttl_env_docs(model);
-    let from_env_docs = doc(&format!(
-        "Connects as the templates configure a Lambda: each table's name from its env var ({}), \
-         plus {}{ttl_env_docs}.",
-        code_list(model.tables.iter().map(|table| table.env_var.as_str())),
-        code_list(settings.into_iter()),
-    ));
+    let from_env_docs = from_env_docs(model);
     let cache_docs = doc(&format!(
         "Typed access to the `{service}` cache: one handle per data type."
     ));
@@ -124,7 +104,7 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
         #cache_docs
         #[derive(Clone, Debug)]
         pub struct Cache {
-            #(#fields,)*
+            #(#field_names: runtime::TieredCache,)*
             #(#bucket_fields: Option<String>,)*
             #(#ttl_fields: std::time::Duration,)*
             #s3_field
@@ -176,6 +156,25 @@ pub(super) fn cache_struct(model: &CacheModel) -> TokenStream {
             }
         }
     }
+}
+
+/// `Cache::from_env`'s doc comment: the env vars it reads.
+fn from_env_docs(model: &CacheModel) -> TokenStream {
+    let settings = [
+        env::REDIS_URL,
+        env::REDIS_CLUSTER,
+        env::CACHE_ENABLED,
+        env::KEY_PREFIX,
+        env::MEMORY_SIZE,
+        env::STORE_TIMEOUT_MS,
+    ];
+    let ttl_env_docs = ttl_env_docs(model);
+    doc(&format!(
+        "Connects as the templates configure a Lambda: each table's name from its env var ({}), \
+         plus {}{ttl_env_docs}.",
+        code_list(model.tables.iter().map(|table| table.env_var.as_str())),
+        code_list(settings.into_iter()),
+    ))
 }
 
 /// The accessors of each document type's `Documents`, and `sync_documents` when the spec
