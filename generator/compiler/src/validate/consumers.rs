@@ -54,6 +54,28 @@ impl Checker<'_> {
             }
         };
 
+        let access = self.access(name, &path, consumer, data_types);
+        let grants = grants(&access, tables, data_types);
+        let bucket_grants = bucket_grants(&access, tables, data_types);
+        Consumer {
+            name: name.to_owned(),
+            logical_stem: name.to_pascal_case(),
+            description: consumer.description.clone(),
+            role,
+            access,
+            grants,
+            bucket_grants,
+        }
+    }
+
+    /// What a consumer may do with each data type it names (or every one, for `*`).
+    fn access(
+        &mut self,
+        name: &str,
+        path: &NodePath,
+        consumer: &spec::Consumer,
+        data_types: &[DataType],
+    ) -> Vec<(DataTypeRef, Vec<Access>)> {
         let by_name: HashMap<&str, &DataType> =
             data_types.iter().map(|dt| (dt.name.as_str(), dt)).collect();
         let mut access: IndexMap<String, BTreeSet<Access>> = IndexMap::new();
@@ -126,23 +148,12 @@ impl Checker<'_> {
                     .extend(levels.iter().copied());
             }
         }
-        let access: Vec<(DataTypeRef, Vec<Access>)> = access
+        access
             .into_iter()
             .filter_map(|(name, levels)| {
                 Some((Ref::find(data_types, &name)?, levels.into_iter().collect()))
             })
-            .collect();
-        let grants = grants(&access, tables, data_types);
-        let bucket_grants = bucket_grants(&access, tables, data_types);
-        Consumer {
-            name: name.to_owned(),
-            logical_stem: name.to_pascal_case(),
-            description: consumer.description.clone(),
-            role,
-            access,
-            grants,
-            bucket_grants,
-        }
+            .collect()
     }
 
     fn role_parameter(&mut self, path: &NodePath, parameter: &str) {
