@@ -56,6 +56,63 @@ impl Checker<'_> {
             names::identifier_problem("bucket", name),
             "bucket names become CloudFormation logical IDs",
         );
+        let (bucket_name, created) = self.bucket_source(name, &path, bucket);
+        let encryption = match &bucket.encryption {
+            None | Some(spec::BucketEncryption::AwsManaged) => BucketEncryption::AwsManaged,
+            Some(spec::BucketEncryption::S3Managed) => BucketEncryption::S3Managed,
+            Some(spec::BucketEncryption::KmsKey(key)) => {
+                BucketEncryption::KmsKey(self.name_template(&path.key("encryption"), key))
+            }
+        };
+        let events = bucket
+            .events
+            .as_ref()
+            .map(|events| self.bucket_events(name, &path, events, created));
+        let env_var = bucket
+            .env_var
+            .clone()
+            .unwrap_or_else(|| format!("{}_BUCKET_NAME", name.to_shouty_snake_case()));
+        self.check(
+            codes::ENV_VAR,
+            &path.key("env_var"),
+            names::env_var_problem(&env_var),
+            "for example `DOCUMENTS_BUCKET_NAME`",
+        );
+        if !created && !bucket.tags.is_empty() {
+            self.key_error(
+                codes::EXISTING_BUCKET,
+                &path.key("tags"),
+                format!("bucket `{name}` is an existing bucket; the templates do not tag it"),
+                "remove `tags`, or let the templates create the bucket",
+            );
+        }
+        Bucket {
+            name: name.to_owned(),
+            logical_id: format!("{}Bucket", name.to_pascal_case()),
+            bucket_name,
+            created,
+            description: bucket.description.clone(),
+            env_var,
+            versioning: bucket.versioning.unwrap_or(true),
+            encryption,
+            events,
+            tags: if created {
+                self.tags(&path.key("tags"), &bucket.tags)
+            } else {
+                Vec::new()
+            },
+            skip_checks: self.skip_checks(&path.key("skip_checks"), &bucket.skip_checks),
+        }
+    }
+
+    /// A bucket's name, and whether the templates create it (`name`) or use it
+    /// (`existing`).
+    fn bucket_source(
+        &mut self,
+        name: &str,
+        path: &NodePath,
+        bucket: &spec::Bucket,
+    ) -> (NameTemplate, bool) {
         // `named`: the bucket gives exactly one name, so that name is checked; with both
         // or neither, CG0501 alone is reported, not an empty name besides.
         let (bucket_name, created, named) = match (&bucket.name, &bucket.existing) {
@@ -92,33 +149,37 @@ impl Checker<'_> {
                 "bucket names are 3 to 63 lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit",
             );
         }
-        let encryption = match &bucket.encryption {
-            None | Some(spec::BucketEncryption::AwsManaged) => BucketEncryption::AwsManaged,
-            Some(spec::BucketEncryption::S3Managed) => BucketEncryption::S3Managed,
-            Some(spec::BucketEncryption::KmsKey(key)) => {
-                BucketEncryption::KmsKey(self.name_template(&path.key("encryption"), key))
-            }
-        };
-        let events = bucket.events.as_ref().map(|events| {
-            if !created {
-                self.key_error(
-                    codes::EXISTING_BUCKET,
-                    &path.key("events"),
-                    format!("bucket `{name}` is an existing bucket; its notifications are not this template's to set"),
-                    "let the templates create the bucket (`name:`), or point the existing bucket's notifications at the sync Lambda yourself",
-                );
-            }
-            let function_path = path.key("events").key("function");
-            let function = match &events.function {
+        (bucket_name, created)
+    }
+
+    /// A bucket's `events`: the sync function its object events reach, and its consumer.
+    fn bucket_events(
+        &mut self,
+        name: &str,
+        path: &NodePath,
+        events: &spec::BucketEvents,
+        created: bool,
+    ) -> BucketEvents {
+        if !created {
+            self.key_error(
+                codes::EXISTING_BUCKET,
+                &path.key("events"),
+                format!("bucket `{name}` is an existing bucket; its notifications are not this template's to set"),
+                "let the templates create the bucket (`name:`), or point the existing bucket's notifications at the sync Lambda yourself",
+            );
+        }
+        let function_path = path.key("events").key("function");
+        let function =
+            match &events.function {
                 spec::EventFunction::Arn(text) => {
                     let arn = self.name_template(&function_path, text);
                     if arn.literal().is_some_and(|arn| !is_function_arn(arn)) {
                         self.error(
-                            codes::EVENT_FUNCTION,
-                            &function_path,
-                            format!("`{text}` is not a Lambda function ARN"),
-                            "pass the ARN as a parameter, such as `function: \"${SyncFunctionArn}\"`",
-                        );
+                        codes::EVENT_FUNCTION,
+                        &function_path,
+                        format!("`{text}` is not a Lambda function ARN"),
+                        "pass the ARN as a parameter, such as `function: \"${SyncFunctionArn}\"`",
+                    );
                     }
                     SyncFunction::Arn(arn)
                 }
@@ -126,45 +187,9 @@ impl Checker<'_> {
                     self.created_function(&function_path.key("create"), name, create),
                 ),
             };
-            BucketEvents {
-                function,
-                consumer: events.consumer.clone(),
-            }
-        });
-        let env_var = bucket
-            .env_var
-            .clone()
-            .unwrap_or_else(|| format!("{}_BUCKET_NAME", name.to_shouty_snake_case()));
-        self.check(
-            codes::ENV_VAR,
-            &path.key("env_var"),
-            names::env_var_problem(&env_var),
-            "for example `DOCUMENTS_BUCKET_NAME`",
-        );
-        if !created && !bucket.tags.is_empty() {
-            self.key_error(
-                codes::EXISTING_BUCKET,
-                &path.key("tags"),
-                format!("bucket `{name}` is an existing bucket; the templates do not tag it"),
-                "remove `tags`, or let the templates create the bucket",
-            );
-        }
-        Bucket {
-            name: name.to_owned(),
-            logical_id: format!("{}Bucket", name.to_pascal_case()),
-            bucket_name,
-            created,
-            description: bucket.description.clone(),
-            env_var,
-            versioning: bucket.versioning.unwrap_or(true),
-            encryption,
-            events,
-            tags: if created {
-                self.tags(&path.key("tags"), &bucket.tags)
-            } else {
-                Vec::new()
-            },
-            skip_checks: self.skip_checks(&path.key("skip_checks"), &bucket.skip_checks),
+        BucketEvents {
+            function,
+            consumer: events.consumer.clone(),
         }
     }
 
