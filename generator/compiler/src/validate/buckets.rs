@@ -446,59 +446,74 @@ impl Checker<'_> {
                         hint,
                     );
                 }
-                Some(consumer) => {
-                    if matches!(events.function, SyncFunction::Created(_))
-                        && consumer.role != Role::Create
-                    {
-                        self.error(
-                            codes::SYNC_FUNCTION_ROLE,
-                            &path.key("consumer"),
-                            format!(
-                                "the templates create the sync function of bucket `{}`, but consumer `{}` does not have a created role for it to run as",
-                                bucket.name, consumer.name
-                            ),
-                            format!(
-                                "give consumer `{}` `role: create` (the default), or name an existing function in `function`",
-                                consumer.name
-                            ),
-                        );
-                    }
-                    for (data_type, _) in &documents {
-                        let syncs = consumer.access.iter().any(|(access, levels)| {
-                            access.name() == data_type.name && levels.contains(&Access::Sync)
-                        });
-                        if !syncs {
-                            self.error(
-                                codes::SYNC_CONSUMER,
-                                &path.key("consumer"),
-                                format!(
-                                    "consumer `{}` receives the events of bucket `{}`, but may not `sync` data type `{}`",
-                                    consumer.name, bucket.name, data_type.name
-                                ),
-                                format!("add `{}: [sync]` to its access", data_type.name),
-                            );
-                        }
-                    }
-                }
+                Some(consumer) => self.sync_consumer(&path, bucket, consumer, &documents),
             }
-            for (position, (data_type, document)) in documents.iter().enumerate() {
-                let (prefix, suffix) = (document.key_prefix(), document.key_suffix());
-                let overlapping = documents[..position].iter().find(|(_, other)| {
-                    let (other_prefix, other_suffix) = (other.key_prefix(), other.key_suffix());
-                    (prefix.starts_with(&other_prefix) || other_prefix.starts_with(&prefix))
-                        && (suffix.ends_with(&other_suffix) || other_suffix.ends_with(&suffix))
-                });
-                if let Some((other, _)) = overlapping {
-                    self.error(
-                        codes::OVERLAPPING_EVENTS,
-                        &NodePath::parse("data_types").key(data_type.name.as_str()).key("document").key("key"),
-                        format!(
-                            "the object keys of `{}` and `{}` overlap, and S3 refuses overlapping event filters",
-                            other.name, data_type.name
-                        ),
-                        "give each document type its own fixed prefix, such as `changes/` and `announcements/`",
-                    );
-                }
+            self.overlapping_filters(&documents);
+        }
+    }
+
+    /// The consumer of a bucket's events runs the created function as its created role,
+    /// and may sync every document type kept in the bucket.
+    fn sync_consumer(
+        &mut self,
+        path: &NodePath,
+        bucket: &Bucket,
+        consumer: &Consumer,
+        documents: &[(&DataType, &Document)],
+    ) {
+        let events = bucket.events.as_ref().expect("a bucket with events");
+        if matches!(events.function, SyncFunction::Created(_)) && consumer.role != Role::Create {
+            self.error(
+                codes::SYNC_FUNCTION_ROLE,
+                &path.key("consumer"),
+                format!(
+                    "the templates create the sync function of bucket `{}`, but consumer `{}` does not have a created role for it to run as",
+                    bucket.name, consumer.name
+                ),
+                format!(
+                    "give consumer `{}` `role: create` (the default), or name an existing function in `function`",
+                    consumer.name
+                ),
+            );
+        }
+        for (data_type, _) in documents {
+            let syncs = consumer.access.iter().any(|(access, levels)| {
+                access.name() == data_type.name && levels.contains(&Access::Sync)
+            });
+            if !syncs {
+                self.error(
+                    codes::SYNC_CONSUMER,
+                    &path.key("consumer"),
+                    format!(
+                        "consumer `{}` receives the events of bucket `{}`, but may not `sync` data type `{}`",
+                        consumer.name, bucket.name, data_type.name
+                    ),
+                    format!("add `{}: [sync]` to its access", data_type.name),
+                );
+            }
+        }
+    }
+
+    /// No two document types of one bucket have overlapping object keys, which S3 refuses
+    /// as event filters.
+    fn overlapping_filters(&mut self, documents: &[(&DataType, &Document)]) {
+        for (position, (data_type, document)) in documents.iter().enumerate() {
+            let (prefix, suffix) = (document.key_prefix(), document.key_suffix());
+            let overlapping = documents[..position].iter().find(|(_, other)| {
+                let (other_prefix, other_suffix) = (other.key_prefix(), other.key_suffix());
+                (prefix.starts_with(&other_prefix) || other_prefix.starts_with(&prefix))
+                    && (suffix.ends_with(&other_suffix) || other_suffix.ends_with(&suffix))
+            });
+            if let Some((other, _)) = overlapping {
+                self.error(
+                codes::OVERLAPPING_EVENTS,
+                &NodePath::parse("data_types").key(data_type.name.as_str()).key("document").key("key"),
+                format!(
+                    "the object keys of `{}` and `{}` overlap, and S3 refuses overlapping event filters",
+                    other.name, data_type.name
+                ),
+                "give each document type its own fixed prefix, such as `changes/` and `announcements/`",
+            );
             }
         }
     }
