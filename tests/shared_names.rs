@@ -136,6 +136,24 @@ fn the_generated_expectation_is_the_ir_expectation() {
             changes.model.table_named("metadata").unwrap()
         )
     );
+    // The bucket's sync function is created by the stack: the generated module cannot
+    // know its ARN, and expects what verify expects before it has read the stack.
+    let (documents, _) = cachegen_compiler::ir::Ref::each(&changes.model.buckets)
+        .find(|(_, bucket)| bucket.name == "documents")
+        .unwrap();
+    assert_eq!(
+        change_notifier_cache::buckets::documents::expected(),
+        cachegen::verify::expected_bucket(&changes.model, &documents, None)
+    );
+    let created = "arn:aws:lambda:us-east-1:123456789012:function:change-sync";
+    let from_stack = cachegen::verify::expected_bucket(&changes.model, &documents, Some(created));
+    assert!(
+        from_stack
+            .notifications
+            .iter()
+            .all(|notification| notification.function_arn.as_deref() == Some(created)),
+        "{from_stack:?}"
+    );
 }
 
 #[test]

@@ -7,7 +7,9 @@
 
 use aws_sdk_cloudformation::Client;
 
-use cachegen_compiler::ir::{BucketRef, CacheModel, SyncFunction, Table};
+use cachegen_compiler::ir::{
+    AttributeType, BucketRef, CacheModel, DeployedEncryption, ProjectionType, SyncFunction, Table,
+};
 use cachegen_runtime::verify::{
     BucketEncryption, ExpectedBucket, ExpectedIndex, ExpectedNotification, ExpectedTable,
     KeyAttribute, Projection, ScalarType, VerifyReport,
@@ -53,78 +55,70 @@ pub async fn verify_stack(
     Ok(report)
 }
 
-/// What the spec says a table must look like once deployed (the same description the
-/// generated module's `expected()` returns).
+/// What the spec says a table must look like once deployed: the compiler's
+/// [`DeployedTable`](cachegen_compiler::ir::DeployedTable), which the generated module's
+/// `expected()` is printed from too, as the runtime's value.
 pub fn expected_table(model: &CacheModel, table: &Table) -> ExpectedTable {
-    let key = |attribute: &cachegen_compiler::ir::KeyAttribute| {
-        KeyAttribute::new(
-            attribute.name.as_str(),
-            match attribute.kind {
-                cachegen_compiler::ir::AttributeType::S => ScalarType::S,
-                cachegen_compiler::ir::AttributeType::N => ScalarType::N,
-                cachegen_compiler::ir::AttributeType::B => ScalarType::B,
-            },
-        )
-    };
+    let deployed = model.deployed_table(table);
     ExpectedTable {
-        partition_key: key(&table.partition_key),
-        sort_key: table.sort_key.as_ref().map(key),
-        indexes: table
+        partition_key: key_attribute(&deployed.partition_key),
+        sort_key: deployed.sort_key.as_ref().map(key_attribute),
+        indexes: deployed
             .indexes
-            .iter()
+            .into_iter()
             .map(|index| ExpectedIndex {
-                name: index.name.clone(),
-                partition_key: key(&index.partition_key),
-                sort_key: index.sort_key.as_ref().map(key),
+                partition_key: key_attribute(&index.partition_key),
+                sort_key: index.sort_key.as_ref().map(key_attribute),
                 projection: match index.projection {
-                    cachegen_compiler::ir::ProjectionType::All => Projection::All,
-                    cachegen_compiler::ir::ProjectionType::KeysOnly => Projection::KeysOnly,
-                    cachegen_compiler::ir::ProjectionType::Include => Projection::Include,
+                    ProjectionType::All => Projection::All,
+                    ProjectionType::KeysOnly => Projection::KeysOnly,
+                    ProjectionType::Include => Projection::Include,
                 },
+                name: index.name,
             })
             .collect(),
-        ttl_attribute: table.ttl_attribute.clone(),
-        fingerprint: model.fingerprint.clone(),
+        ttl_attribute: deployed.ttl_attribute,
+        fingerprint: deployed.fingerprint,
     }
 }
 
-/// What the spec says a bucket the templates create must look like once deployed (the
-/// same description the generated module's `buckets::<name>::expected()` returns). Its
-/// notifications name the sync function's ARN when the spec writes it out, else
-/// `function_arn`, when the deployment knows it (a function the stack created). A KMS key
-/// or function known to neither is not compared.
+fn key_attribute(key: &cachegen_compiler::ir::KeyAttribute) -> KeyAttribute {
+    let kind = match key.kind {
+        AttributeType::S => ScalarType::S,
+        AttributeType::N => ScalarType::N,
+        AttributeType::B => ScalarType::B,
+    };
+    KeyAttribute::new(key.name.as_str(), kind)
+}
+
+/// What the spec says a bucket the templates create must look like once deployed: the
+/// compiler's [`DeployedBucket`](cachegen_compiler::ir::DeployedBucket), as the runtime's
+/// value. `function_arn` is the ARN of the sync function the stack created, which the
+/// deployment knows and the generated module's `buckets::<name>::expected()` does not:
+/// with it, verify also compares a created function's ARN (a function the spec names by
+/// ARN is compared either way; a KMS key given by a parameter never is).
 pub fn expected_bucket(
     model: &CacheModel,
     reference: &BucketRef,
     function_arn: Option<&str>,
 ) -> ExpectedBucket {
-    let bucket = model.bucket(reference);
-    let notifications = match &bucket.events {
-        None => Vec::new(),
-        Some(events) => model
-            .documents_in(reference)
-            .map(|(_, document)| ExpectedNotification {
-                function_arn: (events.function.literal_arn())
-                    .or(function_arn)
-                    .map(str::to_owned),
-                events: cachegen_compiler::ir::DOCUMENT_EVENTS
-                    .map(str::to_owned)
-                    .to_vec(),
-                prefix: document.key_prefix(),
-                suffix: document.key_suffix(),
+    let deployed = model.deployed_bucket(reference, function_arn);
+    ExpectedBucket {
+        encryption: match deployed.encryption {
+            DeployedEncryption::S3Managed => BucketEncryption::S3Managed,
+            DeployedEncryption::Kms(key) => BucketEncryption::Kms(key),
+        },
+        versioning: deployed.versioning,
+        notifications: deployed
+            .notifications
+            .into_iter()
+            .map(|notification| ExpectedNotification {
+                function_arn: notification.function_arn,
+                events: notification.events,
+                prefix: notification.prefix,
+                suffix: notification.suffix,
             })
             .collect(),
-    };
-    ExpectedBucket {
-        encryption: match &bucket.encryption {
-            cachegen_compiler::ir::BucketEncryption::S3Managed => BucketEncryption::S3Managed,
-            cachegen_compiler::ir::BucketEncryption::AwsManaged => BucketEncryption::Kms(None),
-            cachegen_compiler::ir::BucketEncryption::KmsKey(key) => {
-                BucketEncryption::Kms(key.literal().map(str::to_owned))
-            }
-        },
-        versioning: bucket.versioning,
-        notifications,
-        fingerprint: model.fingerprint.clone(),
+        fingerprint: deployed.fingerprint,
     }
 }

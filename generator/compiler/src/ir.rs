@@ -4,6 +4,7 @@
 //! (table names, env vars, attribute names, metric names, IAM actions) are computed
 //! once, here, so the templates and the generated code cannot disagree.
 
+mod deployed;
 mod idempotency;
 mod policy;
 mod reference;
@@ -14,6 +15,9 @@ mod store;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use deployed::{
+    DeployedBucket, DeployedEncryption, DeployedIndex, DeployedNotification, DeployedTable,
+};
 pub use idempotency::{IdempotentHandler, InFlight};
 pub use policy::{FailSafe, OriginPolicy, TtlBounds};
 pub use reference::{BucketRef, ConsumerRef, DataTypeRef, IndexRef, Named, Ref, TableRef};

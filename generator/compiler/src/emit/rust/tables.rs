@@ -7,8 +7,8 @@ use quote::{format_ident, quote};
 
 use super::{described, doc, ident};
 use crate::ir::{
-    AttributeType, Bucket, BucketEncryption, BucketRef, CacheModel, DOCUMENT_EVENTS, Index,
-    IndexKeyRole, KeyAttribute, ProjectionType, Ref, Table, TableRef,
+    AttributeType, BucketRef, CacheModel, DeployedBucket, DeployedEncryption, DeployedNotification,
+    DeployedTable, Index, IndexKeyRole, KeyAttribute, ProjectionType, Ref, Table, TableRef,
 };
 
 /// The module of a table's names: `<table>::ENV_VAR` and the rest.
@@ -51,7 +51,7 @@ pub(super) fn table_module(model: &CacheModel, reference: &TableRef, table: &Tab
         quote! { #docs pub const #constant: &str = #name; }
     });
     let attributes = attribute_constants(model, reference);
-    let expected = expected_table(table);
+    let expected = expected_table(model, table);
     let queries = table.indexes.iter().map(index_query);
     let schema_version = proc_macro2::Literal::u32_unsuffixed(model.schema_version(reference));
     quote! {
@@ -114,9 +114,7 @@ pub(super) fn buckets_module(model: &CacheModel) -> Option<TokenStream> {
             &format!("Bucket `{}`.", bucket.name),
             bucket.description.as_deref(),
         );
-        let expected = bucket
-            .created
-            .then(|| expected_bucket(model, &reference, bucket));
+        let expected = bucket.created.then(|| expected_bucket(model, &reference));
         quote! {
             #docs
             pub mod #module {
@@ -134,40 +132,44 @@ pub(super) fn buckets_module(model: &CacheModel) -> Option<TokenStream> {
     })
 }
 
-/// `expected()` of a bucket the templates create: what `Cache::verify_deployment` checks.
-fn expected_bucket(model: &CacheModel, reference: &BucketRef, bucket: &Bucket) -> TokenStream {
+/// `expected()` of a bucket the templates create: what `Cache::verify_deployment` checks,
+/// the bucket's [`DeployedBucket`] without the ARN of a function the stack creates
+/// (unknown before deployment).
+fn expected_bucket(model: &CacheModel, reference: &BucketRef) -> TokenStream {
+    let DeployedBucket {
+        encryption,
+        versioning,
+        notifications,
+        fingerprint: _,
+    } = model.deployed_bucket(reference, None);
     let optional = |text: Option<&str>| match text {
         Some(text) => quote! { Some(#text.into()) },
         None => quote! { None },
     };
-    let encryption = match &bucket.encryption {
-        BucketEncryption::S3Managed => quote! { S3Managed },
-        BucketEncryption::AwsManaged => quote! { Kms(None) },
-        BucketEncryption::KmsKey(key) => {
-            let key = optional(key.literal());
+    let encryption = match encryption {
+        DeployedEncryption::S3Managed => quote! { S3Managed },
+        DeployedEncryption::Kms(key) => {
+            let key = optional(key.as_deref());
             quote! { Kms(#key) }
         }
     };
-    let versioning = bucket.versioning;
-    let notifications: Vec<TokenStream> = match &bucket.events {
-        None => Vec::new(),
-        Some(events) => model
-            .documents_in(reference)
-            .map(|(_, document)| {
-                let function = optional(events.function.literal_arn());
-                let (prefix, suffix) = (document.key_prefix(), document.key_suffix());
-                let events = DOCUMENT_EVENTS.as_slice();
-                quote! {
-                    runtime::verify::ExpectedNotification {
-                        function_arn: #function,
-                        events: Vec::from([#(#events.into()),*]),
-                        prefix: #prefix.into(),
-                        suffix: #suffix.into(),
-                    }
-                }
-            })
-            .collect(),
-    };
+    let notifications = notifications.iter().map(|notification| {
+        let function = optional(notification.function_arn.as_deref());
+        let DeployedNotification {
+            events,
+            prefix,
+            suffix,
+            ..
+        } = notification;
+        quote! {
+            runtime::verify::ExpectedNotification {
+                function_arn: #function,
+                events: Vec::from([#(#events.into()),*]),
+                prefix: #prefix.into(),
+                suffix: #suffix.into(),
+            }
+        }
+    });
     quote! {
         use super::super::runtime;
 
@@ -213,11 +215,19 @@ fn attribute_constants(model: &CacheModel, table: &TableRef) -> Option<TokenStre
     })
 }
 
-/// What `verify_deployment` expects DynamoDB to report for the table.
-fn expected_table(table: &Table) -> TokenStream {
-    let partition_key = key_attribute(&table.partition_key);
-    let sort_key = optional_key_attribute(table.sort_key.as_ref());
-    let indexes = table.indexes.iter().map(|index| {
+/// What `verify_deployment` expects DynamoDB to report for the table: its
+/// [`DeployedTable`], the TTL attribute and fingerprint named by their constants.
+fn expected_table(model: &CacheModel, table: &Table) -> TokenStream {
+    let DeployedTable {
+        partition_key,
+        sort_key,
+        indexes,
+        ttl_attribute: _,
+        fingerprint: _,
+    } = model.deployed_table(table);
+    let partition_key = key_attribute(&partition_key);
+    let sort_key = optional_key_attribute(sort_key.as_ref());
+    let indexes = indexes.iter().map(|index| {
         let name = &index.name;
         let partition_key = key_attribute(&index.partition_key);
         let sort_key = optional_key_attribute(index.sort_key.as_ref());
