@@ -10,7 +10,8 @@ use std::fmt;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    KeySchemaElement, KeyType, ProjectionType, ScalarAttributeType, TimeToLiveStatus,
+    KeySchemaElement, KeyType, ProjectionType, ScalarAttributeType, TableDescription,
+    TimeToLiveStatus,
 };
 
 use crate::error::{CacheError, StoreError};
@@ -184,23 +185,7 @@ pub async fn verify_dynamo(
     let Some(described) = described else {
         return Ok(vec![format!("table `{table}` does not exist")]);
     };
-    let types = described.attribute_definitions();
-    let type_of = |name: &str| {
-        types
-            .iter()
-            .find(|definition| definition.attribute_name() == name)
-            .map(|definition| scalar(definition.attribute_type()))
-    };
-    let keys = |schema: &[KeySchemaElement], role: KeyType| {
-        schema
-            .iter()
-            .find(|element| *element.key_type() == role)
-            .map(|element| {
-                let name = element.attribute_name();
-                KeyAttribute::new(name, type_of(name).unwrap_or(ScalarType::S))
-            })
-    };
-
+    let keys = |schema: &[KeySchemaElement], role: KeyType| key(&described, schema, role);
     let mut differences = Vec::new();
     compare_keys(
         &mut differences,
@@ -211,7 +196,43 @@ pub async fn verify_dynamo(
             keys(described.key_schema(), KeyType::Range),
         ),
     );
+    compare_indexes(&mut differences, &described, expected);
+    compare_ttl(&mut differences, client, table, expected).await?;
+    if let Some(arn) = described.table_arn() {
+        compare_fingerprint(&mut differences, client, arn, expected).await?;
+    }
+    Ok(differences)
+}
 
+/// The key attribute of `role` in `schema`, with its type from the table's definitions.
+fn key(
+    described: &TableDescription,
+    schema: &[KeySchemaElement],
+    role: KeyType,
+) -> Option<KeyAttribute> {
+    schema
+        .iter()
+        .find(|element| *element.key_type() == role)
+        .map(|element| {
+            let name = element.attribute_name();
+            let kind = described
+                .attribute_definitions()
+                .iter()
+                .find(|definition| definition.attribute_name() == name)
+                .map_or(ScalarType::S, |definition| {
+                    scalar(definition.attribute_type())
+                });
+            KeyAttribute::new(name, kind)
+        })
+}
+
+/// Each expected index is deployed with its keys and projection, and no other is.
+fn compare_indexes(
+    differences: &mut Vec<String>,
+    described: &TableDescription,
+    expected: &ExpectedTable,
+) {
+    let keys = |schema: &[KeySchemaElement], role: KeyType| key(described, schema, role);
     let deployed_indexes = described.global_secondary_indexes();
     for index in &expected.indexes {
         let Some(found) = deployed_indexes
@@ -223,7 +244,7 @@ pub async fn verify_dynamo(
         };
         let schema = found.key_schema();
         compare_keys(
-            &mut differences,
+            differences,
             &format!("index `{}`", index.name),
             (&index.partition_key, index.sort_key.as_ref()),
             (keys(schema, KeyType::Hash), keys(schema, KeyType::Range)),
@@ -253,7 +274,15 @@ pub async fn verify_dynamo(
             ));
         }
     }
+}
 
+/// TTL is on, on the expected attribute.
+async fn compare_ttl(
+    differences: &mut Vec<String>,
+    client: &Client,
+    table: &str,
+    expected: &ExpectedTable,
+) -> Result<(), StoreError> {
     let ttl = client
         .describe_time_to_live()
         .table_name(table)
@@ -279,29 +308,36 @@ pub async fn verify_dynamo(
             expected.ttl_attribute
         ));
     }
+    Ok(())
+}
 
-    if let Some(arn) = described.table_arn() {
-        let tags = client
-            .list_tags_of_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|err| StoreError::backend("dynamodb", err))?;
-        let fingerprint = tags
-            .tags()
-            .iter()
-            .find(|tag| tag.key() == FINGERPRINT_TAG)
-            .map(|tag| tag.value().to_owned());
-        match fingerprint {
-            None => differences.push(format!("tag `{FINGERPRINT_TAG}` is missing")),
-            Some(found) if found != expected.fingerprint => differences.push(format!(
-                "tag `{FINGERPRINT_TAG}` is `{found}`, expected `{}`: the table was deployed from another version of the spec",
-                expected.fingerprint
-            )),
-            Some(_) => {}
-        }
+/// The table's fingerprint tag matches the spec's.
+async fn compare_fingerprint(
+    differences: &mut Vec<String>,
+    client: &Client,
+    arn: &str,
+    expected: &ExpectedTable,
+) -> Result<(), StoreError> {
+    let tags = client
+        .list_tags_of_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|err| StoreError::backend("dynamodb", err))?;
+    let fingerprint = tags
+        .tags()
+        .iter()
+        .find(|tag| tag.key() == FINGERPRINT_TAG)
+        .map(|tag| tag.value().to_owned());
+    match fingerprint {
+        None => differences.push(format!("tag `{FINGERPRINT_TAG}` is missing")),
+        Some(found) if found != expected.fingerprint => differences.push(format!(
+            "tag `{FINGERPRINT_TAG}` is `{found}`, expected `{}`: the table was deployed from another version of the spec",
+            expected.fingerprint
+        )),
+        Some(_) => {}
     }
-    Ok(differences)
+    Ok(())
 }
 
 fn scalar(kind: &ScalarAttributeType) -> ScalarType {
