@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::l1::{Ticket, Validity};
 use super::lookup::Lookup;
-use super::{CacheValue, TieredCache};
+use super::{CacheValue, DistributedFlight, TieredCache};
 use crate::error::CacheError;
 use crate::metrics::Counters;
 use crate::store::{LeaseHolder, LeaseOutcome, Slot, Version};
@@ -32,6 +32,13 @@ pub(super) enum Leased<T> {
     Value(T, Validity),
     /// Another process holds the lease, and this caller does not wait.
     Elsewhere,
+}
+
+impl<T> Leased<T> {
+    /// Call the origin without the lease, conditional on `seen`.
+    fn unguarded(seen: Option<Version>) -> Self {
+        Self::Call { seen, guard: None }
+    }
 }
 
 /// A held lease: given back when dropped armed (a cancelled or failed call), so no
@@ -101,10 +108,7 @@ impl TieredCache {
         span: &tracing::Span,
         wait: bool,
     ) -> Result<Leased<T>, CacheError> {
-        let not_leased = Leased::Call {
-            seen: lookup.version,
-            guard: None,
-        };
+        let not_leased = Leased::unguarded(lookup.version);
         let (Some(flight), Some(store), true) = (
             self.inner.distributed,
             &self.inner.store,
@@ -112,16 +116,7 @@ impl TieredCache {
         ) else {
             return Ok(not_leased);
         };
-        let left = self.deadline.map_or(Duration::MAX, |deadline| {
-            deadline.saturating_duration_since(std::time::Instant::now())
-        });
-        // The lease lasts as long as the origin call may (the hard timeout), so it cannot
-        // lapse while its holder still calls: a process arriving then would call again.
-        let lease_ttl = self
-            .policy
-            .hard_timeout
-            .map_or(flight.lease_ttl, |hard| hard.max(flight.lease_ttl))
-            .min(left);
+        let (lease_ttl, left) = self.lease_ttl(&flight);
         if lease_ttl.is_zero() {
             return Ok(not_leased);
         }
@@ -137,10 +132,7 @@ impl TieredCache {
             let now = Instant::now();
             if now >= give_up {
                 // Waited long enough: call the origin, still conditional on what was read.
-                return Ok(Leased::Call {
-                    seen: slot.version,
-                    guard: None,
-                });
+                return Ok(Leased::unguarded(slot.version));
             }
             let held = slot
                 .lease
@@ -154,22 +146,12 @@ impl TieredCache {
                 let nap = jittered(interval)
                     .min(Duration::from_millis(to_expiry))
                     .min(give_up - now);
-                tokio::time::sleep(nap).await;
                 interval = (interval * 2).min(flight.poll * 8);
-                let ticket = self.ticket();
-                let memory_checks = self.memory_checks(key);
-                let Ok(read) = self.store_call("read", store.read(&store_key)).await else {
-                    // Store trouble: fall back to this process's own single-flight.
-                    return Ok(Leased::Call {
-                        seen: slot.version,
-                        guard: None,
-                    });
-                };
-                slot = read;
-                if let Some(value) = self.fresh_value(key, &slot, ticket, memory_checks).await {
-                    Counters::inc(&self.counters.coalesced);
-                    span.record("layer", "coalesced");
-                    return Ok(value);
+                if let Some(leased) = self
+                    .reread_after(nap, key, &store_key, &mut slot, span)
+                    .await
+                {
+                    return Ok(leased);
                 }
                 continue;
             }
@@ -179,44 +161,85 @@ impl TieredCache {
                 store.acquire_lease(&store_key, slot.version, &self.inner.holder, lease_ttl);
             match self.store_call("acquire_lease", acquired).await {
                 Ok(LeaseOutcome::Acquired(version)) => {
+                    let guard = LeaseGuard {
+                        cache: Box::new(self.clone()),
+                        key: key.to_owned(),
+                        armed: true,
+                    };
                     return Ok(Leased::Call {
                         seen: Some(version),
-                        guard: Some(LeaseGuard {
-                            cache: Box::new(self.clone()),
-                            key: key.to_owned(),
-                            armed: true,
-                        }),
+                        guard: Some(guard),
                     });
                 }
                 Ok(LeaseOutcome::Refused(current)) => {
                     slot = current;
-                    if let Some(value) = self.fresh_value(key, &slot, ticket, memory_checks).await {
-                        Counters::inc(&self.counters.coalesced);
-                        span.record("layer", "coalesced");
+                    if let Some(value) = self
+                        .coalesced(key, &slot, ticket, memory_checks, span)
+                        .await
+                    {
                         return Ok(value);
                     }
                 }
                 Err(_) => {
-                    return Ok(Leased::Call {
-                        seen: slot.version,
-                        guard: None,
-                    });
+                    return Ok(Leased::unguarded(slot.version));
                 }
             }
         }
     }
 
-    /// The slot's value, if it is fresh and servable.
-    async fn fresh_value<T: CacheValue>(
+    /// Sleeps `nap`, then reads the slot again: the holder's value when it stored one, or
+    /// (store trouble) a call without the lease, this process's own single-flight.
+    async fn reread_after<T: CacheValue>(
+        &self,
+        nap: Duration,
+        key: &str,
+        store_key: &str,
+        slot: &mut Slot,
+        span: &tracing::Span,
+    ) -> Option<Leased<T>> {
+        tokio::time::sleep(nap).await;
+        let store = self.inner.store.as_ref()?;
+        let ticket = self.ticket();
+        let memory_checks = self.memory_checks(key);
+        let Ok(read) = self.store_call("read", store.read(store_key)).await else {
+            return Some(Leased::unguarded(slot.version));
+        };
+        *slot = read;
+        self.coalesced(key, slot, ticket, memory_checks, span).await
+    }
+
+    /// How long a lease taken now lasts, and how long this call has left: as long as the
+    /// origin call may take (the hard timeout), so it cannot lapse while its holder still
+    /// calls (a process arriving then would call again), within the caller's deadline.
+    fn lease_ttl(&self, flight: &DistributedFlight) -> (Duration, Duration) {
+        let left = self.deadline.map_or(Duration::MAX, |deadline| {
+            deadline.saturating_duration_since(std::time::Instant::now())
+        });
+        let lease_ttl = self
+            .policy
+            .hard_timeout
+            .map_or(flight.lease_ttl, |hard| hard.max(flight.lease_ttl))
+            .min(left);
+        (lease_ttl, left)
+    }
+
+    /// The slot's value, if it is fresh and servable: another process's call, coalesced
+    /// with this one (counted, and recorded on `span`).
+    async fn coalesced<T: CacheValue>(
         &self,
         key: &str,
         slot: &Slot,
         ticket: Ticket,
         memory_checks: Option<[super::stamps::Check; 2]>,
+        span: &tracing::Span,
     ) -> Option<Leased<T>> {
         let bytes = slot.value.as_ref()?;
         let accepted = self.accept::<T>(key, bytes, ticket, memory_checks).await?;
-        (self.inner.clock.now_ms() < accepted.meta.fresh_until_ms)
-            .then_some(Leased::Value(accepted.value, accepted.validity))
+        if self.inner.clock.now_ms() >= accepted.meta.fresh_until_ms {
+            return None;
+        }
+        Counters::inc(&self.counters.coalesced);
+        span.record("layer", "coalesced");
+        Some(Leased::Value(accepted.value, accepted.validity))
     }
 }
