@@ -45,142 +45,22 @@ impl Checker<'_> {
             names::identifier_problem("alarm", name),
             "alarm names become logical IDs",
         );
-        let period = alarm
-            .period
-            .unwrap_or(SpecDuration(std::time::Duration::from_secs(300)));
+        let (period, evaluation_periods) = self.alarm_window(&path, alarm);
         let period_secs = period.as_secs();
-        if !(matches!(period_secs, 10 | 30)
-            || (period_secs >= 60 && period_secs.is_multiple_of(60)))
-        {
-            self.error(
-                codes::ALARM_PERIOD,
-                &path.key("period"),
-                format!("alarm period {period} is not one CloudWatch accepts"),
-                "use 10s, 30s, or a whole number of minutes",
-            );
-        }
-        let evaluation_periods = alarm.evaluation_periods.unwrap_or(1);
-        if evaluation_periods == 0 || u64::from(evaluation_periods) * period_secs > 86_400 {
-            self.error(
-                codes::EVALUATION_PERIODS,
-                &path.key("evaluation_periods"),
-                "evaluation periods must be at least 1 and span at most one day",
-                "for example `evaluation_periods: 2`",
-            );
-        }
-        if let Some(data_type) = &alarm.data_type
-            && !self.spec.data_types.contains_key(data_type)
-        {
-            let hint = Self::suggest(data_type, self.spec.data_types.keys().map(String::as_str));
-            self.error(
-                codes::UNKNOWN_DATA_TYPE,
-                &path.key("data_type"),
-                format!("data type `{data_type}` is not declared"),
-                hint,
-            );
-        }
-
-        if alarm.bucket.is_some() && alarm.metric != AlarmMetric::SyncErrors {
-            self.key_error(
-                codes::ALARM_SCOPE,
-                &path.key("bucket"),
-                "only a `sync_errors` alarm watches a bucket",
-                "remove `bucket`, or use `metric: sync_errors`",
-            );
-        }
-        let (query, threshold, comparison, what) = match alarm.metric {
-            AlarmMetric::SyncErrors => {
-                let (query, threshold, what) =
-                    self.sync_errors(&path, alarm, buckets, period_secs)?;
-                (query, threshold, Comparison::GreaterThanThreshold, what)
-            }
-            AlarmMetric::Throttles => {
-                let table = self.resolve_table(
-                    &path,
-                    alarm.table.as_ref(),
-                    tables,
-                    (
-                        codes::ALARM_SCOPE,
-                        "a throttling alarm must name its table",
-                        "add `table: <name>`",
-                    ),
-                )?;
-                let threshold = self.count_threshold(&path, &alarm.threshold);
-                (
-                    throttle_query(Ref::to(tables, table), consumers),
-                    threshold,
-                    Comparison::GreaterThanThreshold,
-                    format!("DynamoDB throttled requests on table {}", table.name),
-                )
-            }
-            AlarmMetric::HitRate => {
-                let threshold = match alarm.threshold {
-                    Threshold::Number(ratio) if ratio > 0.0 && ratio < 1.0 => ratio,
-                    _ => {
-                        self.error(
-                            codes::ALARM_THRESHOLD,
-                            &path.key("threshold"),
-                            "a hit-rate threshold is a ratio between 0 and 1",
-                            "for example `threshold: 0.7` for 70%",
-                        );
-                        0.0
-                    }
-                };
-                (
-                    self.hit_rate_query(namespace, alarm.data_type.as_deref()),
-                    threshold,
-                    Comparison::LessThanThreshold,
-                    "cache hit rate".to_owned(),
-                )
-            }
-            AlarmMetric::Latency => {
-                let threshold = match &alarm.threshold {
-                    Threshold::Duration(duration) => duration.as_millis() as f64,
-                    Threshold::Number(_) => {
-                        self.error(
-                            codes::ALARM_THRESHOLD,
-                            &path.key("threshold"),
-                            "a latency threshold is a duration",
-                            "for example `threshold: 500ms`",
-                        );
-                        0.0
-                    }
-                };
-                let statistic = alarm.statistic.clone().unwrap_or_else(|| "p99".into());
-                if !is_percentile(&statistic) {
-                    self.error(
-                        codes::ALARM_STATISTIC,
-                        &path.key("statistic"),
-                        format!("`{statistic}` is not a percentile statistic"),
-                        "use a percentile such as `p50`, `p99` or `p99.9`",
-                    );
-                }
-                (
-                    AlarmQuery::Metric(self.runtime_metric(
-                        namespace,
-                        metric::STORE_LATENCY,
-                        alarm.data_type.as_deref(),
-                        &statistic,
-                    )),
-                    threshold,
-                    Comparison::GreaterThanThreshold,
-                    format!("{statistic} store latency (ms)"),
-                )
-            }
-            AlarmMetric::StoreErrors => {
-                let threshold = self.count_threshold(&path, &alarm.threshold);
-                (
-                    AlarmQuery::Metric(self.runtime_metric(
-                        namespace,
-                        metric::STORE_ERRORS,
-                        alarm.data_type.as_deref(),
-                        "Sum",
-                    )),
-                    threshold,
-                    Comparison::GreaterThanThreshold,
-                    "cache store errors".to_owned(),
-                )
-            }
+        self.alarm_scope(&path, alarm);
+        let (query, threshold, what) = match alarm.metric {
+            AlarmMetric::SyncErrors => self.sync_errors(&path, alarm, buckets, period_secs)?,
+            AlarmMetric::Throttles => self.throttles(&path, alarm, tables, consumers)?,
+            AlarmMetric::HitRate => self.hit_rate(&path, alarm, namespace),
+            AlarmMetric::Latency => self.latency(&path, alarm, namespace),
+            AlarmMetric::StoreErrors => self.store_errors(&path, alarm, namespace),
+        };
+        let comparison = match alarm.metric {
+            AlarmMetric::HitRate => Comparison::LessThanThreshold,
+            AlarmMetric::SyncErrors
+            | AlarmMetric::Throttles
+            | AlarmMetric::Latency
+            | AlarmMetric::StoreErrors => Comparison::GreaterThanThreshold,
         };
         if alarm.data_type.is_some() && alarm.metric == AlarmMetric::Throttles {
             self.error(
@@ -223,6 +103,169 @@ impl Checker<'_> {
             evaluation_periods,
             actions,
         })
+    }
+
+    /// An alarm's period (5 minutes unless set) and how many of them it evaluates.
+    fn alarm_window(&mut self, path: &NodePath, alarm: &spec::Alarm) -> (SpecDuration, u32) {
+        let period = alarm
+            .period
+            .unwrap_or(SpecDuration(std::time::Duration::from_secs(300)));
+        let period_secs = period.as_secs();
+        if !(matches!(period_secs, 10 | 30)
+            || (period_secs >= 60 && period_secs.is_multiple_of(60)))
+        {
+            self.error(
+                codes::ALARM_PERIOD,
+                &path.key("period"),
+                format!("alarm period {period} is not one CloudWatch accepts"),
+                "use 10s, 30s, or a whole number of minutes",
+            );
+        }
+        let evaluation_periods = alarm.evaluation_periods.unwrap_or(1);
+        if evaluation_periods == 0 || u64::from(evaluation_periods) * period_secs > 86_400 {
+            self.error(
+                codes::EVALUATION_PERIODS,
+                &path.key("evaluation_periods"),
+                "evaluation periods must be at least 1 and span at most one day",
+                "for example `evaluation_periods: 2`",
+            );
+        }
+        (period, evaluation_periods)
+    }
+
+    /// The data type an alarm narrows to is declared, and only a sync-errors alarm names a bucket.
+    fn alarm_scope(&mut self, path: &NodePath, alarm: &spec::Alarm) {
+        if let Some(data_type) = &alarm.data_type
+            && !self.spec.data_types.contains_key(data_type)
+        {
+            let hint = Self::suggest(data_type, self.spec.data_types.keys().map(String::as_str));
+            self.error(
+                codes::UNKNOWN_DATA_TYPE,
+                &path.key("data_type"),
+                format!("data type `{data_type}` is not declared"),
+                hint,
+            );
+        }
+        if alarm.bucket.is_some() && alarm.metric != AlarmMetric::SyncErrors {
+            self.key_error(
+                codes::ALARM_SCOPE,
+                &path.key("bucket"),
+                "only a `sync_errors` alarm watches a bucket",
+                "remove `bucket`, or use `metric: sync_errors`",
+            );
+        }
+    }
+
+    /// A throttling alarm: DynamoDB throttled requests on the table it names.
+    fn throttles(
+        &mut self,
+        path: &NodePath,
+        alarm: &spec::Alarm,
+        tables: &[Table],
+        consumers: &[Consumer],
+    ) -> Option<(AlarmQuery, f64, String)> {
+        let table = self.resolve_table(
+            path,
+            alarm.table.as_ref(),
+            tables,
+            (
+                codes::ALARM_SCOPE,
+                "a throttling alarm must name its table",
+                "add `table: <name>`",
+            ),
+        )?;
+        let threshold = self.count_threshold(path, &alarm.threshold);
+        Some((
+            throttle_query(Ref::to(tables, table), consumers),
+            threshold,
+            format!("DynamoDB throttled requests on table {}", table.name),
+        ))
+    }
+
+    /// A hit-rate alarm: the share of reads the cache answered, below a ratio.
+    fn hit_rate(
+        &mut self,
+        path: &NodePath,
+        alarm: &spec::Alarm,
+        namespace: &str,
+    ) -> (AlarmQuery, f64, String) {
+        let threshold = match alarm.threshold {
+            Threshold::Number(ratio) if ratio > 0.0 && ratio < 1.0 => ratio,
+            _ => {
+                self.error(
+                    codes::ALARM_THRESHOLD,
+                    &path.key("threshold"),
+                    "a hit-rate threshold is a ratio between 0 and 1",
+                    "for example `threshold: 0.7` for 70%",
+                );
+                0.0
+            }
+        };
+        (
+            self.hit_rate_query(namespace, alarm.data_type.as_deref()),
+            threshold,
+            "cache hit rate".to_owned(),
+        )
+    }
+
+    /// A latency alarm: a percentile of store latency, above a duration.
+    fn latency(
+        &mut self,
+        path: &NodePath,
+        alarm: &spec::Alarm,
+        namespace: &str,
+    ) -> (AlarmQuery, f64, String) {
+        let threshold = match &alarm.threshold {
+            Threshold::Duration(duration) => duration.as_millis() as f64,
+            Threshold::Number(_) => {
+                self.error(
+                    codes::ALARM_THRESHOLD,
+                    &path.key("threshold"),
+                    "a latency threshold is a duration",
+                    "for example `threshold: 500ms`",
+                );
+                0.0
+            }
+        };
+        let statistic = alarm.statistic.clone().unwrap_or_else(|| "p99".into());
+        if !is_percentile(&statistic) {
+            self.error(
+                codes::ALARM_STATISTIC,
+                &path.key("statistic"),
+                format!("`{statistic}` is not a percentile statistic"),
+                "use a percentile such as `p50`, `p99` or `p99.9`",
+            );
+        }
+        (
+            AlarmQuery::Metric(self.runtime_metric(
+                namespace,
+                metric::STORE_LATENCY,
+                alarm.data_type.as_deref(),
+                &statistic,
+            )),
+            threshold,
+            format!("{statistic} store latency (ms)"),
+        )
+    }
+
+    /// A store-errors alarm: the count of failed store calls, above a count.
+    fn store_errors(
+        &mut self,
+        path: &NodePath,
+        alarm: &spec::Alarm,
+        namespace: &str,
+    ) -> (AlarmQuery, f64, String) {
+        let threshold = self.count_threshold(path, &alarm.threshold);
+        (
+            AlarmQuery::Metric(self.runtime_metric(
+                namespace,
+                metric::STORE_ERRORS,
+                alarm.data_type.as_deref(),
+                "Sum",
+            )),
+            threshold,
+            "cache store errors".to_owned(),
+        )
     }
 
     fn count_threshold(&mut self, path: &NodePath, threshold: &Threshold) -> f64 {

@@ -4,8 +4,8 @@ use super::{Checker, DEFAULT_TTL, names};
 use crate::diagnostics::codes;
 use crate::diagnostics::source::NodePath;
 use crate::ir::{
-    AttributeType, Bucket, DataType, Field, FieldType, IndexRef, ItemAttribute, Ref, Table,
-    Template, TemplatePart, ValueType, item,
+    AttributeType, Bucket, DataType, Document, Field, FieldType, IndexRef, ItemAttribute, Ref,
+    Table, Template, TemplatePart, ValueType, item,
 };
 use crate::spec::{self, SpecDuration};
 
@@ -64,49 +64,132 @@ impl Checker<'_> {
         buckets: &[Bucket],
     ) -> Option<DataType> {
         let path = NodePath::parse("data_types").key(name);
-        self.check(
-            codes::IDENTIFIER,
-            &path,
-            names::identifier_problem("data type", name),
-            "data type names become Rust identifiers and metric dimensions",
-        );
-        if heck::ToPascalCase::to_pascal_case(name) == "Cache" {
-            self.key_error(
-                codes::RESERVED_TYPE_NAME,
-                &path,
-                format!("data type `{name}` would generate the type `Cache`, which the generated module uses itself"),
-                "rename it, for example to `cache-entry`",
-            );
-        }
-        // With a Redis store there is no table: `validate::store` refuses what needs one.
-        let table = if self.spec.store.is_dynamodb() {
-            let wanted = spec.table.as_ref().or(self.spec.defaults.table.as_ref());
-            Some(self.resolve_table(
-                &path,
-                wanted,
-                tables,
-                (
-                    codes::TABLE_UNSPECIFIED,
-                    "this data type names no table, and the spec has several",
-                    "add `table: <name>`, or set `defaults.table`",
-                ),
-            )?)
-        } else {
-            None
-        };
+        self.data_type_name(&path, name);
+        let table = self.data_type_table(&path, spec, tables)?;
 
         let params = self.params(&path, spec);
         self.unknown_param_fields(&path, spec);
         let param_defaults = self.param_defaults(&path, spec, &params);
         let key = self.key_template(&path.key("key"), "key", &spec.key, &params);
         self.reserved_key_space(&path.key("key"), name, &spec.key, &key);
+        let sort_key = self.sort_key_template(&path, name, spec, table, &params);
+        self.unused_params(&path, &params, &key, sort_key.as_ref());
+
+        let value = self.value_type(&path.key("value"), &spec.value);
+        let (ttl_value, ttl_secs, memory_ttl_secs) = self.lifetimes(&path, name, spec);
+        let policy = self.origin_policy(&path, name, spec, ttl_value);
+        let stale_while_revalidate_secs = spec.stale_while_revalidate.map(|window| {
+            self.duration(
+                &path.key("stale_while_revalidate"),
+                "stale_while_revalidate",
+                window,
+            )
+        });
+
+        let attributes = match table {
+            Some(table) => self.attributes(&path, spec, &params, &value, table),
+            None => Vec::new(),
+        };
+        let tags = self.data_type_tags(&path, spec, &params);
+        let indexes = table.map_or_else(Vec::new, |table| covered_indexes(table, &attributes));
+        let invalidate_by = table
+            .zip(spec.invalidate_by.as_ref())
+            .and_then(|(table, index)| {
+                self.invalidate_by(&path.key("invalidate_by"), name, index, table, &attributes)
+            });
+        let document = self.data_type_document(&path, name, spec, &params, buckets, &attributes);
+
+        Some(DataType {
+            name: name.to_owned(),
+            description: spec.description.clone(),
+            table: table.map(|table| Ref::to(tables, table)),
+            key,
+            sort_key,
+            params,
+            param_defaults,
+            value,
+            ttl_secs,
+            ttl_env: self.ttl_env(&path, spec),
+            memory_ttl_secs,
+            stale_while_revalidate_secs,
+            distributed_flight: spec.distributed_flight.unwrap_or(false),
+            version_check_secs: spec
+                .version_check
+                .map(|bound| self.duration(&path.key("version_check"), "version_check", bound)),
+            attributes,
+            tags,
+            invalidate_by,
+            indexes,
+            traffic: spec
+                .traffic
+                .as_ref()
+                .and_then(|traffic| self.traffic(&path.key("traffic"), traffic)),
+            document,
+            large_values: spec.large_values.unwrap_or(false),
+            policy,
+        })
+    }
+
+    /// A data type's name is an identifier, and not one that generates the type `Cache`.
+    fn data_type_name(&mut self, path: &NodePath, name: &str) {
+        self.check(
+            codes::IDENTIFIER,
+            path,
+            names::identifier_problem("data type", name),
+            "data type names become Rust identifiers and metric dimensions",
+        );
+        if heck::ToPascalCase::to_pascal_case(name) == "Cache" {
+            self.key_error(
+                codes::RESERVED_TYPE_NAME,
+                path,
+                format!("data type `{name}` would generate the type `Cache`, which the generated module uses itself"),
+                "rename it, for example to `cache-entry`",
+            );
+        }
+    }
+
+    /// The table a data type lives in (its own, the default, or the only one); `None`
+    /// inside when the store is Redis, outer `None` when it cannot be resolved.
+    fn data_type_table<'t>(
+        &mut self,
+        path: &NodePath,
+        spec: &spec::DataType,
+        tables: &'t [Table],
+    ) -> Option<Option<&'t Table>> {
+        // With a Redis store there is no table: `validate::store` refuses what needs one.
+        if !self.spec.store.is_dynamodb() {
+            return Some(None);
+        }
+        let wanted = spec.table.as_ref().or(self.spec.defaults.table.as_ref());
+        let table = self.resolve_table(
+            path,
+            wanted,
+            tables,
+            (
+                codes::TABLE_UNSPECIFIED,
+                "this data type names no table, and the spec has several",
+                "add `table: <name>`, or set `defaults.table`",
+            ),
+        )?;
+        Some(Some(table))
+    }
+
+    /// The sort key template, given exactly when the data type's table has a sort key.
+    fn sort_key_template(
+        &mut self,
+        path: &NodePath,
+        name: &str,
+        spec: &spec::DataType,
+        table: Option<&Table>,
+        params: &[Field],
+    ) -> Option<Template> {
         let table_sort_key = table.and_then(|table| table.sort_key.as_ref());
         let table_name = table.map_or("", |table| table.name.as_str());
-        let sort_key = match (&spec.sort_key, table_sort_key) {
+        match (&spec.sort_key, table_sort_key) {
             (Some(text), Some(sort)) => {
-                let template = self.key_template(&path.key("sort_key"), "sort key", text, &params);
+                let template = self.key_template(&path.key("sort_key"), "sort key", text, params);
                 if sort.kind == AttributeType::N {
-                    self.numeric_sort_key(&path.key("sort_key"), text, &template, &params);
+                    self.numeric_sort_key(&path.key("sort_key"), text, &template, params);
                 }
                 Some(template)
             }
@@ -132,8 +215,18 @@ impl Checker<'_> {
                 None
             }
             (_, None) => None,
-        };
-        for param in &params {
+        }
+    }
+
+    /// Every key parameter appears in the key or the sort key.
+    fn unused_params(
+        &mut self,
+        path: &NodePath,
+        params: &[Field],
+        key: &Template,
+        sort_key: Option<&Template>,
+    ) {
+        for param in params {
             let used = key
                 .0
                 .iter()
@@ -151,8 +244,16 @@ impl Checker<'_> {
                 );
             }
         }
+    }
 
-        let value = self.value_type(&path.key("value"), &spec.value);
+    /// The store TTL (as written, and in seconds) and the in-memory TTL in seconds, each
+    /// the data type's own or the default; the in-memory copy never outlives the stored one.
+    fn lifetimes(
+        &mut self,
+        path: &NodePath,
+        name: &str,
+        spec: &spec::DataType,
+    ) -> (SpecDuration, u64, u64) {
         let defaults = &self.spec.defaults;
         let ttl_value = spec
             .ttl
@@ -187,83 +288,52 @@ impl Checker<'_> {
                 .min(ttl_secs),
             (None, None) => ttl_secs,
         };
-        let policy = self.origin_policy(&path, name, spec, ttl_value);
-        let stale_while_revalidate_secs = spec.stale_while_revalidate.map(|window| {
-            self.duration(
-                &path.key("stale_while_revalidate"),
-                "stale_while_revalidate",
-                window,
-            )
-        });
+        (ttl_value, ttl_secs, memory_ttl_secs)
+    }
 
-        let attributes = match table {
-            Some(table) => self.attributes(&path, spec, &params, &value, table),
-            None => Vec::new(),
-        };
-        let tags = spec
-            .tags
+    /// The data type's tag templates, which may use its key parameters.
+    fn data_type_tags(
+        &mut self,
+        path: &NodePath,
+        spec: &spec::DataType,
+        params: &[Field],
+    ) -> Vec<Template> {
+        spec.tags
             .iter()
             .enumerate()
             .map(|(position, tag)| {
                 let tag_path = path.key("tags").index(position);
                 let template = self.template(&tag_path, tag);
-                self.placeholders(&tag_path, &template, &params, None, false);
+                self.placeholders(&tag_path, &template, params, None, false);
                 self.parameter_ends(&tag_path, "tag", tag, &template);
                 template
             })
-            .collect();
-        let indexes = table.map_or_else(Vec::new, |table| covered_indexes(table, &attributes));
-        let invalidate_by = table
-            .zip(spec.invalidate_by.as_ref())
-            .and_then(|(table, index)| {
-                self.invalidate_by(&path.key("invalidate_by"), name, index, table, &attributes)
-            });
+            .collect()
+    }
 
-        let document = spec.document.as_ref().and_then(|document| {
-            let document = self.document(&path, document, &params, buckets)?;
-            if let Some(attribute) = &document.customer_attribute
-                && !attributes.iter().any(|a| &a.name == attribute)
-            {
-                let hint = Self::suggest(attribute, attributes.iter().map(|a| a.name.as_str()));
-                self.error(
-                    codes::CUSTOMER_ATTRIBUTE,
-                    &path.key("document").key("customer_attribute"),
-                    format!("`{attribute}` is not an attribute of data type `{name}`"),
-                    hint,
-                );
-            }
-            Some(document)
-        });
-
-        Some(DataType {
-            name: name.to_owned(),
-            description: spec.description.clone(),
-            table: table.map(|table| Ref::to(tables, table)),
-            key,
-            sort_key,
-            params,
-            param_defaults,
-            value,
-            ttl_secs,
-            ttl_env: self.ttl_env(&path, spec),
-            memory_ttl_secs,
-            stale_while_revalidate_secs,
-            distributed_flight: spec.distributed_flight.unwrap_or(false),
-            version_check_secs: spec
-                .version_check
-                .map(|bound| self.duration(&path.key("version_check"), "version_check", bound)),
-            attributes,
-            tags,
-            invalidate_by,
-            indexes,
-            traffic: spec
-                .traffic
-                .as_ref()
-                .and_then(|traffic| self.traffic(&path.key("traffic"), traffic)),
-            document,
-            large_values: spec.large_values.unwrap_or(false),
-            policy,
-        })
+    /// The document a data type keeps in a bucket, whose customer attribute is one of its own.
+    fn data_type_document(
+        &mut self,
+        path: &NodePath,
+        name: &str,
+        spec: &spec::DataType,
+        params: &[Field],
+        buckets: &[Bucket],
+        attributes: &[ItemAttribute],
+    ) -> Option<Document> {
+        let document = self.document(path, spec.document.as_ref()?, params, buckets)?;
+        if let Some(attribute) = &document.customer_attribute
+            && !attributes.iter().any(|a| &a.name == attribute)
+        {
+            let hint = Self::suggest(attribute, attributes.iter().map(|a| a.name.as_str()));
+            self.error(
+                codes::CUSTOMER_ATTRIBUTE,
+                &path.key("document").key("customer_attribute"),
+                format!("`{attribute}` is not an attribute of data type `{name}`"),
+                hint,
+            );
+        }
+        Some(document)
     }
 
     fn params(&mut self, path: &NodePath, spec: &spec::DataType) -> Vec<Field> {

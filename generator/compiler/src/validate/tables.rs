@@ -41,21 +41,7 @@ impl Checker<'_> {
     fn table(&mut self, name: &str, table: &spec::Table, lone: bool) -> Table {
         let defaults = &self.spec.defaults;
         let path = NodePath::parse("tables").key(name);
-        if let Some(problem) = names::identifier_problem("table", name) {
-            self.key_error(
-                codes::IDENTIFIER,
-                &path,
-                problem,
-                "table names become Rust modules and CloudFormation logical IDs",
-            );
-        } else if let Some(problem) = names::module_name_problem(name) {
-            self.key_error(
-                codes::RESERVED_TABLE_NAME,
-                &path,
-                problem,
-                "rename the table in the spec, for example to `cache`; its physical name stays `name`",
-            );
-        }
+        self.table_identifier(&path, name);
         let table_name = self.name_template(&path.key("name"), &table.name);
         self.check_table_name(&path.key("name"), &table_name);
 
@@ -69,88 +55,14 @@ impl Checker<'_> {
             .as_ref()
             .map(|key| self.key_attribute(&path.key("sort_key"), Some(key), "sk"));
         self.table_key_types(&path, &partition_key, sort_key.as_ref());
-        let ttl_attribute = table.ttl_attribute.clone().unwrap_or_else(|| "ttl".into());
-        if ttl_attribute == partition_key.name
-            || sort_key
-                .as_ref()
-                .is_some_and(|key| key.name == ttl_attribute)
-        {
-            self.error(
-                codes::TTL_ATTRIBUTE,
-                &path.key("ttl_attribute"),
-                format!("TTL attribute `{ttl_attribute}` is also a key attribute"),
-                "DynamoDB's TTL needs a plain number attribute; pick another name such as `ttl`",
-            );
-        }
-
-        let billing = match table.billing.clone().or_else(|| defaults.billing.clone()) {
-            None | Some(spec::Billing::OnDemand) => Billing::OnDemand,
-            Some(spec::Billing::Provisioned(capacity)) => {
-                if capacity.read == 0 || capacity.write == 0 {
-                    self.error(
-                        codes::CAPACITY,
-                        &path.key("billing"),
-                        "provisioned capacity must be at least 1 read and 1 write unit",
-                        "the free tier covers 25 read and 25 write units in total",
-                    );
-                }
-                Billing::Provisioned(capacity)
-            }
-        };
-
-        if table.indexes.len() > MAX_INDEXES {
-            self.key_error(
-                codes::TOO_MANY_INDEXES,
-                &path.key("indexes"),
-                format!(
-                    "table `{name}` declares {} global secondary indexes; DynamoDB allows {MAX_INDEXES}",
-                    table.indexes.len()
-                ),
-                "split the data types across tables, or share one index by a generic key such as `dataType`",
-            );
-        }
-        let indexes: Vec<Index> = table
-            .indexes
-            .iter()
-            .map(|(index_name, index)| {
-                self.index(
-                    &path.key("indexes").key(index_name),
-                    index_name,
-                    index,
-                    billing,
-                )
-            })
-            .collect();
+        let ttl_attribute = self.ttl_attribute(&path, table, &partition_key, sort_key.as_ref());
+        let billing = self.billing(&path, table);
+        let indexes = self.table_indexes(&path, name, table, billing);
         let key_attributes =
             self.key_attributes(&path, &partition_key, sort_key.as_ref(), &indexes);
-
-        let encryption = match table
-            .encryption
-            .clone()
-            .or_else(|| defaults.encryption.clone())
-        {
-            None | Some(spec::Encryption::AwsManaged) => Encryption::AwsManaged,
-            Some(spec::Encryption::AwsOwned) => Encryption::AwsOwned,
-            Some(spec::Encryption::KmsKey(key)) => {
-                Encryption::KmsKey(self.name_template(&path.key("encryption"), &key))
-            }
-        };
-
+        let encryption = self.table_encryption(&path, table);
         let tags = self.tags(&path.key("tags"), &table.tags);
-
-        let env_var = table.env_var.clone().unwrap_or_else(|| {
-            if lone {
-                LONE_TABLE_ENV_VAR.into()
-            } else {
-                format!("{}_TABLE_NAME", name.to_shouty_snake_case())
-            }
-        });
-        self.check(
-            codes::ENV_VAR,
-            &path.key("env_var"),
-            names::env_var_problem(&env_var),
-            "for example `CACHE_TABLE_NAME`",
-        );
+        let env_var = self.table_env_var(&path, name, table, lone);
 
         Table {
             name: name.to_owned(),
@@ -177,6 +89,143 @@ impl Checker<'_> {
             skip_checks: self.skip_checks(&path.key("skip_checks"), &table.skip_checks),
             overflow_bucket: None,
         }
+    }
+
+    /// A table's name is an identifier, and not one its generated Rust module cannot take.
+    fn table_identifier(&mut self, path: &NodePath, name: &str) {
+        if let Some(problem) = names::identifier_problem("table", name) {
+            self.key_error(
+                codes::IDENTIFIER,
+                path,
+                problem,
+                "table names become Rust modules and CloudFormation logical IDs",
+            );
+        } else if let Some(problem) = names::module_name_problem(name) {
+            self.key_error(
+                codes::RESERVED_TABLE_NAME,
+                path,
+                problem,
+                "rename the table in the spec, for example to `cache`; its physical name stays `name`",
+            );
+        }
+    }
+
+    /// The TTL attribute (`ttl` unless set), which must not be a key attribute.
+    fn ttl_attribute(
+        &mut self,
+        path: &NodePath,
+        table: &spec::Table,
+        partition_key: &KeyAttribute,
+        sort_key: Option<&KeyAttribute>,
+    ) -> String {
+        let ttl_attribute = table.ttl_attribute.clone().unwrap_or_else(|| "ttl".into());
+        if ttl_attribute == partition_key.name
+            || sort_key.is_some_and(|key| key.name == ttl_attribute)
+        {
+            self.error(
+                codes::TTL_ATTRIBUTE,
+                &path.key("ttl_attribute"),
+                format!("TTL attribute `{ttl_attribute}` is also a key attribute"),
+                "DynamoDB's TTL needs a plain number attribute; pick another name such as `ttl`",
+            );
+        }
+        ttl_attribute
+    }
+
+    /// The table's billing (its own, else the default, else on demand); provisioned
+    /// capacity is at least one unit each way.
+    fn billing(&mut self, path: &NodePath, table: &spec::Table) -> Billing {
+        match table
+            .billing
+            .clone()
+            .or_else(|| self.spec.defaults.billing.clone())
+        {
+            None | Some(spec::Billing::OnDemand) => Billing::OnDemand,
+            Some(spec::Billing::Provisioned(capacity)) => {
+                if capacity.read == 0 || capacity.write == 0 {
+                    self.error(
+                        codes::CAPACITY,
+                        &path.key("billing"),
+                        "provisioned capacity must be at least 1 read and 1 write unit",
+                        "the free tier covers 25 read and 25 write units in total",
+                    );
+                }
+                Billing::Provisioned(capacity)
+            }
+        }
+    }
+
+    /// The table's global secondary indexes, no more than DynamoDB allows.
+    fn table_indexes(
+        &mut self,
+        path: &NodePath,
+        name: &str,
+        table: &spec::Table,
+        billing: Billing,
+    ) -> Vec<Index> {
+        if table.indexes.len() > MAX_INDEXES {
+            self.key_error(
+                codes::TOO_MANY_INDEXES,
+                &path.key("indexes"),
+                format!(
+                    "table `{name}` declares {} global secondary indexes; DynamoDB allows {MAX_INDEXES}",
+                    table.indexes.len()
+                ),
+                "split the data types across tables, or share one index by a generic key such as `dataType`",
+            );
+        }
+        table
+            .indexes
+            .iter()
+            .map(|(index_name, index)| {
+                self.index(
+                    &path.key("indexes").key(index_name),
+                    index_name,
+                    index,
+                    billing,
+                )
+            })
+            .collect()
+    }
+
+    /// The table's encryption (its own, else the default, else AWS-managed).
+    fn table_encryption(&mut self, path: &NodePath, table: &spec::Table) -> Encryption {
+        match table
+            .encryption
+            .clone()
+            .or_else(|| self.spec.defaults.encryption.clone())
+        {
+            None | Some(spec::Encryption::AwsManaged) => Encryption::AwsManaged,
+            Some(spec::Encryption::AwsOwned) => Encryption::AwsOwned,
+            Some(spec::Encryption::KmsKey(key)) => {
+                Encryption::KmsKey(self.name_template(&path.key("encryption"), &key))
+            }
+        }
+    }
+
+    /// The env var the table's name reaches Lambdas by: its own, else `TABLE_NAME` for a
+    /// lone table, else `<TABLE>_TABLE_NAME`.
+    fn table_env_var(
+        &mut self,
+        path: &NodePath,
+        name: &str,
+        table: &spec::Table,
+        lone: bool,
+    ) -> String {
+        let env_var = table.env_var.clone().unwrap_or_else(|| {
+            if lone {
+                LONE_TABLE_ENV_VAR.into()
+            } else {
+                format!("{}_TABLE_NAME", name.to_shouty_snake_case())
+            }
+        });
+        self.check(
+            codes::ENV_VAR,
+            &path.key("env_var"),
+            names::env_var_problem(&env_var),
+            "for example `CACHE_TABLE_NAME`",
+        );
+        env_var
     }
 
     /// Gives each table with a `large_values` data type its overflow bucket: the one it
