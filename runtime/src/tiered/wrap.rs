@@ -221,69 +221,81 @@ impl TieredCache {
             return Ok(fresh(value));
         }
         Box::pin(
-            async {
-                let lookup = self.lookup::<T>(key, &span).await?;
-                let now = self.inner.clock.now_ms();
-                match lookup.found {
-                    Found::Fresh {
-                        value, refresh_due, ..
-                    } => {
-                        if refresh_due {
-                            let seen = Some((lookup.version, lookup.lease));
-                            self.refresh_in_background(
-                                key,
-                                opts,
-                                stale_window,
-                                describe,
-                                origin,
-                                seen,
-                            );
-                        }
-                        Ok(fresh(value))
-                    }
-                    Found::Stale {
-                        value,
-                        fresh_until_ms,
-                        ..
-                    } if now < fresh_until_ms + stale_window.as_millis() as u64 => {
-                        Counters::inc(&self.counters.stale_serves);
-                        span.record("layer", "stale");
-                        let seen = Some((lookup.version, lookup.lease));
-                        self.refresh_in_background(key, opts, stale_window, describe, origin, seen);
-                        Ok(Served { value, stale: true })
-                    }
-                    _ => match (self.policy.soft_timeout, Fallback::of(self, &lookup.found)) {
-                        (Some(soft), Some(fallback)) => {
-                            let within = self.fetch_within(
-                                key,
-                                opts,
-                                stale_window,
-                                describe,
-                                origin,
-                                soft,
-                                fallback,
-                                lookup,
-                            );
-                            within.await
-                        }
-                        _ => {
-                            let fetched = self.fetch(
-                                key,
-                                opts,
-                                describe,
-                                stale_window,
-                                origin,
-                                Some(lookup),
-                                &span,
-                            );
-                            fetched.await
-                        }
-                    },
-                }
-            }
-            .instrument(span.clone()),
+            self.wrap_swr_from_store(key, opts, stale_window, describe, origin, &span)
+                .instrument(span.clone()),
         )
         .await
+    }
+
+    /// [`wrap_swr_served`](Self::wrap_swr_served) past the L1: the store's value when
+    /// fresh or within the stale window (refreshed in the background), or the origin's.
+    async fn wrap_swr_from_store<T, E, D, F, Fut>(
+        &self,
+        key: &str,
+        opts: &WriteOptions,
+        stale_window: Duration,
+        describe: D,
+        origin: F,
+        span: &tracing::Span,
+    ) -> Result<Served<T>, CacheError>
+    where
+        T: CacheValue,
+        E: Into<BoxError>,
+        D: FnOnce(&T) -> Described + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let lookup = self.lookup::<T>(key, span).await?;
+        let now = self.inner.clock.now_ms();
+        match lookup.found {
+            Found::Fresh {
+                value, refresh_due, ..
+            } => {
+                if refresh_due {
+                    let seen = Some((lookup.version, lookup.lease));
+                    self.refresh_in_background(key, opts, stale_window, describe, origin, seen);
+                }
+                Ok(fresh(value))
+            }
+            Found::Stale {
+                value,
+                fresh_until_ms,
+                ..
+            } if now < fresh_until_ms + stale_window.as_millis() as u64 => {
+                Counters::inc(&self.counters.stale_serves);
+                span.record("layer", "stale");
+                let seen = Some((lookup.version, lookup.lease));
+                self.refresh_in_background(key, opts, stale_window, describe, origin, seen);
+                Ok(Served { value, stale: true })
+            }
+            _ => match (self.policy.soft_timeout, Fallback::of(self, &lookup.found)) {
+                (Some(soft), Some(fallback)) => {
+                    let within = self.fetch_within(
+                        key,
+                        opts,
+                        stale_window,
+                        describe,
+                        origin,
+                        soft,
+                        fallback,
+                        lookup,
+                    );
+                    within.await
+                }
+                _ => {
+                    let fetched = self.fetch(
+                        key,
+                        opts,
+                        describe,
+                        stale_window,
+                        origin,
+                        Some(lookup),
+                        span,
+                    );
+                    fetched.await
+                }
+            },
+        }
     }
 
     /// Fetches in a task of its own and waits up to `soft` for it: past that, serves
@@ -387,74 +399,109 @@ impl TieredCache {
                     return flown.result;
                 }
                 Role::Leader(leader) => {
-                    let lookup = match first.take() {
-                        Some(first) => match self.l1_lookup::<T>(key).await {
-                            fresh @ Found::Fresh { .. } => Lookup {
-                                found: fresh,
-                                ..first
-                            },
-                            _ => first,
-                        },
-                        None => self.lookup::<T>(key, span).await?,
-                    };
-                    if let Found::Fresh {
-                        value, validity, ..
-                    } = lookup.found
-                    {
-                        let served = fresh(value);
-                        leader.publish(Flown {
-                            result: Ok(served.clone()),
-                            validity: Some(validity),
-                        });
-                        return Ok(served);
-                    }
-                    let fallback = Fallback::of(self, &lookup.found);
-                    let now = self.inner.clock.now_ms();
-                    if let Some(fallback) = &fallback
-                        && self.inner.throttles.throttled(key, now)
-                    {
-                        // The origin failed a moment ago: leave it alone, answer stale.
-                        let served = fallback.clone().serve(now).expect("found unexpired");
-                        Counters::inc(&self.counters.stale_serves);
-                        span.record("layer", "stale");
-                        leader.publish(Flown {
-                            result: Ok(served.clone()),
-                            validity: Some(fallback.validity.clone()),
-                        });
-                        return Ok(served);
-                    }
-                    let (seen, guard) = match self.lease::<T>(key, &lookup, span, true).await? {
-                        Leased::Value(v, validity) => {
-                            let served = fresh(v);
-                            leader.publish(Flown {
-                                result: Ok(served.clone()),
-                                validity: Some(validity),
-                            });
-                            return Ok(served);
-                        }
-                        Leased::Call { seen, guard } => (seen, guard),
-                        Leased::Elsewhere => (lookup.version, None),
-                    };
-                    span.record("layer", "origin");
-                    let ground = Ground {
-                        seen,
-                        guard,
-                        refresh_stamps: lookup.store_answered,
-                    };
-                    let call = self.call_origin(
+                    let led = self.lead(
                         key,
                         opts,
                         describe,
                         stale_window,
                         origin,
+                        first.take(),
                         leader,
-                        ground,
-                        fallback,
+                        span,
                     );
-                    return call.await;
+                    return led.await;
                 }
             }
         }
+    }
+
+    /// The leader's part of [`fetch`](Self::fetch): an L1 or store value still fresh, a
+    /// stale one while the origin is throttled, another process's value under its lease,
+    /// or the origin's, published to the followers either way.
+    #[allow(clippy::too_many_arguments)]
+    async fn lead<T, E, D, F, Fut>(
+        &self,
+        key: &str,
+        opts: &WriteOptions,
+        describe: D,
+        stale_window: Duration,
+        origin: F,
+        first: Option<Lookup<T>>,
+        leader: Leader<Flown<T>>,
+        span: &tracing::Span,
+    ) -> Result<Served<T>, CacheError>
+    where
+        T: CacheValue,
+        E: Into<BoxError>,
+        D: FnOnce(&T) -> Described,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let lookup = match first {
+            Some(first) => match self.l1_lookup::<T>(key).await {
+                fresh @ Found::Fresh { .. } => Lookup {
+                    found: fresh,
+                    ..first
+                },
+                _ => first,
+            },
+            None => self.lookup::<T>(key, span).await?,
+        };
+        if let Found::Fresh {
+            value, validity, ..
+        } = lookup.found
+        {
+            let served = fresh(value);
+            leader.publish(Flown {
+                result: Ok(served.clone()),
+                validity: Some(validity),
+            });
+            return Ok(served);
+        }
+        let fallback = Fallback::of(self, &lookup.found);
+        let now = self.inner.clock.now_ms();
+        if let Some(fallback) = &fallback
+            && self.inner.throttles.throttled(key, now)
+        {
+            // The origin failed a moment ago: leave it alone, answer stale.
+            let served = fallback.clone().serve(now).expect("found unexpired");
+            Counters::inc(&self.counters.stale_serves);
+            span.record("layer", "stale");
+            leader.publish(Flown {
+                result: Ok(served.clone()),
+                validity: Some(fallback.validity.clone()),
+            });
+            return Ok(served);
+        }
+        let (seen, guard) = match self.lease::<T>(key, &lookup, span, true).await? {
+            Leased::Value(v, validity) => {
+                let served = fresh(v);
+                leader.publish(Flown {
+                    result: Ok(served.clone()),
+                    validity: Some(validity),
+                });
+                return Ok(served);
+            }
+            Leased::Call { seen, guard } => (seen, guard),
+            Leased::Elsewhere => (lookup.version, None),
+        };
+        span.record("layer", "origin");
+        let ground = Ground {
+            seen,
+            guard,
+            refresh_stamps: lookup.store_answered,
+        };
+        let call = self.call_origin(
+            key,
+            opts,
+            describe,
+            stale_window,
+            origin,
+            leader,
+            ground,
+            fallback,
+        );
+        call.await
     }
 
     /// Whether a flight's value is still servable to a caller that joined it. This
