@@ -56,8 +56,6 @@
 //! # Ok(()) }
 //! ```
 
-#![warn(missing_docs)]
-
 mod attributes;
 mod bounded;
 pub mod clock;

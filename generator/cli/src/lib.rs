@@ -7,8 +7,6 @@
 //! - [`operate`]: `backfill` and `query` on a deployed cache, the IR interpreted at run time;
 //! - [`verify`]: a deployed stack's tables and document buckets compared with the spec.
 
-#![warn(missing_docs)]
-
 pub mod against;
 pub mod deploy;
 pub mod explain;

@@ -32,12 +32,12 @@ pub enum Error {
         "the spec names templates (`outputs.templates`): enable cachegen-compiler's `templates` feature"
     )]
     NoTemplates,
-    /// [`Builder::runtime_path`] was given something that is not a Rust path.
+    /// [`Builder::runtime_path`](crate::Builder::runtime_path) was given something that is not a Rust path.
     #[error(
         "`{0}` is not a Rust path to the cachegen-runtime crate (such as `::cachegen_runtime`)"
     )]
     RuntimePath(String),
-    /// [`Builder`] ran outside cargo and was given no output directory.
+    /// [`Builder`](crate::Builder) ran outside cargo and was given no output directory.
     #[error("OUT_DIR is not set: run from a build script, or call Builder::out_dir")]
     NoOutDir,
 }

@@ -33,8 +33,6 @@
 //! assert!(files[0].contents.contains("AWS::DynamoDB::Table"));
 //! ```
 
-#![warn(missing_docs)]
-
 pub mod annotation;
 pub mod breaking;
 mod builder;

@@ -6,8 +6,6 @@
 //! fingerprint tag); the runtime emits, reads and writes them. Both depend on this crate,
 //! which depends on nothing, so neither keeps a copy.
 
-#![warn(missing_docs)]
-
 /// Metric and dimension names the runtime emits and the generated alarms and dashboards watch.
 pub mod metric {
     /// Hits served by the in-process L1 (Count).

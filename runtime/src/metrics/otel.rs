@@ -123,7 +123,7 @@ pub(crate) struct Instruments {
 }
 
 impl Instruments {
-    pub fn new(otel: &Otel, service: &str) -> Self {
+    pub(crate) fn new(otel: &Otel, service: &str) -> Self {
         Self {
             service: service.to_owned(),
             lookups: otel
@@ -150,7 +150,7 @@ impl Instruments {
     }
 
     /// The lookups of `data_type` answered with `outcome`.
-    pub fn lookup(&self, data_type: &str, outcome: Outcome) -> Recorded {
+    pub(crate) fn lookup(&self, data_type: &str, outcome: Outcome) -> Recorded {
         let mut attributes = self.attributes(data_type);
         attributes.extend(outcome.attributes());
         Recorded {
@@ -160,7 +160,7 @@ impl Instruments {
     }
 
     /// The lookups of `data_type` that waited for another's origin call.
-    pub fn flight_wait(&self, data_type: &str) -> Recorded {
+    pub(crate) fn flight_wait(&self, data_type: &str) -> Recorded {
         Recorded {
             counter: self.waits.clone(),
             attributes: self.attributes(data_type),
@@ -168,7 +168,7 @@ impl Instruments {
     }
 
     /// The origin calls of `data_type`.
-    pub fn origin_duration(&self, data_type: &str) -> Timed {
+    pub(crate) fn origin_duration(&self, data_type: &str) -> Timed {
         Timed {
             histogram: self.origin.clone(),
             attributes: self.attributes(data_type),
@@ -184,7 +184,7 @@ pub(crate) struct Recorded {
 }
 
 impl Recorded {
-    pub fn add(&self, n: u64) {
+    pub(crate) fn add(&self, n: u64) {
         self.counter.add(n, &self.attributes);
     }
 }
@@ -197,7 +197,7 @@ pub(crate) struct Timed {
 }
 
 impl Timed {
-    pub fn record(&self, duration: Duration) {
+    pub(crate) fn record(&self, duration: Duration) {
         self.histogram
             .record(duration.as_secs_f64(), &self.attributes);
     }

@@ -20,7 +20,7 @@ fn place(path: &Path, block: &Block) -> String {
 }
 
 /// The text of a block whose fence is indented (in a list item), without that indent.
-pub fn dedent(text: &str) -> String {
+pub(crate) fn dedent(text: &str) -> String {
     let indent = text
         .lines()
         .filter(|line| !line.trim().is_empty())
@@ -34,7 +34,7 @@ pub fn dedent(text: &str) -> String {
 
 /// Whether a YAML block is a whole spec rather than an excerpt of one: it has the
 /// top-level fields every spec has.
-pub fn is_spec(text: &str) -> bool {
+pub(crate) fn is_spec(text: &str) -> bool {
     ["version:", "service:", "data_types:"]
         .iter()
         .all(|field| text.lines().any(|line| line.starts_with(field)))
@@ -42,7 +42,7 @@ pub fn is_spec(text: &str) -> bool {
 
 /// The problems of the book's `yaml` blocks, one line each (the diagnostic pages' own
 /// examples are checked by `diagnostics.rs`: their failing specs must fail).
-pub fn yaml_problems(book: &Path, skip: &Path) -> (usize, Vec<String>) {
+pub(crate) fn yaml_problems(book: &Path, skip: &Path) -> (usize, Vec<String>) {
     let mut specs = 0;
     let mut problems = Vec::new();
     for (path, page) in pages(book) {
@@ -74,7 +74,7 @@ pub fn yaml_problems(book: &Path, skip: &Path) -> (usize, Vec<String>) {
 /// Every cachegen command line of a `sh` block, as argument lists (continuation lines
 /// joined, comments dropped, `cargo run -p cachegen --` read as `cachegen`). Lines with
 /// redirections, pipes or shell variables are left out.
-pub fn cachegen_lines(text: &str) -> Vec<Vec<String>> {
+pub(crate) fn cachegen_lines(text: &str) -> Vec<Vec<String>> {
     let joined = text.replace("\\\n", " ");
     joined
         .lines()
@@ -92,7 +92,7 @@ pub fn cachegen_lines(text: &str) -> Vec<Vec<String>> {
 
 /// The cachegen command lines of a `sh` block that run one of `commands` on a bundled
 /// example (or explain a code).
-pub fn commands(text: &str, commands: &[&str]) -> Vec<Vec<String>> {
+pub(crate) fn commands(text: &str, commands: &[&str]) -> Vec<Vec<String>> {
     cachegen_lines(text)
         .into_iter()
         .filter(|args| {
@@ -103,7 +103,7 @@ pub fn commands(text: &str, commands: &[&str]) -> Vec<Vec<String>> {
 }
 
 /// A temporary copy of the bundled examples (and what they read), for commands to run in.
-pub fn sandbox(root: &Path) -> tempfile::TempDir {
+pub(crate) fn sandbox(root: &Path) -> tempfile::TempDir {
     let sandbox = tempfile::tempdir().unwrap();
     for dir in ["examples", "templates", "schema"] {
         copy_dir(&root.join(dir), &sandbox.path().join(dir));
@@ -113,7 +113,7 @@ pub fn sandbox(root: &Path) -> tempfile::TempDir {
 
 /// Runs each offline command of the book's `sh` blocks in a copy of `examples/` and
 /// `templates/`; returns how many ran and the failures.
-pub fn run_sh_blocks(root: &Path, book: &Path) -> (usize, Vec<String>) {
+pub(crate) fn run_sh_blocks(root: &Path, book: &Path) -> (usize, Vec<String>) {
     let sandbox = sandbox(root);
     let mut ran = 0;
     let mut failures = Vec::new();

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 /// Rewrites each stale file (outside CI) and fails once, naming them all.
-pub fn ensure_files(files: &[(PathBuf, String)]) {
+pub(crate) fn ensure_files(files: &[(PathBuf, String)]) {
     let stale: Vec<String> = files
         .iter()
         .filter(|(path, contents)| refresh(path, contents))

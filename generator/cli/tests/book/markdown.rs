@@ -3,14 +3,14 @@
 
 /// One fenced block: its info string (`yaml`, `sh`), its text, and its first line.
 #[derive(Debug)]
-pub struct Block {
+pub(crate) struct Block {
     pub info: String,
     pub text: String,
     pub line: usize,
 }
 
 /// Every fenced block of `page`, in order.
-pub fn blocks(page: &str) -> Vec<Block> {
+pub(crate) fn blocks(page: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut open: Option<Block> = None;
     for (index, line) in page.lines().enumerate() {
@@ -36,7 +36,7 @@ pub fn blocks(page: &str) -> Vec<Block> {
 }
 
 /// Every Markdown page under `dir`, as (path, text), sorted by path.
-pub fn pages(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+pub(crate) fn pages(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
     let mut pages = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(dir) = dirs.pop() {
@@ -56,7 +56,7 @@ pub fn pages(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
 
 /// The targets of the Markdown links (`[text](target)`, and reference definitions
 /// `[name]: target`, also in `//!` doc comments) in `text`, without their `#fragment`.
-pub fn links(text: &str) -> Vec<String> {
+pub(crate) fn links(text: &str) -> Vec<String> {
     let inline = text
         .split("](")
         .skip(1)

@@ -43,7 +43,7 @@ const MOTO_IGNORES: &[&str] = &[
 
 /// The moto endpoint to run against, or `None` outside CI when there is none (with the
 /// reason printed). In CI a missing endpoint fails.
-pub fn endpoint() -> Option<String> {
+pub(crate) fn endpoint() -> Option<String> {
     match std::env::var(cachegen_testkit::SHARED_DYNAMODB_ENV) {
         Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
         _ if std::env::var_os("CI").is_some() => panic!(
@@ -202,7 +202,7 @@ fn book_commands(book: &Path) -> Vec<BookCommand> {
 
 /// Runs the book's AWS commands in a fresh account on the moto at `endpoint`, and the
 /// tutorials' projects: how many commands ran, and the failures.
-pub fn run_sh_blocks(root: &Path, book: &Path, endpoint: &str) -> (usize, Vec<String>) {
+pub(crate) fn run_sh_blocks(root: &Path, book: &Path, endpoint: &str) -> (usize, Vec<String>) {
     let sandbox = crate::blocks::sandbox(root);
     let account = Account::fresh(endpoint);
     let commands = book_commands(book);

@@ -22,7 +22,7 @@ type Examples = HashMap<(String, String), Example>;
 
 /// The page for `schema`, with examples from `specs` (a Markdown link to where the spec
 /// is, the parsed spec).
-pub fn page(schema: &Value, specs: &[(String, Value)]) -> String {
+pub(crate) fn page(schema: &Value, specs: &[(String, Value)]) -> String {
     let defs = schema["$defs"].as_object().expect("the schema has $defs");
     let mut examples = Examples::new();
     for (file, spec) in specs {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 /// The workspace root, where the bundled examples are.
-pub fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)

@@ -1,5 +1,5 @@
 //! Emitters: each turns the [`CacheModel`] into one target's files, and reads nothing else.
-//! CloudFormation, SAM and Terraform print one model of the infrastructure, [`resources`].
+//! CloudFormation, SAM and Terraform print one model of the infrastructure, [`crate::model`].
 
 pub mod cloudformation;
 #[cfg(feature = "templates")]

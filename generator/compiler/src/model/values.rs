@@ -16,7 +16,7 @@ pub struct Id {
     pub terraform: String,
 }
 
-/// A table of [`Infrastructure::tables`], which holds the model's in its order.
+/// A table of [`Infrastructure::tables`](super::Infrastructure::tables), which holds the model's in its order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableRef(pub(super) usize);
 
@@ -27,7 +27,7 @@ impl TableRef {
     }
 }
 
-/// A bucket of [`Infrastructure::buckets`], which holds the model's in its order.
+/// A bucket of [`Infrastructure::buckets`](super::Infrastructure::buckets), which holds the model's in its order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BucketRef(pub(super) usize);
 
@@ -38,11 +38,11 @@ impl BucketRef {
     }
 }
 
-/// A consumer of [`Infrastructure::consumers`].
+/// A consumer of [`Infrastructure::consumers`](super::Infrastructure::consumers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConsumerRef(pub(super) usize);
 
-/// A role of [`Infrastructure::roles`].
+/// A role of [`Infrastructure::roles`](super::Infrastructure::roles).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RoleRef(pub(super) usize);
 

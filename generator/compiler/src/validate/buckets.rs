@@ -130,7 +130,7 @@ impl Checker<'_> {
             (None, None) => {
                 self.key_error(
                     codes::BUCKET_SOURCE,
-                    &path,
+                    path,
                     format!("bucket `{name}` gives neither `name` nor `existing`"),
                     "add `name: \"${service}-documents-${AWS::AccountId}\"` to create it, or `existing: \"${DocumentsBucket}\"`",
                 );
