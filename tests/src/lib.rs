@@ -7,32 +7,20 @@ pub mod terraform_root;
 pub mod typescript;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// The workspace root.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate sits in the workspace")
-        .to_path_buf()
-}
+pub use cachegen_testkit::workspace_root;
+use std::process::Command;
 
 /// Each bundled example: its name and its compiled project.
 pub fn examples() -> Vec<(String, cachegen_compiler::Project)> {
-    let mut examples: Vec<(String, cachegen_compiler::Project)> =
-        std::fs::read_dir(workspace_root().join("examples"))
-            .expect("examples/ exists")
-            .map(|entry| entry.expect("readable entry").path())
-            .filter(|dir| dir.join("cache.yaml").is_file())
-            .map(|dir| {
-                let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-                let project = cachegen_compiler::Project::load(dir.join("cache.yaml"))
-                    .unwrap_or_else(|err| panic!("example {name}: {err}"));
-                (name, project)
-            })
-            .collect();
-    examples.sort_by(|a, b| a.0.cmp(&b.0));
-    examples
+    cachegen_testkit::example_specs()
+        .into_iter()
+        .map(|(name, spec)| {
+            let project = cachegen_compiler::Project::load(spec)
+                .unwrap_or_else(|err| panic!("example {name}: {err}"));
+            (name, project)
+        })
+        .collect()
 }
 
 /// Creates table `table`, on demand and keyed by the string attribute `partition_key`, and

@@ -59,7 +59,7 @@ fn action(dir: &Path, allow: &str) -> (Option<i32>, String, String) {
         dir.file_name().unwrap().to_string_lossy()
     ));
     let output = Command::new("bash")
-        .arg(support::workspace_root().join("scripts/action.sh"))
+        .arg(cachegen_testkit::workspace_root().join("scripts/action.sh"))
         .current_dir(dir)
         .env("CACHEGEN", env!("CARGO_BIN_EXE_cachegen"))
         .env("CACHEGEN_BASE_REF", "HEAD~1")

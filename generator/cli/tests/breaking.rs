@@ -5,15 +5,9 @@ mod support;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn cachegen(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cachegen"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("cachegen runs")
-}
+use support::cachegen;
 
 fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git")
@@ -32,10 +26,11 @@ fn text(bytes: &[u8]) -> String {
 /// A repository whose first commit holds the DRS example as `specs/cachegen.yaml`.
 fn repository() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
-    let spec =
-        fs::read_to_string(support::workspace_root().join("examples/drs-query-cache/cache.yaml"))
-            .unwrap()
-            .replace("../../templates/", "templates/");
+    let spec = fs::read_to_string(
+        cachegen_testkit::workspace_root().join("examples/drs-query-cache/cache.yaml"),
+    )
+    .unwrap()
+    .replace("../../templates/", "templates/");
     fs::create_dir(dir.path().join("specs")).unwrap();
     fs::write(dir.path().join("specs/cachegen.yaml"), &spec).unwrap();
     git(dir.path(), &["init", "-q", "-b", "main"]);

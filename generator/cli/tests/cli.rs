@@ -6,13 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn cachegen(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cachegen"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("cachegen runs")
-}
+use support::cachegen;
 
 /// Files under `dir` named like `tempfile`'s temporaries (`.tmpXXXXXX`).
 fn temporary_files(dir: &Path) -> Vec<String> {
@@ -41,7 +35,7 @@ fn text(bytes: &[u8]) -> String {
 /// templates still read from the workspace's `templates/`).
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let root = support::workspace_root();
+    let root = cachegen_testkit::workspace_root();
     let spec = fs::read_to_string(root.join("examples/drs-query-cache/cache.yaml")).unwrap();
     let templates = format!("{}/", root.join("templates").display());
     fs::write(
@@ -101,9 +95,10 @@ fn a_broken_template_is_located_and_nothing_is_written() {
 #[test]
 fn a_missing_template_is_located_at_the_spec_line_that_names_it() {
     let dir = tempfile::tempdir().unwrap();
-    let spec =
-        fs::read_to_string(support::workspace_root().join("examples/drs-query-cache/cache.yaml"))
-            .unwrap();
+    let spec = fs::read_to_string(
+        cachegen_testkit::workspace_root().join("examples/drs-query-cache/cache.yaml"),
+    )
+    .unwrap();
     fs::write(dir.path().join("cache.yaml"), &spec).unwrap();
     let (line, column) = spec
         .lines()

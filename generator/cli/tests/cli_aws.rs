@@ -3,14 +3,14 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use cachegen_testkit::TestServer;
 
 fn cachegen(moto: &TestServer, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cachegen"))
+    support::cachegen_command()
         .args(args)
-        .current_dir(support::workspace_root())
+        .current_dir(cachegen_testkit::workspace_root())
         .env("AWS_ENDPOINT_URL", moto.endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")

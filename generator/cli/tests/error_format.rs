@@ -1,17 +1,11 @@
 //! `--error-format github`: every command that reads a spec reports its problems as GitHub
 //! Actions annotations on standard output, besides the usual report on standard error.
 
-use std::fs;
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
 
-fn cachegen(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cachegen"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("cachegen runs")
-}
+use std::fs;
+
+use support::cachegen;
 
 const BROKEN: &str = "version: 1\nservice: demo\ntables:\n  cache:\n    name: demo-cache\n    ttl_atribute: ttl\ndata_types:\n  user: { key: \"u#{id}\", params: { id: string }, value: { fields: { name: string } } }\n";
 

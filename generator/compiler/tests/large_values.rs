@@ -6,7 +6,8 @@ mod support;
 
 use cachegen_compiler::Project;
 use cachegen_compiler::ir::Target;
-use support::{compile, workspace_root};
+use cachegen_testkit::workspace_root;
+use support::compile;
 
 const SPEC: &str = r#"version: 1
 service: demo

@@ -1383,7 +1383,7 @@ fn environment_files(spec: &std::path::Path) -> (String, String, String) {
 
 /// The path of fixture `name`.
 fn fixture_spec(name: &str) -> std::path::PathBuf {
-    support::workspace_root().join(format!("tests/fixtures/{name}.cache.yaml"))
+    cachegen_testkit::workspace_root().join(format!("tests/fixtures/{name}.cache.yaml"))
 }
 
 /// Every function gets the same env vars from SAM's `Globals` as from the Terraform

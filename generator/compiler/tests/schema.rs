@@ -8,7 +8,7 @@ fn checked_in_schema_is_fresh() {
     let schema =
         serde_json::to_string_pretty(&cachegen_compiler::spec::json_schema()).unwrap() + "\n";
     support::ensure_file_contents(
-        &support::workspace_root().join("schema/cachegen.schema.json"),
+        &cachegen_testkit::workspace_root().join("schema/cachegen.schema.json"),
         &schema,
     );
 }
@@ -18,7 +18,7 @@ fn checked_in_ir_schema_is_fresh() {
     let schema =
         serde_json::to_string_pretty(&cachegen_compiler::view::json_schema()).unwrap() + "\n";
     support::ensure_file_contents(
-        &support::workspace_root().join("schema/cachegen-ir.schema.json"),
+        &cachegen_testkit::workspace_root().join("schema/cachegen-ir.schema.json"),
         &schema,
     );
 }

@@ -17,7 +17,7 @@ fn report(name: &str, text: &str) -> String {
 
 fn example(name: &str) -> String {
     std::fs::read_to_string(
-        support::workspace_root()
+        cachegen_testkit::workspace_root()
             .join("examples")
             .join(name)
             .join("cache.yaml"),

@@ -6,7 +6,8 @@ mod support;
 
 use cachegen_compiler::Project;
 use cachegen_compiler::ir::Target;
-use support::{compile, problems, workspace_root};
+use cachegen_testkit::workspace_root;
+use support::{compile, problems};
 
 /// A table keyed `PK` + `SK` (S), a table keyed `PK` + `n` (N), and a type on each.
 const SPEC: &str = r#"version: 1

@@ -14,7 +14,7 @@ use support::{compile, problems};
 /// The fixture spec (also linted, scanned and planned by the tests in `tests/`).
 fn fixture() -> String {
     std::fs::read_to_string(
-        support::workspace_root().join("tests/fixtures/sync_function.cache.yaml"),
+        cachegen_testkit::workspace_root().join("tests/fixtures/sync_function.cache.yaml"),
     )
     .unwrap()
 }

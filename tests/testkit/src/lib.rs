@@ -9,6 +9,9 @@
 
 pub mod fault;
 pub mod lambda;
+mod workspace;
+
+pub use workspace::{example_specs, workspace_root};
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};

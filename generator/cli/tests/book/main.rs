@@ -12,19 +12,11 @@ mod markdown;
 mod moto;
 mod spec_reference;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use cachegen_compiler::diagnostics::codes::ALL;
-
-/// The workspace root.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("the CLI crate sits in generator/ in the workspace")
-        .to_path_buf()
-}
+use cachegen_testkit::workspace_root as root;
 
 /// The book's sources.
 fn book() -> PathBuf {

@@ -1,12 +1,21 @@
 //! Helpers shared by the CLI's integration tests.
 
-use std::path::{Path, PathBuf};
+// Each test binary includes this module and uses a subset of it.
+#![allow(dead_code)]
 
-/// The workspace root, where the bundled examples are.
-pub(crate) fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("the CLI crate sits in generator/ in the workspace")
-        .to_path_buf()
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The `cachegen` binary this package built, ready for arguments.
+pub(crate) fn cachegen_command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cachegen"))
+}
+
+/// Runs `cachegen args` in `dir`.
+pub(crate) fn cachegen(dir: &Path, args: &[&str]) -> Output {
+    cachegen_command()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("cachegen runs")
 }

@@ -8,27 +8,9 @@ use std::path::{Path, PathBuf};
 use cachegen_compiler::ir::{CacheModel, Target};
 use cachegen_compiler::{Project, compile_text};
 
-/// The workspace root.
-pub(crate) fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("the compiler crate sits in generator/ in the workspace")
-        .to_path_buf()
-}
-
-/// The spec of every bundled example, sorted by name.
+/// The spec of every bundled example, sorted by name: at least the five seeds'.
 pub(crate) fn example_specs() -> Vec<(String, PathBuf)> {
-    let mut specs: Vec<(String, PathBuf)> = std::fs::read_dir(workspace_root().join("examples"))
-        .expect("examples/ exists")
-        .map(|entry| entry.expect("readable entry").path())
-        .filter(|dir| dir.join("cache.yaml").is_file())
-        .map(|dir| {
-            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-            (name, dir.join("cache.yaml"))
-        })
-        .collect();
-    specs.sort();
+    let specs = cachegen_testkit::example_specs();
     assert!(
         specs.len() >= 5,
         "expected the five seed examples, found {specs:?}"
