@@ -4,6 +4,7 @@
 //! outputs when done.
 
 use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::Stack;
 
 use cachegen_compiler::ir::{Bucket, Table};
 
@@ -59,15 +60,9 @@ pub async fn function_arn(
     logical_id: &str,
 ) -> Result<String, DeployError> {
     let name = physical_id(client, stack, logical_id).await?;
-    let stacks = client
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(aws("DescribeStacks"))?;
-    let stack_arn = stacks
-        .stacks()
-        .first()
+    let described = describe(client, stack).await?;
+    let stack_arn = described
+        .as_ref()
         .and_then(|found| found.stack_id())
         .unwrap_or_default();
     // `arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>`
@@ -84,15 +79,8 @@ pub async fn function_arn(
 
 /// A stack's outputs, as `(key, value)` pairs.
 pub async fn outputs(client: &Client, stack: &str) -> Result<Vec<(String, String)>, DeployError> {
-    let stacks = client
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(aws("DescribeStacks"))?;
-    Ok(stacks
-        .stacks()
-        .first()
+    Ok(describe(client, stack)
+        .await?
         .map(|found| {
             found
                 .outputs()
@@ -106,4 +94,15 @@ pub async fn outputs(client: &Client, stack: &str) -> Result<Vec<(String, String
                 .collect()
         })
         .unwrap_or_default())
+}
+
+/// The stack as `DescribeStacks` reports it, if it exists.
+async fn describe(client: &Client, stack: &str) -> Result<Option<Stack>, DeployError> {
+    let stacks = client
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(aws("DescribeStacks"))?;
+    Ok(stacks.stacks().first().cloned())
 }
